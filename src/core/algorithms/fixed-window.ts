@@ -1,0 +1,133 @@
+import type { Duration } from '../duration.js'
+import { invalid } from '../errors.js'
+import type { Policy, PolicyOptionsBase, PolicyState, StepOutcome } from '../policy.js'
+import { slotFor } from '../policy.js'
+import { baseOptions, parseWindow, windowLabel } from './common.js'
+
+/** Options of {@link fixedWindow}. */
+export interface FixedWindowOptions extends PolicyOptionsBase {
+  /**
+   * Window length. Windows are aligned to the Unix epoch, so `'1d'` is a UTC calendar day and
+   * `'1h'` starts on the hour. `'month'` is a UTC calendar month (a monthly quota with a hard stop).
+   */
+  window: Duration | 'month'
+}
+
+const KNOWN = { name: true, limit: true, window: true } as const
+
+/** Nominal length reported for calendar months (30 days); the real boundary is the 1st, 00:00 UTC. */
+export const NOMINAL_MONTH_MS = 30 * 86_400_000
+
+/** Index of the UTC calendar month containing `now` (months since January 1970). */
+export function monthIndex(now: number): number {
+  const d = new Date(now)
+  return (d.getUTCFullYear() - 1970) * 12 + d.getUTCMonth()
+}
+
+/** Epoch ms of the first instant after month `index`. */
+export function monthEnd(index: number): number {
+  return Date.UTC(1970 + Math.floor((index + 1) / 12), (index + 1) % 12, 1)
+}
+
+/**
+ * A fixed window: at most `limit` per window, the count starting over at each window edge.
+ * The cheapest to explain; a client can spend up to 2 x limit in one window-long span that
+ * straddles an edge. Use it for daily and monthly quotas (`window: 'month'` is calendar-aligned,
+ * with a hard stop until the 1st), and a token bucket or sliding window for short-term rates.
+ *
+ * @example
+ * fixedWindow({ name: 'tool-calls', limit: 5000, window: 'month' })
+ */
+export function fixedWindow(options: FixedWindowOptions): Policy {
+  const where = 'fixedWindow()'
+  const { limit, name, raw } = baseOptions(where, options, KNOWN)
+  const calendar = raw.window === 'month'
+  const windowMs = calendar ? NOMINAL_MONTH_MS : parseWindow(where, raw.window)
+  if (!calendar && typeof raw.window === 'string' && /month/i.test(raw.window)) {
+    invalid(where, 'window', "must be a duration or exactly 'month'", raw.window)
+  }
+  const label = calendar ? 'month' : windowLabel(raw.window, windowMs)
+  const policyName = name ?? `${limit}-per-${label}`
+  const id = `${policyName}|fw:${limit}:${calendar ? 'M' : windowMs}`
+
+  const indexOf = calendar ? monthIndex : (now: number) => Math.floor(now / windowMs)
+  const endOf = calendar ? monthEnd : (index: number) => (index + 1) * windowMs
+
+  const step = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void => {
+    let index = indexOf(now)
+    let count = 0
+    if (state !== undefined) {
+      const s = state as number[]
+      // A clock that ran backwards stays in the newer window: it never reopens an old one.
+      if (s[0] >= index) {
+        index = s[0]
+        count = s[1]
+      }
+    }
+    const end = endOf(index)
+    out.resetAt = end
+    out.ttlMs = end - now
+    if (cost === 0) {
+      out.allowed = true
+      out.never = false
+      out.state = count === 0 ? undefined : [index, count]
+      out.remaining = limit - count
+      out.retryAfterMs = 0
+      return
+    }
+    if (limit === 0 || cost > limit) {
+      out.allowed = false
+      out.never = true
+      out.state = state
+      out.remaining = Math.max(0, limit - count)
+      out.retryAfterMs = -1
+      return
+    }
+    out.never = false
+    if (count + cost <= limit) {
+      out.allowed = true
+      out.state = [index, count + cost]
+      out.remaining = limit - count - cost
+      out.retryAfterMs = 0
+    } else {
+      out.allowed = false
+      out.state = state
+      out.remaining = Math.max(0, limit - count)
+      out.retryAfterMs = end - now
+    }
+  }
+
+  const refund = (state: PolicyState | undefined, cost: number, chargedAt: number, now: number, out: StepOutcome): void => {
+    out.allowed = true
+    out.never = false
+    out.retryAfterMs = 0
+    const s = state as number[] | undefined
+    // Only the window that was charged gets the cost back.
+    if (s === undefined || s[0] !== indexOf(chargedAt)) {
+      out.state = state
+      out.remaining = s === undefined || s[0] < indexOf(now) ? limit : Math.max(0, limit - s[1])
+      out.resetAt = s === undefined ? endOf(indexOf(now)) : endOf(s[0])
+      out.ttlMs = out.resetAt - now
+      return
+    }
+    const count = Math.max(0, s[1] - cost)
+    out.state = count === 0 ? undefined : [s[0], count]
+    out.remaining = limit - count
+    out.resetAt = endOf(s[0])
+    out.ttlMs = count === 0 ? 0 : out.resetAt - now
+  }
+
+  return Object.freeze({
+    kind: 'fixed-window' as const,
+    name: policyName,
+    limit,
+    windowMs,
+    window: raw.window as Duration | 'month',
+    burst: limit,
+    id,
+    slot: slotFor(id),
+    step,
+    refund,
+    scriptArgs: Object.freeze([calendar ? 3 : 2, limit, calendar ? 0 : windowMs]),
+  })
+}

@@ -1,0 +1,157 @@
+import type { Duration } from '../duration.js'
+import { checkInteger, invalid } from '../errors.js'
+import { gcd, MAX_TIME_MS } from '../math.js'
+import type { Policy, PolicyOptionsBase, PolicyState, StepOutcome } from '../policy.js'
+import { slotFor } from '../policy.js'
+import { baseOptions, parseWindow, windowLabel } from './common.js'
+
+/** Options of {@link tokenBucket}. */
+export interface TokenBucketOptions extends PolicyOptionsBase {
+  /** Refill period: `limit` tokens are added per `window`. */
+  window: Duration
+  /**
+   * Bucket capacity: the most requests admitted at once after a quiet period.
+   * Must be omitted when `limit` is 0.
+   * @default limit
+   */
+  burst?: number
+}
+
+/**
+ * Finest time resolution (ticks per ms) kept exact. Policies whose rate needs a finer one round
+ * the emission interval up to this resolution: strict by under 1/1024 ms per token.
+ */
+export const MAX_TICKS_PER_MS = 1024
+
+const KNOWN = { name: true, limit: true, window: true, burst: true } as const
+
+/**
+ * A token bucket: refills `limit` tokens per `window` and holds at most `burst`; each request
+ * takes `cost` tokens. "100/min, burst 150" admits 150 at once, then 100 per minute.
+ *
+ * Kept as one number per key (GCRA's theoretical arrival time, TAT), in integer ticks so the
+ * arithmetic is exact and identical in JavaScript and Lua.
+ *
+ * Pros: smooth, allows bursts, exact, the cheapest state. Cons: "remaining" refills continuously
+ * rather than at a window edge, which some clients find surprising.
+ *
+ * @example
+ * tokenBucket({ name: 'per-minute', limit: 100, window: '1m', burst: 150 })
+ */
+export function tokenBucket(options: TokenBucketOptions): Policy {
+  const where = 'tokenBucket()'
+  const { limit, name, raw } = baseOptions(where, options, KNOWN)
+  const windowMs = parseWindow(where, raw.window)
+  let burst: number
+  if (raw.burst === undefined) {
+    burst = limit
+  } else {
+    if (limit === 0) invalid(where, 'burst', 'must be omitted when "limit" is 0 (a zero limit denies everything)', raw.burst)
+    burst = checkInteger(where, 'burst', raw.burst, 1, 1_000_000_000)
+  }
+
+  // Time is kept in ticks of 1/ticksPerMs ms so one token is a whole number of ticks.
+  let ticksPerMs = 1
+  let tokenTicks = 1
+  if (limit > 0) {
+    const g = gcd(windowMs, limit)
+    ticksPerMs = limit / g
+    tokenTicks = windowMs / g
+    if (ticksPerMs > MAX_TICKS_PER_MS) {
+      ticksPerMs = MAX_TICKS_PER_MS
+      tokenTicks = Math.ceil((windowMs * MAX_TICKS_PER_MS) / limit)
+    }
+  }
+  const capacityTicks = burst * tokenTicks
+  if (MAX_TIME_MS * ticksPerMs + 2 * capacityTicks > Number.MAX_SAFE_INTEGER) {
+    invalid(
+      where,
+      'window',
+      `is too long for exact arithmetic with burst ${burst} (burst x window must stay below about 4e15 ms)`,
+      raw.window,
+    )
+  }
+
+  const label = windowLabel(raw.window, windowMs)
+  const policyName = name ?? (burst === limit ? `${limit}-per-${label}` : `${limit}-per-${label}-burst-${burst}`)
+  const id = `${policyName}|tb:${limit}:${windowMs}:${burst}`
+
+  const step = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void => {
+    const nowTicks = now * ticksPerMs
+    let tat = state === undefined ? nowTicks : (state as number)
+    if (tat < nowTicks) tat = nowTicks
+    // Tokens available now, as whole requests; a clock that ran backwards shows fewer, never more.
+    const available = Math.max(0, Math.floor((capacityTicks - (tat - nowTicks)) / tokenTicks))
+    if (cost === 0) {
+      out.allowed = true
+      out.never = false
+      out.state = state === undefined || (state as number) <= nowTicks ? undefined : state
+      out.remaining = limit === 0 ? 0 : available
+      out.resetAt = Math.ceil(tat / ticksPerMs)
+      out.retryAfterMs = 0
+      out.ttlMs = out.resetAt - now
+      return
+    }
+    if (limit === 0 || cost > burst) {
+      out.allowed = false
+      out.never = true
+      out.state = state
+      out.remaining = limit === 0 ? 0 : available
+      out.resetAt = Math.ceil(tat / ticksPerMs)
+      out.retryAfterMs = -1
+      out.ttlMs = out.resetAt - now
+      return
+    }
+    const next = tat + cost * tokenTicks
+    const over = next - nowTicks - capacityTicks
+    out.never = false
+    if (over <= 0) {
+      out.allowed = true
+      out.state = next
+      out.remaining = Math.floor((capacityTicks - (next - nowTicks)) / tokenTicks)
+      out.resetAt = Math.ceil(next / ticksPerMs)
+      out.retryAfterMs = 0
+    } else {
+      out.allowed = false
+      out.state = state
+      out.remaining = available
+      out.resetAt = Math.ceil(tat / ticksPerMs)
+      out.retryAfterMs = Math.ceil(over / ticksPerMs)
+    }
+    out.ttlMs = out.resetAt - now
+  }
+
+  const refund = (state: PolicyState | undefined, cost: number, _chargedAt: number, now: number, out: StepOutcome): void => {
+    const nowTicks = now * ticksPerMs
+    out.allowed = true
+    out.never = false
+    out.retryAfterMs = 0
+    if (state === undefined || (state as number) - cost * tokenTicks <= nowTicks) {
+      // Back to full: never above capacity.
+      out.state = undefined
+      out.remaining = limit === 0 ? 0 : burst
+      out.resetAt = now
+      out.ttlMs = 0
+      return
+    }
+    const tat = (state as number) - cost * tokenTicks
+    out.state = tat
+    out.remaining = Math.max(0, Math.floor((capacityTicks - (tat - nowTicks)) / tokenTicks))
+    out.resetAt = Math.ceil(tat / ticksPerMs)
+    out.ttlMs = out.resetAt - now
+  }
+
+  return Object.freeze({
+    kind: 'token-bucket' as const,
+    name: policyName,
+    limit,
+    windowMs,
+    window: raw.window as Duration,
+    burst,
+    id,
+    slot: slotFor(id),
+    step,
+    refund,
+    scriptArgs: Object.freeze([1, limit, burst, ticksPerMs, tokenTicks]),
+  })
+}

@@ -1,0 +1,66 @@
+import type { PolicyKind } from './policy.js'
+
+/** Why a decision came out the way it did. */
+export type DecisionReason =
+  /** Every policy admitted the cost. */
+  | 'ok'
+  /** At least one policy is out of allowance; it will admit again after `retryAfterMs`. */
+  | 'limited'
+  /** The cost can never be admitted: above a policy's capacity, or a policy with `limit: 0`. */
+  | 'exceeds-capacity'
+  /** The store failed or timed out and `onStoreError` decided (`allowed` tells which way). */
+  | 'store-error'
+
+/** One policy's view of a request. */
+export interface PolicyResult {
+  /** The policy's name (unique within the request). */
+  readonly name: string
+  readonly kind: PolicyKind
+  /** Layer this policy belongs to: `undefined` for the request's own key, else the layer's name (e.g. `'team'`). */
+  readonly layer: string | undefined
+  /** Cost units per window (token bucket: refill per window). */
+  readonly limit: number
+  /** Capacity: most cost units admitted at once (token bucket burst; `limit` for windows). */
+  readonly burst: number
+  /** Window length in ms (calendar months: 30 days nominal). */
+  readonly windowMs: number
+  /** Cost-1 requests that would succeed right now, after this request. Never negative. */
+  readonly remaining: number
+  /** Epoch ms when this policy is back to its full allowance. */
+  readonly resetAt: number
+  /** 0 when this policy admitted; ms until it would admit this cost; `Infinity` when never. */
+  readonly retryAfterMs: number
+  /** This policy denied the request. */
+  readonly violated: boolean
+}
+
+/**
+ * The answer for one request. The headline figures (`limit`, `remaining`, `resetAt`) are those of
+ * the policy with the fewest remaining; when denied, of the violated policy with the longest wait.
+ */
+export interface Decision {
+  readonly allowed: boolean
+  readonly reason: DecisionReason
+  /** The subject key the request was charged to (as passed, before encoding). */
+  readonly key: string
+  /** Cost units the request asked for. */
+  readonly cost: number
+  readonly limit: number
+  readonly remaining: number
+  /** Epoch ms when the headline policy is back to its full allowance. */
+  readonly resetAt: number
+  /** 0 when allowed; ms after which this request would be admitted; `Infinity` when never. */
+  readonly retryAfterMs: number
+  /** Every policy of the request, in order: the key's own policies first, then each layer's. */
+  readonly policies: readonly PolicyResult[]
+  /** Names of the policies that denied. Empty when allowed. */
+  readonly violated: readonly string[]
+  /** Epoch ms the decision was made at (the store's clock): pass it to `refund` as `at`. */
+  readonly at: number
+  /** A tier name set by the caller (shown as `X-RateLimit-Tier`). */
+  readonly tier?: string | undefined
+  /** The request was not blocked because the limiter runs in dry-run mode (it would have been). */
+  readonly dryRun?: boolean
+  /** The error behind a `'store-error'` decision. Never shown to clients. */
+  readonly error?: unknown
+}

@@ -1,0 +1,121 @@
+/**
+ * Every error ratekeeper throws carries a stable `code`. Match on the code, never on the message.
+ *
+ * @example
+ * try { tokenBucket({ limit: -1, window: '1m' }) }
+ * catch (err) { if (err instanceof RateKeeperError && err.code === 'ERR_RK_INVALID_OPTION') … }
+ */
+export type RateKeeperErrorCode =
+  /** An option has a value of the wrong type or out of range. */
+  | 'ERR_RK_INVALID_OPTION'
+  /** An option name that the factory does not know (usually a typo). */
+  | 'ERR_RK_UNKNOWN_OPTION'
+  /** Two policies decided in one call share a name. */
+  | 'ERR_RK_DUPLICATE_POLICY'
+  /** A call argument (key, cost, …) is invalid. */
+  | 'ERR_RK_INVALID_ARGUMENT'
+  /** The store failed (connection, script, protocol). */
+  | 'ERR_RK_STORE'
+  /** The store did not answer before its deadline. */
+  | 'ERR_RK_STORE_TIMEOUT'
+  /** The store or limiter was used after `close()`. */
+  | 'ERR_RK_CLOSED'
+  /** A wait for capacity was aborted or can never succeed. */
+  | 'ERR_RK_WAIT'
+
+/** Base class of every error thrown by ratekeeper. */
+export class RateKeeperError extends Error {
+  readonly code: RateKeeperErrorCode
+  constructor(code: RateKeeperErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'RateKeeperError'
+    this.code = code
+  }
+}
+
+/** A bad option or argument, thrown synchronously by the factory or call that received it. */
+export class ConfigurationError extends RateKeeperError {
+  /** Dotted path of the offending option, e.g. `policies[1].burst`. */
+  readonly option: string
+  /** The value that was received. */
+  readonly received: unknown
+  constructor(
+    code: 'ERR_RK_INVALID_OPTION' | 'ERR_RK_UNKNOWN_OPTION' | 'ERR_RK_DUPLICATE_POLICY' | 'ERR_RK_INVALID_ARGUMENT',
+    where: string,
+    option: string,
+    expected: string,
+    received: unknown,
+  ) {
+    super(code, `${where}: "${option}" ${expected}, received ${describe(received)}`)
+    this.name = 'ConfigurationError'
+    this.option = option
+    this.received = received
+  }
+}
+
+/** A store failed or timed out. The original error, if any, is kept as `cause`; its text never reaches a response. */
+export class StoreError extends RateKeeperError {
+  constructor(code: 'ERR_RK_STORE' | 'ERR_RK_STORE_TIMEOUT' | 'ERR_RK_CLOSED', message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'StoreError'
+  }
+}
+
+/** Renders a received value for an error message: short, unambiguous, never huge. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    const s = value.length > 60 ? `${value.slice(0, 57)}...` : value
+    return JSON.stringify(s)
+  }
+  if (typeof value === 'number') {
+    if (Number.isNaN(value)) return 'NaN'
+    if (Object.is(value, -0)) return '-0'
+    return String(value)
+  }
+  if (typeof value === 'bigint') return `${value}n`
+  if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return `an array of length ${value.length}`
+  if (typeof value === 'object') return 'an object'
+  return String(value)
+}
+
+/** Throws `ERR_RK_INVALID_OPTION`. */
+export function invalid(where: string, option: string, expected: string, received: unknown): never {
+  throw new ConfigurationError('ERR_RK_INVALID_OPTION', where, option, expected, received)
+}
+
+/**
+ * Throws `ERR_RK_UNKNOWN_OPTION` when `options` has a key that `known` lacks.
+ * `known` is typed as a record over the options type so the compiler keeps the list complete.
+ */
+export function checkKnownOptions<T extends object>(where: string, options: T, known: { readonly [K in keyof Required<T>]: true }): void {
+  for (const name of Object.keys(options)) {
+    if (!Object.hasOwn(known, name)) {
+      throw new ConfigurationError(
+        'ERR_RK_UNKNOWN_OPTION',
+        where,
+        name,
+        `is not an option (known: ${Object.keys(known).join(', ')})`,
+        (options as Record<string, unknown>)[name],
+      )
+    }
+  }
+}
+
+/** Throws unless `options` is a plain object (or undefined when `optional`). */
+export function checkOptionsObject(where: string, options: unknown): asserts options is object {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, 'options', 'must be an object', options)
+  }
+}
+
+/** Validates an integer option within bounds. */
+export function checkInteger(where: string, option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`
+    invalid(where, option, `must be an integer ${range}`, value)
+  }
+  return value
+}

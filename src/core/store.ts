@@ -1,0 +1,72 @@
+import type { Policy } from './policy.js'
+
+/**
+ * One request's checks, handed to a {@link Store}: the policy at `policies[i]` applies to the
+ * subject `keys[i]`. A store decides all of them atomically: either every policy admits `cost`
+ * and every state is charged, or nothing is charged.
+ */
+export interface StoreRequest {
+  /** Subject key per check (already encoded: safe, bounded length). Parallel to `policies`. */
+  readonly keys: readonly string[]
+  /** Policy per check. Parallel to `keys`. */
+  readonly policies: readonly Policy[]
+  /** Cost units to charge each policy (0: only look). */
+  readonly cost: number
+  /** The caller's clock, epoch ms. Stores with a clock of their own (Redis `TIME`) may ignore it. */
+  readonly now: number
+  /**
+   * A tag shared by every key of this request: distributed stores place all keys with one tag
+   * together (Redis Cluster hash tags), which is what makes a multi-subject request atomic there.
+   */
+  readonly tag: string
+}
+
+/** A {@link StoreRequest} for a refund: gives back `cost` charged at `chargedAt`. */
+export interface StoreRefundRequest extends StoreRequest {
+  /** Epoch ms at which the cost was charged (the decision's `at`), so only that window is refunded. */
+  readonly chargedAt: number
+}
+
+/**
+ * What a store answers. `results` holds three numbers per check, in request order:
+ * `remaining`, `resetAt` (epoch ms), `retryAfterMs` (0: this policy admits; -1: never).
+ * When `allowed` is false nothing was charged, and the remaining/reset of the checks that did
+ * admit describe the uncharged state.
+ */
+export interface StoreResult {
+  readonly allowed: boolean
+  /** The time the store decided at, epoch ms (its own clock, or the request's `now`). */
+  readonly now: number
+  readonly results: readonly number[]
+}
+
+/**
+ * Where limiter state lives. Built-in: `MemoryStore` (default), `RedisStore`
+ * (`ratekeeper/redis`), and any key-value store with compare-and-set through `casStore`.
+ *
+ * Methods may answer synchronously or with a promise; the limiter awaits only promises, so an
+ * in-process store costs no microtask. Every method must either answer or throw/reject — the
+ * limiter applies `onStoreError` to failures, so a store never decides on its own to allow.
+ */
+export interface Store {
+  /** Decides and, when every check admits, charges. Atomic per request. */
+  consume(request: StoreRequest): StoreResult | Promise<StoreResult>
+  /** Decides as `consume` would, charging nothing. */
+  peek(request: StoreRequest): StoreResult | Promise<StoreResult>
+  /** Gives `cost` back to every check, never above capacity, only into the window charged. */
+  refund(request: StoreRefundRequest): StoreResult | Promise<StoreResult>
+  /** Forgets the state of every check, as if the subjects had never been seen. */
+  reset(request: StoreRequest): void | Promise<void>
+  /** Releases timers and connections it owns. Calls after close reject with `ERR_RK_CLOSED`. */
+  close(): void | Promise<void>
+  /** Called by a limiter when it starts using the store (once per limiter). Optional. */
+  attach?(events: StoreEvents): void
+}
+
+/** Callbacks a store may use to report what happened, for the limiter's events. */
+export interface StoreEvents {
+  /** A limited key was evicted to make room (memory stores). */
+  evicted?(info: { key: string; blockedUntil: number }): void
+  /** Something noteworthy that is not an error of a single call. */
+  warn?(info: { code: string; message: string }): void
+}

@@ -1,0 +1,31 @@
+/**
+ * ratekeeper: rate limiting for Node.js APIs and their clients.
+ *
+ * The root export holds the framework-free core and the in-memory store. Adapters, the Redis
+ * store and the client are subpath exports (`ratekeeper/express`, `ratekeeper/redis`, …).
+ * @packageDocumentation
+ */
+export { type FixedWindowOptions, fixedWindow, NOMINAL_MONTH_MS } from './core/algorithms/fixed-window.js'
+export { type SlidingWindowOptions, slidingWindow } from './core/algorithms/sliding-window.js'
+export { MAX_TICKS_PER_MS, type TokenBucketOptions, tokenBucket } from './core/algorithms/token-bucket.js'
+export type { Decision, DecisionReason, PolicyResult } from './core/decision.js'
+export { type Duration, type DurationUnit, parseDuration } from './core/duration.js'
+export { ConfigurationError, RateKeeperError, type RateKeeperErrorCode, StoreError } from './core/errors.js'
+export {
+  type ConsumeOptions,
+  createLimiter,
+  type Layer,
+  type Limiter,
+  type LimiterEventName,
+  type LimiterEvents,
+  type LimiterOptions,
+  type RefundOptions,
+  type StoreErrorEvent,
+  type StoreErrorMode,
+  type WaitOptions,
+} from './core/limiter.js'
+export type { Policy, PolicyKind, PolicyOptionsBase, PolicyState, StepOutcome } from './core/policy.js'
+export type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './core/store.js'
+export { encodeSubject, MAX_SUBJECT_LENGTH } from './core/subject.js'
+export { type CasBackend, type CasStoreOptions, type CasWrite, casStore, type Versioned } from './stores/cas.js'
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
