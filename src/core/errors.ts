@@ -22,6 +22,10 @@ export type RateKeeperErrorCode =
   | 'ERR_RK_CLOSED'
   /** A wait for capacity was aborted or can never succeed. */
   | 'ERR_RK_WAIT'
+  /** `ratekeeper/client` gave up on a rate-limited request (`RateLimitError`). */
+  | 'ERR_RK_RATE_LIMITED'
+  /** A tier or team lookup failed, timed out or answered something unusable. */
+  | 'ERR_RK_LOOKUP'
 
 /** Base class of every error thrown by ratekeeper. */
 export class RateKeeperError extends Error {

@@ -213,6 +213,88 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 type Mode = 'consume' | 'peek' | 'refund'
 
+const NO_POLICY_LIST: readonly Policy[] = Object.freeze([])
+const NO_NUMBERS: readonly number[] = Object.freeze([])
+
+/**
+ * A decision. The per-policy results are built on first access of `policies`, so a caller that
+ * only reads the headline (most middleware on an allowed request) never pays for them.
+ */
+class DecisionRecord implements Decision {
+  #list: readonly Policy[]
+  #raw: readonly number[]
+  #layerOf: readonly (string | undefined)[] | undefined
+  #policies: readonly PolicyResult[] | undefined
+  constructor(
+    readonly allowed: boolean,
+    readonly reason: DecisionReason,
+    readonly key: string,
+    readonly cost: number,
+    readonly limit: number,
+    readonly remaining: number,
+    readonly resetAt: number,
+    readonly retryAfterMs: number,
+    readonly violated: readonly string[],
+    readonly at: number,
+    readonly tier: string | undefined,
+    readonly dryRun: boolean | undefined,
+    readonly error: unknown,
+    list: readonly Policy[],
+    raw: readonly number[],
+    layerOf: readonly (string | undefined)[] | undefined,
+  ) {
+    this.#list = list
+    this.#raw = raw
+    this.#layerOf = layerOf
+    this.#policies = list.length === 0 ? NO_POLICIES : undefined
+  }
+
+  get policies(): readonly PolicyResult[] {
+    if (this.#policies !== undefined) return this.#policies
+    const list = this.#list
+    const r = this.#raw
+    const layerOf = this.#layerOf
+    const out = new Array<PolicyResult>(list.length)
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i]
+      const retry = r[3 * i + 2]
+      out[i] = Object.freeze({
+        name: p.name,
+        kind: p.kind,
+        layer: layerOf === undefined ? undefined : layerOf[i],
+        limit: p.limit,
+        burst: p.burst,
+        windowMs: p.windowMs,
+        remaining: r[3 * i],
+        resetAt: r[3 * i + 1],
+        retryAfterMs: retry < 0 ? Number.POSITIVE_INFINITY : retry,
+        violated: !this.allowed && retry !== 0,
+      })
+    }
+    this.#policies = out
+    return out
+  }
+
+  /** Plain data, `policies` included (JSON, logging, spreading with `{ ...decision.toJSON() }`). */
+  toJSON(): Decision {
+    return {
+      allowed: this.allowed,
+      reason: this.reason,
+      key: this.key,
+      cost: this.cost,
+      limit: this.limit,
+      remaining: this.remaining,
+      resetAt: this.resetAt,
+      retryAfterMs: this.retryAfterMs,
+      policies: this.policies,
+      violated: this.violated,
+      at: this.at,
+      tier: this.tier,
+      dryRun: this.dryRun,
+    }
+  }
+}
+
 /**
  * Creates a limiter.
  *
@@ -282,12 +364,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
 
   /** Validates call options and builds the store request. */
   const buildRequest = (
-    method: string,
+    where: string,
     key: string,
     opts: ConsumeOptions | undefined,
     defaultCost: number,
   ): { request: StoreRequest; layerOf: readonly (string | undefined)[] | undefined } => {
-    const where = `limiter.${method}()`
     if (closed) throw new StoreError('ERR_RK_CLOSED', `${where}: the limiter is closed`)
     const subject = encodeSubject(where, key)
     let cost = defaultCost
@@ -379,54 +460,41 @@ export function createLimiter(options: LimiterOptions): Limiter {
     const r = result.results
     const n = list.length
     const allowed = result.allowed
-    const results = new Array<PolicyResult>(n)
+    // Headline without materialising the per-policy objects (they are built on first access).
     let head = 0
     let never = false
     let violated: string[] | readonly string[] = NO_NAMES
     for (let i = 0; i < n; i++) {
-      const p = list[i]
       const retry = r[3 * i + 2]
-      const isViolated = !allowed && retry !== 0
-      const retryAfterMs = retry < 0 ? Number.POSITIVE_INFINITY : retry
-      results[i] = {
-        name: p.name,
-        kind: p.kind,
-        layer: layerOf === undefined ? undefined : layerOf[i],
-        limit: p.limit,
-        burst: p.burst,
-        windowMs: p.windowMs,
-        remaining: r[3 * i],
-        resetAt: r[3 * i + 1],
-        retryAfterMs,
-        violated: isViolated,
-      }
-      if (isViolated) {
+      if (!allowed && retry !== 0) {
         if (violated === NO_NAMES) violated = []
-        ;(violated as string[]).push(p.name)
+        ;(violated as string[]).push(list[i].name)
         if (retry < 0) never = true
       }
       if (i > 0) {
-        const best = results[head]
-        if (allowed ? results[i].remaining < best.remaining : isViolated && (!best.violated || retryAfterMs > best.retryAfterMs)) head = i
+        const best = r[3 * head + 2]
+        if (allowed ? r[3 * i] < r[3 * head] : retry !== 0 && (best === 0 || (best > 0 && (retry < 0 || retry > best)))) head = i
       }
     }
-    const h = results[head]
-    const reason: DecisionReason = allowed ? 'ok' : never ? 'exceeds-capacity' : 'limited'
-    const decision: Decision = {
+    const headRetry = r[3 * head + 2]
+    const decision = new DecisionRecord(
       allowed,
-      reason,
+      allowed ? 'ok' : never ? 'exceeds-capacity' : 'limited',
       key,
-      cost: request.cost,
-      limit: h.limit,
-      remaining: h.remaining,
-      resetAt: h.resetAt,
-      retryAfterMs: allowed ? 0 : h.retryAfterMs,
-      policies: results,
+      request.cost,
+      list[head].limit,
+      r[3 * head],
+      r[3 * head + 1],
+      allowed ? 0 : headRetry < 0 ? Number.POSITIVE_INFINITY : headRetry,
       violated,
-      at: result.now,
+      result.now,
       tier,
-      dryRun: dryRun && !allowed && mode === 'consume' ? true : undefined,
-    }
+      dryRun && !allowed && mode === 'consume' ? true : undefined,
+      undefined,
+      list,
+      r,
+      layerOf,
+    )
     if (hasListeners && mode === 'consume') {
       emit('decision', decision)
       if (!allowed) emit('limited', decision)
@@ -437,21 +505,24 @@ export function createLimiter(options: LimiterOptions): Limiter {
 
   const storeErrorDecision = (key: string, request: StoreRequest, error: unknown, tier: string | undefined): Decision => {
     const allowed = onStoreError !== 'deny'
-    return {
+    return new DecisionRecord(
       allowed,
-      reason: 'store-error',
+      'store-error',
       key,
-      cost: request.cost,
-      limit: 0,
-      remaining: 0,
-      resetAt: request.now,
-      retryAfterMs: allowed ? 0 : 1000,
-      policies: NO_POLICIES,
-      violated: NO_NAMES,
-      at: request.now,
+      request.cost,
+      0,
+      0,
+      request.now,
+      allowed ? 0 : 1000,
+      NO_NAMES,
+      request.now,
       tier,
+      undefined,
       error,
-    }
+      NO_POLICY_LIST,
+      NO_NUMBERS,
+      undefined,
+    )
   }
 
   const call = (s: Store, mode: Mode, request: StoreRequest, at: number | undefined): StoreResult | Promise<StoreResult> => {
@@ -494,8 +565,24 @@ export function createLimiter(options: LimiterOptions): Limiter {
     return decision
   }
 
-  const run = (mode: Mode, method: string, key: string, opts: ConsumeOptions | undefined, at?: number): Decision | Promise<Decision> => {
-    const { request, layerOf } = buildRequest(method, key, opts, 1)
+  const run = (mode: Mode, where: string, key: string, opts: ConsumeOptions | undefined, at?: number): Decision | Promise<Decision> => {
+    let request: StoreRequest
+    let layerOf: readonly (string | undefined)[] | undefined
+    if (opts === undefined && !closed) {
+      // The common call, without the option checks or the wrapper object.
+      const subject = encodeSubject(where, key)
+      request = {
+        keys: policies.length === 1 ? [subject] : new Array<string>(policies.length).fill(subject),
+        policies,
+        cost: 1,
+        now: now(),
+        tag: subject,
+      }
+    } else {
+      const built = buildRequest(where, key, opts, 1)
+      request = built.request
+      layerOf = built.layerOf
+    }
     const tier = opts?.tier
     let result: StoreResult | Promise<StoreResult>
     try {
@@ -525,19 +612,19 @@ export function createLimiter(options: LimiterOptions): Limiter {
     store,
     onStoreError,
     dryRun,
-    decide: (key, opts) => run('consume', 'decide', key, opts),
-    consume: (key, opts) => asPromise(() => run('consume', 'consume', key, opts)),
-    peek: (key, opts) => asPromise(() => run('peek', 'peek', key, opts)),
+    decide: (key, opts) => run('consume', 'limiter.decide()', key, opts),
+    consume: (key, opts) => asPromise(() => run('consume', 'limiter.consume()', key, opts)),
+    peek: (key, opts) => asPromise(() => run('peek', 'limiter.peek()', key, opts)),
     refund: (key, opts) => {
       if (opts?.at !== undefined && (typeof opts.at !== 'number' || !Number.isFinite(opts.at))) {
         return Promise.reject(
           new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'limiter.refund()', 'at', 'must be epoch ms (decision.at)', opts.at),
         )
       }
-      return asPromise(() => run('refund', 'refund', key, opts, opts?.at))
+      return asPromise(() => run('refund', 'limiter.refund()', key, opts, opts?.at))
     },
     reset: async (key, opts) => {
-      const { request } = buildRequest('reset', key, opts, 0)
+      const { request } = buildRequest('limiter.reset()', key, opts, 0)
       await store.reset(request)
       if (fallback !== undefined) await fallback.reset(request)
     },

@@ -7,12 +7,14 @@ export const MAX_SUBJECT_LENGTH = 256
 /**
  * Encodes a subject key for storage. Keys up to {@link MAX_SUBJECT_LENGTH} characters are kept
  * as they are; longer ones become `"#sha256:" + hex`, a form no short key can take (a short key
- * starting with `#` is prefixed with one more `#`), so different identities never collide.
+ * starting with `#` or U+0001 is prefixed with one more `#`), so different identities never collide.
  */
 export function encodeSubject(where: string, key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, 'key', 'must be a non-empty string', key)
   }
   if (key.length > MAX_SUBJECT_LENGTH) return `#sha256:${createHash('sha256').update(key).digest('hex')}`
-  return key.charCodeAt(0) === 35 /* # */ ? `#${key}` : key
+  const first = key.charCodeAt(0)
+  // '#' starts the hashed form and U+0001 is reserved for stores' internal keys: escape both.
+  return first === 35 /* # */ || first === 1 ? `#${key}` : key
 }

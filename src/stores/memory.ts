@@ -38,6 +38,10 @@ export class MemoryStore implements Store {
   #policyOfSlot = new Map<number, Policy>()
   #events: StoreEvents | undefined
   #closed = false
+  /** The first policy slot this store sees: its entries are keyed by the bare subject (no string building per call). */
+  #primarySlot = -1
+  /** Reused option bag for lru-cache calls, so they allocate nothing. */
+  #lruOptions = {}
   // Scratch space reused across calls: the store is synchronous, so one set suffices.
   #outs: StepOutcome[] = [newOutcome()]
   #probe = newOutcome()
@@ -52,6 +56,29 @@ export class MemoryStore implements Store {
     checkKnownOptions(where, options, KNOWN)
     this.maxKeys = options.maxKeys === undefined ? 100_000 : checkInteger(where, 'maxKeys', options.maxKeys, 1, 100_000_000)
     this.#cache = new LRUCache<string, Value>({ max: this.maxKeys })
+  }
+
+  /**
+   * The entry key of (slot, subject). Subjects never start with U+0001 (see encodeSubject), so
+   * the bare subject (primary slot) and the prefixed form (other slots) never collide.
+   */
+  #memKey(slot: number, subject: string): string {
+    if (slot === this.#primarySlot) return subject
+    if (this.#primarySlot < 0) {
+      this.#primarySlot = slot
+      return subject
+    }
+    return `\u0001${slot}\u0000${subject}`
+  }
+
+  /** The slot of an entry key. */
+  #slotOf(memKey: string): number {
+    return memKey.charCodeAt(0) === 1 ? Number(memKey.slice(1, memKey.indexOf('\u0000'))) : this.#primarySlot
+  }
+
+  /** The subject of an entry key. */
+  #subjectOf(memKey: string): string {
+    return memKey.charCodeAt(0) === 1 ? memKey.slice(memKey.indexOf('\u0000') + 1) : memKey
   }
 
   /** Number of entries held now. */
@@ -79,8 +106,8 @@ export class MemoryStore implements Store {
     const out = this.#probe
     for (let i = 0; i < n; i++) {
       const policy = policies[i]
-      const memKey = `${policy.slot}:${keys[i]}`
-      policy.refund(this.#cache.get(memKey), cost, chargedAt, now, out)
+      const memKey = this.#memKey(policy.slot, keys[i])
+      policy.refund(this.#cache.peek(memKey, this.#lruOptions), cost, chargedAt, now, out)
       this.#write(memKey, policy, out.state, false)
       results[3 * i] = out.remaining
       results[3 * i + 1] = out.resetAt
@@ -94,7 +121,7 @@ export class MemoryStore implements Store {
     this.#checkOpen()
     const { keys, policies } = request
     for (let i = 0; i < policies.length; i++) {
-      const memKey = `${policies[i].slot}:${keys[i]}`
+      const memKey = this.#memKey(policies[i].slot, keys[i])
       this.#cache.delete(memKey)
       this.#blocked.delete(memKey)
     }
@@ -111,7 +138,7 @@ export class MemoryStore implements Store {
     let dropped = 0
     const probe = this.#probe
     for (const [memKey, state] of this.#cache.entries()) {
-      const policy = this.#policyOfSlot.get(Number(memKey.slice(0, memKey.indexOf(':'))))
+      const policy = this.#policyOfSlot.get(this.#slotOf(memKey))
       if (policy === undefined) continue
       policy.step(state, 0, now, probe)
       if (probe.state === undefined || probe.ttlMs <= 0) {
@@ -138,8 +165,8 @@ export class MemoryStore implements Store {
     if (n === 1) {
       // The common case, without the scratch arrays.
       const policy = policies[0]
-      const memKey = `${policy.slot}:${keys[0]}`
-      const state = cache.get(memKey)
+      const memKey = this.#memKey(policy.slot, keys[0])
+      const state = cache.peek(memKey, this.#lruOptions)
       const out = this.#outs[0]
       policy.step(state, cost, now, out)
       const allowed = out.allowed
@@ -161,8 +188,8 @@ export class MemoryStore implements Store {
     let allowed = true
     for (let i = 0; i < n; i++) {
       const policy = policies[i]
-      const memKey = `${policy.slot}:${keys[i]}`
-      const state = cache.get(memKey)
+      const memKey = this.#memKey(policy.slot, keys[i])
+      const state = cache.peek(memKey, this.#lruOptions)
       memKeys[i] = memKey
       states[i] = state
       policy.step(state, cost, now, outs[i])
@@ -199,7 +226,7 @@ export class MemoryStore implements Store {
       if (!this.#policyOfSlot.has(policy.slot)) this.#policyOfSlot.set(policy.slot, policy)
       if (cache.size >= this.maxKeys && !cache.has(memKey)) this.#makeRoom()
     }
-    cache.set(memKey, state as Value)
+    cache.set(memKey, state as Value, this.#lruOptions)
   }
 
   /**
@@ -247,6 +274,6 @@ export class MemoryStore implements Store {
     }
     blocked.delete(victim)
     cache.delete(victim)
-    this.#events?.evicted?.({ key: victim.slice(victim.indexOf(':') + 1), blockedUntil: soonest })
+    this.#events?.evicted?.({ key: this.#subjectOf(victim), blockedUntil: soonest })
   }
 }
