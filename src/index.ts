@@ -29,3 +29,4 @@ export type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult 
 export { encodeSubject, MAX_SUBJECT_LENGTH } from './core/subject.js'
 export { type CasBackend, type CasStoreOptions, type CasWrite, casStore, type Versioned } from './stores/cas.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
+export * from './core/http-output.js'

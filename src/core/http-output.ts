@@ -1,0 +1,41 @@
+// The public API of the HTTP output side: pure functions from a Decision to headers and 429 bodies.
+export {
+  type BodyContext,
+  type BodyFormatter,
+  type BodyOptions,
+  type BodyPreset,
+  type BodyRenderer,
+  type BodyRequestInfo,
+  createLimitedBody,
+  denialMessage,
+  type LimitedBody,
+  limitedBody,
+  QUOTA_EXCEEDED_TYPE,
+  type UpstreamLimitedOptions,
+  upstreamLimitedBody,
+} from './bodies.js'
+export {
+  ceilSeconds,
+  createRateLimitHeaders,
+  type HeaderOptions,
+  type HeaderRenderer,
+  headlineIndex,
+  isSafeTier,
+  type LegacyHeaders,
+  rateLimitHeaders,
+  retryAfterSeconds,
+  type StandardHeaders,
+  secondsUntilMoreQuota,
+} from './headers.js'
+export {
+  parseDictionary,
+  parseItem,
+  parseList,
+  type SfBareItem,
+  type SfInnerList,
+  type SfItem,
+  type SfMember,
+  type SfParameters,
+  sfInteger,
+  sfString,
+} from './structured-fields.js'
