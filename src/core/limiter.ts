@@ -120,6 +120,8 @@ export interface Limiter {
   wait(key: string, options?: WaitOptions): Promise<Decision>
   /** Subscribes to an event; returns the unsubscribe function. */
   on<E extends LimiterEventName>(event: E, listener: (payload: LimiterEvents[E]) => void): () => void
+  /** Emits a `warn` event (adapters report configuration hazards, e.g. a permissive trust-proxy setting). */
+  warn?(info: { code: string; message: string }): void
   /** Closes the stores this limiter created itself (a store you passed in stays yours to close). */
   close(): Promise<void>
   readonly policies: readonly Policy[]
@@ -331,6 +333,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
 
   const ownsStore = options.store === undefined
   const store: Store = options.store ?? new MemoryStore()
+  // The memory store can decide into a caller's buffer: the limiter's fast path uses that.
+  const memory = store instanceof MemoryStore ? store : undefined
+  const scratchKeys: string[] = []
   const onStoreError: StoreErrorMode = options.onStoreError ?? 'allow'
   const ownsFallback = onStoreError === 'fallback' && options.fallback === undefined
   const fallback: Store | undefined = onStoreError === 'fallback' ? (options.fallback ?? new MemoryStore()) : undefined
@@ -455,11 +460,20 @@ export function createLimiter(options: LimiterOptions): Limiter {
     layerOf: readonly (string | undefined)[] | undefined,
     result: StoreResult,
     tier: string | undefined,
+  ): Decision => decisionOf(mode, key, request.cost, request.policies, layerOf, result.allowed, result.now, result.results, tier)
+
+  const decisionOf = (
+    mode: Mode,
+    key: string,
+    cost: number,
+    list: readonly Policy[],
+    layerOf: readonly (string | undefined)[] | undefined,
+    allowed: boolean,
+    at: number,
+    r: readonly number[],
+    tier: string | undefined,
   ): Decision => {
-    const list = request.policies
-    const r = result.results
     const n = list.length
-    const allowed = result.allowed
     // Headline without materialising the per-policy objects (they are built on first access).
     let head = 0
     let never = false
@@ -481,13 +495,13 @@ export function createLimiter(options: LimiterOptions): Limiter {
       allowed,
       allowed ? 'ok' : never ? 'exceeds-capacity' : 'limited',
       key,
-      request.cost,
+      cost,
       list[head].limit,
       r[3 * head],
       r[3 * head + 1],
       allowed ? 0 : headRetry < 0 ? Number.POSITIVE_INFINITY : headRetry,
       violated,
-      result.now,
+      at,
       tier,
       dryRun && !allowed && mode === 'consume' ? true : undefined,
       undefined,
@@ -566,6 +580,22 @@ export function createLimiter(options: LimiterOptions): Limiter {
   }
 
   const run = (mode: Mode, where: string, key: string, opts: ConsumeOptions | undefined, at?: number): Decision | Promise<Decision> => {
+    if (opts === undefined && memory !== undefined && mode === 'consume' && !closed) {
+      // The commonest call on the memory store: no request or result objects at all.
+      const subject = encodeSubject(where, key)
+      const t = now()
+      const n = policies.length
+      for (let i = 0; i < n; i++) scratchKeys[i] = subject
+      const results = new Array<number>(3 * n)
+      let allowed: boolean
+      try {
+        allowed = memory.decideInto(scratchKeys, policies, 1, t, true, results)
+      } catch (error) {
+        const request: StoreRequest = { keys: scratchKeys.slice(), policies, cost: 1, now: t, tag: subject }
+        return recover(mode, key, request, undefined, error, undefined, at)
+      }
+      return decisionOf(mode, key, 1, policies, undefined, allowed, t, results, undefined)
+    }
     let request: StoreRequest
     let layerOf: readonly (string | undefined)[] | undefined
     if (opts === undefined && !closed) {
@@ -656,6 +686,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
         await sleep(decision.retryAfterMs, signal)
       }
     },
+    warn: (info) => emit('warn', info),
     on: (event, listener) => {
       if (typeof listener !== 'function') invalid('limiter.on()', 'listener', 'must be a function', listener)
       let list = listeners.get(event)

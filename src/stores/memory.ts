@@ -15,8 +15,13 @@ export interface MemoryStoreOptions {
 }
 
 const KNOWN = { maxKeys: true } as const
-// A bare `{}` value type for lru-cache; states are numbers or arrays.
-type Value = PolicyState & {}
+/**
+ * What the LRU holds per entry: a window state (an array), or — for a token bucket, whose state
+ * is one number — the index of its slot in a Float64Array. The slot is updated in place, so a
+ * token-bucket decision needs one LRU lookup and no allocation, and an entry costs a small
+ * integer plus 8 bytes instead of a boxed number.
+ */
+type Value = number | number[]
 
 /**
  * The embedded store: state in this process, in an LRU bounded by `maxKeys`, with no timer per
@@ -32,6 +37,9 @@ type Value = PolicyState & {}
 export class MemoryStore implements Store {
   readonly maxKeys: number
   #cache: LRUCache<string, Value>
+  #pool = new Float64Array(1024)
+  #poolTop = 0
+  #freeSlots: number[] = []
   /** Entries denied at least once, with the epoch ms their block ends (pruned lazily). */
   #blocked = new Map<string, number>()
   /** Policy per slot, to judge whether an entry is limited when room is needed. */
@@ -49,13 +57,20 @@ export class MemoryStore implements Store {
   /** Latest request time seen: blocks are compared in the callers' clock, which tests inject. */
   #lastNow = 0
   #states: (PolicyState | undefined)[] = []
+  #values: (Value | undefined)[] = []
 
   constructor(options: MemoryStoreOptions = {}) {
     const where = 'new MemoryStore()'
     if (typeof options !== 'object' || options === null) invalid(where, 'options', 'must be an object', options)
     checkKnownOptions(where, options, KNOWN)
     this.maxKeys = options.maxKeys === undefined ? 100_000 : checkInteger(where, 'maxKeys', options.maxKeys, 1, 100_000_000)
-    this.#cache = new LRUCache<string, Value>({ max: this.maxKeys })
+    this.#cache = new LRUCache<string, Value>({
+      max: this.maxKeys,
+      // A token-bucket entry going away gives its slot back.
+      dispose: (value) => {
+        if (typeof value === 'number') this.#freeSlots.push(value)
+      },
+    })
   }
 
   /**
@@ -81,6 +96,11 @@ export class MemoryStore implements Store {
     return memKey.charCodeAt(0) === 1 ? memKey.slice(memKey.indexOf('\u0000') + 1) : memKey
   }
 
+  /** The state behind an LRU value. */
+  #stateOf(value: Value | undefined): PolicyState | undefined {
+    return typeof value === 'number' ? this.#pool[value] : value
+  }
+
   /** Number of entries held now. */
   get size(): number {
     return this.#cache.size
@@ -91,11 +111,15 @@ export class MemoryStore implements Store {
   }
 
   consume(request: StoreRequest): StoreResult {
-    return this.#decide(request, true)
+    const results = new Array<number>(3 * request.policies.length)
+    const allowed = this.decideInto(request.keys, request.policies, request.cost, request.now, true, results)
+    return { allowed, now: request.now, results }
   }
 
   peek(request: StoreRequest): StoreResult {
-    return this.#decide(request, false)
+    const results = new Array<number>(3 * request.policies.length)
+    const allowed = this.decideInto(request.keys, request.policies, request.cost, request.now, false, results)
+    return { allowed, now: request.now, results }
   }
 
   refund(request: StoreRefundRequest): StoreResult {
@@ -107,8 +131,9 @@ export class MemoryStore implements Store {
     for (let i = 0; i < n; i++) {
       const policy = policies[i]
       const memKey = this.#memKey(policy.slot, keys[i])
-      policy.refund(this.#cache.peek(memKey, this.#lruOptions), cost, chargedAt, now, out)
-      this.#write(memKey, policy, out.state, false)
+      const value = this.#cache.peek(memKey, this.#lruOptions)
+      policy.refund(this.#stateOf(value), cost, chargedAt, now, out)
+      if (value !== undefined || out.state !== undefined) this.#write(memKey, policy, out.state, value)
       results[3 * i] = out.remaining
       results[3 * i + 1] = out.resetAt
       results[3 * i + 2] = 0
@@ -131,13 +156,16 @@ export class MemoryStore implements Store {
     this.#closed = true
     this.#cache.clear()
     this.#blocked.clear()
+    this.#freeSlots = []
+    this.#poolTop = 0
   }
 
   /** Drops every entry whose state is fresh again. Optional: memory is bounded without it. */
   prune(now: number = Date.now()): number {
     let dropped = 0
     const probe = this.#probe
-    for (const [memKey, state] of this.#cache.entries()) {
+    for (const [memKey, value] of this.#cache.entries()) {
+      const state = this.#stateOf(value)
       const policy = this.#policyOfSlot.get(this.#slotOf(memKey))
       if (policy === undefined) continue
       policy.step(state, 0, now, probe)
@@ -154,43 +182,52 @@ export class MemoryStore implements Store {
     if (this.#closed) throw new StoreError('ERR_RK_CLOSED', 'MemoryStore: used after close()')
   }
 
-  #decide(request: StoreRequest, charge: boolean): StoreResult {
+  /**
+   * `consume` (charge) or `peek` without the request and result objects: writes the three
+   * numbers per check into `results` and returns whether the request is admitted. The limiter
+   * calls this directly so a decision on this store allocates almost nothing. @internal
+   */
+  decideInto(keys: readonly string[], policies: readonly Policy[], cost: number, now: number, charge: boolean, results: number[]): boolean {
     this.#checkOpen()
-    const { keys, policies, cost, now } = request
     if (now > this.#lastNow) this.#lastNow = now
     const n = policies.length
     const cache = this.#cache
-    const results = new Array<number>(3 * n)
 
     if (n === 1) {
       // The common case, without the scratch arrays.
       const policy = policies[0]
       const memKey = this.#memKey(policy.slot, keys[0])
-      const state = cache.peek(memKey, this.#lruOptions)
+      const value = cache.get(memKey, this.#lruOptions)
+      const state = typeof value === 'number' ? this.#pool[value] : value
       const out = this.#outs[0]
       policy.step(state, cost, now, out)
       const allowed = out.allowed
+      // Read before a peek's cost-0 step below overwrites it.
+      const retryAfterMs = out.retryAfterMs
       if (!allowed && !out.never) this.#blocked.set(memKey, now + out.retryAfterMs)
       if (charge && allowed && cost > 0) {
-        this.#write(memKey, policy, out.state, state === undefined)
+        this.#write(memKey, policy, out.state, value)
         if (this.#blocked.size !== 0) this.#blocked.delete(memKey)
       } else if (!charge && cost > 0) policy.step(state, 0, now, out)
       results[0] = out.remaining
       results[1] = out.resetAt
-      results[2] = allowed ? 0 : out.retryAfterMs
-      return { allowed, now, results }
+      results[2] = allowed ? 0 : retryAfterMs
+      return allowed
     }
 
     const outs = this.#outs
     while (outs.length < n) outs.push(newOutcome())
     const memKeys = this.#memKeys
     const states = this.#states
+    const values = this.#values
     let allowed = true
     for (let i = 0; i < n; i++) {
       const policy = policies[i]
       const memKey = this.#memKey(policy.slot, keys[i])
-      const state = cache.peek(memKey, this.#lruOptions)
+      const value = cache.get(memKey, this.#lruOptions)
+      const state = typeof value === 'number' ? this.#pool[value] : value
       memKeys[i] = memKey
+      values[i] = value
       states[i] = state
       policy.step(state, cost, now, outs[i])
       if (!outs[i].allowed) {
@@ -201,7 +238,7 @@ export class MemoryStore implements Store {
     for (let i = 0; i < n; i++) {
       const out = outs[i]
       if (charge && allowed && cost > 0) {
-        this.#write(memKeys[i], policies[i], out.state, states[i] === undefined)
+        this.#write(memKeys[i], policies[i], out.state, values[i])
       } else if (out.allowed && cost > 0) {
         // Nothing is charged: report the admitting policies' uncharged state.
         policies[i].step(states[i], 0, now, out)
@@ -210,23 +247,50 @@ export class MemoryStore implements Store {
       results[3 * i + 1] = out.resetAt
       results[3 * i + 2] = out.allowed ? 0 : out.retryAfterMs
       states[i] = undefined
+      values[i] = undefined
     }
-    return { allowed, now, results }
+    return allowed
   }
 
-  /** Stores a new state (or drops a fresh one), making room first for a new entry. */
-  #write(memKey: string, policy: Policy, state: PolicyState | undefined, isNew: boolean): void {
+  /**
+   * Stores a new state for an entry whose current LRU value is `value` (undefined: new entry),
+   * or drops it when the state is fresh again, making room first for a new entry.
+   */
+  #write(memKey: string, policy: Policy, state: PolicyState | undefined, value: Value | undefined): void {
     const cache = this.#cache
     if (state === undefined) {
-      cache.delete(memKey)
+      if (value !== undefined) cache.delete(memKey)
       if (this.#blocked.size !== 0) this.#blocked.delete(memKey)
       return
     }
-    if (isNew) {
-      if (!this.#policyOfSlot.has(policy.slot)) this.#policyOfSlot.set(policy.slot, policy)
-      if (cache.size >= this.maxKeys && !cache.has(memKey)) this.#makeRoom()
+    if (typeof state === 'number' && typeof value === 'number') {
+      // Token bucket already stored: update its slot in place.
+      this.#pool[value] = state
+      return
     }
-    cache.set(memKey, state as Value, this.#lruOptions)
+    if (value === undefined) {
+      if (!this.#policyOfSlot.has(policy.slot)) this.#policyOfSlot.set(policy.slot, policy)
+      if (cache.size >= this.maxKeys) this.#makeRoom()
+    }
+    if (typeof state === 'number') {
+      const slot = this.#takeSlot()
+      this.#pool[slot] = state
+      cache.set(memKey, slot, this.#lruOptions)
+    } else {
+      cache.set(memKey, state, this.#lruOptions)
+    }
+  }
+
+  /** A free slot in the pool, growing it when needed. */
+  #takeSlot(): number {
+    const free = this.#freeSlots.pop()
+    if (free !== undefined) return free
+    if (this.#poolTop === this.#pool.length) {
+      const bigger = new Float64Array(this.#pool.length * 2)
+      bigger.set(this.#pool)
+      this.#pool = bigger
+    }
+    return this.#poolTop++
   }
 
   /**

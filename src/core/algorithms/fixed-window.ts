@@ -102,11 +102,14 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
     out.never = false
     out.retryAfterMs = 0
     const s = state as number[] | undefined
-    // Only the window that was charged gets the cost back.
-    if (s === undefined || s[0] !== indexOf(chargedAt)) {
+    const current = indexOf(now)
+    // Only the window that was charged gets the cost back, and only while it lasts: a window that
+    // is over counts as absent (a store with TTLs has dropped it already).
+    if (s === undefined || s[0] < current || s[0] !== indexOf(chargedAt)) {
+      const gone = s === undefined || s[0] < current
       out.state = state
-      out.remaining = s === undefined || s[0] < indexOf(now) ? limit : Math.max(0, limit - s[1])
-      out.resetAt = s === undefined ? endOf(indexOf(now)) : endOf(s[0])
+      out.remaining = gone ? limit : Math.max(0, limit - s[1])
+      out.resetAt = gone ? endOf(current) : endOf(s[0])
       out.ttlMs = out.resetAt - now
       return
     }
