@@ -1,0 +1,84 @@
+import { invalid } from '../core/errors.js'
+import type { RateLimitInfo } from './parse-headers.js'
+
+/** Payload of the `response` event: every response, with what its headers said. */
+export interface ClientResponseEvent {
+  readonly method: string
+  readonly url: string
+  readonly key: string
+  /** 1 for the first request of a call, 2 for its first retry… */
+  readonly attempt: number
+  readonly status: number
+  readonly rateLimit: RateLimitInfo
+}
+
+/** Payload of the `retry` event, emitted before the client sleeps and retries. */
+export interface ClientRetryEvent {
+  readonly method: string
+  readonly url: string
+  readonly key: string
+  /** The retry about to happen: 1 for the first. */
+  readonly retry: number
+  readonly status: number
+  /** How long the client will wait, ms: the larger of the server's wait and the jittered backoff. */
+  readonly delayMs: number
+  /** The server's wait: `Retry-After`, or the time to the reset when nothing remains. */
+  readonly serverWaitMs: number | undefined
+}
+
+/** Payload of the `wait` event, emitted before the client holds a request back for pacing. */
+export interface ClientWaitEvent {
+  readonly method: string
+  readonly url: string
+  readonly key: string
+  readonly delayMs: number
+  /** `'retry-after'`: a 429 told the budget to wait; `'exhausted'`: the remaining quota reached the threshold. */
+  readonly cause: 'retry-after' | 'exhausted'
+}
+
+/** Events of a client, and their payloads. */
+export interface ClientEvents {
+  response: ClientResponseEvent
+  retry: ClientRetryEvent
+  wait: ClientWaitEvent
+}
+
+export type ClientEventName = keyof ClientEvents
+
+const EVENTS: readonly string[] = ['response', 'retry', 'wait']
+
+/** The listeners of one client. A listener that throws is reported with `process.emitWarning`, never thrown into the call. */
+export class ClientEmitter {
+  readonly #listeners = new Map<ClientEventName, Array<(payload: never) => void>>()
+
+  emit<E extends ClientEventName>(event: E, payload: ClientEvents[E]): void {
+    const list = this.#listeners.get(event)
+    if (list === undefined) return
+    for (const listener of list.slice()) {
+      try {
+        ;(listener as (p: ClientEvents[E]) => void)(payload)
+      } catch (error) {
+        process.emitWarning(`ratekeeper: a client '${event}' listener threw: ${String(error)}`, { code: 'RK_LISTENER_THREW' })
+      }
+    }
+  }
+
+  on<E extends ClientEventName>(event: E, listener: (payload: ClientEvents[E]) => void): () => void {
+    if (!EVENTS.includes(event)) invalid('client.on()', 'event', "must be 'response', 'retry' or 'wait'", event)
+    if (typeof listener !== 'function') invalid('client.on()', 'listener', 'must be a function', listener)
+    let list = this.#listeners.get(event)
+    if (list === undefined) {
+      list = []
+      this.#listeners.set(event, list)
+    }
+    const fn = listener as (payload: never) => void
+    list.push(fn)
+    return () => {
+      const current = this.#listeners.get(event)
+      if (current === undefined) return
+      const i = current.indexOf(fn)
+      if (i >= 0) current.splice(i, 1)
+      if (current.length === 0) this.#listeners.delete(event)
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The outgoing side: a `fetch` that follows the rate-limit rules servers send (any header
+ * dialect), retries 429/503 with capped full-jitter backoff, paces itself, queues at a rate and
+ * concurrency (optionally on a shared store), and raises `RateLimitError` when it gives up.
+ * @module ratekeeper/client
+ */
+export { createClient, type RateLimitedFetch } from './client.js'
+export { type LimitedBodyInfo, readLimitedBody } from './error-body.js'
+export type { ClientEventName, ClientEvents, ClientResponseEvent, ClientRetryEvent, ClientWaitEvent } from './events.js'
+export type {
+  ClientOptions,
+  ClientRequestInit,
+  FetchFunction,
+  PaceOptions,
+  QueueOptions,
+  RequestRateLimitOptions,
+  RetryOptions,
+} from './options.js'
+export type { BudgetState } from './pacer.js'
+export {
+  type HeadersLike,
+  type ParseRateLimitOptions,
+  parseRateLimitHeaders,
+  type RateLimitDialect,
+  type RateLimitInfo,
+  type RateLimitPolicyInfo,
+  type ResetFormat,
+  resetToEpochMs,
+} from './parse-headers.js'
+export { type GiveUpReason, RateLimitError, type RateLimitErrorDetails, type RateLimitSource } from './rate-limit-error.js'
+export { parseHttpDate, parseRetryAfter } from './retry-after.js'
+export { fullJitterDelay, type Sleep } from './timing.js'

@@ -1,0 +1,339 @@
+import { tokenBucket } from '../core/algorithms/token-bucket.js'
+import { type Duration, parseDuration } from '../core/duration.js'
+import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../core/errors.js'
+import { createLimiter, type Limiter } from '../core/limiter.js'
+import { parseRateLimitHeaders, type ResetFormat } from './parse-headers.js'
+import { abortable, type Sleep, timerSleep } from './timing.js'
+
+/** A `fetch` implementation: the global one, undici's, or any function of the same shape. */
+export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/** Retries of rate-limited responses. */
+export interface RetryOptions {
+  /** Most retries after the first attempt. @default 3 */
+  retries?: number
+  /** The backoff's first ceiling, ms: retry n waits a random time below `min(maxDelayMs, baseDelayMs * 2^n)`. @default 1000 */
+  baseDelayMs?: number
+  /** The backoff's largest ceiling, ms. @default 30_000 */
+  maxDelayMs?: number
+  /** Response statuses that mean "limited, try later". @default [429, 503] */
+  statuses?: readonly number[]
+  /**
+   * Methods retried without asking: the idempotent ones (RFC 9110 §9.2.2). Any other request is
+   * retried only when it opts in (`rateLimit: { retry: true }`, or an `Idempotency-Key` header).
+   * @default ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']
+   */
+  methods?: readonly string[]
+}
+
+/** Pacing: waiting for the reported reset instead of spending a request on a certain 429. */
+export interface PaceOptions {
+  /** Hold requests once the reported remaining quota is at or below this. @default 0 */
+  threshold?: number
+}
+
+/** The outgoing queue: limits this client places on itself. */
+export interface QueueOptions {
+  /** Most requests in flight at once per budget key. @default unlimited */
+  concurrency?: number
+  /** Most requests per window per budget key, in this process (a token bucket: `burst` at once, then `limit` per `window`). */
+  rate?: { limit: number; window: Duration; burst?: number }
+}
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** The fetch to wrap. @default globalThis.fetch (looked up at each call) */
+  fetch?: FetchFunction
+  /** Resolves relative string URLs, as `new URL(input, baseUrl)` does. */
+  baseUrl?: string | URL
+  /** Retries of 429/503 responses, or `false` for none. @default {} (3 retries) */
+  retry?: RetryOptions | false
+  /** Pacing from the response headers, or `false` for none. @default {} (threshold 0) */
+  pace?: PaceOptions | false
+  /** Rate and concurrency limits on outgoing requests, in this process. @default none */
+  queue?: QueueOptions
+  /**
+   * A ratekeeper limiter every request must pass (`limiter.wait(key, { cost })`) before it is
+   * sent: on a shared store (`RedisStore`), all processes draw on one outgoing budget.
+   */
+  limiter?: Limiter
+  /**
+   * The budget a request draws on: pacing state, queue limits and `limiter` keys are per this key.
+   * @default (url) => url.origin
+   */
+  key?: (url: URL, method: string) => string
+  /** Most time one call may spend waiting in total (pacing, queue, backoff), ms. @default 60_000 */
+  maxWaitMs?: number
+  /** On giving up: throw a `RateLimitError`, or return the last 429/503 response. @default 'throw' */
+  onLimited?: 'throw' | 'return'
+  /** Body error codes that mean an upstream provider's limit, not the API's own. @default ['TOOL_ERROR'] */
+  upstreamCodes?: readonly string[]
+  /** How `X-RateLimit-Reset` is read. @default 'auto' */
+  xRateLimitReset?: ResetFormat
+  /** The clock, epoch ms. @default Date.now */
+  now?: () => number
+  /** How the client waits; it must reject with `signal.reason` on abort. @default a timer */
+  sleep?: Sleep
+  /** Random numbers in [0, 1) for the jitter. @default Math.random */
+  random?: () => number
+}
+
+/** Per-request options, passed as `init.rateLimit`. */
+export interface RequestRateLimitOptions {
+  /**
+   * `true` retries this request even if its method is not idempotent (you know a retry is safe);
+   * `false` never retries it. @default by method
+   */
+  retry?: boolean
+  /** The budget key for this request (overrides the `key` option). */
+  key?: string
+  /** Units this request takes from the queue's `rate` and the `limiter`. @default 1 */
+  cost?: number
+  /** Overrides `maxWaitMs` for this request. */
+  maxWaitMs?: number
+}
+
+/** `RequestInit` plus the client's per-request options. */
+export interface ClientRequestInit extends RequestInit {
+  /** Per-request rate-limit options; never passed on to `fetch`. */
+  rateLimit?: RequestRateLimitOptions
+}
+
+/** The options of {@link createClient}, validated once, with every default applied. */
+export interface CompiledOptions {
+  readonly fetch: FetchFunction
+  readonly baseUrl: URL | undefined
+  /** 0 when retries are off. */
+  readonly retries: number
+  readonly baseDelayMs: number
+  readonly maxDelayMs: number
+  readonly statuses: readonly number[]
+  readonly methods: ReadonlySet<string>
+  /** `undefined` when pacing is off. */
+  readonly paceThreshold: number | undefined
+  readonly concurrency: number | undefined
+  /** The in-process rate limiter of `queue.rate`, and its burst (the largest cost it can admit). */
+  readonly localRate: { readonly limiter: Limiter; readonly burst: number } | undefined
+  readonly limiter: Limiter | undefined
+  readonly key: (url: URL, method: string) => string
+  readonly maxWaitMs: number
+  readonly onLimited: 'throw' | 'return'
+  readonly upstreamCodes: ReadonlySet<string>
+  readonly xRateLimitReset: ResetFormat | undefined
+  readonly now: () => number
+  /** The injected (or timer) sleep, cut short by the signal even if it ignores it. */
+  readonly sleep: Sleep
+  readonly random: () => number
+}
+
+const WHERE = 'createClient()'
+const CALL_WHERE = 'client()'
+const IDEMPOTENT = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'] as const
+const KNOWN: { readonly [K in keyof Required<ClientOptions>]: true } = {
+  fetch: true,
+  baseUrl: true,
+  retry: true,
+  pace: true,
+  queue: true,
+  limiter: true,
+  key: true,
+  maxWaitMs: true,
+  onLimited: true,
+  upstreamCodes: true,
+  xRateLimitReset: true,
+  now: true,
+  sleep: true,
+  random: true,
+}
+const RETRY_KNOWN: { readonly [K in keyof Required<RetryOptions>]: true } = {
+  retries: true,
+  baseDelayMs: true,
+  maxDelayMs: true,
+  statuses: true,
+  methods: true,
+}
+const PACE_KNOWN: { readonly [K in keyof Required<PaceOptions>]: true } = { threshold: true }
+const QUEUE_KNOWN: { readonly [K in keyof Required<QueueOptions>]: true } = { concurrency: true, rate: true }
+const RATE_KNOWN = { limit: true, window: true, burst: true } as const
+const REQUEST_KNOWN: { readonly [K in keyof Required<RequestRateLimitOptions>]: true } = {
+  retry: true,
+  key: true,
+  cost: true,
+  maxWaitMs: true,
+}
+const MAX_WAIT_CAP = 2 ** 31 - 1
+
+function checkMs(where: string, option: string, value: unknown, allowZero: boolean): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < (allowZero ? 0 : 1) || value > MAX_WAIT_CAP) {
+    invalid(where, option, `must be a number of ms from ${allowZero ? 0 : 1} to ${MAX_WAIT_CAP}`, value)
+  }
+  return value
+}
+
+function checkFunction(option: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') invalid(WHERE, option, 'must be a function', value)
+}
+
+function checkSubOptions(option: string, value: unknown): asserts value is object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid(WHERE, option, 'must be an object', value)
+}
+
+/** Validates the options of {@link createClient} and applies the defaults. Throws `ConfigurationError`. */
+export function compileOptions(options: ClientOptions): CompiledOptions {
+  checkOptionsObject(WHERE, options)
+  checkKnownOptions(WHERE, options, KNOWN)
+  checkFunction('fetch', options.fetch)
+  checkFunction('key', options.key)
+  checkFunction('now', options.now)
+  checkFunction('sleep', options.sleep)
+  checkFunction('random', options.random)
+
+  let baseUrl: URL | undefined
+  if (options.baseUrl !== undefined) {
+    if (typeof options.baseUrl !== 'string' && !(options.baseUrl instanceof URL)) {
+      invalid(WHERE, 'baseUrl', 'must be an absolute URL (string or URL)', options.baseUrl)
+    }
+    if (!URL.canParse(String(options.baseUrl))) invalid(WHERE, 'baseUrl', 'must be an absolute URL', options.baseUrl)
+    baseUrl = new URL(String(options.baseUrl))
+  }
+
+  // Retry.
+  let retries = 3
+  let baseDelayMs = 1000
+  let maxDelayMs = 30_000
+  let statuses: readonly number[] = [429, 503]
+  let methods: ReadonlySet<string> = new Set(IDEMPOTENT)
+  if (options.retry !== undefined && options.retry !== false) {
+    const r = options.retry
+    checkSubOptions('retry', r)
+    checkKnownOptions(WHERE, r, RETRY_KNOWN)
+    if (r.retries !== undefined) retries = checkInteger(WHERE, 'retry.retries', r.retries, 0, 100)
+    if (r.baseDelayMs !== undefined) baseDelayMs = checkMs(WHERE, 'retry.baseDelayMs', r.baseDelayMs, true)
+    if (r.maxDelayMs !== undefined) maxDelayMs = checkMs(WHERE, 'retry.maxDelayMs', r.maxDelayMs, true)
+    if (maxDelayMs < baseDelayMs) invalid(WHERE, 'retry.maxDelayMs', `must be at least retry.baseDelayMs (${baseDelayMs})`, maxDelayMs)
+    if (r.statuses !== undefined) {
+      if (!Array.isArray(r.statuses) || !r.statuses.every((s) => Number.isInteger(s) && s >= 400 && s <= 599)) {
+        invalid(WHERE, 'retry.statuses', 'must be an array of HTTP error statuses (400-599)', r.statuses)
+      }
+      statuses = [...r.statuses]
+    }
+    if (r.methods !== undefined) {
+      if (!Array.isArray(r.methods) || !r.methods.every((m) => typeof m === 'string' && /^[A-Za-z]+$/.test(m))) {
+        invalid(WHERE, 'retry.methods', 'must be an array of method names', r.methods)
+      }
+      methods = new Set(r.methods.map((m) => m.toUpperCase()))
+    }
+  }
+
+  // Pacing.
+  let paceThreshold: number | undefined
+  if (options.pace !== false) {
+    paceThreshold = 0
+    if (options.pace !== undefined) {
+      checkSubOptions('pace', options.pace)
+      checkKnownOptions(WHERE, options.pace, PACE_KNOWN)
+      if (options.pace.threshold !== undefined) paceThreshold = checkInteger(WHERE, 'pace.threshold', options.pace.threshold, 0)
+    }
+  }
+
+  const now = options.now ?? Date.now
+  const rawSleep = options.sleep ?? timerSleep
+  const sleep: Sleep = (ms, signal) => abortable(rawSleep(ms, signal), signal)
+  const random = options.random ?? Math.random
+
+  // Queue.
+  let concurrency: number | undefined
+  let localRate: CompiledOptions['localRate']
+  if (options.queue !== undefined) {
+    const q = options.queue
+    checkSubOptions('queue', q)
+    checkKnownOptions(WHERE, q, QUEUE_KNOWN)
+    if (q.concurrency !== undefined) concurrency = checkInteger(WHERE, 'queue.concurrency', q.concurrency, 1)
+    if (q.rate !== undefined) {
+      checkSubOptions('queue.rate', q.rate)
+      checkKnownOptions(WHERE, q.rate, RATE_KNOWN)
+      const limit = checkInteger(WHERE, 'queue.rate.limit', q.rate.limit, 1, 1_000_000_000)
+      const window = parseDuration(WHERE, 'queue.rate.window', q.rate.window)
+      const burst = q.rate.burst === undefined ? limit : checkInteger(WHERE, 'queue.rate.burst', q.rate.burst, 1, 1_000_000_000)
+      const limiter = createLimiter({ policies: [tokenBucket({ name: 'outgoing', limit, window, burst })], now, sleep })
+      localRate = { limiter, burst }
+    }
+  }
+  if (options.limiter !== undefined) {
+    const l = options.limiter as Partial<Limiter> | null
+    if (typeof l !== 'object' || l === null || typeof l.wait !== 'function' || typeof l.consume !== 'function') {
+      invalid(WHERE, 'limiter', 'must be a limiter made by createLimiter()', options.limiter)
+    }
+  }
+
+  const maxWaitMs = options.maxWaitMs === undefined ? 60_000 : checkMs(WHERE, 'maxWaitMs', options.maxWaitMs, true)
+  const onLimited = options.onLimited ?? 'throw'
+  if (onLimited !== 'throw' && onLimited !== 'return') invalid(WHERE, 'onLimited', "must be 'throw' or 'return'", options.onLimited)
+  let upstreamCodes: ReadonlySet<string> = new Set(['TOOL_ERROR'])
+  if (options.upstreamCodes !== undefined) {
+    if (!Array.isArray(options.upstreamCodes) || !options.upstreamCodes.every((c) => typeof c === 'string')) {
+      invalid(WHERE, 'upstreamCodes', 'must be an array of strings', options.upstreamCodes)
+    }
+    upstreamCodes = new Set(options.upstreamCodes)
+  }
+  const xRateLimitReset = options.xRateLimitReset
+  // Validates it once, now, rather than at the first response.
+  if (xRateLimitReset !== undefined) parseRateLimitHeaders({}, { xRateLimitReset })
+  const keyOf = options.key ?? ((url: URL) => url.origin)
+  const fetchImpl: FetchFunction = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+
+  return {
+    fetch: fetchImpl,
+    baseUrl,
+    retries: options.retry === false ? 0 : retries,
+    baseDelayMs,
+    maxDelayMs,
+    statuses,
+    methods,
+    paceThreshold,
+    concurrency,
+    localRate,
+    limiter: options.limiter,
+    key: keyOf,
+    maxWaitMs,
+    onLimited,
+    upstreamCodes,
+    xRateLimitReset,
+    now,
+    sleep,
+    random,
+  }
+}
+
+export function checkRequestOptions(value: unknown): RequestRateLimitOptions {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', CALL_WHERE, 'rateLimit', 'must be an object', value)
+  }
+  const o = value as RequestRateLimitOptions
+  for (const name of Object.keys(o)) {
+    if (!Object.hasOwn(REQUEST_KNOWN, name)) {
+      throw new ConfigurationError(
+        'ERR_RK_UNKNOWN_OPTION',
+        CALL_WHERE,
+        `rateLimit.${name}`,
+        `is not an option (known: ${Object.keys(REQUEST_KNOWN).join(', ')})`,
+        (o as Record<string, unknown>)[name],
+      )
+    }
+  }
+  const bad = (option: string, expected: string, received: unknown): never => {
+    throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', CALL_WHERE, `rateLimit.${option}`, expected, received)
+  }
+  if (o.retry !== undefined && typeof o.retry !== 'boolean') bad('retry', 'must be a boolean', o.retry)
+  if (o.key !== undefined && (typeof o.key !== 'string' || o.key.length === 0)) bad('key', 'must be a non-empty string', o.key)
+  if (o.cost !== undefined && (typeof o.cost !== 'number' || !Number.isInteger(o.cost) || o.cost < 1 || o.cost > 1_000_000_000)) {
+    bad('cost', 'must be an integer from 1 to 1000000000', o.cost)
+  }
+  if (
+    o.maxWaitMs !== undefined &&
+    (typeof o.maxWaitMs !== 'number' || Number.isNaN(o.maxWaitMs) || o.maxWaitMs < 0 || o.maxWaitMs > MAX_WAIT_CAP)
+  ) {
+    bad('maxWaitMs', `must be a number of ms from 0 to ${MAX_WAIT_CAP}`, o.maxWaitMs)
+  }
+  return o
+}

@@ -1,0 +1,64 @@
+/** Sleeps `ms`; rejects with `signal.reason` when the signal aborts (clearing the timer). */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>
+
+/** A timer-based {@link Sleep} that leaves no timer behind when aborted. */
+export const timerSleep: Sleep = (ms, signal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason)
+      return
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+
+/**
+ * Settles like `promise`, or rejects with `signal.reason` as soon as the signal aborts, whichever
+ * comes first, so that an injected sleep or a store that ignores the signal cannot hold a
+ * cancelled call. The listener is removed either way.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise
+  if (signal.aborted) {
+    promise.catch(() => {})
+    return Promise.reject(signal.reason)
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      promise.catch(() => {})
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
+
+/**
+ * The capped exponential backoff with full jitter: a uniformly random delay in
+ * `[0, min(maxDelayMs, baseDelayMs * 2^attempt))`, attempt 0 being the first retry. Full jitter
+ * spreads clients that were limited together, so they do not come back together.
+ */
+export function fullJitterDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number): number {
+  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt)
+  let r = random()
+  // A bad random source must not produce a negative or unbounded delay.
+  if (!(r >= 0)) r = 0
+  if (r >= 1) r = 1 - Number.EPSILON
+  return Math.floor(r * ceiling)
+}
