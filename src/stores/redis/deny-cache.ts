@@ -1,0 +1,125 @@
+import { LRUCache } from 'lru-cache'
+import type { Policy } from '../../core/policy.js'
+import type { StoreResult } from '../../core/store.js'
+
+interface Entry {
+  /** Local time (ms) before which the request is certainly denied. */
+  readonly until: number
+  /** The cost that was denied; a larger cost is denied at least as long. */
+  readonly cost: number
+  /** Local time (ms) the denied call was sent. */
+  readonly sentAt: number
+  /** The store's time of the denial. */
+  readonly now: number
+  readonly results: readonly number[]
+  /** Redis keys of the request, to clear the entry when one of them is reset or refunded. */
+  readonly keys: readonly string[]
+}
+
+/**
+ * Denials remembered locally: a request denied until X (local clock) is denied again, without
+ * Redis, until X, unless a reset or refund through this store touched one of its keys. Bounded
+ * by `maxEntries` (least recently used entries go first).
+ */
+export class DenyCache {
+  #entries: LRUCache<string, Entry>
+  /** Redis key → signatures of the multi-key entries that include it. */
+  #byKey = new Map<string, Set<string>>()
+
+  constructor(maxEntries: number) {
+    this.#entries = new LRUCache<string, Entry>({
+      max: maxEntries,
+      dispose: (entry, signature) => {
+        if (entry.keys.length > 1) this.#unindex(entry.keys, signature)
+      },
+    })
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /** The cached denial for this request, adjusted to `localNow`, or undefined. */
+  get(
+    signature: string,
+    policies: readonly Policy[],
+    cost: number,
+    localNow: number,
+    storeNow: number | undefined,
+  ): StoreResult | undefined {
+    const entry = this.#entries.get(signature)
+    if (entry === undefined) return undefined
+    if (localNow >= entry.until) {
+      this.#entries.delete(signature)
+      return undefined
+    }
+    if (cost < entry.cost) return undefined
+    if (cost > entry.cost) {
+      // A cost that no policy can ever admit is a different answer ("never"): ask Redis.
+      for (const policy of policies) if (cost > policy.burst) return undefined
+    }
+    const elapsed = localNow - entry.sentAt
+    const results = entry.results.slice()
+    for (let i = 2; i < results.length; i += 3) {
+      if (results[i] > 0) results[i] = Math.max(1, results[i] - elapsed)
+    }
+    return { allowed: false, now: storeNow ?? entry.now + elapsed, results }
+  }
+
+  /** Remembers a denial; `retryAfterMs` per check are in `results`. Never-admissible denials are not cached. */
+  set(signature: string, keys: readonly string[], cost: number, sentAt: number, result: StoreResult): void {
+    const results = result.results
+    let wait = 0
+    for (let i = 2; i < results.length; i += 3) {
+      const retry = results[i]
+      if (retry < 0) return
+      if (retry > wait) wait = retry
+    }
+    if (wait <= 0) return
+    // Set first: replacing an entry disposes (and unindexes) the old one.
+    this.#entries.set(signature, { until: sentAt + wait, cost, sentAt, now: result.now, results, keys })
+    if (keys.length > 1) {
+      for (const key of keys) {
+        let set = this.#byKey.get(key)
+        if (set === undefined) {
+          set = new Set()
+          this.#byKey.set(key, set)
+        }
+        set.add(signature)
+      }
+    }
+  }
+
+  /** Forgets every entry that involves one of `keys`. */
+  clear(keys: readonly string[]): void {
+    if (this.#entries.size === 0) return
+    for (const key of keys) {
+      this.#entries.delete(key)
+      const set = this.#byKey.get(key)
+      if (set !== undefined) for (const signature of [...set]) this.#entries.delete(signature)
+    }
+  }
+
+  clearAll(): void {
+    this.#entries.clear()
+    this.#byKey.clear()
+  }
+
+  #unindex(keys: readonly string[], signature: string): void {
+    for (const key of keys) {
+      const set = this.#byKey.get(key)
+      if (set === undefined) continue
+      set.delete(signature)
+      if (set.size === 0) this.#byKey.delete(key)
+    }
+  }
+}
+
+/** The cache key of a request: its Redis keys, length-prefixed so no two requests collide. */
+export function signatureOf(keys: readonly string[]): string {
+  if (keys.length === 1) return keys[0]
+  // '#' cannot start a key (prefixes can't hold it), so a signature never equals a single key.
+  let signature = '#'
+  for (const key of keys) signature += `${key.length}:${key}`
+  return signature
+}

@@ -1,0 +1,360 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * The Lua twins of the policies' step and refund functions (src/core/algorithms/*.ts), run by
+ * Redis in one atomic script call per decision. Operation for operation the same arithmetic as
+ * the TypeScript, on doubles kept integral, so both give identical answers: the conformance
+ * suite (test/redis/conformance.test.ts) replays random traces through both and compares.
+ *
+ * A change to this text is a change of the pinned SHA1 in test/redis/script.test.ts: deliberate.
+ */
+export const DECIDE_SCRIPT = `-- ratekeeper decide v1
+-- KEYS[i]: the state key of check i.
+-- ARGV[1] op: 1 consume, 2 peek, 3 refund, 4 reset; +8: an extra TTL (ms) is the last argument;
+-- +16: decide at the caller's now (ms), the argument before it, instead of Redis TIME.
+-- ARGV[2] cost. ARGV[3] deadline (Redis ms; -1 none).
+-- ARGV[4..3+#KEYS] per check "kind:limit:a:b:c": 1 token bucket (limit:burst:ticksPerMs:tokenTicks),
+-- 2 fixed window (limit:windowMs), 3 calendar month (limit:0), 4 sliding window (limit:subMs:older).
+-- Then: chargedAt (ms, refund only), the caller's now (+16), the extra TTL (+8).
+-- Returns {status, redisNow, remaining1, resetAt1, retryAfterMs1, ...}: status 1 admitted, 0 denied,
+-- -1 expired (the call arrived after its deadline: nothing was read or written).
+-- States are binary (struct, little-endian): token bucket TAT as a double; fixed window index
+-- (double) and count (uint32); sliding window newest index (double) and counts (uint32 each).
+local floor, ceil, tonumber, tostring, match = math.floor, math.ceil, tonumber, tostring, string.match
+local pack, unpackState = struct.pack, struct.unpack
+local t = redis.call('TIME')                                     -- the server clock
+local rnow = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)  -- in ms
+local deadline = tonumber(ARGV[3])
+if deadline >= 0 and rnow > deadline then return { -1, rnow } end  -- too late: the caller gave up, touch nothing
+local op, cost, tail = tonumber(ARGV[1]), tonumber(ARGV[2]), #ARGV  -- tail: the last argument not read yet
+local extra, now = 0, rnow                                       -- no extra TTL; decide on Redis time
+local caller = op > 16                                           -- the caller's clock decides
+if caller then op = op - 16 end
+if op > 8 then op = op - 8; extra = tonumber(ARGV[tail]); tail = tail - 1 end  -- the extra TTL comes last
+if caller then now = tonumber(ARGV[tail]); tail = tail - 1 end   -- the caller's now before it
+
+-- A TTL in ms for PSETEX/PEXPIRE (capped at about 3,000 years).
+local function ttlOf(ms)
+  if ms > 99999999999999 then ms = 99999999999999 end
+  return tostring(ms)
+end
+
+-- Fast path, the common case: consume from one token bucket whose limit is not 0 (tbStep, inlined).
+local burst, tpm, tt
+if op == 1 and #KEYS == 1 and cost > 0 then burst, tpm, tt = match(ARGV[4], '^1:[1-9]%d*:(%d+):(%d+):(%d+)$') end
+if burst then
+  burst, tpm, tt = tonumber(burst), tonumber(tpm), tonumber(tt)
+  if cost <= burst then                                          -- else never admissible: the general path says so
+    local raw = redis.call('GET', KEYS[1])                       -- stored TAT, or false
+    local nowT = now * tpm                                       -- now, in ticks
+    local tat = raw and (unpackState('<d', raw)) or nowT
+    if tat < nowT then tat = nowT end                            -- an idle bucket is full, never fuller
+    local cap = burst * tt                                       -- capacity, in ticks
+    local nxt = tat + cost * tt                                  -- TAT once this cost is taken
+    local over = nxt - nowT - cap                                -- ticks beyond capacity
+    if over <= 0 then                                            -- admitted: store the new TAT until it has drained
+      local resetAt = ceil(nxt / tpm)
+      redis.call('PSETEX', KEYS[1], ttlOf(resetAt - now + extra), pack('<d', nxt))
+      return { 1, rnow, floor((cap - (nxt - nowT)) / tt), resetAt, 0 }
+    end
+    local avail = floor((cap - (tat - nowT)) / tt)               -- denied: whole tokens available now
+    if avail < 0 then avail = 0 end
+    return { 0, rnow, avail, ceil(tat / tpm), ceil(over / tpm) }
+  end
+end
+
+local sub, byte = string.sub, string.byte
+local n = #KEYS
+if op == 4 then                                                  -- reset: forget every check
+  if n > 0 then redis.call('DEL', unpack(KEYS)) end
+  return { 1, rnow }
+end
+
+-- Which kinds the request holds: only their functions are built (a closure costs on every call).
+local hasTb, hasFw, hasMonth, hasSw = false, false, false, false
+for i = 1, n do
+  local k = byte(ARGV[3 + i], 1)                                 -- '1' to '4'
+  if k == 49 then hasTb = true elseif k == 52 then hasSw = true else hasFw = true; hasMonth = hasMonth or k == 51 end
+end
+local civil, daysOf, fwIndex, fwEnd, fwParse, fwStep, fwRefund
+local tbStep, tbRefund, swLoad, swEmptyAt, swSave, swStep, swRefund
+
+if hasMonth then
+  -- Days since 1970-01-01 to UTC civil year/month (proleptic Gregorian, integer arithmetic).
+  civil = function(days)
+    local z = days + 719468                                        -- days since 0000-03-01
+    local era = floor(z / 146097)                                  -- 400-year era
+    local doe = z - era * 146097                                   -- day of era [0, 146096]
+    local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
+    local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100)) -- day of March-based year
+    local mp = floor((5 * doy + 2) / 153)                          -- March-based month [0, 11]
+    local m = mp < 10 and mp + 3 or mp - 9                         -- civil month [1, 12]
+    local y = yoe + era * 400 + (m <= 2 and 1 or 0)                -- civil year
+    return y, m
+  end
+
+  -- UTC civil year/month (day 1) to days since 1970-01-01.
+  daysOf = function(y, m)
+    y = y - (m <= 2 and 1 or 0)                                    -- March-based year
+    local era = floor(y / 400)                                     -- 400-year era
+    local yoe = y - era * 400                                      -- year of era [0, 399]
+    local mp = (m + 9) % 12                                        -- March-based month [0, 11]
+    local doy = floor((153 * mp + 2) / 5)                          -- day of year of the 1st
+    return era * 146097 + yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy - 719468
+  end
+end
+
+if hasFw then
+  -- Window index at now: months since January 1970 (w == 0), else floor(now / w).
+  fwIndex = function(now, w)
+    if w ~= 0 then return floor(now / w) end
+    local y, m = civil(floor(now / 86400000))                      -- UTC date of now
+    return (y - 1970) * 12 + m - 1                                 -- months since 1970-01
+  end
+
+  -- Epoch ms of the end of window idx; months follow JS Date.UTC(1970 + floor(j / 12), j % 12, 1).
+  fwEnd = function(idx, w)
+    if w ~= 0 then return (idx + 1) * w end
+    local j = idx + 1                                              -- the next month
+    local y = 1970 + floor(j / 12)                                 -- Date.UTC's year argument
+    local mo = math.fmod(j, 12)                                    -- JS %: sign of the dividend
+    y = y + floor(mo / 12)                                         -- Date.UTC normalises the month
+    mo = mo - floor(mo / 12) * 12
+    return daysOf(y, mo + 1) * 86400000                            -- midnight UTC on the 1st
+  end
+
+  -- Fixed window state to its window index and count (nil when absent).
+  fwParse = function(raw)
+    if not raw then return nil end
+    return unpackState('<dI4', raw)
+  end
+
+  -- Fixed window step (w == 0: calendar month). Returns retry, new state, remaining, resetAt.
+  fwStep = function(raw, cost, now, limit, w)
+    local idx = fwIndex(now, w)                                    -- the window now falls in
+    local count = 0
+    local si, sc = fwParse(raw)
+    if si and si >= idx then idx = si; count = sc end              -- a clock that ran back stays in the newer window
+    local e = fwEnd(idx, w)                                        -- when the window ends
+    if cost == 0 then return 0, nil, limit - count, e end          -- a look
+    local rem = limit - count                                      -- what is left before this request
+    if rem < 0 then rem = 0 end
+    if limit == 0 or cost > limit then return -1, nil, rem, e end  -- can never fit
+    if count + cost <= limit then return 0, pack('<dI4', idx, count + cost), limit - count - cost, e end
+    return e - now, nil, rem, e                                    -- denied until the window ends
+  end
+
+  -- Fixed window refund: only into the window charged, while it lasts. Returns changed, new state, remaining, resetAt.
+  fwRefund = function(raw, cost, chargedAt, now, limit, w)
+    local si, sc = fwParse(raw)
+    local cur = fwIndex(now, w)                                    -- the window now falls in
+    if not si or si < cur or si ~= fwIndex(chargedAt, w) then      -- not the window charged: nothing to give back
+      if not si or si < cur then return false, nil, limit, fwEnd(cur, w) end  -- a window that is over counts as absent
+      local rem = limit - sc
+      if rem < 0 then rem = 0 end
+      return false, nil, rem, fwEnd(si, w)
+    end
+    local count = sc - cost                                        -- never below zero
+    if count < 0 then count = 0 end
+    local st = nil
+    if count > 0 then st = pack('<dI4', si, count) end             -- an empty window is a fresh one
+    return true, st, limit - count, fwEnd(si, w)
+  end
+end
+
+if hasTb then
+  -- Token bucket step (GCRA in ticks). Returns retry (0 admits, -1 never), new TAT, remaining, resetAt.
+  tbStep = function(raw, cost, now, limit, burst, tpm, tt)
+    local nowT = now * tpm                                         -- now, in ticks
+    local tat = raw and (unpackState('<d', raw)) or nowT           -- stored TAT, or fresh
+    if tat < nowT then tat = nowT end                              -- an idle bucket is full, never fuller
+    local cap = burst * tt                                         -- capacity, in ticks
+    local avail = floor((cap - (tat - nowT)) / tt)                 -- whole tokens available now
+    if avail < 0 then avail = 0 end
+    if cost == 0 then return 0, nil, limit == 0 and 0 or avail, ceil(tat / tpm) end  -- a look
+    if limit == 0 or cost > burst then return -1, nil, limit == 0 and 0 or avail, ceil(tat / tpm) end
+    local nxt = tat + cost * tt                                    -- TAT once this cost is taken
+    local over = nxt - nowT - cap                                  -- ticks beyond capacity
+    if over <= 0 then return 0, nxt, floor((cap - (nxt - nowT)) / tt), ceil(nxt / tpm) end
+    return ceil(over / tpm), nil, avail, ceil(tat / tpm)           -- denied until the excess drains
+  end
+
+  -- Token bucket refund. Returns changed, new TAT (nil: fresh), remaining, resetAt.
+  tbRefund = function(raw, cost, now, limit, burst, tpm, tt)
+    local nowT = now * tpm                                         -- now, in ticks
+    local state = raw and (unpackState('<d', raw))                 -- stored TAT
+    if not state or state - cost * tt <= nowT then                 -- back to full, never above capacity
+      return true, nil, limit == 0 and 0 or burst, now
+    end
+    local tat = state - cost * tt                                  -- TAT with the cost given back
+    local avail = floor((burst * tt - (tat - nowT)) / tt)          -- whole tokens available now
+    if avail < 0 then avail = 0 end
+    return true, tat, avail, ceil(tat / tpm)
+  end
+end
+
+if hasSw then
+  local SWFMT = '<dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'  -- state formats are prefixes of this
+  -- Sliding window state (newest index, then counts, newest first) into counts[1..slots] aligned to now.
+  -- Returns the index.
+  swLoad = function(raw, now, g, slots, counts)
+    local idx = floor(now / g)                                     -- current sub-window
+    for i = 1, slots do counts[i] = 0 end
+    if raw then
+      local k = (#raw - 8) / 4                                     -- counts stored
+      local s = { unpackState(sub(SWFMT, 1, 2 + 2 * k), raw) }     -- index, counts…, next position
+      if s[1] > idx then idx = s[1] end                            -- a clock that ran back stays at the newest
+      local shift = idx - s[1]                                     -- sub-windows elapsed since the state
+      local i = 0
+      while i + shift < slots and i < k do counts[i + shift + 1] = s[i + 2]; i = i + 1 end
+    end
+    return idx
+  end
+
+  -- Sliding window: epoch ms when every counted request has left the window (now if none).
+  swEmptyAt = function(idx, now, g, older, slots, counts)
+    for i = 1, slots do
+      if counts[i] ~= 0 then return (idx - (i - 1) + older + 1) * g end
+    end
+    return now
+  end
+
+  -- Sliding window counts to a state, trailing zeros trimmed; nil when empty.
+  swSave = function(idx, slots, counts)
+    local last = slots
+    while last >= 1 and counts[last] == 0 do last = last - 1 end
+    if last < 1 then return nil end
+    return pack(sub(SWFMT, 1, 2 + 2 * last), idx, unpack(counts, 1, last))
+  end
+
+  -- Sliding window step. Returns retry, new state, remaining, resetAt.
+  swStep = function(raw, cost, now, limit, g, older)
+    local slots, counts = older + 1, {}
+    local idx = swLoad(raw, now, g, slots, counts)
+    local used = 0                                                 -- requests in the last window
+    for i = 1, slots do used = used + counts[i] end
+    local rem = limit - used
+    if rem < 0 then rem = 0 end
+    if cost == 0 then return 0, nil, rem, swEmptyAt(idx, now, g, older, slots, counts) end  -- a look
+    if limit == 0 or cost > limit then return -1, nil, rem, swEmptyAt(idx, now, g, older, slots, counts) end
+    if used + cost <= limit then                                   -- admitted into the current sub-window
+      counts[1] = counts[1] + cost
+      return 0, swSave(idx, slots, counts), limit - used - cost, swEmptyAt(idx, now, g, older, slots, counts)
+    end
+    local freed, wait = used, 1                                    -- first edge at which enough has aged out
+    for i = slots, 1, -1 do
+      freed = freed - counts[i]
+      if freed + cost <= limit then break end
+      wait = wait + 1
+    end
+    return (idx + wait) * g - now, nil, rem, swEmptyAt(idx, now, g, older, slots, counts)
+  end
+
+  -- Sliding window refund: only into the sub-window charged. Returns changed, new state, remaining, resetAt.
+  swRefund = function(raw, cost, chargedAt, now, limit, g, older)
+    local slots, counts = older + 1, {}
+    local idx = swLoad(raw, now, g, slots, counts)
+    local back = idx - floor(chargedAt / g)                        -- how many sub-windows ago it was charged
+    if raw and back >= 0 and back < slots then
+      local c = counts[back + 1] - cost                            -- never below zero
+      if c < 0 then c = 0 end
+      counts[back + 1] = c
+    end
+    local used = 0
+    for i = 1, slots do used = used + counts[i] end
+    local rem = limit - used
+    if rem < 0 then rem = 0 end
+    return true, swSave(idx, slots, counts), rem, swEmptyAt(idx, now, g, older, slots, counts)
+  end
+end
+
+-- Check i's numbers, from "kind:limit:a[:b[:c]]" (one exact pattern per kind: no backtracking).
+local function spec(i)
+  local s = ARGV[3 + i]
+  local k = byte(s, 1) - 48                                      -- the kind, from its digit
+  if k == 1 then
+    local l, b, p, q = match(s, '^1:(%d+):(%d+):(%d+):(%d+)$')
+    return { 1, tonumber(l), tonumber(b), tonumber(p), tonumber(q) }
+  end
+  if k == 4 then
+    local l, g, o = match(s, '^4:(%d+):(%d+):(%d+)$')
+    return { 4, tonumber(l), tonumber(g), tonumber(o) }
+  end
+  local l, w = match(s, '^%d:(%d+):(%d+)$')
+  return { k, tonumber(l), tonumber(w) }
+end
+
+-- Decides cost for a check with numbers v. Returns retry, new state, remaining, resetAt.
+local function step(v, raw, cost, now)
+  local kind = v[1]
+  if kind == 1 then return tbStep(raw, cost, now, v[2], v[3], v[4], v[5]) end
+  if kind == 4 then return swStep(raw, cost, now, v[2], v[3], v[4]) end
+  return fwStep(raw, cost, now, v[2], kind == 3 and 0 or v[3])
+end
+
+-- Stores a state with its TTL, or deletes a fresh one (no key ever lives without a TTL).
+local function put(key, st, ttl)
+  if st and ttl > 0 then
+    redis.call('PSETEX', key, ttlOf(ttl), type(st) == 'number' and pack('<d', st) or st)
+  else
+    redis.call('DEL', key)
+  end
+end
+
+local out = { 1, rnow }
+if op == 3 then                                                  -- refund: give cost back to every check
+  local chargedAt = tonumber(ARGV[tail])                         -- when the cost was charged
+  for i = 1, n do
+    local v = spec(i)
+    local kind, limit = v[1], v[2]
+    local raw = redis.call('GET', KEYS[i])
+    local changed, st, rem, resetAt
+    if kind == 1 then
+      changed, st, rem, resetAt = tbRefund(raw, cost, now, limit, v[3], v[4], v[5])
+    elseif kind == 4 then
+      changed, st, rem, resetAt = swRefund(raw, cost, chargedAt, now, limit, v[3], v[4])
+    else
+      changed, st, rem, resetAt = fwRefund(raw, cost, chargedAt, now, limit, kind == 3 and 0 or v[3])
+    end
+    if changed then put(KEYS[i], st, resetAt - now + extra) end
+    out[3 * i] = rem; out[3 * i + 1] = resetAt; out[3 * i + 2] = 0
+  end
+  return out
+end
+-- consume or peek: every check decides cost; all or nothing
+local raws, states, specs, allowed = n > 1 and redis.call('MGET', unpack(KEYS)) or {}, {}, {}, true
+for i = 1, n do
+  local raw = raws[i]                                            -- false when absent
+  if n == 1 then raw = redis.call('GET', KEYS[1]) end
+  if not raw then raw = nil end
+  local v = spec(i)
+  raws[i] = raw; specs[i] = v
+  local retry, st, rem, resetAt = step(v, raw, cost, now)
+  states[i] = st
+  out[3 * i] = rem; out[3 * i + 1] = resetAt; out[3 * i + 2] = retry
+  if retry ~= 0 then allowed = false end
+end
+if allowed and op == 1 and cost > 0 then                         -- admitted: charge every check
+  for i = 1, n do put(KEYS[i], states[i], out[3 * i + 1] - now + extra) end
+  return out
+end
+if not allowed then out[1] = 0 end
+if cost > 0 then                                                 -- nothing charged: admitting checks report their uncharged state
+  for i = 1, n do
+    if out[3 * i + 2] == 0 then
+      local _, _, rem, resetAt = step(specs[i], raws[i], 0, now)
+      out[3 * i] = rem; out[3 * i + 1] = resetAt
+    end
+  end
+end
+return out
+`
+
+/** SHA1 of {@link DECIDE_SCRIPT}, as Redis names it (EVALSHA). */
+export const DECIDE_SHA = createHash('sha1').update(DECIDE_SCRIPT).digest('hex')
+
+/** Script operations (ARGV[1]). */
+export const OP_CONSUME = 1
+export const OP_PEEK = 2
+export const OP_REFUND = 3
+export const OP_RESET = 4

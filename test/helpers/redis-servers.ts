@@ -1,0 +1,198 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+
+/** True when a `redis-server` binary is on the PATH. */
+export function hasRedisServer(): boolean {
+  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
+  return r.status === 0
+}
+
+/** A free loopback TCP port (bound then released; good enough for tests). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Servers this process started and has not stopped: killed on exit, even after a crash. */
+const live = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of live) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  }
+})
+
+/** A redis-server process this test started: stopped, killed, paused and resumed by its PID. */
+export interface RedisServer {
+  readonly port: number
+  readonly url: string
+  readonly pid: number
+  readonly dir: string
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>
+  /** SIGSTOP: the process freezes, connections stay open. */
+  pause(): void
+  /** SIGCONT. */
+  resume(): void
+  /** Starts a fresh process on the same port (after kill/stop). */
+  restart(): Promise<void>
+  /** Stops it for good and removes its directory. */
+  stop(): Promise<void>
+}
+
+function waitExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => child.once('exit', () => resolve()))
+}
+
+/** Waits until `port` answers PING. */
+export async function waitPing(port: number, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      connectTimeout: 500,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      if ((await client.ping()) === 'PONG') return
+    } catch {
+      // not up yet
+    } finally {
+      client.disconnect()
+    }
+    if (Date.now() > until) throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms`)
+    await sleep(50)
+  }
+}
+
+/** Starts `redis-server` on a free loopback port, no persistence; `cluster` enables cluster mode. */
+export async function startRedisServer(options: { cluster?: boolean; port?: number } = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort())
+  const dir = mkdtempSync(join(tmpdir(), `rk-redis-${port}-`))
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir]
+  if (options.cluster)
+    args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000')
+  let child: ChildProcess
+  const launch = async () => {
+    const started = spawn('redis-server', args, { stdio: 'ignore' })
+    child = started
+    live.add(started)
+    started.on('exit', () => live.delete(started))
+    started.on('error', () => {})
+    await waitPing(port)
+  }
+  await launch()
+  const pidOf = () => {
+    const pid = child.pid
+    if (pid === undefined) throw new Error('redis-server has no pid')
+    return pid
+  }
+  let stopped = false
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return pidOf()
+    },
+    dir,
+    async kill() {
+      process.kill(pidOf(), 'SIGCONT')
+      process.kill(pidOf(), 'SIGKILL')
+      await waitExit(child)
+    },
+    pause() {
+      process.kill(pidOf(), 'SIGSTOP')
+    },
+    resume() {
+      process.kill(pidOf(), 'SIGCONT')
+    },
+    async restart() {
+      if (child.exitCode === null && child.signalCode === null) {
+        process.kill(pidOf(), 'SIGCONT')
+        process.kill(pidOf(), 'SIGKILL')
+        await waitExit(child)
+      }
+      await launch()
+    },
+    async stop() {
+      if (stopped) return
+      stopped = true
+      if (child.exitCode === null && child.signalCode === null) {
+        process.kill(pidOf(), 'SIGCONT')
+        process.kill(pidOf(), 'SIGTERM')
+        const exited = waitExit(child)
+        const timer = setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(pidOf(), 'SIGKILL'), 3000)
+        await exited
+        clearTimeout(timer)
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A Redis Cluster of `masters` redis-server processes (no replicas) on loopback. */
+export interface RedisCluster {
+  readonly nodes: readonly RedisServer[]
+  /** `{ host, port }` of every node, for `new Redis.Cluster(...)`. */
+  readonly startupNodes: readonly { host: string; port: number }[]
+  stop(): Promise<void>
+}
+
+export async function startCluster(masters = 3): Promise<RedisCluster> {
+  const nodes: RedisServer[] = []
+  try {
+    for (let i = 0; i < masters; i++) nodes.push(await startRedisServer({ cluster: true }))
+    const create = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    )
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`)
+    const until = Date.now() + 20_000
+    for (const node of nodes) {
+      for (;;) {
+        const client = new Redis({ port: node.port, host: '127.0.0.1', maxRetriesPerRequest: 0 })
+        client.on('error', () => {})
+        const info = await client.cluster('INFO').catch(() => '')
+        client.disconnect()
+        if (String(info).includes('cluster_state:ok')) break
+        if (Date.now() > until) throw new Error(`cluster node ${node.port} never reached cluster_state:ok`)
+        await sleep(100)
+      }
+    }
+  } catch (error) {
+    for (const node of nodes) await node.stop()
+    throw error
+  }
+  return {
+    nodes,
+    startupNodes: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+    async stop() {
+      for (const node of nodes) await node.stop()
+    },
+  }
+}
