@@ -11,6 +11,7 @@ export { MAX_TICKS_PER_MS, type TokenBucketOptions, tokenBucket } from './core/a
 export type { Decision, DecisionReason, PolicyResult } from './core/decision.js'
 export { type Duration, type DurationUnit, parseDuration } from './core/duration.js'
 export { ConfigurationError, RateKeeperError, type RateKeeperErrorCode, StoreError } from './core/errors.js'
+export * from './core/http-output.js'
 export {
   type ConsumeOptions,
   createLimiter,
@@ -25,9 +26,8 @@ export {
   type WaitOptions,
 } from './core/limiter.js'
 export type { Policy, PolicyKind, PolicyOptionsBase, PolicyState, StepOutcome } from './core/policy.js'
+export * from './core/provider/index.js'
 export type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './core/store.js'
 export { encodeSubject, MAX_SUBJECT_LENGTH } from './core/subject.js'
 export { type CasBackend, type CasStoreOptions, type CasWrite, casStore, type Versioned } from './stores/cas.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
-export * from './core/http-output.js'
-export * from './core/provider/index.js'

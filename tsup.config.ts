@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs'
+import { defineConfig } from 'tsup'
+
+/**
+ * Output name (dist/<name>.js, .cjs, .d.ts, .d.cts) → source file, one per subpath export of
+ * package.json. `scripts/check-package.mjs` fails when an export points at a file that was not
+ * built, so a subpath added here must be added there (package.json `exports`) too, and vice versa.
+ */
+const entryPoints: Record<string, string> = {
+  index: 'src/index.ts',
+  redis: 'src/stores/redis/index.ts',
+  express: 'adapters/express.ts',
+  koa: 'adapters/koa.ts',
+  fastify: 'adapters/fastify.ts',
+  fetch: 'adapters/fetch.ts',
+  client: 'src/client/index.ts',
+}
+
+// Build only the entries that exist yet, so the build works at every step of development; the
+// package check is what insists that every export was built.
+const entry = Object.fromEntries(Object.entries(entryPoints).filter(([, source]) => existsSync(source)))
+const missing = Object.keys(entryPoints).filter((name) => !(name in entry))
+if (Object.keys(entry).length === 0) {
+  throw new Error(`tsup.config.ts: none of the entry files exist yet (${Object.values(entryPoints).join(', ')})`)
+}
+if (missing.length > 0) {
+  console.warn(`tsup.config.ts: skipping entries whose source does not exist yet: ${missing.join(', ')}`)
+}
+
+export default defineConfig({
+  entry,
+  format: ['esm', 'cjs'],
+  // .d.ts next to .js and .d.cts next to .cjs (package.json "type": "module").
+  dts: true,
+  target: 'node20',
+  platform: 'node',
+  // Shared chunks in both formats: every subpath of one format shares a single copy of the core,
+  // so classes (`instanceof RateKeeperError`), policy slots and the memory store are the same
+  // objects whether a user imports `ratekeeper` or `ratekeeper/express`.
+  splitting: true,
+  clean: true,
+  sourcemap: false,
+  treeshake: false,
+  // dependencies and peerDependencies are external already (tsup reads package.json); listed
+  // again so that no bundling change can ever inline a framework or a Redis client.
+  external: ['express', 'koa', 'fastify', 'fastify-plugin', 'ioredis', 'lru-cache'],
+})
