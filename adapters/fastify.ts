@@ -1,0 +1,309 @@
+/**
+ * Fastify 4 and 5 plugin: `fastify.register(fastifyRateLimit, { policies })`, with per-route
+ * `config: { rateLimit: { … } | false }`.
+ * @module ratekeeper/fastify
+ */
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import fp from 'fastify-plugin'
+import { checkOptionsObject, invalid } from '../src/core/errors.js'
+import type { HttpLimiter, HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/core/http.js'
+import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, routeScopeOf } from '../src/core/http.js'
+import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/core/provider/introspection.js'
+
+export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/core/http.js'
+export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/core/keys.js'
+
+/** What key, cost, skip and plan functions see about a Fastify request (`raw` is `request`). */
+export type FastifyRequestInfo = HttpRequestInfo<FastifyRequest>
+
+/** Per-route options (`config: { rateLimit: { … } }`): merged over the plugin's options. */
+export type FastifyRateLimitRouteOptions = HttpLimiterOptions<FastifyRequest, FastifyRequestInfo>
+
+/** Options of the plugin: see docs/adapters.md. */
+export interface FastifyRateLimitOptions extends FastifyRateLimitRouteOptions {
+  /**
+   * Limit every route of the encapsulation context (and unknown routes, 404). With `false`, only
+   * routes with `config.rateLimit` options are limited.
+   * @default true
+   */
+  global?: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** ratekeeper limits of this route (merged over the plugin's options), or `false` for none. */
+    rateLimit?: FastifyRateLimitRouteOptions | false
+  }
+}
+
+const WHERE = 'fastifyRateLimit (ratekeeper/fastify)'
+const ROUTE_WHERE = 'config.rateLimit (ratekeeper/fastify)'
+/** Options that make a limiter: a route setting any of them gets a limiter of its own. */
+const LIMITER_LEVEL = ['limiter', 'store', 'now', 'onStoreError', 'fallback', 'dryRun', 'nearLimit'] as const
+
+class FastifyInfo implements FastifyRequestInfo {
+  readonly raw: FastifyRequest
+  readonly #route: string | undefined
+  constructor(request: FastifyRequest, route: string | undefined) {
+    this.raw = request
+    this.#route = route
+  }
+  get method(): string {
+    return this.raw.method
+  }
+  get route(): string | undefined {
+    // Read only when asked: `request.routeOptions` builds an object per access.
+    return this.#route ?? this.raw.routeOptions.url
+  }
+  get path(): string {
+    const url = this.raw.url
+    const q = url.indexOf('?')
+    return q < 0 ? url : url.slice(0, q)
+  }
+  get ip(): string | undefined {
+    return this.raw.ip
+  }
+  get headers(): NodeHeaderReader {
+    return new NodeHeaderReader(this.raw.headers)
+  }
+  get requestId(): string | undefined {
+    const id: unknown = this.raw.id
+    return typeof id === 'string' ? id : typeof id === 'number' ? String(id) : undefined
+  }
+}
+
+/** Copies an outcome onto the reply; answers it or lets the request go on. */
+function apply(outcome: HttpOutcome, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const headers = outcome.headers
+  for (const name in headers) reply.header(name, headers[name])
+  const finish = outcome.finish
+  if (finish !== undefined) onFinished(reply.raw, finish)
+  if (outcome.action === 'next') {
+    done()
+    return
+  }
+  reply.code(outcome.status)
+  if (outcome.contentType !== undefined) reply.header('content-type', outcome.contentType)
+  // A Buffer goes out as it is (a string would get a charset appended to the content type).
+  reply.send(Buffer.from(outcome.body ?? ''))
+}
+
+/** Decides one request; `template` and `scope` are the route's (per-route limits only). */
+type Decide = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+  template: string | undefined,
+  scope: string | undefined,
+) => void
+
+function makeHook(http: HttpLimiter<FastifyRequest, FastifyRequestInfo>): Decide {
+  return function rateLimitDecide(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+    template: string | undefined,
+    scope: string | undefined,
+  ): void {
+    let outcome: HttpOutcome | Promise<HttpOutcome>
+    try {
+      outcome = http.handle(new FastifyInfo(request, template), scope)
+    } catch (error) {
+      done(error as Error)
+      return
+    }
+    if (!isThenable(outcome)) {
+      apply(outcome, reply, done)
+      return
+    }
+    outcome.then(
+      (o) => {
+        try {
+          apply(o, reply, done)
+        } catch (error) {
+          done(error as Error)
+        }
+      },
+      (error: Error) => done(error),
+    )
+  }
+}
+
+function plainOptions(value: FastifyRateLimitOptions): Record<string, unknown> {
+  return { ...(value as Record<string, unknown>) }
+}
+
+/**
+ * The options of a route's own limiter: the route's `config.rateLimit` over the plugin's. A route
+ * that sets none of the limiter options (`limiter`, `store`, `now`, `onStoreError`, `fallback`,
+ * `dryRun`, `nearLimit`) shares the plugin's limiter and store, with its own policies if given.
+ */
+function mergeRouteOptions(
+  plugin: FastifyRateLimitOptions,
+  http: HttpLimiter<FastifyRequest, FastifyRequestInfo>,
+  route: FastifyRateLimitRouteOptions,
+): FastifyRateLimitRouteOptions {
+  const base = plainOptions(plugin)
+  delete base.global
+  const ownLimiter = LIMITER_LEVEL.some((name) => route[name] !== undefined)
+  if (!ownLimiter) {
+    for (const name of LIMITER_LEVEL) delete base[name]
+    return { ...base, ...route, limiter: http.limiter, policies: route.policies ?? plugin.policies } as FastifyRateLimitRouteOptions
+  }
+  if (route.limiter !== undefined) {
+    for (const name of LIMITER_LEVEL) delete base[name]
+    delete base.policies
+  } else if (base.limiter !== undefined) {
+    // The route changes a limiter setting: a limiter of its own, on the plugin limiter's store and policies.
+    delete base.limiter
+    base.store = http.limiter.store
+    base.policies = plugin.policies ?? http.limiter.policies
+  }
+  return { ...base, ...route } as FastifyRateLimitRouteOptions
+}
+
+/**
+ * Fastify's `trustProxy` option: not part of `initialConfig`, so read from the options Fastify
+ * keeps (under a private symbol). `undefined` when not found.
+ */
+function trustProxyOption(fastify: FastifyInstance): unknown {
+  for (let o: object | null = fastify; o !== null; o = Object.getPrototypeOf(o)) {
+    for (const symbol of Object.getOwnPropertySymbols(o)) {
+      if (symbol.description === 'fastify.options') {
+        const options: unknown = (o as Record<symbol, unknown>)[symbol]
+        return typeof options === 'object' && options !== null ? (options as { trustProxy?: unknown }).trustProxy : undefined
+      }
+    }
+  }
+  return undefined
+}
+
+const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeeper(
+  fastify: FastifyInstance,
+  options: FastifyRateLimitOptions,
+  done: (error?: Error) => void,
+) {
+  // A callback plugin reports failures through `done`.
+  let http: HttpLimiter<FastifyRequest, FastifyRequestInfo>
+  let isGlobal: boolean
+  try {
+    checkOptionsObject(WHERE, options)
+    if (options.global !== undefined && typeof options.global !== 'boolean') invalid(WHERE, 'global', 'must be a boolean', options.global)
+    const { global = true, ...limiterOptions } = options
+    isGlobal = global
+    http = createHttpLimiter<FastifyRequest, FastifyRequestInfo>(WHERE, limiterOptions, ['global'], 'registrations')
+  } catch (error) {
+    done(error as Error)
+    return
+  }
+
+  if (trustProxyOption(fastify) === true) {
+    http.warnOnce(
+      'RK_TRUST_PROXY_ANY',
+      'ratekeeper: Fastify trustProxy is true, so any client can choose its IP (X-Forwarded-For) and escape IP-keyed limits; set it to the number of proxies or their addresses',
+    )
+  }
+
+  // One compiled limiter per route config object (a GET route and its automatic HEAD route share it).
+  const perRoute = new WeakMap<object, Decide>()
+  const compile = (config: FastifyRateLimitRouteOptions): Decide => {
+    let decide = perRoute.get(config)
+    if (decide === undefined) {
+      decide = makeHook(
+        createHttpLimiter<FastifyRequest, FastifyRequestInfo>(ROUTE_WHERE, mergeRouteOptions(options, http, config), [], 'registrations'),
+      )
+      perRoute.set(config, decide)
+    }
+    return decide
+  }
+  // The route scope per route context config (`{ …config, url, method }`, one object per route).
+  const scopes = new WeakMap<object, string>()
+  // Whether any route of this context has `config.rateLimit`: until one does, no request needs
+  // its route's config (reading `request.routeOptions` builds an object).
+  let routeConfigs = false
+
+  fastify.addHook('onRoute', (routeOptions) => {
+    const config = routeOptions.config?.rateLimit
+    if (config === undefined) return
+    routeConfigs = true
+    if (config === false) return
+    if (typeof config !== 'object' || config === null) {
+      invalid(ROUTE_WHERE, 'rateLimit', 'must be an options object or false', config)
+    }
+    compile(config) // validates now, at start-up
+  })
+
+  const globalHook = makeHook(http)
+  // One hook for every route of the context and for unknown routes (404), which are not routes.
+  fastify.addHook('onRequest', function rateLimitHook(request, reply, next) {
+    if (!routeConfigs) {
+      if (isGlobal) globalHook(request, reply, next, undefined, undefined)
+      else next()
+      return
+    }
+    const config = request.routeOptions.config as { rateLimit?: FastifyRateLimitRouteOptions | false; url?: string }
+    const own = config.rateLimit
+    if (own === undefined) {
+      if (isGlobal) globalHook(request, reply, next, undefined, undefined)
+      else next()
+      return
+    }
+    if (own === false) {
+      next()
+      return
+    }
+    // Methods of one route share its buckets; HEAD counts as GET.
+    let scope = scopes.get(config)
+    if (scope === undefined) {
+      scope = routeScopeOf(request.method, config.url ?? '')
+      scopes.set(config, scope)
+    }
+    compile(own)(request, reply, next, config.url, scope)
+  })
+
+  fastify.addHook('onClose', (_instance, closed) => {
+    http.close().then(() => closed(), closed)
+  })
+  done()
+}
+
+/**
+ * The Fastify plugin (Fastify 4 and 5). Register it before your routes; it limits every route of
+ * its encapsulation context and unknown routes (404), or only routes with `config.rateLimit`
+ * when `global: false`. A route's `config.rateLimit` options replace the plugin's for that route
+ * (buckets of its own, keyed by the route template); `false` exempts the route.
+ *
+ * @example
+ * import Fastify from 'fastify'
+ * import { tokenBucket } from 'ratekeeper'
+ * import fastifyRateLimit from 'ratekeeper/fastify'
+ *
+ * const app = Fastify()
+ * await app.register(fastifyRateLimit, { policies: [tokenBucket({ limit: 100, window: '1m' })] })
+ * app.get('/login', { config: { rateLimit: { policies: [tokenBucket({ limit: 5, window: '1m' })] } } }, async () => 'ok')
+ */
+const fastifyRateLimit = fp(plugin, { fastify: '4.x || 5.x', name: 'ratekeeper' })
+
+export { fastifyRateLimit }
+export default fastifyRateLimit
+
+/**
+ * The `GET /v1/rate-limits` route handler: the caller's live buckets and team ceiling, peeked
+ * (nothing charged) through the same limiter and `providerPlan()` the plugin uses, in the
+ * managed.dev shape (`request_id` is Fastify's `request.id` unless `requestId` says otherwise).
+ * See docs/provider-features.md.
+ *
+ * @example
+ * app.get('/v1/rate-limits', rateLimitsRoute({ limiter, plan }))
+ */
+export function rateLimitsRoute(options: RateLimitsHandlerOptions): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const handle = rateLimitsHandler(options)
+  return async function rateLimitsEndpoint(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const r = await handle(new FastifyInfo(request, request.routeOptions?.url))
+    reply.code(r.status)
+    for (const name in r.headers) reply.header(name, r.headers[name])
+    // The body is already serialised: send it and its content type verbatim (Fastify 4 would append a charset).
+    reply.header('content-type', r.contentType)
+    await reply.serializer((payload: unknown) => String(payload)).send(r.body)
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * Fetch-API runtimes (Hono, Next.js route handlers, Bun, Deno, Cloudflare Workers): a
+ * `rateLimit(options)` that is Hono middleware or a plain `(request) => Response | undefined`
+ * check, and `withRateLimit(handler, options)` for `(request) => Response` handlers.
+ * @module ratekeeper/fetch
+ */
+import type { Decision } from '../src/core/decision.js'
+import { checkOptionsObject, invalid } from '../src/core/errors.js'
+import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/core/http.js'
+import { createHttpLimiter, routeScopeOf } from '../src/core/http.js'
+import type { Limiter } from '../src/core/limiter.js'
+import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/core/provider/introspection.js'
+
+export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/core/http.js'
+export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/core/keys.js'
+
+/** What key, cost, skip and plan functions see about a request (`raw` is the `Request`). */
+export interface FetchRequestInfo extends HttpRequestInfo<Request> {
+  /** The runtime's or framework's context: the Hono `Context`, or the second handler argument (Bun's server, Deno's info, Next.js's context). */
+  readonly context: unknown
+}
+
+/** Options of {@link rateLimit} and {@link withRateLimit}: see docs/adapters.md. */
+export interface FetchRateLimitOptions extends HttpLimiterOptions<Request, FetchRequestInfo> {
+  /**
+   * The client address, from the runtime's connection info (never from a header unless you
+   * decide to trust one). `context` is the Hono `Context` or the handler's second argument.
+   * @default what the caller passed as `info.ip`; else the runtime's connection (Hono on
+   * `@hono/node-server`, Bun's `server.requestIP()`, Deno's `info.remoteAddr`)
+   */
+  ip?: (request: Request, context: unknown) => string | undefined
+  /**
+   * What to answer when a key, cost, skip or plan function throws (Hono mode rethrows to Hono's
+   * error handling instead).
+   * @default a 500 `application/problem+json` response, the error logged with `console.error`
+   */
+  onError?: (error: unknown, request: Request) => Response | Promise<Response>
+}
+
+/** Per-call details the caller knows about a request (plain mode). */
+export interface FetchCallInfo {
+  /** The client address from the runtime's connection info. */
+  ip?: string
+  /** The matched route template: requests are then counted in that route's own buckets. */
+  route?: string
+  /** A request id to show in 429 bodies. */
+  requestId?: string
+  /** Passed to `ip` and to your functions as `info.context`. */
+  context?: unknown
+}
+
+/** The full result of {@link FetchRateLimit.check}. */
+export interface FetchCheck {
+  /** The response to send instead of running the handler (429, 503, or 500 on an error), or `undefined` to go on. */
+  readonly response: Response | undefined
+  /** Rate-limit headers for the handler's response (already on `response`). */
+  readonly headers: Readonly<Record<string, string>>
+  readonly decision: Decision | undefined
+  /** Call with the handler's response once it is ready: adds the headers and reports the status (count modes). */
+  complete(response: Response, aborted?: boolean): Response
+}
+
+/** The least of a Hono `Context` this adapter uses. */
+export interface HonoContextLike {
+  readonly req: { readonly raw: Request; readonly routePath?: string }
+  res: Response
+  readonly env?: unknown
+  get?(key: string): unknown
+}
+
+/** The function {@link rateLimit} returns. */
+export interface FetchRateLimit {
+  /** Plain mode: the response to send when the request is denied, `undefined` when it may go on. */
+  (request: Request, info?: FetchCallInfo): Promise<Response | undefined>
+  /** Hono middleware mode: `app.use(rateLimit(…))`. */
+  (c: HonoContextLike, next: () => Promise<void>): Promise<Response | undefined>
+  /** The full result: the denial response, the headers for an allowed response, and `complete`. */
+  check(request: Request, info?: FetchCallInfo): Promise<FetchCheck>
+  /** The limiter deciding: subscribe to its events, peek, reset keys. */
+  readonly limiter: Limiter
+  /** Closes the limiter if this function created it. */
+  close(): Promise<void>
+}
+
+class HeadersReader {
+  readonly #headers: Headers
+  constructor(headers: Headers) {
+    this.#headers = headers
+  }
+  get(name: string): string | undefined {
+    return this.#headers.get(name) ?? undefined
+  }
+}
+
+class FetchInfo implements FetchRequestInfo {
+  readonly raw: Request
+  readonly route: string | undefined
+  readonly ip: string | undefined
+  readonly requestId: string | undefined
+  readonly context: unknown
+  constructor(request: Request, ip: string | undefined, route: string | undefined, requestId: string | undefined, context: unknown) {
+    this.raw = request
+    this.ip = ip
+    this.route = route
+    this.requestId = requestId
+    this.context = context
+  }
+  get method(): string {
+    return this.raw.method
+  }
+  get path(): string {
+    return new URL(this.raw.url).pathname
+  }
+  get headers(): HeadersReader {
+    return new HeadersReader(this.raw.headers)
+  }
+}
+
+type Dict = Record<string, unknown>
+const isObject = (v: unknown): v is Dict => typeof v === 'object' && v !== null
+
+/** The client address from a runtime's connection info, never from headers. */
+function connectionAddress(env: unknown, request: Request): string | undefined {
+  if (!isObject(env)) return undefined
+  // @hono/node-server: env.incoming is Node's IncomingMessage.
+  const incoming = env.incoming
+  if (isObject(incoming) && isObject(incoming.socket) && typeof incoming.socket.remoteAddress === 'string')
+    return incoming.socket.remoteAddress
+  // Bun: the server passed as the second fetch argument.
+  if (typeof env.requestIP === 'function') {
+    const addr: unknown = (env.requestIP as (r: Request) => unknown)(request)
+    if (isObject(addr) && typeof addr.address === 'string') return addr.address
+  }
+  // Deno.serve: the handler info.
+  const remote = env.remoteAddr
+  if (isObject(remote) && typeof remote.hostname === 'string') return remote.hostname
+  return undefined
+}
+
+/** Returns `response` with `headers` added (copying it first when its headers are immutable). */
+function withHeaders(response: Response, headers: Readonly<Record<string, string>>): Response {
+  let names = false
+  for (const _ in headers) {
+    names = true
+    break
+  }
+  if (!names) return response
+  try {
+    for (const name in headers) response.headers.set(name, headers[name])
+    return response
+  } catch {
+    const copy = new Response(response.body, response)
+    for (const name in headers) copy.headers.set(name, headers[name])
+    return copy
+  }
+}
+
+function denial(outcome: HttpOutcome): Response {
+  const headers = new Headers(outcome.headers)
+  if (outcome.contentType !== undefined) headers.set('Content-Type', outcome.contentType)
+  return new Response(outcome.body ?? '', { status: outcome.status, headers })
+}
+
+function defaultOnError(error: unknown): Response {
+  console.error('ratekeeper: a key, cost, skip or plan function failed', error)
+  return new Response(JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500 }), {
+    status: 500,
+    headers: { 'Content-Type': 'application/problem+json' },
+  })
+}
+
+const ADAPTER_OPTIONS = ['ip', 'onError']
+
+/** Hono routes of middleware registered with `app.use()` end in `*`: those are not one route. */
+function honoRoute(c: HonoContextLike): string | undefined {
+  try {
+    const path = c.req.routePath
+    return typeof path === 'string' && !path.endsWith('*') ? path : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Rate limiting for Fetch-API runtimes. The returned function works two ways:
+ * - Hono middleware: `app.use(rateLimit({ policies }))` (on a route, `app.get('/x', rateLimit(…), handler)`,
+ *   it counts per route template); headers go on every response, errors to Hono's `onError`.
+ * - Plain: `const denied = await limit(request, { ip })` returns the 429 response to send, or
+ *   `undefined` when the request may go on (use `limit.check` or {@link withRateLimit} to also
+ *   put the headers on allowed responses).
+ *
+ * @example
+ * import { Hono } from 'hono'
+ * import { tokenBucket } from 'ratekeeper'
+ * import { rateLimit } from 'ratekeeper/fetch'
+ *
+ * const app = new Hono()
+ * app.use(rateLimit({ policies: [tokenBucket({ limit: 100, window: '1m' })] }))
+ */
+export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
+  const where = 'rateLimit() (ratekeeper/fetch)'
+  checkOptionsObject(where, options)
+  const http = createHttpLimiter<Request, FetchRequestInfo>(where, options, ADAPTER_OPTIONS)
+  const ipOption = options.ip
+  if (ipOption !== undefined && typeof ipOption !== 'function')
+    invalid(where, 'ip', 'must be a function (request, context) => address', ipOption)
+  const onErrorOption = options.onError
+  if (onErrorOption !== undefined && typeof onErrorOption !== 'function') invalid(where, 'onError', 'must be a function', onErrorOption)
+  const onError = onErrorOption ?? defaultOnError
+
+  const decide = async (info: FetchInfo, scope: string | undefined): Promise<FetchCheck> => {
+    const outcome = await http.handle(info, scope)
+    const finish = outcome.finish
+    return {
+      response: outcome.action === 'respond' ? denial(outcome) : undefined,
+      headers: outcome.headers,
+      decision: outcome.decision,
+      complete(response: Response, aborted = false): Response {
+        finish?.({ status: response.status, aborted })
+        return withHeaders(response, outcome.headers)
+      },
+    }
+  }
+
+  const infoOf = (request: Request, call: FetchCallInfo | undefined): FetchInfo => {
+    const context = call?.context
+    const ip = ipOption !== undefined ? ipOption(request, context) : (call?.ip ?? connectionAddress(context, request))
+    return new FetchInfo(request, ip, call?.route, call?.requestId, context)
+  }
+
+  const check = async (request: Request, call?: FetchCallInfo): Promise<FetchCheck> => {
+    try {
+      const info = infoOf(request, call)
+      return await decide(info, info.route === undefined ? undefined : routeScopeOf(request.method, info.route))
+    } catch (error) {
+      const response = await onError(error, request)
+      return { response, headers: {}, decision: undefined, complete: (r: Response) => r }
+    }
+  }
+
+  const hono = async (c: HonoContextLike, next: () => Promise<void>): Promise<Response | undefined> => {
+    const request = c.req.raw
+    const ip = ipOption !== undefined ? ipOption(request, c) : connectionAddress(c.env, request)
+    const route = honoRoute(c)
+    const id = typeof c.get === 'function' ? c.get('requestId') : undefined
+    const info = new FetchInfo(request, ip, route, typeof id === 'string' ? id : undefined, c)
+    // Errors go to Hono's error handling.
+    const result = await decide(info, route === undefined ? undefined : routeScopeOf(request.method, route))
+    if (result.response !== undefined) return result.response
+    await next()
+    c.res = result.complete(c.res, request.signal.aborted)
+    return undefined
+  }
+
+  const limit = function rateLimitFetch(first: Request | HonoContextLike, second?: FetchCallInfo | (() => Promise<void>)) {
+    if (typeof second === 'function') return hono(first as HonoContextLike, second)
+    return check(first as Request, second).then((r) => r.response)
+  } as FetchRateLimit
+  Object.defineProperty(limit, 'limiter', { value: http.limiter, enumerable: true })
+  limit.check = check
+  limit.close = http.close
+  return limit
+}
+
+/** Options of {@link withRateLimit}: {@link FetchRateLimitOptions} plus the handler's route. */
+export interface WithRateLimitOptions extends FetchRateLimitOptions {
+  /** The route template this handler serves (`/api/users/[id]`): counted in buckets of its own. */
+  route?: string
+}
+
+/**
+ * Wraps a `(request, context?) => Response` handler (Next.js route handlers, Bun, Deno,
+ * Cloudflare Workers): denied requests get the 429 without running the handler, allowed ones the
+ * rate-limit headers on the handler's response.
+ *
+ * @example
+ * import { tokenBucket } from 'ratekeeper'
+ * import { apiKey, withRateLimit } from 'ratekeeper/fetch'
+ *
+ * export const GET = withRateLimit(async () => Response.json({ ok: true }), {
+ *   policies: [tokenBucket({ limit: 10, window: '1s' })],
+ *   key: apiKey({ bearer: true }),
+ * })
+ */
+export function withRateLimit<Args extends unknown[]>(
+  handler: (request: Request, ...args: Args) => Response | Promise<Response>,
+  options: WithRateLimitOptions,
+): (request: Request, ...args: Args) => Promise<Response> {
+  const where = 'withRateLimit() (ratekeeper/fetch)'
+  if (typeof handler !== 'function') invalid(where, 'handler', 'must be a function (request) => Response', handler)
+  checkOptionsObject(where, options)
+  const { route, ...rest } = options
+  if (route !== undefined && typeof route !== 'string') invalid(where, 'route', 'must be a route template string', route)
+  const limit = rateLimit(rest)
+  return async function rateLimitedHandler(request: Request, ...args: Args): Promise<Response> {
+    const result = await limit.check(request, { context: args[0], route })
+    if (result.response !== undefined) return result.response
+    const response = await handler(request, ...args)
+    return result.complete(response, request.signal.aborted)
+  }
+}
+
+/** Options of {@link rateLimitsRoute} (fetch): the introspection options plus how to find the client address. */
+export interface FetchRateLimitsRouteOptions extends RateLimitsHandlerOptions {
+  /** The client address (for callers counted by IP). @default `info.ip`, else the runtime's connection */
+  ip?: (request: Request, context: unknown) => string | undefined
+}
+
+/**
+ * The `GET /v1/rate-limits` endpoint for Fetch runtimes: the caller's live buckets and team
+ * ceiling, peeked (nothing charged) through the same limiter and `providerPlan()` as
+ * `rateLimit()`, in the managed.dev shape. Call it with a `Request` (and `{ ip }`), or use it as
+ * a Hono handler. See docs/provider-features.md.
+ *
+ * @example
+ * app.get('/v1/rate-limits', rateLimitsRoute({ limiter, plan })) // Hono
+ * export const GET = (request: Request) => rateLimitsRoute({ limiter, plan })(request) // Next.js
+ */
+export function rateLimitsRoute(
+  options: FetchRateLimitsRouteOptions,
+): (first: Request | HonoContextLike, info?: FetchCallInfo) => Promise<Response> {
+  const where = 'rateLimitsRoute() (ratekeeper/fetch)'
+  checkOptionsObject(where, options)
+  const { ip: ipOption, ...rest } = options
+  if (ipOption !== undefined && typeof ipOption !== 'function')
+    invalid(where, 'ip', 'must be a function (request, context) => address', ipOption)
+  const handle = rateLimitsHandler(rest)
+  return async function rateLimitsEndpoint(first: Request | HonoContextLike, call?: FetchCallInfo): Promise<Response> {
+    const hono = !(first instanceof Request)
+    const request = hono ? first.req.raw : first
+    const context = hono ? first : call?.context
+    const ip = ipOption !== undefined ? ipOption(request, context) : (call?.ip ?? connectionAddress(hono ? first.env : context, request))
+    const r = await handle(new FetchInfo(request, ip, call?.route, call?.requestId, context))
+    const headers = new Headers(r.headers)
+    headers.set('Content-Type', r.contentType)
+    return new Response(r.body, { status: r.status, headers })
+  }
+}

@@ -1,0 +1,149 @@
+// One HTTP server under test, in a process of its own (started by bench/http.ts with IPC): the
+// framework bare, with ratekeeper, or with the peer limiter. It listens on an ephemeral loopback
+// port, reports `{ port }` when ready and answers `cpu` messages with its process.cpuUsage().
+//
+//   node --import tsx bench/http-server.ts <variant> [redis prefix]
+
+import { Redis } from 'ioredis'
+import type { Policy } from '../src/index.js'
+import { tokenBucket } from '../src/index.js'
+
+export const VARIANTS = [
+  'express-bare',
+  'express-async-noop',
+  'express-ratekeeper',
+  'express-peer',
+  'fastify-bare',
+  'fastify-ratekeeper',
+  'fastify-peer',
+  'koa-bare',
+  'koa-ratekeeper',
+  'koa-peer',
+  'fastify-redis-ratekeeper',
+  'fastify-redis-peer',
+  'fastify-redis-ratekeeper-limited',
+  'fastify-redis-peer-limited',
+] as const
+export type Variant = (typeof VARIANTS)[number]
+
+/** Nothing is ever denied in the throughput runs; the "limited" runs admit one request an hour. */
+const HUGE = 1_000_000_000
+const WINDOW_MS = 60_000
+const LIMITED_WINDOW_MS = 3_600_000
+
+// Peers are loaded by a computed name: their type augmentations (@fastify/rate-limit adds its own
+// `config.rateLimit`) must not meet ratekeeper's in one compilation.
+type Loaded = Record<string, unknown> & { default?: unknown }
+const load = (name: string): Promise<Loaded> => import(name) as Promise<Loaded>
+const defaultOf = <T>(module: Loaded): T => (module.default ?? module) as T
+
+type Handler = (...args: never[]) => unknown
+
+/** ratekeeper's and the peer's Redis clients have the same options (as in bench/redis.ts). */
+const redisClient = () => new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true })
+type Listen = (port: number, host: string) => Promise<number>
+
+async function express(variant: Variant): Promise<Listen> {
+  const { default: createApp } = await import('express')
+  const app = createApp()
+  if (variant === 'express-async-noop') {
+    app.use(async (_req, _res, next) => {
+      next()
+    })
+  } else if (variant === 'express-ratekeeper') {
+    const { rateLimit } = await import('../adapters/express.js')
+    app.use(rateLimit({ policies: [tokenBucket({ limit: HUGE, window: WINDOW_MS })] }))
+  } else if (variant === 'express-peer') {
+    const erl = defaultOf<(options: object) => Handler>(await load('express-rate-limit'))
+    app.use(erl({ windowMs: WINDOW_MS, limit: HUGE }) as never)
+  }
+  app.get('/', (_req, res) => {
+    res.send('hello')
+  })
+  return (port, host) =>
+    new Promise((resolve) => {
+      const server = app.listen(port, host, () => resolve((server.address() as { port: number }).port))
+    })
+}
+
+async function koa(variant: Variant): Promise<Listen> {
+  const { default: Koa } = await import('koa')
+  const app = new Koa()
+  if (variant === 'koa-ratekeeper') {
+    const { rateLimit } = await import('../adapters/koa.js')
+    app.use(rateLimit({ policies: [tokenBucket({ limit: HUGE, window: WINDOW_MS })] }))
+  } else if (variant === 'koa-peer') {
+    const ratelimit = defaultOf<(options: object) => Handler>(await load('koa-ratelimit'))
+    app.use(ratelimit({ driver: 'memory', db: new Map(), duration: WINDOW_MS, max: HUGE, id: (ctx: { ip: string }) => ctx.ip }) as never)
+  }
+  app.use((ctx) => {
+    ctx.body = 'hello'
+  })
+  return (port, host) =>
+    new Promise((resolve) => {
+      const server = app.listen(port, host, () => resolve((server.address() as { port: number }).port))
+    })
+}
+
+async function fastify(variant: Variant, prefix: string): Promise<Listen> {
+  const { default: createApp } = await import('fastify')
+  const app = createApp()
+  const limited = variant.endsWith('-limited')
+  const policies: Policy[] = limited
+    ? [tokenBucket({ limit: 1, window: LIMITED_WINDOW_MS })]
+    : [tokenBucket({ limit: HUGE, window: WINDOW_MS })]
+  if (variant === 'fastify-ratekeeper') {
+    const { default: plugin } = await import('../adapters/fastify.js')
+    await app.register(plugin, { policies })
+  } else if (variant === 'fastify-peer') {
+    const plugin = defaultOf<never>(await load('@fastify/rate-limit'))
+    await app.register(plugin, { max: HUGE, timeWindow: WINDOW_MS } as never)
+  } else if (variant.startsWith('fastify-redis-ratekeeper')) {
+    const { default: plugin } = await import('../adapters/fastify.js')
+    const { RedisStore } = await import('../src/stores/redis/index.js')
+    const client = redisClient()
+    await app.register(plugin, { policies, store: new RedisStore({ client, prefix, denyCache: limited }) })
+  } else if (variant.startsWith('fastify-redis-peer')) {
+    const plugin = defaultOf<never>(await load('@fastify/rate-limit'))
+    const redis = redisClient()
+    await app.register(plugin, {
+      max: limited ? 1 : HUGE,
+      timeWindow: limited ? LIMITED_WINDOW_MS : WINDOW_MS,
+      redis,
+      nameSpace: `${prefix}-peer-`,
+    } as never)
+  }
+  app.get('/', async () => 'hello')
+  return async (port, host) => {
+    await app.listen({ port, host })
+    return (app.server.address() as { port: number }).port
+  }
+}
+
+async function main(): Promise<void> {
+  const variant = process.argv[2] as Variant
+  const prefix = process.argv[3] ?? `rk-bench-${process.pid}`
+  if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}; known: ${VARIANTS.join(', ')}`)
+  const listen = variant.startsWith('express')
+    ? await express(variant)
+    : variant.startsWith('koa')
+      ? await koa(variant)
+      : await fastify(variant, prefix)
+  const port = await listen(0, '127.0.0.1')
+  process.on('message', (message) => {
+    if (message === 'cpu') {
+      const { user, system } = process.cpuUsage()
+      process.send?.({ cpu: user + system })
+    } else if (message === 'exit') {
+      process.exit(0)
+    }
+  })
+  process.send?.({ port })
+}
+
+if (process.send !== undefined) {
+  main().catch((error: unknown) => {
+    console.error(error)
+    process.exit(1)
+  })
+}

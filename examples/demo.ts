@@ -1,0 +1,365 @@
+// The demo API behind `npm start`: a small listings API limited the way the seed providers limit
+// theirs, on the embedded MemoryStore (or Redis when REDIS_URL is set).
+//
+//   npm start                     http://127.0.0.1:3000
+//   PORT=8080 npm start           or: npm start -- --port 8080
+//   REDIS_URL=redis://127.0.0.1:6379 npm start
+//   BODY=skakio npm start         429 bodies: problem (default), skakio, managed-dev, scalekit
+//
+// The policy, assembled from the seeds (docs: examples/README.md):
+// - tiers by key prefix (skakio): pk_ → public_key, 100/min with bursts of 150 and 10,000/day;
+//   sk_ → secret_key, 1,000/min with bursts of 1,500 and 100,000/day; no key → anonymous, per IP;
+// - request classes (managed.dev): read (GET), write (POST/PUT/PATCH/DELETE), create
+//   (POST /v1/jobs), each with a per-key bucket, and a ceiling per team on top (2,000/min);
+// - auth endpoints (skakio): POST /auth/token, /auth/validate, /auth/refresh at 10 req/s, burst 20;
+// - X-RateLimit-* (+ X-RateLimit-Tier) and IETF RateLimit/RateLimit-Policy headers, Retry-After
+//   and a 429 body on every denial, GET /v1/rate-limits for the live state (managed.dev shape).
+
+import { randomBytes } from 'node:crypto'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import express, { type Express, type Request } from 'express'
+import { Redis } from 'ioredis'
+import {
+  type BodyPreset,
+  cachedLookup,
+  createLimiter,
+  fixedWindow,
+  type Limiter,
+  MemoryStore,
+  providerPlan,
+  type Store,
+  tierByPrefix,
+  tokenBucket,
+} from 'ratekeeper'
+import { rateLimit, rateLimitsRoute } from 'ratekeeper/express'
+import { RedisStore } from 'ratekeeper/redis'
+
+// --- The policy --------------------------------------------------------------------------------
+
+/**
+ * The team ceiling (managed.dev): all keys of a team together, whatever their tier. One policy
+ * object shared by every tier, so a team has one bucket. 2,000/min here, so that two secret keys
+ * of the demo's team can reach it.
+ */
+const TEAM_CEILING = [tokenBucket({ name: 'team', limit: 2000, window: '1m' })]
+
+/** Requests per key and tier: the shared per-minute/per-day pair plus a bucket per class. */
+function tierLimits(perMinute: number, burst: number, perDay: number, write: number, create: number) {
+  // The same two objects sit in every class list, so every class draws on the same tier budget.
+  const minute = tokenBucket({ name: 'per-minute', limit: perMinute, window: '1m', burst })
+  const day = fixedWindow({ name: 'per-day', limit: perDay, window: '1d' })
+  return {
+    classes: {
+      read: [minute, day],
+      write: [minute, day, tokenBucket({ name: 'write', limit: write, window: '1m' })],
+      create: [minute, day, tokenBucket({ name: 'create', limit: create, window: '1m' })],
+      // Auth endpoints: stricter and separate, 10 req/s with bursts of 20 (skakio).
+      auth: [tokenBucket({ name: 'auth', limit: 10, window: '1s', burst: 20 })],
+    },
+    ceiling: TEAM_CEILING,
+  }
+}
+
+export const TIERS = {
+  public_key: tierLimits(100, 150, 10_000, 50, 5),
+  secret_key: tierLimits(1000, 1500, 100_000, 500, 50),
+  anonymous: tierLimits(20, 30, 1000, 10, 1),
+}
+
+/** The demo's "database": which team each key belongs to. */
+export const TEAMS: Readonly<Record<string, string>> = {
+  pk_test_acme_web: 'acme',
+  sk_test_acme_server: 'acme',
+  sk_test_acme_batch: 'acme',
+}
+
+/** API keys look like `pk_test_…`, `sk_live_…`; anything else is treated as no key. */
+const KEY_FORMAT = /^(?:pk|sk)_(?:test|live)_[A-Za-z0-9_]{1,64}$/
+
+/** The API key of a request (`Authorization: Bearer <key>`), or undefined. */
+function bearerKey(req: { headers: { get(name: string): string | undefined } }): string | undefined {
+  const value = req.headers.get('authorization')
+  if (value === undefined || !/^bearer /i.test(value)) return undefined
+  const token = value.slice(7).trim()
+  return KEY_FORMAT.test(token) ? token : undefined
+}
+
+export type BodyFormat = Extract<BodyPreset, string>
+const BODIES: readonly BodyFormat[] = ['problem', 'skakio', 'managed-dev', 'scalekit']
+
+export interface DemoOptions {
+  /** Where limiter state lives. @default a MemoryStore */
+  store?: Store
+  /** The clock (tests inject one). @default Date.now */
+  now?: () => number
+  /** 429 body format. @default 'problem' */
+  body?: BodyFormat
+  /** One line per noteworthy event (limited requests, store errors). @default console.log */
+  log?: (line: string) => void
+}
+
+export interface Demo {
+  readonly app: Express
+  readonly limiter: Limiter
+  /** Closes the limiter (not a store passed in). */
+  close(): Promise<void>
+}
+
+/** Builds the demo API (no server: `app.listen` or `startDemo` does that). */
+export function createDemo(options: DemoOptions = {}): Demo {
+  const log = options.log ?? ((line: string) => console.log(line))
+  const body = options.body ?? 'problem'
+  if (!BODIES.includes(body))
+    throw new TypeError(`createDemo(): "body" must be one of ${BODIES.join(', ')}, received ${JSON.stringify(body)}`)
+
+  const limiter = createLimiter({
+    store: options.store ?? new MemoryStore({ maxKeys: 100_000 }),
+    // Used only by requests the plan doesn't cover (none here).
+    policies: TIERS.anonymous.classes.read,
+    now: options.now,
+    onStoreError: options.store === undefined ? 'allow' : 'fallback',
+  })
+  limiter.on('limited', (d) =>
+    log(`429 ${d.key}${d.tier ? ` (${d.tier})` : ''}: ${d.violated.join(', ')}; retry in ${Math.ceil(d.retryAfterMs / 1000)}s`),
+  )
+  limiter.on('store-error', (e) => log(`store error (${e.action}): ${e.error instanceof Error ? e.error.message : String(e.error)}`))
+
+  const plan = providerPlan({
+    key: (_raw, req) => {
+      const key = bearerKey(req)
+      return key === undefined ? undefined : `key:${key}`
+    },
+    classes: {
+      methods: { DELETE: 'write' },
+      routes: {
+        'POST /v1/jobs': 'create',
+        'POST /auth/token': 'auth',
+        'POST /auth/validate': 'auth',
+        'POST /auth/refresh': 'auth',
+      },
+    },
+    tiers: TIERS,
+    tier: tierByPrefix({ pk_: 'public_key', sk_: 'secret_key' }, { otherwise: 'anonymous' }),
+    // A lookup in "the database", cached: most requests never wait for it.
+    team: cachedLookup(async (key) => TEAMS[key.replace(/^key:/, '')], { ttl: '1m' }),
+    // Looking at your limits costs nothing.
+    // (The path, not the route: the limiter runs before Express has matched a route.)
+    cost: (req) => (req.path === '/v1/rate-limits' ? 0 : 1),
+  })
+
+  const app = express()
+  app.disable('x-powered-by')
+  // Behind one reverse proxy in production, set this to 1; the demo trusts loopback only.
+  app.set('trust proxy', 'loopback')
+  app.use((req, res, next) => {
+    const given = req.get('x-request-id')
+    const id = given !== undefined && /^[\w.-]{1,64}$/.test(given) ? given : `req_${randomBytes(6).toString('hex')}`
+    req.headers['x-request-id'] = id
+    res.setHeader('X-Request-Id', id)
+    next()
+  })
+  app.get('/health', (_req, res) => {
+    res.json({ ok: true })
+  })
+
+  const limit = rateLimit({ limiter, plan, body, requestId: 'x-request-id' })
+  const listings = new Map<string, { id: string; title: string }>([
+    ['lst_1', { id: 'lst_1', title: 'Sunny flat' }],
+    ['lst_2', { id: 'lst_2', title: 'Quiet studio' }],
+  ])
+  let jobs = 0
+
+  const router = express.Router()
+  router.use(limit)
+  router.get('/', (_req, res) => {
+    res.json({
+      name: 'ratekeeper demo API',
+      try: ['GET /v1/listings', 'POST /v1/listings', 'POST /v1/jobs', 'POST /auth/token', 'GET /v1/rate-limits'],
+      keys: { public: 'pk_test_demo', secret: 'sk_test_demo', 'team acme': Object.keys(TEAMS) },
+    })
+  })
+  router.get('/v1/rate-limits', rateLimitsRoute({ limiter, plan, classes: ['read', 'write', 'create', 'auth'], requestId: 'x-request-id' }))
+  router.get('/v1/listings', (_req, res) => {
+    res.json({ data: [...listings.values()] })
+  })
+  router.get('/v1/listings/:id', (req, res) => {
+    const listing = listings.get(String(req.params.id))
+    if (listing === undefined) res.status(404).json({ error: 'not found' })
+    else res.json({ data: listing })
+  })
+  router.post('/v1/listings', (_req, res) => {
+    const id = `lst_${listings.size + 1}`
+    listings.set(id, { id, title: 'New listing' })
+    res.status(201).json({ data: listings.get(id) })
+  })
+  router.delete('/v1/listings/:id', (req, res) => {
+    listings.delete(String(req.params.id))
+    res.status(204).end()
+  })
+  router.post('/v1/jobs', (_req, res) => {
+    jobs++
+    res.status(202).json({ data: { id: `job_${jobs}`, status: 'queued' } })
+  })
+  const token = (_req: Request, res: express.Response) => {
+    res.json({ access_token: `at_${randomBytes(12).toString('hex')}`, expires_in: 3600 })
+  }
+  router.post('/auth/token', token)
+  router.post('/auth/refresh', token)
+  router.post('/auth/validate', (_req, res) => {
+    res.json({ valid: true })
+  })
+  app.use(router)
+
+  return { app, limiter, close: () => limiter.close() }
+}
+
+// --- Running it ---------------------------------------------------------------------------------
+
+export interface StartOptions {
+  /** 0 picks a free port. @default 3000 */
+  port?: number
+  /** @default '127.0.0.1' */
+  host?: string
+  /** Use Redis at this URL instead of the memory store. */
+  redisUrl?: string
+  /** Prefix of the Redis keys. @default 'rk-demo' */
+  redisPrefix?: string
+  body?: BodyFormat
+  log?: (line: string) => void
+}
+
+export interface RunningDemo {
+  readonly url: string
+  readonly server: Server
+  readonly store: 'memory' | 'redis'
+  /** Stops accepting connections, closes open ones, the limiter and Redis. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Starts the demo API and resolves once it listens. */
+export async function startDemo(options: StartOptions = {}): Promise<RunningDemo> {
+  const log = options.log ?? ((line: string) => console.log(line))
+  let redis: Redis | undefined
+  let store: Store | undefined
+  if (options.redisUrl !== undefined) {
+    // Fail fast rather than queue commands while Redis is away; RedisStore bounds every call anyway.
+    redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+    redis.on('error', (error: Error) => log(`redis: ${error.message}`))
+    await redis.connect()
+    store = new RedisStore({ client: redis, prefix: options.redisPrefix ?? 'rk-demo', timeoutMs: 100 })
+  }
+  const demo = createDemo({ store, body: options.body, log })
+  const server = demo.app.listen(options.port ?? 3000, options.host ?? '127.0.0.1')
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve)
+    server.once('error', reject)
+  }).catch(async (error) => {
+    await demo.close()
+    await store?.close()
+    redis?.disconnect()
+    throw error
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    store: redis === undefined ? 'memory' : 'redis',
+    close: () => {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          server.closeAllConnections()
+        })
+        await demo.close()
+        await store?.close()
+        if (redis !== undefined) await redis.quit().catch(() => redis?.disconnect())
+      })()
+      return closing
+    },
+  }
+}
+
+/** Reads the port from `--port N` / `--port=N` or `PORT`; throws on anything but 0-65535. */
+export function parsePort(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): number {
+  const { values } = parseArgs({ args: [...argv], options: { port: { type: 'string' } }, strict: true, allowPositionals: false })
+  const [source, text] = values.port !== undefined ? ['--port', values.port] : ['PORT', env.PORT]
+  if (text === undefined || text === '') return 3000
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new RangeError(`${source} must be a port number from 0 to 65535, received ${JSON.stringify(text)}`)
+  }
+  return Number(text)
+}
+
+/** Reads BODY; throws on an unknown format. */
+export function parseBody(env: Readonly<Record<string, string | undefined>>): BodyFormat {
+  const text = env.BODY
+  if (text === undefined || text === '') return 'problem'
+  if (!(BODIES as readonly string[]).includes(text)) {
+    throw new RangeError(`BODY must be one of ${BODIES.join(', ')}, received ${JSON.stringify(text)}`)
+  }
+  return text as BodyFormat
+}
+
+/** The help printed at startup: where it listens and a few requests to try. */
+export function banner(url: string, store: string): string {
+  return [
+    `ratekeeper demo API listening on ${url} (store: ${store})`,
+    '',
+    'Try:',
+    `  curl -i ${url}/v1/listings -H "Authorization: Bearer pk_test_demo"`,
+    `  curl -s ${url}/v1/rate-limits -H "Authorization: Bearer sk_test_acme_server"`,
+    `  curl -i -X POST ${url}/v1/jobs -H "Authorization: Bearer pk_test_demo"`,
+    `  for i in $(seq 25); do curl -s -o /dev/null -w "%{http_code} " -X POST ${url}/auth/token; done; echo`,
+    `  for i in $(seq 160); do curl -s -o /dev/null -w "%{http_code} " ${url}/v1/listings -H "Authorization: Bearer pk_test_demo"; done; echo`,
+    '',
+    'Ctrl-C stops it.',
+  ].join('\n')
+}
+
+async function main(): Promise<void> {
+  let port: number
+  let body: BodyFormat
+  try {
+    port = parsePort(process.argv.slice(2), process.env)
+    body = parseBody(process.env)
+  } catch (error) {
+    console.error(`demo: ${error instanceof Error ? error.message : String(error)}`)
+    process.exitCode = 2
+    return
+  }
+  const redisUrl = process.env.REDIS_URL || undefined
+  let running: RunningDemo
+  try {
+    running = await startDemo({ port, redisUrl, body, host: process.env.HOST || '127.0.0.1' })
+  } catch (error) {
+    console.error(`demo: could not start: ${error instanceof Error ? error.message : String(error)}`)
+    process.exitCode = 1
+    return
+  }
+  console.log(banner(running.url, running.store))
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) {
+      console.log('demo: forced exit')
+      process.exit(1)
+    }
+    stopping = true
+    console.log(`\ndemo: ${signal}, shutting down`)
+    running.close().then(
+      () => console.log('demo: stopped'),
+      (error: unknown) => {
+        console.error(`demo: error while stopping: ${String(error)}`)
+        process.exitCode = 1
+      },
+    )
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main()

@@ -1,0 +1,338 @@
+import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid } from './errors.js'
+import { encodeSubject } from './subject.js'
+
+/**
+ * What a key function sees about a request (the framework-neutral part of it). Adapters fill it
+ * from the framework's own request; `raw` is that request (Express `req`, Koa `ctx`, Fastify
+ * `request`, a Fetch `Request`).
+ */
+export interface KeyRequestInfo {
+  /** The client address as the framework resolved it under its own trust-proxy setting. */
+  readonly ip: string | undefined
+  /** Request headers, read case-insensitively. */
+  readonly headers: { get(name: string): string | undefined }
+}
+
+/**
+ * Returns the key a request is counted under, or `undefined` to count it under the client's IP
+ * (`ip:` + the address, IPv6 grouped by `ipv6Subnet`). May return a promise.
+ *
+ * Keys made by the helpers ({@link apiKey}, {@link userKey}, {@link ipKey}) are prefixed by kind
+ * (`key:`, `user:`, `ip:`) so different kinds of identity never share a bucket. A key you build
+ * yourself is used exactly as returned: prefix it too if it can meet another kind of identity.
+ */
+export type KeyFunction<Req = unknown, Info extends KeyRequestInfo = KeyRequestInfo> = (
+  req: Req,
+  info: Info,
+) => string | undefined | Promise<string | undefined>
+
+/** Prefix of keys made from a client address. */
+export const IP_PREFIX = 'ip:'
+/** Prefix of keys made from an API key or bearer token. */
+export const API_KEY_PREFIX = 'key:'
+/** Prefix of keys made from a user id. */
+export const USER_PREFIX = 'user:'
+
+/** The IPv6 prefix length clients are grouped by unless told otherwise: one customer site. */
+export const DEFAULT_IPV6_SUBNET = 56
+
+const HEX = '0123456789abcdef'
+
+/**
+ * Parses an IPv6 address (with `::` compression, an embedded dotted IPv4 tail and an optional
+ * `%zone`) into 8 groups of 16 bits. Returns `undefined` for anything else.
+ */
+function parseIpv6(text: string): number[] | undefined {
+  const zone = text.indexOf('%')
+  let s = zone >= 0 ? text.slice(0, zone) : text
+  if (s.length > 2 && s.charCodeAt(0) === 91 /* [ */ && s.charCodeAt(s.length - 1) === 93 /* ] */) s = s.slice(1, -1)
+  const groups: number[] = []
+  let tail: number[] | undefined
+  const dot = s.indexOf('.')
+  if (dot >= 0) {
+    // An IPv4 tail: the last 32 bits in dotted form.
+    const lastColon = s.lastIndexOf(':')
+    if (lastColon < 0 || lastColon > dot) return undefined
+    const v4 = parseIpv4(s.slice(lastColon + 1))
+    if (v4 === undefined) return undefined
+    tail = [(v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]]
+    s = s.slice(0, lastColon + 1)
+    // `::1.2.3.4` leaves `::`; `::ffff:1.2.3.4` leaves `::ffff:`. Keep a lone trailing `::`.
+    if (s.endsWith(':') && !s.endsWith('::')) s = s.slice(0, -1)
+  }
+  const want = tail === undefined ? 8 : 6
+  const gap = s.indexOf('::')
+  if (gap >= 0 && s.indexOf('::', gap + 1) >= 0) return undefined
+  const parseList = (part: string): number[] | undefined => {
+    if (part === '') return []
+    const out: number[] = []
+    for (const g of part.split(':')) {
+      if (g.length === 0 || g.length > 4) return undefined
+      let n = 0
+      for (let i = 0; i < g.length; i++) {
+        const d = HEX.indexOf(g[i].toLowerCase())
+        if (d < 0) return undefined
+        n = n * 16 + d
+      }
+      out.push(n)
+    }
+    return out
+  }
+  if (gap >= 0) {
+    const head = parseList(s.slice(0, gap))
+    const rest = parseList(s.slice(gap + 2))
+    if (head === undefined || rest === undefined || head.length + rest.length >= want) return undefined
+    groups.push(...head)
+    for (let i = head.length + rest.length; i < want; i++) groups.push(0)
+    groups.push(...rest)
+  } else {
+    const all = parseList(s)
+    if (all === undefined || all.length !== want) return undefined
+    groups.push(...all)
+  }
+  if (tail !== undefined) groups.push(tail[0], tail[1])
+  return groups
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
+
+function parseIpv4(s: string): number[] | undefined {
+  const m = IPV4.exec(s)
+  if (m === null) return undefined
+  const out = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])]
+  for (const n of out) if (n > 255) return undefined
+  return out
+}
+
+/** RFC 5952 text of 8 groups: lower case, no leading zeros, the longest run (>= 2) of zero groups as `::`. */
+function formatIpv6(groups: readonly number[]): string {
+  let bestStart = -1
+  let bestLen = 1
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLen) {
+      bestStart = i
+      bestLen = j - i
+    }
+    i = j
+  }
+  let out = ''
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::'
+      i += bestLen - 1
+      continue
+    }
+    if (out.length > 0 && !out.endsWith(':')) out += ':'
+    out += groups[i].toString(16)
+  }
+  return out
+}
+
+/**
+ * The canonical form of a client address, as keys use it:
+ * - IPv4 as it is (`203.0.113.7`);
+ * - an IPv4-mapped IPv6 address (`::ffff:203.0.113.7`, `::ffff:cb00:7107`) as its IPv4 address,
+ *   so a dual-stack socket can't give one client two buckets (and IPv4 is never masked as IPv6);
+ * - IPv6 masked to its first `ipv6Subnet` bits, in RFC 5952 form with the prefix length
+ *   (`2001:db8:1234:5600::/56`), because one customer is usually given a whole /56 or /48 and
+ *   could otherwise rotate through 2^72 addresses;
+ * - anything else (not an IP address) unchanged.
+ *
+ * @example
+ * normalizeIp('::ffff:203.0.113.7')            // '203.0.113.7'
+ * normalizeIp('2001:db8:1234:56ab::1')         // '2001:db8:1234:5600::/56'
+ * normalizeIp('2001:db8::1', 128)              // '2001:db8::1/128'
+ */
+export function normalizeIp(ip: string, ipv6Subnet: number = DEFAULT_IPV6_SUBNET): string {
+  if (ip.indexOf(':') < 0) return ip
+  const groups = parseIpv6(ip)
+  if (groups === undefined) return ip
+  // IPv4-mapped (::ffff:0:0/96): the IPv4 address itself.
+  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
+    return `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`
+  }
+  for (let i = 0; i < 8; i++) {
+    const keep = ipv6Subnet - i * 16
+    if (keep <= 0) groups[i] = 0
+    else if (keep < 16) groups[i] &= (0xffff << (16 - keep)) & 0xffff
+  }
+  return `${formatIpv6(groups)}/${ipv6Subnet}`
+}
+
+/** Throws unless `subnet` is a valid IPv6 grouping prefix length (32-128). */
+export function checkIpv6Subnet(where: string, option: string, subnet: unknown): number {
+  return checkInteger(where, option, subnet, 32, 128)
+}
+
+/**
+ * The key of a client address: `ip:` + {@link normalizeIp}. Throws `ERR_RK_INVALID_ARGUMENT`
+ * when there is no address (a closed socket, or a proxy setup that yields none): such requests
+ * must not share one "undefined" bucket.
+ *
+ * @example
+ * ipKey('::ffff:203.0.113.7') // 'ip:203.0.113.7'
+ */
+export function ipKey(ip: string | undefined, ipv6Subnet: number = DEFAULT_IPV6_SUBNET): string {
+  if (typeof ip !== 'string' || ip.length === 0) {
+    throw new ConfigurationError(
+      'ERR_RK_INVALID_ARGUMENT',
+      'ratekeeper',
+      'ip',
+      'must be the client address, but the framework resolved none (closed socket or proxy setting); pass a key function',
+      ip,
+    )
+  }
+  return IP_PREFIX + encodeSubject('ipKey()', normalizeIp(ip, ipv6Subnet))
+}
+
+/** Options of {@link apiKey}. */
+export interface ApiKeyOptions {
+  /**
+   * The request header holding the key.
+   * @default 'authorization' when `bearer` is true, else 'x-api-key'
+   */
+  header?: string
+  /**
+   * Read the header as `Bearer <token>` (the scheme is case-insensitive); any other scheme counts
+   * as no key.
+   * @default false
+   */
+  bearer?: boolean
+}
+
+const API_KEY_KNOWN: { readonly [K in keyof Required<ApiKeyOptions>]: true } = { header: true, bearer: true }
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** A key part that can't be confused with another value: long values hashed, `#` escaped. */
+function part(where: string, value: string): string {
+  return encodeSubject(where, value)
+}
+
+/**
+ * A key function that counts requests by API key: `key:` + the header's value (values longer
+ * than 256 characters as their SHA-256). A request without the header (or, with `bearer`, without
+ * a `Bearer` token) is counted by client IP.
+ *
+ * @example
+ * app.use(rateLimit({ policies, key: apiKey() }))                  // X-Api-Key
+ * app.use(rateLimit({ policies, key: apiKey({ bearer: true }) }))  // Authorization: Bearer …
+ */
+export function apiKey(options: ApiKeyOptions = {}): KeyFunction {
+  const where = 'apiKey()'
+  checkOptionsObject(where, options)
+  checkKnownOptions(where, options, API_KEY_KNOWN)
+  if (options.bearer !== undefined && typeof options.bearer !== 'boolean') invalid(where, 'bearer', 'must be a boolean', options.bearer)
+  if (options.header !== undefined && (typeof options.header !== 'string' || !HEADER_NAME.test(options.header))) {
+    invalid(where, 'header', 'must be a header name', options.header)
+  }
+  const bearer = options.bearer ?? false
+  const header = (options.header ?? (bearer ? 'authorization' : 'x-api-key')).toLowerCase()
+  if (bearer) {
+    return function bearerTokenKey(_req, info) {
+      const value = info.headers.get(header)
+      if (value === undefined || value.length < 8 || value.slice(0, 7).toLowerCase() !== 'bearer ') return undefined
+      const token = value.slice(7).trim()
+      return token.length === 0 ? undefined : API_KEY_PREFIX + part(where, token)
+    }
+  }
+  return function apiKeyHeaderKey(_req, info) {
+    const value = info.headers.get(header)
+    return value === undefined || value.length === 0 ? undefined : API_KEY_PREFIX + part(where, value)
+  }
+}
+
+/**
+ * A key function that counts requests by user: `user:` + the id your function returns (for
+ * example from the session your auth middleware set). `undefined`, `null` or `''` means an
+ * anonymous request, counted by client IP.
+ *
+ * @example
+ * app.use(rateLimit({ policies, key: userKey((req) => req.user?.id) }))
+ */
+export function userKey<Req = unknown, Info extends KeyRequestInfo = KeyRequestInfo>(
+  getUserId: (req: Req, info: Info) => string | number | null | undefined,
+): KeyFunction<Req, Info> {
+  const where = 'userKey()'
+  if (typeof getUserId !== 'function') invalid(where, 'getUserId', 'must be a function returning the user id', getUserId)
+  return function userIdKey(req, info) {
+    const id = getUserId(req, info)
+    if (id === undefined || id === null || id === '') return undefined
+    if (typeof id === 'number') {
+      if (!Number.isFinite(id)) invalid(where, 'user id', 'must be a string or a finite number', id)
+      return USER_PREFIX + String(id)
+    }
+    if (typeof id !== 'string') invalid(where, 'user id', 'must be a string or a finite number', id)
+    return USER_PREFIX + part(where, id)
+  }
+}
+
+interface Cidr {
+  readonly v6: boolean
+  /** 2 groups of 16 bits for IPv4, 8 for IPv6. */
+  readonly groups: readonly number[]
+  readonly bits: number
+}
+
+/** An address as 16-bit groups: 2 for IPv4 (IPv4-mapped IPv6 included), 8 for IPv6. */
+function addressGroups(ip: string): { v6: boolean; groups: number[] } | undefined {
+  if (ip.indexOf(':') < 0) {
+    const v4 = parseIpv4(ip)
+    return v4 === undefined ? undefined : { v6: false, groups: [(v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]] }
+  }
+  const g = parseIpv6(ip)
+  if (g === undefined) return undefined
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) return { v6: false, groups: [g[6], g[7]] }
+  return { v6: true, groups: g }
+}
+
+function matches(cidr: Cidr, groups: readonly number[]): boolean {
+  for (let i = 0; i < cidr.groups.length; i++) {
+    const keep = cidr.bits - i * 16
+    if (keep <= 0) return true
+    const mask = keep >= 16 ? 0xffff : (0xffff << (16 - keep)) & 0xffff
+    if ((groups[i] & mask) !== (cidr.groups[i] & mask)) return false
+  }
+  return true
+}
+
+/**
+ * A `skip` function that lets listed clients through unlimited: addresses or CIDR ranges, IPv4 or
+ * IPv6 (`'10.0.0.0/8'`, `'127.0.0.1'`, `'::1'`, `'2001:db8::/32'`). IPv4-mapped IPv6 clients match
+ * their IPv4 entries. The address is the one the framework resolved, as for keys.
+ *
+ * @example
+ * app.use(rateLimit({ policies, skip: allowList(['127.0.0.1', '::1', '10.0.0.0/8']) }))
+ */
+export function allowList(entries: readonly string[]): (req: unknown, info: KeyRequestInfo) => boolean {
+  const where = 'allowList()'
+  if (!Array.isArray(entries)) invalid(where, 'entries', 'must be an array of IP addresses or CIDR ranges', entries)
+  const list: Cidr[] = []
+  entries.forEach((entry, i) => {
+    if (typeof entry !== 'string') invalid(where, `entries[${i}]`, 'must be an IP address or CIDR range', entry)
+    const slash = entry.indexOf('/')
+    const addr = addressGroups(slash < 0 ? entry : entry.slice(0, slash))
+    if (addr === undefined) invalid(where, `entries[${i}]`, 'must be an IP address or CIDR range', entry)
+    const max = addr.v6 ? 128 : 32
+    let bits = max
+    if (slash >= 0) {
+      const text = entry.slice(slash + 1)
+      bits = /^\d{1,3}$/.test(text) ? Number(text) : -1
+      if (bits < 0 || bits > max) invalid(where, `entries[${i}]`, `must have a prefix length from 0 to ${max}`, entry)
+    }
+    list.push({ v6: addr.v6, groups: addr.groups, bits })
+  })
+  return function isAllowListed(_req, info) {
+    const ip = info.ip
+    if (ip === undefined || ip.length === 0) return false
+    const addr = addressGroups(ip)
+    if (addr === undefined) return false
+    for (const cidr of list) if (cidr.v6 === addr.v6 && matches(cidr, addr.groups)) return true
+    return false
+  }
+}
