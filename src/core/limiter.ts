@@ -2,6 +2,7 @@ import { MemoryStore } from '../stores/memory.js'
 import type { Decision, DecisionReason, PolicyResult } from './decision.js'
 import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError, StoreError } from './errors.js'
 import type { Policy } from './policy.js'
+import { timerSleep } from './sleep.js'
 import type { Store, StoreRequest, StoreResult } from './store.js'
 import { encodeSubject } from './subject.js'
 
@@ -195,24 +196,6 @@ function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason)
-      return
-    }
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
 type Mode = 'consume' | 'peek' | 'refund'
 
 const NO_POLICY_LIST: readonly Policy[] = Object.freeze([])
@@ -342,7 +325,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const now = options.now ?? Date.now
   const dryRun = options.dryRun ?? false
   const nearLimit = options.nearLimit
-  const sleep = options.sleep ?? defaultSleep
+  const sleep = options.sleep ?? timerSleep
   let closed = false
 
   // Listeners per event; `hasListeners` keeps the hot path free of lookups when nobody listens.

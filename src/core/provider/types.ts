@@ -1,5 +1,4 @@
-import type { Layer } from '../limiter.js'
-import type { Policy } from '../policy.js'
+import type { RequestPlan } from '../http.js'
 
 /**
  * The part of an HTTP request the provider features read. The adapters' `HttpRequestInfo`
@@ -36,21 +35,7 @@ export type CountMode = 'all' | 'success' | 'failure'
  * What to decide for one request: the adapters' `RequestPlan` (`src/core/http.ts`). A plan is
  * built per request from objects made once (policy lists are never rebuilt per request).
  */
-export interface ProviderRequestPlan {
-  /** The subject charged. */
-  readonly key: string
-  /** Cost units. @default 1 */
-  readonly cost?: number
-  /** The policies of the key for this request (the request class's bucket in the key's tier). */
-  readonly policies?: readonly Policy[]
-  /** Other subjects decided with the key, all-or-nothing (the team ceiling). */
-  readonly layers?: readonly Layer[]
-  /** Placement tag shared by every key of the request (Redis Cluster hash tag). */
-  readonly tag?: string
-  /** The tier name, shown as `X-RateLimit-Tier` and in envelopes that have a place for it. */
-  readonly tier?: string
-  /** Which responses the charge sticks for. @default 'all' */
-  readonly countMode?: CountMode
+export interface ProviderRequestPlan extends RequestPlan {
   /** The request class (`read`, `write`, …), for logs and introspection. */
   readonly class?: string
 }
