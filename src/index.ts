@@ -11,7 +11,32 @@ export { MAX_TICKS_PER_MS, type TokenBucketOptions, tokenBucket } from './core/a
 export type { Decision, DecisionReason, PolicyResult } from './core/decision.js'
 export { type Duration, type DurationUnit, parseDuration } from './core/duration.js'
 export { ConfigurationError, RateKeeperError, type RateKeeperErrorCode, StoreError } from './core/errors.js'
+export {
+  createHttpLimiter,
+  type HeaderReader,
+  type HttpFinish,
+  type HttpLimiter,
+  type HttpLimiterOptions,
+  type HttpOutcome,
+  type HttpRequestInfo,
+  type RequestFunction,
+  type RequestPlan,
+} from './core/http.js'
 export * from './core/http-output.js'
+export {
+  API_KEY_PREFIX,
+  type ApiKeyOptions,
+  allowList,
+  apiKey,
+  DEFAULT_IPV6_SUBNET,
+  IP_PREFIX,
+  ipKey,
+  type KeyFunction,
+  type KeyRequestInfo,
+  normalizeIp,
+  USER_PREFIX,
+  userKey,
+} from './core/keys.js'
 export {
   type ConsumeOptions,
   createLimiter,
@@ -27,6 +52,7 @@ export {
 } from './core/limiter.js'
 export type { Policy, PolicyKind, PolicyOptionsBase, PolicyState, StepOutcome } from './core/policy.js'
 export * from './core/provider/index.js'
+export { type Sleep, timerSleep } from './core/sleep.js'
 export type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './core/store.js'
 export { encodeSubject, MAX_SUBJECT_LENGTH } from './core/subject.js'
 export { type CasBackend, type CasStoreOptions, type CasWrite, casStore, type Versioned } from './stores/cas.js'

@@ -428,7 +428,13 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   const decideKey = (info: Info, key: string | undefined, call: ConsumeOptions | undefined, routeScope: string | undefined) => {
     let subject = key === undefined ? ipKey(info.ip, subnet) : key
     if (typeof subject !== 'string' || subject.length === 0) {
-      throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, 'key', 'must return a non-empty string, or undefined for the client IP', subject)
+      throw new ConfigurationError(
+        'ERR_RK_INVALID_ARGUMENT',
+        where,
+        'key',
+        'must return a non-empty string, or undefined for the client IP',
+        subject,
+      )
     }
     if (routeScope !== undefined) subject = scopedKey(routeScope, subject)
     const decision = limiter.decide(subject, call)

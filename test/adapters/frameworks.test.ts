@@ -115,6 +115,23 @@ describe('koa', () => {
     }
   })
 
+  it('the same middleware mounted twice counts a request once', async () => {
+    const app = new Koa()
+    const limit = koaRateLimit({ policies: policies(2), now: clock(T0).now })
+    app.use(limit)
+    app.use(limit)
+    app.use((ctx) => {
+      ctx.body = 'x'
+    })
+    const cb = app.callback() as Listener
+    const res = [await get(cb, '/x'), await get(cb, '/x'), await get(cb, '/x')]
+    expect(res.map((r) => [r.status, r.remaining])).toEqual([
+      [200, '1'],
+      [200, '0'],
+      [429, '0'],
+    ])
+  })
+
   it('per-route limits under a router prefix are keyed by the full template', async () => {
     const app = new Koa()
     const router = new Router({ prefix: '/api' })
