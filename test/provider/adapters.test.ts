@@ -9,6 +9,7 @@ import { cachedLookup, providerPlan, tierByPrefix } from '../../src/core/provide
 import { createLimiter, type Decision, fixedWindow, type Limiter, tokenBucket } from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
 import { FRAMEWORKS, type Framework, gate, makeApp, type Reply, type TestApp } from './harness.js'
+import { managedDevPlan } from './helpers.js'
 
 /** A whole second, so reset figures are easy to read: 2026-06-23T05:20:00Z = 1782192000. */
 const T0 = 1_782_192_000_000
@@ -135,20 +136,9 @@ describe.each(FRAMEWORKS)('provider features on %s', (framework) => {
       'key:g2': 'globex',
       'key:g3': 'globex',
     }
+    const plan = managedDevPlan(cachedLookup(async (key) => teams[key]))
+    // The plan's ceiling, rebuilt: a policy's identity is its name and numbers, so this one reads the same state.
     const ceiling = [tokenBucket({ name: 'team', limit: 5_000, window: '1m' })]
-    const plan = providerPlan({
-      key: apiKey({ bearer: true }),
-      classes: { methods: { DELETE: 'write' }, routes: { 'POST /v1/jobs': 'create' } },
-      limits: {
-        classes: {
-          read: [tokenBucket({ name: 'read', limit: 1_000, window: '1m' })],
-          write: [tokenBucket({ name: 'write', limit: 100, window: '1m' })],
-          create: [tokenBucket({ name: 'create', limit: 5, window: '1m' })],
-        },
-        ceiling,
-      },
-      team: cachedLookup(async (key) => teams[key]),
-    })
     const app = await open(framework, {
       options: {
         limiter,

@@ -1,5 +1,12 @@
-import type { PlanRequest, ProviderPlan, ProviderRequestPlan } from '../../src/core/provider/index.js'
-import type { ConsumeOptions, Decision, Limiter } from '../../src/index.js'
+import { apiKey } from '../../src/core/keys.js'
+import {
+  type KeyResolver,
+  type PlanRequest,
+  type ProviderPlan,
+  type ProviderRequestPlan,
+  providerPlan,
+} from '../../src/core/provider/index.js'
+import { type ConsumeOptions, type Decision, type Limiter, tokenBucket } from '../../src/index.js'
 
 /** A request as adapters describe it. */
 export function request(
@@ -35,3 +42,24 @@ export async function decide(
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+/**
+ * The managed.dev page as a plan: per-key read 1,000/min, write 100/min, create 5/min (job
+ * spawning `POST /v1/jobs`), DELETE counted as a write, and a 5,000/min team ceiling; `team`
+ * tells each key's team.
+ */
+export function managedDevPlan(team: KeyResolver): ProviderPlan {
+  return providerPlan({
+    key: apiKey({ bearer: true }),
+    classes: { methods: { DELETE: 'write' }, routes: { 'POST /v1/jobs': 'create' } },
+    limits: {
+      classes: {
+        read: [tokenBucket({ name: 'read', limit: 1_000, window: '1m' })],
+        write: [tokenBucket({ name: 'write', limit: 100, window: '1m' })],
+        create: [tokenBucket({ name: 'create', limit: 5, window: '1m' })],
+      },
+      ceiling: [tokenBucket({ name: 'team', limit: 5_000, window: '1m' })],
+    },
+    team,
+  })
+}

@@ -1,26 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { apiKey } from '../../src/core/keys.js'
 import { cachedLookup, providerPlan, rateLimitsHandler } from '../../src/core/provider/index.js'
 import { createLimiter, type Store, tokenBucket } from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
-import { bearer, decide, request } from './helpers.js'
+import { bearer, decide, managedDevPlan, request } from './helpers.js'
 
 const T0 = Date.UTC(2026, 5, 23, 5, 20, 0) // 1782192000000
 
 function managedDev(now: () => number, store?: Store) {
-  const plan = providerPlan({
-    key: apiKey({ bearer: true }),
-    classes: { methods: { DELETE: 'write' }, routes: { 'POST /v1/jobs': 'create' } },
-    limits: {
-      classes: {
-        read: [tokenBucket({ name: 'read', limit: 1_000, window: '1m' })],
-        write: [tokenBucket({ name: 'write', limit: 100, window: '1m' })],
-        create: [tokenBucket({ name: 'create', limit: 5, window: '1m' })],
-      },
-      ceiling: [tokenBucket({ name: 'team', limit: 5_000, window: '1m' })],
-    },
-    team: cachedLookup((key) => (key === 'key:solo' ? undefined : 'acme')),
-  })
+  const plan = managedDevPlan(cachedLookup((key) => (key === 'key:solo' ? undefined : 'acme')))
   const limiter = createLimiter({ policies: [tokenBucket({ limit: 1, window: '1s' })], now, ...(store ? { store } : {}) })
   return { plan, limiter, introspect: rateLimitsHandler({ limiter, plan }) }
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
 import { apiKey } from '../../src/core/keys.js'
-import { cachedLookup, type KeyResolver, providerPlan, requestClasses, tierByPrefix } from '../../src/core/provider/index.js'
+import { cachedLookup, providerPlan, requestClasses, tierByPrefix } from '../../src/core/provider/index.js'
 import { createLimiter, fixedWindow, tokenBucket } from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
-import { bearer, decide, request } from './helpers.js'
+import { bearer, decide, managedDevPlan, request } from './helpers.js'
 
 const T0 = Date.UTC(2026, 5, 10, 12, 0, 0)
 
@@ -26,23 +26,6 @@ function skakio() {
       secret_key: { policies: secretKey, classes: { auth: [auth] } },
     },
     tier: tierByPrefix({ pk_: 'public_key', sk_: 'secret_key' }, { otherwise: 'public_key' }),
-  })
-}
-
-/** The managed.dev page: per-key read/write/create buckets and a per-team ceiling, both must pass. */
-function managedDev(teamOf: KeyResolver) {
-  return providerPlan({
-    key: apiKey({ bearer: true }),
-    classes: { methods: { DELETE: 'write' }, routes: { 'POST /v1/jobs': 'create' } },
-    limits: {
-      classes: {
-        read: [tokenBucket({ name: 'read', limit: 1_000, window: '1m' })],
-        write: [tokenBucket({ name: 'write', limit: 100, window: '1m' })],
-        create: [tokenBucket({ name: 'create', limit: 5, window: '1m' })],
-      },
-      ceiling: [tokenBucket({ name: 'team', limit: 5_000, window: '1m' })],
-    },
-    team: teamOf,
   })
 }
 
@@ -116,7 +99,7 @@ describe('providerPlan: managed.dev classes and team ceiling', () => {
   it('classes requests into read / write (incl. DELETE) / create buckets', async () => {
     const c = clock(T0)
     const limiter = createLimiter({ policies: [tokenBucket({ limit: 1, window: '1s' })], now: c.now })
-    const plan = managedDev(() => 'acme')
+    const plan = managedDevPlan(() => 'acme')
     const h = { headers: bearer('mfk_live_1') }
     const read = await decide(limiter, plan, request('GET', '/v1/runs/:id', h))
     const write = await decide(limiter, plan, request('PATCH', '/v1/runs/:id', h))
@@ -141,7 +124,7 @@ describe('providerPlan: managed.dev classes and team ceiling', () => {
     const limiter = createLimiter({ policies: [tokenBucket({ limit: 1, window: '1s' })], now: c.now })
     const teams: Record<string, string> = { k1: 'acme', k2: 'acme', k3: 'acme', k4: 'acme', k5: 'acme', k6: 'acme', other: 'globex' }
     const lookup = vi.fn(async (key: string) => teams[key.slice('key:'.length)])
-    const plan = managedDev(cachedLookup(lookup))
+    const plan = managedDevPlan(cachedLookup(lookup))
     let allowed = 0
     let last = await decide(limiter, plan, request('GET', '/v1/runs', { headers: bearer('k1') }))
     for (const k of ['k1', 'k2', 'k3', 'k4', 'k5', 'k6']) {
@@ -163,14 +146,14 @@ describe('providerPlan: managed.dev classes and team ceiling', () => {
 
   it('a key without a team has no ceiling', async () => {
     const limiter = createLimiter({ policies: [tokenBucket({ limit: 1, window: '1s' })], now: () => T0 })
-    const plan = managedDev(() => undefined)
+    const plan = managedDevPlan(() => undefined)
     const r = await decide(limiter, plan, request('GET', '/v1/runs', { headers: bearer('solo') }))
     expect(r.plan.layers).toBeUndefined()
     expect(r.decision.policies.map((p) => p.name)).toEqual(['read'])
   })
 
   it('answers synchronously when every resolver does', () => {
-    const plan = managedDev(() => 'acme')
+    const plan = managedDevPlan(() => 'acme')
     const p = plan(request('GET', '/v1/runs', { headers: bearer('k') }))
     expect(p).not.toBeInstanceOf(Promise)
     const subject = plan.subject(request('GET', '/v1/runs', { headers: bearer('k') }))
