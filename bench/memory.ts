@@ -7,7 +7,7 @@ import { MemoryStore as ErlMemoryStore } from 'express-rate-limit'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { createLimiter, fixedWindow, type Limiter, MemoryStore, type Policy, slidingWindow, tokenBucket } from '../src/index.js'
 import { HUGE, heapContenders, KEYS } from './memory-heap.js'
-import { type Contender, num, progress, table, timeRounds, verdict } from './stats.js'
+import { type Contender, num, progress, table, targetsTable, timeRounds } from './stats.js'
 import type { BenchSection } from './types.js'
 
 const DISTINCT = 100_000
@@ -148,11 +148,7 @@ export async function run(): Promise<BenchSection> {
   const markdown = [
     '### Targets',
     '',
-    table(
-      ['measure', 'ratekeeper', 'target', 'result'],
-      targets.map(([measure, value, target, ok]) => [measure, value, target, verdict(ok)]),
-      ['l', 'r', 'r', 'l'],
-    ),
+    targetsTable(targets),
     '',
     `### CPU nanoseconds per decision (median of ${ROUNDS} interleaved rounds of ${num(OPS)})`,
     '',

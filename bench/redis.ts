@@ -10,7 +10,7 @@ import { RateLimiterRedis } from 'rate-limiter-flexible'
 import { createLimiter, fixedWindow, type Limiter, slidingWindow, tokenBucket } from '../src/index.js'
 import { RedisStore } from '../src/stores/redis/index.js'
 import { hasRedisServer, type RedisServer, startRedisServer } from '../test/helpers/redis-servers.js'
-import { type Contender, num, progress, table, timeRounds, verdict } from './stats.js'
+import { type Contender, num, progress, table, targetsTable, timeRounds } from './stats.js'
 import type { BenchSection } from './types.js'
 
 const IN_FLIGHT = 64
@@ -242,11 +242,7 @@ export async function run(): Promise<BenchSection> {
     const markdown = [
       '### Targets',
       '',
-      table(
-        ['measure', 'ratekeeper', 'target', 'result'],
-        targets.map(([measure, value, target, ok]) => [measure, value, target, verdict(ok)]),
-        ['l', 'r', 'r', 'l'],
-      ),
+      targetsTable(targets),
       '',
       `### Decisions per second, ${IN_FLIGHT} in flight on one connection (median of ${ROUNDS} interleaved rounds of ${num(OPS)})`,
       '',

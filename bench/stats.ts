@@ -75,6 +75,18 @@ export function verdict(ok: boolean): string {
   return ok ? '✅ pass' : '❌ fail'
 }
 
+/** A target row: what is measured, ratekeeper's figure, the target, and whether it was met. */
+export type TargetRow = readonly [measure: string, value: string, target: string, ok: boolean]
+
+/** The "Targets" table of a section: one row per target, with its verdict. */
+export function targetsTable(targets: readonly TargetRow[]): string {
+  return table(
+    ['measure', 'ratekeeper', 'target', 'result'],
+    targets.map(([measure, value, target, ok]) => [measure, value, target, verdict(ok)]),
+    ['l', 'r', 'r', 'l'],
+  )
+}
+
 /** Progress line on stderr, so stdout stays the report. */
 export function progress(message: string): void {
   process.stderr.write(`  … ${message}\n`)

@@ -14,6 +14,7 @@ import {
 } from '../../src/core/http-output.js'
 import { parseItem, sfInteger, sfString } from '../../src/core/structured-fields.js'
 import { createLimiter, type Decision, fixedWindow, type Policy, type PolicyResult, slidingWindow, tokenBucket } from '../../src/index.js'
+import { throwingStore } from '../helpers/stores.js'
 
 // 2026-06-23T05:20:00Z: a whole second, so epoch-second rounding is visible.
 const AT = 1_782_192_000_000
@@ -537,19 +538,7 @@ describe('with a real limiter', () => {
   })
 
   it('a store-error decision from a failing store gets no rate-limit headers', async () => {
-    const failing = {
-      consume: () => {
-        throw new Error('boom')
-      },
-      peek: () => {
-        throw new Error('boom')
-      },
-      refund: () => {
-        throw new Error('boom')
-      },
-      reset: () => {},
-      close: () => {},
-    }
+    const failing = throwingStore()
     const policies = [fixedWindow({ limit: 10, window: '1m' })]
     const open = createLimiter({ store: failing as never, policies, onStoreError: 'allow' })
     const closed = createLimiter({ store: failing as never, policies, onStoreError: 'deny' })

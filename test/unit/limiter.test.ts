@@ -12,6 +12,7 @@ import {
   tokenBucket,
 } from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
+import { throwingStore } from '../helpers/stores.js'
 
 const perMinute = tokenBucket({ name: 'per-minute', limit: 100, window: '1m', burst: 150 })
 const perDay = fixedWindow({ name: 'per-day', limit: 10_000, window: '1d' })
@@ -176,19 +177,7 @@ describe('createLimiter', () => {
   })
 
   it('a store that throws synchronously is handled the same way', async () => {
-    const store: Store = {
-      consume: () => {
-        throw new Error('boom')
-      },
-      peek: () => {
-        throw new Error('boom')
-      },
-      refund: () => {
-        throw new Error('boom')
-      },
-      reset: () => {},
-      close: () => {},
-    }
+    const store = throwingStore()
     const limiter = createLimiter({ store, policies: [perMinute] })
     expect(limiter.decide('k')).toMatchObject({ allowed: true, reason: 'store-error' })
   })
