@@ -223,8 +223,8 @@ export async function run(): Promise<BenchSection> {
         rate(RK1) >= PEER_TARGET * rate(bestPeer),
       ],
       ['decisions/s, 3 policies ÷ 1 policy', num(rate(RK3) / rate(RK1), 2), `≥ ${MULTI_TARGET}`, rate(RK3) / rate(RK1) >= MULTI_TARGET],
-      ['round trips per decision, 1 policy', num(perOf(RK1).roundTrips, 2), '1', Math.round(perOf(RK1).roundTrips * 100) === 100],
-      ['round trips per decision, 3 policies', num(perOf(RK3).roundTrips, 2), '1', Math.round(perOf(RK3).roundTrips * 100) === 100],
+      ['round trips per decision, 1 policy', num(perOf(RK1).roundTrips, 2), '≤ 1', perOf(RK1).roundTrips <= 1],
+      ['round trips per decision, 3 policies', num(perOf(RK3).roundTrips, 2), '≤ 1', perOf(RK3).roundTrips <= 1],
       ['Redis commands while a denied client hammers (deny cache on)', num(deny.commands), '0', deny.commands === 0],
       ['store errors during the run (deadline misses: `timeoutMs` 100)', errorDetail, '0', errors === 0],
     ] as const
@@ -269,11 +269,14 @@ export async function run(): Promise<BenchSection> {
       '  A stall of either process beyond 100 ms (a loaded machine) makes every call in flight miss',
       '  its deadline at once (64 at a time): they are reported here, a negligible share of the decisions timed.',
       '- Commands per decision: `INFO commandstats` after `CONFIG RESETSTAT`, over 20,000 decisions per',
-      '  contender run alone; commands that scripts issue count (`EVALSHA 1.00, TIME 1.00, …`). Round',
-      '  trips are the top-level `EVALSHA`/`EVAL` calls. Redis CPU is `used_cpu_user + used_cpu_sys`.',
-      "- ratekeeper's script always calls `TIME` (the shared clock, and the late-write guard) and",
-      '  writes the whole state with its TTL (`SET … PX`), so it runs 3 commands where the counters of',
-      '  the peers run 1-2 (`INCR`, and `PEXPIRE` for a new key).',
+      '  contender run alone; commands that scripts issue count (`EVALSHA 0.02, TIME 0.02, …`). Round',
+      '  trips are the top-level `EVALSHA`/`EVAL` calls per decision. Redis CPU is `used_cpu_user + used_cpu_sys`.',
+      "- ratekeeper's store batches: requests made while a script call is in flight go together in the",
+      '  next one (at most 128 per call), each still decided on its own, atomically, in order. With 64',
+      '  in flight, one `EVALSHA` (and one `TIME`) decides about 50 requests, hence round trips well',
+      '  below 1 per decision. Per request the script runs a read (`GET`/`MGET`) and one `PSETEX` per',
+      '  policy: the state written back whole with its TTL, where the counters of the peers run',
+      '  `INCR` and `PTTL` inside one script call per request.',
     ].join('\n')
     return { title: 'Redis store', markdown }
   } finally {

@@ -103,5 +103,19 @@ describe.runIf(available)('RedisStore on Redis Cluster (3 masters)', () => {
       expect(perNode.filter((n) => n > 0).length).toBe(3)
       store.close()
     })
+
+    it('batches requests made together by hash tag: never CROSSSLOT, each decided in order', async () => {
+      const store = new RedisStore({ client, prefix })
+      const limiter = createLimiter({ store, policies: [tokenBucket({ limit: 2, window: '1m' })], onStoreError: 'deny' })
+      const team = `batch-team-${Math.random()}`
+      const layers = [{ name: 'team', key: team, policies: [fixedWindow({ name: 'team-day', limit: 100, window: '1d' })] }]
+      // 40 subjects on their own tags and 3 requests each of 2 users under one team tag, all in one tick.
+      const own = Array.from({ length: 40 }, (_, i) => limiter.consume(`together-${i}-${team}`))
+      const teamed = ['u1', 'u1', 'u1', 'u2', 'u2', 'u2'].map((user) => limiter.consume(`${user}-${team}`, { layers }))
+      const decisions = await Promise.all([...own, ...teamed])
+      expect(decisions.slice(0, 40).every((d) => d.reason === 'ok')).toBe(true)
+      expect(decisions.slice(40).map((d) => d.reason)).toEqual(['ok', 'ok', 'limited', 'ok', 'ok', 'limited'])
+      store.close()
+    })
   })
 })

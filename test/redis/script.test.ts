@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../helpers/redis.js'
 
 const PINNED = {
-  decide: '45a0224e02842e82e2d0173dc0595764a7cc00d3',
+  decide: 'd3725cfd04674b3c11becb837ba860e37c8bb0a6',
 }
 
 describe('Lua scripts', () => {

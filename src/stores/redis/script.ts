@@ -8,30 +8,51 @@ import { createHash } from 'node:crypto'
  *
  * A change to this text is a change of the pinned SHA1 in test/redis/script.test.ts: deliberate.
  */
-export const DECIDE_SCRIPT = `-- ratekeeper decide v1
--- KEYS[i]: the state key of check i.
--- ARGV[1] op: 1 consume, 2 peek, 3 refund, 4 reset; +8: an extra TTL (ms) is the last argument;
--- +16: decide at the caller's now (ms), the argument before it, instead of Redis TIME.
--- ARGV[2] cost. ARGV[3] deadline (Redis ms; -1 none).
--- ARGV[4..3+#KEYS] per check "kind:limit:a:b:c": 1 token bucket (limit:burst:ticksPerMs:tokenTicks),
--- 2 fixed window (limit:windowMs), 3 calendar month (limit:0), 4 sliding window (limit:subMs:older).
--- Then: chargedAt (ms, refund only), the caller's now (+16), the extra TTL (+8).
--- Returns {status, redisNow, remaining1, resetAt1, retryAfterMs1, ...}: status 1 admitted, 0 denied,
--- -1 expired (the call arrived after its deadline: nothing was read or written).
+export const DECIDE_SCRIPT = `-- ratekeeper decide v2 (batched)
+-- One call decides a batch of requests, one after the other, each atomic and all-or-nothing.
+-- ARGV[1] deadline (Redis ms; -1 none): a batch Redis reaches later is refused whole.
+-- ARGV[2] extra TTL (ms) added to every key's TTL. ARGV[3] S, the number of specs; ARGV[4..3+S]
+-- the specs "kind:limit:a:b:c": 1 token bucket (limit:burst:ticksPerMs:tokenTicks), 2 fixed window
+-- (limit:windowMs), 3 calendar month (limit:0), 4 sliding window (limit:subMs:older).
+-- Then per request: op (1 consume, 2 peek, 3 refund, 4 reset; +16: the caller's now follows the
+-- spec indexes), cost, n, the spec index (1..S) of each of its n checks, [now], [chargedAt (refund)].
+-- KEYS: the n state keys of each request, in request order.
+-- Returns {1, redisNow, then per request: status, ...}: status 1 admitted, 0 denied, each followed
+-- by remaining, resetAt, retryAfterMs per check (reset: nothing); -2 failed, followed by the
+-- error text (nothing of that request was written). {-1, redisNow}: the batch arrived after its
+-- deadline and nothing was read or written.
 -- States are binary (struct, little-endian): token bucket TAT as a double; fixed window index
 -- (double) and count (uint32); sliding window newest index (double) and counts (uint32 each).
-local floor, ceil, tonumber, tostring, match = math.floor, math.ceil, tonumber, tostring, string.match
+local floor, ceil, tonumber, tostring, match, byte, sub = math.floor, math.ceil, tonumber, tostring, string.match, string.byte, string.sub
 local pack, unpackState = struct.pack, struct.unpack
 local t = redis.call('TIME')                                     -- the server clock
 local rnow = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)  -- in ms
-local deadline = tonumber(ARGV[3])
+local deadline = tonumber(ARGV[1])
 if deadline >= 0 and rnow > deadline then return { -1, rnow } end  -- too late: the caller gave up, touch nothing
-local op, cost, tail = tonumber(ARGV[1]), tonumber(ARGV[2]), #ARGV  -- tail: the last argument not read yet
-local extra, now = 0, rnow                                       -- no extra TTL; decide on Redis time
-local caller = op > 16                                           -- the caller's clock decides
-if caller then op = op - 16 end
-if op > 8 then op = op - 8; extra = tonumber(ARGV[tail]); tail = tail - 1 end  -- the extra TTL comes last
-if caller then now = tonumber(ARGV[tail]); tail = tail - 1 end   -- the caller's now before it
+local extra = tonumber(ARGV[2])
+
+-- The specs, parsed once per batch (one exact pattern per kind: no backtracking).
+local nspecs = tonumber(ARGV[3])
+local specs = {}
+local hasTb, hasFw, hasMonth, hasSw = false, false, false, false
+for j = 1, nspecs do
+  local s = ARGV[3 + j]
+  local k = byte(s, 1) - 48                                      -- the kind, from its digit
+  if k == 1 then
+    local l, b, p, q = match(s, '^1:(%d+):(%d+):(%d+):(%d+)$')
+    specs[j] = { 1, tonumber(l), tonumber(b), tonumber(p), tonumber(q) }
+    hasTb = true
+  elseif k == 4 then
+    local l, g, o = match(s, '^4:(%d+):(%d+):(%d+)$')
+    specs[j] = { 4, tonumber(l), tonumber(g), tonumber(o) }
+    hasSw = true
+  else
+    local l, w = match(s, '^%d:(%d+):(%d+)$')
+    specs[j] = { k, tonumber(l), tonumber(w) }
+    hasFw = true
+    if k == 3 then hasMonth = true end
+  end
+end
 
 -- A TTL in ms for PSETEX/PEXPIRE (capped at about 3,000 years).
 local function ttlOf(ms)
@@ -39,43 +60,7 @@ local function ttlOf(ms)
   return tostring(ms)
 end
 
--- Fast path, the common case: consume from one token bucket whose limit is not 0 (tbStep, inlined).
-local burst, tpm, tt
-if op == 1 and #KEYS == 1 and cost > 0 then burst, tpm, tt = match(ARGV[4], '^1:[1-9]%d*:(%d+):(%d+):(%d+)$') end
-if burst then
-  burst, tpm, tt = tonumber(burst), tonumber(tpm), tonumber(tt)
-  if cost <= burst then                                          -- else never admissible: the general path says so
-    local raw = redis.call('GET', KEYS[1])                       -- stored TAT, or false
-    local nowT = now * tpm                                       -- now, in ticks
-    local tat = raw and (unpackState('<d', raw)) or nowT
-    if tat < nowT then tat = nowT end                            -- an idle bucket is full, never fuller
-    local cap = burst * tt                                       -- capacity, in ticks
-    local nxt = tat + cost * tt                                  -- TAT once this cost is taken
-    local over = nxt - nowT - cap                                -- ticks beyond capacity
-    if over <= 0 then                                            -- admitted: store the new TAT until it has drained
-      local resetAt = ceil(nxt / tpm)
-      redis.call('PSETEX', KEYS[1], ttlOf(resetAt - now + extra), pack('<d', nxt))
-      return { 1, rnow, floor((cap - (nxt - nowT)) / tt), resetAt, 0 }
-    end
-    local avail = floor((cap - (tat - nowT)) / tt)               -- denied: whole tokens available now
-    if avail < 0 then avail = 0 end
-    return { 0, rnow, avail, ceil(tat / tpm), ceil(over / tpm) }
-  end
-end
-
-local sub, byte = string.sub, string.byte
-local n = #KEYS
-if op == 4 then                                                  -- reset: forget every check
-  if n > 0 then redis.call('DEL', unpack(KEYS)) end
-  return { 1, rnow }
-end
-
--- Which kinds the request holds: only their functions are built (a closure costs on every call).
-local hasTb, hasFw, hasMonth, hasSw = false, false, false, false
-for i = 1, n do
-  local k = byte(ARGV[3 + i], 1)                                 -- '1' to '4'
-  if k == 49 then hasTb = true elseif k == 52 then hasSw = true else hasFw = true; hasMonth = hasMonth or k == 51 end
-end
+-- Only the kinds the batch holds get their functions built (a closure costs on every call).
 local civil, daysOf, fwIndex, fwEnd, fwParse, fwStep, fwRefund
 local tbStep, tbRefund, swLoad, swEmptyAt, swSave, swStep, swRefund
 
@@ -268,22 +253,6 @@ if hasSw then
   end
 end
 
--- Check i's numbers, from "kind:limit:a[:b[:c]]" (one exact pattern per kind: no backtracking).
-local function spec(i)
-  local s = ARGV[3 + i]
-  local k = byte(s, 1) - 48                                      -- the kind, from its digit
-  if k == 1 then
-    local l, b, p, q = match(s, '^1:(%d+):(%d+):(%d+):(%d+)$')
-    return { 1, tonumber(l), tonumber(b), tonumber(p), tonumber(q) }
-  end
-  if k == 4 then
-    local l, g, o = match(s, '^4:(%d+):(%d+):(%d+)$')
-    return { 4, tonumber(l), tonumber(g), tonumber(o) }
-  end
-  local l, w = match(s, '^%d:(%d+):(%d+)$')
-  return { k, tonumber(l), tonumber(w) }
-end
-
 -- Decides cost for a check with numbers v. Returns retry, new state, remaining, resetAt.
 local function step(v, raw, cost, now)
   local kind = v[1]
@@ -301,51 +270,107 @@ local function put(key, st, ttl)
   end
 end
 
-local out = { 1, rnow }
-if op == 3 then                                                  -- refund: give cost back to every check
-  local chargedAt = tonumber(ARGV[tail])                         -- when the cost was charged
-  for i = 1, n do
-    local v = spec(i)
-    local kind, limit = v[1], v[2]
-    local raw = redis.call('GET', KEYS[i])
-    local changed, st, rem, resetAt
-    if kind == 1 then
-      changed, st, rem, resetAt = tbRefund(raw, cost, now, limit, v[3], v[4], v[5])
-    elseif kind == 4 then
-      changed, st, rem, resetAt = swRefund(raw, cost, chargedAt, now, limit, v[3], v[4])
-    else
-      changed, st, rem, resetAt = fwRefund(raw, cost, chargedAt, now, limit, kind == 3 and 0 or v[3])
-    end
-    if changed then put(KEYS[i], st, resetAt - now + extra) end
-    out[3 * i] = rem; out[3 * i + 1] = resetAt; out[3 * i + 2] = 0
+local out, o = { 1, rnow }, 2                                    -- o: the last index of out written
+
+-- One request: n checks with keys KEYS[base + 1..base + n] and spec indexes at ARGV[at..at + n - 1].
+local function decide(op, cost, n, now, chargedAt, base, at)
+  if op == 4 then                                                -- reset: forget every check
+    if n > 0 then redis.call('DEL', unpack(KEYS, base + 1, base + n)) end
+    out[o + 1] = 1; o = o + 1
+    return
   end
-  return out
-end
--- consume or peek: every check decides cost; all or nothing
-local raws, states, specs, allowed = n > 1 and redis.call('MGET', unpack(KEYS)) or {}, {}, {}, true
-for i = 1, n do
-  local raw = raws[i]                                            -- false when absent
-  if n == 1 then raw = redis.call('GET', KEYS[1]) end
-  if not raw then raw = nil end
-  local v = spec(i)
-  raws[i] = raw; specs[i] = v
-  local retry, st, rem, resetAt = step(v, raw, cost, now)
-  states[i] = st
-  out[3 * i] = rem; out[3 * i + 1] = resetAt; out[3 * i + 2] = retry
-  if retry ~= 0 then allowed = false end
-end
-if allowed and op == 1 and cost > 0 then                         -- admitted: charge every check
-  for i = 1, n do put(KEYS[i], states[i], out[3 * i + 1] - now + extra) end
-  return out
-end
-if not allowed then out[1] = 0 end
-if cost > 0 then                                                 -- nothing charged: admitting checks report their uncharged state
-  for i = 1, n do
-    if out[3 * i + 2] == 0 then
-      local _, _, rem, resetAt = step(specs[i], raws[i], 0, now)
-      out[3 * i] = rem; out[3 * i + 1] = resetAt
+  if n == 1 and op == 1 and cost > 0 then
+    -- Fast path, the common case: consume from one token bucket whose limit is not 0 (tbStep, inlined).
+    local v = specs[tonumber(ARGV[at])]
+    if v[1] == 1 and v[2] > 0 and cost <= v[3] then              -- else never admissible: the general path says so
+      local key, burst, tpm, tt = KEYS[base + 1], v[3], v[4], v[5]
+      local raw = redis.call('GET', key)                         -- stored TAT, or false
+      local nowT = now * tpm                                     -- now, in ticks
+      local tat = raw and (unpackState('<d', raw)) or nowT
+      if tat < nowT then tat = nowT end                          -- an idle bucket is full, never fuller
+      local cap = burst * tt                                     -- capacity, in ticks
+      local nxt = tat + cost * tt                                -- TAT once this cost is taken
+      local over = nxt - nowT - cap                              -- ticks beyond capacity
+      if over <= 0 then                                          -- admitted: store the new TAT until it has drained
+        local resetAt = ceil(nxt / tpm)
+        redis.call('PSETEX', key, ttlOf(resetAt - now + extra), pack('<d', nxt))
+        out[o + 1] = 1; out[o + 2] = floor((cap - (nxt - nowT)) / tt); out[o + 3] = resetAt; out[o + 4] = 0
+        o = o + 4
+        return
+      end
+      local avail = floor((cap - (tat - nowT)) / tt)             -- denied: whole tokens available now
+      if avail < 0 then avail = 0 end
+      out[o + 1] = 0; out[o + 2] = avail; out[o + 3] = ceil(tat / tpm); out[o + 4] = ceil(over / tpm)
+      o = o + 4
+      return
     end
   end
+  local specsOf = {}
+  for i = 1, n do specsOf[i] = specs[tonumber(ARGV[at + i - 1])] end
+  local s = o + 1                                                -- out[s]: the status
+  if op == 3 then                                                -- refund: give cost back to every check
+    for i = 1, n do
+      local v, key = specsOf[i], KEYS[base + i]
+      local kind, limit = v[1], v[2]
+      local raw = redis.call('GET', key)
+      local changed, st, rem, resetAt
+      if kind == 1 then
+        changed, st, rem, resetAt = tbRefund(raw, cost, now, limit, v[3], v[4], v[5])
+      elseif kind == 4 then
+        changed, st, rem, resetAt = swRefund(raw, cost, chargedAt, now, limit, v[3], v[4])
+      else
+        changed, st, rem, resetAt = fwRefund(raw, cost, chargedAt, now, limit, kind == 3 and 0 or v[3])
+      end
+      if changed then put(key, st, resetAt - now + extra) end
+      out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt; out[s + 3 * i] = 0
+    end
+    out[s] = 1; o = s + 3 * n
+    return
+  end
+  -- consume or peek: every check decides cost; all or nothing
+  local raws
+  if n > 1 then raws = redis.call('MGET', unpack(KEYS, base + 1, base + n)) else raws = { redis.call('GET', KEYS[base + 1]) } end
+  local states, allowed = {}, true
+  for i = 1, n do
+    local raw = raws[i]                                          -- false when absent
+    if not raw then raw = nil; raws[i] = nil end
+    local retry, st, rem, resetAt = step(specsOf[i], raw, cost, now)
+    states[i] = st
+    out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt; out[s + 3 * i] = retry
+    if retry ~= 0 then allowed = false end
+  end
+  out[s] = allowed and 1 or 0; o = s + 3 * n
+  if allowed and op == 1 and cost > 0 then                       -- admitted: charge every check
+    for i = 1, n do put(KEYS[base + i], states[i], out[s + 3 * i - 1] - now + extra) end
+    return
+  end
+  if cost > 0 then                                               -- nothing charged: admitting checks report their uncharged state
+    for i = 1, n do
+      if out[s + 3 * i] == 0 then
+        local _, _, rem, resetAt = step(specsOf[i], raws[i], 0, now)
+        out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt
+      end
+    end
+  end
+end
+
+local a, base, last = 4 + nspecs, 0, #ARGV                       -- a: the next argument; base: keys used
+while a <= last do
+  local op, cost, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local at = a + 3
+  a = at + n
+  local now, chargedAt = rnow, 0
+  if op > 16 then op = op - 16; now = tonumber(ARGV[a]); a = a + 1 end  -- the caller's clock decides
+  if op == 3 then chargedAt = tonumber(ARGV[a]); a = a + 1 end
+  local mark = o
+  local ok, err = pcall(decide, op, cost, n, now, chargedAt, base, at)
+  if not ok then                                                 -- this request failed (a read fails before any write); the others go on
+    for i = o, mark + 1, -1 do out[i] = nil end
+    out[mark + 1] = -2
+    out[mark + 2] = type(err) == 'table' and (err.err or 'error') or tostring(err)
+    o = mark + 2
+  end
+  base = base + n
 end
 return out
 `

@@ -133,34 +133,54 @@ function unwatch(client: RedisClient, listener: ClientListener): void {
   watched.get(client)?.delete(listener)
 }
 
-/** One script call in flight. */
+/** Most requests in one script call: bounds the call's size and how long it holds Redis. */
+const MAX_BATCH = 128
+
+/** One request (a store call) waiting for its batch, or in flight with it. */
 interface Call {
+  /** `performance.now()` after which the call fails. */
   readonly expires: number
   done: boolean
-  /** Sent again once already (after NOSCRIPT, or after an early "expired"). */
+  /** Sent again once already (after Redis judged its batch late too early). */
   resent: boolean
   readonly op: number
-  readonly n: number
-  /** `[sha or script, numKeys, keys…, argv…]`, as passed to evalsha/eval. */
-  readonly args: unknown[]
-  /** Local wall-clock ms when the call was (last) sent. */
-  sentAt: number
+  /** The state key of each check. */
+  readonly keys: string[]
+  /** The script's numbers of each check. */
+  readonly specs: string[]
+  readonly cost: number
   /** The caller's now (clock 'caller'), else -1. */
   readonly now: number
+  /** When the refunded cost was charged (refund only). */
+  readonly chargedAt: number
+  /** Batching group: '' on a single node; the hash tag on a Cluster (one batch, one slot). */
+  readonly group: string
   /** Deny cache signature (consume/peek with the cache on). */
   readonly signature: string | undefined
-  readonly cost: number
   /** The store's invalidation count when the call was made. */
   readonly invalidations: number
   resolve: (result: StoreResult) => void
   reject: (error: Error) => void
 }
 
+/** One script call: the requests it decides, in order. */
+interface Batch {
+  readonly calls: Call[]
+  /** `[sha or script, numKeys, keys…, argv…]`, as passed to evalsha/eval. */
+  readonly args: unknown[]
+  /** Local wall-clock ms when the batch was sent. */
+  readonly sentAt: number
+  /** Sent whole once more already (after NOSCRIPT). */
+  resent: boolean
+}
+
 /**
  * Keeps limiter state in Redis (ioredis v5 or v6, single node or Cluster).
  *
  * - One round trip per decision, whatever the number of policies: a Lua script (the twin of each
- *   policy's TypeScript step function) reads, decides and writes every check atomically.
+ *   policy's TypeScript step function) reads, decides and writes every check atomically. Requests
+ *   made while earlier ones are on their way share one script call (at most 128 per call; on a
+ *   Cluster, per hash tag), each still decided on its own, in order, all or nothing.
  * - Time from Redis `TIME`, so app servers with skewed clocks agree.
  * - Every key is written with a TTL; a state that is fresh again is deleted.
  * - Keys of one request share a hash tag: atomic on Redis Cluster, never CROSSSLOT.
@@ -182,6 +202,13 @@ export class RedisStore implements Store {
   #evalsha: ScriptCall
   #eval: ScriptCall
   #queue: DeadlineQueue<Call>
+  /** Calls waiting for their batch, by group. */
+  #pending = new Map<string, Call[]>()
+  #scheduled = false
+  /** Script calls sent and not answered yet. */
+  #inFlight = 0
+  /** The client is a Redis Cluster: a batch holds one hash tag's calls only. */
+  readonly #cluster: boolean
   #denied: DenyCache | undefined
   #events: StoreEvents | undefined
   #closed = false
@@ -233,6 +260,7 @@ export class RedisStore implements Store {
       invalid(where, 'denyCache', 'must be a boolean or { maxEntries }', deny)
     }
 
+    this.#cluster = (this.client as { isCluster?: unknown }).isCluster === true
     this.#evalsha = this.client.evalsha as ScriptCall
     this.#eval = this.client.eval as ScriptCall
     this.#queue = new DeadlineQueue<Call>((call) => {
@@ -301,21 +329,23 @@ export class RedisStore implements Store {
     }
 
     const head = keyHead(this.prefix, tag)
-    const args: unknown[] = new Array(2 + n)
-    args[0] = DECIDE_SHA
-    args[1] = n
-    for (let i = 0; i < n; i++) args[2 + i] = stateKey(head, compile(policies[i]).part, keys[i], tag)
+    const stateKeys = new Array<string>(n)
+    const specs = new Array<string>(n)
+    for (let i = 0; i < n; i++) {
+      const c = compile(policies[i])
+      stateKeys[i] = stateKey(head, c.part, keys[i], tag)
+      specs[i] = c.spec
+    }
 
-    const wall = Date.now()
     const denied = this.#denied
     let signature: string | undefined
     if (denied !== undefined) {
       if (op === OP_REFUND || op === OP_RESET) {
         this.#invalidations++
-        denied.clear(args.slice(2, 2 + n) as string[])
+        denied.clear(stateKeys)
       } else if (cost > 0) {
-        signature = signatureOf(args.slice(2, 2 + n) as string[])
-        const hit = denied.get(signature, policies, cost, caller ? now : wall, caller ? now : undefined)
+        signature = signatureOf(stateKeys)
+        const hit = denied.get(signature, policies, cost, caller ? now : Date.now(), caller ? now : undefined)
         if (hit !== undefined) return hit
       }
     }
@@ -326,27 +356,18 @@ export class RedisStore implements Store {
       return Promise.reject(new StoreError('ERR_RK_STORE', `RedisStore: Redis is not connected (client status "${status}")`))
     }
 
-    // [sha, n, keys…, op, cost, deadline, spec per check…, chargedAt (refund), now (caller clock), extra TTL]
-    let at = 2 + n
-    args[at++] = op + (caller ? 16 : 0) + (this.extraTtlMs > 0 ? 8 : 0)
-    args[at++] = cost
-    args[at++] = this.#offset === Number.POSITIVE_INFINITY ? -1 : wall + this.#offset + this.timeoutMs
-    if (op !== OP_RESET) for (let i = 0; i < n; i++) args[at++] = compile(policies[i]).spec
-    if (op === OP_REFUND) args[at++] = Math.floor(chargedAt)
-    if (caller) args[at++] = now
-    if (this.extraTtlMs > 0) args[at++] = this.extraTtlMs
-
     const call: Call = {
       expires: performance.now() + this.timeoutMs,
       done: false,
       resent: false,
       op,
-      n,
-      args,
-      sentAt: wall,
-      now,
-      signature,
+      keys: stateKeys,
+      specs,
       cost,
+      now,
+      chargedAt: op === OP_REFUND ? Math.floor(chargedAt) : 0,
+      group: this.#cluster ? head : '',
+      signature,
       invalidations: this.#invalidations,
       resolve: noop,
       reject: noop,
@@ -356,85 +377,188 @@ export class RedisStore implements Store {
       call.reject = reject
     })
     this.#queue.add(call)
-    this.#send(call, this.#evalsha)
+    this.#enqueue(call)
     return promise
   }
 
-  #send(call: Call, command: ScriptCall): void {
-    command.apply(this.client, call.args).then(
-      (reply) => this.#reply(call, reply),
-      (error) => this.#fail(call, error),
+  /**
+   * Adds a call to its group's next batch. Calls made while another batch is in flight wait for
+   * the end of this turn of the event loop (setImmediate: every request that arrived in it joins);
+   * with nothing in flight, only for the end of the current tick (nextTick), so an idle store adds
+   * no delay. Either way Redis runs one script for the whole batch.
+   */
+  #enqueue(call: Call): void {
+    let list = this.#pending.get(call.group)
+    if (list === undefined) {
+      list = []
+      this.#pending.set(call.group, list)
+    }
+    list.push(call)
+    if (list.length >= MAX_BATCH) {
+      this.#pending.delete(call.group)
+      this.#sendBatch(list)
+      return
+    }
+    if (this.#scheduled) return
+    this.#scheduled = true
+    if (this.#inFlight === 0) process.nextTick(this.#flush)
+    else setImmediate(this.#flush)
+  }
+
+  #flush = (): void => {
+    this.#scheduled = false
+    if (this.#pending.size === 0) return
+    const groups = [...this.#pending.values()]
+    this.#pending.clear()
+    for (const calls of groups) this.#sendBatch(calls)
+  }
+
+  /** Sends the calls still waiting (those whose deadline passed meanwhile are never sent) as one script call. */
+  #sendBatch(waiting: Call[]): void {
+    const status = this.client.status
+    const calls: Call[] = []
+    let expires = Number.POSITIVE_INFINITY
+    for (const call of waiting) {
+      if (call.done) continue
+      if (status !== 'ready') {
+        this.#queue.settle(call)
+        call.reject(new StoreError('ERR_RK_STORE', `RedisStore: Redis is not connected (client status "${status}")`))
+        continue
+      }
+      calls.push(call)
+      if (call.expires < expires) expires = call.expires
+    }
+    if (calls.length === 0) return
+
+    // [sha, numKeys, keys…, deadline, extra TTL, S, spec…, then per call: op, cost, n, spec index…, [now], [chargedAt]]
+    const keys: unknown[] = [DECIDE_SHA, 0]
+    const specs: string[] = []
+    const indexOf = new Map<string, number>()
+    const tail: unknown[] = []
+    const caller = this.clock === 'caller' ? 16 : 0
+    for (const call of calls) {
+      const n = call.keys.length
+      for (let i = 0; i < n; i++) keys.push(call.keys[i])
+      tail.push(call.op + caller, call.cost, n)
+      for (let i = 0; i < n; i++) {
+        const spec = call.specs[i]
+        let index = indexOf.get(spec)
+        if (index === undefined) {
+          specs.push(spec)
+          index = specs.length
+          indexOf.set(spec, index)
+        }
+        tail.push(index)
+      }
+      if (caller !== 0) tail.push(call.now)
+      if (call.op === OP_REFUND) tail.push(call.chargedAt)
+    }
+    const args = keys
+    args[1] = keys.length - 2
+    const wall = Date.now()
+    // The script refuses to run after the earliest deadline of the batch, in Redis time.
+    const deadline =
+      this.#offset === Number.POSITIVE_INFINITY ? -1 : wall + this.#offset + Math.max(1, Math.ceil(expires - performance.now()))
+    args.push(deadline, this.extraTtlMs, specs.length)
+    for (const spec of specs) args.push(spec)
+    for (const arg of tail) args.push(arg)
+    this.#send({ calls, args, sentAt: wall, resent: false }, this.#evalsha)
+  }
+
+  #send(batch: Batch, command: ScriptCall): void {
+    this.#inFlight++
+    command.apply(this.client, batch.args).then(
+      (reply) => this.#reply(batch, reply),
+      (error) => this.#fail(batch, error),
     )
   }
 
-  /** Settles a call with its reply (or sends it once more if Redis judged it late too early). */
-  #reply(call: Call, reply: unknown): void {
-    const r = reply as number[]
+  /** Settles a batch's calls with its reply (or queues them once more if Redis judged it late too early). */
+  #reply(batch: Batch, reply: unknown): void {
+    this.#inFlight--
+    const r = reply as unknown[]
+    const calls = batch.calls
     if (!Array.isArray(r) || typeof r[0] !== 'number' || typeof r[1] !== 'number') {
-      if (call.done) return
-      this.#queue.settle(call)
-      call.reject(new StoreError('ERR_RK_STORE', 'RedisStore: unexpected reply from the script'))
+      this.#rejectAll(calls, new StoreError('ERR_RK_STORE', 'RedisStore: unexpected reply from the script'))
       return
     }
-    const status = r[0]
     const redisNow = r[1]
-    // A reply after the deadline was delayed (a pause, a backlog): it says nothing about the clocks.
-    if (call.done) return
-    this.#sample(redisNow, call.sentAt, status === -1)
-    if (status === -1) {
-      // Redis judged the call late although our deadline hasn't passed: its clock moved against
-      // ours. Nothing was read or written, so sending it once more (with the corrected offset) is safe.
-      if (!call.resent && this.client.status === 'ready') {
-        call.resent = true
-        const wall = Date.now()
-        call.args[call.n + 4] = wall + this.#offset + Math.max(1, Math.ceil(call.expires - performance.now()))
-        call.sentAt = wall
-        this.#send(call, this.#evalsha)
+    // A reply after every deadline was delayed (a pause, a backlog): it says nothing about the clocks.
+    if (calls.every((call) => call.done)) return
+    this.#sample(redisNow, batch.sentAt, r[0] === -1)
+    if (r[0] === -1) {
+      // Redis judged the batch late although a deadline hasn't passed: its clock moved against
+      // ours. Nothing was read or written, so sending those calls once more (with the corrected
+      // offset) is safe.
+      for (const call of calls) {
+        if (call.done) continue
+        if (!call.resent && this.client.status === 'ready') {
+          call.resent = true
+          this.#enqueue(call)
+        } else {
+          this.#queue.settle(call)
+          call.reject(new StoreError('ERR_RK_STORE_TIMEOUT', `RedisStore: no answer within ${this.timeoutMs} ms`))
+        }
+      }
+      return
+    }
+    let at = 2
+    for (let c = 0; c < calls.length; c++) {
+      const call = calls[c]
+      const status = r[at++]
+      if (status === -2) {
+        const text = r[at++]
+        if (call.done) continue
+        this.#queue.settle(call)
+        call.reject(new StoreError('ERR_RK_STORE', 'RedisStore: the Redis call failed', { cause: new Error(String(text)) }))
+        continue
+      }
+      const count = call.op === OP_RESET ? 0 : 3 * call.keys.length
+      if ((status !== 0 && status !== 1) || at + count > r.length) {
+        this.#rejectAll(calls.slice(c), new StoreError('ERR_RK_STORE', 'RedisStore: unexpected reply from the script'))
         return
       }
+      const results = r.slice(at, at + count) as number[]
+      at += count
+      if (call.done) continue
       this.#queue.settle(call)
-      call.reject(new StoreError('ERR_RK_STORE_TIMEOUT', `RedisStore: no answer within ${this.timeoutMs} ms`))
-      return
+      const result: StoreResult = { allowed: status === 1, now: call.now >= 0 ? call.now : redisNow, results }
+      if (!result.allowed && call.signature !== undefined && call.invalidations === this.#invalidations && this.#denied !== undefined) {
+        this.#denied.set(call.signature, call.keys, call.cost, call.now >= 0 ? call.now : batch.sentAt, result)
+      }
+      call.resolve(result)
     }
-    this.#queue.settle(call)
-    const n = call.n
-    if (call.op === OP_RESET) {
-      call.resolve({ allowed: true, now: redisNow, results: [] })
-      return
-    }
-    if (r.length !== 2 + 3 * n) {
-      call.reject(new StoreError('ERR_RK_STORE', 'RedisStore: unexpected reply from the script'))
-      return
-    }
-    const result: StoreResult = { allowed: status === 1, now: call.now >= 0 ? call.now : redisNow, results: r.slice(2) }
-    if (!result.allowed && call.signature !== undefined && call.invalidations === this.#invalidations && this.#denied !== undefined) {
-      this.#denied.set(call.signature, call.args.slice(2, 2 + n) as string[], call.cost, call.now >= 0 ? call.now : call.sentAt, result)
-    }
-    call.resolve(result)
   }
 
-  #fail(call: Call, error: unknown): void {
-    if (call.done) return
+  #fail(batch: Batch, error: unknown): void {
+    this.#inFlight--
     const message = error instanceof Error ? error.message : ''
-    if (!call.resent && message.startsWith('NOSCRIPT') && this.client.status === 'ready') {
+    if (!batch.resent && message.startsWith('NOSCRIPT') && this.client.status === 'ready' && batch.calls.some((call) => !call.done)) {
       // Redis restarted or its scripts were flushed, so the script did not run: load it by
       // sending it whole, once. No other error is retried (a retried decision may double count).
-      call.resent = true
-      call.args[0] = DECIDE_SCRIPT
-      this.#send(call, this.#eval)
+      batch.resent = true
+      batch.args[0] = DECIDE_SCRIPT
+      this.#send(batch, this.#eval)
       return
     }
-    this.#queue.settle(call)
     const timedOut = /timed out/i.test(message)
-    call.reject(
+    this.#rejectAll(
+      batch.calls,
       new StoreError(
         timedOut ? 'ERR_RK_STORE_TIMEOUT' : 'ERR_RK_STORE',
         timedOut ? 'RedisStore: the Redis client timed out' : 'RedisStore: the Redis call failed',
-        {
-          cause: error,
-        },
+        { cause: error },
       ),
     )
+  }
+
+  /** Fails every call of `calls` not settled yet. */
+  #rejectAll(calls: readonly Call[], error: StoreError): void {
+    for (const call of calls) {
+      if (call.done) continue
+      this.#queue.settle(call)
+      call.reject(error)
+    }
   }
 
   /**
@@ -459,14 +583,14 @@ export class RedisStore implements Store {
     this.#offset = Math.min(this.#periodMin, this.#previousMin)
   }
 
-  /** Learns the clock offset with an empty call (no keys). */
+  /** Learns the clock offset with an empty batch (no requests). */
   #calibrate(): void {
     const sentAt = Date.now()
     const done = (reply: unknown) => {
       const r = reply as number[]
       if (Array.isArray(r) && typeof r[1] === 'number') this.#sample(r[1], sentAt, false)
     }
-    const args = [0, OP_PEEK, 0, -1]
+    const args = [0, -1, 0, 0]
     this.#evalsha.call(this.client, DECIDE_SHA, ...args).then(done, (error: unknown) => {
       if (error instanceof Error && error.message.startsWith('NOSCRIPT'))
         this.#eval.call(this.client, DECIDE_SCRIPT, ...args).then(done, noop)
