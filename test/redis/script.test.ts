@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../helpers/redis.js'
 
 const PINNED = {
-  decide: 'd3725cfd04674b3c11becb837ba860e37c8bb0a6',
+  decide: 'df5d45c590aa0db6afeed33739cc5e12bff98cc5',
 }
 
 describe('Lua scripts', () => {

@@ -55,9 +55,10 @@ for j = 1, nspecs do
 end
 
 -- A TTL in ms for PSETEX/PEXPIRE (capped at about 3,000 years).
+local format = string.format
 local function ttlOf(ms)
   if ms > 99999999999999 then ms = 99999999999999 end
-  return tostring(ms)
+  return format('%d', ms)                                        -- integer formatting: cheaper than tostring's %.14g
 end
 
 -- Only the kinds the batch holds get their functions built (a closure costs on every call).
@@ -180,6 +181,12 @@ end
 
 if hasSw then
   local SWFMT = '<dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'  -- state formats are prefixes of this
+  local formats, scratch = {}, {}                                -- per call: state formats by count, and the counts of one step
+  local function formatOf(k)                                     -- the struct format of a state holding k counts
+    local f = formats[k]
+    if not f then f = sub(SWFMT, 1, 2 + 2 * k); formats[k] = f end
+    return f
+  end
   -- Sliding window state (newest index, then counts, newest first) into counts[1..slots] aligned to now.
   -- Returns the index.
   swLoad = function(raw, now, g, slots, counts)
@@ -187,7 +194,7 @@ if hasSw then
     for i = 1, slots do counts[i] = 0 end
     if raw then
       local k = (#raw - 8) / 4                                     -- counts stored
-      local s = { unpackState(sub(SWFMT, 1, 2 + 2 * k), raw) }     -- index, counts…, next position
+      local s = { unpackState(formatOf(k), raw) }                    -- index, counts…, next position
       if s[1] > idx then idx = s[1] end                            -- a clock that ran back stays at the newest
       local shift = idx - s[1]                                     -- sub-windows elapsed since the state
       local i = 0
@@ -209,12 +216,12 @@ if hasSw then
     local last = slots
     while last >= 1 and counts[last] == 0 do last = last - 1 end
     if last < 1 then return nil end
-    return pack(sub(SWFMT, 1, 2 + 2 * last), idx, unpack(counts, 1, last))
+    return pack(formatOf(last), idx, unpack(counts, 1, last))
   end
 
   -- Sliding window step. Returns retry, new state, remaining, resetAt.
   swStep = function(raw, cost, now, limit, g, older)
-    local slots, counts = older + 1, {}
+    local slots, counts = older + 1, scratch                     -- states are packed strings: the table is free again after
     local idx = swLoad(raw, now, g, slots, counts)
     local used = 0                                                 -- requests in the last window
     for i = 1, slots do used = used + counts[i] end
@@ -237,7 +244,7 @@ if hasSw then
 
   -- Sliding window refund: only into the sub-window charged. Returns changed, new state, remaining, resetAt.
   swRefund = function(raw, cost, chargedAt, now, limit, g, older)
-    local slots, counts = older + 1, {}
+    local slots, counts = older + 1, scratch                     -- states are packed strings: the table is free again after
     local idx = swLoad(raw, now, g, slots, counts)
     local back = idx - floor(chargedAt / g)                        -- how many sub-windows ago it was charged
     if raw and back >= 0 and back < slots then
