@@ -75,6 +75,7 @@ class FastifyInfo implements FastifyRequestInfo {
 /** Copies an outcome onto the reply; answers it or lets the request go on. */
 function apply(outcome: HttpOutcome, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const headers = outcome.headers
+  // Names are lower case already (`headerNames: 'lower'`): Fastify would build each one's lower-case copy otherwise.
   for (const name in headers) reply.header(name, headers[name])
   const finish = outcome.finish
   if (finish !== undefined) onFinished(reply.raw, finish)
@@ -191,7 +192,7 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
     if (options.global !== undefined && typeof options.global !== 'boolean') invalid(WHERE, 'global', 'must be a boolean', options.global)
     const { global = true, ...limiterOptions } = options
     isGlobal = global
-    http = createHttpLimiter<FastifyRequest, FastifyRequestInfo>(WHERE, limiterOptions, ['global'], 'registrations')
+    http = createHttpLimiter<FastifyRequest, FastifyRequestInfo>(WHERE, limiterOptions, ['global'], 'registrations', 'lower')
   } catch (error) {
     done(error as Error)
     return
@@ -210,7 +211,13 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
     let decide = perRoute.get(config)
     if (decide === undefined) {
       decide = makeHook(
-        createHttpLimiter<FastifyRequest, FastifyRequestInfo>(ROUTE_WHERE, mergeRouteOptions(options, http, config), [], 'registrations'),
+        createHttpLimiter<FastifyRequest, FastifyRequestInfo>(
+          ROUTE_WHERE,
+          mergeRouteOptions(options, http, config),
+          [],
+          'registrations',
+          'lower',
+        ),
       )
       perRoute.set(config, decide)
     }

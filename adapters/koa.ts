@@ -88,7 +88,8 @@ function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown>
  * app.use(rateLimit({ policies: [tokenBucket({ limit: 100, window: '1m' })] }))
  */
 export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware {
-  const http = createHttpLimiter<Context, KoaRequestInfo>('rateLimit() (ratekeeper/koa)', options, [], 'property')
+  // Lower-case header names: Node stores every name lower-cased, so it need not build a copy of each per request.
+  const http = createHttpLimiter<Context, KoaRequestInfo>('rateLimit() (ratekeeper/koa)', options, [], 'property', 'lower')
   let trustChecked = false
 
   const middleware = function rateLimitMiddleware(ctx: Context, next: Next): Promise<unknown> {

@@ -1,5 +1,6 @@
 import type { Decision, PolicyResult } from './decision.js'
 import { checkKnownOptions, checkOptionsObject, invalid } from './errors.js'
+import type { Policy } from './policy.js'
 import { sfInteger, sfString } from './structured-fields.js'
 
 /**
@@ -37,6 +38,54 @@ export interface HeaderOptions {
    */
   tier?: boolean
 }
+
+/** The names of the headers a renderer sets. */
+interface HeaderNames {
+  readonly limit: string
+  readonly remaining: string
+  readonly reset: string
+  readonly tier: string
+  readonly state: string
+  readonly policy: string
+  readonly draftLimit: string
+  readonly draftRemaining: string
+  readonly draftReset: string
+  readonly retryAfter: string
+}
+
+const CANONICAL_NAMES: HeaderNames = {
+  limit: 'X-RateLimit-Limit',
+  remaining: 'X-RateLimit-Remaining',
+  reset: 'X-RateLimit-Reset',
+  tier: 'X-RateLimit-Tier',
+  state: 'RateLimit',
+  policy: 'RateLimit-Policy',
+  draftLimit: 'RateLimit-Limit',
+  draftRemaining: 'RateLimit-Remaining',
+  draftReset: 'RateLimit-Reset',
+  retryAfter: 'Retry-After',
+}
+
+const LOWER_CASE_NAMES: HeaderNames = {
+  limit: 'x-ratelimit-limit',
+  remaining: 'x-ratelimit-remaining',
+  reset: 'x-ratelimit-reset',
+  tier: 'x-ratelimit-tier',
+  state: 'ratelimit',
+  policy: 'ratelimit-policy',
+  draftLimit: 'ratelimit-limit',
+  draftRemaining: 'ratelimit-remaining',
+  draftReset: 'ratelimit-reset',
+  retryAfter: 'retry-after',
+}
+
+/**
+ * How a renderer spells header names: `'canonical'` (`X-RateLimit-Limit`), or `'lower'` for
+ * frameworks that lower-case every name they are given (Fastify), so they get constants instead
+ * of building a new string per header and request.
+ * @internal
+ */
+export type HeaderNameCase = 'canonical' | 'lower'
 
 /** Renders the headers of one decision. Made once by {@link createRateLimitHeaders}. */
 export type HeaderRenderer = (decision: Decision) => Record<string, string>
@@ -101,7 +150,7 @@ export function headlineIndex(decision: Decision): number {
   return 0
 }
 
-const windowSeconds = (p: PolicyResult): number => Math.max(1, ceilSeconds(p.windowMs))
+const windowSeconds = (p: { readonly windowMs: number }): number => Math.max(1, ceilSeconds(p.windowMs))
 const nonNegative = (n: number): number => Math.max(n, 0)
 
 /** Policy names are already limited to `[A-Za-z0-9_.:/-]`: quote them without the escaping loop. */
@@ -112,7 +161,7 @@ const quoted = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : 
  * The draft-10 pair for every policy, in one pass: `RateLimit-Policy` (`"name";q=100;w=60, …`)
  * and `RateLimit` (`"name";r=50;t=12, …`). Every number here is a non-negative safe integer.
  */
-function draft10(list: readonly PolicyResult[], at: number, out: Record<string, string>): void {
+function draft10(list: readonly PolicyResult[], at: number, out: Record<string, string>, names: HeaderNames): void {
   let policy = ''
   let state = ''
   for (let i = 0; i < list.length; i++) {
@@ -127,8 +176,8 @@ function draft10(list: readonly PolicyResult[], at: number, out: Record<string, 
     const t = secondsUntilMoreQuota(p, at)
     if (t !== undefined) state += `;t=${sfInteger(t)}`
   }
-  out['RateLimit-Policy'] = policy
-  out['RateLimit'] = state
+  out[names.policy] = policy
+  out[names.state] = state
 }
 
 /** `100;w=60, 10000;w=86400`: the headline policy first, then the others (drafts 6 and 7). */
@@ -142,15 +191,14 @@ function policyFieldOldDrafts(list: readonly PolicyResult[], head: number): stri
   return out
 }
 
-/**
- * Validates header options once and returns a renderer for them. Use it on hot paths (adapters);
- * {@link rateLimitHeaders} is the one-call form.
- *
- * @example
- * const render = createRateLimitHeaders({ standard: 'draft-7' })
- * const headers = render(decision) // { 'X-RateLimit-Limit': '100', …, RateLimit: 'limit=100, remaining=99, reset=1' }
- */
-export function createRateLimitHeaders(options?: HeaderOptions): HeaderRenderer {
+/** Header options, validated, with their defaults applied. */
+interface HeaderSettings {
+  readonly legacy: boolean
+  readonly standard: StandardHeaders
+  readonly tier: boolean
+}
+
+function headerSettings(options: HeaderOptions | undefined): HeaderSettings {
   if (options !== undefined) {
     checkOptionsObject(WHERE, options)
     checkKnownOptions(WHERE, options, KNOWN)
@@ -162,9 +210,30 @@ export function createRateLimitHeaders(options?: HeaderOptions): HeaderRenderer 
     }
     if (options.tier !== undefined && typeof options.tier !== 'boolean') invalid(WHERE, 'tier', 'must be a boolean', options.tier)
   }
-  const legacy = (options?.legacy ?? 'x-ratelimit') !== false
-  const standard = options?.standard ?? 'draft-10'
-  const tier = options?.tier ?? true
+  return { legacy: (options?.legacy ?? 'x-ratelimit') !== false, standard: options?.standard ?? 'draft-10', tier: options?.tier ?? true }
+}
+
+/**
+ * `String(Math.ceil(ms / 1000))` (epoch seconds of `X-RateLimit-Reset`), remembering the last
+ * one: it changes at most once a second, and epoch seconds are too large for V8's small-integer
+ * string cache.
+ */
+function epochSecondsText(): (ms: number) => string {
+  let lastSeconds = Number.NaN
+  let lastText = ''
+  return (ms) => {
+    const seconds = Math.ceil(ms / 1000)
+    if (seconds !== lastSeconds) {
+      lastSeconds = seconds
+      lastText = String(seconds)
+    }
+    return lastText
+  }
+}
+
+function renderer(settings: HeaderSettings, names: HeaderNames): HeaderRenderer {
+  const { legacy, standard, tier } = settings
+  const resetText = epochSecondsText()
 
   return function renderRateLimitHeaders(decision: Decision): Record<string, string> {
     const out: Record<string, string> = {}
@@ -173,27 +242,145 @@ export function createRateLimitHeaders(options?: HeaderOptions): HeaderRenderer 
     if (list.length > 0) {
       const remaining = nonNegative(decision.remaining)
       if (legacy) {
-        out['X-RateLimit-Limit'] = String(decision.limit)
-        out['X-RateLimit-Remaining'] = String(remaining)
-        out['X-RateLimit-Reset'] = String(Math.ceil(decision.resetAt / 1000))
-        if (tier && decision.tier !== undefined && isSafeTier(decision.tier)) out['X-RateLimit-Tier'] = decision.tier
+        out[names.limit] = String(decision.limit)
+        out[names.remaining] = String(remaining)
+        out[names.reset] = resetText(decision.resetAt)
+        if (tier && decision.tier !== undefined && isSafeTier(decision.tier)) out[names.tier] = decision.tier
       }
       if (standard === 'draft-10') {
-        draft10(list, decision.at, out)
+        draft10(list, decision.at, out, names)
       } else if (standard !== false) {
         const reset = ceilSeconds(decision.resetAt - decision.at)
         if (standard === 'draft-7') {
-          out['RateLimit'] = `limit=${decision.limit}, remaining=${remaining}, reset=${reset}`
+          out[names.state] = `limit=${decision.limit}, remaining=${remaining}, reset=${reset}`
         } else {
-          out['RateLimit-Limit'] = String(decision.limit)
-          out['RateLimit-Remaining'] = String(remaining)
-          out['RateLimit-Reset'] = String(reset)
+          out[names.draftLimit] = String(decision.limit)
+          out[names.draftRemaining] = String(remaining)
+          out[names.draftReset] = String(reset)
         }
-        out['RateLimit-Policy'] = policyFieldOldDrafts(list, headlineIndex(decision))
+        out[names.policy] = policyFieldOldDrafts(list, headlineIndex(decision))
       }
     }
     const retry = retryAfterSeconds(decision)
-    if (retry !== undefined) out['Retry-After'] = String(retry)
+    if (retry !== undefined) out[names.retryAfter] = String(retry)
+    return out
+  }
+}
+
+/**
+ * Validates header options once and returns a renderer for them. Use it on hot paths (adapters);
+ * {@link rateLimitHeaders} is the one-call form.
+ *
+ * @example
+ * const render = createRateLimitHeaders({ standard: 'draft-7' })
+ * const headers = render(decision) // { 'X-RateLimit-Limit': '100', …, RateLimit: 'limit=100, remaining=99, reset=1' }
+ */
+export function createRateLimitHeaders(options?: HeaderOptions): HeaderRenderer {
+  return renderer(headerSettings(options), CANONICAL_NAMES)
+}
+
+/**
+ * A renderer for the decisions of one known policy list: what the HTTP layer gets from its
+ * limiter when no plan picks policies per request. It renders what {@link createRateLimitHeaders}
+ * renders (names spelled as `nameCase` says), doing once what depends only on the list. For a
+ * single policy (the common case) every figure is the decision's headline, so the per-policy
+ * results (`decision.policies`) are never built, and `RateLimit-Policy` and `X-RateLimit-Limit`
+ * are constant strings. Other lists, and decisions that are not about the policy (a store
+ * error), go the general way.
+ * @internal
+ */
+export function createPolicyListHeaders(
+  options: HeaderOptions | undefined,
+  policies: readonly Policy[] | undefined,
+  nameCase: HeaderNameCase = 'canonical',
+): HeaderRenderer {
+  const settings = headerSettings(options)
+  const names = nameCase === 'lower' ? LOWER_CASE_NAMES : CANONICAL_NAMES
+  const general = renderer(settings, names)
+  if (policies === undefined || policies.length !== 1) return general
+  const { legacy, standard, tier } = settings
+  const p = policies[0]
+  const limit = p.limit
+  const burst = p.burst
+  const windowMs = p.windowMs
+  const isBucket = p.kind === 'token-bucket'
+  let name: string
+  let policyText: string
+  try {
+    name = quoted(p.name)
+    const windowText = sfInteger(windowSeconds(p))
+    policyText = standard === 'draft-10' ? `${name};q=${sfInteger(limit)};w=${windowText}` : `${sfInteger(limit)};w=${windowText}`
+  } catch {
+    // Not renderable (a policy of your own making with figures out of range): the general
+    // renderer throws the same error, per request, as it always has.
+    return general
+  }
+  const limitText = String(limit)
+  const statePrefix = `${name};r=`
+  const resetText = epochSecondsText()
+  // The default sets, without a tier, are one object literal: one allocation, no shape changes.
+  const literal = legacy && standard === 'draft-10' && names === CANONICAL_NAMES
+  const literalLower = legacy && standard === 'draft-10' && names === LOWER_CASE_NAMES
+
+  /** `RateLimit` of the one policy: `r`, and `t` as secondsUntilMoreQuota gives it, from the headline. */
+  const stateOf = (decision: Decision, raw: number): string => {
+    const r = statePrefix + sfInteger(nonNegative(raw))
+    // The policy is violated exactly when the decision denies with a wait, which is then its own.
+    const retryMs = decision.retryAfterMs
+    if (!decision.allowed && retryMs !== 0 && Number.isFinite(retryMs)) return `${r};t=${sfInteger(Math.max(1, ceilSeconds(retryMs)))}`
+    if (raw >= burst) return r
+    let ms = decision.resetAt - decision.at
+    if (isBucket) ms -= ((burst - raw - 1) * windowMs) / limit
+    return `${r};t=${sfInteger(Math.max(1, ceilSeconds(ms)))}`
+  }
+
+  return function renderRateLimitHeaders(decision: Decision): Record<string, string> {
+    // Not a decision on this one policy (a store error has no policy state): the general way.
+    if (decision.reason === 'store-error' || decision.limit !== limit) return general(decision)
+    const raw = decision.remaining
+    const remaining = String(nonNegative(raw))
+    let out: Record<string, string>
+    if (decision.tier === undefined && (literal || literalLower)) {
+      out = literal
+        ? {
+            'X-RateLimit-Limit': limitText,
+            'X-RateLimit-Remaining': remaining,
+            'X-RateLimit-Reset': resetText(decision.resetAt),
+            'RateLimit-Policy': policyText,
+            RateLimit: stateOf(decision, raw),
+          }
+        : {
+            'x-ratelimit-limit': limitText,
+            'x-ratelimit-remaining': remaining,
+            'x-ratelimit-reset': resetText(decision.resetAt),
+            'ratelimit-policy': policyText,
+            ratelimit: stateOf(decision, raw),
+          }
+    } else {
+      out = {}
+      if (legacy) {
+        out[names.limit] = limitText
+        out[names.remaining] = remaining
+        out[names.reset] = resetText(decision.resetAt)
+        if (tier && decision.tier !== undefined && isSafeTier(decision.tier)) out[names.tier] = decision.tier
+      }
+      if (standard === 'draft-10') {
+        out[names.policy] = policyText
+        out[names.state] = stateOf(decision, raw)
+      } else if (standard !== false) {
+        const reset = ceilSeconds(decision.resetAt - decision.at)
+        if (standard === 'draft-7') {
+          out[names.state] = `limit=${limitText}, remaining=${remaining}, reset=${reset}`
+        } else {
+          out[names.draftLimit] = limitText
+          out[names.draftRemaining] = remaining
+          out[names.draftReset] = String(reset)
+        }
+        out[names.policy] = policyText
+      }
+    }
+    const retry = retryAfterSeconds(decision)
+    if (retry !== undefined) out[names.retryAfter] = String(retry)
     return out
   }
 }

@@ -2,8 +2,8 @@ import type { BodyFormatter, BodyOptions, BodyPreset, BodyRenderer } from './bod
 import { createLimitedBody } from './bodies.js'
 import type { Decision } from './decision.js'
 import { ConfigurationError, checkInteger, checkOptionsObject, invalid } from './errors.js'
-import type { HeaderOptions, HeaderRenderer } from './headers.js'
-import { createRateLimitHeaders } from './headers.js'
+import type { HeaderNameCase, HeaderOptions, HeaderRenderer } from './headers.js'
+import { createPolicyListHeaders } from './headers.js'
 import type { KeyFunction, KeyRequestInfo } from './keys.js'
 import { checkIpv6Subnet, DEFAULT_IPV6_SUBNET, ipKey } from './keys.js'
 import type { ConsumeOptions, Layer, Limiter, LimiterOptions, StoreErrorMode } from './limiter.js'
@@ -267,7 +267,9 @@ function scopedKey(scope: string, key: string): string {
 /**
  * Validates adapter options once and compiles the request → decision → response logic every
  * adapter shares. `where` names the factory in error messages; `adapterOptions` lists the extra
- * option names the adapter itself handles (they are ignored here).
+ * option names the adapter itself handles (they are ignored here); `mark` is how requests are
+ * marked as decided (see {@link DecidedMark}); `headerNames: 'lower'` spells the outcome's header
+ * names in lower case, for frameworks that lower-case every name they are given (Fastify).
  *
  * @example
  * const http = createHttpLimiter('rateLimit()', { policies: [tokenBucket({ limit: 100, window: '1m' })] })
@@ -278,6 +280,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   options: HttpLimiterOptions<Raw, Info>,
   adapterOptions: readonly string[] = [],
   mark: DecidedMark = 'weakset',
+  headerNames: HeaderNameCase = 'canonical',
 ): HttpLimiter<Raw, Info> {
   checkOptionsObject(where, options)
   for (const name of Object.keys(options)) {
@@ -350,7 +353,13 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   let renderBody: BodyRenderer
   try {
     if (options.headers !== undefined && options.headers !== false) checkOptionsObject(`${where} headers`, options.headers)
-    renderHeaders = createRateLimitHeaders(options.headers === false ? { legacy: false, standard: false } : options.headers)
+    const headerOptions: HeaderOptions | undefined = options.headers === false ? { legacy: false, standard: false } : options.headers
+    // Without a plan, every decision is on one known policy list: what depends only on it is rendered once.
+    renderHeaders = createPolicyListHeaders(
+      headerOptions,
+      options.plan === undefined ? (policyOverride ?? limiter.policies) : undefined,
+      headerNames,
+    )
     const body = options.body
     renderBody = createLimitedBody(body === undefined || typeof body === 'object' ? body : { format: body })
   } catch (error) {
@@ -476,20 +485,30 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     return isThenable(key) ? key.then((k) => withCost(info, k, routeScope)) : withCost(info, key, routeScope)
   }
 
+  const handleAny = (info: Info, routeScope?: string): HttpOutcome | Promise<HttpOutcome> => {
+    const raw = info.raw
+    if (!firstTime(raw)) return PASS
+    if (skip !== undefined) {
+      const skipped = skip(raw, info)
+      if (isThenable(skipped)) return skipped.then((yes) => (yes === true ? PASS : afterSkip(info, routeScope)))
+      if (skipped === true) return PASS
+    }
+    return afterSkip(info, routeScope)
+  }
+
+  /** The default setup (client-IP keys, a fixed cost, no skip or plan), without the stages it doesn't use. */
+  const handleByIp = (info: Info, routeScope?: string): HttpOutcome | Promise<HttpOutcome> => {
+    if (!firstTime(info.raw)) return PASS
+    const subject = ipKey(info.ip, subnet)
+    const decision = limiter.decide(routeScope === undefined ? subject : scopedKey(routeScope, subject), baseCall)
+    return isThenable(decision) ? decision.then((d) => outcome(d, info, undefined)) : outcome(decision, info, undefined)
+  }
+
   const warnedHere = new Set<string>()
 
   return {
     limiter,
-    handle(info: Info, routeScope?: string): HttpOutcome | Promise<HttpOutcome> {
-      const raw = info.raw
-      if (!firstTime(raw)) return PASS
-      if (skip !== undefined) {
-        const skipped = skip(raw, info)
-        if (isThenable(skipped)) return skipped.then((yes) => (yes === true ? PASS : afterSkip(info, routeScope)))
-        if (skipped === true) return PASS
-      }
-      return afterSkip(info, routeScope)
-    },
+    handle: skip === undefined && plan === undefined && keyFn === undefined && costFn === undefined ? handleByIp : handleAny,
     warnOnce(code: string, message: string): void {
       // The process warning once per code; the limiter's event once per middleware.
       if (warnedHere.has(code)) return

@@ -36,7 +36,35 @@ export const USER_PREFIX = 'user:'
 /** The IPv6 prefix length clients are grouped by unless told otherwise: one customer site. */
 export const DEFAULT_IPV6_SUBNET = 56
 
-const HEX = '0123456789abcdef'
+/** The value of a hex digit's char code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48 // 0-9
+  const lower = c | 0x20
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1 // a-f, A-F
+}
+
+/**
+ * Appends the colon-separated groups of `s[from, to)` (1-4 hex digits each; none when empty) to
+ * `out`. False when the text is not such a list.
+ */
+function parseGroups(s: string, from: number, to: number, out: number[]): boolean {
+  if (from === to) return true
+  let n = 0
+  let digits = 0
+  for (let i = from; i <= to; i++) {
+    if (i === to || s.charCodeAt(i) === 58 /* : */) {
+      if (digits === 0) return false
+      out.push(n)
+      n = 0
+      digits = 0
+      continue
+    }
+    const d = hexDigit(s.charCodeAt(i))
+    if (d < 0 || ++digits > 4) return false
+    n = n * 16 + d
+  }
+  return true
+}
 
 /**
  * Parses an IPv6 address (with `::` compression, an embedded dotted IPv4 tail and an optional
@@ -46,8 +74,8 @@ function parseIpv6(text: string): number[] | undefined {
   const zone = text.indexOf('%')
   let s = zone >= 0 ? text.slice(0, zone) : text
   if (s.length > 2 && s.charCodeAt(0) === 91 /* [ */ && s.charCodeAt(s.length - 1) === 93 /* ] */) s = s.slice(1, -1)
-  const groups: number[] = []
   let tail: number[] | undefined
+  let end = s.length
   const dot = s.indexOf('.')
   if (dot >= 0) {
     // An IPv4 tail: the last 32 bits in dotted form.
@@ -56,39 +84,28 @@ function parseIpv6(text: string): number[] | undefined {
     const v4 = parseIpv4(s.slice(lastColon + 1))
     if (v4 === undefined) return undefined
     tail = [(v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]]
-    s = s.slice(0, lastColon + 1)
+    end = lastColon + 1
     // `::1.2.3.4` leaves `::`; `::ffff:1.2.3.4` leaves `::ffff:`. Keep a lone trailing `::`.
-    if (s.endsWith(':') && !s.endsWith('::')) s = s.slice(0, -1)
+    if (!(end >= 2 && s.charCodeAt(end - 2) === 58)) end--
   }
   const want = tail === undefined ? 8 : 6
-  const gap = s.indexOf('::')
-  if (gap >= 0 && s.indexOf('::', gap + 1) >= 0) return undefined
-  const parseList = (part: string): number[] | undefined => {
-    if (part === '') return []
-    const out: number[] = []
-    for (const g of part.split(':')) {
-      if (g.length === 0 || g.length > 4) return undefined
-      let n = 0
-      for (let i = 0; i < g.length; i++) {
-        const d = HEX.indexOf(g[i].toLowerCase())
-        if (d < 0) return undefined
-        n = n * 16 + d
-      }
-      out.push(n)
-    }
-    return out
-  }
+  // The one `::` of s[0, end), if any.
+  let gap = s.indexOf('::')
+  if (gap + 2 > end) gap = -1
   if (gap >= 0) {
-    const head = parseList(s.slice(0, gap))
-    const rest = parseList(s.slice(gap + 2))
-    if (head === undefined || rest === undefined || head.length + rest.length >= want) return undefined
-    groups.push(...head)
-    for (let i = head.length + rest.length; i < want; i++) groups.push(0)
-    groups.push(...rest)
-  } else {
-    const all = parseList(s)
-    if (all === undefined || all.length !== want) return undefined
-    groups.push(...all)
+    const again = s.indexOf('::', gap + 1)
+    if (again >= 0 && again + 2 <= end) return undefined
+  }
+  const groups: number[] = []
+  if (gap >= 0) {
+    if (!parseGroups(s, 0, gap, groups)) return undefined
+    const head = groups.length
+    const rest: number[] = []
+    if (!parseGroups(s, gap + 2, end, rest) || head + rest.length >= want) return undefined
+    for (let i = head + rest.length; i < want; i++) groups.push(0)
+    for (const g of rest) groups.push(g)
+  } else if (!parseGroups(s, 0, end, groups) || groups.length !== want) {
+    return undefined
   }
   if (tail !== undefined) groups.push(tail[0], tail[1])
   return groups
@@ -102,6 +119,47 @@ function parseIpv4(s: string): number[] | undefined {
   const out = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])]
   for (const n of out) if (n > 255) return undefined
   return out
+}
+
+/** Whether `ip` starts with `::ffff:` (any case). */
+function isMappedPrefix(ip: string): boolean {
+  return (
+    ip.length > 7 &&
+    ip.charCodeAt(0) === 58 &&
+    ip.charCodeAt(1) === 58 &&
+    (ip.charCodeAt(2) | 0x20) === 102 &&
+    (ip.charCodeAt(3) | 0x20) === 102 &&
+    (ip.charCodeAt(4) | 0x20) === 102 &&
+    (ip.charCodeAt(5) | 0x20) === 102 &&
+    ip.charCodeAt(6) === 58
+  )
+}
+
+/**
+ * `s` from `from` to its end as an IPv4 address in canonical dotted form (what {@link parseIpv4}
+ * accepts: four decimal octets of 1-3 digits, each at most 255), or `undefined`.
+ */
+function dottedIpv4(s: string, from: number): string | undefined {
+  let octets = 0
+  let n = 0
+  let digits = 0
+  let canonical = true
+  for (let i = from; i <= s.length; i++) {
+    const c = i === s.length ? 46 /* . */ : s.charCodeAt(i)
+    if (c === 46) {
+      if (digits === 0 || n > 255 || ++octets > 4) return undefined
+      n = 0
+      digits = 0
+      continue
+    }
+    if (c < 48 || c > 57 || ++digits > 3) return undefined
+    if (digits === 2 && n === 0) canonical = false // a leading zero
+    n = n * 10 + (c - 48)
+  }
+  if (octets !== 4) return undefined
+  if (canonical) return s.slice(from)
+  const v4 = parseIpv4(s.slice(from))
+  return v4 === undefined ? undefined : `${v4[0]}.${v4[1]}.${v4[2]}.${v4[3]}`
 }
 
 /** RFC 5952 text of 8 groups: lower case, no leading zeros, the longest run (>= 2) of zero groups as `::`. */
@@ -128,7 +186,8 @@ function formatIpv6(groups: readonly number[]): string {
       i += bestLen - 1
       continue
     }
-    if (out.length > 0 && !out.endsWith(':')) out += ':'
+    // A separator, except first and right after the `::`.
+    if (i > 0 && i !== bestStart + bestLen) out += ':'
     out += groups[i].toString(16)
   }
   return out
@@ -151,6 +210,11 @@ function formatIpv6(groups: readonly number[]): string {
  */
 export function normalizeIp(ip: string, ipv6Subnet: number = DEFAULT_IPV6_SUBNET): string {
   if (ip.indexOf(':') < 0) return ip
+  // The IPv6 text met most: an IPv4 client of a dual-stack socket (`::ffff:203.0.113.7`).
+  if (isMappedPrefix(ip)) {
+    const v4 = dottedIpv4(ip, 7)
+    if (v4 !== undefined) return v4
+  }
   const groups = parseIpv6(ip)
   if (groups === undefined) return ip
   // IPv4-mapped (::ffff:0:0/96): the IPv4 address itself.

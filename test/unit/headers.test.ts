@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { createPolicyListHeaders } from '../../src/core/headers.js'
 import {
   ceilSeconds,
   createRateLimitHeaders,
@@ -620,5 +621,80 @@ describe('with a real limiter', () => {
       ),
       { numRuns: 150 },
     )
+  })
+})
+
+describe("createPolicyListHeaders (the HTTP layer's renderer for a known policy list)", () => {
+  const policyArb = fc.oneof(
+    fc
+      .record({
+        limit: fc.integer({ min: 1, max: 20 }),
+        window: fc.integer({ min: 1, max: 120_000 }),
+        extra: fc.integer({ min: 0, max: 10 }),
+      })
+      .map(({ limit, window, extra }) => tokenBucket({ limit, window, burst: limit + extra })),
+    fc
+      .record({ limit: fc.integer({ min: 1, max: 20 }), window: fc.integer({ min: 1, max: 120_000 }) })
+      .map(({ limit, window }) => fixedWindow({ limit, window })),
+    fc
+      .record({ limit: fc.integer({ min: 1, max: 20 }), window: fc.integer({ min: 10, max: 120_000 }) })
+      .map(({ limit, window }) => slidingWindow({ limit, window })),
+    fc.constant(fixedWindow({ name: 'zero', limit: 0, window: '1m' })),
+  )
+  const optionsArb = fc.record(
+    {
+      legacy: fc.constantFrom<HeaderOptions['legacy']>('x-ratelimit', false),
+      standard: fc.constantFrom<HeaderOptions['standard']>('draft-10', 'draft-7', 'draft-6', false),
+      tier: fc.boolean(),
+    },
+    { requiredKeys: [] },
+  )
+  const lowerCased = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))
+
+  it('property: renders exactly what createRateLimitHeaders renders, in the same order (one policy: from the headline only)', () => {
+    fc.assert(
+      fc.property(
+        policyArb,
+        fc.array(fc.record({ advance: fc.integer({ min: 0, max: 5_000 }), cost: fc.integer({ min: 0, max: 25 }) }), {
+          minLength: 1,
+          maxLength: 30,
+        }),
+        optionsArb,
+        fc.boolean(),
+        fc.option(fc.constantFrom('free', 'bad\ntier'), { nil: undefined }),
+        (policy, steps, options, dryRun, tier) => {
+          let now = 1_700_000_000_123
+          const limiter = createLimiter({ now: () => now, policies: [policy], dryRun })
+          const general = createRateLimitHeaders(options)
+          const fast = createPolicyListHeaders(options, [policy])
+          const lower = createPolicyListHeaders(options, [policy], 'lower')
+          for (const { advance, cost } of steps) {
+            now += advance
+            const d = limiter.decide('k', { cost, tier }) as Decision
+            const want = general(d)
+            const got = fast(d)
+            expect(got).toEqual(want)
+            expect(Object.keys(got)).toEqual(Object.keys(want))
+            expect(lower(d)).toEqual(lowerCased(want))
+            expect(Object.keys(lower(d))).toEqual(Object.keys(lowerCased(want)))
+          }
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it('several policies, store errors and decisions on other policies go the general way', () => {
+    const a = fixedWindow({ name: 'a', limit: 5, window: '1m' })
+    const b = tokenBucket({ name: 'b', limit: 50, window: '1h' })
+    const limiter = createLimiter({ now: () => AT, policies: [a, b] })
+    const two = limiter.decide('k') as Decision
+    expect(createPolicyListHeaders(undefined, [a, b])(two)).toEqual(rateLimitHeaders(two))
+    // A renderer for `b` alone handed a decision on [a, b]: the headline limit tells it apart.
+    expect(createPolicyListHeaders(undefined, [b])(two)).toEqual(rateLimitHeaders(two))
+    const failing = createLimiter({ store: throwingStore() as never, policies: [a], onStoreError: 'deny' })
+    const error = failing.decide('k') as Decision
+    expect(createPolicyListHeaders(undefined, [a])(error)).toEqual({ 'Retry-After': '1' })
+    expect(createPolicyListHeaders(undefined, [a], 'lower')(error)).toEqual({ 'retry-after': '1' })
   })
 })

@@ -19,6 +19,26 @@ describe('normalizeIp', () => {
     expect(normalizeIp('0:0:0:0:0:ffff:203.0.113.7')).toBe('203.0.113.7')
   })
 
+  it('the dotted ::ffff: form (its fast path) gives the canonical IPv4 text and nothing else', () => {
+    expect(normalizeIp('::FfFf:203.0.113.7')).toBe('203.0.113.7')
+    expect(normalizeIp('::ffff:203.000.113.007')).toBe('203.0.113.7')
+    expect(normalizeIp('::ffff:0.0.0.0')).toBe('0.0.0.0')
+    expect(normalizeIp('[::ffff:203.0.113.7]')).toBe('203.0.113.7')
+    expect(normalizeIp('::ffff:203.0.113.7%eth0')).toBe('203.0.113.7')
+    expect(normalizeIp('::fffe:203.0.113.7')).toBe('::/56')
+    for (const s of [
+      '::ffff:256.0.0.1',
+      '::ffff:1.2.3',
+      '::ffff:1.2.3.4.',
+      '::ffff:1.2.3.4.5',
+      '::ffff:1..3.4',
+      '::ffff:1234.1.1.1',
+      '::ffff:',
+    ]) {
+      expect(normalizeIp(s)).toBe(s)
+    }
+  })
+
   it('groups IPv6 by /56 in canonical form', () => {
     expect(normalizeIp('2001:db8:1234:56ab::1')).toBe('2001:db8:1234:5600::/56')
     expect(normalizeIp('2001:0DB8:1234:56FF:ffff:ffff:ffff:ffff')).toBe('2001:db8:1234:5600::/56')
