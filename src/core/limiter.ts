@@ -207,7 +207,8 @@ const NO_NUMBERS: readonly number[] = Object.freeze([])
  */
 class DecisionRecord implements Decision {
   #list: readonly Policy[]
-  #raw: readonly number[]
+  /** The store's three numbers per policy; undefined for one policy whose numbers are the headline's. */
+  #raw: readonly number[] | undefined
   #layerOf: readonly (string | undefined)[] | undefined
   #policies: readonly PolicyResult[] | undefined
   constructor(
@@ -225,7 +226,7 @@ class DecisionRecord implements Decision {
     readonly dryRun: boolean | undefined,
     readonly error: unknown,
     list: readonly Policy[],
-    raw: readonly number[],
+    raw: readonly number[] | undefined,
     layerOf: readonly (string | undefined)[] | undefined,
   ) {
     this.#list = list
@@ -237,8 +238,9 @@ class DecisionRecord implements Decision {
   get policies(): readonly PolicyResult[] {
     if (this.#policies !== undefined) return this.#policies
     const list = this.#list
-    const r = this.#raw
     const layerOf = this.#layerOf
+    // One policy, its numbers kept as the headline: admitted means a retry of 0.
+    const r = this.#raw ?? [this.remaining, this.resetAt, this.retryAfterMs === Number.POSITIVE_INFINITY ? -1 : this.retryAfterMs]
     const out = new Array<PolicyResult>(list.length)
     for (let i = 0; i < list.length; i++) {
       const p = list[i]
@@ -319,6 +321,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
   // The memory store can decide into a caller's buffer: the limiter's fast path uses that.
   const memory = store instanceof MemoryStore ? store : undefined
   const scratchKeys: string[] = []
+  // The memory fast path's numbers for one policy; decisions don't keep it (see decisionOfOne).
+  const scratchResults = [0, 0, 0]
   const onStoreError: StoreErrorMode = options.onStoreError ?? 'allow'
   const ownsFallback = onStoreError === 'fallback' && options.fallback === undefined
   const fallback: Store | undefined = onStoreError === 'fallback' ? (options.fallback ?? new MemoryStore()) : undefined
@@ -492,12 +496,44 @@ export function createLimiter(options: LimiterOptions): Limiter {
       r,
       layerOf,
     )
-    if (hasListeners && mode === 'consume') {
-      emit('decision', decision)
-      if (!allowed) emit('limited', decision)
-      else if (nearLimit !== undefined && decision.remaining <= nearLimit) emit('near-limit', decision)
-    }
+    if (hasListeners && mode === 'consume') announce(decision)
     return decision
+  }
+
+  /**
+   * `decisionOf` for a charge of 1 on the limiter's only policy (the memory fast path): the
+   * headline is that policy's numbers, so the decision keeps no copy of `r`, which is scratch.
+   */
+  const decisionOfOne = (key: string, allowed: boolean, at: number, r: readonly number[]): Decision => {
+    const policy = policies[0]
+    const retry = r[2]
+    const decision = new DecisionRecord(
+      allowed,
+      allowed ? 'ok' : retry < 0 ? 'exceeds-capacity' : 'limited',
+      key,
+      1,
+      policy.limit,
+      r[0],
+      r[1],
+      allowed ? 0 : retry < 0 ? Number.POSITIVE_INFINITY : retry,
+      allowed || retry === 0 ? NO_NAMES : [policy.name],
+      at,
+      undefined,
+      dryRun && !allowed ? true : undefined,
+      undefined,
+      policies,
+      undefined,
+      undefined,
+    )
+    if (hasListeners) announce(decision)
+    return decision
+  }
+
+  /** The events of a `consume` decision. */
+  const announce = (decision: Decision): void => {
+    emit('decision', decision)
+    if (!decision.allowed) emit('limited', decision)
+    else if (nearLimit !== undefined && decision.remaining <= nearLimit) emit('near-limit', decision)
   }
 
   const storeErrorDecision = (key: string, request: StoreRequest, error: unknown, tier: string | undefined): Decision => {
@@ -568,15 +604,21 @@ export function createLimiter(options: LimiterOptions): Limiter {
       const subject = encodeSubject(where, key)
       const t = now()
       const n = policies.length
-      for (let i = 0; i < n; i++) scratchKeys[i] = subject
-      const results = new Array<number>(3 * n)
+      let results = scratchResults
       let allowed: boolean
       try {
-        allowed = memory.decideInto(scratchKeys, policies, 1, t, true, results)
+        if (n === 1) {
+          allowed = memory.decideOneInto(subject, policies[0], 1, t, true, results)
+        } else {
+          for (let i = 0; i < n; i++) scratchKeys[i] = subject
+          results = new Array<number>(3 * n)
+          allowed = memory.decideInto(scratchKeys, policies, 1, t, true, results)
+        }
       } catch (error) {
-        const request: StoreRequest = { keys: scratchKeys.slice(), policies, cost: 1, now: t, tag: subject }
+        const request: StoreRequest = { keys: new Array<string>(n).fill(subject), policies, cost: 1, now: t, tag: subject }
         return recover(mode, key, request, undefined, error, undefined, at)
       }
+      if (n === 1) return decisionOfOne(key, allowed, t, results)
       return decisionOf(mode, key, 1, policies, undefined, allowed, t, results, undefined)
     }
     let request: StoreRequest

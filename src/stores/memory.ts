@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel'
 import { LRUCache } from 'lru-cache'
 import { checkInteger, checkKnownOptions, invalid, StoreError } from '../core/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../core/policy.js'
@@ -22,6 +23,14 @@ const KNOWN = { maxKeys: true } as const
  * integer plus 8 bytes instead of a boxed number.
  */
 type Value = number | number[]
+
+/** lru-cache reports every `get` here when someone subscribes: skipping a get must not hide one. */
+const lruMetrics = channel('lru-cache:metrics')
+/**
+ * Matches no entry key (subjects never start with U+0001 and prefixed keys are longer); a string,
+ * so that comparing with it stays a string comparison.
+ */
+const NO_KEY = '\u0001'
 
 /**
  * The embedded store: state in this process, in an LRU bounded by `maxKeys`, with no timer per
@@ -52,12 +61,25 @@ export class MemoryStore implements Store {
   #lruOptions = {}
   // Scratch space reused across calls: the store is synchronous, so one set suffices.
   #outs: StepOutcome[] = [newOutcome()]
+  /**
+   * Where a charge on a stored token bucket steps: its `state` only ever holds numbers, and with its
+   * properties in another order it has a hidden class of its own, so the engine updates that number
+   * in place instead of allocating a boxed one per decision (window states share `#outs`).
+   */
+  #bucketOut: StepOutcome = { state: 0, allowed: false, never: false, remaining: 0, resetAt: 0, retryAfterMs: 0, ttlMs: 0 }
   #probe = newOutcome()
   #memKeys: string[] = []
   /** Latest request time seen: blocks are compared in the callers' clock, which tests inject. */
   #lastNow = 0
   #states: (PolicyState | undefined)[] = []
   #values: (Value | undefined)[] = []
+  /**
+   * The most recently used entry, when known: the entry key and LRU value of the last
+   * single-policy decision. Deciding that key again skips `cache.get`, which would only find the
+   * entry already at the most recently used end. Every other use of the cache forgets it.
+   */
+  #mruKey = NO_KEY
+  #mruValue: Value = 0
 
   constructor(options: MemoryStoreOptions = {}) {
     const where = 'new MemoryStore()'
@@ -66,8 +88,9 @@ export class MemoryStore implements Store {
     this.maxKeys = options.maxKeys === undefined ? 100_000 : checkInteger(where, 'maxKeys', options.maxKeys, 1, 100_000_000)
     this.#cache = new LRUCache<string, Value>({
       max: this.maxKeys,
-      // A token-bucket entry going away gives its slot back.
+      // A token-bucket entry going away gives its slot back (so the memo must not hand it out).
       dispose: (value) => {
+        this.#forget()
         if (typeof value === 'number') this.#freeSlots.push(value)
       },
     })
@@ -124,6 +147,7 @@ export class MemoryStore implements Store {
 
   refund(request: StoreRefundRequest): StoreResult {
     this.#checkOpen()
+    this.#forget()
     const { keys, policies, cost, now, chargedAt } = request
     const n = policies.length
     const results = new Array<number>(3 * n)
@@ -144,6 +168,7 @@ export class MemoryStore implements Store {
 
   reset(request: StoreRequest): void {
     this.#checkOpen()
+    this.#forget()
     const { keys, policies } = request
     for (let i = 0; i < policies.length; i++) {
       const memKey = this.#memKey(policies[i].slot, keys[i])
@@ -154,6 +179,7 @@ export class MemoryStore implements Store {
 
   close(): void {
     this.#closed = true
+    this.#forget()
     this.#cache.clear()
     this.#blocked.clear()
     this.#freeSlots = []
@@ -162,6 +188,7 @@ export class MemoryStore implements Store {
 
   /** Drops every entry whose state is fresh again. Optional: memory is bounded without it. */
   prune(now: number = Date.now()): number {
+    this.#forget()
     let dropped = 0
     const probe = this.#probe
     for (const [memKey, value] of this.#cache.entries()) {
@@ -188,33 +215,90 @@ export class MemoryStore implements Store {
    * calls this directly so a decision on this store allocates almost nothing. @internal
    */
   decideInto(keys: readonly string[], policies: readonly Policy[], cost: number, now: number, charge: boolean, results: number[]): boolean {
+    return policies.length === 1
+      ? this.decideOneInto(keys[0], policies[0], cost, now, charge, results)
+      : this.#decideMany(keys, policies, cost, now, charge, results)
+  }
+
+  /** `decideInto` for one policy, without the arrays (the limiter's hot path). @internal */
+  decideOneInto(key: string, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
     this.#checkOpen()
     if (now > this.#lastNow) this.#lastNow = now
-    const n = policies.length
-    const cache = this.#cache
-
-    if (n === 1) {
-      // The common case, without the scratch arrays.
-      const policy = policies[0]
-      const memKey = this.#memKey(policy.slot, keys[0])
-      const value = cache.get(memKey, this.#lruOptions)
-      const state = typeof value === 'number' ? this.#pool[value] : value
-      const out = this.#outs[0]
-      policy.step(state, cost, now, out)
-      const allowed = out.allowed
-      // Read before a peek's cost-0 step below overwrites it.
-      const retryAfterMs = out.retryAfterMs
-      if (!allowed && !out.never) this.#blocked.set(memKey, now + out.retryAfterMs)
-      if (charge && allowed && cost > 0) {
-        this.#write(memKey, policy, out.state, value)
-        if (this.#blocked.size !== 0) this.#blocked.delete(memKey)
-      } else if (!charge && cost > 0) policy.step(state, 0, now, out)
-      results[0] = out.remaining
-      results[1] = out.resetAt
-      results[2] = allowed ? 0 : retryAfterMs
+    const memKey = this.#memKey(policy.slot, key)
+    // The entry decided last is still the most recently used: looking it up again would change nothing.
+    const value = memKey === this.#mruKey && !lruMetrics.hasSubscribers ? this.#mruValue : this.#cache.get(memKey, this.#lruOptions)
+    let out = this.#outs[0]
+    if (typeof value === 'number' && cost > 0) {
+      // A charge on a stored token bucket steps from a call site of its own, which stays monomorphic
+      // (so inlined, its state never boxed) when windows share this code.
+      out = this.#bucketOut
+      policy.step(this.#pool[value], cost, now, out)
+    } else policy.step(this.#stateOf(value), cost, now, out)
+    const allowed = out.allowed
+    if (!charge || !allowed || cost === 0) {
+      this.#unchanged(memKey, policy, value, cost, now, charge, out, results)
       return allowed
     }
+    const remaining = out.remaining
+    const resetAt = out.resetAt
+    const next = out.state
+    if (typeof next === 'number' && typeof value === 'number') {
+      // Token bucket already stored: update its slot in place; the entry stays the most recently used.
+      this.#pool[value] = next
+      this.#remember(memKey, value)
+    } else {
+      const stored = this.#write(memKey, policy, next, value)
+      // A written entry was set last (the most recently used), unless it was dropped.
+      if (stored === undefined) this.#forget()
+      else this.#remember(memKey, stored)
+    }
+    if (this.#blocked.size !== 0) this.#blocked.delete(memKey)
+    // Written last: an `evicted` listener above may have decided on this store (and its scratch).
+    results[0] = remaining
+    results[1] = resetAt
+    results[2] = 0
+    return true
+  }
 
+  /** The rest of `decideOneInto` when nothing is written: a denial, a peek or a cost of 0. */
+  #unchanged(
+    memKey: string,
+    policy: Policy,
+    value: Value | undefined,
+    cost: number,
+    now: number,
+    charge: boolean,
+    stepped: StepOutcome,
+    results: number[],
+  ): void {
+    const allowed = stepped.allowed
+    results[2] = allowed ? 0 : stepped.retryAfterMs
+    if (!allowed && !stepped.never) this.#blocked.set(memKey, now + stepped.retryAfterMs)
+    if (value !== undefined) this.#remember(memKey, value)
+    let out = stepped
+    if (!charge && cost > 0) {
+      // A peek reports the uncharged state (the retry above stays the charge's).
+      out = this.#outs[0]
+      policy.step(this.#stateOf(value), 0, now, out)
+    }
+    results[0] = out.remaining
+    results[1] = out.resetAt
+  }
+
+  /** `decideInto` for several policies: all are stepped before any is written, so a denial charges none. */
+  #decideMany(
+    keys: readonly string[],
+    policies: readonly Policy[],
+    cost: number,
+    now: number,
+    charge: boolean,
+    results: number[],
+  ): boolean {
+    this.#checkOpen()
+    if (now > this.#lastNow) this.#lastNow = now
+    this.#forget()
+    const n = policies.length
+    const cache = this.#cache
     const outs = this.#outs
     while (outs.length < n) outs.push(newOutcome())
     const memKeys = this.#memKeys
@@ -252,21 +336,31 @@ export class MemoryStore implements Store {
     return allowed
   }
 
+  #forget(): void {
+    this.#mruKey = NO_KEY
+  }
+
+  #remember(memKey: string, value: Value): void {
+    this.#mruKey = memKey
+    this.#mruValue = value
+  }
+
   /**
    * Stores a new state for an entry whose current LRU value is `value` (undefined: new entry),
-   * or drops it when the state is fresh again, making room first for a new entry.
+   * or drops it when the state is fresh again, making room first for a new entry. Returns the
+   * entry's LRU value now (undefined: dropped).
    */
-  #write(memKey: string, policy: Policy, state: PolicyState | undefined, value: Value | undefined): void {
+  #write(memKey: string, policy: Policy, state: PolicyState | undefined, value: Value | undefined): Value | undefined {
     const cache = this.#cache
     if (state === undefined) {
       if (value !== undefined) cache.delete(memKey)
       if (this.#blocked.size !== 0) this.#blocked.delete(memKey)
-      return
+      return undefined
     }
     if (typeof state === 'number' && typeof value === 'number') {
       // Token bucket already stored: update its slot in place.
       this.#pool[value] = state
-      return
+      return value
     }
     if (value === undefined) {
       if (!this.#policyOfSlot.has(policy.slot)) this.#policyOfSlot.set(policy.slot, policy)
@@ -276,9 +370,10 @@ export class MemoryStore implements Store {
       const slot = this.#takeSlot()
       this.#pool[slot] = state
       cache.set(memKey, slot, this.#lruOptions)
-    } else {
-      cache.set(memKey, state, this.#lruOptions)
+      return slot
     }
+    cache.set(memKey, state, this.#lruOptions)
+    return state
   }
 
   /** A free slot in the pool, growing it when needed. */
@@ -300,6 +395,7 @@ export class MemoryStore implements Store {
    * entry is blocked, the one whose block ends soonest goes, and the `evicted` event says so.
    */
   #makeRoom(): void {
+    this.#forget()
     const cache = this.#cache
     const blocked = this.#blocked
     const now = this.#lastNow

@@ -1,5 +1,17 @@
+import { channel } from 'node:diagnostics_channel'
 import { describe, expect, it } from 'vitest'
-import { type CasBackend, casStore, createLimiter, fixedWindow, MemoryStore, tokenBucket, type Versioned } from '../../src/index.js'
+import {
+  type CasBackend,
+  casStore,
+  createLimiter,
+  type Decision,
+  fixedWindow,
+  MemoryStore,
+  type Policy,
+  slidingWindow,
+  tokenBucket,
+  type Versioned,
+} from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
 
 describe('MemoryStore', () => {
@@ -84,6 +96,217 @@ describe('MemoryStore', () => {
     store.close()
     expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handles)
     expect(() => store.reset({ keys: ['k'], policies: [], cost: 0, now: 0, tag: 'k' })).toThrow(/after close/)
+  })
+})
+
+// The store remembers the entry of the last single-policy decision and skips the LRU lookup when
+// the next one is for the same entry. These pin that it never changes what the LRU would do.
+describe('MemoryStore: deciding the most recently used entry again', () => {
+  const setup = (maxKeys: number) => {
+    const c = clock(1_000_000)
+    const store = new MemoryStore({ maxKeys })
+    const bucket = tokenBucket({ name: 'bucket', limit: 10, window: '1h' })
+    const limiter = createLimiter({ store, now: c.now, policies: [bucket] })
+    const decide = (key: string) => limiter.decide(key) as Decision
+    const remaining = async (key: string) => (await limiter.peek(key, { cost: 0 })).remaining
+    return { c, store, limiter, decide, remaining }
+  }
+
+  it('a, b, a: a is the most recently used, so a new key evicts b', async () => {
+    const { store, decide, remaining } = setup(2)
+    decide('a')
+    decide('b')
+    expect(decide('a').remaining).toBe(8)
+    decide('c')
+    expect(store.size).toBe(2)
+    expect(await remaining('a')).toBe(8)
+    expect(await remaining('b')).toBe(10)
+  })
+
+  it('a, b, b: deciding b again leaves a the least recently used, so a new key evicts a', async () => {
+    const { store, decide, remaining } = setup(2)
+    decide('a')
+    decide('b')
+    expect(decide('b').remaining).toBe(8)
+    decide('c')
+    expect(store.size).toBe(2)
+    expect(await remaining('a')).toBe(10)
+    expect(await remaining('b')).toBe(8)
+  })
+
+  it('a, a decision on several entries, a: the multi-entry lookups moved a back, so a is looked up again', async () => {
+    const { store, limiter, decide, remaining } = setup(3)
+    const layered = { layers: [{ name: 'team', key: 't', policies: [tokenBucket({ name: 'team', limit: 100, window: '1h' })] }] }
+    decide('a')
+    limiter.decide('b', layered)
+    expect(decide('a').remaining).toBe(8)
+    // Least recently used first: b, t, a. A new key evicts b.
+    decide('c')
+    expect(store.size).toBe(3)
+    expect(await remaining('a')).toBe(8)
+    expect(await remaining('b')).toBe(10)
+  })
+
+  it('while lru-cache metrics have a subscriber, every decision still looks its entry up (and is reported)', () => {
+    const { decide } = setup(10)
+    const metrics = channel('lru-cache:metrics')
+    const gets: unknown[] = []
+    const listen = (message: unknown) => {
+      if ((message as { op?: string }).op === 'get') gets.push((message as { key?: unknown }).key)
+    }
+    decide('a')
+    metrics.subscribe(listen)
+    try {
+      decide('a')
+      decide('a')
+    } finally {
+      metrics.unsubscribe(listen)
+    }
+    expect(gets).toEqual(['a', 'a'])
+  })
+
+  it('evicting the remembered key to make room: its slot goes to another key, and the key starts afresh', async () => {
+    const { store, limiter, decide } = setup(2)
+    const team = tokenBucket({ name: 'team', limit: 100, window: '1h' })
+    const layered = { layers: [{ name: 'team', key: 't', policies: [team] }] }
+    decide('a')
+    decide('a')
+    expect(decide('a').remaining).toBe(7)
+    // Two new entries ('b' and the team's 't'): 'a', the least recently used, is evicted for the second.
+    expect((limiter.decide('b', layered) as Decision).policies.map((p) => p.remaining)).toEqual([9, 99])
+    expect(store.size).toBe(2)
+    expect(decide('a').remaining).toBe(9)
+    expect((await limiter.peek('b', { ...layered, cost: 0 })).policies.map((p) => p.remaining)).toEqual([10, 99])
+  })
+
+  it('evicting with maxKeys 1: each new key takes the slot of the one before, none inherits its state', () => {
+    const { store, decide } = setup(1)
+    for (let i = 0; i < 3; i++) decide('a')
+    expect(decide('b').remaining).toBe(9)
+    expect(decide('a').remaining).toBe(9)
+    expect(decide('a').remaining).toBe(8)
+    expect(store.size).toBe(1)
+  })
+
+  it('reset and refund of the remembered key are seen by the next decision', async () => {
+    const { store, limiter, decide } = setup(10)
+    decide('a')
+    expect(decide('a').remaining).toBe(8)
+    await limiter.reset('a')
+    expect(store.size).toBe(0)
+    expect(decide('a').remaining).toBe(9)
+    // A refund back to full drops the entry (and frees its slot).
+    await limiter.refund('a', { cost: 1 })
+    expect(store.size).toBe(0)
+    expect(decide('b').remaining).toBe(9)
+    expect(decide('a').remaining).toBe(9)
+    await limiter.refund('a', { cost: 1 })
+    decide('a')
+    expect(decide('a').remaining).toBe(8)
+  })
+
+  it('prune drops the remembered key when it is fresh again', () => {
+    const { c, store, decide } = setup(10)
+    decide('a')
+    c.advance(3_600_000)
+    expect(store.prune(c.now())).toBe(1)
+    expect(decide('a').remaining).toBe(9)
+    expect(store.size).toBe(1)
+  })
+
+  it('close() forgets it: the next decision is a store error, not a stale answer', () => {
+    const { store, decide } = setup(10)
+    decide('a')
+    store.close()
+    expect(decide('a')).toMatchObject({ allowed: true, reason: 'store-error' })
+  })
+
+  it('an evicted listener that decides on the same store does not change the decision in progress', () => {
+    const store = new MemoryStore({ maxKeys: 2 })
+    const now = () => 1_000_000
+    const strict = createLimiter({ store, now, policies: [tokenBucket({ name: 'one', limit: 1, window: '1h' })] })
+    const loose = createLimiter({ store, now, policies: [tokenBucket({ name: 'five', limit: 5, window: '1h' })] })
+    const nested: Decision[] = []
+    // The store reports to the limiter attached last.
+    loose.on('evicted', () => {
+      if (nested.length === 0) nested.push(loose.decide('x') as Decision)
+    })
+    for (const key of ['a', 'a', 'b', 'b']) strict.decide(key)
+    const d = strict.decide('c') as Decision
+    expect(nested).toHaveLength(1)
+    expect(d).toMatchObject({ allowed: true, remaining: 0, resetAt: 1_000_000 + 3_600_000 })
+    expect(nested[0]).toMatchObject({ allowed: true, remaining: 4, resetAt: 1_000_000 + 720_000 })
+  })
+
+  it('decisions are independent: a later one never changes an earlier one, policies included', () => {
+    const { decide } = setup(10)
+    const first = decide('a')
+    const second = decide('a')
+    expect(first.policies[0]).toMatchObject({ remaining: 9, retryAfterMs: 0, violated: false })
+    expect(second.policies[0]).toMatchObject({ remaining: 8, retryAfterMs: 0, violated: false })
+    const c = clock(1_000_000)
+    const one = createLimiter({ now: c.now, policies: [tokenBucket({ name: 'one', limit: 1, window: '1m' })] })
+    const admitted = one.decide('k') as Decision
+    const denied = one.decide('k') as Decision
+    expect(denied.policies[0]).toMatchObject({ remaining: 0, retryAfterMs: 60_000, violated: true })
+    expect(admitted.policies[0]).toMatchObject({ remaining: 0, retryAfterMs: 0, violated: false })
+    expect(denied.violated).toEqual(['one'])
+  })
+
+  it('the same decisions with and without the LRU lookups skipped, and on the general path', async () => {
+    // lru-cache publishes every get to this channel while it has subscribers: the store then never skips one.
+    const metrics = channel('lru-cache:metrics')
+    const trace = (seed: number) => {
+      let x = seed
+      const random = () => {
+        x = (x * 1_103_515_245 + 12_345) % 2_147_483_648
+        return x / 2_147_483_648
+      }
+      return Array.from({ length: 400 }, () => ({
+        key: ['a', 'b', 'c', 'd', 'e'][Math.floor(random() * 5)],
+        advance: [0, 0, 0, 1, 250, 5_000][Math.floor(random() * 6)],
+        op: ['decide', 'decide', 'decide', 'general', 'peek', 'refund', 'reset', 'layered'][Math.floor(random() * 8)],
+      }))
+    }
+    const run = async (policies: Policy[], steps: ReturnType<typeof trace>, general: boolean) => {
+      const c = clock(1_000_000)
+      const store = new MemoryStore({ maxKeys: 3 })
+      const limiter = createLimiter({ store, now: c.now, policies, dryRun: false })
+      const team = [tokenBucket({ name: 'team', limit: 4, window: '10s' })]
+      const seen: unknown[] = []
+      for (const { key, advance, op } of steps) {
+        c.advance(advance)
+        let d: Decision | undefined
+        if (op === 'decide') d = (general ? limiter.decide(key, {}) : limiter.decide(key)) as Decision
+        else if (op === 'general') d = limiter.decide(key, { cost: 1 }) as Decision
+        else if (op === 'peek') d = await limiter.peek(key)
+        else if (op === 'refund') d = await limiter.refund(key, { cost: 1 })
+        else if (op === 'reset') await limiter.reset(key)
+        else d = limiter.decide(key, { layers: [{ name: 'team', key: 'T', policies: team }] }) as Decision
+        seen.push(d === undefined ? null : JSON.stringify(d), store.size)
+      }
+      return JSON.stringify(seen)
+    }
+    const lists: Policy[][] = [
+      [tokenBucket({ name: 'tb', limit: 3, window: '1s' })],
+      [fixedWindow({ name: 'fw', limit: 2, window: '1s' })],
+      [slidingWindow({ name: 'sw', limit: 3, window: '1s' })],
+    ]
+    for (const [i, policies] of lists.entries()) {
+      const steps = trace(i + 1)
+      const skipping = await run(policies, steps, false)
+      const onGeneralPath = await run(policies, steps, true)
+      const listen = () => {}
+      metrics.subscribe(listen)
+      let looking: string
+      try {
+        looking = await run(policies, steps, false)
+      } finally {
+        metrics.unsubscribe(listen)
+      }
+      expect(skipping).toEqual(looking)
+      expect(onGeneralPath).toEqual(looking)
+    }
   })
 })
 

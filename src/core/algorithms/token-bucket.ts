@@ -76,49 +76,60 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
   const policyName = name ?? (burst === limit ? `${limit}-per-${label}` : `${limit}-per-${label}-burst-${burst}`)
   const id = `${policyName}|tb:${limit}:${windowMs}:${burst}`
 
-  const step = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void => {
-    const nowTicks = now * ticksPerMs
-    let tat = state === undefined ? nowTicks : (state as number)
-    if (tat < nowTicks) tat = nowTicks
+  /** `step` for a peek (cost 0), a cost that can never fit, or a denial. */
+  const notAdmitted = (
+    state: PolicyState | undefined,
+    cost: number,
+    now: number,
+    nowTicks: number,
+    tat: number,
+    next: number,
+    out: StepOutcome,
+  ): void => {
+    const resetAt = Math.ceil(tat / ticksPerMs)
     // Tokens available now, as whole requests; a clock that ran backwards shows fewer, never more.
     const available = Math.max(0, Math.floor((capacityTicks - (tat - nowTicks)) / tokenTicks))
+    out.resetAt = resetAt
+    out.ttlMs = resetAt - now
     if (cost === 0) {
       out.allowed = true
       out.never = false
       out.state = state === undefined || (state as number) <= nowTicks ? undefined : state
       out.remaining = limit === 0 ? 0 : available
-      out.resetAt = Math.ceil(tat / ticksPerMs)
       out.retryAfterMs = 0
-      out.ttlMs = out.resetAt - now
       return
     }
+    out.allowed = false
+    out.state = state
     if (limit === 0 || cost > burst) {
-      out.allowed = false
       out.never = true
-      out.state = state
       out.remaining = limit === 0 ? 0 : available
-      out.resetAt = Math.ceil(tat / ticksPerMs)
       out.retryAfterMs = -1
-      out.ttlMs = out.resetAt - now
       return
     }
-    const next = tat + cost * tokenTicks
-    const over = next - nowTicks - capacityTicks
     out.never = false
-    if (over <= 0) {
+    out.remaining = available
+    out.retryAfterMs = Math.ceil((next - nowTicks - capacityTicks) / ticksPerMs)
+  }
+
+  const step = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void => {
+    const nowTicks = now * ticksPerMs
+    let tat = state === undefined ? nowTicks : (state as number)
+    if (tat < nowTicks) tat = nowTicks
+    const next = tat + cost * tokenTicks
+    // Admitted: the hot path, kept small so that stores inline it (limit 0 has burst 0, so never here).
+    if (cost > 0 && cost <= burst && next - nowTicks - capacityTicks <= 0) {
+      const resetAt = Math.ceil(next / ticksPerMs)
       out.allowed = true
+      out.never = false
       out.state = next
       out.remaining = Math.floor((capacityTicks - (next - nowTicks)) / tokenTicks)
-      out.resetAt = Math.ceil(next / ticksPerMs)
+      out.resetAt = resetAt
       out.retryAfterMs = 0
-    } else {
-      out.allowed = false
-      out.state = state
-      out.remaining = available
-      out.resetAt = Math.ceil(tat / ticksPerMs)
-      out.retryAfterMs = Math.ceil(over / ticksPerMs)
+      out.ttlMs = resetAt - now
+      return
     }
-    out.ttlMs = out.resetAt - now
+    notAdmitted(state, cost, now, nowTicks, tat, next, out)
   }
 
   const refund = (state: PolicyState | undefined, cost: number, _chargedAt: number, now: number, out: StepOutcome): void => {
