@@ -106,6 +106,23 @@ function readDraft10(headers: Record<string, string>): { policy: StrictMember[];
   return { policy, state }
 }
 
+/** A random policy of each kind with small limits (the property tests' policies). */
+const randomPolicy = fc.oneof(
+  fc
+    .record({
+      limit: fc.integer({ min: 1, max: 20 }),
+      window: fc.integer({ min: 1, max: 120_000 }),
+      extra: fc.integer({ min: 0, max: 10 }),
+    })
+    .map(({ limit, window, extra }) => tokenBucket({ limit, window, burst: limit + extra })),
+  fc
+    .record({ limit: fc.integer({ min: 1, max: 20 }), window: fc.integer({ min: 1, max: 120_000 }) })
+    .map(({ limit, window }) => fixedWindow({ limit, window })),
+  fc
+    .record({ limit: fc.integer({ min: 1, max: 20 }), window: fc.integer({ min: 10, max: 120_000 }) })
+    .map(({ limit, window }) => slidingWindow({ limit, window })),
+)
+
 describe('rateLimitHeaders: defaults (X-RateLimit-* + draft-10)', () => {
   it('renders one fixed window', () => {
     const d = decision([policy()], { tier: 'public_key' })
@@ -548,25 +565,10 @@ describe('with a real limiter', () => {
   })
 
   it('property: every header parses strictly; remaining >= 0; Retry-After covers every violated t and really is enough', async () => {
-    const policyArb = fc.oneof(
-      fc
-        .record({
-          limit: fc.integer({ min: 1, max: 20 }),
-          window: fc.integer({ min: 1, max: 120_000 }),
-          extra: fc.integer({ min: 0, max: 10 }),
-        })
-        .map(({ limit, window, extra }) => tokenBucket({ limit, window, burst: limit + extra })),
-      fc
-        .record({ limit: fc.integer({ min: 1, max: 20 }), window: fc.integer({ min: 1, max: 120_000 }) })
-        .map(({ limit, window }) => fixedWindow({ limit, window })),
-      fc
-        .record({ limit: fc.integer({ min: 1, max: 20 }), window: fc.integer({ min: 10, max: 120_000 }) })
-        .map(({ limit, window }) => slidingWindow({ limit, window })),
-    )
     const stepArb = fc.record({ advance: fc.integer({ min: 0, max: 5_000 }), cost: fc.integer({ min: 0, max: 25 }) })
     await fc.assert(
       fc.asyncProperty(
-        fc.uniqueArray(policyArb, { minLength: 1, maxLength: 3, selector: (p: Policy) => p.name }),
+        fc.uniqueArray(randomPolicy, { minLength: 1, maxLength: 3, selector: (p: Policy) => p.name }),
         fc.array(stepArb, { minLength: 1, maxLength: 40 }),
         fc.constantFrom<HeaderOptions['standard']>('draft-10', 'draft-7', 'draft-6'),
         async (policies, steps, standard) => {
@@ -625,22 +627,7 @@ describe('with a real limiter', () => {
 })
 
 describe("createPolicyListHeaders (the HTTP layer's renderer for a known policy list)", () => {
-  const policyArb = fc.oneof(
-    fc
-      .record({
-        limit: fc.integer({ min: 1, max: 20 }),
-        window: fc.integer({ min: 1, max: 120_000 }),
-        extra: fc.integer({ min: 0, max: 10 }),
-      })
-      .map(({ limit, window, extra }) => tokenBucket({ limit, window, burst: limit + extra })),
-    fc
-      .record({ limit: fc.integer({ min: 1, max: 20 }), window: fc.integer({ min: 1, max: 120_000 }) })
-      .map(({ limit, window }) => fixedWindow({ limit, window })),
-    fc
-      .record({ limit: fc.integer({ min: 1, max: 20 }), window: fc.integer({ min: 10, max: 120_000 }) })
-      .map(({ limit, window }) => slidingWindow({ limit, window })),
-    fc.constant(fixedWindow({ name: 'zero', limit: 0, window: '1m' })),
-  )
+  const policyArb = fc.oneof(randomPolicy, fc.constant(fixedWindow({ name: 'zero', limit: 0, window: '1m' })))
   const optionsArb = fc.record(
     {
       legacy: fc.constantFrom<HeaderOptions['legacy']>('x-ratelimit', false),
