@@ -212,8 +212,8 @@ export class RedisStore implements Store {
   /** Calls waiting for their batch, by group. */
   #pending = new Map<string, Call[]>()
   #scheduled = false
-  /** Groups with a script call in flight. */
-  #busy = new Set<string>()
+  /** Script calls in flight per group (one, or more when a full batch went out meanwhile). */
+  #busy = new Map<string, number>()
   /** The client is a Redis Cluster: a batch holds one hash tag's calls only. */
   readonly #cluster: boolean
   #denied: DenyCache | undefined
@@ -431,6 +431,11 @@ export class RedisStore implements Store {
   #close(batch: Batch): void {
     if (!batch.open) return
     batch.open = false
+    const left = (this.#busy.get(batch.group) ?? 1) - 1
+    if (left > 0) {
+      this.#busy.set(batch.group, left)
+      return
+    }
     this.#busy.delete(batch.group)
     if (this.#pending.has(batch.group)) this.#kick()
   }
@@ -502,7 +507,7 @@ export class RedisStore implements Store {
     const group = calls[0].group
     const batch: Batch = { calls, args, sentAt: wall, resent: false, group, live: calls.length, open: true }
     for (const call of calls) call.batch = batch
-    this.#busy.add(group)
+    this.#busy.set(group, (this.#busy.get(group) ?? 0) + 1)
     this.#send(batch, this.#evalsha)
   }
 
