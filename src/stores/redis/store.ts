@@ -473,14 +473,14 @@ export class RedisStore implements Store {
     if (calls.length === 0) return
 
     // [sha, numKeys, keys…, deadline, extra TTL, S, spec…, then per call: op, cost, n, spec index…, [now], [chargedAt]]
-    const keys: unknown[] = [DECIDE_SHA, 0]
+    const args: unknown[] = [DECIDE_SHA, 0]
     const specs: string[] = []
     const indexOf = new Map<string, number>()
     const tail: unknown[] = []
     const caller = this.clock === 'caller' ? 16 : 0
     for (const call of calls) {
       const n = call.keys.length
-      for (let i = 0; i < n; i++) keys.push(call.keys[i])
+      for (let i = 0; i < n; i++) args.push(call.keys[i])
       tail.push(call.op + caller, call.cost, n)
       for (let i = 0; i < n; i++) {
         const spec = call.specs[i]
@@ -495,8 +495,7 @@ export class RedisStore implements Store {
       if (caller !== 0) tail.push(call.now)
       if (call.op === OP_REFUND) tail.push(call.chargedAt)
     }
-    const args = keys
-    args[1] = keys.length - 2
+    args[1] = args.length - 2 // the keys come first
     const wall = Date.now()
     // The script refuses to run after the earliest deadline of the batch, in Redis time.
     const deadline =
