@@ -10,13 +10,18 @@ import { tokenBucket } from '../src/index.js'
 
 export const VARIANTS = [
   'express-bare',
+  'express-sync-noop',
   'express-async-noop',
+  'express-headers',
   'express-ratekeeper',
   'express-peer',
   'fastify-bare',
+  'fastify-headers',
+  'fastify-429',
   'fastify-ratekeeper',
   'fastify-peer',
   'koa-bare',
+  'koa-headers',
   'koa-ratekeeper',
   'koa-peer',
   'fastify-redis-ratekeeper',
@@ -25,6 +30,24 @@ export const VARIANTS = [
   'fastify-redis-peer-limited',
 ] as const
 export type Variant = (typeof VARIANTS)[number]
+
+/**
+ * ratekeeper's 429 for the "already limited" runs, as fixed strings (the body ends with the
+ * request id): the `fastify-429` variant answers every request with it from a hook that does
+ * nothing else, which is what sending such an answer costs Fastify.
+ */
+const FIXED_429_HEADERS: readonly (readonly [string, string])[] = [
+  ['x-ratelimit-limit', '1'],
+  ['x-ratelimit-remaining', '0'],
+  ['x-ratelimit-reset', '1795483297'],
+  ['ratelimit-policy', '"1-per-3600000ms";q=1;w=3600'],
+  ['ratelimit', '"1-per-3600000ms";r=0;t=3600'],
+  ['retry-after', '3600'],
+  ['content-type', 'application/problem+json'],
+]
+const FIXED_429_BODY =
+  '{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","title":"Request cannot be satisfied as assigned quota has been exceeded",' +
+  '"status":429,"detail":"Rate limit exceeded (policy \\"1-per-3600000ms\\"); retry after 3600 seconds.","violated-policies":["1-per-3600000ms"],"retry-after":3600,"request-id":'
 
 /** Nothing is ever denied in the throughput runs; the "limited" runs admit one request an hour. */
 const HUGE = 1_000_000_000
@@ -39,6 +62,19 @@ const defaultOf = <T>(module: Loaded): T => (module.default ?? module) as T
 
 type Handler = (...args: never[]) => unknown
 
+/**
+ * The five headers ratekeeper sends by default for this benchmark's policy, as fixed strings: the
+ * `*-headers` variants set them from a hook that does nothing else, which is what writing them
+ * costs the framework (a floor for any limiter that sends them).
+ */
+const FIXED_HEADERS: readonly (readonly [string, string])[] = [
+  ['x-ratelimit-limit', '1000000000'],
+  ['x-ratelimit-remaining', '999999999'],
+  ['x-ratelimit-reset', '1795478573'],
+  ['ratelimit-policy', '"1000000000-per-60000ms";q=1000000000;w=60'],
+  ['ratelimit', '"1000000000-per-60000ms";r=999999999;t=1'],
+]
+
 /** ratekeeper's and the peer's Redis clients have the same options (as in bench/redis.ts). */
 const redisClient = () => new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true })
 type Listen = (port: number, host: string) => Promise<number>
@@ -46,8 +82,17 @@ type Listen = (port: number, host: string) => Promise<number>
 async function express(variant: Variant): Promise<Listen> {
   const { default: createApp } = await import('express')
   const app = createApp()
-  if (variant === 'express-async-noop') {
+  if (variant === 'express-sync-noop') {
+    app.use((_req, _res, next) => {
+      next()
+    })
+  } else if (variant === 'express-async-noop') {
     app.use(async (_req, _res, next) => {
+      next()
+    })
+  } else if (variant === 'express-headers') {
+    app.use((_req, res, next) => {
+      for (const [name, value] of FIXED_HEADERS) res.setHeader(name, value)
       next()
     })
   } else if (variant === 'express-ratekeeper') {
@@ -69,7 +114,12 @@ async function express(variant: Variant): Promise<Listen> {
 async function koa(variant: Variant): Promise<Listen> {
   const { default: Koa } = await import('koa')
   const app = new Koa()
-  if (variant === 'koa-ratekeeper') {
+  if (variant === 'koa-headers') {
+    app.use((ctx, next) => {
+      for (const [name, value] of FIXED_HEADERS) ctx.set(name, value)
+      return next()
+    })
+  } else if (variant === 'koa-ratekeeper') {
     const { rateLimit } = await import('../adapters/koa.js')
     app.use(rateLimit({ policies: [tokenBucket({ limit: HUGE, window: WINDOW_MS })] }))
   } else if (variant === 'koa-peer') {
@@ -92,7 +142,17 @@ async function fastify(variant: Variant, prefix: string): Promise<Listen> {
   const policies: Policy[] = limited
     ? [tokenBucket({ limit: 1, window: LIMITED_WINDOW_MS })]
     : [tokenBucket({ limit: HUGE, window: WINDOW_MS })]
-  if (variant === 'fastify-ratekeeper') {
+  if (variant === 'fastify-headers') {
+    app.addHook('onRequest', (_request, reply, done) => {
+      for (const [name, value] of FIXED_HEADERS) reply.header(name, value)
+      done()
+    })
+  } else if (variant === 'fastify-429') {
+    app.addHook('onRequest', (request, reply, _done) => {
+      for (const [name, value] of FIXED_429_HEADERS) reply.header(name, value)
+      reply.code(429).send(Buffer.from(`${FIXED_429_BODY}${JSON.stringify(request.id)}}`))
+    })
+  } else if (variant === 'fastify-ratekeeper') {
     const { default: plugin } = await import('../adapters/fastify.js')
     await app.register(plugin, { policies })
   } else if (variant === 'fastify-peer') {

@@ -1,4 +1,4 @@
-// `npm run bench [-- section…]`: runs the benchmark sections (all by default), prints their
+// `npm run bench [-- section…]`: runs the benchmark sections (all but the on-request ones by default), prints their
 // results and rewrites docs/benchmarks.md, keeping the sections that were not run this time.
 
 import { execFileSync } from 'node:child_process'
@@ -9,7 +9,9 @@ import { renderReport, renderSection } from './report.js'
 import type { BenchModule } from './types.js'
 
 /** Every section, in report order: bench/<name>.ts exporting `run` (see bench/types.ts). */
-const SECTIONS = ['memory', 'redis', 'http'] as const
+const SECTIONS = ['memory', 'redis', 'http', 'instructions'] as const
+/** Sections that run only when named: `instructions` needs valgrind and about ten minutes. */
+const ON_REQUEST: readonly string[] = ['instructions']
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const reportPath = `${root}docs/benchmarks.md`
@@ -77,7 +79,8 @@ async function main(): Promise<void> {
     process.exitCode = 2
     return
   }
-  const selected = requested.length > 0 ? SECTIONS.filter((name) => requested.includes(name)) : [...SECTIONS]
+  const selected =
+    requested.length > 0 ? SECTIONS.filter((name) => requested.includes(name)) : SECTIONS.filter((name) => !ON_REQUEST.includes(name))
   const { header, short } = await machine()
   console.log(`ratekeeper benchmarks: ${selected.join(', ')}\n\n${header}\n`)
 
