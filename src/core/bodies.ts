@@ -114,16 +114,48 @@ export function denialMessage(decision: Decision): string {
   return `Rate limit exceeded${which}.`
 }
 
+const PROBLEM_429_START = `{"type":${JSON.stringify(QUOTA_EXCEEDED_TYPE)},"title":${JSON.stringify(QUOTA_EXCEEDED_TITLE)},"status":429`
+const PROBLEM_503_START = '{"type":"about:blank","title":"Service Unavailable","status":503'
+
+/**
+ * An RFC 9457 body up to its per-request member (`request-id`), written out member by member in
+ * the order JSON.stringify of the object would give: type, title, status, detail, instance,
+ * violated-policies (429 only), retry-after.
+ */
+function problemHead(
+  decision: Decision,
+  status: 429 | 503,
+  message: string,
+  retry: number | undefined,
+  instance: string | undefined,
+): string {
+  let head = `${status === 503 ? PROBLEM_503_START : PROBLEM_429_START},"detail":${JSON.stringify(message)}`
+  if (instance !== undefined) head += `,"instance":${JSON.stringify(instance)}`
+  if (status === 429) head += `,"violated-policies":${JSON.stringify(decision.violated)}`
+  if (retry !== undefined) head += `,"retry-after":${retry}`
+  return head
+}
+
+/** Closes a body begun by {@link problemHead}. */
+const problemEnd = (requestId: string | undefined): string =>
+  requestId === undefined ? '}' : `,"request-id":${JSON.stringify(requestId)}}`
+
 function problemBody(decision: Decision, status: 429 | 503, message: string, retry: number | undefined, info: Info): string {
-  const body: Record<string, unknown> =
-    status === 503
-      ? { type: 'about:blank', title: 'Service Unavailable', status, detail: message }
-      : { type: QUOTA_EXCEEDED_TYPE, title: QUOTA_EXCEEDED_TITLE, status, detail: message }
-  if (info.instance !== undefined) body.instance = info.instance
-  if (status === 429) body['violated-policies'] = decision.violated
-  if (retry !== undefined) body['retry-after'] = retry
-  if (info.requestId !== undefined) body['request-id'] = info.requestId
-  return JSON.stringify(body)
+  return problemHead(decision, status, message, retry, info.instance) + problemEnd(info.requestId)
+}
+
+const sameNames = (a: readonly string[], b: readonly string[]): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** The last retryable 429 problem body a renderer wrote, up to its request id. */
+interface ProblemMemo {
+  readonly retry: number
+  readonly names: readonly string[]
+  readonly instance: string | undefined
+  readonly head: string
 }
 
 interface Info {
@@ -160,10 +192,29 @@ function compile(options: BodyOptions | undefined): BodyRenderer {
     }
   }
 
+  // A client that is limited is usually denied again and again for the same policies and wait:
+  // its bodies differ only in their request id, so the rest is written once (problem format only).
+  let memo: ProblemMemo | undefined
+
   return function renderLimitedBody(decision: Decision, request?: BodyRequestInfo): LimitedBody {
     const info: Info = {
       requestId: safe(WHERE, 'requestId', request?.requestId, 200),
       instance: safe(WHERE, 'instance', request?.instance, 2048),
+    }
+    if (format === 'problem' && decision.reason !== 'store-error') {
+      const retry = retryAfterSeconds(decision)
+      // Without a wait, the message depends on more than the names (costs, capacities): not remembered.
+      if (retry !== undefined) {
+        const names = decision.violated
+        let head: string
+        if (memo !== undefined && memo.retry === retry && memo.instance === info.instance && sameNames(memo.names, names)) {
+          head = memo.head
+        } else {
+          head = problemHead(decision, 429, denialMessage(decision), retry, info.instance)
+          memo = { retry, names: [...names], instance: info.instance, head }
+        }
+        return { status: 429, contentType: PROBLEM_JSON, body: head + problemEnd(info.requestId) }
+      }
     }
     const message = denialMessage(decision)
     // A store failure is ours, not the client's: always the generic problem body, so no format can leak the error.

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   type BodyOptions,
@@ -5,6 +6,7 @@ import {
   denialMessage,
   limitedBody,
   QUOTA_EXCEEDED_TYPE,
+  retryAfterSeconds,
   type UpstreamLimitedOptions,
   upstreamLimitedBody,
 } from '../../src/core/http-output.js'
@@ -109,6 +111,60 @@ describe('problem details (the default, RFC 9457)', () => {
     )
     const zero = decision([policy({ limit: 0, burst: 0, retryAfterMs: Number.POSITIVE_INFINITY })])
     expect(JSON.parse(limitedBody(zero).body).detail).toBe('Rate limit exceeded: policy "per-minute" admits no requests; do not retry.')
+  })
+})
+
+describe('one renderer over many denials (it remembers the last body up to its request id)', () => {
+  /** The problem body as the plain object JSON.stringify would write. */
+  function reference(d: Decision, requestId: string | undefined, instance: string | undefined): string {
+    const retry = retryAfterSeconds(d)
+    const body: Record<string, unknown> = {
+      type: QUOTA_EXCEEDED_TYPE,
+      title: 'Request cannot be satisfied as assigned quota has been exceeded',
+      status: 429,
+      detail: denialMessage(d),
+    }
+    if (instance !== undefined) body.instance = instance
+    body['violated-policies'] = d.violated
+    if (retry !== undefined) body['retry-after'] = retry
+    if (requestId !== undefined) body['request-id'] = requestId
+    return JSON.stringify(body)
+  }
+
+  const denial = fc
+    .uniqueArray(
+      fc.record({
+        name: fc.constantFrom('per-minute', 'per-day', 'say "hi"', 'naïve ✓', 'back\\slash'),
+        retryAfterMs: fc.constantFrom(0, 1, 999, 1000, 12_000, 59_001, Number.POSITIVE_INFINITY),
+        violated: fc.boolean(),
+      }),
+      { selector: (p) => p.name, minLength: 1, maxLength: 3 },
+    )
+    .filter((ps) => ps.some((p) => p.violated))
+    .map((ps) =>
+      decision(ps.map((p) => policy({ name: p.name, retryAfterMs: p.violated ? p.retryAfterMs || 1 : 0, violated: p.violated }))),
+    )
+
+  it('writes exactly what JSON.stringify of the problem object writes, denial after denial', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            denial,
+            fc.option(fc.constantFrom('req-1', 'req-2'), { nil: undefined }),
+            fc.option(fc.constantFrom('/a', '/b'), { nil: undefined }),
+          ),
+          { minLength: 1, maxLength: 12 },
+        ),
+        (calls) => {
+          const render = createLimitedBody()
+          for (const [d, requestId, instance] of calls) {
+            expect(render(d, { requestId, instance }).body).toBe(reference(d, requestId, instance))
+          }
+        },
+      ),
+      { numRuns: 300 },
+    )
   })
 })
 
