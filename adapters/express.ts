@@ -44,7 +44,12 @@ class ExpressInfo implements ExpressRequestInfo {
     return this.raw.path
   }
   get ip(): string | undefined {
-    return this.raw.ip
+    const req = this.raw
+    // With 'trust proxy' off (Express's default), Express compiles it to proxy-addr's `trustNone`
+    // and `req.ip` is the socket's address, found only after parsing X-Forwarded-For for nothing.
+    const trust: unknown = req.app?.settings?.['trust proxy fn']
+    if (typeof trust === 'function' && trust.name === 'trustNone') return req.socket.remoteAddress
+    return req.ip
   }
   get headers(): NodeHeaderReader {
     return new NodeHeaderReader(this.raw.headers)

@@ -86,6 +86,26 @@ describe('express', () => {
     expect(emitted.mock.calls.filter((c) => (c[1] as { code?: string })?.code === 'RK_TRUST_PROXY_ANY').length).toBeLessThanOrEqual(1)
   })
 
+  it.each([
+    ['off (the default): the socket address, whatever X-Forwarded-For says', undefined, [200, 429, 429]],
+    ["'loopback': the client X-Forwarded-For names", 'loopback', [200, 429, 200]],
+    ['1 hop: the last X-Forwarded-For entry', 1, [200, 429, 200]],
+    ['a function of its own: whatever it trusts', (addr: string) => addr === '127.0.0.1', [200, 429, 200]],
+  ] as const)("keys by the IP Express resolves under 'trust proxy' %s", async (_name, setting, expected) => {
+    const app = express()
+    if (setting !== undefined) app.set('trust proxy', setting)
+    app.use(expressRateLimit({ policies: policies(1), now: clock(T0).now }))
+    app.get('/x', (_req, res) => {
+      res.end('x')
+    })
+    const res = [
+      await get(app, '/x', '127.0.0.1', { 'x-forwarded-for': '203.0.113.7' }),
+      await get(app, '/x', '127.0.0.1', { 'x-forwarded-for': '203.0.113.7' }),
+      await get(app, '/x', '127.0.0.1', { 'x-forwarded-for': '198.51.100.9' }),
+    ]
+    expect(res.map((r) => r.status)).toEqual(expected)
+  })
+
   it('exposes its limiter and closes the one it made', async () => {
     const limit = expressRateLimit({ policies: policies(2) })
     expect((await limit.limiter.peek('ip:1.2.3.4')).remaining).toBe(2)
