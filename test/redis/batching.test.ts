@@ -126,5 +126,33 @@ describeRedis('RedisStore batching', () => {
       expect(counting.scriptCalls).toBe(2)
       store.close()
     })
+
+    // The store sends past auto-pipelining only clients of the `ioredis` package it resolves itself
+    // (ioredis 5 here; ioredis 6 is installed under another name): others keep their own methods.
+    const direct = version.name === 'ioredis 5'
+    it(`with auto-pipelining on, ${direct ? 'hands each batch to sendCommand itself (no pipeline per call)' : 'keeps the client methods (another copy of ioredis)'}, under the client's keyPrefix`, async () => {
+      const piped = version.single(REDIS_URL, { enableAutoPipelining: true, keyPrefix: `${p}:kp:` })
+      await ready(piped)
+      const sent: string[] = []
+      const spy = Object.create(piped) as typeof piped
+      spy.sendCommand = ((command: { name: string }, stream?: unknown) => {
+        // An auto-pipeline passes the stream it writes its commands into; a direct call passes none.
+        sent.push(stream === undefined ? command.name : `${command.name} (pipelined)`)
+        return piped.sendCommand(command as never, stream as never)
+      }) as typeof piped.sendCommand
+      const store = new RedisStore({ client: spy, prefix: 'rk', clock: 'caller' })
+      await new Promise((resolve) => setTimeout(resolve, 20)) // the clock calibration call
+      sent.length = 0
+      const policy = tokenBucket({ name: 'five', limit: 5, window: '1h' })
+      const limiter = createLimiter({ store, policies: [policy], now: () => T0 })
+      const key = `piped-${Math.random()}`
+      const decisions = await Promise.all(Array.from({ length: 8 }, () => limiter.consume(key)))
+      expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, true, false, false, false])
+      expect(sent).toEqual([direct ? 'evalsha' : 'evalsha (pipelined)'])
+      // ioredis put the client's keyPrefix in front of the store's key, as its own evalsha would.
+      expect(await admin.exists(`${p}:kp:${stateKey(keyHead('rk', key), policyPart(policy), key, key)}`)).toBe(1)
+      store.close()
+      piped.disconnect()
+    })
   })
 })

@@ -64,7 +64,14 @@ describe.runIf(available)('RedisStore failure modes', () => {
     expect(unhandled).toEqual([])
   })
 
-  describe.each(IOREDIS)('$name', (version) => {
+  // Each version with ioredis's defaults, and with auto-pipelining on (the store then sends its
+  // script calls to sendCommand itself, past the pipeline, for the ioredis it resolves).
+  const CLIENTS = IOREDIS.flatMap((version) => [
+    { ...version, label: version.name, options: {} },
+    { ...version, label: `${version.name}, auto-pipelining`, options: { enableAutoPipelining: true } },
+  ])
+
+  describe.each(CLIENTS)('$label', (version) => {
     let server: RedisServer
     let client: ReturnType<typeof version.single>
     const stores: RedisStore[] = []
@@ -87,7 +94,7 @@ describe.runIf(available)('RedisStore failure modes', () => {
     beforeEach(async () => {
       server = await startRedisServer()
       // Defaults (offline queue on, 20 retries per request) except a quick reconnect.
-      client = version.single(server.url, { retryStrategy: () => 50 })
+      client = version.single(server.url, { ...version.options, retryStrategy: () => 50 })
       await ready(client)
       warnings.length = 0
       storeErrors.length = 0
@@ -101,7 +108,7 @@ describe.runIf(available)('RedisStore failure modes', () => {
 
     it('fails fast while Redis is down at start-up, applies onStoreError, and recovers when it comes up', async () => {
       const port = await freePort()
-      const down = version.single(`redis://127.0.0.1:${port}`, { retryStrategy: () => 50 })
+      const down = version.single(`redis://127.0.0.1:${port}`, { ...version.options, retryStrategy: () => 50 })
       try {
         const store = new RedisStore({ client: down, timeoutMs: TIMEOUT_MS })
         stores.push(store)

@@ -83,6 +83,64 @@ const DENY_KNOWN: { readonly [K in keyof Required<DenyCacheOptions>]: true } = {
 const OFFSET_PERIOD_MS = 10_000
 
 type ScriptCall = (...args: unknown[]) => Promise<unknown>
+
+/** What {@link directCalls} needs of an ioredis client besides the store's interface. */
+interface CommandSender {
+  readonly options?: { readonly enableAutoPipelining?: unknown; readonly keyPrefix?: unknown; readonly showFriendlyErrorStack?: unknown }
+  sendCommand?: (command: unknown) => unknown
+}
+type CommandClass = new (
+  name: string,
+  args: unknown[],
+  options: { keyPrefix?: string; replyEncoding: 'utf8'; errorStack?: Error },
+) => { readonly promise: Promise<unknown> }
+interface IoredisModule {
+  readonly Redis: abstract new (...args: never[]) => unknown
+  readonly Command: CommandClass
+}
+
+let ioredisModule: Promise<IoredisModule | undefined> | undefined
+/** The `ioredis` package this module resolves, loaded once, when a store first needs it (or `undefined`). */
+function loadIoredis(): Promise<IoredisModule | undefined> {
+  ioredisModule ??= import('ioredis').then(
+    (loaded) => {
+      const m = ((loaded as { default?: unknown }).default ?? loaded) as Partial<IoredisModule>
+      return typeof m.Redis === 'function' && typeof m.Command === 'function' ? (m as IoredisModule) : undefined
+    },
+    () => undefined,
+  )
+  return ioredisModule
+}
+
+/**
+ * `evalsha` and `eval` past ioredis's auto-pipelining, or `undefined` to keep the client's own
+ * methods. With `enableAutoPipelining`, ioredis holds each command until the next tick and wraps
+ * it in a pipeline of its own; the store's script calls are batches already, so for them that is
+ * only cost (about a tenth of a Fastify server's CPU per request on Redis, measured). For a
+ * single-node client made by the `ioredis` package this module resolves (an `instanceof` check,
+ * so never another copy or major version's classes), the store builds the command as the
+ * client's method would (same key prefix, reply encoding and error stacks) and hands it to
+ * `sendCommand`, which is what ioredis itself does when auto-pipelining is off.
+ */
+async function directCalls(client: RedisClient): Promise<{ evalsha: ScriptCall; eval: ScriptCall } | undefined> {
+  const sender = client as unknown as CommandSender
+  const options = sender.options
+  if (options?.enableAutoPipelining !== true || typeof sender.sendCommand !== 'function') return undefined
+  const ioredis = await loadIoredis()
+  if (ioredis === undefined || !(client instanceof ioredis.Redis)) return undefined
+  const { Command } = ioredis
+  const keyPrefix = typeof options.keyPrefix === 'string' ? options.keyPrefix : undefined
+  const friendly = options.showFriendlyErrorStack === true
+  const call =
+    (name: 'evalsha' | 'eval'): ScriptCall =>
+    (...args: unknown[]): Promise<unknown> => {
+      const command = new Command(name, args, { keyPrefix, replyEncoding: 'utf8', errorStack: friendly ? new Error() : undefined })
+      sender.sendCommand?.(command)
+      return command.promise
+    }
+  return { evalsha: call('evalsha'), eval: call('eval') }
+}
+
 /** Per policy: the key part and the script's numbers `"kind:limit:…"` (built once per policy). */
 interface Compiled {
   readonly part: string
@@ -270,6 +328,13 @@ export class RedisStore implements Store {
     this.#cluster = (this.client as { isCluster?: unknown }).isCluster === true
     this.#evalsha = this.client.evalsha as ScriptCall
     this.#eval = this.client.eval as ScriptCall
+    if (!this.#cluster) {
+      directCalls(this.client).then((direct) => {
+        if (direct === undefined) return
+        this.#evalsha = direct.evalsha
+        this.#eval = direct.eval
+      }, noop)
+    }
     this.#queue = new DeadlineQueue<Call>((call) => {
       this.#release(call)
       call.reject(new StoreError('ERR_RK_STORE_TIMEOUT', `RedisStore: no answer within ${this.timeoutMs} ms`))
