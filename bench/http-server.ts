@@ -31,6 +31,29 @@ export const VARIANTS = [
 ] as const
 export type Variant = (typeof VARIANTS)[number]
 
+/** How each server is named in the tables of the HTTP and instructions sections. */
+export const LABELS: { readonly [V in Variant]: string } = {
+  'express-bare': 'bare Express 5',
+  'express-sync-noop': 'an empty middleware (reference)',
+  'express-async-noop': 'an empty `async` middleware (reference)',
+  'express-headers': "a middleware that only sets ratekeeper's five headers (reference)",
+  'express-ratekeeper': 'ratekeeper',
+  'express-peer': 'express-rate-limit',
+  'fastify-bare': 'bare Fastify 5',
+  'fastify-headers': "an `onRequest` hook that only sets ratekeeper's five headers (reference)",
+  'fastify-429': "an `onRequest` hook that only sends ratekeeper's 429 (seven headers and the problem body) to every request (reference)",
+  'fastify-ratekeeper': 'ratekeeper',
+  'fastify-peer': '@fastify/rate-limit',
+  'koa-bare': 'bare Koa 3',
+  'koa-headers': "a middleware that only sets ratekeeper's five headers (reference)",
+  'koa-ratekeeper': 'ratekeeper',
+  'koa-peer': 'koa-ratelimit (memory driver)',
+  'fastify-redis-ratekeeper': 'ratekeeper `RedisStore`',
+  'fastify-redis-peer': '@fastify/rate-limit, Redis',
+  'fastify-redis-ratekeeper-limited': 'ratekeeper `RedisStore`, every client already limited (deny cache on)',
+  'fastify-redis-peer-limited': '@fastify/rate-limit, Redis, every client already limited',
+}
+
 /**
  * ratekeeper's 429 for the "already limited" runs, as fixed strings (the body ends with the
  * request id): the `fastify-429` variant answers every request with it from a hook that does

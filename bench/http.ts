@@ -10,7 +10,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
-import type { Variant } from './http-server.js'
+import { LABELS, type Variant } from './http-server.js'
 import { median, num, progress, table, verdict } from './stats.js'
 import type { BenchSection } from './types.js'
 
@@ -21,12 +21,8 @@ const CONNECTIONS = 50
 const ONLY = (process.env.RK_BENCH_HTTP_ONLY ?? '').split(',').filter(Boolean)
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
-interface Contender {
-  readonly variant: Variant
-  readonly label: string
-}
-
-interface Target {
+/** A target of the issue, for one server: CPU (and req/s) per request as ratios to bare. */
+export interface Target {
   readonly variant: Variant
   readonly what: string
   /** Most CPU per request, as a ratio to bare. */
@@ -37,56 +33,44 @@ interface Target {
   readonly floor?: Variant
 }
 
-interface Group {
+/** Servers measured together, each as a ratio to `bare`; labels are in {@link LABELS}. */
+export interface Group {
   readonly title: string
-  readonly bare: Contender
-  readonly others: readonly Contender[]
+  readonly bare: Variant
+  readonly others: readonly Variant[]
   readonly targets: readonly Target[]
   readonly redis?: boolean
 }
 
-const GROUPS: readonly Group[] = [
+export const GROUPS: readonly Group[] = [
   {
     title: 'Express 5, memory store',
-    bare: { variant: 'express-bare', label: 'bare Express 5' },
-    others: [
-      { variant: 'express-async-noop', label: 'an empty `async` middleware (reference)' },
-      { variant: 'express-headers', label: "a middleware that only sets ratekeeper's five headers (reference)" },
-      { variant: 'express-ratekeeper', label: 'ratekeeper' },
-      { variant: 'express-peer', label: 'express-rate-limit' },
-    ],
+    bare: 'express-bare',
+    others: ['express-async-noop', 'express-headers', 'express-ratekeeper', 'express-peer'],
     targets: [{ variant: 'express-ratekeeper', what: 'Express 5, one memory policy', cpu: 1.1, floor: 'express-headers' }],
   },
   {
     title: 'Fastify 5, memory store',
-    bare: { variant: 'fastify-bare', label: 'bare Fastify 5' },
-    others: [
-      { variant: 'fastify-headers', label: "an `onRequest` hook that only sets ratekeeper's five headers (reference)" },
-      { variant: 'fastify-ratekeeper', label: 'ratekeeper' },
-      { variant: 'fastify-peer', label: '@fastify/rate-limit' },
-    ],
+    bare: 'fastify-bare',
+    others: ['fastify-headers', 'fastify-ratekeeper', 'fastify-peer'],
     targets: [{ variant: 'fastify-ratekeeper', what: 'Fastify 5, one memory policy', cpu: 1.05, floor: 'fastify-headers' }],
   },
   {
     title: 'Koa 3, memory store',
-    bare: { variant: 'koa-bare', label: 'bare Koa 3' },
-    others: [
-      { variant: 'koa-headers', label: "a middleware that only sets ratekeeper's five headers (reference)" },
-      { variant: 'koa-ratekeeper', label: 'ratekeeper' },
-      { variant: 'koa-peer', label: 'koa-ratelimit (memory driver)' },
-    ],
+    bare: 'koa-bare',
+    others: ['koa-headers', 'koa-ratekeeper', 'koa-peer'],
     targets: [{ variant: 'koa-ratekeeper', what: 'Koa 3, one memory policy', cpu: 1.05, floor: 'koa-headers' }],
   },
   {
     title: 'Fastify 5, Redis store',
     redis: true,
-    bare: { variant: 'fastify-bare', label: 'bare Fastify 5' },
+    bare: 'fastify-bare',
     others: [
-      { variant: 'fastify-redis-ratekeeper', label: 'ratekeeper `RedisStore`' },
-      { variant: 'fastify-redis-peer', label: '@fastify/rate-limit, Redis' },
-      { variant: 'fastify-429', label: "an `onRequest` hook that only sends ratekeeper's 429 to every request (reference)" },
-      { variant: 'fastify-redis-ratekeeper-limited', label: 'ratekeeper `RedisStore`, every client already limited (deny cache on)' },
-      { variant: 'fastify-redis-peer-limited', label: '@fastify/rate-limit, Redis, every client already limited' },
+      'fastify-redis-ratekeeper',
+      'fastify-redis-peer',
+      'fastify-429',
+      'fastify-redis-ratekeeper-limited',
+      'fastify-redis-peer-limited',
     ],
     targets: [
       { variant: 'fastify-redis-ratekeeper', what: 'Fastify 5 on Redis', cpu: 1.5, rps: 0.65 },
@@ -158,7 +142,7 @@ async function measure(autocannon: Autocannon, server: Server): Promise<Sample> 
 }
 
 interface Row {
-  contender: Contender
+  variant: Variant
   rps: number
   cpuUs: number
   rpsRatio: number
@@ -169,31 +153,31 @@ async function runGroup(autocannon: Autocannon, group: Group, prefix: string): P
   const all = [group.bare, ...group.others]
   const servers = new Map<Variant, Server>()
   try {
-    for (const c of all) servers.set(c.variant, await start(c.variant, prefix))
-    const samples = new Map<Variant, Sample[]>(all.map((c) => [c.variant, []]))
-    const ratios = new Map<Variant, { rps: number[]; cpu: number[] }>(all.map((c) => [c.variant, { rps: [], cpu: [] }]))
+    for (const v of all) servers.set(v, await start(v, prefix))
+    const samples = new Map<Variant, Sample[]>(all.map((v) => [v, []]))
+    const ratios = new Map<Variant, { rps: number[]; cpu: number[] }>(all.map((v) => [v, { rps: [], cpu: [] }]))
     // Round 0 warms every server up (JIT, connections, the limited clients' first denial) and is not counted.
     for (let round = 0; round <= ROUNDS; round++) {
       progress(`${group.title}: round ${round}/${ROUNDS}${round === 0 ? ' (warm-up)' : ''}`)
       const got = new Map<Variant, Sample>()
       for (let j = 0; j < all.length; j++) {
-        const c = all[(round + j) % all.length]
-        got.set(c.variant, await measure(autocannon, servers.get(c.variant) as Server))
+        const v = all[(round + j) % all.length]
+        got.set(v, await measure(autocannon, servers.get(v) as Server))
       }
       if (round === 0) continue
-      const bare = got.get(group.bare.variant) as Sample
-      for (const c of all) {
-        const s = got.get(c.variant) as Sample
-        samples.get(c.variant)?.push(s)
-        ratios.get(c.variant)?.rps.push(s.rps / bare.rps)
-        ratios.get(c.variant)?.cpu.push(s.cpuUs / bare.cpuUs)
+      const bare = got.get(group.bare) as Sample
+      for (const v of all) {
+        const s = got.get(v) as Sample
+        samples.get(v)?.push(s)
+        ratios.get(v)?.rps.push(s.rps / bare.rps)
+        ratios.get(v)?.cpu.push(s.cpuUs / bare.cpuUs)
       }
     }
-    return all.map((c) => {
-      const s = samples.get(c.variant) ?? []
-      const r = ratios.get(c.variant) ?? { rps: [], cpu: [] }
+    return all.map((v) => {
+      const s = samples.get(v) ?? []
+      const r = ratios.get(v) ?? { rps: [], cpu: [] }
       return {
-        contender: c,
+        variant: v,
         rps: median(s.map((x) => x.rps)),
         cpuUs: median(s.map((x) => x.cpuUs)),
         rpsRatio: median(r.rps),
@@ -262,17 +246,17 @@ export async function run(): Promise<BenchSection> {
     parts.push(
       `### ${group.title}\n\n${table(
         ['server', 'req/s', 'server CPU µs/req', 'req/s ÷ bare', 'CPU/req ÷ bare'],
-        rows.map((r) => [r.contender.label, num(r.rps), num(r.cpuUs, 1), num(r.rpsRatio, 2), num(r.cpuRatio, 2)]),
+        rows.map((r) => [LABELS[r.variant], num(r.rps), num(r.cpuUs, 1), num(r.rpsRatio, 2), num(r.cpuRatio, 2)]),
         ['l', 'r', 'r', 'r', 'r'],
       )}`,
     )
     for (const target of group.targets) {
-      const row = rows.find((r) => r.contender.variant === target.variant)
+      const row = rows.find((r) => r.variant === target.variant)
       if (row === undefined) continue
       const ok = row.cpuRatio <= target.cpu && (target.rps === undefined || row.rpsRatio >= target.rps)
       const goal = `CPU/req ≤ ${target.cpu.toFixed(2)}×${target.rps === undefined ? '' : `, req/s ≥ ${target.rps.toFixed(2)}×`}`
       const got = `${row.cpuRatio.toFixed(2)}×${target.rps === undefined ? '' : `, ${row.rpsRatio.toFixed(2)}×`}`
-      const floor = target.floor === undefined ? undefined : rows.find((r) => r.contender.variant === target.floor)
+      const floor = target.floor === undefined ? undefined : rows.find((r) => r.variant === target.floor)
       verdicts.push([target.what, goal, got, floor === undefined ? '' : `${floor.cpuRatio.toFixed(2)}×`, verdict(ok)])
     }
   }
