@@ -194,17 +194,60 @@ function formatIpv6(groups: readonly number[]): string {
 }
 
 /**
+ * The IPv4 address (dotted) carried by an IPv6 address that stands for an IPv4 client, or
+ * `undefined`. The forms, each the IPv4 client's own address as an IPv6 server sees it:
+ * - `::ffff:0:0/96` IPv4-mapped (a dual-stack socket) and `::ffff:0:0:0/96` IPv4-translated (SIIT);
+ * - `::/96` IPv4-compatible (deprecated), except `0.0.0.0/8`: `::` and `::1` are IPv6's own;
+ * - `64:ff9b::/96`, the NAT64 well-known prefix (RFC 6052), behind which every IPv4 client of a
+ *   translator appears;
+ * - `2002::/16` 6to4 (RFC 3056): the site's /48 is derived from, and held by, its IPv4 address;
+ * - `2001::/32` Teredo (RFC 4380): the client's public IPv4 address, stored inverted in the last
+ *   32 bits (the next 64 bits before it name the Teredo server, shared by all its clients).
+ */
+function embeddedIpv4(g: readonly number[]): string | undefined {
+  let high: number
+  let low: number
+  const g0 = g[0]
+  if (g0 === 0) {
+    if (g[1] !== 0 || g[2] !== 0 || g[3] !== 0) return undefined
+    const g4 = g[4]
+    const g5 = g[5]
+    if (!((g4 === 0 && (g5 === 0xffff || (g5 === 0 && g[6] >= 0x100))) || (g4 === 0xffff && g5 === 0))) return undefined
+    high = g[6]
+    low = g[7]
+  } else if (g0 === 0x64) {
+    if (g[1] !== 0xff9b || g[2] !== 0 || g[3] !== 0 || g[4] !== 0 || g[5] !== 0) return undefined
+    high = g[6]
+    low = g[7]
+  } else if (g0 === 0x2002) {
+    high = g[1]
+    low = g[2]
+  } else if (g0 === 0x2001 && g[1] === 0) {
+    high = g[6] ^ 0xffff
+    low = g[7] ^ 0xffff
+  } else {
+    return undefined
+  }
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`
+}
+
+/**
  * The canonical form of a client address, as keys use it:
  * - IPv4 as it is (`203.0.113.7`);
- * - an IPv4-mapped IPv6 address (`::ffff:203.0.113.7`, `::ffff:cb00:7107`) as its IPv4 address,
- *   so a dual-stack socket can't give one client two buckets (and IPv4 is never masked as IPv6);
- * - IPv6 masked to its first `ipv6Subnet` bits, in RFC 5952 form with the prefix length
+ * - an IPv6 address that carries an IPv4 client's address as its IPv4 address: IPv4-mapped
+ *   (`::ffff:203.0.113.7`, `::ffff:cb00:7107`), so a dual-stack socket can't give one client two
+ *   buckets, and likewise SIIT (`::ffff:0:203.0.113.7`), IPv4-compatible (`::203.0.113.7`), the
+ *   NAT64 well-known prefix (`64:ff9b::203.0.113.7`), 6to4 (`2002:cb00:7107::/48`) and Teredo
+ *   (`2001:0::/32`), so that the IPv4 clients behind one of those prefixes are not one client
+ *   (and IPv4 is never masked as IPv6);
+ * - other IPv6 masked to its first `ipv6Subnet` bits, in RFC 5952 form with the prefix length
  *   (`2001:db8:1234:5600::/56`), because one customer is usually given a whole /56 or /48 and
  *   could otherwise rotate through 2^72 addresses;
  * - anything else (not an IP address) unchanged.
  *
  * @example
  * normalizeIp('::ffff:203.0.113.7')            // '203.0.113.7'
+ * normalizeIp('64:ff9b::203.0.113.7')          // '203.0.113.7'
  * normalizeIp('2001:db8:1234:56ab::1')         // '2001:db8:1234:5600::/56'
  * normalizeIp('2001:db8::1', 128)              // '2001:db8::1/128'
  */
@@ -217,10 +260,8 @@ export function normalizeIp(ip: string, ipv6Subnet: number = DEFAULT_IPV6_SUBNET
   }
   const groups = parseIpv6(ip)
   if (groups === undefined) return ip
-  // IPv4-mapped (::ffff:0:0/96): the IPv4 address itself.
-  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
-    return `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`
-  }
+  const v4 = embeddedIpv4(groups)
+  if (v4 !== undefined) return v4
   for (let i = 0; i < 8; i++) {
     const keep = ipv6Subnet - i * 16
     if (keep <= 0) groups[i] = 0
@@ -355,6 +396,14 @@ function addressGroups(ip: string): { v6: boolean; groups: number[] } | undefine
   return { v6: true, groups: g }
 }
 
+/** The groups of the IPv4 address an IPv6 client address carries (see {@link embeddedIpv4}), or `undefined`. */
+function embeddedGroups(g: readonly number[]): number[] | undefined {
+  const v4 = embeddedIpv4(g)
+  if (v4 === undefined) return undefined
+  const o = parseIpv4(v4) as number[]
+  return [(o[0] << 8) | o[1], (o[2] << 8) | o[3]]
+}
+
 function matches(cidr: Cidr, groups: readonly number[]): boolean {
   for (let i = 0; i < cidr.groups.length; i++) {
     const keep = cidr.bits - i * 16
@@ -368,7 +417,9 @@ function matches(cidr: Cidr, groups: readonly number[]): boolean {
 /**
  * A `skip` function that lets listed clients through unlimited: addresses or CIDR ranges, IPv4 or
  * IPv6 (`'10.0.0.0/8'`, `'127.0.0.1'`, `'::1'`, `'2001:db8::/32'`). IPv4-mapped IPv6 clients match
- * their IPv4 entries. The address is the one the framework resolved, as for keys.
+ * their IPv4 entries; the other IPv6 forms keys read as IPv4 (NAT64, SIIT, 6to4, Teredo, see
+ * {@link normalizeIp}) match the IPv4 entries by that address and the IPv6 entries as written.
+ * The address is the one the framework resolved, as for keys.
  *
  * @example
  * app.use(rateLimit({ policies, skip: allowList(['127.0.0.1', '::1', '10.0.0.0/8']) }))
@@ -396,7 +447,13 @@ export function allowList(entries: readonly string[]): (req: unknown, info: KeyR
     if (ip === undefined || ip.length === 0) return false
     const addr = addressGroups(ip)
     if (addr === undefined) return false
-    for (const cidr of list) if (cidr.v6 === addr.v6 && matches(cidr, addr.groups)) return true
+    // An IPv6 address carrying an IPv4 client's address is keyed as that IPv4 address: it
+    // matches the IPv4 entries by it, and the IPv6 entries as written.
+    const v4 = addr.v6 ? embeddedGroups(addr.groups) : undefined
+    for (const cidr of list) {
+      if (cidr.v6 === addr.v6 && matches(cidr, addr.groups)) return true
+      if (v4 !== undefined && !cidr.v6 && matches(cidr, v4)) return true
+    }
     return false
   }
 }
