@@ -223,10 +223,12 @@ export interface StartOptions {
   port?: number
   /** @default '127.0.0.1' */
   host?: string
-  /** Use Redis at this URL instead of the memory store. */
+  /** Use Redis at this URL (`redis://` or `rediss://`) instead of the memory store. */
   redisUrl?: string
   /** Prefix of the Redis keys. @default 'rk-demo' */
   redisPrefix?: string
+  /** How long the first connection to Redis may take before the demo gives up. @default 5000 */
+  redisStartTimeoutMs?: number
   body?: BodyFormat
   log?: (line: string) => void
 }
@@ -239,16 +241,81 @@ export interface RunningDemo {
   close(): Promise<void>
 }
 
-/** Starts the demo API and resolves once it listens. */
+/** Redis could not be used at start-up: the message names REDIS_URL, its password masked. */
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError'
+}
+
+const REDIS_URL_HELP = 'REDIS_URL must be a redis:// or rediss:// URL (redis://[user:password@]host:port[/db])'
+
+/** The URL with its password masked (`redis://user:***@host:6379`); throws when it is not a redis(s):// URL. */
+export function maskRedisUrl(text: string): string {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new RangeError(REDIS_URL_HELP)
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') throw new RangeError(REDIS_URL_HELP)
+  if (url.password !== '') url.password = '***'
+  return url.href
+}
+
+/**
+ * Connects to Redis once, within `timeoutMs`. A Redis the demo can't reach at start-up is a
+ * wrong REDIS_URL (or a Redis that is not running): it is reported, not retried forever. Once
+ * connected, the client reconnects as usual (the limiter answers from its fallback meanwhile).
+ */
+async function connectRedis(url: string, timeoutMs: number, log: (line: string) => void): Promise<Redis> {
+  const shown = maskRedisUrl(url)
+  const password = new URL(url).password
+  const secrets = password === '' ? [] : [password, decodeURIComponent(password)]
+  const hide = (text: string) => secrets.reduce((t, secret) => t.split(secret).join('***'), text)
+  let connected = false
+  let firstError: Error | undefined
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    // Fail fast rather than queue commands while Redis is away; RedisStore bounds every call anyway.
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: timeoutMs,
+    // One attempt until the first connection; after it, reconnect with a capped back-off.
+    retryStrategy: (times) => (connected ? Math.min(times * 100, 2000) : null),
+  })
+  redis.on('error', (error: Error) => {
+    if (connected) log(`redis: ${hide(error.message)}`)
+    else firstError ??= error
+  })
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs)
+  })
+  try {
+    const outcome = await Promise.race([redis.connect().then(() => 'connected' as const), deadline])
+    if (outcome === 'timeout') throw new Error(`no answer within ${timeoutMs} ms`)
+    connected = true
+    return redis
+  } catch (error) {
+    // (Ended already after the one attempt: disconnecting again would hold the process 2 s.)
+    if (redis.status !== 'end') redis.disconnect()
+    const cause = firstError ?? error
+    const reason = hide(cause instanceof Error ? cause.message : String(cause))
+    throw new RedisUnavailableError(
+      `cannot use Redis at REDIS_URL=${shown}: ${reason}. Fix REDIS_URL (or start Redis), or unset REDIS_URL to run on the in-memory store.`,
+      { cause },
+    )
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Starts the demo API and resolves once it listens. Rejects with {@link RedisUnavailableError} when Redis can't be used. */
 export async function startDemo(options: StartOptions = {}): Promise<RunningDemo> {
   const log = options.log ?? ((line: string) => console.log(line))
   let redis: Redis | undefined
   let store: Store | undefined
   if (options.redisUrl !== undefined) {
-    // Fail fast rather than queue commands while Redis is away; RedisStore bounds every call anyway.
-    redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
-    redis.on('error', (error: Error) => log(`redis: ${error.message}`))
-    await redis.connect()
+    redis = await connectRedis(options.redisUrl, options.redisStartTimeoutMs ?? 5000, log)
     store = new RedisStore({ client: redis, prefix: options.redisPrefix ?? 'rk-demo', timeoutMs: 100 })
   }
   const demo = createDemo({ store, body: options.body, log })
@@ -295,6 +362,14 @@ export function parsePort(argv: readonly string[], env: Readonly<Record<string, 
   return Number(text)
 }
 
+/** Reads REDIS_URL (empty or unset: the memory store); throws, without echoing it, when it is not a redis(s):// URL. */
+export function parseRedisUrl(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const text = env.REDIS_URL
+  if (text === undefined || text === '') return undefined
+  maskRedisUrl(text)
+  return text
+}
+
 /** Reads BODY; throws on an unknown format. */
 export function parseBody(env: Readonly<Record<string, string | undefined>>): BodyFormat {
   const text = env.BODY
@@ -324,20 +399,24 @@ export function banner(url: string, store: string): string {
 async function main(): Promise<void> {
   let port: number
   let body: BodyFormat
+  let redisUrl: string | undefined
   try {
     port = parsePort(process.argv.slice(2), process.env)
     body = parseBody(process.env)
+    redisUrl = parseRedisUrl(process.env)
   } catch (error) {
     console.error(`demo: ${error instanceof Error ? error.message : String(error)}`)
     process.exitCode = 2
     return
   }
-  const redisUrl = process.env.REDIS_URL || undefined
   let running: RunningDemo
   try {
     running = await startDemo({ port, redisUrl, body, host: process.env.HOST || '127.0.0.1' })
   } catch (error) {
-    console.error(`demo: could not start: ${error instanceof Error ? error.message : String(error)}`)
+    // Asked for Redis and unable to use it, the demo stops: falling back to memory would hide
+    // that several demo processes no longer share their counts.
+    if (error instanceof RedisUnavailableError) console.error(`demo: ${error.message}`)
+    else console.error(`demo: could not start: ${error instanceof Error ? error.message : String(error)}`)
     process.exitCode = 1
     return
   }
