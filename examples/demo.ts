@@ -5,22 +5,27 @@
 //   PORT=8080 npm start           or: npm start -- --port 8080
 //   REDIS_URL=redis://127.0.0.1:6379 npm start
 //   BODY=skakio npm start         429 bodies: problem (default), skakio, managed-dev, scalekit
+//   TRUST_PROXY=1 npm start       behind one reverse proxy (default: trust none)
 //
 // The policy, assembled from the seeds (docs: examples/README.md):
+// - first a limit per client IP on every request (3,000/min), before authentication, so that
+//   made-up keys cost an attacker their IP's budget; a key the demo does not know gets 401;
 // - tiers by key prefix (skakio): pk_ → public_key, 100/min with bursts of 150 and 10,000/day;
 //   sk_ → secret_key, 1,000/min with bursts of 1,500 and 100,000/day; no key → anonymous, per IP;
 // - request classes (managed.dev): read (GET), write (POST/PUT/PATCH/DELETE), create
 //   (POST /v1/jobs), each with a per-key bucket, and a ceiling per team on top (2,000/min);
 // - auth endpoints (skakio): POST /auth/token, /auth/validate, /auth/refresh at 10 req/s, burst 20;
 // - X-RateLimit-* (+ X-RateLimit-Tier) and IETF RateLimit/RateLimit-Policy headers, Retry-After
-//   and a 429 body on every denial, GET /v1/rate-limits for the live state (managed.dev shape).
+//   and a 429 body on every denial, GET /v1/rate-limits for the live state (managed.dev shape),
+//   itself limited to bursts of 10 and 60/min;
+// - 429s are logged with a fingerprint of the key (a short hash), never the key.
 
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import express, { type Express, type Request } from 'express'
+import express, { type Express, type NextFunction, type Request, type Response } from 'express'
 import { Redis } from 'ioredis'
 import {
   type BodyPreset,
@@ -69,6 +74,16 @@ export const TIERS = {
   anonymous: tierLimits(20, 30, 1000, 10, 1),
 }
 
+/**
+ * Every request, per client IP, before authentication (the order docs/security.md recommends):
+ * above what one key may send (a secret key's burst of 1,500, a team's 2,000/min), so it only
+ * stops floods, and made-up keys or failed logins spend it.
+ */
+export const IP_LIMIT = [tokenBucket({ name: 'per-ip', limit: 3000, window: '1m' })]
+
+/** GET /v1/rate-limits charges no bucket it shows, so it has a cheap limit of its own, per key (or IP). */
+export const RATE_LIMITS_LIMIT = [tokenBucket({ name: 'rate-limits', limit: 60, window: '1m', burst: 10 })]
+
 /** The demo's "database": which team each key belongs to. */
 export const TEAMS: Readonly<Record<string, string>> = {
   pk_test_acme_web: 'acme',
@@ -76,15 +91,16 @@ export const TEAMS: Readonly<Record<string, string>> = {
   sk_test_acme_batch: 'acme',
 }
 
-/** API keys look like `pk_test_…`, `sk_live_…`; anything else is treated as no key. */
-const KEY_FORMAT = /^(?:pk|sk)_(?:test|live)_[A-Za-z0-9_]{1,64}$/
+/** The API keys the demo knows (in a real API: a lookup of a hashed key). Any other key gets 401. */
+export const API_KEYS: ReadonlySet<string> = new Set(['pk_test_demo', 'sk_test_demo', ...Object.keys(TEAMS)])
 
-/** The API key of a request (`Authorization: Bearer <key>`), or undefined. */
-function bearerKey(req: { headers: { get(name: string): string | undefined } }): string | undefined {
-  const value = req.headers.get('authorization')
-  if (value === undefined || !/^bearer /i.test(value)) return undefined
-  const token = value.slice(7).trim()
-  return KEY_FORMAT.test(token) ? token : undefined
+/**
+ * What the log shows of a limited subject: `key#` + 12 hex digits of the key's SHA-256 for API
+ * keys (enough to tell keys apart, useless to call the API with), other subjects as they are.
+ */
+export function keyFingerprint(subject: string): string {
+  if (!subject.startsWith('key:')) return subject
+  return `key#${createHash('sha256').update(subject).digest('hex').slice(0, 12)}`
 }
 
 export type BodyFormat = Extract<BodyPreset, string>
@@ -99,6 +115,12 @@ export interface DemoOptions {
   body?: BodyFormat
   /** One line per noteworthy event (limited requests, store errors). @default console.log */
   log?: (line: string) => void
+  /**
+   * Express's `trust proxy`: the number of reverse proxies in front of the demo, or their
+   * addresses (`'loopback'`, `'10.0.0.0/8'`). Only with a proxy in front: otherwise any client
+   * picks its IP with X-Forwarded-For. @default none trusted (the IP is the TCP peer)
+   */
+  trustProxy?: number | string
 }
 
 export interface Demo {
@@ -115,6 +137,7 @@ export function createDemo(options: DemoOptions = {}): Demo {
   if (!BODIES.includes(body))
     throw new TypeError(`createDemo(): "body" must be one of ${BODIES.join(', ')}, received ${JSON.stringify(body)}`)
 
+  // One limiter (one store) for every limit of the demo; each middleware names its policies.
   const limiter = createLimiter({
     store: options.store ?? new MemoryStore({ maxKeys: 100_000 }),
     // Used only by requests the plan doesn't cover (none here).
@@ -123,15 +146,22 @@ export function createDemo(options: DemoOptions = {}): Demo {
     onStoreError: options.store === undefined ? 'allow' : 'fallback',
   })
   limiter.on('limited', (d) =>
-    log(`429 ${d.key}${d.tier ? ` (${d.tier})` : ''}: ${d.violated.join(', ')}; retry in ${Math.ceil(d.retryAfterMs / 1000)}s`),
+    log(
+      `429 ${keyFingerprint(d.key)}${d.tier ? ` (${d.tier})` : ''}: ${d.violated.join(', ')}; retry in ${Math.ceil(d.retryAfterMs / 1000)}s`,
+    ),
   )
   limiter.on('store-error', (e) => log(`store error (${e.action}): ${e.error instanceof Error ? e.error.message : String(e.error)}`))
 
+  /** The API key each authenticated request presented. */
+  const authenticated = new WeakMap<object, string>()
+  const keyOf = (req: unknown): string | undefined => {
+    const key = typeof req === 'object' && req !== null ? authenticated.get(req) : undefined
+    return key === undefined ? undefined : `key:${key}`
+  }
+
   const plan = providerPlan({
-    key: (_raw, req) => {
-      const key = bearerKey(req)
-      return key === undefined ? undefined : `key:${key}`
-    },
+    // Only keys the demo knows reach the plan; no key → undefined → the anonymous tier, per IP.
+    key: (raw) => keyOf(raw),
     classes: {
       methods: { DELETE: 'write' },
       routes: {
@@ -145,15 +175,16 @@ export function createDemo(options: DemoOptions = {}): Demo {
     tier: tierByPrefix({ pk_: 'public_key', sk_: 'secret_key' }, { otherwise: 'anonymous' }),
     // A lookup in "the database", cached: most requests never wait for it.
     team: cachedLookup(async (key) => TEAMS[key.replace(/^key:/, '')], { ttl: '1m' }),
-    // Looking at your limits costs nothing.
+    // Looking at your limits charges none of them (it has its own limit, below).
     // (The path, not the route: the limiter runs before Express has matched a route.)
     cost: (req) => (req.path === '/v1/rate-limits' ? 0 : 1),
   })
 
   const app = express()
   app.disable('x-powered-by')
-  // Behind one reverse proxy in production, set this to 1; the demo trusts loopback only.
-  app.set('trust proxy', 'loopback')
+  // No proxy is trusted unless told: with `trust proxy` set, a client connecting directly (even
+  // from loopback) picks its IP with X-Forwarded-For and escapes every per-IP limit.
+  if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy)
   app.use((req, res, next) => {
     const given = req.get('x-request-id')
     const id = given !== undefined && /^[\w.-]{1,64}$/.test(given) ? given : `req_${randomBytes(6).toString('hex')}`
@@ -165,6 +196,33 @@ export function createDemo(options: DemoOptions = {}): Demo {
     res.json({ ok: true })
   })
 
+  // 1. Every request, per IP, before anything else.
+  app.use(rateLimit({ limiter, policies: IP_LIMIT, body, requestId: 'x-request-id' }))
+  // 2. Authentication: a key the demo does not know is refused (it has been counted by IP above).
+  app.use(function authenticate(req: Request, res: Response, next: NextFunction) {
+    const value = req.get('authorization')
+    if (value === undefined) return next() // anonymous: the anonymous tier, per IP
+    const token = /^bearer /i.test(value) ? value.slice(7).trim() : ''
+    if (!API_KEYS.has(token)) {
+      res.status(401).setHeader('WWW-Authenticate', 'Bearer error="invalid_token"')
+      res.type('application/problem+json').send(
+        JSON.stringify({
+          type: 'about:blank',
+          title: 'Unauthorized',
+          status: 401,
+          detail: 'Unknown API key: send Authorization: Bearer <key> with a key of this API, or no key at all.',
+          'request-id': req.get('x-request-id'),
+        }),
+      )
+      return
+    }
+    authenticated.set(req, token)
+    next()
+  })
+  // 3. GET /v1/rate-limits: its own cheap limit (the key limits below only peek for it).
+  app.get('/v1/rate-limits', rateLimit({ limiter, policies: RATE_LIMITS_LIMIT, key: keyOf, body, requestId: 'x-request-id' }))
+
+  // 4. The key (or anonymous) limits: tiers, classes, the team ceiling.
   const limit = rateLimit({ limiter, plan, body, requestId: 'x-request-id' })
   const listings = new Map<string, { id: string; title: string }>([
     ['lst_1', { id: 'lst_1', title: 'Sunny flat' }],
@@ -229,6 +287,8 @@ export interface StartOptions {
   redisPrefix?: string
   /** How long the first connection to Redis may take before the demo gives up. @default 5000 */
   redisStartTimeoutMs?: number
+  /** Express's `trust proxy` (see {@link DemoOptions.trustProxy}). @default none trusted */
+  trustProxy?: number | string
   body?: BodyFormat
   log?: (line: string) => void
 }
@@ -299,7 +359,7 @@ async function connectRedis(url: string, timeoutMs: number, log: (line: string) 
     // (Ended already after the one attempt: disconnecting again would hold the process 2 s.)
     if (redis.status !== 'end') redis.disconnect()
     const cause = firstError ?? error
-    const reason = hide(cause instanceof Error ? cause.message : String(cause))
+    const reason = hide(cause instanceof Error ? cause.message : String(cause)).replace(/\.+$/, '')
     throw new RedisUnavailableError(
       `cannot use Redis at REDIS_URL=${shown}: ${reason}. Fix REDIS_URL (or start Redis), or unset REDIS_URL to run on the in-memory store.`,
       { cause },
@@ -318,7 +378,7 @@ export async function startDemo(options: StartOptions = {}): Promise<RunningDemo
     redis = await connectRedis(options.redisUrl, options.redisStartTimeoutMs ?? 5000, log)
     store = new RedisStore({ client: redis, prefix: options.redisPrefix ?? 'rk-demo', timeoutMs: 100 })
   }
-  const demo = createDemo({ store, body: options.body, log })
+  const demo = createDemo({ store, body: options.body, log, trustProxy: options.trustProxy })
   const server = demo.app.listen(options.port ?? 3000, options.host ?? '127.0.0.1')
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
@@ -370,6 +430,27 @@ export function parseRedisUrl(env: Readonly<Record<string, string | undefined>>)
   return text
 }
 
+/**
+ * Reads TRUST_PROXY: empty or unset trusts no proxy; a hop count from 1 to 10 (`1`: one reverse
+ * proxy in front); or addresses/ranges Express accepts (`loopback`, `10.0.0.0/8, 192.168.0.1`).
+ * `true` (trust every hop) is refused: any client would pick its IP.
+ */
+export function parseTrustProxy(env: Readonly<Record<string, string | undefined>>): number | string | undefined {
+  const text = env.TRUST_PROXY?.trim()
+  if (text === undefined || text === '') return undefined
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text)
+    if (hops < 1 || hops > 10) throw new RangeError(`TRUST_PROXY must be a hop count from 1 to 10, received ${JSON.stringify(text)}`)
+    return hops
+  }
+  if (/^(?:true|false|\*)$/i.test(text) || !/^[\w.:/, -]+$/.test(text)) {
+    throw new RangeError(
+      `TRUST_PROXY must be a hop count (1-10) or proxy addresses (e.g. "loopback", "10.0.0.0/8"), received ${JSON.stringify(text)}`,
+    )
+  }
+  return text
+}
+
 /** Reads BODY; throws on an unknown format. */
 export function parseBody(env: Readonly<Record<string, string | undefined>>): BodyFormat {
   const text = env.BODY
@@ -389,6 +470,7 @@ export function banner(url: string, store: string): string {
     `  curl -i ${url}/v1/listings -H "Authorization: Bearer pk_test_demo"`,
     `  curl -s ${url}/v1/rate-limits -H "Authorization: Bearer sk_test_acme_server"`,
     `  curl -i -X POST ${url}/v1/jobs -H "Authorization: Bearer pk_test_demo"`,
+    `  curl -i ${url}/v1/listings -H "Authorization: Bearer sk_test_made_up"   # 401: unknown keys are refused`,
     `  for i in $(seq 25); do curl -s -o /dev/null -w "%{http_code} " -X POST ${url}/auth/token; done; echo`,
     `  for i in $(seq 160); do curl -s -o /dev/null -w "%{http_code} " ${url}/v1/listings -H "Authorization: Bearer pk_test_demo"; done; echo`,
     '',
@@ -400,10 +482,12 @@ async function main(): Promise<void> {
   let port: number
   let body: BodyFormat
   let redisUrl: string | undefined
+  let trustProxy: number | string | undefined
   try {
     port = parsePort(process.argv.slice(2), process.env)
     body = parseBody(process.env)
     redisUrl = parseRedisUrl(process.env)
+    trustProxy = parseTrustProxy(process.env)
   } catch (error) {
     console.error(`demo: ${error instanceof Error ? error.message : String(error)}`)
     process.exitCode = 2
@@ -411,7 +495,7 @@ async function main(): Promise<void> {
   }
   let running: RunningDemo
   try {
-    running = await startDemo({ port, redisUrl, body, host: process.env.HOST || '127.0.0.1' })
+    running = await startDemo({ port, redisUrl, body, trustProxy, host: process.env.HOST || '127.0.0.1' })
   } catch (error) {
     // Asked for Redis and unable to use it, the demo stops: falling back to memory would hide
     // that several demo processes no longer share their counts.

@@ -5,7 +5,19 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { banner, createDemo, type Demo, parseBody, parsePort, startDemo, TIERS } from '../../examples/demo.js'
+import {
+  banner,
+  createDemo,
+  type Demo,
+  keyFingerprint,
+  maskRedisUrl,
+  parseBody,
+  parsePort,
+  parseRedisUrl,
+  parseTrustProxy,
+  startDemo,
+  TIERS,
+} from '../../examples/demo.js'
 import { clock } from '../helpers/clock.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -32,10 +44,10 @@ interface Answer {
 }
 
 /** The demo app on a real socket (port 0), with a fake clock and the log collected. */
-async function build(options: { body?: 'problem' | 'skakio' | 'managed-dev' | 'scalekit' } = {}) {
+async function build(options: { body?: 'problem' | 'skakio' | 'managed-dev' | 'scalekit'; trustProxy?: number | string } = {}) {
   const c = clock(T0)
   const lines: string[] = []
-  demo = createDemo({ now: c.now, log: (line) => lines.push(line), body: options.body })
+  demo = createDemo({ now: c.now, log: (line) => lines.push(line), body: options.body, trustProxy: options.trustProxy })
   const listening = demo.app.listen(0, '127.0.0.1')
   server = listening
   await new Promise<void>((resolve) => listening.once('listening', () => resolve()))
@@ -62,12 +74,18 @@ describe('examples/demo.ts: the policy', () => {
       'ratelimit-policy': '"per-minute";q=100;w=60, "per-day";q=10000;w=86400',
       ratelimit: '"per-minute";r=149;t=1, "per-day";r=9999;t=43200',
     })
-    const sk = await send('GET', '/v1/listings', 'sk_live_demo')
+    const sk = await send('GET', '/v1/listings', 'sk_test_demo')
     expect(sk.headers).toMatchObject({ 'x-ratelimit-limit': '1000', 'x-ratelimit-remaining': '1499', 'x-ratelimit-tier': 'secret_key' })
-    // No key (or one that isn't a pk_/sk_ key): the anonymous tier, counted by IP.
-    const anon = await send('GET', '/v1/listings', 'not-a-key')
+    // No key: the anonymous tier, counted by IP.
+    const anon = await send('GET', '/v1/listings')
     expect(anon.headers).toMatchObject({ 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '29', 'x-ratelimit-tier': 'anonymous' })
     expect((await send('GET', '/v1/listings')).headers['x-ratelimit-remaining']).toBe('28')
+    // A key the demo does not know (whatever it looks like) is refused, not given a tier.
+    for (const key of ['not-a-key', 'sk_live_made_up', 'pk_test_made_up']) {
+      const unknown = await send('GET', '/v1/listings', key)
+      expect(unknown.statusCode).toBe(401)
+      expect(unknown.headers['x-ratelimit-tier']).toBeUndefined()
+    }
   })
 
   it('a public key gets its burst of 150, then 429 with Retry-After, the problem body and a log line', async () => {
@@ -87,7 +105,8 @@ describe('examples/demo.ts: the policy', () => {
       'retry-after': 1,
       'request-id': 'req_abc',
     })
-    expect(lines).toEqual(['429 key:pk_test_demo (public_key): per-minute; retry in 1s'])
+    expect(lines).toEqual([`429 ${keyFingerprint('key:pk_test_demo')} (public_key): per-minute; retry in 1s`])
+    expect(keyFingerprint('key:pk_test_demo')).toMatch(/^key#[0-9a-f]{12}$/)
     // 100 per minute: one token every 600 ms.
     c.advance(600)
     expect((await send('GET', '/v1/listings', 'pk_test_demo')).statusCode).toBe(200)
@@ -103,8 +122,8 @@ describe('examples/demo.ts: the policy', () => {
     // Reads still go through: another class.
     expect((await send('GET', '/v1/listings', 'pk_test_demo')).statusCode).toBe(200)
 
-    for (let i = 0; i < 5; i++) expect((await send('POST', '/v1/jobs', 'pk_test_other')).statusCode).toBe(202)
-    const create = await send('POST', '/v1/jobs', 'pk_test_other')
+    for (let i = 0; i < 5; i++) expect((await send('POST', '/v1/jobs', 'pk_test_acme_web')).statusCode).toBe(202)
+    const create = await send('POST', '/v1/jobs', 'pk_test_acme_web')
     expect(create.statusCode).toBe(429)
     expect(json(create.body)['violated-policies']).toEqual(['create'])
     expect(create.headers['retry-after']).toBe('12') // 5 per minute: one every 12 s
@@ -134,7 +153,7 @@ describe('examples/demo.ts: the policy', () => {
     const state = json((await send('GET', '/v1/rate-limits', 'sk_test_acme_batch')).body).data as { buckets: { remaining: number }[] }
     expect(state.buckets[0].remaining).toBe(1500)
     // A key outside the team is not affected.
-    expect((await send('GET', '/v1/listings', 'sk_test_solo')).statusCode).toBe(200)
+    expect((await send('GET', '/v1/listings', 'sk_test_demo')).statusCode).toBe(200)
   })
 
   it('GET /v1/rate-limits: the live buckets and the team ceiling, charging nothing', async () => {
@@ -177,6 +196,14 @@ describe('examples/demo.ts: the policy', () => {
     })
   })
 
+  it('behind a proxy (trustProxy), clients are told apart by the address the proxy appends', async () => {
+    const { send } = await build({ trustProxy: 'loopback' })
+    for (let i = 0; i < 30; i++)
+      expect((await send('GET', '/v1/listings', undefined, { 'x-forwarded-for': '198.51.100.1' })).statusCode).toBe(200)
+    expect((await send('GET', '/v1/listings', undefined, { 'x-forwarded-for': '198.51.100.1' })).statusCode).toBe(429)
+    expect((await send('GET', '/v1/listings', undefined, { 'x-forwarded-for': '198.51.100.2' })).statusCode).toBe(200)
+  })
+
   it('validates its options', () => {
     expect(() => createDemo({ body: 'xml' as 'problem' })).toThrow(/"body" must be one of/)
   })
@@ -195,6 +222,22 @@ describe('examples/demo.ts: running it', () => {
     expect(parseBody({})).toBe('problem')
     expect(parseBody({ BODY: 'managed-dev' })).toBe('managed-dev')
     expect(() => parseBody({ BODY: 'xml' })).toThrow('BODY must be one of problem, skakio, managed-dev, scalekit, received "xml"')
+  })
+
+  it('parses REDIS_URL and TRUST_PROXY strictly, never echoing a password', () => {
+    expect(parseRedisUrl({})).toBeUndefined()
+    expect(parseRedisUrl({ REDIS_URL: '' })).toBeUndefined()
+    expect(parseRedisUrl({ REDIS_URL: 'redis://127.0.0.1:6379' })).toBe('redis://127.0.0.1:6379')
+    expect(() => parseRedisUrl({ REDIS_URL: 'http://user:pw@host' })).toThrow('REDIS_URL must be a redis:// or rediss:// URL')
+    expect(() => parseRedisUrl({ REDIS_URL: '127.0.0.1:6379' })).toThrow('REDIS_URL must be a redis:// or rediss:// URL')
+    expect(maskRedisUrl('rediss://default:p%40ss@cache.example:6380/2')).toBe('rediss://default:***@cache.example:6380/2')
+    expect(maskRedisUrl('redis://cache.example')).toBe('redis://cache.example')
+    expect(parseTrustProxy({})).toBeUndefined()
+    expect(parseTrustProxy({ TRUST_PROXY: '1' })).toBe(1)
+    expect(parseTrustProxy({ TRUST_PROXY: 'loopback, 10.0.0.0/8' })).toBe('loopback, 10.0.0.0/8')
+    expect(() => parseTrustProxy({ TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY must be a hop count/)
+    expect(() => parseTrustProxy({ TRUST_PROXY: '9999' })).toThrow('TRUST_PROXY must be a hop count from 1 to 10, received "9999"')
+    expect(() => parseTrustProxy({ TRUST_PROXY: '0' })).toThrow(/from 1 to 10/)
   })
 
   it('starts on a free port, serves over HTTP and closes cleanly', async () => {
@@ -232,7 +275,7 @@ describe('examples/demo.ts: running it', () => {
       const running = await startDemo({ port: 0, redisUrl: url, redisPrefix: prefix, log: () => {} })
       try {
         expect(running.store).toBe('redis')
-        const call = () => fetch(`${running.url}/v1/listings`, { headers: { authorization: 'Bearer pk_test_redis' } })
+        const call = () => fetch(`${running.url}/v1/listings`, { headers: { authorization: 'Bearer pk_test_demo' } })
         expect((await call()).headers.get('x-ratelimit-remaining')).toBe('149')
         expect((await call()).headers.get('x-ratelimit-remaining')).toBe('148')
         const [, keys] = await admin.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 1000)
