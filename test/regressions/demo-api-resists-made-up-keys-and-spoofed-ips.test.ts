@@ -1,13 +1,18 @@
 // The demo API is what people copy, and it could be walked through: any made-up `sk_test_…` key
 // got the secret tier, made-up keys on /auth/token were unlimited (a fresh bucket each), a
 // client on loopback picked its IP with X-Forwarded-For, GET /v1/rate-limits was never limited,
-// and every 429 wrote the full API key to the log. One test per way through.
+// and every 429 wrote the full API key to the log. One test per way through, and one for the
+// docs example that keyed a tool-call quota on a raw `x-environment-id` header (any client could
+// spend another environment's quota).
 
 import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createDemo, type Demo, IP_LIMIT, RATE_LIMITS_LIMIT } from '../../examples/demo.js'
+import { extractBlocks } from '../docs/extract.js'
 import { clock } from '../helpers/clock.js'
 
 const T0 = Date.UTC(2026, 5, 23, 12, 0, 0)
@@ -132,5 +137,29 @@ describe('the demo API resists made-up keys and spoofed IPs', () => {
     const fingerprint = createHash('sha256').update('key:sk_test_acme_server').digest('hex').slice(0, 12)
     expect(lines).toEqual([`429 key#${fingerprint} (secret_key): auth; retry in 1s`])
     expect(lines.join('\n')).not.toContain('sk_test_acme_server')
+  })
+
+  it('docs: the per-environment quota example keys by the environment of the token, not by a header the client writes', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url))
+    const blocks = extractBlocks('docs/provider-features.md', readFileSync(`${root}docs/provider-features.md`, 'utf8'))
+    const block = blocks.find((b) => b.code.includes("'tool-call'") && b.code.includes('x-environment-id'))
+    expect(block).toBeDefined()
+    const code = (block as { code: string }).code
+    // Run it (as the docs suite does) and read what it prints.
+    mkdirSync(`${root}.tmp`, { recursive: true })
+    const file = `${root}.tmp/regression-environment-example-${process.pid}.ts`
+    writeFileSync(file, code)
+    const printed: string[] = []
+    const spy = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+      printed.push(args.map(String).join(' '))
+    })
+    try {
+      await import(/* @vite-ignore */ file)
+    } finally {
+      spy.mockRestore()
+      rmSync(file, { force: true })
+    }
+    // A client of env_small that claims env_big in x-environment-id is still env_small, still stopped.
+    expect(printed).toEqual(['false tool-calls retry in 3000 s', 'false growth', 'true'])
   })
 })
