@@ -95,12 +95,14 @@ export const TEAMS: Readonly<Record<string, string>> = {
 export const API_KEYS: ReadonlySet<string> = new Set(['pk_test_demo', 'sk_test_demo', ...Object.keys(TEAMS)])
 
 /**
- * What the log shows of a limited subject: `key#` + 12 hex digits of the key's SHA-256 for API
- * keys (enough to tell keys apart, useless to call the API with), other subjects as they are.
+ * What the log shows of a limited subject: an API key (`key:…`, alone or inside a per-route
+ * subject, to the end of the subject) as `key#` + 12 hex digits of its SHA-256, enough to tell
+ * keys apart and useless to call the API with; IPs and teams as they are.
  */
 export function keyFingerprint(subject: string): string {
-  if (!subject.startsWith('key:')) return subject
-  return `key#${createHash('sha256').update(subject).digest('hex').slice(0, 12)}`
+  const at = subject.indexOf('key:')
+  if (at < 0) return subject
+  return `${subject.slice(0, at)}key#${createHash('sha256').update(subject.slice(at)).digest('hex').slice(0, 12)}`
 }
 
 export type BodyFormat = Extract<BodyPreset, string>

@@ -280,7 +280,12 @@ describe('examples/demo.ts: running it', () => {
         expect((await call()).headers.get('x-ratelimit-remaining')).toBe('148')
         const [, keys] = await admin.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 1000)
         expect(keys.length).toBeGreaterThan(0)
-        for (const key of keys) expect(await admin.pttl(key)).toBeGreaterThan(0)
+        // Every key has a TTL (-1 would be none); the per-IP bucket's is short (full again in
+        // 40 ms after two requests), so it may already be gone (-2).
+        for (const key of keys) {
+          const ttl = await admin.pttl(key)
+          expect(ttl === -2 || ttl > 0, `${key}: ${ttl}`).toBe(true)
+        }
       } finally {
         await running.close()
       }

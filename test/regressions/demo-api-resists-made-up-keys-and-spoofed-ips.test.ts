@@ -136,6 +136,10 @@ describe('the demo API resists made-up keys and spoofed IPs', () => {
     expect((await send('POST', '/auth/token', 'sk_test_acme_server')).status).toBe(429)
     const fingerprint = createHash('sha256').update('key:sk_test_acme_server').digest('hex').slice(0, 12)
     expect(lines).toEqual([`429 key#${fingerprint} (secret_key): auth; retry in 1s`])
+    // Also where the key is part of a per-route subject (GET /v1/rate-limits has its own limit).
+    for (let i = 0; i <= RATE_LIMITS_LIMIT[0].burst; i++) await send('GET', '/v1/rate-limits', 'sk_test_acme_server')
+    expect(lines).toHaveLength(2)
+    expect(lines[1]).toMatch(/^429 .*key#[0-9a-f]{12}: rate-limits; retry in \d+s$/)
     expect(lines.join('\n')).not.toContain('sk_test_acme_server')
   })
 

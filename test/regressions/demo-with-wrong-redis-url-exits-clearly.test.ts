@@ -13,7 +13,7 @@ import { freePort, hasRedisServer, type RedisServer, startRedisServer } from '..
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
 /** Runs `npm start`'s command with `env`; resolves with the exit code and output, or fails after `guardMs`. */
-function runDemo(env: Record<string, string>, guardMs = 20_000): Promise<{ code: number | null; output: string }> {
+function runDemo(env: Record<string, string>, guardMs = 15_000): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--port', '0'], {
     cwd: root,
     env: { ...process.env, PORT: '', ...env },
