@@ -360,9 +360,10 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
 }
 
 /**
- * The Fastify plugin (Fastify 4 and 5). Register it before your routes; it limits every route of
- * its encapsulation context and unknown routes (404), or only routes with `config.rateLimit`
- * when `global: false`. A route's `config.rateLimit` options replace the plugin's for that route
+ * The Fastify plugin (Fastify 4 and 5). It limits every route of its encapsulation context and
+ * unknown routes (404), or only routes with `config.rateLimit` when `global: false`. Register it
+ * before your routes so that their `config.rateLimit` is validated when they are declared; a
+ * route declared before it is still limited by its own config (validated on its first request). A route's `config.rateLimit` options replace the plugin's for that route
  * (buckets of its own, keyed by the route template); `false` exempts the route.
  *
  * @example
