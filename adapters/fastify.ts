@@ -338,12 +338,14 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
       next()
       return
     }
-    let decide: Decide
-    try {
-      decide = compile(own, routeName(config.method, config.url))
-    } catch (error) {
-      next(error as Error)
-      return
+    let decide = typeof own === 'object' && own !== null ? perRoute.get(own) : undefined
+    if (decide === undefined) {
+      try {
+        decide = compile(own, routeName(config.method, config.url))
+      } catch (error) {
+        next(error as Error)
+        return
+      }
     }
     let scope = scopes.get(config)
     if (scope === undefined) {

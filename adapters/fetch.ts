@@ -162,6 +162,8 @@ function withHeaders(response: Response, headers: Readonly<Record<string, string
  * frameworks, where the route's middleware overwrites the app-wide one's.
  */
 const described = new WeakSet<Request>()
+/** How many `rateLimit()` functions this process made: with one, nothing can be stacked and nothing is marked. */
+let instances = 0
 
 /**
  * Route scopes by template: one bucket per route whatever the method (Hono's `all` and `on()`
@@ -230,16 +232,18 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
   const onErrorOption = options.onError
   if (onErrorOption !== undefined && typeof onErrorOption !== 'function') invalid(where, 'onError', 'must be a function', onErrorOption)
   const onError = onErrorOption ?? defaultOnError
+  instances++
 
   const decide = async (info: FetchInfo, scope: string | undefined): Promise<FetchCheck> => {
     const outcome = await http.handle(info, scope)
     const finish = outcome.finish
     const request = info.raw
     const decided = outcome.decision !== undefined
+    const stackable = instances > 1
     let response: Response | undefined
     if (outcome.action === 'respond') {
       response = denial(outcome)
-      described.add(request)
+      if (stackable) described.add(request)
     }
     return {
       response,
@@ -247,9 +251,12 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
       decision: outcome.decision,
       complete(res: Response, aborted = false): Response {
         finish?.({ status: res.status, aborted })
-        // A limiter closer to the handler decided this request and described it already.
-        if (!decided || described.has(request)) return res
-        described.add(request)
+        if (!decided) return res
+        if (stackable) {
+          // A limiter closer to the handler decided this request and described it already.
+          if (described.has(request)) return res
+          described.add(request)
+        }
         return withHeaders(res, outcome.headers)
       },
     }

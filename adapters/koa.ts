@@ -60,7 +60,7 @@ function sameRoute(a: KoaLayer, b: KoaLayer): boolean {
 
 /**
  * The identity of the route whose layer runs `middleware` for this request; `undefined` when it
- * runs outside a route (`app.use`, `router.use`). `@koa/router` makes one layer per path of a
+ * runs outside a route (`app.use`, `router.use`, or a function that wraps it). `@koa/router` makes one layer per path of a
  * route registered with a list of paths, and copies a nested router's layers at each prefix it is
  * mounted at: the layers of the router with the same methods and the same middleware (the same
  * functions in the same order) are one route, one bucket. Computed once per layer.
@@ -80,11 +80,9 @@ function routeIdentity(ctx: RoutedContext & { method: string }, middleware: unkn
       }
     }
   }
-  if (layer === undefined) {
-    // Mounted in a way the router doesn't show (wrapped in another function): the route's path, every method.
-    const template = String(current)
-    return { template, scope: routeScope(undefined, template) }
-  }
+  // Not in a layer of the route: `app.use` after the router, or wrapped in a function of yours.
+  // Counted as outside any route (one bucket for all the requests it sees), never per spelling.
+  if (layer === undefined) return undefined
   if (layer.methods.length === 0) return undefined
   let identity = identities.get(layer)
   if (identity !== undefined) return identity
