@@ -137,9 +137,10 @@ describe.each(EXPRESS)('%s', (_name, express) => {
 
 describe.each(KOA)('%s', (_name, Koa) => {
   /** Registers `t`'s route on a fresh chain of routers under `root`; returns its run counter. */
-  function add(root: InstanceType<typeof Router>, t: Target, name: string, limit: ReturnType<typeof koaRateLimit>) {
+  type KoaRouter = Router
+  function add(root: KoaRouter, t: Target, name: string, limit: ReturnType<typeof koaRateLimit>) {
     const counter = { runs: 0 }
-    const leaf = new Router()
+    const leaf: KoaRouter = new Router()
     const paths = Array.from({ length: t.route.paths }, (_, i) => `/${name}-${i}`)
     const handler = (ctx: { body: unknown }) => {
       counter.runs++
@@ -150,7 +151,7 @@ describe.each(KOA)('%s', (_name, Koa) => {
     else leaf.register(path, t.route.methods, [limit, handler])
     let child = leaf
     for (let i = t.levels.length - 1; i >= 0; i--) {
-      const parent = i === 0 ? root : new Router()
+      const parent: KoaRouter = i === 0 ? root : new Router()
       for (const place of t.levels[i]) {
         if (place.kind === 'list') parent.use(place.paths, child.routes())
         else parent.use(place.path as string, child.routes())
