@@ -566,7 +566,9 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
       }
       if (codes.has(code)) return
       codes.add(code)
-      limiter.warn?.({ code, message })
+      // A limiter of your own making without `warn` still gets the warning heard.
+      if (typeof limiter.warn === 'function') limiter.warn({ code, message })
+      else process.emitWarning(message, { code })
     },
     close: async () => {
       if (ownsLimiter) await limiter.close()
