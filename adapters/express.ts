@@ -5,9 +5,10 @@
  */
 import type { NextFunction, Request, Response } from 'express'
 import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/core/http.js'
-import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, routeScopeOf } from '../src/core/http.js'
+import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/core/http.js'
 import type { Limiter } from '../src/core/limiter.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/core/provider/introspection.js'
+import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage, trustsEveryone } from '../src/core/trust-proxy.js'
 
 export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/core/http.js'
 export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/core/keys.js'
@@ -27,6 +28,116 @@ export interface ExpressRateLimitMiddleware {
   close(): Promise<void>
 }
 
+/** What Express keeps of a route (`req.route`). */
+interface ExpressRoute {
+  readonly path: unknown
+  readonly methods: Record<string, boolean | undefined>
+}
+
+/** A layer of an Express 4 (`regexp`) or Express 5 (`rawPath`) router stack. */
+interface ExpressLayer {
+  readonly route?: ExpressRoute
+  readonly handle?: { readonly stack?: unknown }
+  readonly rawPath?: unknown
+  readonly regexp?: RegExp & { fast_slash?: boolean }
+  readonly keys?: readonly { readonly name: string | number }[]
+}
+
+/** What Express keeps of an application: its router (`_router` in Express 4) and where it is mounted. */
+interface ExpressAppLike {
+  readonly _router?: { readonly stack?: unknown }
+  readonly router?: { readonly stack?: unknown }
+  readonly parent?: ExpressAppLike
+  readonly mountpath?: unknown
+}
+
+/** A registered route's identity: its template (mount paths as registered + its path) and its scope. */
+interface RouteIdentity {
+  readonly template: string
+  readonly scope: string
+}
+
+/** Route identities, computed once per route object (one route = one bucket, however it was reached). */
+const identities = new WeakMap<ExpressRoute, RouteIdentity>()
+
+/** A path as registered: a string (`/` is the root, so empty), a regular expression, or a list of them. */
+function pathText(path: unknown): string {
+  if (Array.isArray(path)) return `[${path.map(pathText).join('|')}]`
+  if (typeof path === 'string') return path === '/' ? '' : path.endsWith('/') ? path.slice(0, -1) : path
+  return String(path)
+}
+
+const EXPRESS4_TAIL = '\\/?(?=\\/|$)'
+/** Express 4 keeps only the compiled expression of a mount path: its string back where it can tell, the expression otherwise. */
+function express4MountText(layer: ExpressLayer): string {
+  const re = layer.regexp
+  if (re === undefined) return ''
+  if (re.fast_slash === true) return ''
+  const source = re.source
+  if (!source.startsWith('^') || !source.endsWith(EXPRESS4_TAIL)) return String(re)
+  const keys = layer.keys ?? []
+  let k = 0
+  const parts = source
+    .slice(1, -EXPRESS4_TAIL.length)
+    .split(`${EXPRESS4_TAIL}|^`)
+    .map((part) => part.replace(/\(\?:\\\/\(\[\^\/\]\+\?\)\)/g, () => `/:${String(keys[k++]?.name)}`))
+    .map((part) => part.replace(/\\([/.])/g, '$1'))
+  if (parts.some((part) => /[\\()[\]{}*+?^$|]/.test(part))) return String(re)
+  return parts.length === 1 ? parts[0] : `[${parts.join('|')}]`
+}
+
+function mountText(layer: ExpressLayer): string {
+  return 'rawPath' in layer ? pathText(layer.rawPath) : express4MountText(layer)
+}
+
+/** The mount texts from `stack` down to the layer of `route` (depth first, in registration order), or `undefined`. */
+function findRoute(stack: unknown, route: ExpressRoute, depth: number): string[] | undefined {
+  if (!Array.isArray(stack) || depth > 64) return undefined
+  const layers = stack as ExpressLayer[]
+  for (const layer of layers) if (layer.route === route) return []
+  for (const layer of layers) {
+    const inner = layer.route === undefined ? layer.handle?.stack : undefined
+    if (!Array.isArray(inner)) continue
+    const below = findRoute(inner, route, depth + 1)
+    if (below !== undefined) return [mountText(layer), ...below]
+  }
+  return undefined
+}
+
+/** Where a (sub-)application is mounted, from the top: its parents' mount paths as registered. */
+function appMountText(app: ExpressAppLike | undefined): string {
+  let text = ''
+  for (let a = app; a?.parent !== undefined; a = a.parent) text = pathText(a.mountpath) + text
+  return text
+}
+
+/**
+ * The identity of the route `req` matched: its mount paths and path as registered (a regular
+ * expression stays one, a list of paths stays one list), and its methods. Found once per route by
+ * walking the application's routers; `undefined` outside a route.
+ */
+function routeIdentity(req: Request): RouteIdentity | undefined {
+  const route = req.route as ExpressRoute | undefined
+  if (route === undefined) return undefined
+  let identity = identities.get(route)
+  if (identity !== undefined) return identity
+  const app = req.app as unknown as ExpressAppLike | undefined
+  // Express 4 has `_router` (its `router` getter throws); Express 5 has `router`.
+  const router = app?._router ?? app?.router
+  const mounts = findRoute(router?.stack, route, 0)
+  const methods = Object.keys(route.methods).filter((m) => route.methods[m] === true)
+  if (mounts === undefined) {
+    // Not reachable from the app's routers (a router called from a function of yours): the mount
+    // path as matched, lower-cased, not cached (it is the request's, not the route's).
+    const template = req.baseUrl.toLowerCase() + pathText(route.path)
+    return { template, scope: routeScope(methods, template) }
+  }
+  const template = appMountText(app) + mounts.join('') + pathText(route.path) || '/'
+  identity = { template, scope: routeScope(methods, template) }
+  identities.set(route, identity)
+  return identity
+}
+
 /** The request as the core sees it; fields are read only when a function asks for them. */
 class ExpressInfo implements ExpressRequestInfo {
   readonly raw: Request
@@ -37,11 +148,11 @@ class ExpressInfo implements ExpressRequestInfo {
     return this.raw.method
   }
   get route(): string | undefined {
-    const route = this.raw.route as { path?: unknown } | undefined
-    return route === undefined ? undefined : this.raw.baseUrl + String(route.path)
+    return routeIdentity(this.raw)?.template
   }
   get path(): string {
-    return this.raw.path
+    // Absolute, wherever the middleware is mounted (`req.path` is relative to the router's mount path).
+    return pathOf(this.raw.originalUrl ?? this.raw.url)
   }
   get ip(): string | undefined {
     const req = this.raw
@@ -61,6 +172,8 @@ class ExpressInfo implements ExpressRequestInfo {
 
 /** Copies an outcome onto the response; answers it or passes on. */
 function apply(outcome: HttpOutcome, res: Response, next: NextFunction): void {
+  const remove = outcome.remove
+  if (remove !== undefined) for (let i = 0; i < remove.length; i++) res.removeHeader(remove[i])
   const headers = outcome.headers
   for (const name in headers) res.setHeader(name, headers[name])
   const finish = outcome.finish
@@ -74,6 +187,27 @@ function apply(outcome: HttpOutcome, res: Response, next: NextFunction): void {
   if (outcome.contentType !== undefined) res.setHeader('Content-Type', outcome.contentType)
   res.setHeader('Content-Length', Buffer.byteLength(body))
   res.end(body)
+}
+
+/**
+ * Reports a 'trust proxy' setting that lets any client choose its IP: Express's compiled setting
+ * is probed with public addresses (`true`, a function that trusts everyone, more than
+ * MAX_TRUSTED_PROXIES hops, ranges covering every address). Once per app.
+ */
+function checkTrustProxy(req: Request, warnOnce: (code: string, message: string, app?: object) => void): void {
+  const app = req.app
+  const trust: unknown = app?.get('trust proxy fn')
+  if (typeof trust !== 'function' || trust.name === 'trustNone') return
+  if (trustsEveryone(trust as (address: string, hop: number) => unknown)) {
+    const setting: unknown = app.get('trust proxy')
+    const described =
+      typeof setting === 'number'
+        ? `${setting} (more than ${MAX_TRUSTED_PROXIES} proxies)`
+        : typeof setting === 'function'
+          ? 'a function that trusts every address'
+          : JSON.stringify(setting)
+    warnOnce(TRUST_PROXY_ANY, trustProxyAnyMessage(`Express 'trust proxy' ${described}`), app)
+  }
 }
 
 /**
@@ -97,21 +231,11 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
   const middleware = function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (!trustChecked) {
       trustChecked = true
-      // `trust proxy: true` takes the left-most X-Forwarded-For entry: any client can pick its IP.
-      if (req.app?.get('trust proxy') === true) {
-        http.warnOnce(
-          'RK_TRUST_PROXY_ANY',
-          "ratekeeper: Express 'trust proxy' is true, so any client can choose its IP (X-Forwarded-For) and escape IP-keyed limits; set it to the number of proxies or their addresses",
-        )
-      }
+      checkTrustProxy(req, http.warnOnce)
     }
-    const route = req.route as { path?: unknown } | undefined
     let outcome: HttpOutcome | Promise<HttpOutcome>
     try {
-      outcome = http.handle(
-        new ExpressInfo(req),
-        route === undefined ? undefined : routeScopeOf(req.method, req.baseUrl.toLowerCase() + String(route.path)),
-      )
+      outcome = http.handle(new ExpressInfo(req), req.route === undefined ? undefined : routeIdentity(req)?.scope)
     } catch (error) {
       next(error)
       return

@@ -7,8 +7,16 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import fp from 'fastify-plugin'
 import { checkOptionsObject, invalid } from '../src/core/errors.js'
 import type { HttpLimiter, HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/core/http.js'
-import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, routeScopeOf } from '../src/core/http.js'
+import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/core/http.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/core/provider/introspection.js'
+import {
+  MAX_TRUSTED_PROXIES,
+  rangesTrustEveryone,
+  TRUST_PROXY_ANY,
+  TRUST_PROXY_IGNORED,
+  trustProxyAnyMessage,
+  trustsEveryone,
+} from '../src/core/trust-proxy.js'
 
 export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/core/http.js'
 export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/core/keys.js'
@@ -16,8 +24,31 @@ export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/core/keys
 /** What key, cost, skip and plan functions see about a Fastify request (`raw` is `request`). */
 export type FastifyRequestInfo = HttpRequestInfo<FastifyRequest>
 
+/**
+ * Names TypeScript must refuse in `config.rateLimit`. Fastify infers a route's config type from the
+ * value written (`FastifyContextConfig & typeof config`), which lets any unknown option through the
+ * compiler: these make the common mistakes errors, other libraries' option names (`windowMs`,
+ * `max`, `timeWindow`: ratekeeper takes `policies`) and a number or string instead of options.
+ * Unknown names are also rejected when the app starts (or, for a route the plugin could not see
+ * being declared, on its first request).
+ */
+export interface RejectedRouteOptions {
+  /** Not a ratekeeper option (express-rate-limit's): use `policies`, e.g. `[fixedWindow({ limit: 5, window: '15m' })]`. */
+  windowMs?: never
+  /** Not a ratekeeper option (express-rate-limit's, @fastify/rate-limit's): use `policies`. */
+  max?: never
+  /** Not a ratekeeper option (@fastify/rate-limit's): use `policies`. */
+  timeWindow?: never
+  /** Not a ratekeeper option (express-rate-limit's): use `policies`. */
+  limit?: never
+  /** Route options are an object (or `false`), not a number. */
+  toFixed?: never
+  /** Route options are an object (or `false`), not a string. */
+  charAt?: never
+}
+
 /** Per-route options (`config: { rateLimit: { … } }`): merged over the plugin's options. */
-export type FastifyRateLimitRouteOptions = HttpLimiterOptions<FastifyRequest, FastifyRequestInfo>
+export type FastifyRateLimitRouteOptions = HttpLimiterOptions<FastifyRequest, FastifyRequestInfo> & RejectedRouteOptions
 
 /** Options of the plugin: see docs/adapters.md. */
 export interface FastifyRateLimitOptions extends FastifyRateLimitRouteOptions {
@@ -37,7 +68,6 @@ declare module 'fastify' {
 }
 
 const WHERE = 'fastifyRateLimit (ratekeeper/fastify)'
-const ROUTE_WHERE = 'config.rateLimit (ratekeeper/fastify)'
 /** Options that make a limiter: a route setting any of them gets a limiter of its own. */
 const LIMITER_LEVEL = ['limiter', 'store', 'now', 'onStoreError', 'fallback', 'dryRun', 'nearLimit'] as const
 
@@ -56,9 +86,7 @@ class FastifyInfo implements FastifyRequestInfo {
     return this.#route ?? this.raw.routeOptions.url
   }
   get path(): string {
-    const url = this.raw.url
-    const q = url.indexOf('?')
-    return q < 0 ? url : url.slice(0, q)
+    return pathOf(this.raw.url)
   }
   get ip(): string | undefined {
     return this.raw.ip
@@ -74,6 +102,8 @@ class FastifyInfo implements FastifyRequestInfo {
 
 /** Copies an outcome onto the reply; answers it or lets the request go on. */
 function apply(outcome: HttpOutcome, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const remove = outcome.remove
+  if (remove !== undefined) for (let i = 0; i < remove.length; i++) reply.removeHeader(remove[i])
   const headers = outcome.headers
   // Names are lower case already (`headerNames: 'lower'`): Fastify would build each one's lower-case copy otherwise.
   for (const name in headers) reply.header(name, headers[name])
@@ -179,6 +209,67 @@ function trustProxyOption(fastify: FastifyInstance): unknown {
   return undefined
 }
 
+/**
+ * Reports a `trustProxy` setting that lets any client choose its IP (`true`, a function that
+ * trusts everyone, more than MAX_TRUSTED_PROXIES hops, ranges covering every address), and a hop
+ * count on Fastify 5, which ignores it: `request.ip` then stays the proxy's address for everyone.
+ */
+function checkTrustProxy(fastify: FastifyInstance, http: HttpLimiter<FastifyRequest, FastifyRequestInfo>): void {
+  const setting = trustProxyOption(fastify)
+  if (setting === undefined || setting === false) return
+  const app = fastify.server ?? fastify
+  const major = Number.parseInt(String(fastify.version), 10)
+  if (typeof setting === 'number' && major >= 5) {
+    http.warnOnce(
+      TRUST_PROXY_IGNORED,
+      `ratekeeper: Fastify ${major} ignores a numeric trustProxy (${setting}): request.ip is the address of the proxy in front of the app, so every client shares one IP bucket; set trustProxy to the proxies' addresses instead`,
+      app,
+    )
+    return
+  }
+  let permissive = false
+  let described = JSON.stringify(setting)
+  if (setting === true) permissive = true
+  else if (typeof setting === 'number') {
+    permissive = setting > MAX_TRUSTED_PROXIES
+    described = `${setting} (more than ${MAX_TRUSTED_PROXIES} proxies)`
+  } else if (typeof setting === 'function') {
+    permissive = trustsEveryone(setting as (address: string, hop: number) => unknown)
+    described = 'a function that trusts every address'
+  } else if (typeof setting === 'string' || Array.isArray(setting)) permissive = rangesTrustEveryone(setting)
+  if (permissive) http.warnOnce(TRUST_PROXY_ANY, trustProxyAnyMessage(`Fastify trustProxy ${described}`), app)
+}
+
+/** What a route's context config holds: its `config` options plus the route's method(s) and URL. */
+interface RouteContextConfig {
+  rateLimit?: unknown
+  method?: string | readonly string[]
+  url?: string
+}
+
+/**
+ * Fastify keeps the route's context (and its config) on the request under a private symbol;
+ * `request.routeOptions` builds a frozen object per access. The symbol is looked up once; if a
+ * Fastify release drops it, `routeOptions` is used.
+ */
+let contextSymbol: symbol | null | undefined
+function routeConfigOf(request: FastifyRequest): RouteContextConfig {
+  if (contextSymbol === undefined) {
+    contextSymbol = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === 'fastify.context') ?? null
+  }
+  if (contextSymbol !== null) {
+    const config = (request as unknown as Record<symbol, { config?: RouteContextConfig } | undefined>)[contextSymbol]?.config
+    if (config !== undefined) return config
+  }
+  return request.routeOptions.config as RouteContextConfig
+}
+
+/** `GET /login`, `GET,POST /items`: how errors name a route. */
+function routeName(method: unknown, url: unknown): string {
+  const methods = Array.isArray(method) ? method.join(',') : String(method ?? '?')
+  return `${methods} ${String(url ?? '?')}`
+}
+
 const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeeper(
   fastify: FastifyInstance,
   options: FastifyRateLimitOptions,
@@ -198,22 +289,20 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
     return
   }
 
-  if (trustProxyOption(fastify) === true) {
-    http.warnOnce(
-      'RK_TRUST_PROXY_ANY',
-      'ratekeeper: Fastify trustProxy is true, so any client can choose its IP (X-Forwarded-For) and escape IP-keyed limits; set it to the number of proxies or their addresses',
-    )
-  }
+  checkTrustProxy(fastify, http)
 
   // One compiled limiter per route config object (a GET route and its automatic HEAD route share it).
   const perRoute = new WeakMap<object, Decide>()
-  const compile = (config: FastifyRateLimitRouteOptions): Decide => {
+  const compile = (config: unknown, route: string): Decide => {
+    if (typeof config !== 'object' || config === null) {
+      invalid(`config.rateLimit of ${route} (ratekeeper/fastify)`, 'rateLimit', 'must be an options object or false', config)
+    }
     let decide = perRoute.get(config)
     if (decide === undefined) {
       decide = makeHook(
         createHttpLimiter<FastifyRequest, FastifyRequestInfo>(
-          ROUTE_WHERE,
-          mergeRouteOptions(options, http, config),
+          `config.rateLimit of ${route} (ratekeeper/fastify)`,
+          mergeRouteOptions(options, http, config as FastifyRateLimitRouteOptions),
           [],
           'registrations',
           'lower',
@@ -223,32 +312,22 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
     }
     return decide
   }
-  // The route scope per route context config (`{ …config, url, method }`, one object per route).
+  // The route scope per route context config (`{ …config, url, method }`, one object per route):
+  // the route's own methods, so that every method of an `all` or a method-list route shares it.
   const scopes = new WeakMap<object, string>()
-  // Whether any route of this context has `config.rateLimit`: until one does, no request needs
-  // its route's config (reading `request.routeOptions` builds an object).
-  let routeConfigs = false
 
+  // Routes declared after the plugin are validated when they are declared; a route the plugin did
+  // not see (declared before it, or before a register that was not awaited) on its first request.
   fastify.addHook('onRoute', (routeOptions) => {
     const config = routeOptions.config?.rateLimit
-    if (config === undefined) return
-    routeConfigs = true
-    if (config === false) return
-    if (typeof config !== 'object' || config === null) {
-      invalid(ROUTE_WHERE, 'rateLimit', 'must be an options object or false', config)
-    }
-    compile(config) // validates now, at start-up
+    if (config === undefined || config === false) return
+    compile(config, routeName(routeOptions.method, routeOptions.url))
   })
 
   const globalHook = makeHook(http)
   // One hook for every route of the context and for unknown routes (404), which are not routes.
   fastify.addHook('onRequest', function rateLimitHook(request, reply, next) {
-    if (!routeConfigs) {
-      if (isGlobal) globalHook(request, reply, next, undefined, undefined)
-      else next()
-      return
-    }
-    const config = request.routeOptions.config as { rateLimit?: FastifyRateLimitRouteOptions | false; url?: string }
+    const config = routeConfigOf(request)
     const own = config.rateLimit
     if (own === undefined) {
       if (isGlobal) globalHook(request, reply, next, undefined, undefined)
@@ -259,13 +338,21 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
       next()
       return
     }
-    // Methods of one route share its buckets; HEAD counts as GET.
+    let decide = typeof own === 'object' && own !== null ? perRoute.get(own) : undefined
+    if (decide === undefined) {
+      try {
+        decide = compile(own, routeName(config.method, config.url))
+      } catch (error) {
+        next(error as Error)
+        return
+      }
+    }
     let scope = scopes.get(config)
     if (scope === undefined) {
-      scope = routeScopeOf(request.method, config.url ?? '')
+      scope = routeScope(config.method ?? request.method, config.url ?? '')
       scopes.set(config, scope)
     }
-    compile(own)(request, reply, next, config.url, scope)
+    decide(request, reply, next, config.url, scope)
   })
 
   fastify.addHook('onClose', (_instance, closed) => {
@@ -275,9 +362,10 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
 }
 
 /**
- * The Fastify plugin (Fastify 4 and 5). Register it before your routes; it limits every route of
- * its encapsulation context and unknown routes (404), or only routes with `config.rateLimit`
- * when `global: false`. A route's `config.rateLimit` options replace the plugin's for that route
+ * The Fastify plugin (Fastify 4 and 5). It limits every route of its encapsulation context and
+ * unknown routes (404), or only routes with `config.rateLimit` when `global: false`. Register it
+ * before your routes so that their `config.rateLimit` is validated when they are declared; a
+ * route declared before it is still limited by its own config (validated on its first request). A route's `config.rateLimit` options replace the plugin's for that route
  * (buckets of its own, keyed by the route template); `false` exempts the route.
  *
  * @example

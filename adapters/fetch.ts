@@ -7,7 +7,7 @@
 import type { Decision } from '../src/core/decision.js'
 import { checkOptionsObject, invalid } from '../src/core/errors.js'
 import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/core/http.js'
-import { createHttpLimiter, routeScopeOf } from '../src/core/http.js'
+import { createHttpLimiter, pathOf, routeScope } from '../src/core/http.js'
 import type { Limiter } from '../src/core/limiter.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/core/provider/introspection.js'
 
@@ -109,7 +109,7 @@ class FetchInfo implements FetchRequestInfo {
     return this.raw.method
   }
   get path(): string {
-    return new URL(this.raw.url).pathname
+    return pathOf(this.raw.url)
   }
   get headers(): HeadersReader {
     return new HeadersReader(this.raw.headers)
@@ -153,6 +153,31 @@ function withHeaders(response: Response, headers: Readonly<Record<string, string
     for (const name in headers) copy.headers.set(name, headers[name])
     return copy
   }
+}
+
+/**
+ * Requests whose response already carries the headers of the limiter that decided them. With
+ * stacked limiters (an app-wide `app.use` and a route's own), the innermost decides last and puts
+ * its headers on first (responses travel outwards); the outer ones then leave them, as on the Node
+ * frameworks, where the route's middleware overwrites the app-wide one's.
+ */
+const described = new WeakSet<Request>()
+/** How many `rateLimit()` functions this process made: with one, nothing can be stacked and nothing is marked. */
+let instances = 0
+
+/**
+ * Route scopes by template: one bucket per route whatever the method (Hono's `all` and `on()`
+ * register one entry per method, and a plain check's `route` names the route). Bounded, in case a
+ * caller passes raw paths as routes.
+ */
+const scopes = new Map<string, string>()
+function scopeOf(route: string): string {
+  let scope = scopes.get(route)
+  if (scope === undefined) {
+    scope = routeScope(undefined, route)
+    if (scopes.size < 10_000) scopes.set(route, scope)
+  }
+  return scope
 }
 
 function denial(outcome: HttpOutcome): Response {
@@ -207,17 +232,32 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
   const onErrorOption = options.onError
   if (onErrorOption !== undefined && typeof onErrorOption !== 'function') invalid(where, 'onError', 'must be a function', onErrorOption)
   const onError = onErrorOption ?? defaultOnError
+  instances++
 
   const decide = async (info: FetchInfo, scope: string | undefined): Promise<FetchCheck> => {
     const outcome = await http.handle(info, scope)
     const finish = outcome.finish
+    const request = info.raw
+    const decided = outcome.decision !== undefined
+    const stackable = instances > 1
+    let response: Response | undefined
+    if (outcome.action === 'respond') {
+      response = denial(outcome)
+      if (stackable) described.add(request)
+    }
     return {
-      response: outcome.action === 'respond' ? denial(outcome) : undefined,
+      response,
       headers: outcome.headers,
       decision: outcome.decision,
-      complete(response: Response, aborted = false): Response {
-        finish?.({ status: response.status, aborted })
-        return withHeaders(response, outcome.headers)
+      complete(res: Response, aborted = false): Response {
+        finish?.({ status: res.status, aborted })
+        if (!decided) return res
+        if (stackable) {
+          // A limiter closer to the handler decided this request and described it already.
+          if (described.has(request)) return res
+          described.add(request)
+        }
+        return withHeaders(res, outcome.headers)
       },
     }
   }
@@ -231,7 +271,7 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
   const check = async (request: Request, call?: FetchCallInfo): Promise<FetchCheck> => {
     try {
       const info = infoOf(request, call)
-      return await decide(info, info.route === undefined ? undefined : routeScopeOf(request.method, info.route))
+      return await decide(info, info.route === undefined ? undefined : scopeOf(info.route))
     } catch (error) {
       const response = await onError(error, request)
       return { response, headers: {}, decision: undefined, complete: (r: Response) => r }
@@ -245,7 +285,7 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
     const id = typeof c.get === 'function' ? c.get('requestId') : undefined
     const info = new FetchInfo(request, ip, route, typeof id === 'string' ? id : undefined, c)
     // Errors go to Hono's error handling.
-    const result = await decide(info, route === undefined ? undefined : routeScopeOf(request.method, route))
+    const result = await decide(info, route === undefined ? undefined : scopeOf(route))
     if (result.response !== undefined) return result.response
     await next()
     c.res = result.complete(c.res, request.signal.aborted)

@@ -5,9 +5,10 @@
  */
 import type { Context, Next } from 'koa'
 import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/core/http.js'
-import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, routeScopeOf } from '../src/core/http.js'
+import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/core/http.js'
 import type { Limiter } from '../src/core/limiter.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/core/provider/introspection.js'
+import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage } from '../src/core/trust-proxy.js'
 
 export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/core/http.js'
 export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/core/keys.js'
@@ -27,9 +28,71 @@ export interface KoaRateLimitMiddleware {
   close(): Promise<void>
 }
 
-/** `@koa/router` sets the matched route template here. */
+/** A `@koa/router` layer: a route (with methods) or a `router.use` middleware (without). */
+interface KoaLayer {
+  readonly path: string | RegExp
+  readonly methods: readonly string[]
+  readonly stack: readonly unknown[]
+}
+
+/** What `@koa/router` sets on the context: the template of the layer running, the layers matched, the router. */
 interface RoutedContext {
   _matchedRoute?: string | RegExp
+  matched?: readonly KoaLayer[]
+  router?: { readonly stack?: readonly KoaLayer[] }
+}
+
+/** A route's identity: its template and its scope (methods and template). */
+interface RouteIdentity {
+  readonly template: string
+  readonly scope: string
+}
+
+/** Route identities, computed once per layer. */
+const identities = new WeakMap<KoaLayer, RouteIdentity>()
+
+function sameRoute(a: KoaLayer, b: KoaLayer): boolean {
+  if (a.methods.length !== b.methods.length || a.stack.length !== b.stack.length) return false
+  for (let i = 0; i < a.methods.length; i++) if (a.methods[i] !== b.methods[i]) return false
+  for (let i = 0; i < a.stack.length; i++) if (a.stack[i] !== b.stack[i]) return false
+  return true
+}
+
+/**
+ * The identity of the route whose layer runs `middleware` for this request; `undefined` when it
+ * runs outside a route (`app.use`, `router.use`, or a function that wraps it). `@koa/router` makes one layer per path of a
+ * route registered with a list of paths, and copies a nested router's layers at each prefix it is
+ * mounted at: the layers of the router with the same methods and the same middleware (the same
+ * functions in the same order) are one route, one bucket. Computed once per layer.
+ */
+function routeIdentity(ctx: RoutedContext & { method: string }, middleware: unknown): RouteIdentity | undefined {
+  const current = ctx._matchedRoute
+  if (current === undefined) return undefined
+  const matched = ctx.matched
+  let layer: KoaLayer | undefined
+  if (matched !== undefined) {
+    for (let i = matched.length - 1; i >= 0; i--) {
+      const l = matched[i]
+      // `matched` lists the layers matching the path whatever their methods.
+      if (l.path === current && (l.methods.length === 0 || l.methods.includes(ctx.method)) && l.stack.includes(middleware)) {
+        layer = l
+        break
+      }
+    }
+  }
+  // Not in a layer of the route: `app.use` after the router, or wrapped in a function of yours.
+  // Counted as outside any route (one bucket for all the requests it sees), never per spelling.
+  if (layer === undefined) return undefined
+  if (layer.methods.length === 0) return undefined
+  let identity = identities.get(layer)
+  if (identity !== undefined) return identity
+  const group = (ctx.router?.stack ?? []).filter((l) => l.methods.length > 0 && sameRoute(l, layer))
+  if (!group.includes(layer)) group.push(layer)
+  const paths = [...new Set(group.map((l) => String(l.path)))].sort()
+  const template = paths.length === 1 ? paths[0] : `[${paths.join('|')}]`
+  identity = { template, scope: routeScope(layer.methods, template) }
+  for (const l of group) identities.set(l, identity)
+  return identity
 }
 
 class KoaInfo implements KoaRequestInfo {
@@ -45,7 +108,8 @@ class KoaInfo implements KoaRequestInfo {
     return route === undefined ? undefined : String(route)
   }
   get path(): string {
-    return this.raw.path
+    // Absolute: a mount (koa-mount) rewrites `ctx.path` to the part below its prefix.
+    return pathOf(this.raw.originalUrl)
   }
   get ip(): string | undefined {
     return this.raw.request.ip
@@ -61,6 +125,8 @@ class KoaInfo implements KoaRequestInfo {
 /** Copies an outcome onto the response; answers it or passes on. */
 function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown> {
   const res = ctx.res
+  const remove = outcome.remove
+  if (remove !== undefined) for (let i = 0; i < remove.length; i++) res.removeHeader(remove[i])
   const headers = outcome.headers
   for (const name in headers) res.setHeader(name, headers[name])
   const finish = outcome.finish
@@ -95,19 +161,22 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
   const middleware = function rateLimitMiddleware(ctx: Context, next: Next): Promise<unknown> {
     if (!trustChecked) {
       trustChecked = true
-      // With `proxy` on and no `maxIpsCount`, Koa takes the left-most X-Forwarded-For entry.
+      // With `proxy` on, Koa takes the `maxIpsCount`-th X-Forwarded-For entry from the right, or
+      // the left-most one without it: more than MAX_TRUSTED_PROXIES is the client's choice too.
       const app = ctx.app as { proxy?: boolean; maxIpsCount?: number } | undefined
-      if (app?.proxy === true && !(typeof app.maxIpsCount === 'number' && app.maxIpsCount > 0)) {
-        http.warnOnce(
-          'RK_TRUST_PROXY_ANY',
-          'ratekeeper: Koa app.proxy is true without app.maxIpsCount, so any client can choose its IP (X-Forwarded-For) and escape IP-keyed limits; set maxIpsCount to the number of proxies',
-        )
+      const count = app?.maxIpsCount
+      if (app?.proxy === true && !(typeof count === 'number' && count > 0 && count <= MAX_TRUSTED_PROXIES)) {
+        const setting =
+          typeof count === 'number' && count > 0
+            ? `app.maxIpsCount ${count} (more than ${MAX_TRUSTED_PROXIES} proxies)`
+            : 'app.proxy without app.maxIpsCount'
+        http.warnOnce(TRUST_PROXY_ANY, trustProxyAnyMessage(`Koa ${setting}`), app)
       }
     }
-    const route = (ctx as RoutedContext)._matchedRoute
     let outcome: HttpOutcome | Promise<HttpOutcome>
     try {
-      outcome = http.handle(new KoaInfo(ctx), route === undefined ? undefined : routeScopeOf(ctx.method, String(route)))
+      const routed = ctx as Context & RoutedContext
+      outcome = http.handle(new KoaInfo(ctx), routed._matchedRoute === undefined ? undefined : routeIdentity(routed, middleware)?.scope)
     } catch (error) {
       return Promise.reject(error)
     }

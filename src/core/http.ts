@@ -85,6 +85,13 @@ export interface HttpOutcome {
   readonly contentType?: string
   /** The decision behind the outcome; absent when the request was skipped. */
   readonly decision?: Decision
+  /**
+   * Rate-limit headers another limiter may have set earlier on this response (stacked limiters)
+   * that this one does not send: remove them before setting `headers`, so that the response
+   * describes only the limiter that decided it. Empty unless limiters with different header
+   * options live in one process; absent when the request was not decided.
+   */
+  readonly remove?: readonly string[]
   /** Adapters call it once when the response finishes or the client hangs up (count modes). */
   readonly finish?: (result: HttpFinish) => void
 }
@@ -167,10 +174,11 @@ export interface HttpLimiter<Raw = unknown, Info extends HttpRequestInfo<Raw> = 
    */
   handle(info: Info, routeScope?: string): HttpOutcome | Promise<HttpOutcome>
   /**
-   * Reports a configuration hazard once per code and process: a `process.emitWarning` and the
-   * limiter's `warn` event.
+   * Reports a configuration hazard through the limiter's `warn`: once per code and `app` (the
+   * framework's application object) whatever the number of limiters in it, or once per code and
+   * middleware when `app` is not given.
    */
-  warnOnce(code: string, message: string): void
+  warnOnce(code: string, message: string, app?: object): void
   /** Closes the limiter if this object created it. */
   close(): Promise<void>
 }
@@ -239,7 +247,27 @@ function sameLimitsOf(limiter: Limiter, limits: object): SameLimits {
   return state
 }
 
-const warned = new Set<string>()
+/** Codes already reported per application object (see `warnOnce`). */
+const warnedApps = new WeakMap<object, Set<string>>()
+
+/** Every rate-limit header name (lower case) an HTTP limiter of this process may send; `emittedVersion` counts additions. */
+const emitted = new Set<string>()
+let emittedVersion = 0
+const NO_NAMES: readonly string[] = Object.freeze([])
+
+/** The header names (lower case) a limiter made with these header options may send. */
+function headerNamesOf(options: HeaderOptions | undefined): Set<string> {
+  const names = new Set(['retry-after'])
+  if (options?.legacy !== false) {
+    for (const n of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) names.add(n)
+    if (options?.tier !== false) names.add('x-ratelimit-tier')
+  }
+  const standard = options?.standard ?? 'draft-10'
+  if (standard === 'draft-10' || standard === 'draft-7') for (const n of ['ratelimit', 'ratelimit-policy']) names.add(n)
+  if (standard === 'draft-6')
+    for (const n of ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy']) names.add(n)
+  return names
+}
 
 function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
@@ -365,6 +393,25 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   } catch (error) {
     throw rename(error, where, error instanceof ConfigurationError && error.message.startsWith('rateLimitHeaders()') ? 'headers.' : 'body.')
   }
+  // Stacked limiters: the names the others may send and this one doesn't, recomputed only when a
+  // limiter with new names appears (never, when every limiter has the same header options).
+  const ownNames = headerNamesOf(options.headers === false ? { legacy: false, standard: false } : options.headers)
+  for (const name of ownNames) {
+    if (!emitted.has(name)) {
+      emitted.add(name)
+      emittedVersion++
+    }
+  }
+  let foreign = NO_NAMES
+  let foreignVersion = -1
+  const foreignNames = (): readonly string[] => {
+    if (foreignVersion !== emittedVersion) {
+      const names = [...emitted].filter((name) => !ownNames.has(name))
+      foreign = names.length === 0 ? NO_NAMES : names
+      foreignVersion = emittedVersion
+    }
+    return foreign
+  }
 
   const keyFn = options.key
   const costFn = typeof cost === 'function' ? cost : undefined
@@ -418,10 +465,11 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   const outcome = (decision: Decision, info: Info, finish: HttpOutcome['finish']): HttpOutcome => {
     report(decision, info)
     const headers = renderHeaders(decision)
+    const remove = foreignNames()
     if (decision.allowed || decision.dryRun === true) {
       return finish === undefined
-        ? { action: 'next', status: 0, headers, decision }
-        : { action: 'next', status: 0, headers, decision, finish }
+        ? { action: 'next', status: 0, headers, decision, remove }
+        : { action: 'next', status: 0, headers, decision, remove, finish }
     }
     const body = renderBody(decision, { requestId: requestIdOf(info) })
     return {
@@ -431,6 +479,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
       body: body.body,
       contentType: body.contentType,
       decision,
+      remove,
     }
   }
 
@@ -509,15 +558,17 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   return {
     limiter,
     handle: skip === undefined && plan === undefined && keyFn === undefined && costFn === undefined ? handleByIp : handleAny,
-    warnOnce(code: string, message: string): void {
-      // The process warning once per code; the limiter's event once per middleware.
-      if (warnedHere.has(code)) return
-      warnedHere.add(code)
-      if (!warned.has(code)) {
-        warned.add(code)
-        process.emitWarning(message, { code })
+    warnOnce(code: string, message: string, app?: object): void {
+      let codes = warnedHere
+      if (app !== undefined) {
+        codes = warnedApps.get(app) ?? new Set()
+        warnedApps.set(app, codes)
       }
-      limiter.warn?.({ code, message })
+      if (codes.has(code)) return
+      codes.add(code)
+      // A limiter of your own making without `warn` still gets the warning heard.
+      if (typeof limiter.warn === 'function') limiter.warn({ code, message })
+      else process.emitWarning(message, { code })
     },
     close: async () => {
       if (ownsLimiter) await limiter.close()
@@ -590,9 +641,41 @@ export function onFinished(res: NodeResponseLike, finish: (result: HttpFinish) =
   res.once('close', () => report(!res.writableFinished))
 }
 
-/** The route scope of a request: `HEAD` is answered by `GET` routes, so both share a route's bucket. */
-export function routeScopeOf(method: string, template: string): string {
-  return `${method === 'HEAD' ? 'GET' : method} ${template}`
+/**
+ * The route scope of a registered route (computed once per route by the adapters): its methods and
+ * its template, e.g. `GET /users/:id`, `GET,POST /login`, `ALL /upload`. One route is one bucket
+ * whatever the method of each request. `methods` is what the route was registered for:
+ * `undefined`, `ALL`, `_all` or `*` mean every method; `HEAD` goes with `GET` (frameworks answer
+ * `HEAD` with the `GET` route), so a `HEAD`-only route shares its `GET` route's buckets.
+ */
+export function routeScope(methods: Iterable<string> | string | undefined, template: string): string {
+  const list = methods === undefined ? ['ALL'] : typeof methods === 'string' ? [methods] : [...methods]
+  const set = new Set<string>()
+  for (const method of list) {
+    const m = String(method).toUpperCase()
+    if (m === 'ALL' || m === '_ALL' || m === '*') return `ALL ${template}`
+    set.add(m)
+  }
+  if (set.has('HEAD')) {
+    set.delete('HEAD')
+    set.add('GET')
+  }
+  if (set.size === 0) return `ALL ${template}`
+  return `${[...set].sort().join(',')} ${template}`
+}
+
+/** The path of a request target (`/a/b?x=1` → `/a/b`; `http://host/a?x` → `/a`), as received. */
+export function pathOf(url: string): string {
+  let end = url.indexOf('?')
+  const hash = url.indexOf('#')
+  if (hash >= 0 && (end < 0 || hash < end)) end = hash
+  const target = end < 0 ? url : url.slice(0, end)
+  if (target.startsWith('/') || target === '') return target || '/'
+  // Absolute form (`http://host/path`): the path part.
+  const scheme = target.indexOf('://')
+  if (scheme < 0) return target
+  const slash = target.indexOf('/', scheme + 3)
+  return slash < 0 ? '/' : target.slice(slash)
 }
 
 export { isThenable }

@@ -3,7 +3,7 @@
 // responses (status, rate-limit headers, body) must equal Express 5's.
 import { afterAll, describe, expect, it } from 'vitest'
 import { allowList, apiKey, ipKey } from '../../src/core/keys.js'
-import { createLimiter, MemoryStore, type Store, StoreError, tokenBucket } from '../../src/index.js'
+import { createLimiter, fixedWindow, MemoryStore, type Store, StoreError, tokenBucket } from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
 import {
   type AppSpec,
@@ -88,6 +88,36 @@ const scenarios: Scenario[] = [
     check: (res) => {
       expect(statuses(res)).toEqual([200, 200, 200, 429, 429, 200])
       expect(remaining(res)).toEqual(['2', '1', '0', '0', '0', undefined])
+    },
+  },
+  {
+    name: "stacked limiters (app-wide and route): each response carries the deciding limiter's headers",
+    spec: () => ({
+      global: perMinute(100),
+      route: { policies: [fixedWindow({ name: '5-per-15m', limit: 5, window: '15m' })], now: clock(T0).now },
+    }),
+    requests: Array.from({ length: 6 }, () => ({ url: '/users/1' })),
+    check: (res) => {
+      expect(statuses(res)).toEqual([200, 200, 200, 200, 200, 429])
+      expect(res.map((r) => r.headers['x-ratelimit-limit'])).toEqual(['5', '5', '5', '5', '5', '5'])
+      expect(remaining(res)).toEqual(['4', '3', '2', '1', '0', '0'])
+      expect(res[5].headers['ratelimit-policy']).toBe('"5-per-15m";q=5;w=900')
+      expect(JSON.parse(res[5].body)['violated-policies']).toEqual(['5-per-15m'])
+    },
+  },
+  {
+    name: 'stacked limiters with different header dialects: no header of the other limiter',
+    spec: () => ({
+      global: perMinute(100, { headers: { standard: false } }),
+      route: perMinute(3, { headers: { legacy: false } }),
+    }),
+    // (Only the route: on Fastify a route's limits replace the plugin's, so /hello's figures differ.)
+    requests: [{ url: '/users/1' }, { url: '/users/1' }],
+    check: (res) => {
+      expect(res.map((r) => Object.keys(r.headers).sort())).toEqual([
+        ['ratelimit', 'ratelimit-policy'],
+        ['ratelimit', 'ratelimit-policy'],
+      ])
     },
   },
   {

@@ -1,0 +1,73 @@
+import { allowList } from './keys.js'
+
+/**
+ * Trust-proxy settings that let any client choose its IP, found once per app by the adapters.
+ * The framework resolves the client address; ratekeeper only reads it. A setting that trusts
+ * everyone makes that address whatever the client wrote in `X-Forwarded-For`, so each request
+ * can claim a fresh IP and IP-keyed limits stop nobody.
+ */
+
+/** The code of the warning for a setting that lets any client choose its IP. */
+export const TRUST_PROXY_ANY = 'RK_TRUST_PROXY_ANY'
+/** The code of the warning for a setting the framework ignores (Fastify 5 and a hop count). */
+export const TRUST_PROXY_IGNORED = 'RK_TRUST_PROXY_IGNORED'
+
+/**
+ * The most proxies a setting may trust before it is reported: no real chain of proxies (CDN,
+ * load balancer, ingress, sidecar) is longer, and a larger count works like `true`.
+ */
+export const MAX_TRUSTED_PROXIES = 10
+
+/** Public addresses of both families, as a client on the Internet would have. */
+const PUBLIC_IPV4 = ['8.8.8.8', '1.1.1.1', '151.101.1.69', '203.0.113.9']
+const PUBLIC_IPV6 = ['2001:4860:4860::8888', '2606:4700:4700::1111', '2a00:1450:4001:82b::200e', '2c0f:fb50:4003::8a']
+
+const NO_HEADERS = { get: () => undefined }
+
+/** `(address, hop) => trusted`, the shape of proxy-addr's compiled settings (Express, Fastify). */
+export type TrustFunction = (address: string, hop: number) => unknown
+
+/**
+ * Whether `trust` trusts every public address of one family (IPv4 or IPv6) at hop
+ * {@link MAX_TRUSTED_PROXIES}: a function that trusts everyone, a huge hop count, or address
+ * ranges that cover a whole family. A function that throws is taken as not trusting.
+ */
+export function trustsEveryone(trust: TrustFunction): boolean {
+  const all = (addresses: readonly string[]) =>
+    addresses.every((address) => {
+      try {
+        return Boolean(trust(address, MAX_TRUSTED_PROXIES))
+      } catch {
+        return false
+      }
+    })
+  return all(PUBLIC_IPV4) || all(PUBLIC_IPV6)
+}
+
+/**
+ * Whether a list of addresses and CIDR ranges (`'10.0.0.0/8, ::1'`, or an array) covers every
+ * public address of one family. Entries ratekeeper can't read (names such as `'loopback'`) are
+ * skipped: they name private ranges.
+ */
+export function rangesTrustEveryone(entries: string | readonly unknown[]): boolean {
+  const list = typeof entries === 'string' ? entries.split(',') : entries
+  const matchers: ((ip: string) => boolean)[] = []
+  for (const entry of list) {
+    if (typeof entry !== 'string') continue
+    try {
+      const listed = allowList([entry.trim()])
+      matchers.push((ip) => listed(undefined, { ip, headers: NO_HEADERS }))
+    } catch {
+      // not an address or range
+    }
+  }
+  return trustsEveryone((address) => matchers.some((m) => m(address)))
+}
+
+/** The warning for a setting that lets any client choose its IP. */
+export function trustProxyAnyMessage(setting: string): string {
+  return (
+    `ratekeeper: ${setting} lets any client choose its IP (X-Forwarded-For) and escape IP-keyed limits; ` +
+    `set the number of proxies in front of the app (at most ${MAX_TRUSTED_PROXIES}) or their addresses`
+  )
+}
