@@ -99,6 +99,94 @@ describe('MemoryStore', () => {
   })
 })
 
+describe('MemoryStore: limited entries', () => {
+  const setup = (maxKeys: number) => {
+    const c = clock(1_000_000)
+    const store = new MemoryStore({ maxKeys })
+    const limiter = createLimiter({ store, now: c.now, policies: [fixedWindow({ name: 'fw', limit: 2, window: '1m' })] })
+    const decide = (key: string, cost = 1) => limiter.decide(key, { cost }) as Decision
+    return { c, store, limiter, decide }
+  }
+
+  it('a refund gives a spent key something to spend: it is an ordinary entry again', async () => {
+    const { store, limiter, decide } = setup(4)
+    decide('a')
+    const spent = decide('a')
+    expect(spent.remaining).toBe(0)
+    await limiter.refund('a', { cost: 1, at: spent.at })
+    expect(decide('a').remaining).toBe(0)
+    expect(decide('a').allowed).toBe(false)
+    expect(store.size).toBe(1)
+  })
+
+  it('reset forgets a limited key; peeks change nothing', async () => {
+    const { store, limiter, decide } = setup(4)
+    decide('a', 2)
+    expect((await limiter.peek('a')).allowed).toBe(false)
+    expect(decide('a', 0)).toMatchObject({ allowed: true, remaining: 0 })
+    expect(store.size).toBe(1)
+    await limiter.reset('a')
+    expect(store.size).toBe(0)
+    expect(decide('a').remaining).toBe(1)
+  })
+
+  it('a denial of a larger cost protects the entry until that cost could pass', () => {
+    const c = clock(1_000_000)
+    const store = new MemoryStore({ maxKeys: 4 })
+    const limiter = createLimiter({ store, now: c.now, policies: [tokenBucket({ limit: 4, window: '4s' })] })
+    limiter.decide('a', { cost: 2 })
+    expect(limiter.decide('a', { cost: 4 })).toMatchObject({ allowed: false, retryAfterMs: 2_000 })
+    c.advance(1_500)
+    // Not spent (3 left), but denied 2 s before: a flood does not free it yet.
+    for (let i = 0; i < 50; i++) limiter.decide(`flood-${i}`)
+    expect(limiter.decide('a', { cost: 0 })).toMatchObject({ remaining: 3 })
+  })
+
+  it('prune drops limited entries that are fresh and moves those whose block ended back', () => {
+    const { c, store, decide } = setup(10)
+    decide('a', 2)
+    decide('b', 2)
+    expect(store.size).toBe(2)
+    c.advance(60_000)
+    expect(store.prune(c.now())).toBe(2)
+    expect(store.size).toBe(0)
+    // A token bucket whose block (1 s, one token) ends long before it is full again (2 s).
+    const bucket = [tokenBucket({ name: 'tb', limit: 2, window: '2s' })]
+    store.decideInto(['c'], bucket, 2, c.now(), true, [0, 0, 0])
+    c.advance(1_000)
+    const steps = store.evictionSteps
+    expect(store.prune(c.now())).toBe(0)
+    // Moved back to the LRU (one step), not dropped.
+    expect(store.evictionSteps).toBe(steps + 1)
+    expect(store.size).toBe(1)
+    const results = [0, 0, 0]
+    expect(store.decideInto(['c'], bucket, 0, c.now(), false, results)).toBe(true)
+    expect(results[0]).toBe(1)
+  })
+
+  it('close() empties both segments', () => {
+    const { store, decide } = setup(4)
+    decide('a', 2)
+    decide('b')
+    expect(store.size).toBe(2)
+    store.close()
+    expect(store.size).toBe(0)
+  })
+
+  it('maxKeys 1: a spent newcomer may take the only slot; the next newcomer takes it back, with an event', () => {
+    const { store, limiter, decide } = setup(1)
+    const evicted: string[] = []
+    limiter.on('evicted', (e) => evicted.push(e.key))
+    decide('a')
+    decide('b', 2)
+    expect(store.size).toBe(1)
+    expect(decide('b').allowed).toBe(false)
+    decide('c')
+    expect(evicted).toEqual(['b'])
+    expect(store.size).toBe(1)
+  })
+})
+
 // The store remembers the entry of the last single-policy decision and skips the LRU lookup when
 // the next one is for the same entry. These pin that it never changes what the LRU would do.
 describe('MemoryStore: deciding the most recently used entry again', () => {
@@ -227,9 +315,12 @@ describe('MemoryStore: deciding the most recently used entry again', () => {
     const strict = createLimiter({ store, now, policies: [tokenBucket({ name: 'one', limit: 1, window: '1h' })] })
     const loose = createLimiter({ store, now, policies: [tokenBucket({ name: 'five', limit: 5, window: '1h' })] })
     const nested: Decision[] = []
-    // The store reports to the limiter attached last.
+    let deciding = false
+    // The store reports to the limiter attached last. The nested decision makes room too (another event).
     loose.on('evicted', () => {
-      if (nested.length === 0) nested.push(loose.decide('x') as Decision)
+      if (deciding) return
+      deciding = true
+      nested.push(loose.decide('x') as Decision)
     })
     for (const key of ['a', 'a', 'b', 'b']) strict.decide(key)
     const d = strict.decide('c') as Decision
