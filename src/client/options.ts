@@ -53,8 +53,9 @@ export interface ClientOptions {
   /** Rate and concurrency limits on outgoing requests, in this process. @default none */
   queue?: QueueOptions
   /**
-   * A ratekeeper limiter every request must pass (`limiter.wait(key, { cost })`) before it is
-   * sent: on a shared store (`RedisStore`), all processes draw on one outgoing budget.
+   * A ratekeeper limiter every request must pass (`limiter.consume(key, { cost })`, waiting in line
+   * while it says to wait) before it is sent: on a shared store (`RedisStore`), all processes draw
+   * on one outgoing budget.
    */
   limiter?: Limiter
   /**
