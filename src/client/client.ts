@@ -205,7 +205,7 @@ export function createClient(options: ClientOptions = {}): RateLimitedFetch {
     }
 
     /** Waits at a queue gate; converts its deadline and give-up errors into a client RateLimitError. */
-    const admit = async (gate: RateGate): Promise<void> => {
+    const admit = async (gate: RateGate): Promise<Decision> => {
       const t0 = now()
       let decision: Decision
       try {
@@ -218,6 +218,7 @@ export function createClient(options: ClientOptions = {}): RateLimitedFetch {
       }
       waitedMs += now() - t0
       if (!decision.allowed) throw clientError('store-error', decision.retryAfterMs, decision.error)
+      return decision
     }
 
     /** Waits at most what is left of `maxWaitMs` for `promise` (a probe's answer); false when that ran out. */
@@ -279,6 +280,11 @@ export function createClient(options: ClientOptions = {}): RateLimitedFetch {
 
       // 2. Queue: a concurrency slot, then the rate limits (in-process, then shared).
       let release: (() => void) | undefined
+      // Units taken from the rate limits, given back if the call is not sent after all.
+      const taken: Array<[RateGate, Decision]> = []
+      const giveBack = (): void => {
+        for (const [gate, decision] of taken) gate.giveBack(key, decision)
+      }
       try {
         if (concurrency !== undefined) {
           const t0 = now()
@@ -293,11 +299,12 @@ export function createClient(options: ClientOptions = {}): RateLimitedFetch {
           }
           waitedMs += now() - t0
         }
-        if (localRate !== undefined) await admit(localRate)
-        if (sharedRate !== undefined) await admit(sharedRate)
+        if (localRate !== undefined) taken.push([localRate, await admit(localRate)])
+        if (sharedRate !== undefined) taken.push([sharedRate, await admit(sharedRate)])
         signal?.throwIfAborted()
       } catch (error) {
         release?.()
+        giveBack()
         pacer?.abandon(key, probing, undefined)
         throw error
       }
@@ -308,6 +315,7 @@ export function createClient(options: ClientOptions = {}): RateLimitedFetch {
         const step = pacer.before(key, now(), probing)
         if (step.kind !== 'go') {
           release?.()
+          giveBack()
           pacer.abandon(key, probing, undefined)
           continue
         }

@@ -295,6 +295,12 @@ export class RateGate {
     }
   }
 
+  /** Gives back the units of an admission whose call was not sent after all (best effort). */
+  giveBack(key: string, decision: Decision): void {
+    if (decision.cost === 0 || decision.reason === 'store-error') return
+    this.#limiter.refund(key, { cost: decision.cost, at: decision.at }).catch(() => {})
+  }
+
   #done(list: WaitList<Decision>, head: Waiter<Decision>, ok: boolean, value: unknown): void {
     const i = list.items.indexOf(head)
     if (i >= 0) list.items.splice(i, 1)

@@ -1,5 +1,6 @@
 // A call leaving the queue re-checks the budget: a Retry-After that arrived while it was queued
 // holds it back, instead of sending it into a known block.
+import { createLimiter, tokenBucket } from 'ratekeeper'
 import { createClient, type FetchFunction } from 'ratekeeper/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { scriptedServer, virtualTime } from '../client/helpers.js'
@@ -38,5 +39,27 @@ describe('a server that always answers 429 Retry-After: 30, 20 calls at once', (
     const sent = await twentyAtOnce({ concurrency: 1 })
     expect(sent.filter((t) => t === 0)).toHaveLength(1)
     expect(sent.filter((t) => t > 0 && t < 30_000)).toEqual([])
+  })
+})
+
+describe('a call held back as it leaves the queue', () => {
+  it('gives the units it took from the shared limiter back', async () => {
+    time = virtualTime(T0)
+    const limiter = createLimiter({ policies: [tokenBucket({ limit: 10, window: '1h' })], now: time.now })
+    const fetchImpl: FetchFunction = (input, init) => time.during(fetch(input, init))
+    const client = createClient({
+      baseUrl: server.url,
+      fetch: fetchImpl,
+      now: time.now,
+      sleep: time.sleep,
+      queue: { concurrency: 1 },
+      limiter,
+      retry: false,
+      maxWaitMs: 10_000,
+    })
+    const settled = await Promise.allSettled(Array.from({ length: 5 }, () => client('/always')))
+    expect(settled.map((s) => (s as PromiseRejectedResult).reason?.source)).toEqual(['server', 'client', 'client', 'client', 'client'])
+    // One request was sent: one unit spent, the four others given back.
+    expect((await limiter.peek(server.url)).remaining).toBe(9)
   })
 })
