@@ -1,9 +1,9 @@
 import type { Decision } from '../core/decision.js'
 import { ConfigurationError, RateKeeperError } from '../core/errors.js'
-import { readBodyCopy, readLimitedBody } from './error-body.js'
+import { type LimitedBodyInfo, readBodyCopy, readLimitedBody } from './error-body.js'
 import { ClientEmitter, type ClientEventName, type ClientEvents } from './events.js'
 import { type ClientOptions, type ClientRequestInit, checkRequestOptions, compileOptions, type RequestRateLimitOptions } from './options.js'
-import { type BudgetState, Pacer } from './pacer.js'
+import { type BudgetState, Pacer, serverWaitMs } from './pacer.js'
 import { parseRateLimitHeaders, type RateLimitInfo } from './parse-headers.js'
 import { ConcurrencyGate, DeadlineError, RateGate } from './queue.js'
 import { type GiveUpReason, RateLimitError, type RateLimitSource } from './rate-limit-error.js'
@@ -16,6 +16,45 @@ export interface RateLimitedFetch {
   on<E extends ClientEventName>(event: E, listener: (payload: ClientEvents[E]) => void): () => void
   /** What the client knows about a budget (by key: the origin, by default), or `undefined` when nothing yet. */
   budget(key: string): BudgetState | undefined
+  /**
+   * Forgets what the client learnt of one budget (by key: the origin, by default), or of every
+   * budget when called without a key: its block, its remaining quota. Calls waiting on it check
+   * again at once. The queue's own limits (`queue`, `limiter`) are not touched.
+   */
+  reset(key?: string): void
+}
+
+/** What a limited response's body said. */
+interface Said {
+  readonly body: unknown
+  readonly info: LimitedBodyInfo
+  readonly source: RateLimitSource
+}
+
+/**
+ * An AbortController that also aborts when any of `signals` does; `done()` detaches it (always call
+ * it, so that a long-lived signal does not collect listeners).
+ */
+function linkedController(...signals: (AbortSignal | undefined)[]): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController()
+  const onAbort = (event: Event): void => controller.abort((event.target as AbortSignal).reason)
+  const attached: AbortSignal[] = []
+  for (const s of signals) {
+    if (s === undefined) continue
+    if (s.aborted) {
+      controller.abort(s.reason)
+      break
+    }
+    s.addEventListener('abort', onAbort, { once: true })
+    attached.push(s)
+  }
+  return {
+    signal: controller.signal,
+    done: () => {
+      for (const s of attached) s.removeEventListener('abort', onAbort)
+      controller.abort()
+    },
+  }
 }
 
 const CALL_WHERE = 'client()'
@@ -51,16 +90,16 @@ function seconds(ms: number): string {
  */
 export function createClient(options: ClientOptions = {}): RateLimitedFetch {
   const o = compileOptions(options)
-  const { now, sleep, random, retries, baseDelayMs, maxDelayMs, statuses, methods, maxWaitMs, onLimited, upstreamCodes, xRateLimitReset } =
-    o
+  const { now, sleep, random, retries, baseDelayMs, maxDelayMs, statuses, methods, maxWaitMs, maxBlockMs, onLimited, upstreamCodes } = o
+  const { xRateLimitReset } = o
   const baseUrl = o.baseUrl
   const keyOf = o.key
   const fetchImpl = o.fetch
-  const pacer = o.paceThreshold === undefined ? undefined : new Pacer(o.paceThreshold)
-  const concurrency = o.concurrency === undefined ? undefined : new ConcurrencyGate(o.concurrency, now)
-  const localRate = o.localRate === undefined ? undefined : new RateGate(o.localRate.limiter, now)
+  const pacer = o.paceThreshold === undefined ? undefined : new Pacer(o.paceThreshold, maxBlockMs)
+  const concurrency = o.concurrency === undefined ? undefined : new ConcurrencyGate(o.concurrency, now, sleep)
+  const localRate = o.localRate === undefined ? undefined : new RateGate(o.localRate.limiter, now, sleep)
   const localBurst = o.localRate?.burst ?? Number.POSITIVE_INFINITY
-  const sharedRate = o.limiter === undefined ? undefined : new RateGate(o.limiter, now)
+  const sharedRate = o.limiter === undefined ? undefined : new RateGate(o.limiter, now, sleep)
   const events = new ClientEmitter()
   const emit = <E extends ClientEventName>(event: E, payload: ClientEvents[E]): void => events.emit(event, payload)
 
@@ -166,7 +205,7 @@ export function createClient(options: ClientOptions = {}): RateLimitedFetch {
     }
 
     /** Waits at a queue gate; converts its deadline and give-up errors into a client RateLimitError. */
-    const admit = async (gate: RateGate): Promise<void> => {
+    const admit = async (gate: RateGate): Promise<Decision> => {
       const t0 = now()
       let decision: Decision
       try {
@@ -179,43 +218,73 @@ export function createClient(options: ClientOptions = {}): RateLimitedFetch {
       }
       waitedMs += now() - t0
       if (!decision.allowed) throw clientError('store-error', decision.retryAfterMs, decision.error)
+      return decision
+    }
+
+    /** Waits at most what is left of `maxWaitMs` for `promise` (a probe's answer); false when that ran out. */
+    const within = async (promise: Promise<void>): Promise<boolean> => {
+      const ms = left()
+      if (ms <= 0) return false
+      const timer = linkedController(signal)
+      const timeout = sleep(ms, timer.signal).then(
+        () => false,
+        () => false,
+      )
+      try {
+        return await abortable(Promise.race([promise.then(() => true), timeout]), signal)
+      } finally {
+        timer.done()
+      }
+    }
+
+    /** Waits for pacing until the budget lets this call go; throws a client RateLimitError past `maxWaitMs`. */
+    const pace = async (p: Pacer): Promise<boolean> => {
+      for (;;) {
+        const step = p.before(key, now())
+        if (step.kind === 'go') return step.probing
+        const t0 = now()
+        if (step.kind === 'sleep') {
+          if (step.ms > left()) throw clientError('max-wait', step.ms)
+          const state = p.state(key)
+          emit('wait', {
+            method,
+            url: url.href,
+            key,
+            delayMs: step.ms,
+            cause: state !== undefined && state.blockedUntil > t0 ? 'retry-after' : 'exhausted',
+          })
+          // client.reset() wakes this sleep early: the budget is then checked again.
+          const wake = linkedController(signal, p.wakeSignal(key))
+          try {
+            await sleep(step.ms, wake.signal)
+          } catch (error) {
+            signal?.throwIfAborted()
+            if (!wake.signal.aborted) throw error
+          } finally {
+            wake.done()
+            waitedMs += now() - t0
+          }
+        } else {
+          const answered = await within(step.promise)
+          waitedMs += now() - t0
+          if (!answered) throw clientError('max-wait', undefined)
+        }
+      }
     }
 
     for (;;) {
       signal?.throwIfAborted()
 
       // 1. Pacing: respect what the server said about this budget.
-      let probing = false
-      if (pacer !== undefined) {
-        for (;;) {
-          const step = pacer.before(key, now())
-          if (step.kind === 'go') {
-            probing = step.probing
-            break
-          }
-          if (step.kind === 'sleep') {
-            if (step.ms > left()) throw clientError('max-wait', step.ms)
-            const state = pacer.state(key)
-            emit('wait', {
-              method,
-              url: url.href,
-              key,
-              delayMs: step.ms,
-              cause: state !== undefined && state.blockedUntil > now() ? 'retry-after' : 'exhausted',
-            })
-            await sleep(step.ms, signal)
-            waitedMs += step.ms
-          } else {
-            const t0 = now()
-            await abortable(step.promise, signal)
-            waitedMs += now() - t0
-          }
-        }
-      }
+      let probing = pacer === undefined ? false : await pace(pacer)
 
       // 2. Queue: a concurrency slot, then the rate limits (in-process, then shared).
       let release: (() => void) | undefined
-      let response: Response
+      // Units taken from the rate limits, given back if the call is not sent after all.
+      const taken: Array<[RateGate, Decision]> = []
+      const giveBack = (): void => {
+        for (const [gate, decision] of taken) gate.giveBack(key, decision)
+      }
       try {
         if (concurrency !== undefined) {
           const t0 = now()
@@ -230,68 +299,110 @@ export function createClient(options: ClientOptions = {}): RateLimitedFetch {
           }
           waitedMs += now() - t0
         }
-        if (localRate !== undefined) await admit(localRate)
-        if (sharedRate !== undefined) await admit(sharedRate)
+        if (localRate !== undefined) taken.push([localRate, await admit(localRate)])
+        if (sharedRate !== undefined) taken.push([sharedRate, await admit(sharedRate)])
         signal?.throwIfAborted()
       } catch (error) {
         release?.()
-        pacer?.abandon(key, probing, false)
+        giveBack()
+        pacer?.abandon(key, probing, undefined)
         throw error
       }
 
-      // 3. Send.
+      // 2b. A call that waited in the queue checks the budget again: a Retry-After (or the last unit
+      // spent) may have arrived meanwhile. Checked and counted with no await in between.
+      if (pacer !== undefined && (concurrency !== undefined || localRate !== undefined || sharedRate !== undefined)) {
+        const step = pacer.before(key, now(), probing)
+        if (step.kind !== 'go') {
+          release?.()
+          giveBack()
+          pacer.abandon(key, probing, undefined)
+          continue
+        }
+        probing = step.probing
+      }
+
+      // 3. Send. The concurrency slot is held until the answer is learnt, so that the next call out of
+      // the queue sees a Retry-After it carried.
       attempts++
-      pacer?.sent(key, now())
+      const ticket = pacer?.sent(key, now())
+      let response: Response
+      let info: RateLimitInfo
+      let limited: boolean
+      let said: Said | undefined
       try {
-        response = await fetchImpl(cloneEachTime ? (target as Request).clone() : target, fetchInit)
-      } catch (error) {
-        pacer?.abandon(key, probing, true)
-        throw error
+        try {
+          response = await fetchImpl(cloneEachTime ? (target as Request).clone() : target, fetchInit)
+        } catch (error) {
+          pacer?.abandon(key, probing, ticket)
+          throw error
+        }
+
+        // 4. Learn. A 403 that carries an exhausted rate-limit header set (GitHub's primary limit) or a
+        // Retry-After is a rate-limit answer too.
+        const at = now()
+        info = parseRateLimitHeaders(response.headers, { now: at, xRateLimitReset })
+        limited =
+          statuses.includes(response.status) ||
+          (response.status === 403 && ((info.remaining === 0 && info.resetAt !== undefined) || info.retryAfterMs !== undefined))
+        if (limited) {
+          try {
+            said = await readSaid(response)
+          } catch (error) {
+            if (pacer !== undefined && ticket !== undefined) pacer.received(key, now(), info, true, probing, ticket)
+            throw error
+          }
+        }
+        // An upstream provider's limit holds back this call only, not the API's whole budget.
+        if (pacer !== undefined && ticket !== undefined) {
+          pacer.received(key, at, info, limited, probing, ticket, said?.source === 'upstream' ? 'call' : 'budget')
+        }
       } finally {
         release?.()
       }
-
-      // 4. Learn.
-      const at = now()
-      const info = parseRateLimitHeaders(response.headers, { now: at, xRateLimitReset })
-      const limited = statuses.includes(response.status)
-      pacer?.received(key, at, info, limited, probing)
       emit('response', { method, url: url.href, key, attempt: attempts, status: response.status, rateLimit: info })
-      if (!limited) return response
+      if (!limited || said === undefined) return response
 
-      // 5. Retry or give up.
-      let serverWaitMs = info.retryAfterMs
-      if (serverWaitMs === undefined && info.remaining === 0 && info.resetAt !== undefined) serverWaitMs = Math.max(0, info.resetAt - at)
+      // 5. Retry or give up. The server's wait: Retry-After, or the reset when nothing remains, the later of the two.
+      const serverWait = serverWaitMs(info)
+      // No answer can push a wait beyond maxBlockMs: after it, the retry probes.
+      const cappedWait = serverWait === undefined ? undefined : Math.min(serverWait, maxBlockMs)
       let why: GiveUpReason | undefined
       let delayMs = 0
       if (!retryable) why = 'not-retryable'
       else if (attempts > retries) why = 'retries-exhausted'
       else {
-        delayMs = Math.max(serverWaitMs ?? 0, fullJitterDelay(attempts - 1, baseDelayMs, maxDelayMs, random))
-        if ((serverWaitMs !== undefined && serverWaitMs > left()) || left() <= 0) why = 'max-wait'
+        delayMs = Math.max(cappedWait ?? 0, fullJitterDelay(attempts - 1, baseDelayMs, maxDelayMs, random))
+        if ((cappedWait !== undefined && cappedWait > left()) || left() <= 0) why = 'max-wait'
         else delayMs = Math.min(delayMs, left())
       }
       if (why !== undefined) {
         if (onLimited === 'return') return response
-        throw await serverError(response, info, why, serverWaitMs)
+        throw serverError(response, info, why, serverWait, said)
       }
-      emit('retry', { method, url: url.href, key, retry: attempts, status: response.status, delayMs, serverWaitMs })
+      emit('retry', { method, url: url.href, key, retry: attempts, status: response.status, delayMs, serverWaitMs: serverWait })
       discard(response)
       await sleep(delayMs, signal)
       waitedMs += delayMs
     }
 
-    async function serverError(
+    /** Reads a copy of a limited response's body: the API's error code, and whose limit it was. */
+    async function readSaid(response: Response): Promise<Said> {
+      const body = await readBodyCopy(response)
+      signal?.throwIfAborted()
+      const info = readLimitedBody(body)
+      const source: RateLimitSource =
+        info.upstream || (info.errorCode !== undefined && upstreamCodes.has(info.errorCode)) ? 'upstream' : 'server'
+      return { body, info, source }
+    }
+
+    function serverError(
       response: Response,
       info: RateLimitInfo,
       why: GiveUpReason,
       serverWaitMs: number | undefined,
-    ): Promise<RateLimitError> {
-      const body = await readBodyCopy(response)
-      signal?.throwIfAborted()
-      const said = readLimitedBody(body)
-      const source: RateLimitSource =
-        said.upstream || (said.errorCode !== undefined && upstreamCodes.has(said.errorCode)) ? 'upstream' : 'server'
+      { body, info: said, source }: Said,
+    ): RateLimitError {
       const whose = source === 'upstream' ? 'an upstream provider of the API' : 'the server'
       const code = said.errorCode === undefined ? '' : ` ${said.errorCode}`
       const explain =
@@ -327,5 +438,17 @@ export function createClient(options: ClientOptions = {}): RateLimitedFetch {
   const client = call as RateLimitedFetch
   client.on = (event, listener) => events.on(event, listener)
   client.budget = (key) => pacer?.state(key)
+  client.reset = (key) => {
+    if (key !== undefined && (typeof key !== 'string' || key.length === 0)) {
+      throw new ConfigurationError(
+        'ERR_RK_INVALID_ARGUMENT',
+        'client.reset()',
+        'key',
+        'must be a budget key (a non-empty string) or omitted',
+        key,
+      )
+    }
+    pacer?.reset(key)
+  }
   return client
 }

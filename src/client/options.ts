@@ -53,8 +53,9 @@ export interface ClientOptions {
   /** Rate and concurrency limits on outgoing requests, in this process. @default none */
   queue?: QueueOptions
   /**
-   * A ratekeeper limiter every request must pass (`limiter.wait(key, { cost })`) before it is
-   * sent: on a shared store (`RedisStore`), all processes draw on one outgoing budget.
+   * A ratekeeper limiter every request must pass (`limiter.consume(key, { cost })`, waiting in line
+   * while it says to wait) before it is sent: on a shared store (`RedisStore`), all processes draw
+   * on one outgoing budget.
    */
   limiter?: Limiter
   /**
@@ -64,6 +65,14 @@ export interface ClientOptions {
   key?: (url: URL, method: string) => string
   /** Most time one call may spend waiting in total (pacing, queue, backoff), ms. @default 60_000 */
   maxWaitMs?: number
+  /**
+   * The longest one server answer can hold a budget (or a call's next retry) back, ms: a
+   * `Retry-After`, or a reset when nothing remains, beyond it is cut to it, and then one request
+   * probes. A server sending `Retry-After: 999999999`, or milliseconds where seconds are due, cannot
+   * disable an origin for the life of the client. `client.reset(key)` clears a budget at once.
+   * @default 3_600_000 (1 h)
+   */
+  maxBlockMs?: number
   /** On giving up: throw a `RateLimitError`, or return the last 429/503 response. @default 'throw' */
   onLimited?: 'throw' | 'return'
   /** Body error codes that mean an upstream provider's limit, not the API's own. @default ['TOOL_ERROR'] */
@@ -117,6 +126,7 @@ export interface CompiledOptions {
   readonly limiter: Limiter | undefined
   readonly key: (url: URL, method: string) => string
   readonly maxWaitMs: number
+  readonly maxBlockMs: number
   readonly onLimited: 'throw' | 'return'
   readonly upstreamCodes: ReadonlySet<string>
   readonly xRateLimitReset: ResetFormat | undefined
@@ -138,6 +148,7 @@ const KNOWN: { readonly [K in keyof Required<ClientOptions>]: true } = {
   limiter: true,
   key: true,
   maxWaitMs: true,
+  maxBlockMs: true,
   onLimited: true,
   upstreamCodes: true,
   xRateLimitReset: true,
@@ -267,6 +278,7 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
   }
 
   const maxWaitMs = options.maxWaitMs === undefined ? 60_000 : checkMs(WHERE, 'maxWaitMs', options.maxWaitMs, true)
+  const maxBlockMs = options.maxBlockMs === undefined ? 3_600_000 : checkMs(WHERE, 'maxBlockMs', options.maxBlockMs, false)
   const onLimited = options.onLimited ?? 'throw'
   if (onLimited !== 'throw' && onLimited !== 'return') invalid(WHERE, 'onLimited', "must be 'throw' or 'return'", options.onLimited)
   let upstreamCodes: ReadonlySet<string> = new Set(['TOOL_ERROR'])
@@ -296,6 +308,7 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
     limiter: options.limiter,
     key: keyOf,
     maxWaitMs,
+    maxBlockMs,
     onLimited,
     upstreamCodes,
     xRateLimitReset,

@@ -1,5 +1,16 @@
 import type { RateLimitInfo } from './parse-headers.js'
 
+/**
+ * How long a limited response asks to wait, ms: `Retry-After`, or, when nothing remains, the time
+ * to the reported reset; the later of the two when both are known (koa-ratelimit truncates
+ * `Retry-After` to whole seconds, so it can end before the reset it reports).
+ */
+export function serverWaitMs(info: RateLimitInfo): number | undefined {
+  const toReset = info.remaining === 0 && info.resetAt !== undefined ? Math.max(0, info.resetAt - info.at) : undefined
+  if (info.retryAfterMs === undefined) return toReset
+  return toReset === undefined ? info.retryAfterMs : Math.max(info.retryAfterMs, toReset)
+}
+
 /** What the client currently knows about one budget (one origin, or one key of your own). */
 export interface BudgetState {
   /** Quota per window, as last reported. */
@@ -23,9 +34,23 @@ interface Budget {
   blockedUntil: number
   lastInfo: RateLimitInfo | undefined
   inFlight: number
+  /** Requests sent so far; a request's index is this count when it was sent. */
+  sends: number
+  /** Indexes of the requests in flight. */
+  readonly flying: Set<number>
+  /** The index of the request whose response set `remaining` last (-1: none). */
+  applied: number
   /** Set while one request probes a budget whose reset time has passed; the others wait for its answer. */
   probe: Promise<void> | undefined
   endProbe: (() => void) | undefined
+  /** Aborted by `reset()`, to wake the calls waiting on this budget. */
+  wake: AbortController | undefined
+}
+
+/** What `sent` returns, and `received` / `abandon` take back: one request of one budget. */
+export interface SendTicket {
+  readonly budget: object
+  readonly index: number
 }
 
 /** What `before` tells the caller. */
@@ -34,6 +59,12 @@ export type PaceStep =
   | { readonly kind: 'sleep'; readonly ms: number }
   | { readonly kind: 'await'; readonly promise: Promise<void> }
 
+/**
+ * How a limited response (429, 503, a rate-limit 403) bears on its budget: `'budget'` holds back
+ * every request of the budget; `'call'` (an upstream provider's limit) only the call that got it.
+ */
+export type LimitScope = 'budget' | 'call'
+
 const MAX_BUDGETS = 10_000
 
 /**
@@ -41,13 +72,20 @@ const MAX_BUDGETS = 10_000
  * or wait: until a `Retry-After` is over, or, when the remaining quota is at or below `threshold`,
  * until the reported reset. After a reset one request goes first and the others wait for what its
  * response says, so a token bucket refilling one unit at a time is not met by a stampede.
+ *
+ * A response's `remaining` was counted before the requests sent after it reached the server: the
+ * remaining known is the reported figure minus those, and minus the earlier requests still in
+ * flight (the server may not have counted them yet either). No server can hold a budget back for
+ * longer than `maxBlockMs`: after that, one request probes.
  */
 export class Pacer {
   readonly #threshold: number
+  readonly #maxBlockMs: number
   readonly #budgets = new Map<string, Budget>()
 
-  constructor(threshold: number) {
+  constructor(threshold: number, maxBlockMs = 3_600_000) {
     this.#threshold = threshold
+    this.#maxBlockMs = maxBlockMs
   }
 
   state(key: string): BudgetState | undefined {
@@ -63,12 +101,15 @@ export class Pacer {
     })
   }
 
-  /** Decides whether a request for `key` may go at `now`. Call again after sleeping or awaiting. */
-  before(key: string, now: number): PaceStep {
+  /**
+   * Decides whether a request for `key` may go at `now`. Call again after sleeping or awaiting.
+   * `prober` is true for the request that is itself probing (it does not wait for its own probe).
+   */
+  before(key: string, now: number, prober = false): PaceStep {
     const b = this.#budgets.get(key)
     if (b === undefined) return { kind: 'go', probing: false }
     if (b.blockedUntil > now) return { kind: 'sleep', ms: b.blockedUntil - now }
-    if (b.probe !== undefined) return { kind: 'await', promise: b.probe }
+    if (b.probe !== undefined) return prober ? { kind: 'go', probing: true } : { kind: 'await', promise: b.probe }
     if (b.remaining !== undefined && b.remaining <= this.#threshold) {
       if (b.resetAt !== undefined && b.resetAt > now) return { kind: 'sleep', ms: b.resetAt - now }
       if (b.resetAt !== undefined) {
@@ -84,51 +125,98 @@ export class Pacer {
     return { kind: 'go', probing: false }
   }
 
+  /** A signal aborted when `reset()` clears the budget: pass it to a wait on this budget. */
+  wakeSignal(key: string): AbortSignal | undefined {
+    const b = this.#budgets.get(key)
+    if (b === undefined) return undefined
+    b.wake ??= new AbortController()
+    return b.wake.signal
+  }
+
   /** A request for `key` is being sent. */
-  sent(key: string, now: number): void {
+  sent(key: string, now: number): SendTicket {
     const b = this.#budget(key, now)
+    const index = b.sends++
+    b.flying.add(index)
     b.inFlight++
-    if (b.remaining !== undefined) b.remaining--
+    if (b.remaining !== undefined) b.remaining = Math.max(0, b.remaining - 1)
+    return { budget: b, index }
   }
 
   /**
-   * A response (or a failure: `info` undefined) came back for a request sent with `sent`.
-   * `limited` is true for a 429/503: its `Retry-After` then holds back every request of the budget.
+   * A response came back for a request sent with `sent`. `limited` is true for a 429/503 (or a
+   * rate-limit 403): with `scope` `'budget'`, its wait (`Retry-After`, or the reset when nothing
+   * remains, whichever is later) then holds back every request of the budget.
    */
-  received(key: string, now: number, info: RateLimitInfo | undefined, limited: boolean, probing: boolean): void {
+  received(
+    key: string,
+    now: number,
+    info: RateLimitInfo,
+    limited: boolean,
+    probing: boolean,
+    ticket: SendTicket,
+    scope: LimitScope = 'budget',
+  ): void {
     const b = this.#budget(key, now)
-    b.inFlight = Math.max(0, b.inFlight - 1)
-    if (info !== undefined) {
-      b.lastInfo = info
-      if (info.remaining !== undefined) {
-        b.remaining = info.remaining
-        b.resetAt = info.resetAt
-        b.limit = info.limit
-      } else if (limited && info.resetAt !== undefined) {
-        b.resetAt = info.resetAt
+    const same = ticket.budget === b
+    this.#land(b, ticket)
+    b.lastInfo = info
+    const cap = now + this.#maxBlockMs
+    if (info.remaining !== undefined) {
+      // Requests the server may not have counted when it produced this figure.
+      let uncounted = b.inFlight
+      if (same) {
+        uncounted = b.sends - ticket.index - 1
+        for (const i of b.flying) if (i < ticket.index) uncounted++
       }
-      if (limited) {
-        // Retry-After takes precedence over the reset figures (draft-ietf-httpapi-ratelimit-headers):
-        // the budget is empty until then, and then one request probes before the others follow.
-        let wait = info.retryAfterMs
-        if (wait === undefined && info.remaining === 0 && info.resetAt !== undefined) wait = info.resetAt - now
-        if (wait !== undefined) {
-          wait = Math.max(0, wait)
-          b.blockedUntil = Math.max(b.blockedUntil, now + wait)
-          b.remaining = 0
-          b.resetAt = now + wait
-        }
+      const known = Math.max(0, info.remaining - uncounted)
+      const resetAt = info.resetAt === undefined ? undefined : Math.min(info.resetAt, cap)
+      if (!same || ticket.index > b.applied) {
+        b.remaining = known
+        b.resetAt = resetAt
+        b.limit = info.limit
+        if (same) b.applied = ticket.index
+      } else if (b.remaining === undefined || known < b.remaining) {
+        // An older answer overtaken by a newer one: it may only lower the figure.
+        b.remaining = known
+      }
+    } else if (limited && info.resetAt !== undefined) {
+      b.resetAt = Math.min(info.resetAt, cap)
+    }
+    if (limited && scope === 'budget') {
+      const wait = serverWaitMs(info)
+      if (wait !== undefined) {
+        const until = now + Math.min(Math.max(0, wait), this.#maxBlockMs)
+        b.blockedUntil = Math.max(Math.min(b.blockedUntil, cap), until)
+        b.remaining = 0
+        b.resetAt = b.blockedUntil
       }
     }
     if (probing) this.#endProbe(b)
   }
 
-  /** A probing request ended without an answer (aborted before it was sent, or the network failed). */
-  abandon(key: string, probing: boolean, wasSent: boolean): void {
+  /** A request ended without an answer: aborted before it was sent (no ticket), or the network failed. */
+  abandon(key: string, probing: boolean, ticket: SendTicket | undefined): void {
     const b = this.#budgets.get(key)
     if (b === undefined) return
-    if (wasSent) b.inFlight = Math.max(0, b.inFlight - 1)
+    if (ticket !== undefined) this.#land(b, ticket)
     if (probing) this.#endProbe(b)
+  }
+
+  /** Forgets what is known of one budget (or of all), and wakes the calls waiting on it. */
+  reset(key?: string): void {
+    const keys = key === undefined ? [...this.#budgets.keys()] : [key]
+    for (const k of keys) {
+      const b = this.#budgets.get(k)
+      if (b === undefined) continue
+      this.#budgets.delete(k)
+      this.#endProbe(b)
+      b.wake?.abort(new Error('budget reset'))
+    }
+  }
+
+  #land(b: Budget, ticket: SendTicket): void {
+    if (ticket.budget === b && b.flying.delete(ticket.index)) b.inFlight = Math.max(0, b.inFlight - 1)
   }
 
   #endProbe(b: Budget): void {
@@ -149,8 +237,12 @@ export class Pacer {
         blockedUntil: 0,
         lastInfo: undefined,
         inFlight: 0,
+        sends: 0,
+        flying: new Set(),
+        applied: -1,
         probe: undefined,
         endProbe: undefined,
+        wake: undefined,
       }
       this.#budgets.set(key, b)
     }

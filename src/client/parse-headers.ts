@@ -1,5 +1,5 @@
 import { checkKnownOptions, invalid } from '../core/errors.js'
-import { parseDictionary, parseList, type SfBareItem, type SfMember, type SfParameters } from '../core/structured-fields.js'
+import { type FieldMember, type FieldValue, MAX_FIELD_LENGTH, MAX_MEMBERS, readMembers } from './field-list.js'
 import { parseRetryAfter } from './retry-after.js'
 
 /** A family of rate-limit headers. */
@@ -94,6 +94,7 @@ const RESET_FORMATS: readonly unknown[] = ['auto', 'epoch-seconds', 'epoch-ms', 
 /** Ignore figures beyond this: no real quota or delay is this large, and it keeps arithmetic exact. */
 const MAX_FIGURE = 1e15
 const NUMBER = /^[ \t]*(-?\d{1,16}(?:\.\d{1,6})?)[ \t]*(?:[,;]|$)/
+const DRAFT7_PAIR = /^[ \t]*([A-Za-z]+)[ \t]*=[ \t]*(\d{1,16}(?:\.\d{1,6})?)[ \t]*(?:;[^,]*)?$/
 const DIALECT_ORDER: readonly RateLimitDialect[] = ['draft-10', 'draft-7', 'draft-6', 'x-ratelimit']
 
 type Lookup = (lowercaseName: string) => string | undefined
@@ -161,65 +162,20 @@ export function resetToEpochMs(value: number, now: number, format: ResetFormat =
   }
 }
 
-/** Splits a field value on the commas that separate list members (not those inside strings or inner lists). */
-function splitMembers(value: string): string[] {
-  const parts: string[] = []
-  let start = 0
-  let inString = false
-  let depth = 0
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i]
-    if (inString) {
-      if (c === '\\') i++
-      else if (c === '"') inString = false
-    } else if (c === '"') inString = true
-    else if (c === '(') depth++
-    else if (c === ')') depth = Math.max(0, depth - 1)
-    else if (c === ',' && depth === 0) {
-      parts.push(value.slice(start, i))
-      start = i + 1
-    }
-  }
-  parts.push(value.slice(start))
-  return parts
-}
-
-/**
- * A structured-field List, read strictly (RFC 9651) when the whole field is valid, else member by
- * member so that one bad member costs only itself.
- */
-function tolerantList(value: string): SfMember[] {
-  try {
-    return parseList(value)
-  } catch {
-    const members: SfMember[] = []
-    for (const part of splitMembers(value)) {
-      try {
-        const parsed = parseList(part.trim())
-        if (parsed.length === 1) members.push(parsed[0])
-      } catch {
-        // A malformed member is ignored.
-      }
-    }
-    return members
-  }
+/** The members of a List field, read leniently: a malformed member (or field) is skipped, never thrown. */
+function tolerantList(value: string): FieldMember[] {
+  return readMembers(value).members
 }
 
 /** A non-negative number parameter (Integer, or tolerated Decimal), else `undefined`. */
-function numberParam(params: SfParameters, name: string): number | undefined {
+function numberParam(params: ReadonlyMap<string, FieldValue>, name: string): number | undefined {
   const item = params.get(name)
   if (item === undefined || (item.type !== 'integer' && item.type !== 'decimal')) return undefined
   return item.value >= 0 && item.value <= MAX_FIGURE ? item.value : undefined
 }
 
-function nameOf(item: SfBareItem): string | undefined {
+function nameOf(item: FieldValue): string | undefined {
   return item.type === 'string' || item.type === 'token' ? item.value : undefined
-}
-
-function base64(bytes: Uint8Array): string {
-  let raw = ''
-  for (const b of bytes) raw += String.fromCharCode(b)
-  return btoa(raw)
 }
 
 interface MutablePolicy {
@@ -244,52 +200,68 @@ const blank = (dialect: RateLimitDialect, name?: string): MutablePolicy => ({
   partitionKey: undefined,
 })
 
-/** draft-10: the members of `RateLimit` and `RateLimit-Policy` whose value is a policy name, merged by name and partition key. */
-function readDraft10(state: SfMember[], policy: SfMember[], now: number): MutablePolicy[] {
-  const byId = new Map<string, MutablePolicy>()
-  const entry = (member: SfMember): MutablePolicy | undefined => {
-    if (member.kind !== 'item') return undefined
+/**
+ * draft-10: the members of `RateLimit` and `RateLimit-Policy` whose value is a policy name, joined by
+ * name. A partition key (`pk`) tells two policies of one name apart only when both members carry
+ * one: express-rate-limit's draft-8 mode sends `pk` in `RateLimit-Policy` alone. A name repeated
+ * in one field keeps the strictest member: the fewest remaining (then the longest wait), the
+ * smallest quota.
+ */
+function readDraft10(state: FieldMember[], policy: FieldMember[], now: number): MutablePolicy[] {
+  const all: MutablePolicy[] = []
+  const byName = new Map<string, MutablePolicy[]>()
+  const entry = (member: FieldMember): MutablePolicy | undefined => {
     const name = nameOf(member.value)
     if (name === undefined) return undefined
     const pk = member.params.get('pk')
-    const partitionKey = pk?.type === 'binary' ? base64(pk.value) : undefined
-    const id = `${name}\u0000${partitionKey ?? ''}`
-    let p = byId.get(id)
+    const partitionKey = pk?.type === 'binary' ? pk.value : undefined
+    let same = byName.get(name)
+    if (same === undefined) {
+      same = []
+      byName.set(name, same)
+    }
+    let p =
+      same.find((x) => x.partitionKey === partitionKey) ?? same.find((x) => x.partitionKey === undefined || partitionKey === undefined)
     if (p === undefined) {
       p = blank('draft-10', name)
-      p.partitionKey = partitionKey
-      byId.set(id, p)
+      same.push(p)
+      all.push(p)
     }
+    if (p.partitionKey === undefined) p.partitionKey = partitionKey
     return p
   }
   for (const member of policy) {
-    if (member.kind !== 'item' || numberParam(member.params, 'q') === undefined) continue
+    const q = numberParam(member.params, 'q')
+    if (q === undefined) continue
     const p = entry(member)
-    if (p === undefined) continue
-    p.limit = numberParam(member.params, 'q')
+    if (p === undefined || (p.limit !== undefined && p.limit <= q)) continue
+    p.limit = q
     const w = numberParam(member.params, 'w')
-    if (w !== undefined && w > 0) p.windowMs = Math.round(w * 1000)
+    p.windowMs = w !== undefined && w > 0 ? Math.round(w * 1000) : undefined
     const qu = member.params.get('qu')
-    if (qu !== undefined && (qu.type === 'string' || qu.type === 'token')) p.unit = qu.value
+    p.unit = qu !== undefined && (qu.type === 'string' || qu.type === 'token') ? qu.value : undefined
   }
   for (const member of state) {
-    if (member.kind !== 'item') continue
     const r = numberParam(member.params, 'r')
     if (r === undefined) continue
     const p = entry(member)
     if (p === undefined) continue
-    p.remaining = Math.floor(r)
+    const remaining = Math.floor(r)
     const t = numberParam(member.params, 't')
-    if (t !== undefined) p.resetAt = now + Math.ceil(t * 1000)
+    const resetAt = t === undefined ? undefined : now + Math.ceil(t * 1000)
+    if (p.remaining !== undefined && (remaining > p.remaining || (remaining === p.remaining && (resetAt ?? -1) <= (p.resetAt ?? -1))))
+      continue
+    p.remaining = remaining
+    p.resetAt = resetAt
   }
-  return [...byId.values()]
+  return all
 }
 
 /** draft 6/7 `RateLimit-Policy: 100;w=60, 1000;w=86400`: quota and window pairs. */
-function readOldPolicies(policy: SfMember[]): { limit: number; windowMs: number | undefined }[] {
+function readOldPolicies(policy: FieldMember[]): { limit: number; windowMs: number | undefined }[] {
   const out: { limit: number; windowMs: number | undefined }[] = []
   for (const member of policy) {
-    if (member.kind !== 'item' || (member.value.type !== 'integer' && member.value.type !== 'decimal')) continue
+    if (member.value.type !== 'integer' && member.value.type !== 'decimal') continue
     const limit = member.value.value
     if (limit < 0 || limit > MAX_FIGURE) continue
     const w = numberParam(member.params, 'w')
@@ -298,26 +270,23 @@ function readOldPolicies(policy: SfMember[]): { limit: number; windowMs: number 
   return out
 }
 
-/** draft 7 `RateLimit: limit=100, remaining=50, reset=5`, strictly as a Dictionary, else pair by pair. */
+/**
+ * draft 7 `RateLimit: limit=100, remaining=50, reset=5` (a Dictionary), read pair by pair without
+ * exceptions, at most {@link MAX_MEMBERS} pairs, so that a malformed field costs one pass.
+ */
 function readDraft7(value: string): { limit?: number; remaining?: number; reset?: number } | undefined {
+  if (value.length > MAX_FIELD_LENGTH) return undefined
   const out: { limit?: number; remaining?: number; reset?: number } = {}
   let found = false
-  const set = (key: string, n: number): void => {
-    if (n < 0 || n > MAX_FIGURE) return
-    if (key === 'limit' || key === 'remaining' || key === 'reset') {
-      out[key] = n
-      found = true
-    }
-  }
-  try {
-    for (const [key, member] of parseDictionary(value)) {
-      if (member.kind === 'item' && (member.value.type === 'integer' || member.value.type === 'decimal')) set(key, member.value.value)
-    }
-  } catch {
-    for (const part of value.split(',')) {
-      const m = /^[ \t]*([A-Za-z]+)[ \t]*=[ \t]*(\d{1,16}(?:\.\d{1,6})?)[ \t]*(?:;.*)?$/.exec(part)
-      if (m !== null) set(m[1].toLowerCase(), Number(m[2]))
-    }
+  const parts = value.split(',', MAX_MEMBERS)
+  for (const part of parts) {
+    const m = DRAFT7_PAIR.exec(part)
+    if (m === null) continue
+    const key = m[1].toLowerCase()
+    const n = Number(m[2])
+    if (n > MAX_FIGURE || (key !== 'limit' && key !== 'remaining' && key !== 'reset')) continue
+    out[key] = n
+    found = true
   }
   return found ? out : undefined
 }

@@ -1,5 +1,7 @@
 import type { Decision } from '../core/decision.js'
+import { RateKeeperError } from '../core/errors.js'
 import type { Limiter } from '../core/limiter.js'
+import type { Sleep } from './timing.js'
 
 /** A queued call was not served before its deadline. */
 export class DeadlineError extends Error {
@@ -24,6 +26,12 @@ interface Waiter<T> {
 /** A FIFO of waiters that can leave (abort) or expire (deadline) while queued. */
 class WaitList<T> {
   readonly items: Waiter<T>[] = []
+  /** Called after an abort removed a waiter. */
+  readonly #onLeave: () => void
+
+  constructor(onLeave: () => void = () => {}) {
+    this.#onLeave = onLeave
+  }
 
   add(now: number, deadline: number, signal: AbortSignal | undefined, cost = 1): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -33,6 +41,7 @@ class WaitList<T> {
           const i = this.items.indexOf(waiter)
           if (i >= 0) this.items.splice(i, 1)
           this.settle(waiter, false, signal.reason)
+          this.#onLeave()
         }
         signal.addEventListener('abort', waiter.onAbort, { once: true })
       }
@@ -48,11 +57,11 @@ class WaitList<T> {
     else waiter.reject(value)
   }
 
-  /** Rejects every waiter whose deadline has passed. */
-  expire(now: number): void {
+  /** Rejects every waiter whose deadline is before `until` (or at it, with `inclusive`). */
+  expire(now: number, until: number, inclusive: boolean): void {
     for (let i = 0; i < this.items.length; ) {
       const w = this.items[i]
-      if (now > w.deadline) {
+      if (w.deadline < until || (inclusive && w.deadline === until)) {
         this.items.splice(i, 1)
         this.settle(w, false, new DeadlineError(now - w.enqueuedAt))
       } else i++
@@ -60,37 +69,110 @@ class WaitList<T> {
   }
 }
 
+/** Runs `onTimeout` at the earliest deadline of a wait list, on the injected sleep; one timer per list. */
+class DeadlineTimer {
+  #controller: AbortController | undefined
+  #at = Number.POSITIVE_INFINITY
+
+  constructor(
+    readonly sleep: Sleep,
+    readonly now: () => number,
+  ) {}
+
+  /** Makes sure a timer fires by `at`. */
+  arm(at: number, onTimeout: () => void): void {
+    if (this.#controller !== undefined && this.#at <= at) return
+    this.cancel()
+    const controller = new AbortController()
+    this.#controller = controller
+    this.#at = at
+    this.sleep(Math.max(0, at - this.now()), controller.signal).then(
+      () => {
+        if (this.#controller !== controller) return
+        this.#controller = undefined
+        this.#at = Number.POSITIVE_INFINITY
+        onTimeout()
+      },
+      () => {},
+    )
+  }
+
+  cancel(): void {
+    this.#controller?.abort()
+    this.#controller = undefined
+    this.#at = Number.POSITIVE_INFINITY
+  }
+}
+
+interface ConcurrencyEntry {
+  active: number
+  readonly waiting: WaitList<() => void>
+  readonly timer: DeadlineTimer
+}
+
 /**
  * At most `limit` calls at once per key, first come first served. A slot is released by the
- * function `acquire` resolves with (idempotent).
+ * function `acquire` resolves with (idempotent). A queued call is rejected with a
+ * {@link DeadlineError} at its deadline (one timer per key, for the earliest deadline).
  */
 export class ConcurrencyGate {
   readonly #limit: number
   readonly #now: () => number
-  readonly #keys = new Map<string, { active: number; waiting: WaitList<() => void> }>()
+  readonly #sleep: Sleep
+  readonly #keys = new Map<string, ConcurrencyEntry>()
 
-  constructor(limit: number, now: () => number) {
+  constructor(limit: number, now: () => number, sleep: Sleep) {
     this.#limit = limit
     this.#now = now
+    this.#sleep = sleep
   }
 
   acquire(key: string, deadline: number, signal: AbortSignal | undefined): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(signal.reason)
     let entry = this.#keys.get(key)
     if (entry === undefined) {
-      entry = { active: 0, waiting: new WaitList() }
+      const timer = new DeadlineTimer(this.#sleep, this.#now)
+      const created: ConcurrencyEntry = {
+        active: 0,
+        waiting: new WaitList(() => this.#tidy(key, created)),
+        timer,
+      }
+      entry = created
       this.#keys.set(key, entry)
     }
     if (entry.active < this.#limit && entry.waiting.items.length === 0) {
       entry.active++
       return Promise.resolve(this.#releaser(key))
     }
-    return entry.waiting.add(this.#now(), deadline, signal)
+    const now = this.#now()
+    if (deadline <= now) return Promise.reject(new DeadlineError(0))
+    const promise = entry.waiting.add(now, deadline, signal)
+    this.#arm(key, entry)
+    return promise
   }
 
   /** Calls in flight for `key`. */
   active(key: string): number {
     return this.#keys.get(key)?.active ?? 0
+  }
+
+  #arm(key: string, entry: ConcurrencyEntry): void {
+    let earliest = Number.POSITIVE_INFINITY
+    for (const w of entry.waiting.items) earliest = Math.min(earliest, w.deadline)
+    if (earliest === Number.POSITIVE_INFINITY) return
+    entry.timer.arm(earliest, () => {
+      const now = this.#now()
+      entry.waiting.expire(now, now, true)
+      this.#tidy(key, entry)
+    })
+  }
+
+  /** After waiters left: re-arms the deadline timer for the earliest one left, or stops it. */
+  #tidy(key: string, entry: ConcurrencyEntry): void {
+    if (entry.waiting.items.length === 0) {
+      entry.timer.cancel()
+      if (entry.active === 0 && this.#keys.get(key) === entry) this.#keys.delete(key)
+    } else this.#arm(key, entry)
   }
 
   #releaser(key: string): () => void {
@@ -100,68 +182,128 @@ export class ConcurrencyGate {
       released = true
       const entry = this.#keys.get(key)
       if (entry === undefined) return
-      entry.waiting.expire(this.#now())
+      const now = this.#now()
+      entry.waiting.expire(now, now, false)
       const next = entry.waiting.items.shift()
       if (next !== undefined) {
         // The slot passes straight to the next caller.
         entry.waiting.settle(next, true, this.#releaser(key))
+        this.#tidy(key, entry)
         return
       }
       entry.active--
-      if (entry.active === 0) this.#keys.delete(key)
+      this.#tidy(key, entry)
     }
   }
 }
 
+interface RateEntry {
+  readonly waiting: WaitList<Decision>
+  pumping: boolean
+  /** While the pump sleeps for the head's units: when it wakes (0 otherwise). */
+  wakeAt: number
+  /** Stops that sleep when every waiter has left. */
+  nap: AbortController | undefined
+}
+
 /**
- * Admits calls through a ratekeeper limiter in arrival order: one `limiter.wait()` at a time per
- * key, so that a thousand queued calls cost one pending wait, not a thousand timers racing for
- * each token. With a limiter on a shared store (a `RedisStore`), every process draws on one budget.
+ * Admits calls through a ratekeeper limiter in arrival order, one decision at a time per key, so
+ * that a thousand queued calls cost one pending wait, not a thousand timers racing for each token.
+ * With a limiter on a shared store (a `RedisStore`), every process draws on one budget.
+ *
+ * A call is refused (a {@link DeadlineError}) only for want of units: as soon as the head of the
+ * queue is told to wait until a time beyond a call's deadline (the calls behind it cannot go
+ * earlier), never because other calls' store round trips took time while units were free.
  */
 export class RateGate {
   readonly #limiter: Limiter
   readonly #now: () => number
-  readonly #keys = new Map<string, { waiting: WaitList<Decision>; pumping: boolean }>()
+  readonly #sleep: Sleep
+  readonly #keys = new Map<string, RateEntry>()
 
-  constructor(limiter: Limiter, now: () => number) {
+  constructor(limiter: Limiter, now: () => number, sleep: Sleep) {
     this.#limiter = limiter
     this.#now = now
+    this.#sleep = sleep
   }
 
   admit(key: string, cost: number, deadline: number, signal: AbortSignal | undefined): Promise<Decision> {
     if (signal?.aborted) return Promise.reject(signal.reason)
     let entry = this.#keys.get(key)
     if (entry === undefined) {
-      entry = { waiting: new WaitList<Decision>(), pumping: false }
+      const created: RateEntry = {
+        waiting: new WaitList<Decision>(() => {
+          if (created.waiting.items.length === 0) created.nap?.abort()
+        }),
+        pumping: false,
+        wakeAt: 0,
+        nap: undefined,
+      }
+      entry = created
       this.#keys.set(key, entry)
     }
-    const promise = entry.waiting.add(this.#now(), deadline, signal, cost)
+    const now = this.#now()
+    // The queue is asleep until a time past this call's deadline: it cannot be served in time.
+    if (entry.wakeAt > deadline) return Promise.reject(new DeadlineError(0))
+    const promise = entry.waiting.add(now, deadline, signal, cost)
     void this.#pump(key, entry)
     return promise
   }
 
-  async #pump(key: string, entry: { waiting: WaitList<Decision>; pumping: boolean }): Promise<void> {
+  async #pump(key: string, entry: RateEntry): Promise<void> {
     if (entry.pumping) return
     entry.pumping = true
     const list = entry.waiting
     try {
       for (;;) {
-        list.expire(this.#now())
         const head = list.items[0]
         if (head === undefined) break
-        const budget = head.deadline - this.#now()
+        let decision: Decision
         try {
-          const decision = await this.#limiter.wait(key, { cost: head.cost, signal: head.signal, maxWaitMs: Math.max(0, budget) })
-          list.settle(head, true, decision)
+          decision = await this.#limiter.consume(key, { cost: head.cost })
         } catch (error) {
-          list.settle(head, false, error)
+          this.#done(list, head, false, error)
+          continue
         }
-        const i = list.items.indexOf(head)
-        if (i >= 0) list.items.splice(i, 1)
+        if (decision.allowed || decision.reason === 'store-error') {
+          this.#done(list, head, true, decision)
+          continue
+        }
+        if (decision.retryAfterMs === Number.POSITIVE_INFINITY) {
+          const error = new RateKeeperError('ERR_RK_WAIT', `cost ${decision.cost} can never be admitted by ${decision.violated.join(', ')}`)
+          this.#done(list, head, false, error)
+          continue
+        }
+        const now = this.#now()
+        const wakeAt = now + decision.retryAfterMs
+        list.expire(now, wakeAt, false)
+        if (list.items.length === 0) break
+        entry.wakeAt = wakeAt
+        entry.nap = new AbortController()
+        try {
+          await this.#sleep(decision.retryAfterMs, entry.nap.signal)
+        } catch {
+          // Every waiter left: nothing to wake for.
+        } finally {
+          entry.wakeAt = 0
+          entry.nap = undefined
+        }
       }
     } finally {
       entry.pumping = false
-      if (list.items.length === 0) this.#keys.delete(key)
+      if (list.items.length === 0 && this.#keys.get(key) === entry) this.#keys.delete(key)
     }
+  }
+
+  /** Gives back the units of an admission whose call was not sent after all (best effort). */
+  giveBack(key: string, decision: Decision): void {
+    if (decision.cost === 0 || decision.reason === 'store-error') return
+    this.#limiter.refund(key, { cost: decision.cost, at: decision.at }).catch(() => {})
+  }
+
+  #done(list: WaitList<Decision>, head: Waiter<Decision>, ok: boolean, value: unknown): void {
+    const i = list.items.indexOf(head)
+    if (i >= 0) list.items.splice(i, 1)
+    list.settle(head, ok, value)
   }
 }

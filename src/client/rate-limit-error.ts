@@ -84,7 +84,10 @@ export class RateLimitError extends RateKeeperError {
   readonly remaining: number | undefined
   /** Epoch ms when more quota becomes available (from the rate-limit headers). */
   readonly resetAt: number | undefined
-  /** How long to wait before trying again, ms: `Retry-After`, else the time to `resetAt` when nothing remains, else the client's own wait. */
+  /**
+   * How long to wait before trying again, ms: `Retry-After`, or the time to `resetAt` when nothing
+   * remains (the later of the two); for a call never sent, the wait the client refused.
+   */
   readonly retryAfterMs: number | undefined
   /** `X-RateLimit-Tier`, or the tier named in the body. */
   readonly tier: string | undefined

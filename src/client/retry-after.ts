@@ -30,12 +30,7 @@ export function parseHttpDate(value: string): number | undefined {
   return undefined
 }
 
-/**
- * Parses a `Retry-After` value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns ms from
- * `now` (0 for a date in the past), or `undefined` when the value is neither.
- */
-export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
-  if (typeof value !== 'string') return undefined
+function parseOne(value: string, now: number): number | undefined {
   const m = DELAY_SECONDS.exec(value)
   if (m !== null) {
     const seconds = Number(m[1])
@@ -44,4 +39,31 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
   const date = parseHttpDate(value)
   if (date === undefined || !Number.isFinite(date)) return undefined
   return Math.max(0, date - now)
+}
+
+/** Longest `Retry-After` field read as a list of values. */
+const MAX_LIST_LENGTH = 1024
+
+/**
+ * Parses a `Retry-After` value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns ms from
+ * `now` (0 for a date in the past), or `undefined` when the value is neither. A field sent twice
+ * arrives joined with a comma (`"5, 5"`): the largest value that reads is honoured.
+ */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (typeof value !== 'string') return undefined
+  const single = parseOne(value, now)
+  if (single !== undefined || !value.includes(',') || value.length > MAX_LIST_LENGTH) return single
+  // An HTTP-date holds a comma itself ("Sun, 06 Nov 1994 …"): a piece that does not read alone is
+  // tried with the next one.
+  const parts = value.split(',')
+  let largest: number | undefined
+  for (let i = 0; i < parts.length; i++) {
+    let ms = parseOne(parts[i], now)
+    if (ms === undefined && i + 1 < parts.length) {
+      ms = parseOne(`${parts[i]},${parts[i + 1]}`, now)
+      if (ms !== undefined) i++
+    }
+    if (ms !== undefined && (largest === undefined || ms > largest)) largest = ms
+  }
+  return largest
 }

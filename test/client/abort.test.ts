@@ -103,11 +103,16 @@ describe('AbortSignal', () => {
       now: time.now,
       sleep: time.sleep,
       queue: { concurrency: 1 },
-      fetch: async (input, init) => {
-        calls++
-        if (calls === 1) await gate
-        return fetch(input, init)
-      },
+      // The clock stands still while a request is in flight (else the queued call's deadline timer
+      // would see the virtual clock run to it while the first request is held).
+      fetch: (input, init) =>
+        time.during(
+          (async () => {
+            calls++
+            if (calls === 1) await gate
+            return fetch(input, init)
+          })(),
+        ),
     })
     const controller = new AbortController()
     const first = client('/ok')

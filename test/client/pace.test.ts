@@ -81,7 +81,14 @@ describe('pacing', () => {
 
   it('holds concurrent calls back and lets one probe after each reset (draft-10, token bucket)', async () => {
     server.plan('/bucket', oneTokenPerSecondServer())
-    const client = createClient({ baseUrl: server.url, now: time.now, sleep: time.sleep })
+    // An ideal network: the clock stands still while a request is in flight (the calls waiting for the
+    // probe's answer have a deadline timer, which the virtual clock would otherwise run to at once).
+    const client = createClient({
+      baseUrl: server.url,
+      now: time.now,
+      sleep: time.sleep,
+      fetch: (input, init) => time.during(fetch(input, init)),
+    })
     const statuses: number[] = []
     client.on('response', (e) => statuses.push(e.status))
     const start = time.now()
