@@ -81,6 +81,14 @@ describe('providerPlan: skakio tiers', () => {
     const denied = await decide(limiter, plan, req)
     expect(denied.plan.class).toBe('auth-token')
     expect(denied.plan.policies?.map((p) => p.name)).toEqual(['per-minute', 'per-day', 'auth-token'])
+    // Introspection reports the class's bucket with its additions.
+    const subject = await plan.subject(request('GET', '/v1/rate-limits', { headers: bearer('pk_live_login') }))
+    expect(subject.buckets.find((b) => b.class === 'auth-token')?.policies.map((p) => p.name)).toEqual([
+      'per-minute',
+      'per-day',
+      'auth-token',
+    ])
+    expect(subject.buckets.find((b) => b.class === 'read')?.policies.map((p) => p.name)).toEqual(['per-minute', 'per-day'])
     expect(denied.decision).toMatchObject({ allowed: false, violated: ['auth-token'], retryAfterMs: 100, limit: 10 })
     c.advance(100)
     expect((await decide(limiter, plan, req)).decision.allowed).toBe(true)
