@@ -1,6 +1,7 @@
 /**
  * The skakio page (seeds/skakio-rate-limits.txt), line by line, against examples/seeds/skakio.ts
- * over real HTTP, on the memory store and on Redis. Each test quotes the line it checks.
+ * over real HTTP, on the memory store and on Redis. Each test quotes the line it checks. One line
+ * has nothing for a server to do: "Contact Support - Request custom limits for enterprise use".
  */
 import { createClient } from 'ratekeeper/client'
 import { afterEach, expect, it } from 'vitest'
