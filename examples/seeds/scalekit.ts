@@ -93,7 +93,9 @@ export function createApp(options: ScalekitOptions): { app: Koa; limiter: Limite
     // Limits are tracked per client_id: the client of the access token on the API, and the
     // client_id presented (with whatever secret) on the token endpoints, so two clients behind
     // one address never limit each other. Anything else — an unknown client_id, no credentials —
-    // counts per IP, so made-up client_ids can't mint fresh allowances.
+    // counts per IP, so made-up client_ids can't mint fresh allowances. A wrong secret counts
+    // against the client_id presented: that is what stops guessing a client's secret (and a
+    // client that reuses its tokens rarely needs the endpoint, so it is rarely in the way).
     key: (raw, req) => {
       const ctx = raw as Koa.Context
       const client =

@@ -296,7 +296,7 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
               'ERR_RK_DUPLICATE_POLICY',
               WHERE,
               `${option}.also.${c}`,
-              `must not repeat a policy (or a policy name) the class already has`,
+              'must not repeat a policy (or a policy name) the class already has',
               p.name,
             )
           }
