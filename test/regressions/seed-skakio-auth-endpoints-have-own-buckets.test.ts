@@ -28,3 +28,17 @@ it.each([
     expect(statuses[20], path).toBe(429)
   }
 })
+
+it('other spellings of the path (case, trailing slash, escapes) share the endpoint’s bucket', async () => {
+  const c = clock(Date.UTC(2026, 1, 9, 12, 0, 0))
+  const built = createApp({ now: c.now })
+  const server = await serve(built.app)
+  cleanup.push(server.close, built.close)
+  const headers = { authorization: 'Bearer sk_live_spellings' }
+  const spellings = ['/auth/token', '/AUTH/Token', '/auth/token/', '/auth/%74oken']
+  const statuses: number[] = []
+  for (let i = 0; i < 21; i++) statuses.push((await server.send('POST', spellings[i % 4], headers)).status)
+  // (Express answers the escaped spelling 404; it is still counted where the router's decoding would put it.)
+  expect(statuses.slice(0, 20).filter((s) => s === 429)).toEqual([])
+  expect(statuses[20]).toBe(429)
+})
