@@ -7,18 +7,23 @@
 // | Per-key — create (job-spawning POST)        | 5 / min         | each API key            |
 // | Per-team ceiling                            | 5000 / min      | aggregate all keys on a team |
 //
+// Higher plan tiers get larger per-key buckets and a higher team ceiling (`tierOf`).
 // - token buckets, per key and per team: a request must satisfy both (all or nothing);
 // - X-RateLimit-Limit / -Remaining / -Reset (Unix seconds) on every response, Retry-After on a 429;
 // - the 429 carries the standard error envelope with a doc_url and the request id;
-// - GET /v1/rate-limits returns the caller's live buckets and team ceiling.
+// - GET /v1/rate-limits returns the caller's live buckets and team ceiling. Like every response
+//   it carries X-RateLimit-* headers: those of a cheap bucket of its own (60 a minute per key),
+//   so asking charges nothing to the buckets it reports, yet can't be used to hammer the store.
 //
-//   node --import tsx examples/seeds/managed-dev.ts
+//   node --import tsx examples/seeds/managed-dev.ts                                 # memory store
+//   REDIS_URL=redis://127.0.0.1:6379 node --import tsx examples/seeds/managed-dev.ts  # state in Redis
 
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { cachedLookup, createLimiter, type Limiter, providerPlan, tokenBucket } from 'ratekeeper'
+import { cachedLookup, createLimiter, type Limiter, providerPlan, type Store, tokenBucket } from 'ratekeeper'
 import fastifyRateLimit, { apiKey, rateLimitsRoute } from 'ratekeeper/fastify'
+import { redisFromEnvironment } from './redis.js'
 
 export const DOC_URL = 'https://docs.managed.dev/reference/error-codes/#rate_limit.exceeded'
 
@@ -32,16 +37,56 @@ export const BUCKETS = {
 }
 export const TEAM_CEILING = [tokenBucket({ name: 'team', limit: 5000, window: '1m' })]
 
-export async function createApp(options: { now?: () => number; teamOf: TeamOf }): Promise<{ app: FastifyInstance; limiter: Limiter }> {
+/**
+ * "Rate limits track your plan tier: higher tiers get larger per-key buckets and a higher team
+ * ceiling." The page's figures are the standard tier; the larger tier's are examples too.
+ */
+export const TIERS = {
+  standard: { classes: BUCKETS, ceiling: TEAM_CEILING },
+  scale: {
+    classes: {
+      read: [tokenBucket({ name: 'read', limit: 5000, window: '1m' })],
+      write: [tokenBucket({ name: 'write', limit: 500, window: '1m' })],
+      create: [tokenBucket({ name: 'create', limit: 25, window: '1m' })],
+    },
+    ceiling: [tokenBucket({ name: 'team', limit: 25_000, window: '1m' })],
+  },
+}
+export type Tier = keyof typeof TIERS
+/** GET /v1/rate-limits per key (or IP) and minute: its own bucket, outside the ones it reports. */
+export const INTROSPECTION_LIMIT = 60
+
+export interface ManagedDevOptions {
+  /** Which team a key belongs to (your database). */
+  teamOf: TeamOf
+  /** The plan tier of a key (your database); `undefined` (or no function): `standard`. */
+  tierOf?: (key: string) => Promise<Tier | undefined>
+  /** The clock (tests inject one). */
+  now?: () => number
+  /** Where the buckets are kept: the default is a `MemoryStore`; a `RedisStore` shares them across servers. */
+  store?: Store
+}
+
+export async function createApp(options: ManagedDevOptions): Promise<{ app: FastifyInstance; limiter: Limiter }> {
+  const tierOf = options.tierOf
   const plan = providerPlan({
     // Authorization: Bearer mfk_live_…
     key: apiKey({ bearer: true }),
     // DELETE is a write here; job-spawning POSTs are "create".
     classes: { methods: { DELETE: 'write' }, routes: { 'POST /v1/jobs': 'create' } },
-    limits: { classes: BUCKETS, ceiling: TEAM_CEILING },
+    tiers: TIERS,
+    tier:
+      tierOf === undefined
+        ? 'standard'
+        : cachedLookup(async (key) => (await tierOf(key.replace(/^key:/, ''))) ?? 'standard', { ttl: '1m' }),
     team: cachedLookup((key) => options.teamOf(key.replace(/^key:/, '')), { ttl: '1m' }),
   })
-  const limiter = createLimiter({ policies: BUCKETS.read, now: options.now })
+  const limiter = createLimiter({ policies: BUCKETS.read, now: options.now, store: options.store })
+  // The introspection endpoint's own bucket, per key: no class of the API, no team ceiling.
+  const introspectionPlan = providerPlan({
+    key: apiKey({ bearer: true }),
+    limits: { policies: [tokenBucket({ name: 'rate-limits', limit: INTROSPECTION_LIMIT, window: '1m' })] },
+  })
 
   const app = Fastify({ genReqId: () => `req_${randomBytes(5).toString('hex').toUpperCase()}` })
   await app.register(fastifyRateLimit, {
@@ -51,10 +96,17 @@ export async function createApp(options: { now?: () => number; teamOf: TeamOf })
     headers: { legacy: 'x-ratelimit', standard: false },
   })
 
-  // Reading your limits doesn't spend them (and the route peeks: it charges nothing either).
-  app.get('/v1/rate-limits', { config: { rateLimit: false } }, rateLimitsRoute({ limiter, plan, classes: ['read', 'write', 'create'] }))
+  // Reading your limits doesn't spend them: the handler peeks, and the route is decided on a
+  // bucket of its own (whose headers it carries) instead of the read bucket and team ceiling.
+  app.get(
+    '/v1/rate-limits',
+    { config: { rateLimit: { plan: introspectionPlan } } },
+    rateLimitsRoute({ limiter, plan, classes: ['read', 'write', 'create'] }),
+  )
   app.get('/v1/runs', async (req) => ({ data: [], request_id: req.id }))
   app.post('/v1/runs', async (req, reply) => reply.code(201).send({ data: { id: 'run_1' }, request_id: req.id }))
+  app.patch('/v1/runs/:id', async (req) => ({ data: { id: 'run_1' }, request_id: req.id }))
+  app.put('/v1/runs/:id', async (req) => ({ data: { id: 'run_1' }, request_id: req.id }))
   app.delete('/v1/runs/:id', async (_req, reply) => reply.code(204).send())
   app.post('/v1/jobs', async (req, reply) => reply.code(202).send({ data: { id: 'job_1', status: 'queued' }, request_id: req.id }))
   return { app, limiter }
@@ -62,7 +114,8 @@ export async function createApp(options: { now?: () => number; teamOf: TeamOf })
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const teams: Record<string, string> = { mfk_live_alpha: 'acme', mfk_live_beta: 'acme' }
-  const { app } = await createApp({ teamOf: async (key) => teams[key] })
+  const { store } = await redisFromEnvironment('rk-seed-managed-dev')
+  const { app } = await createApp({ teamOf: async (key) => teams[key], store })
   const address = await app.listen({ port: Number(process.env.PORT ?? 3000), host: '127.0.0.1' })
   console.log(`managed.dev-style API on ${address}/v1/rate-limits (try: -H "Authorization: Bearer mfk_live_alpha")`)
 }

@@ -4,20 +4,24 @@
 // - a per-environment request rate, per minute, that Scalekit tunes per account (here: 2,000/min,
 //   raised to 10,000/min for accounts that asked support);
 // - limits per endpoint category — read (higher), write (moderate), delete (lower), auth
-//   (special) — tracked per client_id;
+//   (special: POST /oauth/token, POST /oauth/introspect) — tracked per client_id: the client of
+//   the access token on the API, the client_id presented (form body or HTTP Basic) on the token
+//   endpoints;
 // - X-RateLimit-Limit / -Remaining / -Reset (Unix timestamp) on responses, Retry-After on a 429;
 // - a 429 says where the limit came from: `error_code: "RATE_LIMITED"` for Scalekit's own limit,
 //   `"TOOL_ERROR"` when the upstream provider a tool call went to rate-limited it.
 // The page publishes no figures per category; the numbers below are examples.
 //
-//   node --import tsx examples/seeds/scalekit.ts
+//   node --import tsx examples/seeds/scalekit.ts                                 # memory store
+//   REDIS_URL=redis://127.0.0.1:6379 node --import tsx examples/seeds/scalekit.ts  # state in Redis
 
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import Router from '@koa/router'
 import Koa from 'koa'
-import { type Limiter, providerPlan, tokenBucket, type UpstreamResponse, upstreamRateLimit } from 'ratekeeper'
+import { type Limiter, providerPlan, requestClasses, type Store, tokenBucket, type UpstreamResponse, upstreamRateLimit } from 'ratekeeper'
 import { rateLimit } from 'ratekeeper/koa'
+import { redisFromEnvironment } from './redis.js'
 
 /** Per client_id, per endpoint category (per minute). */
 const CATEGORIES = {
@@ -46,34 +50,78 @@ export interface ScalekitOptions {
   /** Calls the upstream provider of a tool (a CRM, a data API…). */
   callTool: (tool: string, input: unknown) => Promise<UpstreamResponse & { json(): Promise<unknown> }>
   now?: () => number
+  /** Where the limits are kept: the default is a `MemoryStore`; a `RedisStore` shares them across servers. */
+  store?: Store
+}
+
+/** The token endpoints (OAuth 2.0 client credentials, and token introspection): the auth category. */
+const classes = requestClasses({ routes: { 'POST /oauth/token': 'auth', 'POST /oauth/introspect': 'auth' } })
+/** The most a token request's form body may hold: client credentials are a few hundred bytes. */
+const MAX_FORM_BYTES = 8 * 1024
+
+/** The client credentials a request presents: HTTP Basic (RFC 6749 §2.3.1) or the form body. */
+function presentedCredentials(authorization: string | undefined, form: URLSearchParams | undefined) {
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(authorization ?? '')
+  if (basic !== null) {
+    const text = Buffer.from(basic[1], 'base64').toString('utf8')
+    const colon = text.indexOf(':')
+    if (colon < 0) return undefined
+    try {
+      // Both parts are form-urlencoded before the Base64.
+      const decode = (part: string) => decodeURIComponent(part.replace(/\+/g, ' '))
+      return { clientId: decode(text.slice(0, colon)), secret: decode(text.slice(colon + 1)) }
+    } catch {
+      return undefined
+    }
+  }
+  const clientId = form?.get('client_id')
+  return clientId === null || clientId === undefined ? undefined : { clientId, secret: form?.get('client_secret') ?? undefined }
 }
 
 export function createApp(options: ScalekitOptions): { app: Koa; limiter: Limiter; close(): Promise<void> } {
   // Access tokens issued by POST /oauth/token (client credentials): token → client.
   const tokens = new Map<string, Client>()
-  const clientOf = (authorization: string | undefined): Client | undefined => {
+  const clientOfToken = (authorization: string | undefined): Client | undefined => {
     const match = /^Bearer (\S+)$/i.exec(authorization ?? '')
     return match === null ? undefined : tokens.get(match[1])
   }
+  const known = (clientId: string | undefined) =>
+    clientId !== undefined && Object.hasOwn(options.clients, clientId) ? options.clients[clientId] : undefined
   const raised = new Set(options.raised ?? [])
 
   const plan = providerPlan({
-    // Limits are tracked per client_id; requests without a valid token count per IP.
-    key: (_raw, req) => {
-      const client = clientOf(req.headers.get('authorization'))
+    // Limits are tracked per client_id: the client of the access token on the API, and the
+    // client_id presented (with whatever secret) on the token endpoints, so two clients behind
+    // one address never limit each other. Anything else — an unknown client_id, no credentials —
+    // counts per IP, so made-up client_ids can't mint fresh allowances. A wrong secret counts
+    // against the client_id presented: that is what stops guessing a client's secret (and a
+    // client that reuses its tokens rarely needs the endpoint, so it is rarely in the way).
+    key: (raw, req) => {
+      const ctx = raw as Koa.Context
+      const client =
+        classes.classify(req) === 'auth'
+          ? known(presentedCredentials(req.headers.get('authorization'), ctx.state.form as URLSearchParams | undefined)?.clientId)
+          : clientOfToken(req.headers.get('authorization'))
       return client === undefined ? undefined : `client:${client.clientId}`
     },
-    classes: { routes: { 'POST /oauth/token': 'auth', 'POST /oauth/introspect': 'auth' } },
+    classes,
     tiers: ENVIRONMENT_LIMITS,
-    tier: (_key, req) => {
-      const client = clientOf(req.headers.get('authorization'))
+    tier: (key) => {
+      const client = key.startsWith('client:') ? known(key.slice(7)) : undefined
       return client !== undefined && raised.has(client.environment) ? 'raised' : 'standard'
     },
-    // The per-environment rate is a layer every client of the environment shares.
-    team: (_key, req) => clientOf(req.headers.get('authorization'))?.environment,
+    // The per-environment rate is a layer every client of the environment shares (auth traffic included).
+    team: (key) => (key.startsWith('client:') ? known(key.slice(7))?.environment : undefined),
     teamLayer: 'environment',
   })
-  const limit = rateLimit({ plan, body: 'scalekit', headers: { standard: false }, requestId: 'x-request-id', now: options.now })
+  const limit = rateLimit({
+    plan,
+    store: options.store,
+    body: 'scalekit',
+    headers: { standard: false },
+    requestId: 'x-request-id',
+    now: options.now,
+  })
 
   const app = new Koa()
   const router = new Router()
@@ -83,12 +131,32 @@ export function createApp(options: ScalekitOptions): { app: Koa; limiter: Limite
     ctx.set('X-Request-Id', id)
     await next()
   })
+  // The token endpoints' form is read before the limiter (bounded), so it can key by client_id.
+  app.use(async (ctx, next) => {
+    if (
+      classes.classify({ method: ctx.method, route: undefined, path: ctx.path }) === 'auth' &&
+      ctx.is('application/x-www-form-urlencoded')
+    ) {
+      const text = await readBody(ctx.req, MAX_FORM_BYTES)
+      if (text === undefined) {
+        ctx.status = 413
+        ctx.body = { error: 'invalid_request', error_description: 'the request body is too large' }
+        return
+      }
+      ctx.state.form = new URLSearchParams(text)
+    }
+    await next()
+  })
   app.use(limit)
 
-  router.post('/oauth/token', async (ctx) => {
-    const form = new URLSearchParams(await readBody(ctx.req))
-    const client = options.clients[form.get('client_id') ?? '']
-    if (client === undefined || client.secret !== form.get('client_secret')) {
+  const authenticate = (ctx: Koa.Context) => {
+    const presented = presentedCredentials(ctx.get('authorization') || undefined, ctx.state.form as URLSearchParams | undefined)
+    const client = known(presented?.clientId)
+    return client === undefined || client.secret !== presented?.secret ? undefined : client
+  }
+  router.post('/oauth/token', (ctx) => {
+    const client = authenticate(ctx)
+    if (client === undefined) {
       ctx.status = 401
       ctx.body = { error: 'invalid_client' }
       return
@@ -97,6 +165,17 @@ export function createApp(options: ScalekitOptions): { app: Koa; limiter: Limite
     tokens.set(token, { clientId: client.clientId, environment: client.environment })
     // Reuse the token until it expires rather than minting one per request.
     ctx.body = { access_token: token, token_type: 'Bearer', expires_in: 86_400 }
+  })
+  // Token validation (RFC 7662): is this access token active?
+  router.post('/oauth/introspect', (ctx) => {
+    if (authenticate(ctx) === undefined) {
+      ctx.status = 401
+      ctx.body = { error: 'invalid_client' }
+      return
+    }
+    const token = (ctx.state.form as URLSearchParams | undefined)?.get('token') ?? ''
+    const client = tokens.get(token)
+    ctx.body = client === undefined ? { active: false } : { active: true, client_id: client.clientId }
   })
   router.get('/api/v1/organizations', (ctx) => {
     ctx.body = { organizations: [] }
@@ -109,7 +188,14 @@ export function createApp(options: ScalekitOptions): { app: Koa; limiter: Limite
     ctx.status = 204
   })
   router.post('/api/v1/execute_tool', async (ctx) => {
-    const { tool, input } = JSON.parse((await readBody(ctx.req)) || '{}') as { tool?: string; input?: unknown }
+    const text = await readBody(ctx.req, 64 * 1024)
+    let parsed: { tool?: unknown; input?: unknown } = {}
+    try {
+      parsed = text ? (JSON.parse(text) as typeof parsed) : {}
+    } catch {
+      // handled below: no tool
+    }
+    const { tool, input } = parsed
     if (typeof tool !== 'string') {
       ctx.status = 400
       ctx.body = { error_code: 'INVALID_REQUEST', message: 'tool is required' }
@@ -132,14 +218,23 @@ export function createApp(options: ScalekitOptions): { app: Koa; limiter: Limite
   return { app, limiter: limit.limiter, close: () => limit.close() }
 }
 
-async function readBody(stream: AsyncIterable<unknown>): Promise<string> {
-  let text = ''
-  for await (const chunk of stream) text += String(chunk)
-  return text
+/** The body as text, or `undefined` when it is longer than `max` bytes. */
+async function readBody(stream: AsyncIterable<unknown>, max: number): Promise<string | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk))
+    size += buffer.length
+    if (size > max) return undefined
+    chunks.push(buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { store } = await redisFromEnvironment('rk-seed-scalekit')
   const { app } = createApp({
+    store,
     clients: { skc_demo: { clientId: 'skc_demo', secret: 'demo-secret', environment: 'env_dev' } },
     // A stand-in upstream that rate-limits every third call.
     callTool: (() => {

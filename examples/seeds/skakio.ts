@@ -7,24 +7,40 @@
 //
 // - limits per API key (Authorization: Bearer pk_…/sk_…), or per IP for unauthenticated requests
 //   (which get the public-key limits);
+// - each auth endpoint has a bucket of its own (10 req/s, burst 20), and "stricter" means on top
+//   of the key's tier limits, never instead: an auth request must pass both;
 // - every response carries X-RateLimit-Limit, -Remaining, -Reset (Unix seconds) and -Tier
 //   (public_key / secret_key); a 429 adds Retry-After and skakio's error envelope;
-// - pagination: at most 50 items per request (`limit`), 20 by default.
+// - pagination: at most 50 items per request (`limit`), 20 by default; `?expand=publication`
+//   includes a listing's publications (one request instead of two).
 //
-//   node --import tsx examples/seeds/skakio.ts
+//   node --import tsx examples/seeds/skakio.ts                                 # memory store
+//   REDIS_URL=redis://127.0.0.1:6379 node --import tsx examples/seeds/skakio.ts  # state in Redis
 
 import { pathToFileURL } from 'node:url'
 import express, { type Express } from 'express'
-import { fixedWindow, type Limiter, providerPlan, tierByPrefix, tokenBucket } from 'ratekeeper'
+import { fixedWindow, type Limiter, type Policy, providerPlan, type Store, tierByPrefix, tokenBucket } from 'ratekeeper'
 import { apiKey, rateLimit } from 'ratekeeper/express'
+import { redisFromEnvironment } from './redis.js'
 
-/** A tier: per minute with a burst, and per day. The auth bucket is separate and stricter. */
+/** The auth endpoints and their request classes: one class, and one bucket, per endpoint. */
+export const AUTH_ENDPOINTS = {
+  'POST /auth/token': 'auth-token',
+  'POST /auth/validate': 'auth-validate',
+  'POST /auth/refresh': 'auth-refresh',
+} as const
+
+/** Each auth endpoint's own bucket: 10 req/s with bursts of 20, per key (or IP), whatever the tier. */
+const AUTH_LIMITS: Record<string, readonly Policy[]> = {}
+for (const cls of Object.values(AUTH_ENDPOINTS)) AUTH_LIMITS[cls] = [tokenBucket({ name: cls, limit: 10, window: '1s', burst: 20 })]
+
+/** A tier: per minute with a burst, and per day; the auth endpoints' buckets come on top (`also`). */
 function tier(perMinute: number, burst: number, perDay: number) {
-  const limits = [
+  const policies = [
     tokenBucket({ name: 'per-minute', limit: perMinute, window: '1m', burst }),
     fixedWindow({ name: 'per-day', limit: perDay, window: '1d' }),
   ]
-  return { policies: limits, classes: { auth: [tokenBucket({ name: 'auth', limit: 10, window: '1s', burst: 20 })] } }
+  return { policies, also: AUTH_LIMITS }
 }
 
 export const SKAKIO_TIERS = {
@@ -32,15 +48,28 @@ export const SKAKIO_TIERS = {
   secret_key: tier(1000, 1500, 100_000),
 }
 
-export function createApp(options: { now?: () => number } = {}): { app: Express; limiter: Limiter; close(): Promise<void> } {
+export interface SkakioOptions {
+  /** The clock (tests inject one). */
+  now?: () => number
+  /** Where the limits are kept: the default is a `MemoryStore`; a `RedisStore` shares them across servers. */
+  store?: Store
+}
+
+export function createApp(options: SkakioOptions = {}): { app: Express; limiter: Limiter; close(): Promise<void> } {
   const plan = providerPlan({
     key: apiKey({ bearer: true }),
-    classes: { routes: { 'POST /auth/token': 'auth', 'POST /auth/validate': 'auth', 'POST /auth/refresh': 'auth' } },
+    classes: { routes: AUTH_ENDPOINTS },
     tiers: SKAKIO_TIERS,
     // Unauthenticated requests (counted per IP) get the public-key limits.
     tier: tierByPrefix({ pk_: 'public_key', sk_: 'secret_key' }, { otherwise: 'public_key' }),
   })
-  const limit = rateLimit({ plan, body: 'skakio', headers: { legacy: 'x-ratelimit', standard: false, tier: true }, now: options.now })
+  const limit = rateLimit({
+    plan,
+    store: options.store,
+    body: 'skakio',
+    headers: { legacy: 'x-ratelimit', standard: false, tier: true },
+    now: options.now,
+  })
 
   const app = express()
   app.set('trust proxy', false)
@@ -60,11 +89,20 @@ export function createApp(options: { now?: () => number } = {}): { app: Express;
     const data = listings.slice((page - 1) * limitParam, page * limitParam)
     res.json({ data, meta: { pagination: { page, limit: limitParam, total_pages: Math.ceil(listings.length / limitParam) } } })
   })
+  const publicationsOf = (id: number) => [{ id: `pub_${id}_1`, channel: 'web' }]
+  const notFound = (res: express.Response) =>
+    res.status(404).json({ code: 404, status: 'error', error: { code: 'NOT_FOUND', message: 'No such listing' } })
+  // "Batch where possible": `?expand=publication` includes the publications, saving a request.
   app.get('/api/listing/:id', (req, res) => {
     const listing = listings.find((l) => String(l.id) === req.params.id)
-    if (listing === undefined)
-      res.status(404).json({ code: 404, status: 'error', error: { code: 'NOT_FOUND', message: 'No such listing' } })
+    if (listing === undefined) notFound(res)
+    else if (req.query.expand === 'publication') res.json({ data: { ...listing, publications: publicationsOf(listing.id) } })
     else res.json({ data: listing })
+  })
+  app.get('/api/listing/:id/publications', (req, res) => {
+    const listing = listings.find((l) => String(l.id) === req.params.id)
+    if (listing === undefined) notFound(res)
+    else res.json({ data: publicationsOf(listing.id) })
   })
   const token = (_req: express.Request, res: express.Response) => {
     res.json({ access_token: 'at_demo', expires_in: 3600 })
@@ -79,5 +117,8 @@ export function createApp(options: { now?: () => number } = {}): { app: Express;
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const port = Number(process.env.PORT ?? 3000)
-  createApp().app.listen(port, '127.0.0.1', () => console.log(`skakio-style API on http://127.0.0.1:${port}/api/store-listings`))
+  const { store } = await redisFromEnvironment('rk-seed-skakio')
+  createApp({ store }).app.listen(port, '127.0.0.1', () =>
+    console.log(`skakio-style API on http://127.0.0.1:${port}/api/store-listings (${store === undefined ? 'memory' : 'Redis'} store)`),
+  )
 }

@@ -7,9 +7,13 @@ import { bearer, decide, managedDevPlan, request } from './helpers.js'
 
 const T0 = Date.UTC(2026, 5, 10, 12, 0, 0)
 
-/** The skakio page: tiers by key prefix, per-minute + per-day + burst, stricter auth endpoints. */
+/**
+ * The skakio page: tiers by key prefix, per-minute + per-day + burst, and stricter auth endpoints,
+ * each with its own 10 req/s bucket on top of the key's tier limits.
+ */
 function skakio() {
-  const auth = tokenBucket({ name: 'auth', limit: 10, window: '1s', burst: 20 })
+  const auth = (name: string) => [tokenBucket({ name, limit: 10, window: '1s', burst: 20 })]
+  const stricter = { 'auth-token': auth('auth-token'), 'auth-validate': auth('auth-validate'), 'auth-refresh': auth('auth-refresh') }
   const publicKey = [
     tokenBucket({ name: 'per-minute', limit: 100, window: '1m', burst: 150 }),
     fixedWindow({ name: 'per-day', limit: 10_000, window: '1d' }),
@@ -20,10 +24,10 @@ function skakio() {
   ]
   return providerPlan({
     key: apiKey({ bearer: true }),
-    classes: { routes: { 'POST /auth/token': 'auth', 'POST /auth/validate': 'auth', 'POST /auth/refresh': 'auth' } },
+    classes: { routes: { 'POST /auth/token': 'auth-token', 'POST /auth/validate': 'auth-validate', 'POST /auth/refresh': 'auth-refresh' } },
     tiers: {
-      public_key: { policies: publicKey, classes: { auth: [auth] } },
-      secret_key: { policies: secretKey, classes: { auth: [auth] } },
+      public_key: { policies: publicKey, also: stricter },
+      secret_key: { policies: secretKey, also: stricter },
     },
     tier: tierByPrefix({ pk_: 'public_key', sk_: 'secret_key' }, { otherwise: 'public_key' }),
   })
@@ -68,20 +72,45 @@ describe('providerPlan: skakio tiers', () => {
     expect((await decide(limiter, plan, req)).decision.allowed).toBe(true)
   })
 
-  it('auth endpoints: 10 req/s with a burst of 20, separate from the tier bucket', async () => {
+  it('auth endpoints: 10 req/s with a burst of 20 each, on top of the tier budget (also)', async () => {
     const c = clock(T0)
     const limiter = createLimiter({ policies: [tokenBucket({ limit: 1, window: '1s' })], now: c.now })
     const plan = skakio()
     const req = request('POST', '/auth/token', { headers: bearer('pk_live_login') })
     for (let i = 0; i < 20; i++) expect((await decide(limiter, plan, req)).decision.allowed).toBe(true)
     const denied = await decide(limiter, plan, req)
-    expect(denied.plan.class).toBe('auth')
-    expect(denied.decision).toMatchObject({ allowed: false, violated: ['auth'], retryAfterMs: 100, limit: 10 })
+    expect(denied.plan.class).toBe('auth-token')
+    expect(denied.plan.policies?.map((p) => p.name)).toEqual(['per-minute', 'per-day', 'auth-token'])
+    // Introspection reports the class's bucket with its additions.
+    const subject = await plan.subject(request('GET', '/v1/rate-limits', { headers: bearer('pk_live_login') }))
+    expect(subject.buckets.find((b) => b.class === 'auth-token')?.policies.map((p) => p.name)).toEqual([
+      'per-minute',
+      'per-day',
+      'auth-token',
+    ])
+    expect(subject.buckets.find((b) => b.class === 'read')?.policies.map((p) => p.name)).toEqual(['per-minute', 'per-day'])
+    expect(denied.decision).toMatchObject({ allowed: false, violated: ['auth-token'], retryAfterMs: 100, limit: 10 })
     c.advance(100)
     expect((await decide(limiter, plan, req)).decision.allowed).toBe(true)
-    // The tier's own bucket was not touched by the auth requests.
+    // Another auth endpoint has a bucket of its own.
+    const validate = await decide(limiter, plan, request('POST', '/auth/validate', { headers: bearer('pk_live_login') }))
+    expect(validate.decision).toMatchObject({ allowed: true, limit: 10, remaining: 19 })
+    // The 22 auth requests were charged to the tier's budget as well: 150 - 22 left of the burst.
     const read = await decide(limiter, plan, request('GET', '/api/listing/:id', { headers: bearer('pk_live_login') }))
-    expect(read.decision.remaining).toBe(149)
+    expect(read.decision.remaining).toBe(127)
+  })
+
+  it('also: a class is refused when the tier budget is spent, and nothing is charged when it is', async () => {
+    const c = clock(T0)
+    const limiter = createLimiter({ policies: [tokenBucket({ limit: 1, window: '1s' })], now: c.now })
+    const plan = skakio()
+    const read = request('GET', '/api/listing/:id', { headers: bearer('pk_live_spent') })
+    for (let i = 0; i < 150; i++) expect((await decide(limiter, plan, read)).decision.allowed).toBe(true)
+    const token = await decide(limiter, plan, request('POST', '/auth/token', { headers: bearer('pk_live_spent') }))
+    expect(token.decision).toMatchObject({ allowed: false, violated: ['per-minute'] })
+    // All or nothing: the denied request took nothing from the auth bucket.
+    const peek = await limiter.peek('key:pk_live_spent', { policies: token.plan.policies })
+    expect(peek.policies.find((p) => p.name === 'auth-token')?.remaining).toBe(20)
   })
 
   it('unauthenticated requests are counted by IP (IPv6 by /56) in the otherwise tier', async () => {
@@ -292,6 +321,14 @@ describe('providerPlan: validation', () => {
     fails({ limits: { classes: { read: [tb] } } }, /"limits.classes.write" is missing/)
     fails({ limits: { policies: [tb], classes: { reads: [tb] } } }, /"limits.classes.reads" names a class no request is given/)
     fails({ limits: { policies: [tb], burst: 3 } }, /"limits.burst" is not an option/)
+    fails({ limits: { policies: [tb], also: { reads: [tb] } } }, /"limits.also.reads" names a class no request is given/)
+    fails({ limits: { policies: [tb], also: [tb] } }, /"limits.also" must be an object of class/)
+    fails({ limits: { policies: [tb], also: { read: [tb] } } }, /"limits.also.read" must not repeat a policy/, 'ERR_RK_DUPLICATE_POLICY')
+    fails(
+      { limits: { policies: [tb], also: { read: [tokenBucket({ name: tb.name, limit: 1, window: '1s' })] } } },
+      /"limits.also.read" must not repeat a policy/,
+      'ERR_RK_DUPLICATE_POLICY',
+    )
     fails(
       { limits: { policies: [tb], ceiling: [tb] }, team: () => 't' },
       /"limits.ceiling" must not reuse a policy name/,

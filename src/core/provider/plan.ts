@@ -14,11 +14,19 @@ export interface TierLimits {
   /** The key's policies for every request class that has no entry in `classes`. */
   policies?: readonly Policy[]
   /**
-   * The key's policies per request class, replacing `policies` for that class. A class that
-   * should also count against `policies` lists those policy objects too (the same objects: their
-   * state is shared).
+   * The key's policies per request class, replacing `policies` for that class: a budget of its
+   * own (tool calls against a monthly quota). To hold a class to `policies` and to stricter limits
+   * of its own, use `also`.
    */
   classes?: Readonly<Record<string, readonly Policy[]>>
+  /**
+   * Per request class, policies added to the class's own list (its `classes` entry, else
+   * `policies`) and decided all-or-nothing with it: a request of the class must satisfy both.
+   * This is how a class gets limits stricter than the tier's without escaping the tier's: skakio's
+   * auth endpoints (10 req/s, burst 20) on top of the key's per-minute and per-day budget.
+   * @example { policies: [perMinute, perDay], also: { auth: [tokenBucket({ name: 'auth', limit: 10, window: '1s', burst: 20 })] } }
+   */
+  also?: Readonly<Record<string, readonly Policy[]>>
   /**
    * The team (or environment) ceiling: policies on the team's key, decided all-or-nothing with
    * the key's own. Needs the plan's `team` resolver; a key without a team has no ceiling.
@@ -116,7 +124,7 @@ const KNOWN: { readonly [K in keyof Required<ProviderPlanOptions>]: true } = {
   cost: true,
   countMode: true,
 }
-const LIMITS_KNOWN: { readonly [K in keyof Required<TierLimits>]: true } = { policies: true, classes: true, ceiling: true }
+const LIMITS_KNOWN: { readonly [K in keyof Required<TierLimits>]: true } = { policies: true, classes: true, also: true, ceiling: true }
 const COUNT_MODES: readonly unknown[] = ['all', 'success', 'failure']
 const LAYER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/
 
@@ -239,7 +247,7 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
   const compileTier = (option: string, name: string | undefined, limits: unknown): CompiledTier => {
     const l = limits as TierLimits
     if (typeof limits !== 'object' || limits === null || Array.isArray(limits))
-      invalid(WHERE, option, 'must be { policies?, classes?, ceiling? }', limits)
+      invalid(WHERE, option, 'must be { policies?, classes?, also?, ceiling? }', limits)
     for (const k of Object.keys(l)) {
       if (!Object.hasOwn(LIMITS_KNOWN, k))
         invalid(
@@ -262,11 +270,40 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
         perClass.set(c, checkPolicyList(`${option}.classes.${c}`, list))
       }
     }
+    const extra = new Map<string, readonly Policy[]>()
+    if (l.also !== undefined) {
+      if (typeof l.also !== 'object' || l.also === null || Array.isArray(l.also)) {
+        invalid(WHERE, `${option}.also`, 'must be an object of class → policies added to the class', l.also)
+      }
+      for (const [c, list] of Object.entries(l.also)) {
+        if (!reachable.includes(c)) {
+          invalid(WHERE, `${option}.also.${c}`, `names a class no request is given (the classifier gives: ${reachable.join(', ')})`, c)
+        }
+        extra.set(c, checkPolicyList(`${option}.also.${c}`, list))
+      }
+    }
     const ceiling = l.ceiling === undefined ? undefined : checkPolicyList(`${option}.ceiling`, l.ceiling)
     const byClass = new Map<RequestClass, ClassEntry>()
     const buckets: { class: RequestClass; policies: readonly Policy[] }[] = []
     for (const c of reachable) {
-      const policies = perClass.get(c) ?? base
+      const own = perClass.get(c) ?? base
+      const added = extra.get(c)
+      let policies = own
+      if (added !== undefined) {
+        for (const p of added) {
+          if (own?.some((q) => q === p || q.name === p.name)) {
+            throw new ConfigurationError(
+              'ERR_RK_DUPLICATE_POLICY',
+              WHERE,
+              `${option}.also.${c}`,
+              'must not repeat a policy (or a policy name) the class already has',
+              p.name,
+            )
+          }
+        }
+        // Built once here: a request only picks the list.
+        policies = Object.freeze([...(own ?? []), ...added])
+      }
       if (policies === undefined) {
         invalid(
           WHERE,
