@@ -5,10 +5,11 @@
  * do ("use batch operations or pagination", "cache API responses", "implement circuit breakers")
  * have no test here.
  */
-import { createLimiter, type Limiter, type Store, tokenBucket } from 'ratekeeper'
+import { createLimiter, type Limiter, MemoryStore, type Store, tokenBucket } from 'ratekeeper'
 import { createClient, RateLimitError } from 'ratekeeper/client'
 import { afterEach, expect, it } from 'vitest'
 import { createApp, ENVIRONMENT_LIMITS } from '../../examples/seeds/scalekit.js'
+import { virtualTime } from '../client/helpers.js'
 import { clock } from '../helpers/clock.js'
 import { listen, type SeedServer } from './seed-http.js'
 import { describeEachStore } from './seed-stores.js'
@@ -27,10 +28,13 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
 
+/** What the harness needs of a clock: the manual one, or the client tests' virtual timers. */
+type Clock = { now: () => number; advance: (ms: number) => void }
+
 describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
   async function start(
     upstream: { status: number; headers: Record<string, string> } = { status: 200, headers: {} },
-    shared?: { store: Store; c: ReturnType<typeof clock> },
+    shared?: { store?: Store; c: Clock },
   ) {
     const c = shared?.c ?? clock(T0)
     const built = createApp({
@@ -45,7 +49,7 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
     return harness(c, server, built.limiter)
   }
 
-  function harness(c: ReturnType<typeof clock>, server: SeedServer, limiter: Limiter) {
+  function harness(c: Clock, server: SeedServer, limiter: Limiter) {
     const requestToken = (clientId: ClientId, from?: string) =>
       server.send('POST', '/oauth/token', {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -380,17 +384,19 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
   })
 
   it('"Add API requests to a queue" / "Process requests at a controlled rate" / "Adjust processing speed based on remaining quota"', async () => {
-    const { c, server, token } = await start()
+    // 40 calls wait at once: virtual timers (the earliest fires first), not a clock each sleep pushes.
+    const time = virtualTime(T0)
+    const { server, token } = await start(undefined, { c: time })
     const t = await token('skc_app')
     const seen: number[] = []
     const api = createClient({
       baseUrl: server.base,
-      now: c.now,
-      sleep: async (ms) => c.advance(ms),
+      now: time.now,
+      sleep: time.sleep,
       queue: { rate: { limit: 30, window: '1m', burst: 1 }, concurrency: 1 },
       maxWaitMs: 120_000,
       fetch: async (input, init) => {
-        const res = await fetch(input, init)
+        const res = await time.during(fetch(input, init))
         seen.push(res.status)
         return res
       },
@@ -401,48 +407,46 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
     expect(results.map((r) => r.status)).toEqual(times(40, 204))
     expect(seen).toEqual(times(40, 204))
     // 30 a minute, one at a time: the 40th went out 78 s after the first.
-    expect(c.now() - T0).toBeGreaterThanOrEqual(78_000)
+    expect(time.now() - T0).toBeGreaterThanOrEqual(78_000)
   })
 
-  it.runIf(kind.name === 'redis')(
-    '"Use a shared cache (Redis, Memcached) to track API usage" / "Distribute quota across application instances": two servers, one budget',
-    async () => {
-      const c = clock(T0)
-      const store = kind.store() as Store
-      const a = await start(undefined, { store, c })
-      const b = await start(undefined, { store, c })
-      const ta = await a.token('skc_app')
-      const tb = await b.token('skc_app')
-      for (let i = 0; i < 15; i++) {
-        expect((await a.call('DELETE', `${ORGS}/org_1`, ta)).status).toBe(204)
-        expect((await b.call('DELETE', `${ORGS}/org_1`, tb)).status).toBe(204)
-      }
-      expect((await a.call('DELETE', `${ORGS}/org_1`, ta)).status).toBe(429)
-      expect((await b.call('DELETE', `${ORGS}/org_1`, tb)).status).toBe(429)
-      // On the client side: two processes sharing one outgoing budget in Redis.
-      const budget = createLimiter({
-        store,
+  it('"Use a shared cache (Redis, Memcached) to track API usage" / "Distribute quota across application instances": two servers, one budget', async () => {
+    const c = clock(T0)
+    // On memory the two servers share one MemoryStore (one process); on Redis, one prefix.
+    const store = kind.store() ?? new MemoryStore()
+    const a = await start(undefined, { store, c })
+    const b = await start(undefined, { store, c })
+    const ta = await a.token('skc_app')
+    const tb = await b.token('skc_app')
+    for (let i = 0; i < 15; i++) {
+      expect((await a.call('DELETE', `${ORGS}/org_1`, ta)).status).toBe(204)
+      expect((await b.call('DELETE', `${ORGS}/org_1`, tb)).status).toBe(204)
+    }
+    expect((await a.call('DELETE', `${ORGS}/org_1`, ta)).status).toBe(429)
+    expect((await b.call('DELETE', `${ORGS}/org_1`, tb)).status).toBe(429)
+    // On the client side: two processes sharing one outgoing budget in Redis.
+    const budget = createLimiter({
+      store,
+      now: c.now,
+      sleep: async (ms) => c.advance(ms),
+      policies: [tokenBucket({ name: 'outgoing', limit: 10, window: '1m' })],
+    })
+    const clients = [a, b].map((s) =>
+      createClient({
+        baseUrl: s.server.base,
         now: c.now,
         sleep: async (ms) => c.advance(ms),
-        policies: [tokenBucket({ name: 'outgoing', limit: 10, window: '1m' })],
-      })
-      const clients = [a, b].map((s) =>
-        createClient({
-          baseUrl: s.server.base,
-          now: c.now,
-          sleep: async (ms) => c.advance(ms),
-          limiter: budget,
-          key: () => 'scalekit-api',
-        }),
-      )
-      const before = c.now()
-      for (let i = 0; i < 12; i++)
-        await (await clients[i % 2](ORGS, { headers: { authorization: `Bearer ${i % 2 ? tb : ta}` } })).arrayBuffer()
-      // 12 calls against a shared 10 a minute: the last two waited for the budget.
-      expect(c.now() - before).toBeGreaterThanOrEqual(6_000)
-      await budget.close()
-    },
-  )
+        limiter: budget,
+        key: () => 'scalekit-api',
+      }),
+    )
+    const before = c.now()
+    for (let i = 0; i < 12; i++)
+      await (await clients[i % 2](ORGS, { headers: { authorization: `Bearer ${i % 2 ? tb : ta}` } })).arrayBuffer()
+    // 12 calls against a shared 10 a minute: the last two waited for the budget.
+    expect(c.now() - before).toBeGreaterThanOrEqual(6_000)
+    await budget.close()
+  })
 
   it('"Log rate limit headers from API responses" / "Alert when remaining quota drops below a threshold" / "Track 429 errors"', async () => {
     const { token, call, statuses, limiter } = await start()
