@@ -494,12 +494,15 @@ export function createLimiter(options: LimiterOptions): Limiter {
     }
     return true
   }
-  /** One line of the limiter's own: the `warn` event, and the logger or, with neither, the process. */
-  const say = (level: 'warn' | 'info', code: string, message: string): void => {
+  /**
+   * An outage line (`down`) or its end: the `warn` event, and the logger or, with neither, the
+   * process (once per outage for the store, however many limiters share it).
+   */
+  const say = (down: boolean, code: string, message: string): void => {
     const listened = listeners.has('warn')
     emit('warn', { code, message })
-    if (logger !== undefined) log(level, message)
-    else if (!listened) process.emitWarning(`ratekeeper: ${message}`, { code })
+    if (logger !== undefined) log(down ? 'warn' : 'info', message)
+    else if (!listened) storeHub.printOutage({ code, message: `ratekeeper: ${message}` }, down)
   }
   /** The store is failing: said once, at the first failure of an outage. */
   let failing = false
@@ -512,13 +515,13 @@ export function createLimiter(options: LimiterOptions): Limiter {
         : onStoreError === 'deny'
           ? "onStoreError 'deny': requests are denied"
           : "onStoreError 'fallback': requests are decided by the local fallback store"
-    say('warn', 'RK_STORE_OUTAGE', `the store failed (${failureText(error)}); until it answers again, ${consequence}`)
+    say(true, 'RK_STORE_OUTAGE', `the store failed (${failureText(error)}); until it answers again, ${consequence}`)
   }
   const recovered = (): void => {
     failing = false
     logged.clear()
     storeHub.recovered()
-    say('info', 'RK_STORE_RECOVERED', 'the store answers again; requests are limited by it again')
+    say(false, 'RK_STORE_RECOVERED', 'the store answers again; requests are limited by it again')
   }
 
   // --- store events: each limiter hears what its own calls caused (see store-events.ts) ---

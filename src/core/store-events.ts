@@ -30,6 +30,8 @@ export interface StoreListener {
 export class StoreEventHub implements StoreEvents {
   readonly #listeners = new Set<StoreListener>()
   readonly #printed = new Set<string>()
+  /** An outage of the store was printed and its end not yet. */
+  #down = false
   /** The limiter whose call is running on the store right now (synchronously), if any. */
   current: StoreListener | undefined = undefined
 
@@ -60,6 +62,16 @@ export class StoreEventHub implements StoreEvents {
   /** The store answered again after an outage: its warnings may be printed again. */
   recovered(): void {
     this.#printed.clear()
+  }
+
+  /**
+   * Prints the start (`down`) or the end of an outage that a limiter using the store saw and
+   * nobody took: once per outage for the store, however many limiters share it.
+   */
+  printOutage(info: WarnInfo, down: boolean): void {
+    if (down === this.#down) return
+    this.#down = down
+    process.emitWarning(info.message, { code: info.code })
   }
 
   add(listener: StoreListener): void {

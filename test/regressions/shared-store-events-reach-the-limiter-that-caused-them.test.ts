@@ -2,7 +2,9 @@
 // router). Each must hear the events its own calls caused, not whichever limiter was created
 // last; events no call caused (the connection went away, came back) reach every limiter.
 
+import fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
+import fastifyRateLimit from '../../adapters/fastify.js'
 import {
   createLimiter,
   fixedWindow,
@@ -117,5 +119,25 @@ describe('a shared custom store', () => {
     b.on('warn', (w) => heard.push(`b:${w.code}`))
     attached[0].warn?.({ code: 'RK_CONNECTION_LOST', message: 'gone' })
     expect(heard.sort()).toEqual(['a:RK_CONNECTION_LOST', 'b:RK_CONNECTION_LOST'])
+  })
+})
+
+describe('Fastify: a route with limiter options of its own', () => {
+  it('does not take the events of the plugin limiter it shares the store with', async () => {
+    const store = new MemoryStore({ maxKeys: 8 })
+    const limiter = createLimiter({ store, policies, now })
+    const heard: string[] = []
+    limiter.on('evicted', (e) => heard.push(e.key))
+    const app = fastify()
+    await app.register(fastifyRateLimit, { limiter, key: (req) => String(req.headers['x-user']) })
+    // This route gets a limiter of its own, on the plugin limiter's store.
+    app.get('/login', { config: { rateLimit: { onStoreError: 'deny' } } }, async () => 'login')
+    app.get('/', async () => 'ok')
+    await app.ready()
+    for (let i = 0; i < 30; i++) {
+      for (let j = 0; j < 2; j++) await app.inject({ method: 'GET', url: '/', headers: { 'x-user': `u${i}` } })
+    }
+    expect(heard.length).toBeGreaterThan(0)
+    await app.close()
   })
 })

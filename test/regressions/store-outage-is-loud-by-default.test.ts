@@ -3,9 +3,14 @@
 // print one line (process.emitWarning, or the `logger` option), never one per request; store
 // `warn` events are as loud when nobody listens for them.
 
+import { Redis } from 'ioredis'
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest'
 import { withRateLimit } from '../../adapters/fetch.js'
 import { createLimiter, fixedWindow, type Store, StoreError, type StoreEvents, type StoreRequest } from '../../src/index.js'
+import { RedisStore } from '../../src/stores/redis/index.js'
+import { uniquePrefix } from '../helpers/redis.js'
+import { hasRedisServer, startRedisServer } from '../helpers/redis-servers.js'
+import { ready } from '../redis/clients.js'
 
 const policies = [fixedWindow({ name: 'per-minute', limit: 100, window: '1m' })]
 
@@ -58,6 +63,16 @@ describe('a store outage', () => {
     await limiter.peek('k')
     expect(codesPrinted()).toEqual(['RK_STORE_OUTAGE', 'RK_STORE_RECOVERED', 'RK_STORE_OUTAGE'])
     expect(String(emitWarning.mock.calls[0][0])).toMatch(/onStoreError 'allow'/)
+  })
+
+  it('several limiters on one failing store print one line, not one each', async () => {
+    const { store, state } = flakyStore()
+    const limiters = [createLimiter({ store, policies }), createLimiter({ store, policies }), createLimiter({ store, policies })]
+    state.down = true
+    for (const limiter of limiters) await limiter.consume('k')
+    state.down = false
+    for (const limiter of limiters) await limiter.consume('k')
+    expect(codesPrinted()).toEqual(['RK_STORE_OUTAGE', 'RK_STORE_RECOVERED'])
   })
 
   it('goes to the logger when one is given, and nothing is printed', async () => {
@@ -155,5 +170,36 @@ describe('store warnings', () => {
     await limiter.consume('k')
     warn('RK_SOMETHING')
     expect(codesPrinted()).toEqual(['RK_SOMETHING', 'RK_STORE_OUTAGE', 'RK_STORE_RECOVERED', 'RK_SOMETHING'])
+  })
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe.runIf(hasRedisServer())('a Redis outage, nobody listening', () => {
+  it('prints the connection warning and the outage once each, and the recovery once', async () => {
+    const server = await startRedisServer()
+    const client = new Redis(server.url, { retryStrategy: () => 50 })
+    try {
+      await ready(client)
+      const limiter = createLimiter({ store: new RedisStore({ client, prefix: uniquePrefix('loud') }), policies })
+      expect((await limiter.consume('k')).reason).toBe('ok')
+      await server.kill()
+      while (client.status === 'ready') await sleep(10)
+      for (let i = 0; i < 30; i++) {
+        expect((await limiter.consume('k')).reason).toBe('store-error')
+        await sleep(5)
+      }
+      await server.restart()
+      await ready(client)
+      for (let i = 0; i < 10 && (await limiter.consume('k')).reason === 'store-error'; i++) await sleep(50)
+      for (let i = 0; i < 10; i++) expect((await limiter.consume('k')).reason).toBe('ok')
+      const printed = codesPrinted()
+      expect(printed.filter((c) => c === 'RK_REDIS_CONNECTION')).toHaveLength(1)
+      expect(printed.filter((c) => c === 'RK_STORE_OUTAGE')).toHaveLength(1)
+      expect(printed.filter((c) => c === 'RK_STORE_RECOVERED')).toHaveLength(1)
+    } finally {
+      client.disconnect()
+      await server.stop()
+    }
   })
 })
