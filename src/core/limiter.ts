@@ -130,11 +130,15 @@ export interface LimiterEvents {
   limited: Decision
   /** An admitted decision whose headline `remaining` is at or below `nearLimit`. */
   'near-limit': Decision
-  /** The store failed or timed out; the decision followed `onStoreError`. */
+  /** The store failed, timed out or answered something malformed; the decision followed `onStoreError`. */
   'store-error': StoreErrorEvent
   /** A memory store had to evict a currently limited key (every entry was limited). */
   evicted: { key: string; blockedUntil: number }
-  /** Something worth a log line (configuration smells, store warnings). */
+  /**
+   * Something worth a log line: configuration smells, store warnings, a store outage starting
+   * (`RK_STORE_OUTAGE`) and ending (`RK_STORE_RECOVERED`). With no listener and no `logger`,
+   * these are printed with `process.emitWarning`.
+   */
   warn: { code: string; message: string }
 }
 
@@ -151,7 +155,7 @@ export interface Limiter {
   decide(key: string, options?: ConsumeOptions): Decision | Promise<Decision>
   /** The decision `consume` would make, charging nothing (`cost` is the hypothetical cost, default 1). */
   peek(key: string, options?: ConsumeOptions): Promise<Decision>
-  /** Gives `cost` back (never above capacity, only into the window charged at `at`). */
+  /** Gives `cost` back (never above capacity, only into the window charged at `at`; with `decision`, into the store that charged it). */
   refund(key: string, options?: RefundOptions): Promise<Decision>
   /** Forgets the key's state for the given (or default) policies and layers. */
   reset(key: string, options?: ConsumeOptions): Promise<void>
