@@ -69,7 +69,7 @@ declare module 'fastify' {
 
 const WHERE = 'fastifyRateLimit (ratekeeper/fastify)'
 /** Options that make a limiter: a route setting any of them gets a limiter of its own. */
-const LIMITER_LEVEL = ['limiter', 'store', 'now', 'onStoreError', 'fallback', 'dryRun', 'nearLimit'] as const
+const LIMITER_LEVEL = ['limiter', 'store', 'now', 'onStoreError', 'fallback', 'dryRun', 'nearLimit', 'timeoutMs', 'logger'] as const
 
 class FastifyInfo implements FastifyRequestInfo {
   readonly raw: FastifyRequest
@@ -167,7 +167,7 @@ function plainOptions(value: FastifyRateLimitOptions): Record<string, unknown> {
 /**
  * The options of a route's own limiter: the route's `config.rateLimit` over the plugin's. A route
  * that sets none of the limiter options (`limiter`, `store`, `now`, `onStoreError`, `fallback`,
- * `dryRun`, `nearLimit`) shares the plugin's limiter and store, with its own policies if given.
+ * `dryRun`, `nearLimit`, `timeoutMs`, `logger`) shares the plugin's limiter and store, with its own policies if given.
  */
 function mergeRouteOptions(
   plugin: FastifyRateLimitOptions,

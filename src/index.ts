@@ -45,6 +45,7 @@ export {
   type LimiterEventName,
   type LimiterEvents,
   type LimiterOptions,
+  type Logger,
   type RefundOptions,
   type StoreErrorEvent,
   type StoreErrorMode,

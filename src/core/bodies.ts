@@ -1,5 +1,5 @@
 import type { Decision, PolicyResult } from './decision.js'
-import { ConfigurationError, checkKnownOptions, checkOptionsObject, invalid } from './errors.js'
+import { checkKnownOptions, checkOptionsObject, invalid, invalidAtRequest } from './errors.js'
 import { isSafeTier, retryAfterSeconds } from './headers.js'
 
 /**
@@ -85,7 +85,7 @@ const SAFE_TEXT = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
 function safe(where: string, option: string, value: unknown, max: number): string | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'string') {
-    throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, option, 'must be a string', value)
+    invalidAtRequest(where, option, 'must be a string', value)
   }
   return value.length <= max && SAFE_TEXT.test(value) ? value : undefined
 }
@@ -226,7 +226,8 @@ function compile(options: BodyOptions | undefined): BodyRenderer {
       const value = format(decision, { status: 429, retryAfterSeconds: retry, requestId: info.requestId, instance: info.instance, message })
       if (typeof value === 'string') return { status: 429, contentType: TEXT_TYPE, body: value }
       const body = JSON.stringify(value)
-      if (typeof body !== 'string') invalid(WHERE, 'format', 'must return a string or a JSON-serialisable value', value)
+      if (typeof body !== 'string')
+        invalidAtRequest(WHERE, 'format', 'must return a string or a JSON-serialisable value', value, 'ERR_RK_INVALID_OPTION')
       return { status: 429, contentType: JSON_TYPE, body }
     }
     switch (format) {

@@ -18,6 +18,8 @@ export type RateKeeperErrorCode =
   | 'ERR_RK_STORE'
   /** The store did not answer before its deadline. */
   | 'ERR_RK_STORE_TIMEOUT'
+  /** The store answered something that is not a well-formed `StoreResult` (a bug or a corrupted backend). */
+  | 'ERR_RK_STORE_MALFORMED'
   /** The store or limiter was used after `close()`. */
   | 'ERR_RK_CLOSED'
   /** A wait for capacity was aborted or can never succeed. */
@@ -37,11 +39,18 @@ export class RateKeeperError extends Error {
   }
 }
 
-/** A bad option or argument, thrown synchronously by the factory or call that received it. */
+/**
+ * A bad option or argument, thrown synchronously by the factory or call that received it.
+ *
+ * Errors of start-up configuration quote the value received. Errors raised while serving a
+ * request (a key, a call option, what a plan returned) say only its type, and keep no `received`:
+ * those values come from requests (API keys, tenant ids), and error messages reach logs and, with
+ * some frameworks' defaults, response bodies.
+ */
 export class ConfigurationError extends RateKeeperError {
   /** Dotted path of the offending option, e.g. `policies[1].burst`. */
   readonly option: string
-  /** The value that was received. */
+  /** The value that was received; `undefined` for errors raised while serving a request. */
   readonly received: unknown
   constructor(
     code: 'ERR_RK_INVALID_OPTION' | 'ERR_RK_UNKNOWN_OPTION' | 'ERR_RK_DUPLICATE_POLICY' | 'ERR_RK_INVALID_ARGUMENT',
@@ -49,17 +58,51 @@ export class ConfigurationError extends RateKeeperError {
     option: string,
     expected: string,
     received: unknown,
+    options?: { requestTime?: boolean },
   ) {
-    super(code, `${where}: "${option}" ${expected}, received ${describe(received)}`)
+    const requestTime = options?.requestTime === true
+    super(code, `${where}: "${option}" ${expected}, received ${requestTime ? kindOf(received) : describe(received)}`)
     this.name = 'ConfigurationError'
     this.option = option
-    this.received = received
+    this.received = requestTime ? undefined : received
   }
+}
+
+/**
+ * Throws `ERR_RK_INVALID_ARGUMENT` for a bad value met while serving a request: the message
+ * names the option and the value's type, never the value (see {@link ConfigurationError}).
+ */
+export function invalidAtRequest(
+  where: string,
+  option: string,
+  expected: string,
+  received: unknown,
+  code: 'ERR_RK_INVALID_ARGUMENT' | 'ERR_RK_INVALID_OPTION' = 'ERR_RK_INVALID_ARGUMENT',
+): never {
+  throw new ConfigurationError(code, where, option, expected, received, { requestTime: true })
+}
+
+/** The type of a value, for messages that must not show the value itself. */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : String(value)
+  if (typeof value === 'string') return value.length === 0 ? 'an empty string' : 'a string'
+  if (typeof value === 'boolean') return String(value)
+  if (typeof value === 'bigint') return 'a bigint'
+  if (typeof value === 'symbol') return 'a symbol'
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return 'an array'
+  return 'an object'
 }
 
 /** A store failed or timed out. The original error, if any, is kept as `cause`; its text never reaches a response. */
 export class StoreError extends RateKeeperError {
-  constructor(code: 'ERR_RK_STORE' | 'ERR_RK_STORE_TIMEOUT' | 'ERR_RK_CLOSED', message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: 'ERR_RK_STORE' | 'ERR_RK_STORE_TIMEOUT' | 'ERR_RK_STORE_MALFORMED' | 'ERR_RK_CLOSED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options)
     this.name = 'StoreError'
   }

@@ -1,12 +1,12 @@
 import type { BodyFormatter, BodyOptions, BodyPreset, BodyRenderer } from './bodies.js'
 import { createLimitedBody } from './bodies.js'
 import type { Decision } from './decision.js'
-import { ConfigurationError, checkInteger, checkOptionsObject, invalid } from './errors.js'
+import { ConfigurationError, checkInteger, checkOptionsObject, invalid, invalidAtRequest } from './errors.js'
 import type { HeaderNameCase, HeaderOptions, HeaderRenderer } from './headers.js'
 import { createPolicyListHeaders } from './headers.js'
 import type { KeyFunction, KeyRequestInfo } from './keys.js'
 import { checkIpv6Subnet, DEFAULT_IPV6_SUBNET, ipKey } from './keys.js'
-import type { ConsumeOptions, Layer, Limiter, LimiterOptions, StoreErrorMode } from './limiter.js'
+import type { ConsumeOptions, Layer, Limiter, LimiterOptions, Logger, StoreErrorMode } from './limiter.js'
 import { createLimiter } from './limiter.js'
 import type { Policy } from './policy.js'
 import { countingFinish } from './provider/count-mode.js'
@@ -124,6 +124,10 @@ export interface HttpLimiterOptions<Raw = unknown, Info extends HttpRequestInfo<
   dryRun?: boolean
   /** Threshold of the limiter's `near-limit` event. @default undefined (never) */
   nearLimit?: number
+  /** Deadline of store calls that return a promise, for stores without one of their own. @default 100 */
+  timeoutMs?: number
+  /** Where the limiter's log lines go (a store outage and its end, store warnings). @default process.emitWarning */
+  logger?: Logger
   /**
    * The key a request is counted under; `undefined` (returned, or the option omitted) means the
    * client IP: `ip:` + the address the framework resolved, IPv6 grouped by `ipv6Subnet`.
@@ -193,6 +197,8 @@ export const HTTP_LIMITER_OPTIONS: { readonly [K in keyof Required<HttpLimiterOp
   fallback: true,
   dryRun: true,
   nearLimit: true,
+  timeoutMs: true,
+  logger: true,
   key: true,
   cost: true,
   skip: true,
@@ -206,7 +212,7 @@ export const HTTP_LIMITER_OPTIONS: { readonly [K in keyof Required<HttpLimiterOp
   onDecision: true,
 }
 
-const LIMITER_OPTION_NAMES = ['store', 'now', 'onStoreError', 'fallback', 'dryRun', 'nearLimit'] as const
+const LIMITER_OPTION_NAMES = ['store', 'now', 'onStoreError', 'fallback', 'dryRun', 'nearLimit', 'timeoutMs', 'logger'] as const
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 /** The outcome of a request that is not limited (skipped, or already counted by another mount). */
 export const PASS: HttpOutcome = Object.freeze({ action: 'next', status: 0, headers: EMPTY_HEADERS })
@@ -486,13 +492,8 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   const decideKey = (info: Info, key: string | undefined, call: ConsumeOptions | undefined, routeScope: string | undefined) => {
     let subject = key === undefined ? ipKey(info.ip, subnet) : key
     if (typeof subject !== 'string' || subject.length === 0) {
-      throw new ConfigurationError(
-        'ERR_RK_INVALID_ARGUMENT',
-        where,
-        'key',
-        'must return a non-empty string, or undefined for the client IP',
-        subject,
-      )
+      // Request-time errors name the type, never the value (it may be a secret; see errors.ts).
+      invalidAtRequest(where, 'key', 'must return a non-empty string, or undefined for the client IP', subject)
     }
     if (routeScope !== undefined) subject = scopedKey(routeScope, subject)
     const decision = limiter.decide(subject, call)
@@ -510,11 +511,11 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   const withPlan = (info: Info, p: RequestPlan | undefined): HttpOutcome | Promise<HttpOutcome> => {
     if (p === undefined) return PASS
     if (typeof p !== 'object' || p === null) {
-      throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, 'plan', 'must return a request plan or undefined', p)
+      invalidAtRequest(where, 'plan', 'must return a request plan or undefined', p)
     }
     const countMode = p.countMode ?? 'all'
     if (!COUNT_MODES.includes(countMode)) {
-      throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, 'plan().countMode', "must be 'all', 'success' or 'failure'", countMode)
+      invalidAtRequest(where, 'plan().countMode', "must be 'all', 'success' or 'failure'", countMode)
     }
     const policies = p.policies ?? policyOverride
     const call: ConsumeOptions = { cost: p.cost, policies, layers: p.layers, tag: p.tag, tier: p.tier }

@@ -1,4 +1,4 @@
-import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid } from './errors.js'
+import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid, invalidAtRequest } from './errors.js'
 import { encodeSubject } from './subject.js'
 
 /**
@@ -291,6 +291,7 @@ export function ipKey(ip: string | undefined, ipv6Subnet: number = DEFAULT_IPV6_
       'ip',
       'must be the client address, but the framework resolved none (closed socket or proxy setting); pass a key function',
       ip,
+      { requestTime: true },
     )
   }
   return IP_PREFIX + encodeSubject('ipKey()', normalizeIp(ip, ipv6Subnet))
@@ -369,10 +370,10 @@ export function userKey<Req = unknown, Info extends KeyRequestInfo = KeyRequestI
     const id = getUserId(req, info)
     if (id === undefined || id === null || id === '') return undefined
     if (typeof id === 'number') {
-      if (!Number.isFinite(id)) invalid(where, 'user id', 'must be a string or a finite number', id)
+      if (!Number.isFinite(id)) invalidAtRequest(where, 'user id', 'must be a string or a finite number', id, 'ERR_RK_INVALID_OPTION')
       return USER_PREFIX + String(id)
     }
-    if (typeof id !== 'string') invalid(where, 'user id', 'must be a string or a finite number', id)
+    if (typeof id !== 'string') invalidAtRequest(where, 'user id', 'must be a string or a finite number', id, 'ERR_RK_INVALID_OPTION')
     return USER_PREFIX + part(where, id)
   }
 }

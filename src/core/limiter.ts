@@ -1,9 +1,19 @@
 import { MemoryStore } from '../stores/memory.js'
 import type { Decision, DecisionReason, PolicyResult } from './decision.js'
-import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError, StoreError } from './errors.js'
+import {
+  ConfigurationError,
+  checkInteger,
+  checkKnownOptions,
+  checkOptionsObject,
+  invalid,
+  invalidAtRequest,
+  RateKeeperError,
+  StoreError,
+} from './errors.js'
 import type { Policy } from './policy.js'
 import { timerSleep } from './sleep.js'
-import type { Store, StoreRequest, StoreResult } from './store.js'
+import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
+import { hubOf, type StoreEventHub, type StoreListener, type WarnInfo } from './store-events.js'
 import { encodeSubject } from './subject.js'
 
 /** What to do when the store fails or misses its deadline. */
@@ -14,6 +24,13 @@ export type StoreErrorMode =
   | 'deny'
   /** Decide on a local fallback store (a `MemoryStore` unless `fallback` says otherwise). */
   | 'fallback'
+
+/** Where a limiter's log lines go (a store outage and its end, store warnings). `console` fits. */
+export interface Logger {
+  warn(message: string): void
+  /** Lines that report good news (the store answers again). @default warn */
+  info?(message: string): void
+}
 
 /** Options of {@link createLimiter}. */
 export interface LimiterOptions {
@@ -27,6 +44,21 @@ export interface LimiterOptions {
   onStoreError?: StoreErrorMode
   /** The store used when `onStoreError` is `'fallback'`. @default new MemoryStore() */
   fallback?: Store
+  /**
+   * Deadline of every store call that returns a promise, ms (1-60000): a call not settled by then
+   * fails with `ERR_RK_STORE_TIMEOUT` and `onStoreError` decides. Stores that enforce a deadline
+   * of their own (`RedisStore`, whose `timeoutMs` applies) get no second timer; the memory store
+   * answers synchronously and needs none.
+   * @default 100
+   */
+  timeoutMs?: number
+  /**
+   * Where the limiter's log lines go: one when a store outage starts and one when it ends, and
+   * store warnings once per code and outage. Without a logger, and with no `warn` listener, they
+   * are printed with `process.emitWarning`.
+   * @default process.emitWarning
+   */
+  logger?: Logger
   /** Decide and report, but mark denials as dry-run so HTTP adapters let them through. @default false */
   dryRun?: boolean
   /** `near-limit` fires for an admitted request whose headline `remaining` is at most this. @default undefined (never) */
@@ -64,8 +96,14 @@ export interface ConsumeOptions {
 
 /** Options of `refund`. */
 export interface RefundOptions extends ConsumeOptions {
-  /** When the cost was charged: the decision's `at`. Only that window is refunded. @default now */
+  /** When the cost was charged: the decision's `at`. Only that window is refunded. @default decision.at, else now */
   at?: number
+  /**
+   * The decision being refunded. The refund goes to the store that charged it: a decision made
+   * by the fallback store during an outage is refunded there, never into the main store. Its
+   * `at` and `cost` are the defaults of `at` and `cost`.
+   */
+  decision?: Decision
 }
 
 /** Options of `wait`. */
@@ -92,11 +130,15 @@ export interface LimiterEvents {
   limited: Decision
   /** An admitted decision whose headline `remaining` is at or below `nearLimit`. */
   'near-limit': Decision
-  /** The store failed or timed out; the decision followed `onStoreError`. */
+  /** The store failed, timed out or answered something malformed; the decision followed `onStoreError`. */
   'store-error': StoreErrorEvent
   /** A memory store had to evict a currently limited key (every entry was limited). */
   evicted: { key: string; blockedUntil: number }
-  /** Something worth a log line (configuration smells, store warnings). */
+  /**
+   * Something worth a log line: configuration smells, store warnings, a store outage starting
+   * (`RK_STORE_OUTAGE`) and ending (`RK_STORE_RECOVERED`). With no listener and no `logger`,
+   * these are printed with `process.emitWarning`.
+   */
   warn: { code: string; message: string }
 }
 
@@ -113,7 +155,7 @@ export interface Limiter {
   decide(key: string, options?: ConsumeOptions): Decision | Promise<Decision>
   /** The decision `consume` would make, charging nothing (`cost` is the hypothetical cost, default 1). */
   peek(key: string, options?: ConsumeOptions): Promise<Decision>
-  /** Gives `cost` back (never above capacity, only into the window charged at `at`). */
+  /** Gives `cost` back (never above capacity, only into the window charged at `at`; with `decision`, into the store that charged it). */
   refund(key: string, options?: RefundOptions): Promise<Decision>
   /** Forgets the key's state for the given (or default) policies and layers. */
   reset(key: string, options?: ConsumeOptions): Promise<void>
@@ -121,7 +163,7 @@ export interface Limiter {
   wait(key: string, options?: WaitOptions): Promise<Decision>
   /** Subscribes to an event; returns the unsubscribe function. */
   on<E extends LimiterEventName>(event: E, listener: (payload: LimiterEvents[E]) => void): () => void
-  /** Emits a `warn` event (adapters report configuration hazards, e.g. a permissive trust-proxy setting). */
+  /** Emits a `warn` event and logs it with the `logger` (adapters report configuration hazards, e.g. a permissive trust-proxy setting). */
   warn?(info: { code: string; message: string }): void
   /** Closes the stores this limiter created itself (a store you passed in stays yours to close). */
   close(): Promise<void>
@@ -140,6 +182,8 @@ const KNOWN: { readonly [K in keyof Required<LimiterOptions>]: true } = {
   dryRun: true,
   nearLimit: true,
   sleep: true,
+  timeoutMs: true,
+  logger: true,
 }
 const CALL_KNOWN: { readonly [K in keyof Required<WaitOptions & RefundOptions>]: true } = {
   cost: true,
@@ -148,6 +192,7 @@ const CALL_KNOWN: { readonly [K in keyof Required<WaitOptions & RefundOptions>]:
   tag: true,
   tier: true,
   at: true,
+  decision: true,
   signal: true,
   maxWaitMs: true,
 }
@@ -167,16 +212,20 @@ function isStore(value: unknown): value is Store {
   return typeof s.consume === 'function' && typeof s.peek === 'function' && typeof s.refund === 'function' && typeof s.reset === 'function'
 }
 
-/** Checks a policy list: an array of policies with distinct names. Cached per array instance. */
+/**
+ * Checks a policy list: an array of policies with distinct names. Cached per array instance.
+ * `requestTime`: the list comes with a call, so errors don't quote values.
+ */
 const checkedLists = new WeakSet<readonly Policy[]>()
-function checkPolicies(where: string, option: string, list: unknown, allowEmpty: boolean): readonly Policy[] {
+function checkPolicies(where: string, option: string, list: unknown, allowEmpty: boolean, requestTime = false): readonly Policy[] {
   if (checkedLists.has(list as readonly Policy[])) return list as readonly Policy[]
-  if (!Array.isArray(list)) invalid(where, option, 'must be an array of policies (tokenBucket(), slidingWindow(), fixedWindow())', list)
-  if (list.length === 0 && !allowEmpty) invalid(where, option, 'must hold at least one policy', list)
+  const bad: (where: string, option: string, expected: string, received: unknown) => never = requestTime ? invalidInCall : invalid
+  if (!Array.isArray(list)) bad(where, option, 'must be an array of policies (tokenBucket(), slidingWindow(), fixedWindow())', list)
+  if (list.length === 0 && !allowEmpty) bad(where, option, 'must hold at least one policy', list)
   const names = new Set<string>()
   for (let i = 0; i < list.length; i++) {
     const p = list[i]
-    if (!isPolicy(p)) invalid(where, `${option}[${i}]`, 'must be a policy made by tokenBucket(), slidingWindow() or fixedWindow()', p)
+    if (!isPolicy(p)) bad(where, `${option}[${i}]`, 'must be a policy made by tokenBucket(), slidingWindow() or fixedWindow()', p)
     if (names.has(p.name)) {
       throw new ConfigurationError(
         'ERR_RK_DUPLICATE_POLICY',
@@ -184,6 +233,7 @@ function checkPolicies(where: string, option: string, list: unknown, allowEmpty:
         `${option}[${i}].name`,
         'must be unique within a request; name the policies',
         p.name,
+        { requestTime },
       )
     }
     names.add(p.name)
@@ -192,11 +242,83 @@ function checkPolicies(where: string, option: string, list: unknown, allowEmpty:
   return list
 }
 
+/** A bad call option (`ERR_RK_INVALID_OPTION`), its value kept out of the message: calls are made while serving requests. */
+function invalidInCall(where: string, option: string, expected: string, received: unknown): never {
+  invalidAtRequest(where, option, expected, received, 'ERR_RK_INVALID_OPTION')
+}
+
 function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 
 type Mode = 'consume' | 'peek' | 'refund'
+
+/**
+ * Whether a store's answer is a well-formed result for `n` checks: a boolean `allowed`, a
+ * finite `now`, and per check a finite `remaining` >= 0, a finite `resetAt` >= 0 and a finite
+ * `retryAfterMs` that is 0, positive, or -1 (never); `allowed` exactly when every retry is 0.
+ * Anything else would become a 500, a `NaN` header or an admission.
+ */
+function wellFormed(answer: unknown, n: number): answer is StoreResult {
+  if (typeof answer !== 'object' || answer === null) return false
+  const { allowed, now, results } = answer as StoreResult
+  if (typeof allowed !== 'boolean' || typeof now !== 'number' || !Number.isFinite(now)) return false
+  if (!Array.isArray(results) || results.length !== 3 * n) return false
+  let denied = false
+  for (let i = 0; i < 3 * n; i += 3) {
+    const remaining = results[i]
+    const resetAt = results[i + 1]
+    const retry = results[i + 2]
+    if (typeof remaining !== 'number' || !(remaining >= 0) || remaining === Number.POSITIVE_INFINITY) return false
+    if (typeof resetAt !== 'number' || !(resetAt >= 0) || resetAt === Number.POSITIVE_INFINITY) return false
+    if (typeof retry !== 'number' || !(retry >= -1) || retry === Number.POSITIVE_INFINITY || (retry < 0 && retry !== -1)) return false
+    if (retry !== 0) denied = true
+  }
+  return allowed !== denied
+}
+
+function malformedAnswer(): StoreError {
+  return new StoreError('ERR_RK_STORE_MALFORMED', 'the store answered something that is not a StoreResult')
+}
+
+/** A store that enforces a deadline of its own says so with a positive `timeoutMs`. */
+function hasOwnDeadline(store: Store): boolean {
+  const ms = store.timeoutMs
+  return typeof ms === 'number' && ms > 0 && ms !== Number.POSITIVE_INFINITY
+}
+
+/** `promise`, or a rejection with `ERR_RK_STORE_TIMEOUT` when it has not settled within `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreError('ERR_RK_STORE_TIMEOUT', `the store did not answer within ${ms} ms`)), ms)
+    // A pending store call must not keep the process alive by its timer alone.
+    timer.unref?.()
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}
+
+function isLogger(value: unknown): value is Logger {
+  if (typeof value !== 'object' || value === null) return false
+  const l = value as Logger
+  return typeof l.warn === 'function' && (l.info === undefined || typeof l.info === 'function')
+}
+
+/** A short, single-line account of a store failure for a log line. */
+function failureText(error: unknown): string {
+  const code = error instanceof RateKeeperError ? error.code : undefined
+  const message = error instanceof Error ? error.message : String(error)
+  const text = message.length > 200 ? `${message.slice(0, 197)}...` : message
+  return (code === undefined ? text : `${code}: ${text}`).replace(/\s+/g, ' ')
+}
 
 const NO_POLICY_LIST: readonly Policy[] = Object.freeze([])
 const NO_NUMBERS: readonly number[] = Object.freeze([])
@@ -315,6 +437,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
   if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') invalid(where, 'dryRun', 'must be a boolean', options.dryRun)
   if (options.nearLimit !== undefined) checkInteger(where, 'nearLimit', options.nearLimit, 0)
   if (options.sleep !== undefined && typeof options.sleep !== 'function') invalid(where, 'sleep', 'must be a function', options.sleep)
+  const timeoutMs = options.timeoutMs === undefined ? 100 : checkInteger(where, 'timeoutMs', options.timeoutMs, 1, 60_000)
+  if (options.logger !== undefined && !isLogger(options.logger)) {
+    invalid(where, 'logger', 'must be { warn(message), info?(message) } (console fits)', options.logger)
+  }
+  const logger = options.logger
 
   const ownsStore = options.store === undefined
   const store: Store = options.store ?? new MemoryStore()
@@ -347,12 +474,81 @@ export function createLimiter(options: LimiterOptions): Limiter {
       }
     }
   }
-  const storeEvents = {
-    evicted: (info: { key: string; blockedUntil: number }) => emit('evicted', info),
-    warn: (info: { code: string; message: string }) => emit('warn', info),
+
+  // --- log lines: an outage, its end, store warnings (see docs/architecture.md) ---
+  /** Codes already sent to the logger in this outage. */
+  const logged = new Set<string>()
+  const log = (level: 'warn' | 'info', message: string): void => {
+    if (logger === undefined) return
+    try {
+      if (level === 'info' && logger.info !== undefined) logger.info(`ratekeeper: ${message}`)
+      else logger.warn(`ratekeeper: ${message}`)
+    } catch {
+      // A logger's bug must not fail the request it reports on.
+    }
   }
-  store.attach?.(storeEvents)
-  fallback?.attach?.(storeEvents)
+  /** Hands a store warning to the `warn` listeners and the logger (once per code and outage); true when either took it. */
+  const hear = (info: WarnInfo): boolean => {
+    const listened = listeners.has('warn')
+    emit('warn', info)
+    if (logger === undefined) return listened
+    if (!logged.has(info.code)) {
+      logged.add(info.code)
+      log('warn', info.message)
+    }
+    return true
+  }
+  /**
+   * An outage line (`down`) or its end: the `warn` event, and the logger or, with neither, the
+   * process (once per outage for the store, however many limiters share it).
+   */
+  const say = (down: boolean, code: string, message: string): void => {
+    const listened = listeners.has('warn')
+    emit('warn', { code, message })
+    if (logger !== undefined) log(down ? 'warn' : 'info', message)
+    else if (!listened) storeHub.printOutage({ code, message: `ratekeeper: ${message}` }, down)
+  }
+  /** The store is failing: said once, at the first failure of an outage. */
+  let failing = false
+  const outage = (error: unknown): void => {
+    if (failing) return
+    failing = true
+    const consequence =
+      onStoreError === 'allow'
+        ? "onStoreError 'allow': requests are admitted without limits"
+        : onStoreError === 'deny'
+          ? "onStoreError 'deny': requests are denied"
+          : "onStoreError 'fallback': requests are decided by the local fallback store"
+    say(true, 'RK_STORE_OUTAGE', `the store failed (${failureText(error)}); until it answers again, ${consequence}`)
+  }
+  const recovered = (): void => {
+    failing = false
+    logged.clear()
+    storeHub.recovered()
+    say(false, 'RK_STORE_RECOVERED', 'the store answers again; requests are limited by it again')
+  }
+
+  // --- store events: each limiter hears what its own calls caused (see store-events.ts) ---
+  const self: StoreListener = { evicted: (info) => emit('evicted', info), hear }
+  const storeHub: StoreEventHub = hubOf(store)
+  const fallbackHub: StoreEventHub | undefined = fallback === undefined ? undefined : hubOf(fallback)
+  storeHub.add(self)
+  fallbackHub?.add(self)
+  /** Given to stores with every request, for what that call causes. */
+  const callEvents: StoreEvents = {
+    evicted: self.evicted,
+    warn: (info) => {
+      if (!hear(info)) storeHub.print(info)
+    },
+  }
+
+  // --- what each store gets: a deadline unless it has its own; validation unless it is ours ---
+  const storeDeadline = hasOwnDeadline(store) ? 0 : timeoutMs
+  const fallbackDeadline = fallback === undefined || hasOwnDeadline(fallback) ? 0 : timeoutMs
+  const storeTrusted = memory !== undefined
+  const fallbackTrusted = fallback instanceof MemoryStore
+  /** Decisions charged by the fallback store: their refunds go there. */
+  const chargedByFallback = new WeakSet<Decision>()
 
   /** Validates call options and builds the store request. */
   const buildRequest = (
@@ -367,28 +563,38 @@ export function createLimiter(options: LimiterOptions): Limiter {
     let list = policies
     let tag = subject
     if (opts !== undefined) {
-      if (typeof opts !== 'object' || opts === null) invalid(where, 'options', 'must be an object', opts)
+      // Call options come with requests (a plan's answer): errors name the option, never the value.
+      if (typeof opts !== 'object' || opts === null) invalidInCall(where, 'options', 'must be an object', opts)
       for (const name in opts) {
         if (!Object.hasOwn(CALL_KNOWN, name)) {
+          // The unknown name is not quoted either: an object built from request data may hold anything.
           throw new ConfigurationError(
             'ERR_RK_UNKNOWN_OPTION',
             where,
-            name,
-            `is not an option (known: ${Object.keys(CALL_KNOWN).join(', ')})`,
-            (opts as Record<string, unknown>)[name],
+            'options',
+            `must hold only known options (${Object.keys(CALL_KNOWN).join(', ')}); one is not`,
+            undefined,
+            { requestTime: true },
           )
         }
       }
-      if (opts.cost !== undefined) cost = checkInteger(where, 'cost', opts.cost, 0, 1_000_000_000)
-      if (opts.policies !== undefined) list = checkPolicies(where, 'policies', opts.policies, false)
-      if (opts.tier !== undefined && typeof opts.tier !== 'string') invalid(where, 'tier', 'must be a string', opts.tier)
-      if (opts.layers !== undefined && opts.layers.length > 0) {
-        return buildLayered(where, subject, cost, list, opts)
+      if (opts.cost !== undefined) {
+        const c = opts.cost
+        if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > 1_000_000_000) {
+          invalidInCall(where, 'cost', 'must be an integer from 0 to 1000000000', c)
+        }
+        cost = c
+      }
+      if (opts.policies !== undefined) list = checkPolicies(where, 'policies', opts.policies, false, true)
+      if (opts.tier !== undefined && typeof opts.tier !== 'string') invalidInCall(where, 'tier', 'must be a string', opts.tier)
+      if (opts.layers !== undefined) {
+        if (!Array.isArray(opts.layers)) invalidInCall(where, 'layers', 'must be an array of { name, key, policies }', opts.layers)
+        if (opts.layers.length > 0) return buildLayered(where, subject, cost, list, opts)
       }
       if (opts.tag !== undefined) tag = encodeSubject(where, opts.tag)
     }
     const keys = list.length === 1 ? [subject] : new Array<string>(list.length).fill(subject)
-    return { request: { keys, policies: list, cost, now: now(), tag }, layerOf: undefined }
+    return { request: { keys, policies: list, cost, now: now(), tag, events: callEvents }, layerOf: undefined }
   }
 
   const buildLayered = (
@@ -399,7 +605,6 @@ export function createLimiter(options: LimiterOptions): Limiter {
     opts: ConsumeOptions,
   ): { request: StoreRequest; layerOf: readonly (string | undefined)[] } => {
     const layers = opts.layers as readonly Layer[]
-    if (!Array.isArray(layers)) invalid(where, 'layers', 'must be an array of { name, key, policies }', layers)
     const keys: string[] = []
     const all: Policy[] = []
     const layerOf: (string | undefined)[] = []
@@ -413,11 +618,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
     let outer = subject
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i]
-      if (typeof layer !== 'object' || layer === null) invalid(where, `layers[${i}]`, 'must be { name, key, policies }', layer)
+      if (typeof layer !== 'object' || layer === null) invalidInCall(where, `layers[${i}]`, 'must be { name, key, policies }', layer)
       if (typeof layer.name !== 'string' || layer.name.length === 0)
-        invalid(where, `layers[${i}].name`, 'must be a non-empty string', layer.name)
+        invalidInCall(where, `layers[${i}].name`, 'must be a non-empty string', layer.name)
       const layerKey = encodeSubject(where, layer.key)
-      const layerPolicies = checkPolicies(where, `layers[${i}].policies`, layer.policies, false)
+      const layerPolicies = checkPolicies(where, `layers[${i}].policies`, layer.policies, false, true)
       for (const p of layerPolicies) {
         if (names.has(p.name)) {
           throw new ConfigurationError(
@@ -426,6 +631,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
             `layers[${i}].policies`,
             'must not reuse a policy name of the key or another layer',
             p.name,
+            { requestTime: true },
           )
         }
         names.add(p.name)
@@ -436,7 +642,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       outer = layerKey
     }
     const tag = opts.tag !== undefined ? encodeSubject(where, opts.tag) : outer
-    return { request: { keys, policies: all, cost, now: now(), tag }, layerOf }
+    return { request: { keys, policies: all, cost, now: now(), tag, events: callEvents }, layerOf }
   }
 
   /** Turns a store result into a decision. */
@@ -558,13 +764,96 @@ export function createLimiter(options: LimiterOptions): Limiter {
     )
   }
 
-  const call = (s: Store, mode: Mode, request: StoreRequest, at: number | undefined): StoreResult | Promise<StoreResult> => {
-    if (mode === 'consume') return s.consume(request)
-    if (mode === 'peek') return s.peek(request)
-    return s.refund({ ...request, chargedAt: at ?? request.now })
+  /** Calls the store; an event it reports meanwhile (synchronously) is this limiter's. */
+  const call = (
+    s: Store,
+    hub: StoreEventHub,
+    mode: Mode,
+    request: StoreRequest,
+    at: number | undefined,
+  ): StoreResult | Promise<StoreResult> => {
+    const previous = hub.current
+    hub.current = self
+    try {
+      if (mode === 'consume') return s.consume(request)
+      if (mode === 'peek') return s.peek(request)
+      return s.refund({ ...request, chargedAt: at ?? request.now })
+    } finally {
+      hub.current = previous
+    }
   }
 
-  /** Applies `onStoreError` to a failed call. */
+  /**
+   * Asks store `s` (the store, or the fallback) to decide: with a deadline when it answers with
+   * a promise and enforces none of its own, its answer checked unless it is a memory store.
+   */
+  const ask = (
+    s: Store,
+    mode: Mode,
+    key: string,
+    request: StoreRequest,
+    layerOf: readonly (string | undefined)[] | undefined,
+    tier: string | undefined,
+    at: number | undefined,
+  ): Decision | Promise<Decision> => {
+    const main = s === store
+    let result: StoreResult | Promise<StoreResult>
+    try {
+      result = call(s, main ? storeHub : (fallbackHub as StoreEventHub), mode, request, at)
+    } catch (error) {
+      return failed(main, mode, key, request, layerOf, error, tier, at)
+    }
+    if (isThenable(result)) {
+      const ms = main ? storeDeadline : fallbackDeadline
+      return (ms > 0 ? withDeadline(result, ms) : result).then(
+        (answer) => answered(main, mode, key, request, layerOf, answer, tier, at),
+        (error) => failed(main, mode, key, request, layerOf, error, tier, at),
+      )
+    }
+    return answered(main, mode, key, request, layerOf, result, tier, at)
+  }
+
+  /** Turns a store's answer into the decision, or into a store error when it is malformed. */
+  const answered = (
+    main: boolean,
+    mode: Mode,
+    key: string,
+    request: StoreRequest,
+    layerOf: readonly (string | undefined)[] | undefined,
+    answer: StoreResult,
+    tier: string | undefined,
+    at: number | undefined,
+  ): Decision | Promise<Decision> => {
+    if (!(main ? storeTrusted : fallbackTrusted) && !wellFormed(answer, request.policies.length)) {
+      return failed(main, mode, key, request, layerOf, malformedAnswer(), tier, at)
+    }
+    if (main) {
+      if (failing) recovered()
+      return toDecision(mode, key, request, layerOf, answer, tier)
+    }
+    const decision = toDecision(mode, key, request, layerOf, answer, tier)
+    if (mode === 'consume' && decision.allowed) chargedByFallback.add(decision)
+    return decision
+  }
+
+  const failed = (
+    main: boolean,
+    mode: Mode,
+    key: string,
+    request: StoreRequest,
+    layerOf: readonly (string | undefined)[] | undefined,
+    error: unknown,
+    tier: string | undefined,
+    at: number | undefined,
+  ): Decision | Promise<Decision> => {
+    if (main) return recover(mode, key, request, layerOf, error, tier, at)
+    if (error instanceof ConfigurationError) throw error
+    // The fallback failed too (or a refund of its own charge did): nothing left to ask.
+    if (mode === 'refund' && hasListeners) emit('store-error', { error, key, action: onStoreError })
+    return storeErrorDecision(key, request, error, tier)
+  }
+
+  /** Applies `onStoreError` to a failed call of the store. */
   const recover = (
     mode: Mode,
     key: string,
@@ -575,21 +864,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
     at: number | undefined,
   ): Decision | Promise<Decision> => {
     if (error instanceof ConfigurationError) throw error
+    outage(error)
     if (hasListeners) emit('store-error', { error, key, action: onStoreError })
-    if (fallback !== undefined) {
-      try {
-        const result = call(fallback, mode, request, at)
-        if (isThenable(result)) {
-          return result.then(
-            (res) => toDecision(mode, key, request, layerOf, res, tier),
-            (err) => storeErrorDecision(key, request, err, tier),
-          )
-        }
-        return toDecision(mode, key, request, layerOf, result, tier)
-      } catch (err) {
-        return storeErrorDecision(key, request, err, tier)
-      }
-    }
+    // A refund goes to the store that charged, or nowhere: the fallback never charged this one.
+    if (fallback !== undefined && mode !== 'refund') return ask(fallback, mode, key, request, layerOf, tier, at)
     const decision = storeErrorDecision(key, request, error, tier)
     if (hasListeners && mode === 'consume') {
       emit('decision', decision)
@@ -598,7 +876,15 @@ export function createLimiter(options: LimiterOptions): Limiter {
     return decision
   }
 
-  const run = (mode: Mode, where: string, key: string, opts: ConsumeOptions | undefined, at?: number): Decision | Promise<Decision> => {
+  const run = (
+    mode: Mode,
+    where: string,
+    key: string,
+    opts: ConsumeOptions | undefined,
+    at?: number,
+    target: Store = store,
+    defaultCost = 1,
+  ): Decision | Promise<Decision> => {
     if (opts === undefined && memory !== undefined && mode === 'consume' && !closed) {
       // The commonest call on the memory store: no request or result objects at all.
       const subject = encodeSubject(where, key)
@@ -606,6 +892,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
       const n = policies.length
       let results = scratchResults
       let allowed: boolean
+      // An eviction this call forces is this limiter's (see store-events.ts).
+      const previous = storeHub.current
+      storeHub.current = self
       try {
         if (n === 1) {
           allowed = memory.decideOneInto(subject, policies[0], 1, t, true, results)
@@ -615,9 +904,19 @@ export function createLimiter(options: LimiterOptions): Limiter {
           allowed = memory.decideInto(scratchKeys, policies, 1, t, true, results)
         }
       } catch (error) {
-        const request: StoreRequest = { keys: new Array<string>(n).fill(subject), policies, cost: 1, now: t, tag: subject }
+        storeHub.current = previous
+        const request: StoreRequest = {
+          keys: new Array<string>(n).fill(subject),
+          policies,
+          cost: 1,
+          now: t,
+          tag: subject,
+          events: callEvents,
+        }
         return recover(mode, key, request, undefined, error, undefined, at)
       }
+      storeHub.current = previous
+      if (failing) recovered()
       if (n === 1) return decisionOfOne(key, allowed, t, results)
       return decisionOf(mode, key, 1, policies, undefined, allowed, t, results, undefined)
     }
@@ -632,26 +931,36 @@ export function createLimiter(options: LimiterOptions): Limiter {
         cost: 1,
         now: now(),
         tag: subject,
+        events: callEvents,
       }
     } else {
-      const built = buildRequest(where, key, opts, 1)
+      const built = buildRequest(where, key, opts, defaultCost)
       request = built.request
       layerOf = built.layerOf
     }
-    const tier = opts?.tier
-    let result: StoreResult | Promise<StoreResult>
+    return ask(target, mode, key, request, layerOf, opts?.tier, at)
+  }
+
+  /** Resets in one store, with the same deadline as its other calls; failures reject. */
+  const resetIn = async (s: Store, request: StoreRequest): Promise<void> => {
+    const main = s === store
+    const hub = main ? storeHub : (fallbackHub as StoreEventHub)
+    const ms = main ? storeDeadline : fallbackDeadline
     try {
-      result = call(store, mode, request, at)
+      const previous = hub.current
+      hub.current = self
+      let done: void | Promise<void>
+      try {
+        done = s.reset(request)
+      } finally {
+        hub.current = previous
+      }
+      if (isThenable(done)) await (ms > 0 ? withDeadline(done, ms) : done)
     } catch (error) {
-      return recover(mode, key, request, layerOf, error, tier, at)
+      if (main && !(error instanceof ConfigurationError)) outage(error)
+      throw error
     }
-    if (isThenable(result)) {
-      return result.then(
-        (res) => toDecision(mode, key, request, layerOf, res, tier),
-        (error) => recover(mode, key, request, layerOf, error, tier, at),
-      )
-    }
-    return toDecision(mode, key, request, layerOf, result, tier)
+    if (main && failing) recovered()
   }
 
   const asPromise = (fn: () => Decision | Promise<Decision>): Promise<Decision> => {
@@ -670,25 +979,33 @@ export function createLimiter(options: LimiterOptions): Limiter {
     decide: (key, opts) => run('consume', 'limiter.decide()', key, opts),
     consume: (key, opts) => asPromise(() => run('consume', 'limiter.consume()', key, opts)),
     peek: (key, opts) => asPromise(() => run('peek', 'limiter.peek()', key, opts)),
-    refund: (key, opts) => {
-      if (opts?.at !== undefined && (typeof opts.at !== 'number' || !Number.isFinite(opts.at))) {
-        return Promise.reject(
-          new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'limiter.refund()', 'at', 'must be epoch ms (decision.at)', opts.at),
-        )
-      }
-      return asPromise(() => run('refund', 'limiter.refund()', key, opts, opts?.at))
-    },
+    refund: (key, opts) =>
+      asPromise(() => {
+        const where = 'limiter.refund()'
+        const decision = opts?.decision
+        if (decision !== undefined && (typeof decision !== 'object' || decision === null)) {
+          invalidAtRequest(where, 'decision', 'must be the decision being refunded', decision)
+        }
+        const at = opts?.at ?? decision?.at
+        if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) {
+          invalidAtRequest(where, 'at', 'must be epoch ms (decision.at)', at)
+        }
+        // The store that charged the decision gets the refund: the fallback for its own charges.
+        const target = decision !== undefined && fallback !== undefined && chargedByFallback.has(decision) ? fallback : store
+        const cost = typeof decision?.cost === 'number' ? decision.cost : 1
+        return run('refund', where, key, opts, at, target, cost)
+      }),
     reset: async (key, opts) => {
       const { request } = buildRequest('limiter.reset()', key, opts, 0)
-      await store.reset(request)
-      if (fallback !== undefined) await fallback.reset(request)
+      await resetIn(store, request)
+      if (fallback !== undefined) await resetIn(fallback, request)
     },
     wait: async (key, opts) => {
       const where = 'limiter.wait()'
       const { signal, maxWaitMs: maxWait, ...callOpts } = opts ?? {}
       const maxWaitMs = maxWait ?? Number.POSITIVE_INFINITY
       if (typeof maxWaitMs !== 'number' || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
-        invalid(where, 'maxWaitMs', 'must be a number of ms >= 0', maxWait)
+        invalidInCall(where, 'maxWaitMs', 'must be a number of ms >= 0', maxWait)
       }
       const started = now()
       for (;;) {
@@ -711,7 +1028,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
         await sleep(decision.retryAfterMs, signal)
       }
     },
-    warn: (info) => emit('warn', info),
+    warn: (info) => {
+      emit('warn', info)
+      log('warn', info.message)
+    },
     on: (event, listener) => {
       if (typeof listener !== 'function') invalid('limiter.on()', 'listener', 'must be a function', listener)
       let list = listeners.get(event)
@@ -733,6 +1053,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
     close: async () => {
       if (closed) return
       closed = true
+      storeHub.delete(self)
+      fallbackHub?.delete(self)
       if (ownsStore) await store.close()
       if (ownsFallback && fallback !== undefined) await fallback.close()
     },

@@ -19,6 +19,13 @@ export interface StoreRequest {
    * together (Redis Cluster hash tags), which is what makes a multi-subject request atomic there.
    */
   readonly tag: string
+  /**
+   * Where to report what this call caused (an eviction it forced, a warning about it): the
+   * calling limiter's own callbacks. Optional to use: a store that answers synchronously may as
+   * well report through the callbacks given to `attach`, during the call. Absent when a store is
+   * called directly.
+   */
+  readonly events?: StoreEvents
 }
 
 /** A {@link StoreRequest} for a refund: gives back `cost` charged at `chargedAt`. */
@@ -47,6 +54,9 @@ export interface StoreResult {
  * Methods may answer synchronously or with a promise; the limiter awaits only promises, so an
  * in-process store costs no microtask. Every method must either answer or throw/reject — the
  * limiter applies `onStoreError` to failures, so a store never decides on its own to allow.
+ * The limiter gives every promise it is handed a deadline (its `timeoutMs`) unless the store
+ * declares a deadline of its own (`timeoutMs` on the store), and treats an answer that is not a
+ * well-formed {@link StoreResult} as a failure (`ERR_RK_STORE_MALFORMED`).
  */
 export interface Store {
   /** Decides and, when every check admits, charges. Atomic per request. */
@@ -59,14 +69,28 @@ export interface Store {
   reset(request: StoreRequest): void | Promise<void>
   /** Releases timers and connections it owns. Calls after close reject with `ERR_RK_CLOSED`. */
   close(): void | Promise<void>
-  /** Called by a limiter when it starts using the store (once per limiter). Optional. */
+  /**
+   * Called once, when the first limiter starts using the store, with callbacks that reach every
+   * limiter using it (however many share the store). Optional. Report through them what no
+   * single call caused (the connection went away); what a call causes goes to that call's
+   * limiter when reported during the call (synchronously), or through `request.events`.
+   */
   attach?(events: StoreEvents): void
+  /**
+   * Set by a store that enforces a deadline on every call itself, rejecting with
+   * `ERR_RK_STORE_TIMEOUT` (ms; `RedisStore` has one): the limiter then adds no timer of its own.
+   * Leave it out and the limiter's `timeoutMs` applies to every promise the store returns.
+   */
+  readonly timeoutMs?: number
 }
 
 /** Callbacks a store may use to report what happened, for the limiter's events. */
 export interface StoreEvents {
   /** A limited key was evicted to make room (memory stores). */
   evicted?(info: { key: string; blockedUntil: number }): void
-  /** Something noteworthy that is not an error of a single call. */
+  /**
+   * Something noteworthy that is not an error of a single call. Printed (once per code and
+   * outage) when no limiter listens for `warn` and none has a `logger`.
+   */
   warn?(info: { code: string; message: string }): void
 }

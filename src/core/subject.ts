@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { ConfigurationError } from './errors.js'
+import { invalidAtRequest } from './errors.js'
 
 /** Subject keys longer than this are stored as their SHA-256, so a huge key can't bloat a store. */
 export const MAX_SUBJECT_LENGTH = 256
@@ -11,7 +11,8 @@ export const MAX_SUBJECT_LENGTH = 256
  */
 export function encodeSubject(where: string, key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) {
-    throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, 'key', 'must be a non-empty string', key)
+    // Keys come from requests: the error names the type, never the value.
+    invalidAtRequest(where, 'key', 'must be a non-empty string', key)
   }
   if (key.length > MAX_SUBJECT_LENGTH) return `#sha256:${createHash('sha256').update(key).digest('hex')}`
   const first = key.charCodeAt(0)

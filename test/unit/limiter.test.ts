@@ -8,6 +8,7 @@ import {
   type RateKeeperError,
   type Store,
   StoreError,
+  type StoreRequest,
   slidingWindow,
   tokenBucket,
 } from '../../src/index.js'
@@ -256,5 +257,52 @@ describe('createLimiter', () => {
     const shared = createLimiter({ store, policies: [perMinute] })
     await shared.close()
     expect(() => store.consume({ keys: ['k'], policies: [perMinute], cost: 1, now: 0, tag: 'k' })).not.toThrow()
+  })
+})
+
+describe('refund with the decision', () => {
+  it('defaults cost and at to the decision and refunds the main store', async () => {
+    const c = clock(Date.UTC(2026, 0, 1))
+    const limiter = createLimiter({ now: c.now, policies: [fixedWindow({ name: 'per-hour', limit: 10, window: '1h' })] })
+    const d = await limiter.consume('k', { cost: 4 })
+    c.advance(1000)
+    const after = await limiter.refund('k', { decision: d })
+    expect([d.remaining, after.remaining]).toEqual([6, 10])
+  })
+
+  it('rejects a decision that is not one, without quoting it', async () => {
+    const limiter = createLimiter({ policies: [perMinute] })
+    const error = await limiter.refund('k', { decision: 'sk_live_x' as never }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ERR_RK_INVALID_ARGUMENT', option: 'decision', received: undefined })
+    expect(String((error as Error).message)).not.toContain('sk_live_x')
+  })
+})
+
+describe('the store contract', () => {
+  it('a store is attached once, however many limiters use it', () => {
+    const attach = vi.fn()
+    const store = { ...throwingStore(), attach }
+    createLimiter({ store, policies: [perMinute] })
+    createLimiter({ store, policies: [perMinute], onStoreError: 'deny' })
+    expect(attach).toHaveBeenCalledTimes(1)
+  })
+
+  it('every request carries the calling limiter’s events', async () => {
+    const seen: unknown[] = []
+    const store = {
+      ...throwingStore(),
+      consume: (request: StoreRequest) => {
+        seen.push(request.events)
+        return { allowed: true, now: request.now, results: [1, request.now, 0] }
+      },
+    }
+    const a = createLimiter({ store, policies: [perMinute] })
+    const b = createLimiter({ store, policies: [perMinute] })
+    await a.consume('k')
+    await b.consume('k')
+    await a.consume('k', { cost: 1 })
+    expect(seen[0]).toBeDefined()
+    expect(seen[0]).not.toBe(seen[1])
+    expect(seen[2]).toBe(seen[0])
   })
 })

@@ -33,9 +33,11 @@ export function responseCounts(mode: CountMode, response: FinishedResponse): boo
 /**
  * Count modes without races: the request's cost is reserved when it arrives (the decision
  * charged it), and given back when its response finishes and does not count — with
- * `limiter.refund({ at: decision.at })`, so only the window that was charged gets it back and no
- * bucket goes past its capacity or below zero. Concurrent requests see the reservation, so a
- * burst can't slip through while responses are in flight.
+ * `limiter.refund(key, { decision })`, so only the window that was charged gets it back, no
+ * bucket goes past its capacity or below zero, and the refund goes to the store that charged
+ * (the fallback store for a request decided there during an outage, never the main store).
+ * Concurrent requests see the reservation, so a burst can't slip through while responses are in
+ * flight.
  *
  * Returns the function to call once when the response finishes (later calls do nothing; it
  * resolves when the refund, if any, is done and never rejects: a failing store is reported by
@@ -62,8 +64,7 @@ export function countingFinish(
     if (responseCounts(mode, response)) return Promise.resolve()
     return limiter
       .refund(request.key, {
-        cost: decision.cost,
-        at: decision.at,
+        decision,
         policies: request.policies,
         layers: request.layers,
         tag: request.tag,

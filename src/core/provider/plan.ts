@@ -1,4 +1,12 @@
-import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError } from '../errors.js'
+import {
+  ConfigurationError,
+  checkInteger,
+  checkKnownOptions,
+  checkOptionsObject,
+  invalid,
+  invalidAtRequest,
+  RateKeeperError,
+} from '../errors.js'
 import { checkIpv6Subnet, DEFAULT_IPV6_SUBNET, ipKey } from '../keys.js'
 import type { Layer } from '../limiter.js'
 import type { Policy } from '../policy.js'
@@ -388,7 +396,8 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
   const keyOf = (req: PlanRequest, key: string | undefined): string => {
     if (key === undefined) return ipKey(req.ip, subnet)
     if (typeof key !== 'string' || key.length === 0) {
-      throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', WHERE, 'key', 'must return a non-empty string or undefined', key)
+      // Request-time errors name the type, never the value (it may be a secret; see errors.ts).
+      invalidAtRequest(WHERE, 'key', 'must return a non-empty string or undefined', key)
     }
     return key
   }
@@ -398,7 +407,7 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
     if (tier === undefined) {
       throw new RateKeeperError(
         'ERR_RK_LOOKUP',
-        `${WHERE}: the tier resolver answered ${name === undefined ? 'no tier' : JSON.stringify(String(name).slice(0, 64))}, not one of the tiers (${tierNames.join(', ')})`,
+        `${WHERE}: the tier resolver answered ${name === undefined ? 'no tier' : 'a name that is not one of the tiers'} (the tiers: ${tierNames.join(', ')})`,
       )
     }
     return tier
@@ -426,6 +435,7 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
         'classes',
         `classified a request as '${cls}', a class with no policies`,
         cls,
+        { requestTime: true },
       )
     }
     return {

@@ -1,6 +1,6 @@
 import { upstreamLimitedBody } from '../bodies.js'
 import { type Duration, parseDuration } from '../duration.js'
-import { checkKnownOptions, checkOptionsObject, invalid } from '../errors.js'
+import { checkKnownOptions, checkOptionsObject, invalid, invalidAtRequest } from '../errors.js'
 import type { HandlerResponse } from './introspection.js'
 
 /** Response headers in any common shape: Fetch `Headers`, Node's `IncomingHttpHeaders`, a plain object. */
@@ -139,10 +139,10 @@ const FALLBACKS: ReadonlyArray<readonly [UpstreamRetrySource, (value: string, no
  */
 export function upstreamRateLimit(response: UpstreamResponse, options: UpstreamRateLimitOptions = {}): UpstreamRateLimit | undefined {
   if (typeof response !== 'object' || response === null || typeof response.status !== 'number') {
-    invalid(WHERE, 'response', 'must be { status, headers }', response)
+    invalidAtRequest(WHERE, 'response', 'must be { status, headers }', response, 'ERR_RK_INVALID_OPTION')
   }
   if (typeof response.headers !== 'object' || response.headers === null)
-    invalid(WHERE, 'response.headers', 'must be headers', response.headers)
+    invalidAtRequest(WHERE, 'response.headers', 'must be headers', response.headers, 'ERR_RK_INVALID_OPTION')
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
   const fallbackMs = options.defaultRetryAfter === undefined ? 60_000 : parseDuration(WHERE, 'defaultRetryAfter', options.defaultRetryAfter)
