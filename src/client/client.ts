@@ -363,7 +363,7 @@ export function createClient(options: ClientOptions = {}): RateLimitedFetch {
       emit('response', { method, url: url.href, key, attempt: attempts, status: response.status, rateLimit: info })
       if (!limited || said === undefined) return response
 
-      // 5. Retry or give up. The server's wait: Retry-After, or the reset when nothing remains, the later of the two.
+      // 5. Retry or give up. The server's wait: Retry-After, or the reset when nothing remains, the later of the two when within rounding (see serverWaitMs).
       const serverWait = serverWaitMs(info)
       // No answer can push a wait beyond maxBlockMs: after it, the retry probes.
       const cappedWait = serverWait === undefined ? undefined : Math.min(serverWait, maxBlockMs)

@@ -22,7 +22,7 @@ export interface ClientRetryEvent {
   readonly status: number
   /** How long the client will wait, ms: the larger of the server's wait and the jittered backoff. */
   readonly delayMs: number
-  /** The server's wait: `Retry-After`, or the time to the reset when nothing remains, the later of the two. */
+  /** The server's wait: `Retry-After`, or the time to the reset when nothing remains, the later of the two when within rounding (see serverWaitMs). */
   readonly serverWaitMs: number | undefined
 }
 

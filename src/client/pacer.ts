@@ -1,14 +1,24 @@
 import type { RateLimitInfo } from './parse-headers.js'
 
 /**
+ * How far a reported reset may lie beyond `Retry-After` and still be read as the same moment, ms.
+ * Servers that round `Retry-After` down to whole seconds (koa-ratelimit) and send the reset as
+ * whole epoch seconds are off by less than two seconds together.
+ */
+export const ROUNDING_SLACK_MS = 2000
+
+/**
  * How long a limited response asks to wait, ms: `Retry-After`, or, when nothing remains, the time
- * to the reported reset; the later of the two when both are known (koa-ratelimit truncates
- * `Retry-After` to whole seconds, so it can end before the reset it reports).
+ * to the reported reset. When both are known and the reset is at most {@link ROUNDING_SLACK_MS}
+ * later, the later of the two (a truncated `Retry-After` would spend the retry early). A reset
+ * further away than that is a different moment: a token bucket's "full again", while
+ * `Retry-After` names the next unit, so the server's explicit `Retry-After` wins.
  */
 export function serverWaitMs(info: RateLimitInfo): number | undefined {
   const toReset = info.remaining === 0 && info.resetAt !== undefined ? Math.max(0, info.resetAt - info.at) : undefined
   if (info.retryAfterMs === undefined) return toReset
-  return toReset === undefined ? info.retryAfterMs : Math.max(info.retryAfterMs, toReset)
+  if (toReset === undefined || toReset <= info.retryAfterMs) return info.retryAfterMs
+  return toReset - info.retryAfterMs <= ROUNDING_SLACK_MS ? toReset : info.retryAfterMs
 }
 
 /** What the client currently knows about one budget (one origin, or one key of your own). */

@@ -86,7 +86,7 @@ export class RateLimitError extends RateKeeperError {
   readonly resetAt: number | undefined
   /**
    * How long to wait before trying again, ms: `Retry-After`, or the time to `resetAt` when nothing
-   * remains (the later of the two); for a call never sent, the wait the client refused.
+   * remains (the later of the two when within rounding); for a call never sent, the wait the client refused.
    */
   readonly retryAfterMs: number | undefined
   /** `X-RateLimit-Tier`, or the tier named in the body. */

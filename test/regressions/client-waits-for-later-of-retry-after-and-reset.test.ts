@@ -1,5 +1,7 @@
-// koa-ratelimit truncates Retry-After (1 while almost 2 s remain): when nothing remains, the client
-// waits for the later of Retry-After and the reported reset, so its retries are not spent early.
+// koa-ratelimit truncates Retry-After (1 while almost 2 s remain): when nothing remains and the
+// reported reset is within rounding of Retry-After, the client waits for the later of the two, so
+// its retries are not spent early. A reset far beyond Retry-After (a token bucket's "full again")
+// is another moment, and the server's explicit Retry-After wins.
 import { createClient } from 'ratekeeper/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { scriptedServer, virtualTime } from '../client/helpers.js'
@@ -62,15 +64,31 @@ describe('against a scripted server', () => {
   })
   afterAll(() => server.close())
 
-  it('sends the retry at the reset (Retry-After 1, reset in 5 s, nothing remaining)', async () => {
-    const reset = String((T0 + 5000) / 1000)
+  it('sends the retry at the reset (Retry-After 1, reset in 2.9 s, nothing remaining: a truncated Retry-After)', async () => {
+    const start = time.now()
+    const reset = String((start + 2900) / 1000)
     server.plan('/a', [
       { status: 429, headers: { 'Retry-After': '1', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Limit': '1', 'X-RateLimit-Reset': reset } },
       { status: 200, body: 'ok' },
     ])
     const client = createClient({ baseUrl: server.url, now: time.now, sleep: time.sleep, random: () => 0 })
     expect((await client('/a')).status).toBe(200)
-    expect(server.hits('/a').map((h) => h.at - T0)).toEqual([0, 5000])
+    expect(server.hits('/a').map((h) => h.at - start)).toEqual([0, 2900])
+  })
+
+  it('honours Retry-After when the reset is far beyond it (a token bucket: next unit in 1 s, full again in 90 s)', async () => {
+    const start = time.now()
+    const reset = String((start + 90_000) / 1000)
+    server.plan('/c', [
+      {
+        status: 429,
+        headers: { 'Retry-After': '1', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Limit': '150', 'X-RateLimit-Reset': reset },
+      },
+      { status: 200, body: 'ok' },
+    ])
+    const client = createClient({ baseUrl: server.url, now: time.now, sleep: time.sleep, random: () => 0 })
+    expect((await client('/c')).status).toBe(200)
+    expect(server.hits('/c').map((h) => h.at - start)).toEqual([0, 1000])
   })
 
   it('still honours a Retry-After longer than the reset', async () => {
