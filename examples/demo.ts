@@ -14,7 +14,8 @@
 //   sk_ → secret_key, 1,000/min with bursts of 1,500 and 100,000/day; no key → anonymous, per IP;
 // - request classes (managed.dev): read (GET), write (POST/PUT/PATCH/DELETE), create
 //   (POST /v1/jobs), each with a per-key bucket, and a ceiling per team on top (2,000/min);
-// - auth endpoints (skakio): POST /auth/token, /auth/validate, /auth/refresh at 10 req/s, burst 20;
+// - auth endpoints (skakio): POST /auth/token, /auth/validate, /auth/refresh at 10 req/s, burst 20 each,
+//   on top of the key's tier limits;
 // - X-RateLimit-* (+ X-RateLimit-Tier) and IETF RateLimit/RateLimit-Policy headers, Retry-After
 //   and a 429 body on every denial, GET /v1/rate-limits for the live state (managed.dev shape),
 //   itself limited to bursts of 10 and 60/min;
@@ -34,6 +35,7 @@ import {
   fixedWindow,
   type Limiter,
   MemoryStore,
+  type Policy,
   providerPlan,
   type Store,
   tierByPrefix,
@@ -51,19 +53,33 @@ import { RedisStore } from 'ratekeeper/redis'
  */
 const TEAM_CEILING = [tokenBucket({ name: 'team', limit: 2000, window: '1m' })]
 
+/** The auth endpoints (skakio): one request class, and so one bucket, per endpoint. */
+const AUTH_ENDPOINTS = {
+  'POST /auth/token': 'auth-token',
+  'POST /auth/validate': 'auth-validate',
+  'POST /auth/refresh': 'auth-refresh',
+} as const
+
+/**
+ * Each auth endpoint's own bucket, 10 req/s with bursts of 20 (skakio): stricter limits that
+ * come on top of the tier's (`also`), never instead of them.
+ */
+const AUTH_LIMITS: Record<string, readonly Policy[]> = {}
+for (const cls of Object.values(AUTH_ENDPOINTS)) AUTH_LIMITS[cls] = [tokenBucket({ name: cls, limit: 10, window: '1s', burst: 20 })]
+
 /** Requests per key and tier: the shared per-minute/per-day pair plus a bucket per class. */
 function tierLimits(perMinute: number, burst: number, perDay: number, write: number, create: number) {
   // The same two objects sit in every class list, so every class draws on the same tier budget.
   const minute = tokenBucket({ name: 'per-minute', limit: perMinute, window: '1m', burst })
   const day = fixedWindow({ name: 'per-day', limit: perDay, window: '1d' })
   return {
+    // Reads, and the auth endpoints before their own buckets are added.
+    policies: [minute, day],
     classes: {
-      read: [minute, day],
       write: [minute, day, tokenBucket({ name: 'write', limit: write, window: '1m' })],
       create: [minute, day, tokenBucket({ name: 'create', limit: create, window: '1m' })],
-      // Auth endpoints: stricter and separate, 10 req/s with bursts of 20 (skakio).
-      auth: [tokenBucket({ name: 'auth', limit: 10, window: '1s', burst: 20 })],
     },
+    also: AUTH_LIMITS,
     ceiling: TEAM_CEILING,
   }
 }
@@ -143,7 +159,7 @@ export function createDemo(options: DemoOptions = {}): Demo {
   const limiter = createLimiter({
     store: options.store ?? new MemoryStore({ maxKeys: 100_000 }),
     // Used only by requests the plan doesn't cover (none here).
-    policies: TIERS.anonymous.classes.read,
+    policies: TIERS.anonymous.policies,
     now: options.now,
     onStoreError: options.store === undefined ? 'allow' : 'fallback',
   })
@@ -168,9 +184,7 @@ export function createDemo(options: DemoOptions = {}): Demo {
       methods: { DELETE: 'write' },
       routes: {
         'POST /v1/jobs': 'create',
-        'POST /auth/token': 'auth',
-        'POST /auth/validate': 'auth',
-        'POST /auth/refresh': 'auth',
+        ...AUTH_ENDPOINTS,
       },
     },
     tiers: TIERS,
@@ -241,7 +255,10 @@ export function createDemo(options: DemoOptions = {}): Demo {
       keys: { public: 'pk_test_demo', secret: 'sk_test_demo', 'team acme': Object.keys(TEAMS) },
     })
   })
-  router.get('/v1/rate-limits', rateLimitsRoute({ limiter, plan, classes: ['read', 'write', 'create', 'auth'], requestId: 'x-request-id' }))
+  router.get(
+    '/v1/rate-limits',
+    rateLimitsRoute({ limiter, plan, classes: ['read', 'write', 'create', ...Object.values(AUTH_ENDPOINTS)], requestId: 'x-request-id' }),
+  )
   router.get('/v1/listings', (_req, res) => {
     res.json({ data: [...listings.values()] })
   })

@@ -129,14 +129,18 @@ describe('examples/demo.ts: the policy', () => {
     expect(create.headers['retry-after']).toBe('12') // 5 per minute: one every 12 s
   })
 
-  it('auth endpoints: 10 req/s with bursts of 20, whatever the tier', async () => {
+  it('auth endpoints: 10 req/s with bursts of 20 each, on top of the tier', async () => {
     const { c, send } = await build()
     for (let i = 0; i < 20; i++) expect((await send('POST', '/auth/token')).statusCode).toBe(200)
-    const denied = await send('POST', '/auth/validate')
+    const denied = await send('POST', '/auth/token')
     expect(denied.statusCode).toBe(429)
-    expect(denied.headers).toMatchObject({ 'x-ratelimit-limit': '10', 'ratelimit-policy': '"auth";q=10;w=1', 'retry-after': '1' })
-    c.advance(100)
+    expect(denied.headers).toMatchObject({ 'x-ratelimit-limit': '10', 'retry-after': '1' })
+    expect(denied.headers['ratelimit-policy']).toContain('"auth-token";q=10;w=1')
+    // Each endpoint has its own bucket: validate and refresh are untouched by token's 20.
+    expect((await send('POST', '/auth/validate')).statusCode).toBe(200)
     expect((await send('POST', '/auth/refresh')).statusCode).toBe(200)
+    c.advance(100)
+    expect((await send('POST', '/auth/token')).statusCode).toBe(200)
   })
 
   it('the team ceiling: keys of one team share 2,000/min, whatever their tier, all or nothing', async () => {
@@ -170,7 +174,9 @@ describe('examples/demo.ts: the policy', () => {
           { class: 'read', limit: 1000, remaining: 1493, reset },
           { class: 'write', limit: 500, remaining: 500, reset: T0 / 1000 },
           { class: 'create', limit: 50, remaining: 49, reset: T0 / 1000 + 2 },
-          { class: 'auth', limit: 10, remaining: 20, reset: T0 / 1000 },
+          { class: 'auth-token', limit: 10, remaining: 20, reset: T0 / 1000 },
+          { class: 'auth-validate', limit: 10, remaining: 20, reset: T0 / 1000 },
+          { class: 'auth-refresh', limit: 10, remaining: 20, reset: T0 / 1000 },
         ],
         team_ceiling: { limit: 2000, remaining: 1993, reset },
       },

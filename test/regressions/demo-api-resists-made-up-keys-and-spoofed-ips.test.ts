@@ -135,7 +135,7 @@ describe('the demo API resists made-up keys and spoofed IPs', () => {
     for (let i = 0; i < 20; i++) expect((await send('POST', '/auth/token', 'sk_test_acme_server')).status).toBe(200)
     expect((await send('POST', '/auth/token', 'sk_test_acme_server')).status).toBe(429)
     const fingerprint = createHash('sha256').update('key:sk_test_acme_server').digest('hex').slice(0, 12)
-    expect(lines).toEqual([`429 key#${fingerprint} (secret_key): auth; retry in 1s`])
+    expect(lines).toEqual([`429 key#${fingerprint} (secret_key): auth-token; retry in 1s`])
     // Also where the key is part of a per-route subject (GET /v1/rate-limits has its own limit).
     for (let i = 0; i <= RATE_LIMITS_LIMIT[0].burst; i++) await send('GET', '/v1/rate-limits', 'sk_test_acme_server')
     expect(lines).toHaveLength(2)
