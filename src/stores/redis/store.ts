@@ -5,6 +5,7 @@ import { DeadlineQueue } from './deadlines.js'
 import { DenyCache, signatureOf } from './deny-cache.js'
 import { checkPrefix, keyHead, policyPart, stateKey } from './keys.js'
 import { DECIDE_SCRIPT, DECIDE_SHA, OP_CONSUME, OP_PEEK, OP_REFUND, OP_RESET } from './script.js'
+import { keySlot } from './slots.js'
 
 /**
  * The part of an ioredis client (v5 or v6, `Redis` or `Cluster`) that the store uses. Declared
@@ -15,7 +16,7 @@ export interface RedisClient {
   readonly status: string
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
-  on(event: 'error' | 'ready', listener: (...args: unknown[]) => void): unknown
+  on(event: 'error' | 'ready' | 'node error', listener: (...args: unknown[]) => void): unknown
   connect?(): Promise<void>
 }
 
@@ -160,7 +161,8 @@ function noop(): void {}
 
 /** What a store wants to hear from its client. */
 interface ClientListener {
-  error(error: unknown): void
+  /** A connection failed: the client's own (single node), or one node's (`address`, Cluster). */
+  error(error: unknown, address?: string): void
   ready(): void
 }
 
@@ -179,6 +181,12 @@ function watch(client: RedisClient, listener: ClientListener): void {
     client.on('error', (...args: unknown[]) => {
       for (const l of listeners) l.error(args[0])
     })
+    // A Cluster reports each node's connection errors apart, and stays 'ready' meanwhile.
+    if ((client as { isCluster?: unknown }).isCluster === true) {
+      client.on('node error', (...args: unknown[]) => {
+        for (const l of listeners) l.error(args[0], typeof args[1] === 'string' ? args[1] : '')
+      })
+    }
     client.on('ready', () => {
       for (const l of listeners) l.ready()
     })
@@ -193,6 +201,30 @@ function unwatch(client: RedisClient, listener: ClientListener): void {
 
 /** Most requests in one script call: bounds the call's size and how long it holds Redis. */
 const MAX_BATCH = 128
+
+/** An outage is over (the recovery is reported) after this long without a failure. */
+const QUIET_MS = 1000
+
+/** Client states in which the first connection is still being made: calls wait for it. */
+const CONNECTING = new Set(['wait', 'connecting', 'connect'])
+
+/** One Redis server as the store sees it ('' on a single node; `host:port` of a Cluster master). */
+interface NodeState {
+  /** Script calls sent to it that have not come back (no reply, no error) yet. */
+  unanswered: number
+  /**
+   * It left a call unanswered past its deadline, or its connection failed: calls for it fail at
+   * once (nothing more is queued for it) until it answers. One probe call may go at `probeAt`
+   * when nothing of ours is still queued for it.
+   */
+  down: boolean
+  /** `performance.now()` from which one probe call may go to a down node. */
+  probeAt: number
+}
+
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError'
+}
 
 /** One request (a store call) waiting for its batch, or in flight with it. */
 interface Call {
@@ -213,6 +245,8 @@ interface Call {
   readonly chargedAt: number
   /** Batching group: '' on a single node; the hash tag on a Cluster (one batch, one slot). */
   readonly group: string
+  /** The Cluster slot of its keys (-1 on a single node). */
+  readonly slot: number
   /** Deny cache signature (consume/peek with the cache on). */
   readonly signature: string | undefined
   /** The store's invalidation count when the call was made. */
@@ -233,6 +267,10 @@ interface Batch {
   /** Sent whole once more already (after NOSCRIPT). */
   resent: boolean
   readonly group: string
+  /** The node it went to ('' on a single node, else the slot's master `host:port` when sent). */
+  node: string
+  /** Its reply (or an error) came back; until then it sits in the client's queue. */
+  back: boolean
   /** Its calls not settled yet. */
   live: number
   /** Counted in flight: until it is answered or every call of it has settled (a deadline). */
@@ -288,8 +326,17 @@ export class RedisStore implements Store {
   #periodStart = 0
   /** Bumped by every reset and refund: denials that were in flight meanwhile are not cached. */
   #invalidations = 0
-  /** Whether the current outage was reported already. */
-  #errorReported = false
+  /** An outage was reported and its recovery not yet. */
+  #outage = false
+  /** `performance.now()` of the latest failure (an error event, a call left unanswered). */
+  #troubleAt = 0
+  /** A connection attempt failed since the client was last ready: calls fail fast, they don't wait. */
+  #connectFailed = false
+  /** Calls made while the client makes its first connection: they go when it is ready. */
+  #waiting: Call[] = []
+  /** Servers by node key, and how many of them are down. */
+  #nodes = new Map<string, NodeState>()
+  #downCount = 0
 
   constructor(options: RedisStoreOptions) {
     const where = 'new RedisStore()'
@@ -336,6 +383,9 @@ export class RedisStore implements Store {
       }, noop)
     }
     this.#queue = new DeadlineQueue<Call>((call) => {
+      const batch = call.batch
+      // Sent and not answered by its deadline: Redis is frozen, unreachable or overloaded.
+      if (batch !== undefined && !batch.back) this.#unanswered(batch)
       this.#release(call)
       call.reject(new StoreError('ERR_RK_STORE_TIMEOUT', `RedisStore: no answer within ${this.timeoutMs} ms`))
     })
@@ -424,9 +474,16 @@ export class RedisStore implements Store {
     }
 
     const status = this.client.status
-    if (status !== 'ready') {
+    // The first connection is being made: wait for it (within the deadline) rather than bypass Redis.
+    const wait = status !== 'ready' && !this.#connectFailed && CONNECTING.has(status)
+    if (status !== 'ready' && !wait) {
       // Fail fast: never hand a command to ioredis's offline queue, which would replay it later.
-      return Promise.reject(new StoreError('ERR_RK_STORE', `RedisStore: Redis is not connected (client status "${status}")`))
+      return Promise.reject(notConnected(status))
+    }
+    const slot = this.#cluster ? keySlot(head) : -1
+    if (this.#downCount > 0) {
+      const node = this.#nodes.get(this.#nodeOf(slot))
+      if (node?.down && (node.unanswered > 0 || performance.now() < node.probeAt)) return Promise.reject(notAnswering())
     }
 
     const call: Call = {
@@ -440,6 +497,7 @@ export class RedisStore implements Store {
       now,
       chargedAt: op === OP_REFUND ? Math.floor(chargedAt) : 0,
       group: this.#cluster ? head : '',
+      slot,
       signature,
       invalidations: this.#invalidations,
       batch: undefined,
@@ -451,8 +509,90 @@ export class RedisStore implements Store {
       call.reject = reject
     })
     this.#queue.add(call)
-    this.#enqueue(call)
+    if (wait) {
+      // Calls that expired meanwhile are dropped now and then, so a client that never connects can't grow this.
+      if (this.#waiting.length >= 1024) this.#waiting = this.#waiting.filter((c) => !c.done)
+      this.#waiting.push(call)
+    } else {
+      this.#enqueue(call)
+    }
     return promise
+  }
+
+  /** The node a slot's calls go to: '' on a single node, the slot's master on a Cluster (or '' if unknown). */
+  #nodeOf(slot: number): string {
+    if (slot < 0) return ''
+    return (this.client as { slots?: readonly (readonly string[] | undefined)[] }).slots?.[slot]?.[0] ?? ''
+  }
+
+  #node(key: string): NodeState {
+    let node = this.#nodes.get(key)
+    if (node === undefined) {
+      node = { unanswered: 0, down: false, probeAt: 0 }
+      this.#nodes.set(key, node)
+    }
+    return node
+  }
+
+  #markDown(key: string): void {
+    const node = this.#node(key)
+    node.probeAt = performance.now() + this.timeoutMs
+    if (node.down) return
+    node.down = true
+    this.#downCount++
+    // Calls waiting for a batch to this node would only wait for their deadline: fail them now.
+    for (const [group, calls] of this.#pending) {
+      if (calls.length === 0 || this.#nodeOf(calls[0].slot) !== key) continue
+      this.#pending.delete(group)
+      this.#rejectAll(calls, notAnswering())
+    }
+  }
+
+  #markUp(node: NodeState): void {
+    if (!node.down) return
+    node.down = false
+    this.#downCount--
+  }
+
+  /** A batch passed a deadline with no reply: its node is down until it answers. */
+  #unanswered(batch: Batch): void {
+    this.#trouble(`no answer within ${this.timeoutMs} ms`)
+    this.#markDown(batch.node)
+  }
+
+  /** A failure: reported once per outage. */
+  #trouble(what: string): void {
+    this.#troubleAt = performance.now()
+    if (this.#outage) return
+    this.#outage = true
+    this.#events?.warn?.({
+      code: 'RK_REDIS_CONNECTION',
+      message: `RedisStore: Redis is unavailable (${what}); calls fail fast and the limiter applies onStoreError until it is back`,
+    })
+  }
+
+  /** Redis decided a call (or the client reconnected): reports the recovery once the outage is over. */
+  #healthy(): void {
+    if (!this.#outage || performance.now() - this.#troubleAt < QUIET_MS) return
+    if (this.#downCount > 0) {
+      this.#prune()
+      if (this.#downCount > 0) return
+    }
+    this.#outage = false
+    this.#events?.warn?.({ code: 'RK_REDIS_RECOVERED', message: 'RedisStore: Redis is answering again' })
+  }
+
+  /** Forgets down nodes that no longer serve a slot (a failover replaced them). */
+  #prune(): void {
+    const slots = (this.client as { slots?: readonly (readonly string[] | undefined)[] }).slots
+    if (!this.#cluster || slots === undefined) return
+    const masters = new Set<string>()
+    for (const nodes of slots) if (nodes?.[0] !== undefined) masters.add(nodes[0])
+    for (const [key, node] of this.#nodes) {
+      if (masters.has(key)) continue
+      this.#markUp(node)
+      if (node.unanswered === 0) this.#nodes.delete(key)
+    }
   }
 
   /**
@@ -529,13 +669,25 @@ export class RedisStore implements Store {
       if (call.done) continue
       if (status !== 'ready') {
         this.#settle(call)
-        call.reject(new StoreError('ERR_RK_STORE', `RedisStore: Redis is not connected (client status "${status}")`))
+        call.reject(notConnected(status))
         continue
       }
       calls.push(call)
       if (call.expires < expires) expires = call.expires
     }
     if (calls.length === 0) return
+    const nodeKey = this.#nodeOf(calls[0].slot)
+    const node = this.#node(nodeKey)
+    if (node.down) {
+      // Nothing more is queued for a node that left a call unanswered: one probe at a time, at most
+      // one per timeoutMs, finds out when it is back; every other call fails at once.
+      const now = performance.now()
+      if (node.unanswered > 0 || now < node.probeAt) {
+        this.#rejectAll(calls, notAnswering())
+        return
+      }
+      node.probeAt = now + this.timeoutMs
+    }
 
     // [sha, numKeys, keys…, deadline, extra TTL, S, spec…, then per call: op, cost, n, spec index…, [now], [chargedAt]]
     const args: unknown[] = [DECIDE_SHA, 0]
@@ -569,17 +721,33 @@ export class RedisStore implements Store {
     for (const spec of specs) args.push(spec)
     for (const arg of tail) args.push(arg)
     const group = calls[0].group
-    const batch: Batch = { calls, args, sentAt: wall, resent: false, group, live: calls.length, open: true }
+    const batch: Batch = { calls, args, sentAt: wall, resent: false, group, node: nodeKey, back: false, live: calls.length, open: true }
     for (const call of calls) call.batch = batch
     this.#busy.set(group, (this.#busy.get(group) ?? 0) + 1)
     this.#send(batch, this.#evalsha)
   }
 
   #send(batch: Batch, command: ScriptCall): void {
+    const node = this.#node(batch.node)
+    node.unanswered++
+    batch.back = false
     command.apply(this.client, batch.args).then(
-      (reply) => this.#reply(batch, reply),
-      (error) => this.#fail(batch, error),
+      (reply) => {
+        this.#back(batch, node, true)
+        this.#reply(batch, reply)
+      },
+      (error) => {
+        this.#back(batch, node, isReplyError(error))
+        this.#fail(batch, error)
+      },
     )
+  }
+
+  /** A batch came back; a node that answered (a reply, or an error from Redis itself) is up. */
+  #back(batch: Batch, node: NodeState, answered: boolean): void {
+    batch.back = true
+    node.unanswered--
+    if (answered) this.#markUp(node)
   }
 
   /** Settles a batch's calls with its reply (or queues them once more if Redis judged it late too early). */
@@ -611,6 +779,7 @@ export class RedisStore implements Store {
       }
       return
     }
+    if (this.#outage) this.#healthy()
     let at = 2
     for (let c = 0; c < calls.length; c++) {
       const call = calls[c]
@@ -707,21 +876,49 @@ export class RedisStore implements Store {
   }
 
   #listener: ClientListener = {
-    error: (error) => {
-      if (this.#errorReported) return
-      this.#errorReported = true
+    error: (error, address) => {
       const code =
         typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string'
           ? (error as { code: string }).code
-          : 'error'
-      this.#events?.warn?.({
-        code: 'RK_REDIS_CONNECTION',
-        message: `RedisStore: the Redis connection failed (${code}); calls fail fast until it is back`,
-      })
+          : error instanceof Error
+            ? error.message.slice(0, 80)
+            : 'error'
+      if (address === undefined) {
+        this.#connectFailed = true
+        // Calls waiting for the first connection fail with it, rather than at their deadline.
+        const waiting = this.#waiting
+        this.#waiting = []
+        const status = this.client.status
+        for (const call of waiting) {
+          if (call.done) continue
+          this.#settle(call)
+          call.reject(notConnected(status))
+        }
+      } else {
+        this.#markDown(address)
+      }
+      this.#trouble(address === undefined ? `connection failed: ${code}` : `node ${address}: ${code}`)
     },
     ready: () => {
-      this.#errorReported = false
+      this.#connectFailed = false
+      // A new connection: nothing of ours is stuck behind an old one.
+      for (const node of this.#nodes.values()) this.#markUp(node)
       this.#calibrate()
+      const waiting = this.#waiting
+      this.#waiting = []
+      for (const call of waiting) if (!call.done) this.#enqueue(call)
+      if (this.#outage) {
+        this.#troubleAt = Number.NEGATIVE_INFINITY
+        this.#healthy()
+      }
     },
   }
+}
+
+function notConnected(status: string): StoreError {
+  return new StoreError('ERR_RK_STORE', `RedisStore: Redis is not connected (client status "${status}")`)
+}
+
+function notAnswering(): StoreError {
+  return new StoreError('ERR_RK_STORE', 'RedisStore: Redis left a call unanswered past its deadline; calls fail fast until it answers')
 }
