@@ -213,12 +213,14 @@ interface NodeState {
   /** Script calls sent to it that have not come back (no reply, no error) yet. */
   unanswered: number
   /**
-   * It left a call unanswered past its deadline, or its connection failed: calls for it fail at
-   * once (nothing more is queued for it) until it answers. One probe call may go at `probeAt`
-   * when nothing of ours is still queued for it.
+   * It left a call unanswered past its deadline, or its connection failed: until it answers, one
+   * script call at a time goes to it as a probe, and every call that would wait behind that probe
+   * fails at once instead (nothing more is queued for it).
    */
   down: boolean
-  /** `performance.now()` from which one probe call may go to a down node. */
+  /** A probe is on its way. */
+  probing: boolean
+  /** `performance.now()` from which the next probe may go. */
   probeAt: number
 }
 
@@ -243,7 +245,11 @@ interface Call {
   readonly now: number
   /** When the refunded cost was charged (refund only). */
   readonly chargedAt: number
-  /** Batching group: '' on a single node; the hash tag on a Cluster (one batch, one slot). */
+  /**
+   * Batching group: '' on a single node. On a Cluster, the request's keys: one batch is then one
+   * slot (never CROSSSLOT), and a batch's requests share every key, so a slot in migration
+   * (ASK, TRYAGAIN) treats them all alike: no request fails because of another's keys.
+   */
   readonly group: string
   /** The Cluster slot of its keys (-1 on a single node). */
   readonly slot: number
@@ -271,6 +277,8 @@ interface Batch {
   node: string
   /** Its reply (or an error) came back; until then it sits in the client's queue. */
   back: boolean
+  /** Sent to a down node to find out whether it is back. */
+  probe: boolean
   /** Its calls not settled yet. */
   live: number
   /** Counted in flight: until it is answered or every call of it has settled (a deadline). */
@@ -337,6 +345,8 @@ export class RedisStore implements Store {
   /** Servers by node key, and how many of them are down. */
   #nodes = new Map<string, NodeState>()
   #downCount = 0
+  /** `performance.now()` of the last look for down nodes that a failover replaced. */
+  #prunedAt = Number.NEGATIVE_INFINITY
 
   constructor(options: RedisStoreOptions) {
     const where = 'new RedisStore()'
@@ -462,12 +472,13 @@ export class RedisStore implements Store {
 
     const denied = this.#denied
     let signature: string | undefined
+    const group = this.#cluster ? signatureOf(stateKeys) : ''
     if (denied !== undefined) {
       if (op === OP_REFUND || op === OP_RESET) {
         this.#invalidations++
         denied.clear(stateKeys)
       } else if (cost > 0) {
-        signature = signatureOf(stateKeys)
+        signature = this.#cluster ? group : signatureOf(stateKeys)
         const hit = denied.get(signature, policies, cost, caller ? now : Date.now(), caller ? now : undefined)
         if (hit !== undefined) return hit
       }
@@ -483,7 +494,7 @@ export class RedisStore implements Store {
     const slot = this.#cluster ? keySlot(head) : -1
     if (this.#downCount > 0) {
       const node = this.#nodes.get(this.#nodeOf(slot))
-      if (node?.down && (node.unanswered > 0 || performance.now() < node.probeAt)) return Promise.reject(notAnswering())
+      if (node?.down && (node.probing || performance.now() < node.probeAt)) return Promise.reject(notAnswering())
     }
 
     const call: Call = {
@@ -496,7 +507,7 @@ export class RedisStore implements Store {
       cost,
       now,
       chargedAt: op === OP_REFUND ? Math.floor(chargedAt) : 0,
-      group: this.#cluster ? head : '',
+      group,
       slot,
       signature,
       invalidations: this.#invalidations,
@@ -528,24 +539,23 @@ export class RedisStore implements Store {
   #node(key: string): NodeState {
     let node = this.#nodes.get(key)
     if (node === undefined) {
-      node = { unanswered: 0, down: false, probeAt: 0 }
+      node = { unanswered: 0, down: false, probing: false, probeAt: 0 }
       this.#nodes.set(key, node)
     }
     return node
   }
 
-  #markDown(key: string): void {
+  /** A node is down: probed at once (`probeDelay` 0) or after `probeDelay` ms. */
+  #markDown(key: string, probeDelay: number): void {
     const node = this.#node(key)
-    node.probeAt = performance.now() + this.timeoutMs
-    if (node.down) return
-    node.down = true
-    this.#downCount++
-    // Calls waiting for a batch to this node would only wait for their deadline: fail them now.
-    for (const [group, calls] of this.#pending) {
-      if (calls.length === 0 || this.#nodeOf(calls[0].slot) !== key) continue
-      this.#pending.delete(group)
-      this.#rejectAll(calls, notAnswering())
+    const probeAt = performance.now() + probeDelay
+    if (node.down) {
+      if (probeAt > node.probeAt) node.probeAt = probeAt
+      return
     }
+    node.down = true
+    node.probeAt = probeAt
+    this.#downCount++
   }
 
   #markUp(node: NodeState): void {
@@ -554,10 +564,16 @@ export class RedisStore implements Store {
     this.#downCount--
   }
 
-  /** A batch passed a deadline with no reply: its node is down until it answers. */
+  /**
+   * A batch passed a deadline with no reply: its node is down until it answers. The next batch
+   * for it goes at once as a probe: a node that is merely slow on one slot (ioredis retrying a
+   * TRYAGAIN) answers the probe and is up again within a round trip; a frozen one leaves the
+   * probe unanswered too, and everything else fails fast.
+   */
   #unanswered(batch: Batch): void {
+    if (batch.probe) return
     this.#trouble(`no answer within ${this.timeoutMs} ms`)
-    this.#markDown(batch.node)
+    this.#markDown(batch.node, 0)
   }
 
   /** A failure: reported once per outage. */
@@ -582,10 +598,13 @@ export class RedisStore implements Store {
     this.#events?.warn?.({ code: 'RK_REDIS_RECOVERED', message: 'RedisStore: Redis is answering again' })
   }
 
-  /** Forgets down nodes that no longer serve a slot (a failover replaced them). */
+  /** Forgets down nodes that no longer serve a slot (a failover replaced them); at most every 100 ms. */
   #prune(): void {
     const slots = (this.client as { slots?: readonly (readonly string[] | undefined)[] }).slots
     if (!this.#cluster || slots === undefined) return
+    const now = performance.now()
+    if (now - this.#prunedAt < 100) return
+    this.#prunedAt = now
     const masters = new Set<string>()
     for (const nodes of slots) if (nodes?.[0] !== undefined) masters.add(nodes[0])
     for (const [key, node] of this.#nodes) {
@@ -678,15 +697,15 @@ export class RedisStore implements Store {
     if (calls.length === 0) return
     const nodeKey = this.#nodeOf(calls[0].slot)
     const node = this.#node(nodeKey)
+    let probe = false
     if (node.down) {
-      // Nothing more is queued for a node that left a call unanswered: one probe at a time, at most
-      // one per timeoutMs, finds out when it is back; every other call fails at once.
-      const now = performance.now()
-      if (node.unanswered > 0 || now < node.probeAt) {
+      // Nothing more is queued for a node that is down: one probe at a time finds out when it is
+      // back; every other call fails at once.
+      if (node.probing || performance.now() < node.probeAt) {
         this.#rejectAll(calls, notAnswering())
         return
       }
-      node.probeAt = now + this.timeoutMs
+      node.probing = probe = true
     }
 
     // [sha, numKeys, keys…, deadline, extra TTL, S, spec…, then per call: op, cost, n, spec index…, [now], [chargedAt]]
@@ -721,7 +740,18 @@ export class RedisStore implements Store {
     for (const spec of specs) args.push(spec)
     for (const arg of tail) args.push(arg)
     const group = calls[0].group
-    const batch: Batch = { calls, args, sentAt: wall, resent: false, group, node: nodeKey, back: false, live: calls.length, open: true }
+    const batch: Batch = {
+      calls,
+      args,
+      sentAt: wall,
+      resent: false,
+      group,
+      node: nodeKey,
+      back: false,
+      probe,
+      live: calls.length,
+      open: true,
+    }
     for (const call of calls) call.batch = batch
     this.#busy.set(group, (this.#busy.get(group) ?? 0) + 1)
     this.#send(batch, this.#evalsha)
@@ -747,6 +777,11 @@ export class RedisStore implements Store {
   #back(batch: Batch, node: NodeState, answered: boolean): void {
     batch.back = true
     node.unanswered--
+    if (batch.probe) {
+      batch.probe = false
+      node.probing = false
+      if (!answered) node.probeAt = performance.now() + this.timeoutMs
+    }
     if (answered) this.#markUp(node)
   }
 
@@ -895,7 +930,7 @@ export class RedisStore implements Store {
           call.reject(notConnected(status))
         }
       } else {
-        this.#markDown(address)
+        this.#markDown(address, this.timeoutMs)
       }
       this.#trouble(address === undefined ? `connection failed: ${code}` : `node ${address}: ${code}`)
     },
