@@ -90,7 +90,9 @@ export async function waitPing(port: number, timeoutMs = 10_000): Promise<void> 
 }
 
 /** Starts `redis-server` on a free loopback port, no persistence; `cluster` enables cluster mode. */
-export async function startRedisServer(options: { cluster?: boolean; port?: number; nodeTimeoutMs?: number } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  options: { cluster?: boolean; port?: number; nodeTimeoutMs?: number; args?: readonly string[] } = {},
+): Promise<RedisServer> {
   const port = options.port ?? (await freePort())
   const dir = mkdtempSync(join(tmpdir(), `rk-redis-${port}-`))
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir]
@@ -103,6 +105,7 @@ export async function startRedisServer(options: { cluster?: boolean; port?: numb
       '--cluster-node-timeout',
       String(options.nodeTimeoutMs ?? 5000),
     )
+  if (options.args) args.push(...options.args)
   let child: ChildProcess
   const launch = async () => {
     const started = spawn('redis-server', args, { stdio: 'ignore' })
@@ -170,13 +173,16 @@ export interface RedisCluster {
   stop(): Promise<void>
 }
 
-export async function startCluster(masters = 3, options: { replicas?: number; nodeTimeoutMs?: number } = {}): Promise<RedisCluster> {
+export async function startCluster(
+  masters = 3,
+  options: { replicas?: number; nodeTimeoutMs?: number; args?: readonly string[] } = {},
+): Promise<RedisCluster> {
   const nodes: RedisServer[] = []
   const replicas = options.replicas ?? 0
   const nodeTimeoutMs = options.nodeTimeoutMs ?? 5000
   try {
     const servers = await Promise.all(
-      Array.from({ length: masters * (1 + replicas) }, () => startRedisServer({ cluster: true, nodeTimeoutMs })),
+      Array.from({ length: masters * (1 + replicas) }, () => startRedisServer({ cluster: true, nodeTimeoutMs, args: options.args })),
     )
     nodes.push(...servers)
     const create = spawnSync(

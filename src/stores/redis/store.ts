@@ -212,6 +212,10 @@ const CONNECTING = new Set(['wait', 'connecting', 'connect'])
 interface NodeState {
   /** Script calls sent to it that have not come back (no reply, no error) yet. */
   unanswered: number
+  /** Script calls sent to it so far (each batch's `seq`). */
+  sent: number
+  /** The latest `seq` it answered. */
+  answeredUpTo: number
   /**
    * It left a call unanswered past its deadline, or its connection failed: until it answers, one
    * script call at a time goes to it as a probe, and every call that would wait behind that probe
@@ -279,6 +283,8 @@ interface Batch {
   back: boolean
   /** Sent to a down node to find out whether it is back. */
   probe: boolean
+  /** Its number among the calls sent to its node. */
+  seq: number
   /** Its calls not settled yet. */
   live: number
   /** Counted in flight: until it is answered or every call of it has settled (a deadline). */
@@ -539,7 +545,7 @@ export class RedisStore implements Store {
   #node(key: string): NodeState {
     let node = this.#nodes.get(key)
     if (node === undefined) {
-      node = { unanswered: 0, down: false, probing: false, probeAt: 0 }
+      node = { unanswered: 0, sent: 0, answeredUpTo: 0, down: false, probing: false, probeAt: 0 }
       this.#nodes.set(key, node)
     }
     return node
@@ -565,13 +571,15 @@ export class RedisStore implements Store {
   }
 
   /**
-   * A batch passed a deadline with no reply: its node is down until it answers. The next batch
-   * for it goes at once as a probe: a node that is merely slow on one slot (ioredis retrying a
-   * TRYAGAIN) answers the probe and is up again within a round trip; a frozen one leaves the
-   * probe unanswered too, and everything else fails fast.
+   * A batch passed a deadline with no reply: its node is down until it answers, unless the node
+   * answered a batch sent after this one (then only this batch's slot is slow: ioredis retrying a
+   * TRYAGAIN, say, and the node's other slots are fine). The next batch for a down node goes at
+   * once as a probe; a frozen node leaves it unanswered too, and everything else fails fast.
    */
   #unanswered(batch: Batch): void {
     if (batch.probe) return
+    const node = this.#nodes.get(batch.node)
+    if (node !== undefined && node.answeredUpTo > batch.seq) return
     this.#trouble(`no answer within ${this.timeoutMs} ms`)
     this.#markDown(batch.node, 0)
   }
@@ -749,6 +757,7 @@ export class RedisStore implements Store {
       node: nodeKey,
       back: false,
       probe,
+      seq: 0,
       live: calls.length,
       open: true,
     }
@@ -760,6 +769,7 @@ export class RedisStore implements Store {
   #send(batch: Batch, command: ScriptCall): void {
     const node = this.#node(batch.node)
     node.unanswered++
+    batch.seq = ++node.sent
     batch.back = false
     command.apply(this.client, batch.args).then(
       (reply) => {
@@ -782,7 +792,10 @@ export class RedisStore implements Store {
       node.probing = false
       if (!answered) node.probeAt = performance.now() + this.timeoutMs
     }
-    if (answered) this.#markUp(node)
+    if (answered) {
+      if (batch.seq > node.answeredUpTo) node.answeredUpTo = batch.seq
+      this.#markUp(node)
+    }
   }
 
   /** Settles a batch's calls with its reply (or queues them once more if Redis judged it late too early). */
