@@ -48,6 +48,7 @@ interface Outcome {
   readonly reason: Decision['reason']
   readonly allowed: boolean
   readonly ms: number
+  readonly error: string | undefined
 }
 
 /** One scenario's limiter, its traffic and what it saw. */
@@ -86,7 +87,11 @@ class Harness {
     const layers = this.layers(i)
     const started = performance.now()
     const d = await this.limiter.consume(this.subjectName(i), layers ? { layers } : {})
-    this.outcomes.push({ subject: i, reason: d.reason, allowed: d.allowed, ms: performance.now() - started })
+    const error =
+      d.error instanceof Error
+        ? `${(d.error as { code?: string }).code}: ${d.error.message} ${String((d.error.cause as Error | undefined)?.message ?? '')}`
+        : undefined
+    this.outcomes.push({ subject: i, reason: d.reason, allowed: d.allowed, ms: performance.now() - started, error })
   }
 
   /** ~1,000 decisions/s over every subject while `event` runs. */
@@ -224,9 +229,13 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
       const used = await h.used(i)
       const admitted = h.admitted(i)
       if (!onVictim.has(i)) {
-        // The other shards never failed a call nor lost a charge.
-        expect(h.failed(i), `subject ${i} (another shard) failed`).toBe(0)
-        expect(used, `subject ${i} (another shard)`).toBe(admitted)
+        // The other shards never failed a call nor lost a charge. (Unless this process itself
+        // stalled past a deadline, which a shared CI machine can do: then only timeouts are excused.)
+        const errors = h.outcomes.filter((o) => o.subject === i && o.error !== undefined).map((o) => o.error)
+        const excused = h.loopDelayMs >= TIMEOUT_MS / 2 ? errors.filter((e) => !e?.startsWith('ERR_RK_STORE_TIMEOUT')) : errors
+        expect(excused, `subject ${i} (another shard) failed; event loop delayed up to ${h.loopDelayMs.toFixed(1)} ms`).toEqual([])
+        if (errors.length === 0) expect(used, `subject ${i} (another shard)`).toBe(admitted)
+        else expect(used).toBeLessThanOrEqual(admitted + errors.length)
       } else {
         // Never more than the calls that could have run: each admission plus each failed call
         // (a timed-out call may have run); never a charge executed late.
@@ -236,44 +245,54 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
     }
   }
 
-  it('master killed (kill -9): its slots fail fast until the replica takes over, the others never fail', async () => {
-    const h = new Harness(
-      cluster.startupNodes,
-      'kill',
-      (i) => `kill-${i}`,
-      (i) => `kill-team-${i % TEAMS}`,
-    )
-    await ready(h.client)
-    const before = await view()
-    const victim = before.filter((n) => n.flags.includes('master'))[0]
-    const server = cluster.nodes.find((n) => n.port === victim.port)
-    if (server === undefined) throw new Error('victim not found')
-    const onVictim = split(h, before, victim)
-    expect(onVictim.size).toBeGreaterThan(0)
-    let takeover = 0
-    await h.drive(async () => {
-      await server.kill()
-      takeover = await waitTakeover(victim)
-      await sleep(200)
-    })
-    await h.recover()
-    // The old master comes back as a replica of the new one.
-    await server.restart()
-    await waitClusterHealthy(cluster.nodes, 3, 1)
+  // replicas: 1 answers a decision only once the replica holds it: nothing admitted is lost.
+  it.each([
+    { replicas: 0, victim: 0 },
+    { replicas: 1, victim: 2 },
+  ])(
+    'master killed (kill -9), replicas: $replicas: its slots fail fast until the replica takes over, the others never fail',
+    async (scenario) => {
+      const h = new Harness(
+        cluster.startupNodes,
+        `kill${scenario.replicas}`,
+        (i) => `kill-${i}`,
+        (i) => `kill-team-${i % TEAMS}`,
+        {
+          replicas: scenario.replicas,
+        },
+      )
+      await ready(h.client)
+      const before = await view()
+      const victim = before.filter((n) => n.flags.includes('master'))[scenario.victim]
+      const server = cluster.nodes.find((n) => n.port === victim.port)
+      if (server === undefined) throw new Error('victim not found')
+      const onVictim = split(h, before, victim)
+      expect(onVictim.size).toBeGreaterThan(0)
+      let takeover = 0
+      await h.drive(async () => {
+        await server.kill()
+        takeover = await waitTakeover(victim)
+        await sleep(200)
+      })
+      await h.recover()
+      // The old master comes back as a replica of the new one.
+      await server.restart()
+      await waitClusterHealthy(cluster.nodes, 3, 1)
 
-    h.expectDeadlinesMet()
-    h.expectWarnings(true)
-    const failed = h.outcomes.filter((o) => o.reason === 'store-error')
-    expect(failed.length).toBeGreaterThan(0)
-    // Once the master is known to be down, its slots fail at once rather than at the deadline.
-    const slow = failed.filter((o) => o.ms > TIMEOUT_MS / 2).length
-    expect(slow, `${slow} of ${failed.length} failures waited for the deadline`).toBeLessThan(failed.length * 0.3)
-    await expectCounts(h, onVictim, false)
-    console.info(
-      `[cluster-failover] kill -9: replica took over after ${Math.round(takeover)} ms; ${failed.length} failed of ${h.outcomes.length} decisions (${slow} at the deadline); worst ${Math.max(...h.outcomes.map((o) => o.ms)).toFixed(1)} ms`,
-    )
-    await h.close()
-  })
+      h.expectDeadlinesMet()
+      h.expectWarnings(true)
+      const failed = h.outcomes.filter((o) => o.reason === 'store-error')
+      expect(failed.length).toBeGreaterThan(0)
+      // Once the master is known to be down, its slots fail at once rather than at the deadline.
+      const slow = failed.filter((o) => o.ms > TIMEOUT_MS / 2).length
+      expect(slow, `${slow} of ${failed.length} failures waited for the deadline`).toBeLessThan(failed.length * 0.3)
+      await expectCounts(h, onVictim, scenario.replicas > 0)
+      console.info(
+        `[cluster-failover] kill -9, replicas ${scenario.replicas}: replica took over after ${Math.round(takeover)} ms; ${failed.length} failed of ${h.outcomes.length} decisions (${slow} at the deadline); worst ${Math.max(...h.outcomes.map((o) => o.ms)).toFixed(1)} ms`,
+      )
+      await h.close()
+    },
+  )
 
   it('master frozen (SIGSTOP) past the node timeout, then resumed: nothing it held is written late', async () => {
     const h = new Harness(

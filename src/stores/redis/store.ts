@@ -68,6 +68,17 @@ export interface RedisStoreOptions {
    * @default 0
    */
   extraTtlMs?: number
+  /**
+   * Replicas that must hold a decision's writes before it is answered (`WAIT`, sent with the
+   * script call in one round trip). With `0`, a master that fails over can lose the charges it
+   * had not yet replicated (see docs/redis.md, "Cluster in production"); with `1` or more, a
+   * request is admitted only once that many replicas have its charge, and a call whose writes
+   * don't reach them within its deadline fails with `ERR_RK_STORE` (the limiter applies
+   * `onStoreError`; the charge may still stand). Costs a `WAIT` per script call and the
+   * replication round trip in latency.
+   * @default 0
+   */
+  replicas?: number
 }
 
 const KNOWN: { readonly [K in keyof Required<RedisStoreOptions>]: true } = {
@@ -77,6 +88,7 @@ const KNOWN: { readonly [K in keyof Required<RedisStoreOptions>]: true } = {
   clock: true,
   denyCache: true,
   extraTtlMs: true,
+  replicas: true,
 }
 const DENY_KNOWN: { readonly [K in keyof Required<DenyCacheOptions>]: true } = { maxEntries: true }
 
@@ -84,6 +96,11 @@ const DENY_KNOWN: { readonly [K in keyof Required<DenyCacheOptions>]: true } = {
 const OFFSET_PERIOD_MS = 10_000
 
 type ScriptCall = (...args: unknown[]) => Promise<unknown>
+
+/** What `replicas` needs of an ioredis client: a pipeline (the script call and its `WAIT` in one round trip). */
+interface PipelineClient {
+  pipeline(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> }
+}
 
 /** What {@link directCalls} needs of an ioredis client besides the store's interface. */
 interface CommandSender {
@@ -315,6 +332,8 @@ export class RedisStore implements Store {
   readonly timeoutMs: number
   readonly clock: RedisClock
   readonly extraTtlMs: number
+  /** Replicas that must acknowledge a decision's writes before it is answered (`WAIT`). */
+  readonly replicas: number
   readonly client: RedisClient
   #evalsha: ScriptCall
   #eval: ScriptCall
@@ -377,6 +396,10 @@ export class RedisStore implements Store {
     }
     this.clock = options.clock ?? 'redis'
     this.extraTtlMs = options.extraTtlMs === undefined ? 0 : checkInteger(where, 'extraTtlMs', options.extraTtlMs, 0, 365 * 86_400_000)
+    this.replicas = options.replicas === undefined ? 0 : checkInteger(where, 'replicas', options.replicas, 0, 64)
+    if (this.replicas > 0 && typeof (options.client as { pipeline?: unknown }).pipeline !== 'function') {
+      invalid(where, 'client', 'must have pipeline() when replicas > 0 (an ioredis client)', options.client)
+    }
     const deny = options.denyCache
     if (deny === true) {
       this.#denied = new DenyCache(10_000)
@@ -771,6 +794,11 @@ export class RedisStore implements Store {
     node.unanswered++
     batch.seq = ++node.sent
     batch.back = false
+    // WAIT only for a batch that may write (a peek alone writes nothing).
+    if (this.replicas > 0 && batch.calls.some((call) => call.op !== OP_PEEK && (call.op !== OP_CONSUME || call.cost > 0))) {
+      this.#sendReplicated(batch, node, command === this.#eval ? 'eval' : 'evalsha')
+      return
+    }
     command.apply(this.client, batch.args).then(
       (reply) => {
         this.#back(batch, node, true)
@@ -781,6 +809,45 @@ export class RedisStore implements Store {
         this.#fail(batch, error)
       },
     )
+  }
+
+  /**
+   * The script call and a `WAIT` in one pipeline (one round trip, one node: the pipeline goes to
+   * the slot of the script's keys). The `WAIT` lasts at most until shortly before the batch's earliest deadline.
+   */
+  #sendReplicated(batch: Batch, node: NodeState, name: 'eval' | 'evalsha'): void {
+    let expires = Number.POSITIVE_INFINITY
+    for (const call of batch.calls) if (call.expires < expires) expires = call.expires
+    // WAIT gives up a little before the deadline, so a shortfall is reported as such rather than as a timeout.
+    const waitMs = Math.max(1, Math.floor((expires - performance.now()) * 0.75))
+    const args = batch.args.slice()
+    if (name === 'eval') args[0] = DECIDE_SCRIPT
+    const client = this.client as unknown as PipelineClient
+    client
+      .pipeline([
+        [name, ...args],
+        ['wait', this.replicas, waitMs],
+      ])
+      .exec()
+      .then(
+        (results) => {
+          const script = results?.[0]
+          const wait = results?.[1]
+          if (script === undefined || script[0] !== null) {
+            const error = script?.[0] ?? new Error('no reply')
+            this.#back(batch, node, isReplyError(error))
+            this.#fail(batch, error)
+            return
+          }
+          this.#back(batch, node, true)
+          const acked = wait !== undefined && wait[0] === null && typeof wait[1] === 'number' ? wait[1] : 0
+          this.#reply(batch, script[1], acked < this.replicas)
+        },
+        (error) => {
+          this.#back(batch, node, false)
+          this.#fail(batch, error)
+        },
+      )
   }
 
   /** A batch came back; a node that answered (a reply, or an error from Redis itself) is up. */
@@ -799,7 +866,7 @@ export class RedisStore implements Store {
   }
 
   /** Settles a batch's calls with its reply (or queues them once more if Redis judged it late too early). */
-  #reply(batch: Batch, reply: unknown): void {
+  #reply(batch: Batch, reply: unknown, unreplicated = false): void {
     this.#close(batch)
     const r = reply as unknown[]
     const calls = batch.calls
@@ -848,6 +915,11 @@ export class RedisStore implements Store {
       at += count
       if (call.done) continue
       this.#settle(call)
+      if (unreplicated && (call.op === OP_REFUND || call.op === OP_RESET || (status === 1 && call.op === OP_CONSUME && call.cost > 0))) {
+        // Written on the master only: a failover now could lose it, so it isn't answered as done.
+        call.reject(new StoreError('ERR_RK_STORE', `RedisStore: the writes did not reach ${this.replicas} replica(s) within the deadline`))
+        continue
+      }
       const result: StoreResult = { allowed: status === 1, now: call.now >= 0 ? call.now : redisNow, results }
       if (!result.allowed && call.signature !== undefined && call.invalidations === this.#invalidations && this.#denied !== undefined) {
         this.#denied.set(call.signature, call.keys, call.cost, call.now >= 0 ? call.now : batch.sentAt, result)
