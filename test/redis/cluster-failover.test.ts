@@ -230,9 +230,14 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
       const admitted = h.admitted(i)
       if (!onVictim.has(i)) {
         // The other shards never failed a call nor lost a charge. (Unless this process itself
-        // stalled past a deadline, which a shared CI machine can do: then only timeouts are excused.)
+        // stalled for half a deadline or more, which a shared CI machine can do: then deadline
+        // misses are excused, with what follows from them: the node taken for down until it
+        // answers, a replica's acknowledgement that came too late.)
         const errors = h.outcomes.filter((o) => o.subject === i && o.error !== undefined).map((o) => o.error)
-        const excused = h.loopDelayMs >= TIMEOUT_MS / 2 ? errors.filter((e) => !e?.startsWith('ERR_RK_STORE_TIMEOUT')) : errors
+        const excused =
+          h.loopDelayMs >= TIMEOUT_MS / 2
+            ? errors.filter((e) => !/no answer within|unanswered past its deadline|replica/.test(e ?? ''))
+            : errors
         expect(excused, `subject ${i} (another shard) failed; event loop delayed up to ${h.loopDelayMs.toFixed(1)} ms`).toEqual([])
         if (errors.length === 0) expect(used, `subject ${i} (another shard)`).toBe(admitted)
         else expect(used).toBeLessThanOrEqual(admitted + errors.length)
