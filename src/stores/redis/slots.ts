@@ -22,8 +22,18 @@ export function keySlot(key: string): number {
     const close = key.indexOf('}', open + 1)
     if (close > open + 1) text = key.slice(open + 1, close)
   }
-  const bytes = encoder.encode(text)
+  // ASCII (the usual key) needs no encoding: its characters are its bytes.
+  let crc = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c > 0x7f) return crcOf(encoder.encode(text)) & 0x3fff
+    crc = ((crc << 8) & 0xffff) ^ TABLE[((crc >> 8) ^ c) & 0xff]
+  }
+  return crc & 0x3fff
+}
+
+function crcOf(bytes: Uint8Array): number {
   let crc = 0
   for (let i = 0; i < bytes.length; i++) crc = ((crc << 8) & 0xffff) ^ TABLE[((crc >> 8) ^ bytes[i]) & 0xff]
-  return crc & 0x3fff
+  return crc
 }
