@@ -3,7 +3,6 @@
 // Made together they must still each be decided on their own: batching them into one script call
 // would send both keys to one node and fail both (ASK, then TRYAGAIN for ~1.6 s of redirections).
 
-import { Cluster } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
@@ -11,7 +10,7 @@ import { keySlot } from '../../src/stores/redis/slots.js'
 import { banner } from '../helpers/redis.js'
 import { beginSlotMigration, finishSlotMigration, keysInSlot, masterOfSlot, migrateKeys } from '../helpers/redis-cluster-ops.js'
 import { clusterNodes, hasRedisServer, type RedisCluster, startCluster } from '../helpers/redis-servers.js'
-import { ready } from '../redis/clients.js'
+import { IOREDIS, ready } from '../redis/clients.js'
 
 const TIMEOUT_MS = 100
 const MARGIN_MS = 50
@@ -31,13 +30,13 @@ describe.runIf(available)('a redirection for one request of a batch does not fai
     await cluster?.stop()
   })
 
-  it('decides each request made together on a half-migrated slot on its own', async () => {
-    const client = new Cluster([...cluster.startupNodes])
+  it.each(IOREDIS)('$name: decides each request made together on a half-migrated slot on its own', async (version) => {
+    const client = version.cluster(cluster.startupNodes)
     await ready(client)
     const prefix = `rkt-redirect-${process.pid}`
     const store = new RedisStore({ client, prefix, timeoutMs: TIMEOUT_MS })
     const limiter = createLimiter({ store, policies: [fixedWindow({ name: 'day', limit: 10, window: '1d' })], onStoreError: 'deny' })
-    const tag = `team-${Date.now()}`
+    const tag = `team-${version.name}-${Date.now()}`
     const slot = keySlot(`{${tag}}`)
     // Two subjects under one hash tag, each charged once: both keys live on the slot's master.
     expect((await limiter.consume('k0', { tag })).remaining).toBe(9)

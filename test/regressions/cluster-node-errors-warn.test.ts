@@ -2,7 +2,6 @@
 // connection to it as a 'node error', not an 'error'). The outage must still be reported once,
 // as on a single Redis, however many calls fail, and its end once when the node is back.
 
-import { Cluster } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, tokenBucket } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
@@ -10,7 +9,7 @@ import { keySlot } from '../../src/stores/redis/slots.js'
 import { banner } from '../helpers/redis.js'
 import { masterOfSlot } from '../helpers/redis-cluster-ops.js'
 import { hasRedisServer, type RedisCluster, startCluster, waitClusterHealthy } from '../helpers/redis-servers.js'
-import { ready } from '../redis/clients.js'
+import { IOREDIS, ready } from '../redis/clients.js'
 
 const available = hasRedisServer()
 if (!available) {
@@ -29,8 +28,8 @@ describe.runIf(available)('Cluster node errors', () => {
     await cluster?.stop()
   })
 
-  it('are reported once per outage, and the recovery once', async () => {
-    const client = new Cluster([...cluster.startupNodes])
+  it.each(IOREDIS)('$name: are reported once per outage, and the recovery once', async (version) => {
+    const client = version.cluster(cluster.startupNodes)
     await ready(client)
     const store = new RedisStore({ client, prefix: `rkt-nodeerr-${process.pid}`, timeoutMs: 100 })
     const limiter = createLimiter({ store, policies: [tokenBucket({ limit: 1_000_000, window: '1h' })] })
@@ -38,7 +37,7 @@ describe.runIf(available)('Cluster node errors', () => {
     const errors: unknown[] = []
     limiter.on('warn', (w) => warnings.push(w.code))
     limiter.on('store-error', (e) => errors.push(e.error))
-    const key = `victim-${Date.now()}`
+    const key = `victim-${version.name}-${Date.now()}`
     expect((await limiter.consume(key)).reason).toBe('ok')
 
     const master = await masterOfSlot(cluster.nodes[0].port, keySlot(`{${key}}`))
