@@ -46,6 +46,8 @@ export interface RedisServer {
   readonly url: string
   readonly pid: number
   readonly dir: string
+  /** The process is running (it may be paused). */
+  readonly running: boolean
   /** SIGKILL, as a crash would. */
   kill(): Promise<void>
   /** SIGSTOP: the process freezes, connections stay open. */
@@ -127,6 +129,9 @@ export async function startRedisServer(
     url: `redis://127.0.0.1:${port}`,
     get pid() {
       return pidOf()
+    },
+    get running() {
+      return child.exitCode === null && child.signalCode === null
     },
     dir,
     async kill() {

@@ -8,7 +8,7 @@
 
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Cluster } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, type Decision, fixedWindow, type Limiter, tokenBucket } from '../../src/index.js'
 import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/index.js'
 import { keySlot } from '../../src/stores/redis/slots.js'
@@ -59,6 +59,7 @@ class Harness {
   readonly warnings: string[] = []
   readonly outcomes: Outcome[] = []
   loopDelayMs = 0
+  readonly timeoutMs: number
 
   constructor(
     nodes: readonly { host: string; port: number }[],
@@ -69,7 +70,8 @@ class Harness {
     options: Partial<RedisStoreOptions> = {},
   ) {
     this.client = new Cluster([...nodes])
-    this.store = new RedisStore({ client: this.client, prefix: `rkf-${label}-${process.pid}`, timeoutMs: TIMEOUT_MS, ...options })
+    this.timeoutMs = options.timeoutMs ?? TIMEOUT_MS
+    this.store = new RedisStore({ client: this.client, prefix: `rkf-${label}-${process.pid}`, ...options, timeoutMs: this.timeoutMs })
     this.limiter = createLimiter({ store: this.store, policies, onStoreError: 'deny' })
     this.limiter.on('warn', (w) => this.warnings.push(w.code))
   }
@@ -151,7 +153,7 @@ class Harness {
   expectDeadlinesMet(): void {
     const worst = Math.max(...this.outcomes.map((o) => o.ms))
     expect(worst, `worst decision; event loop delayed up to ${this.loopDelayMs.toFixed(1)} ms`).toBeLessThan(
-      TIMEOUT_MS + MARGIN_MS + this.loopDelayMs,
+      this.timeoutMs + MARGIN_MS + this.loopDelayMs,
     )
     // onStoreError 'deny' decided every failure.
     for (const o of this.outcomes) if (o.reason === 'store-error') expect(o.allowed).toBe(false)
@@ -193,6 +195,16 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
     await cluster?.stop()
   })
 
+  // A scenario that failed half-way must not leave the next one a broken cluster.
+  afterEach(async () => {
+    if (cluster === undefined) return
+    for (const node of cluster.nodes) {
+      if (node.running) node.resume()
+      else await node.restart()
+    }
+    await waitClusterHealthy(cluster.nodes, 3, 1)
+  }, 30_000)
+
   /** A live node's view of the cluster. */
   async function view(): Promise<ClusterNodeInfo[]> {
     for (const node of cluster.nodes) {
@@ -232,13 +244,21 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
         // The other shards never failed a call nor lost a charge. (Unless this process itself
         // stalled for half a deadline or more, which a shared CI machine can do: then deadline
         // misses are excused, with what follows from them: the node taken for down until it
-        // answers, a replica's acknowledgement that came too late.)
+        // answers. With replicas, a write whose replica acknowledged too late fails by contract,
+        // at WAIT's end or at the deadline: a starved replica process on a loaded machine does
+        // that on any shard. Here what replicas: 1 must show is that nothing admitted is lost.)
         const errors = h.outcomes.filter((o) => o.subject === i && o.error !== undefined).map((o) => o.error)
-        const excused =
-          h.loopDelayMs >= TIMEOUT_MS / 2
-            ? errors.filter((e) => !/no answer within|unanswered past its deadline|replica/.test(e ?? ''))
-            : errors
-        expect(excused, `subject ${i} (another shard) failed; event loop delayed up to ${h.loopDelayMs.toFixed(1)} ms`).toEqual([])
+        const excused = errors.filter(
+          (e) =>
+            !(
+              (h.loopDelayMs >= h.timeoutMs / 2 || h.store.replicas > 0) &&
+              /no answer within|unanswered past its deadline/.test(e ?? '')
+            ) && !(h.store.replicas > 0 && /replica/.test(e ?? '')),
+        )
+        expect(
+          excused,
+          `subject ${i} (another shard) failed: ${JSON.stringify(excused.slice(0, 2))}; event loop delayed up to ${h.loopDelayMs.toFixed(1)} ms`,
+        ).toEqual([])
         if (errors.length === 0) expect(used, `subject ${i} (another shard)`).toBe(admitted)
         else expect(used).toBeLessThanOrEqual(admitted + errors.length)
       } else {
@@ -262,9 +282,8 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
         `kill${scenario.replicas}`,
         (i) => `kill-${i}`,
         (i) => `kill-team-${i % TEAMS}`,
-        {
-          replicas: scenario.replicas,
-        },
+        // With replicas, a deadline that leaves WAIT room to report a lagging replica before it.
+        { replicas: scenario.replicas, timeoutMs: scenario.replicas > 0 ? 250 : TIMEOUT_MS },
       )
       await ready(h.client)
       const before = await view()
@@ -279,17 +298,18 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
         takeover = await waitTakeover(victim)
         await sleep(200)
       })
-      await h.recover()
-      // The old master comes back as a replica of the new one.
+      // The old master comes back as a replica of the new one. (Until then, with replicas: 1, the
+      // new master has no replica to acknowledge its writes, so they fail: the outage goes on.)
       await server.restart()
       await waitClusterHealthy(cluster.nodes, 3, 1)
+      await h.recover()
 
       h.expectDeadlinesMet()
       h.expectWarnings(true)
       const failed = h.outcomes.filter((o) => o.reason === 'store-error')
       expect(failed.length).toBeGreaterThan(0)
       // Once the master is known to be down, its slots fail at once rather than at the deadline.
-      const slow = failed.filter((o) => o.ms > TIMEOUT_MS / 2).length
+      const slow = failed.filter((o) => o.ms > h.timeoutMs / 2).length
       expect(slow, `${slow} of ${failed.length} failures waited for the deadline`).toBeLessThan(failed.length * 0.3)
       await expectCounts(h, onVictim, scenario.replicas > 0)
       console.info(
@@ -330,7 +350,7 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
     h.expectWarnings(true)
     const failed = h.outcomes.filter((o) => o.reason === 'store-error')
     expect(failed.length).toBeGreaterThan(0)
-    const slow = failed.filter((o) => o.ms > TIMEOUT_MS / 2).length
+    const slow = failed.filter((o) => o.ms > h.timeoutMs / 2).length
     expect(slow, `${slow} of ${failed.length} failures waited for the deadline`).toBeLessThan(failed.length * 0.3)
     await expectCounts(h, onVictim, false)
     console.info(

@@ -75,7 +75,8 @@ export interface RedisStoreOptions {
    * request is admitted only once that many replicas have its charge, and a call whose writes
    * don't reach them within its deadline fails with `ERR_RK_STORE` (the limiter applies
    * `onStoreError`; the charge may still stand). Costs a `WAIT` per script call and the
-   * replication round trip in latency.
+   * replication round trip in latency. Use `timeoutMs` of 250 or more: Redis times `WAIT` out on
+   * its 100 ms cron, and the store gives it the deadline less 110 ms.
    * @default 0
    */
   replicas?: number
@@ -818,8 +819,10 @@ export class RedisStore implements Store {
   #sendReplicated(batch: Batch, node: NodeState, name: 'eval' | 'evalsha'): void {
     let expires = Number.POSITIVE_INFINITY
     for (const call of batch.calls) if (call.expires < expires) expires = call.expires
-    // WAIT gives up a little before the deadline, so a shortfall is reported as such rather than as a timeout.
-    const waitMs = Math.max(1, Math.floor((expires - performance.now()) * 0.75))
+    // WAIT should give up before the deadline, so that a shortfall is reported as such rather than
+    // as a timeout; Redis times it out on its cron (every 100 ms at the default hz), hence the margin.
+    const remaining = expires - performance.now()
+    const waitMs = Math.max(1, Math.floor(remaining > 200 ? remaining - 110 : remaining / 2))
     const args = batch.args.slice()
     if (name === 'eval') args[0] = DECIDE_SCRIPT
     const client = this.client as unknown as PipelineClient
