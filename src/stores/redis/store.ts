@@ -250,6 +250,17 @@ function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError'
 }
 
+/**
+ * An error that means Redis (or a node of it) is unavailable, rather than a problem of one call:
+ * any client-side failure (connection closed, all cluster nodes failed) except ioredis giving up
+ * on a slot in migration, and the replies of a server that can't serve (`CLUSTERDOWN`, …).
+ */
+function isOutage(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error)
+  if (!isReplyError(error)) return !/TRYAGAIN|ASK /.test(message)
+  return /^(CLUSTERDOWN|MASTERDOWN|LOADING|READONLY)/.test(message)
+}
+
 /** One request (a store call) waiting for its batch, or in flight with it. */
 interface Call {
   /** `performance.now()` after which the call fails. */
@@ -942,6 +953,12 @@ export class RedisStore implements Store {
       return
     }
     this.#close(batch)
+    if (isOutage(error) && batch.calls.some((call) => !call.done)) {
+      // A lost connection, a cluster without a master for a slot, a server still loading: an
+      // outage whether or not the client also emitted an error event for it.
+      this.#trouble(`the Redis call failed: ${message.slice(0, 80)}`)
+      if (!isReplyError(error)) this.#markDown(batch.node, this.timeoutMs)
+    }
     const timedOut = /timed out/i.test(message)
     this.#rejectAll(
       batch.calls,
