@@ -46,6 +46,8 @@ export interface RedisServer {
   readonly url: string
   readonly pid: number
   readonly dir: string
+  /** The process is running (it may be paused). */
+  readonly running: boolean
   /** SIGKILL, as a crash would. */
   kill(): Promise<void>
   /** SIGSTOP: the process freezes, connections stay open. */
@@ -90,12 +92,22 @@ export async function waitPing(port: number, timeoutMs = 10_000): Promise<void> 
 }
 
 /** Starts `redis-server` on a free loopback port, no persistence; `cluster` enables cluster mode. */
-export async function startRedisServer(options: { cluster?: boolean; port?: number } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  options: { cluster?: boolean; port?: number; nodeTimeoutMs?: number; args?: readonly string[] } = {},
+): Promise<RedisServer> {
   const port = options.port ?? (await freePort())
   const dir = mkdtempSync(join(tmpdir(), `rk-redis-${port}-`))
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir]
   if (options.cluster)
-    args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000')
+    args.push(
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, 'nodes.conf'),
+      '--cluster-node-timeout',
+      String(options.nodeTimeoutMs ?? 5000),
+    )
+  if (options.args) args.push(...options.args)
   let child: ChildProcess
   const launch = async () => {
     const started = spawn('redis-server', args, { stdio: 'ignore' })
@@ -117,6 +129,9 @@ export async function startRedisServer(options: { cluster?: boolean; port?: numb
     url: `redis://127.0.0.1:${port}`,
     get pid() {
       return pidOf()
+    },
+    get running() {
+      return child.exitCode === null && child.signalCode === null
     },
     dir,
     async kill() {
@@ -154,45 +169,127 @@ export async function startRedisServer(options: { cluster?: boolean; port?: numb
   }
 }
 
-/** A Redis Cluster of `masters` redis-server processes (no replicas) on loopback. */
+/** A Redis Cluster of `masters` redis-server processes (and `replicas` per master) on loopback. */
 export interface RedisCluster {
   readonly nodes: readonly RedisServer[]
+  readonly nodeTimeoutMs: number
   /** `{ host, port }` of every node, for `new Redis.Cluster(...)`. */
   readonly startupNodes: readonly { host: string; port: number }[]
   stop(): Promise<void>
 }
 
-export async function startCluster(masters = 3): Promise<RedisCluster> {
+export async function startCluster(
+  masters = 3,
+  options: { replicas?: number; nodeTimeoutMs?: number; args?: readonly string[] } = {},
+): Promise<RedisCluster> {
   const nodes: RedisServer[] = []
+  const replicas = options.replicas ?? 0
+  const nodeTimeoutMs = options.nodeTimeoutMs ?? 5000
   try {
-    for (let i = 0; i < masters; i++) nodes.push(await startRedisServer({ cluster: true }))
+    const servers = await Promise.all(
+      Array.from({ length: masters * (1 + replicas) }, () => startRedisServer({ cluster: true, nodeTimeoutMs, args: options.args })),
+    )
+    nodes.push(...servers)
     const create = spawnSync(
       'redis-cli',
-      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
       { encoding: 'utf8', timeout: 30_000 },
     )
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`)
-    const until = Date.now() + 20_000
-    for (const node of nodes) {
-      for (;;) {
-        const client = new Redis({ port: node.port, host: '127.0.0.1', maxRetriesPerRequest: 0 })
-        client.on('error', () => {})
-        const info = await client.cluster('INFO').catch(() => '')
-        client.disconnect()
-        if (String(info).includes('cluster_state:ok')) break
-        if (Date.now() > until) throw new Error(`cluster node ${node.port} never reached cluster_state:ok`)
-        await sleep(100)
-      }
-    }
+    await waitClusterHealthy(nodes, masters, replicas)
   } catch (error) {
     for (const node of nodes) await node.stop()
     throw error
   }
   return {
     nodes,
+    nodeTimeoutMs,
     startupNodes: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
     async stop() {
       for (const node of nodes) await node.stop()
     },
+  }
+}
+
+/** One line of `CLUSTER NODES`. */
+export interface ClusterNodeInfo {
+  readonly id: string
+  readonly port: number
+  readonly flags: readonly string[]
+  /** The master's id (replicas), else undefined. */
+  readonly masterId: string | undefined
+  /** Slot ranges served, `[from, to]` (masters). */
+  readonly slots: readonly (readonly [number, number])[]
+}
+
+/** `CLUSTER NODES` as seen by the node on `port`. */
+export async function clusterNodes(port: number): Promise<ClusterNodeInfo[]> {
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null })
+  client.on('error', () => {})
+  try {
+    const text = String(await client.cluster('NODES'))
+    return text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => {
+        const parts = line.split(' ')
+        const slots: [number, number][] = []
+        for (const range of parts.slice(8)) {
+          if (range.startsWith('[')) continue
+          const [from, to] = range.split('-').map(Number)
+          slots.push([from, to ?? from])
+        }
+        return {
+          id: parts[0],
+          port: Number(parts[1].split(':')[1].split('@')[0]),
+          flags: parts[2].split(','),
+          masterId: parts[3] === '-' ? undefined : parts[3],
+          slots,
+        }
+      })
+  } finally {
+    client.disconnect()
+  }
+}
+
+/**
+ * Waits until every live node says `cluster_state:ok`, `masters` masters serve all slots, each
+ * with `replicas` connected replicas, and the nodes agree.
+ */
+export async function waitClusterHealthy(
+  nodes: readonly RedisServer[],
+  masters: number,
+  replicas: number,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    let healthy = true
+    for (const node of nodes) {
+      const client = new Redis({
+        port: node.port,
+        host: '127.0.0.1',
+        maxRetriesPerRequest: 0,
+        connectTimeout: 1000,
+        retryStrategy: () => null,
+      })
+      client.on('error', () => {})
+      const info = String(await client.cluster('INFO').catch(() => ''))
+      const replication = String(await client.info('replication').catch(() => ''))
+      client.disconnect()
+      if (!info.includes('cluster_state:ok')) healthy = false
+      if (replication.includes('role:slave') && !replication.includes('master_link_status:up')) healthy = false
+      if (!healthy) break
+    }
+    if (healthy) {
+      const view = await clusterNodes(nodes[0].port).catch(() => [])
+      const live = view.filter((n) => !n.flags.includes('fail') && !n.flags.includes('fail?'))
+      const liveMasters = live.filter((n) => n.flags.includes('master') && n.slots.length > 0)
+      const liveReplicas = live.filter((n) => n.flags.includes('slave'))
+      if (liveMasters.length !== masters || liveReplicas.length !== masters * replicas) healthy = false
+    }
+    if (healthy) return
+    if (Date.now() > until) throw new Error(`the cluster did not become healthy within ${timeoutMs} ms`)
+    await sleep(100)
   }
 }

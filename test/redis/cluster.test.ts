@@ -7,6 +7,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, MemoryStore, slidingWindow, tokenBucket } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
+import { keySlot } from '../../src/stores/redis/slots.js'
 import { banner } from '../helpers/redis.js'
 import { hasRedisServer, type RedisCluster, startCluster } from '../helpers/redis-servers.js'
 import { IOREDIS, ready } from './clients.js'
@@ -93,6 +94,21 @@ describe.runIf(available)('RedisStore on Redis Cluster (3 masters)', () => {
       const slots = new Set(await Promise.all(keys.map((key) => client.cluster('KEYSLOT', key))))
       expect(slots.size).toBe(1)
       store.close()
+    })
+
+    it('computes every key slot as Redis does (the store routes its down-node checks by it)', async () => {
+      const keys = fc.sample(
+        fc.oneof(
+          fc.string({ unit: 'grapheme', maxLength: 20 }),
+          fc
+            .tuple(fc.string({ maxLength: 8 }), fc.string({ unit: 'grapheme', maxLength: 8 }), fc.string({ maxLength: 8 }))
+            .map(([a, b, c]) => `${a}{${b}}${c}`),
+        ),
+        300,
+      )
+      for (const key of [...keys, '{}', '{}x', 'a{}b{c}', '{a}{b}', 'rk:{team:acme}:x', '}{']) {
+        expect(keySlot(key), key).toBe(await client.cluster('KEYSLOT', key))
+      }
     })
 
     it('spreads different subjects over the masters', async () => {

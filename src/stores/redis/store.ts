@@ -5,6 +5,7 @@ import { DeadlineQueue } from './deadlines.js'
 import { DenyCache, signatureOf } from './deny-cache.js'
 import { checkPrefix, keyHead, policyPart, stateKey } from './keys.js'
 import { DECIDE_SCRIPT, DECIDE_SHA, OP_CONSUME, OP_PEEK, OP_REFUND, OP_RESET } from './script.js'
+import { keySlot } from './slots.js'
 
 /**
  * The part of an ioredis client (v5 or v6, `Redis` or `Cluster`) that the store uses. Declared
@@ -15,7 +16,7 @@ export interface RedisClient {
   readonly status: string
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
-  on(event: 'error' | 'ready', listener: (...args: unknown[]) => void): unknown
+  on(event: 'error' | 'ready' | 'node error', listener: (...args: unknown[]) => void): unknown
   connect?(): Promise<void>
 }
 
@@ -67,6 +68,18 @@ export interface RedisStoreOptions {
    * @default 0
    */
   extraTtlMs?: number
+  /**
+   * Replicas that must hold a decision's writes before it is answered (`WAIT`, sent with the
+   * script call in one round trip). With `0`, a master that fails over can lose the charges it
+   * had not yet replicated (see docs/redis.md, "Cluster in production"); with `1` or more, a
+   * request is admitted only once that many replicas have its charge, and a call whose writes
+   * don't reach them within its deadline fails with `ERR_RK_STORE` (the limiter applies
+   * `onStoreError`; the charge may still stand). Costs a `WAIT` per script call and the
+   * replication round trip in latency. Use `timeoutMs` of 250 or more: Redis times `WAIT` out on
+   * its 100 ms cron, and the store gives it the deadline less 110 ms.
+   * @default 0
+   */
+  replicas?: number
 }
 
 const KNOWN: { readonly [K in keyof Required<RedisStoreOptions>]: true } = {
@@ -76,6 +89,7 @@ const KNOWN: { readonly [K in keyof Required<RedisStoreOptions>]: true } = {
   clock: true,
   denyCache: true,
   extraTtlMs: true,
+  replicas: true,
 }
 const DENY_KNOWN: { readonly [K in keyof Required<DenyCacheOptions>]: true } = { maxEntries: true }
 
@@ -83,6 +97,11 @@ const DENY_KNOWN: { readonly [K in keyof Required<DenyCacheOptions>]: true } = {
 const OFFSET_PERIOD_MS = 10_000
 
 type ScriptCall = (...args: unknown[]) => Promise<unknown>
+
+/** What `replicas` needs of an ioredis client: a pipeline (the script call and its `WAIT` in one round trip). */
+interface PipelineClient {
+  pipeline(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> }
+}
 
 /** What {@link directCalls} needs of an ioredis client besides the store's interface. */
 interface CommandSender {
@@ -160,7 +179,8 @@ function noop(): void {}
 
 /** What a store wants to hear from its client. */
 interface ClientListener {
-  error(error: unknown): void
+  /** A connection failed: the client's own (single node), or one node's (`address`, Cluster). */
+  error(error: unknown, address?: string): void
   ready(): void
 }
 
@@ -179,6 +199,12 @@ function watch(client: RedisClient, listener: ClientListener): void {
     client.on('error', (...args: unknown[]) => {
       for (const l of listeners) l.error(args[0])
     })
+    // A Cluster reports each node's connection errors apart, and stays 'ready' meanwhile.
+    if ((client as { isCluster?: unknown }).isCluster === true) {
+      client.on('node error', (...args: unknown[]) => {
+        for (const l of listeners) l.error(args[0], typeof args[1] === 'string' ? args[1] : '')
+      })
+    }
     client.on('ready', () => {
       for (const l of listeners) l.ready()
     })
@@ -193,6 +219,47 @@ function unwatch(client: RedisClient, listener: ClientListener): void {
 
 /** Most requests in one script call: bounds the call's size and how long it holds Redis. */
 const MAX_BATCH = 128
+
+/** An outage is over (the recovery is reported) after this long without a failure. */
+const QUIET_MS = 1000
+
+/** Client states in which the first connection is still being made: calls wait for it. */
+const CONNECTING = new Set(['wait', 'connecting', 'connect'])
+
+/** One Redis server as the store sees it ('' on a single node; `host:port` of a Cluster master). */
+interface NodeState {
+  /** Script calls sent to it that have not come back (no reply, no error) yet. */
+  unanswered: number
+  /** Script calls sent to it so far (each batch's `seq`). */
+  sent: number
+  /** The latest `seq` it answered. */
+  answeredUpTo: number
+  /**
+   * It left a call unanswered past its deadline, or its connection failed: until it answers, one
+   * script call at a time goes to it as a probe, and every call that would wait behind that probe
+   * fails at once instead (nothing more is queued for it).
+   */
+  down: boolean
+  /** A probe is on its way. */
+  probing: boolean
+  /** `performance.now()` from which the next probe may go. */
+  probeAt: number
+}
+
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError'
+}
+
+/**
+ * An error that means Redis (or a node of it) is unavailable, rather than a problem of one call:
+ * any client-side failure (connection closed, all cluster nodes failed) except ioredis giving up
+ * on a slot in migration, and the replies of a server that can't serve (`CLUSTERDOWN`, …).
+ */
+function isOutage(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error)
+  if (!isReplyError(error)) return !/TRYAGAIN|ASK /.test(message)
+  return /^(CLUSTERDOWN|MASTERDOWN|LOADING|READONLY)/.test(message)
+}
 
 /** One request (a store call) waiting for its batch, or in flight with it. */
 interface Call {
@@ -211,8 +278,14 @@ interface Call {
   readonly now: number
   /** When the refunded cost was charged (refund only). */
   readonly chargedAt: number
-  /** Batching group: '' on a single node; the hash tag on a Cluster (one batch, one slot). */
+  /**
+   * Batching group: '' on a single node. On a Cluster, the request's keys: one batch is then one
+   * slot (never CROSSSLOT), and a batch's requests share every key, so a slot in migration
+   * (ASK, TRYAGAIN) treats them all alike: no request fails because of another's keys.
+   */
   readonly group: string
+  /** The Cluster slot of its keys (-1 on a single node). */
+  readonly slot: number
   /** Deny cache signature (consume/peek with the cache on). */
   readonly signature: string | undefined
   /** The store's invalidation count when the call was made. */
@@ -233,6 +306,14 @@ interface Batch {
   /** Sent whole once more already (after NOSCRIPT). */
   resent: boolean
   readonly group: string
+  /** The node it went to ('' on a single node, else the slot's master `host:port` when sent). */
+  node: string
+  /** Its reply (or an error) came back; until then it sits in the client's queue. */
+  back: boolean
+  /** Sent to a down node to find out whether it is back. */
+  probe: boolean
+  /** Its number among the calls sent to its node. */
+  seq: number
   /** Its calls not settled yet. */
   live: number
   /** Counted in flight: until it is answered or every call of it has settled (a deadline). */
@@ -263,6 +344,8 @@ export class RedisStore implements Store {
   readonly timeoutMs: number
   readonly clock: RedisClock
   readonly extraTtlMs: number
+  /** Replicas that must acknowledge a decision's writes before it is answered (`WAIT`). */
+  readonly replicas: number
   readonly client: RedisClient
   #evalsha: ScriptCall
   #eval: ScriptCall
@@ -288,8 +371,19 @@ export class RedisStore implements Store {
   #periodStart = 0
   /** Bumped by every reset and refund: denials that were in flight meanwhile are not cached. */
   #invalidations = 0
-  /** Whether the current outage was reported already. */
-  #errorReported = false
+  /** An outage was reported and its recovery not yet. */
+  #outage = false
+  /** `performance.now()` of the latest failure (an error event, a call left unanswered). */
+  #troubleAt = 0
+  /** A connection attempt failed since the client was last ready: calls fail fast, they don't wait. */
+  #connectFailed = false
+  /** Calls made while the client makes its first connection: they go when it is ready. */
+  #waiting: Call[] = []
+  /** Servers by node key, and how many of them are down. */
+  #nodes = new Map<string, NodeState>()
+  #downCount = 0
+  /** `performance.now()` of the last look for down nodes that a failover replaced. */
+  #prunedAt = Number.NEGATIVE_INFINITY
 
   constructor(options: RedisStoreOptions) {
     const where = 'new RedisStore()'
@@ -314,6 +408,10 @@ export class RedisStore implements Store {
     }
     this.clock = options.clock ?? 'redis'
     this.extraTtlMs = options.extraTtlMs === undefined ? 0 : checkInteger(where, 'extraTtlMs', options.extraTtlMs, 0, 365 * 86_400_000)
+    this.replicas = options.replicas === undefined ? 0 : checkInteger(where, 'replicas', options.replicas, 0, 64)
+    if (this.replicas > 0 && typeof (options.client as { pipeline?: unknown }).pipeline !== 'function') {
+      invalid(where, 'client', 'must have pipeline() when replicas > 0 (an ioredis client)', options.client)
+    }
     const deny = options.denyCache
     if (deny === true) {
       this.#denied = new DenyCache(10_000)
@@ -336,6 +434,9 @@ export class RedisStore implements Store {
       }, noop)
     }
     this.#queue = new DeadlineQueue<Call>((call) => {
+      const batch = call.batch
+      // Sent and not answered by its deadline: Redis is frozen, unreachable or overloaded.
+      if (batch !== undefined && !batch.back) this.#unanswered(batch)
       this.#release(call)
       call.reject(new StoreError('ERR_RK_STORE_TIMEOUT', `RedisStore: no answer within ${this.timeoutMs} ms`))
     })
@@ -412,21 +513,29 @@ export class RedisStore implements Store {
 
     const denied = this.#denied
     let signature: string | undefined
+    const group = this.#cluster ? signatureOf(stateKeys) : ''
     if (denied !== undefined) {
       if (op === OP_REFUND || op === OP_RESET) {
         this.#invalidations++
         denied.clear(stateKeys)
       } else if (cost > 0) {
-        signature = signatureOf(stateKeys)
+        signature = this.#cluster ? group : signatureOf(stateKeys)
         const hit = denied.get(signature, policies, cost, caller ? now : Date.now(), caller ? now : undefined)
         if (hit !== undefined) return hit
       }
     }
 
     const status = this.client.status
-    if (status !== 'ready') {
+    // The first connection is being made: wait for it (within the deadline) rather than bypass Redis.
+    const wait = status !== 'ready' && !this.#connectFailed && CONNECTING.has(status)
+    if (status !== 'ready' && !wait) {
       // Fail fast: never hand a command to ioredis's offline queue, which would replay it later.
-      return Promise.reject(new StoreError('ERR_RK_STORE', `RedisStore: Redis is not connected (client status "${status}")`))
+      return Promise.reject(notConnected(status))
+    }
+    const slot = this.#cluster ? keySlot(head) : -1
+    if (this.#downCount > 0) {
+      const node = this.#nodes.get(this.#nodeOf(slot))
+      if (node?.down && (node.probing || performance.now() < node.probeAt)) return Promise.reject(notAnswering())
     }
 
     const call: Call = {
@@ -439,7 +548,8 @@ export class RedisStore implements Store {
       cost,
       now,
       chargedAt: op === OP_REFUND ? Math.floor(chargedAt) : 0,
-      group: this.#cluster ? head : '',
+      group,
+      slot,
       signature,
       invalidations: this.#invalidations,
       batch: undefined,
@@ -451,8 +561,100 @@ export class RedisStore implements Store {
       call.reject = reject
     })
     this.#queue.add(call)
-    this.#enqueue(call)
+    if (wait) {
+      // Calls that expired meanwhile are dropped now and then, so a client that never connects can't grow this.
+      if (this.#waiting.length >= 1024) this.#waiting = this.#waiting.filter((c) => !c.done)
+      this.#waiting.push(call)
+    } else {
+      this.#enqueue(call)
+    }
     return promise
+  }
+
+  /** The node a slot's calls go to: '' on a single node, the slot's master on a Cluster (or '' if unknown). */
+  #nodeOf(slot: number): string {
+    if (slot < 0) return ''
+    return (this.client as { slots?: readonly (readonly string[] | undefined)[] }).slots?.[slot]?.[0] ?? ''
+  }
+
+  #node(key: string): NodeState {
+    let node = this.#nodes.get(key)
+    if (node === undefined) {
+      node = { unanswered: 0, sent: 0, answeredUpTo: 0, down: false, probing: false, probeAt: 0 }
+      this.#nodes.set(key, node)
+    }
+    return node
+  }
+
+  /** A node is down: probed at once (`probeDelay` 0) or after `probeDelay` ms. */
+  #markDown(key: string, probeDelay: number): void {
+    const node = this.#node(key)
+    const probeAt = performance.now() + probeDelay
+    if (node.down) {
+      if (probeAt > node.probeAt) node.probeAt = probeAt
+      return
+    }
+    node.down = true
+    node.probeAt = probeAt
+    this.#downCount++
+  }
+
+  #markUp(node: NodeState): void {
+    if (!node.down) return
+    node.down = false
+    this.#downCount--
+  }
+
+  /**
+   * A batch passed a deadline with no reply: its node is down until it answers, unless the node
+   * answered a batch sent after this one (then only this batch's slot is slow: ioredis retrying a
+   * TRYAGAIN, say, and the node's other slots are fine). The next batch for a down node goes at
+   * once as a probe; a frozen node leaves it unanswered too, and everything else fails fast.
+   */
+  #unanswered(batch: Batch): void {
+    if (batch.probe) return
+    const node = this.#nodes.get(batch.node)
+    if (node !== undefined && node.answeredUpTo > batch.seq) return
+    this.#trouble(`no answer within ${this.timeoutMs} ms`)
+    this.#markDown(batch.node, 0)
+  }
+
+  /** A failure: reported once per outage. */
+  #trouble(what: string): void {
+    this.#troubleAt = performance.now()
+    if (this.#outage) return
+    this.#outage = true
+    this.#events?.warn?.({
+      code: 'RK_REDIS_CONNECTION',
+      message: `RedisStore: Redis is unavailable (${what}); calls fail fast and the limiter applies onStoreError until it is back`,
+    })
+  }
+
+  /** Redis decided a call (or the client reconnected): reports the recovery once the outage is over. */
+  #healthy(): void {
+    if (!this.#outage || performance.now() - this.#troubleAt < QUIET_MS) return
+    if (this.#downCount > 0) {
+      this.#prune()
+      if (this.#downCount > 0) return
+    }
+    this.#outage = false
+    this.#events?.warn?.({ code: 'RK_REDIS_RECOVERED', message: 'RedisStore: Redis is answering again' })
+  }
+
+  /** Forgets down nodes that no longer serve a slot (a failover replaced them); at most every 100 ms. */
+  #prune(): void {
+    const slots = (this.client as { slots?: readonly (readonly string[] | undefined)[] }).slots
+    if (!this.#cluster || slots === undefined) return
+    const now = performance.now()
+    if (now - this.#prunedAt < 100) return
+    this.#prunedAt = now
+    const masters = new Set<string>()
+    for (const nodes of slots) if (nodes?.[0] !== undefined) masters.add(nodes[0])
+    for (const [key, node] of this.#nodes) {
+      if (masters.has(key)) continue
+      this.#markUp(node)
+      if (node.unanswered === 0) this.#nodes.delete(key)
+    }
   }
 
   /**
@@ -529,13 +731,25 @@ export class RedisStore implements Store {
       if (call.done) continue
       if (status !== 'ready') {
         this.#settle(call)
-        call.reject(new StoreError('ERR_RK_STORE', `RedisStore: Redis is not connected (client status "${status}")`))
+        call.reject(notConnected(status))
         continue
       }
       calls.push(call)
       if (call.expires < expires) expires = call.expires
     }
     if (calls.length === 0) return
+    const nodeKey = this.#nodeOf(calls[0].slot)
+    const node = this.#node(nodeKey)
+    let probe = false
+    if (node.down) {
+      // Nothing more is queued for a node that is down: one probe at a time finds out when it is
+      // back; every other call fails at once.
+      if (node.probing || performance.now() < node.probeAt) {
+        this.#rejectAll(calls, notAnswering())
+        return
+      }
+      node.probing = probe = true
+    }
 
     // [sha, numKeys, keys…, deadline, extra TTL, S, spec…, then per call: op, cost, n, spec index…, [now], [chargedAt]]
     const args: unknown[] = [DECIDE_SHA, 0]
@@ -569,21 +783,104 @@ export class RedisStore implements Store {
     for (const spec of specs) args.push(spec)
     for (const arg of tail) args.push(arg)
     const group = calls[0].group
-    const batch: Batch = { calls, args, sentAt: wall, resent: false, group, live: calls.length, open: true }
+    const batch: Batch = {
+      calls,
+      args,
+      sentAt: wall,
+      resent: false,
+      group,
+      node: nodeKey,
+      back: false,
+      probe,
+      seq: 0,
+      live: calls.length,
+      open: true,
+    }
     for (const call of calls) call.batch = batch
     this.#busy.set(group, (this.#busy.get(group) ?? 0) + 1)
     this.#send(batch, this.#evalsha)
   }
 
   #send(batch: Batch, command: ScriptCall): void {
+    const node = this.#node(batch.node)
+    node.unanswered++
+    batch.seq = ++node.sent
+    batch.back = false
+    // WAIT only for a batch that may write (a peek alone writes nothing).
+    if (this.replicas > 0 && batch.calls.some((call) => call.op !== OP_PEEK && (call.op !== OP_CONSUME || call.cost > 0))) {
+      this.#sendReplicated(batch, node, command === this.#eval ? 'eval' : 'evalsha')
+      return
+    }
     command.apply(this.client, batch.args).then(
-      (reply) => this.#reply(batch, reply),
-      (error) => this.#fail(batch, error),
+      (reply) => {
+        this.#back(batch, node, true)
+        this.#reply(batch, reply)
+      },
+      (error) => {
+        this.#back(batch, node, isReplyError(error))
+        this.#fail(batch, error)
+      },
     )
   }
 
+  /**
+   * The script call and a `WAIT` in one pipeline (one round trip, one node: the pipeline goes to
+   * the slot of the script's keys). The `WAIT` lasts at most until shortly before the batch's earliest deadline.
+   */
+  #sendReplicated(batch: Batch, node: NodeState, name: 'eval' | 'evalsha'): void {
+    let expires = Number.POSITIVE_INFINITY
+    for (const call of batch.calls) if (call.expires < expires) expires = call.expires
+    // WAIT should give up before the deadline, so that a shortfall is reported as such rather than
+    // as a timeout; Redis times it out on its cron (every 100 ms at the default hz), hence the margin.
+    const remaining = expires - performance.now()
+    const waitMs = Math.max(1, Math.floor(remaining > 200 ? remaining - 110 : remaining / 2))
+    const args = batch.args.slice()
+    if (name === 'eval') args[0] = DECIDE_SCRIPT
+    const client = this.client as unknown as PipelineClient
+    client
+      .pipeline([
+        [name, ...args],
+        ['wait', this.replicas, waitMs],
+      ])
+      .exec()
+      .then(
+        (results) => {
+          const script = results?.[0]
+          const wait = results?.[1]
+          if (script === undefined || script[0] !== null) {
+            const error = script?.[0] ?? new Error('no reply')
+            this.#back(batch, node, isReplyError(error))
+            this.#fail(batch, error)
+            return
+          }
+          this.#back(batch, node, true)
+          const acked = wait !== undefined && wait[0] === null && typeof wait[1] === 'number' ? wait[1] : 0
+          this.#reply(batch, script[1], acked < this.replicas)
+        },
+        (error) => {
+          this.#back(batch, node, false)
+          this.#fail(batch, error)
+        },
+      )
+  }
+
+  /** A batch came back; a node that answered (a reply, or an error from Redis itself) is up. */
+  #back(batch: Batch, node: NodeState, answered: boolean): void {
+    batch.back = true
+    node.unanswered--
+    if (batch.probe) {
+      batch.probe = false
+      node.probing = false
+      if (!answered) node.probeAt = performance.now() + this.timeoutMs
+    }
+    if (answered) {
+      if (batch.seq > node.answeredUpTo) node.answeredUpTo = batch.seq
+      this.#markUp(node)
+    }
+  }
+
   /** Settles a batch's calls with its reply (or queues them once more if Redis judged it late too early). */
-  #reply(batch: Batch, reply: unknown): void {
+  #reply(batch: Batch, reply: unknown, unreplicated = false): void {
     this.#close(batch)
     const r = reply as unknown[]
     const calls = batch.calls
@@ -611,6 +908,7 @@ export class RedisStore implements Store {
       }
       return
     }
+    if (this.#outage) this.#healthy()
     let at = 2
     for (let c = 0; c < calls.length; c++) {
       const call = calls[c]
@@ -631,6 +929,11 @@ export class RedisStore implements Store {
       at += count
       if (call.done) continue
       this.#settle(call)
+      if (unreplicated && (call.op === OP_REFUND || call.op === OP_RESET || (status === 1 && call.op === OP_CONSUME && call.cost > 0))) {
+        // Written on the master only: a failover now could lose it, so it isn't answered as done.
+        call.reject(new StoreError('ERR_RK_STORE', `RedisStore: the writes did not reach ${this.replicas} replica(s) within the deadline`))
+        continue
+      }
       const result: StoreResult = { allowed: status === 1, now: call.now >= 0 ? call.now : redisNow, results }
       if (!result.allowed && call.signature !== undefined && call.invalidations === this.#invalidations && this.#denied !== undefined) {
         this.#denied.set(call.signature, call.keys, call.cost, call.now >= 0 ? call.now : batch.sentAt, result)
@@ -650,6 +953,12 @@ export class RedisStore implements Store {
       return
     }
     this.#close(batch)
+    if (isOutage(error) && batch.calls.some((call) => !call.done)) {
+      // A lost connection, a cluster without a master for a slot, a server still loading: an
+      // outage whether or not the client also emitted an error event for it.
+      this.#trouble(`the Redis call failed: ${message.slice(0, 80)}`)
+      if (!isReplyError(error)) this.#markDown(batch.node, this.timeoutMs)
+    }
     const timedOut = /timed out/i.test(message)
     this.#rejectAll(
       batch.calls,
@@ -707,21 +1016,49 @@ export class RedisStore implements Store {
   }
 
   #listener: ClientListener = {
-    error: (error) => {
-      if (this.#errorReported) return
-      this.#errorReported = true
+    error: (error, address) => {
       const code =
         typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string'
           ? (error as { code: string }).code
-          : 'error'
-      this.#events?.warn?.({
-        code: 'RK_REDIS_CONNECTION',
-        message: `RedisStore: the Redis connection failed (${code}); calls fail fast until it is back`,
-      })
+          : error instanceof Error
+            ? error.message.slice(0, 80)
+            : 'error'
+      if (address === undefined) {
+        this.#connectFailed = true
+        // Calls waiting for the first connection fail with it, rather than at their deadline.
+        const waiting = this.#waiting
+        this.#waiting = []
+        const status = this.client.status
+        for (const call of waiting) {
+          if (call.done) continue
+          this.#settle(call)
+          call.reject(notConnected(status))
+        }
+      } else {
+        this.#markDown(address, this.timeoutMs)
+      }
+      this.#trouble(address === undefined ? `connection failed: ${code}` : `node ${address}: ${code}`)
     },
     ready: () => {
-      this.#errorReported = false
+      this.#connectFailed = false
+      // A new connection: nothing of ours is stuck behind an old one.
+      for (const node of this.#nodes.values()) this.#markUp(node)
       this.#calibrate()
+      const waiting = this.#waiting
+      this.#waiting = []
+      for (const call of waiting) if (!call.done) this.#enqueue(call)
+      if (this.#outage) {
+        this.#troubleAt = Number.NEGATIVE_INFINITY
+        this.#healthy()
+      }
     },
   }
+}
+
+function notConnected(status: string): StoreError {
+  return new StoreError('ERR_RK_STORE', `RedisStore: Redis is not connected (client status "${status}")`)
+}
+
+function notAnswering(): StoreError {
+  return new StoreError('ERR_RK_STORE', 'RedisStore: Redis left a call unanswered past its deadline; calls fail fast until it answers')
 }

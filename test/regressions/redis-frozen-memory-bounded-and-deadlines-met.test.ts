@@ -1,0 +1,106 @@
+// A frozen Redis (SIGSTOP; a connection that silently drops packets looks the same to a client)
+// must not grow the process: once a script call has gone unanswered past its deadline, the store
+// sends no new one to that server until it answers, and decides every request by onStoreError
+// meanwhile, each within its deadline. The outage is reported once, and so is the recovery.
+
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLimiter, fixedWindow } from '../../src/index.js'
+import { RedisStore } from '../../src/stores/redis/index.js'
+import { banner } from '../helpers/redis.js'
+import { hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'
+import { IOREDIS, ready } from '../redis/clients.js'
+
+const TIMEOUT_MS = 100
+/** Timer slack; the event loop's own worst delay during the run is added (a shared CI machine can stall it). */
+const MARGIN_MS = 15
+const FREEZE_MS = 2000
+
+const available = hasRedisServer()
+if (!available) {
+  banner('redis-server is not on the PATH: the frozen-Redis regression test is SKIPPED')
+  if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true')
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe.runIf(available)('RedisStore while Redis is frozen', () => {
+  let server: RedisServer
+
+  beforeAll(async () => {
+    server = await startRedisServer()
+  })
+
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it.each(IOREDIS)('$name: keeps at most one script call outstanding and meets every deadline', async (version) => {
+    const client = version.single(server.url, { retryStrategy: () => 50 })
+    await ready(client)
+    const queue = client as unknown as { commandQueue: { length: number } }
+    const store = new RedisStore({ client, timeoutMs: TIMEOUT_MS, prefix: `rkt-frozen-${process.pid}` })
+    const limiter = createLimiter({ store, policies: [fixedWindow({ name: 'count', limit: 1_000_000, window: '1d' })] })
+    const warnings: string[] = []
+    limiter.on('warn', (w) => warnings.push(w.code))
+    const key = `k-${Date.now()}`
+    for (let i = 0; i < 3; i++) expect((await limiter.consume(key)).reason).toBe('ok')
+
+    const durations: number[] = []
+    const reasons = new Map<string, number>()
+    let maxQueued = 0
+    const decide = async () => {
+      const started = performance.now()
+      const d = await limiter.consume(key)
+      durations.push(performance.now() - started)
+      reasons.set(d.reason, (reasons.get(d.reason) ?? 0) + 1)
+    }
+
+    const loop = monitorEventLoopDelay({ resolution: 5 })
+    loop.enable()
+    server.pause()
+    const decisions: Promise<void>[] = []
+    try {
+      // About 1,000 decisions per second: 5 every 5 ms.
+      const until = performance.now() + FREEZE_MS
+      while (performance.now() < until) {
+        for (let i = 0; i < 5; i++) decisions.push(decide())
+        maxQueued = Math.max(maxQueued, queue.commandQueue.length)
+        await sleep(5)
+      }
+      await Promise.all(decisions)
+    } finally {
+      server.resume()
+      loop.disable()
+    }
+    const stalledMs = loop.max / 1e6
+
+    expect(reasons.get('store-error')).toBe(decisions.length)
+    // One script call went out and was never answered; nothing else was queued behind it.
+    expect(maxQueued).toBeLessThanOrEqual(2)
+    expect(Math.max(...durations), `event loop delayed up to ${stalledMs.toFixed(1)} ms`).toBeLessThan(TIMEOUT_MS + MARGIN_MS + stalledMs)
+    // After the first deadline passed unanswered, requests fail at once instead of waiting.
+    const slow = durations.filter((ms) => ms > TIMEOUT_MS / 2).length
+    expect(slow).toBeLessThan(decisions.length / 10)
+    expect(warnings.filter((c) => c === 'RK_REDIS_CONNECTION')).toHaveLength(1)
+
+    // Redis answers again: counting resumes, nothing was written late, the recovery is reported.
+    const started = performance.now()
+    for (;;) {
+      const d = await limiter.consume(key)
+      if (d.reason === 'ok') {
+        expect(d.remaining).toBe(1_000_000 - 4)
+        break
+      }
+      if (performance.now() - started > 3000) throw new Error('never recovered')
+      await sleep(20)
+    }
+    for (let i = 0; i < 50 && !warnings.includes('RK_REDIS_RECOVERED'); i++) {
+      await limiter.consume(key)
+      await sleep(30)
+    }
+    expect(warnings.filter((c) => c === 'RK_REDIS_RECOVERED')).toHaveLength(1)
+    store.close()
+    client.disconnect()
+  })
+})

@@ -1,0 +1,93 @@
+// Requests made right after start-up, while ioredis is still connecting, wait for the connection
+// (within their deadline) instead of bypassing Redis. Once a connection attempt has failed, calls
+// fail fast again, and a server that accepts the connection but never answers can't hang them.
+
+import { createServer, type Server, type Socket } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLimiter, StoreError, tokenBucket } from '../../src/index.js'
+import { RedisStore } from '../../src/stores/redis/index.js'
+import { banner } from '../helpers/redis.js'
+import { freePort, hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'
+import { IOREDIS } from '../redis/clients.js'
+
+const TIMEOUT_MS = 100
+const MARGIN_MS = 40
+
+const available = hasRedisServer()
+if (!available) {
+  banner('redis-server is not on the PATH: the connecting-Redis regression test is SKIPPED')
+  if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true')
+}
+
+describe.runIf(available)('RedisStore requests made while the client connects', () => {
+  let server: RedisServer
+  beforeAll(async () => {
+    server = await startRedisServer()
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  describe.each(IOREDIS)('$name', (version) => {
+    const policies = [tokenBucket({ name: 'pm', limit: 5, window: '1m' })]
+
+    it.each([{ lazyConnect: false }, { lazyConnect: true }])('are decided by Redis (lazyConnect: $lazyConnect)', async (options) => {
+      const client = version.single(server.url, { ...options, retryStrategy: () => 50 })
+      try {
+        const store = new RedisStore({ client, timeoutMs: 1000, prefix: `rkt-connecting-${process.pid}-${Date.now()}` })
+        const limiter = createLimiter({ store, policies })
+        expect(client.status).not.toBe('ready')
+        const decisions = await Promise.all([limiter.consume('a'), limiter.consume('a'), limiter.consume('b')])
+        expect(decisions.map((d) => d.reason)).toEqual(['ok', 'ok', 'ok'])
+        expect(decisions.map((d) => d.remaining)).toEqual([4, 3, 4])
+        store.close()
+      } finally {
+        client.disconnect()
+      }
+    })
+
+    it('settle by the deadline when the server accepts the connection but never answers', async () => {
+      const sockets: Socket[] = []
+      const silent: Server = createServer((socket) => sockets.push(socket))
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+      const address = silent.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      const client = version.single(`redis://127.0.0.1:${port}`, { retryStrategy: () => 50, connectTimeout: 10_000 })
+      try {
+        const store = new RedisStore({ client, timeoutMs: TIMEOUT_MS })
+        const started = performance.now()
+        const error = await Promise.resolve(store.consume({ keys: ['k'], policies, cost: 1, now: Date.now(), tag: 'k' })).catch((e) => e)
+        expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
+        expect(error).toBeInstanceOf(StoreError)
+        expect((error as StoreError).code).toBe('ERR_RK_STORE_TIMEOUT')
+        store.close()
+      } finally {
+        client.disconnect()
+        for (const s of sockets) s.destroy()
+        silent.close()
+      }
+    })
+
+    it('fail fast once a connection attempt has failed (Redis down at start-up)', async () => {
+      const port = await freePort()
+      const client = version.single(`redis://127.0.0.1:${port}`, { retryStrategy: () => 50 })
+      try {
+        const store = new RedisStore({ client, timeoutMs: 5000 })
+        const limiter = createLimiter({ store, policies })
+        const warnings: string[] = []
+        limiter.on('warn', (w) => warnings.push(w.code))
+        // The first request waits for the first attempt, which fails: it fails with it.
+        const first = performance.now()
+        expect((await limiter.consume('k')).reason).toBe('store-error')
+        expect(performance.now() - first).toBeLessThan(1000)
+        const started = performance.now()
+        for (let i = 0; i < 5; i++) expect((await limiter.consume('k')).reason).toBe('store-error')
+        expect(performance.now() - started).toBeLessThan(MARGIN_MS)
+        expect(warnings).toEqual(['RK_REDIS_CONNECTION'])
+        store.close()
+      } finally {
+        client.disconnect()
+      }
+    })
+  })
+})
