@@ -196,6 +196,8 @@ const CALL_KNOWN: { readonly [K in keyof Required<WaitOptions & RefundOptions>]:
   signal: true,
   maxWaitMs: true,
 }
+/** How long a store must go without failing before an outage is declared over, ms. */
+const RECOVERY_QUIET_MS = 1000
 const STORE_ERROR_MODES: readonly StoreErrorMode[] = ['allow', 'deny', 'fallback']
 const NO_NAMES: readonly string[] = Object.freeze([])
 const NO_POLICIES: readonly PolicyResult[] = Object.freeze([])
@@ -510,7 +512,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
   }
   /** The store is failing: said once, at the first failure of an outage. */
   let failing = false
+  /** When the store last failed (the limiter's clock): an outage ends only after a quiet spell. */
+  let lastFailureAt = Number.NEGATIVE_INFINITY
   const outage = (error: unknown): void => {
+    lastFailureAt = now()
     if (failing) return
     failing = true
     const consequence =
@@ -520,6 +525,14 @@ export function createLimiter(options: LimiterOptions): Limiter {
           ? "onStoreError 'deny': requests are denied"
           : "onStoreError 'fallback': requests are decided by the local fallback store"
     say(true, 'RK_STORE_OUTAGE', `the store failed (${failureText(error)}); until it answers again, ${consequence}`)
+  }
+  /**
+   * A success during an outage ends it only when the store has not failed for
+   * RECOVERY_QUIET_MS: a store that fails some calls and answers others (a Redis Cluster with one
+   * master down, a flapping link) is one outage, not a line per request.
+   */
+  const calm = (): void => {
+    if (now() - lastFailureAt >= RECOVERY_QUIET_MS) recovered()
   }
   const recovered = (): void => {
     failing = false
@@ -828,7 +841,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       return failed(main, mode, key, request, layerOf, malformedAnswer(), tier, at)
     }
     if (main) {
-      if (failing) recovered()
+      if (failing) calm()
       return toDecision(mode, key, request, layerOf, answer, tier)
     }
     const decision = toDecision(mode, key, request, layerOf, answer, tier)
@@ -916,7 +929,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
         return recover(mode, key, request, undefined, error, undefined, at)
       }
       storeHub.current = previous
-      if (failing) recovered()
+      if (failing) calm()
       if (n === 1) return decisionOfOne(key, allowed, t, results)
       return decisionOf(mode, key, 1, policies, undefined, allowed, t, results, undefined)
     }
@@ -960,7 +973,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       if (main && !(error instanceof ConfigurationError)) outage(error)
       throw error
     }
-    if (main && failing) recovered()
+    if (main && failing) calm()
   }
 
   const asPromise = (fn: () => Decision | Promise<Decision>): Promise<Decision> => {
