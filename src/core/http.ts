@@ -467,6 +467,21 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     }
   }
 
+  const warnedHere = new Set<string>()
+  /** Reports `code` once per application object, or once per limiter without one. */
+  const warnOnce = (code: string, message: string, app?: object): void => {
+    let codes = warnedHere
+    if (app !== undefined) {
+      codes = warnedApps.get(app) ?? new Set()
+      warnedApps.set(app, codes)
+    }
+    if (codes.has(code)) return
+    codes.add(code)
+    // A limiter of your own making without `warn` still gets the warning heard.
+    if (typeof limiter.warn === 'function') limiter.warn({ code, message })
+    else process.emitWarning(message, { code })
+  }
+
   /** Turns a decision into what the adapter does. `finish` is set in count modes. */
   const outcome = (decision: Decision, info: Info, finish: HttpOutcome['finish']): HttpOutcome => {
     report(decision, info)
@@ -490,7 +505,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   }
 
   const decideKey = (info: Info, key: string | undefined, call: ConsumeOptions | undefined, routeScope: string | undefined) => {
-    let subject = key === undefined ? ipKey(info.ip, subnet) : key
+    let subject = key === undefined ? ipKey(info.ip, subnet, warnOnce) : key
     if (typeof subject !== 'string' || subject.length === 0) {
       // Request-time errors name the type, never the value (it may be a secret; see errors.ts).
       invalidAtRequest(where, 'key', 'must return a non-empty string, or undefined for the client IP', subject)
@@ -549,28 +564,15 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   /** The default setup (client-IP keys, a fixed cost, no skip or plan), without the stages it doesn't use. */
   const handleByIp = (info: Info, routeScope?: string): HttpOutcome | Promise<HttpOutcome> => {
     if (!firstTime(info.raw)) return PASS
-    const subject = ipKey(info.ip, subnet)
+    const subject = ipKey(info.ip, subnet, warnOnce)
     const decision = limiter.decide(routeScope === undefined ? subject : scopedKey(routeScope, subject), baseCall)
     return isThenable(decision) ? decision.then((d) => outcome(d, info, undefined)) : outcome(decision, info, undefined)
   }
 
-  const warnedHere = new Set<string>()
-
   return {
     limiter,
     handle: skip === undefined && plan === undefined && keyFn === undefined && costFn === undefined ? handleByIp : handleAny,
-    warnOnce(code: string, message: string, app?: object): void {
-      let codes = warnedHere
-      if (app !== undefined) {
-        codes = warnedApps.get(app) ?? new Set()
-        warnedApps.set(app, codes)
-      }
-      if (codes.has(code)) return
-      codes.add(code)
-      // A limiter of your own making without `warn` still gets the warning heard.
-      if (typeof limiter.warn === 'function') limiter.warn({ code, message })
-      else process.emitWarning(message, { code })
-    },
+    warnOnce,
     close: async () => {
       if (ownsLimiter) await limiter.close()
     },
