@@ -406,7 +406,7 @@ export function ipKey(ip: string | undefined, ipv6Subnet: number = DEFAULT_IPV6_
       'ERR_RK_INVALID_ARGUMENT',
       'ratekeeper',
       'ip',
-      'must be the client address, but the framework resolved none (closed socket or proxy setting); pass a key function',
+      'must be the client address, but this request has none (a closed socket, a trust-proxy setting that yields none, or a Fetch runtime without the ip option): give the adapter the address (Fetch: the ip option), or a key for every request',
       ip,
       { requestTime: true },
     )
