@@ -4,7 +4,7 @@
 // passed. The error, and a warning at the first such request, now name the `ip` option.
 import { createLimiter, fixedWindow } from 'ratekeeper'
 import { apiKey, rateLimit, withRateLimit } from 'ratekeeper/fetch'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 
 function setup(extra: { ip?: (request: Request) => string | undefined } = {}) {
   const limiter = createLimiter({ policies: [fixedWindow({ name: 'per-second', limit: 2, window: '1s' })], now: () => 0 })
@@ -52,6 +52,22 @@ describe('withRateLimit + apiKey() without an address source', () => {
     expect(found).toHaveLength(1)
     expect(found[0].message).toMatch(/ip option/)
     expect(found[0].message).toContain('cf-connecting-ip')
+  })
+
+  it('with nobody listening for warn, the warning is printed once', async () => {
+    const printed = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
+    try {
+      const GET = withRateLimit(async () => Response.json({}), {
+        policies: [fixedWindow({ limit: 2, window: '1s' })],
+        key: apiKey({ bearer: true }),
+        onError: () => new Response('failed', { status: 500 }),
+      })
+      for (let i = 0; i < 3; i++) expect((await GET(anonymous())).status).toBe(500)
+      const codes = printed.mock.calls.map((call) => (call[1] as { code?: string } | undefined)?.code)
+      expect(codes.filter((code) => code === 'RK_NO_CLIENT_ADDRESS')).toHaveLength(1)
+    } finally {
+      printed.mockRestore()
+    }
   })
 
   it('counts requests with a key as before', async () => {
