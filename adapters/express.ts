@@ -59,6 +59,8 @@ interface RouteIdentity {
 
 /** Route identities, computed once per route object (one route = one bucket, however it was reached). */
 const identities = new WeakMap<ExpressRoute, RouteIdentity>()
+/** Routes not found in their app's routers, numbered as met (see {@link routeIdentity}). */
+let unmountedRoutes = 0
 
 /** A path as registered: a string (`/` is the root, so empty), a regular expression, or a list of them. */
 function pathText(path: unknown): string {
@@ -128,9 +130,13 @@ function routeIdentity(req: Request): RouteIdentity | undefined {
   const methods = Object.keys(route.methods).filter((m) => route.methods[m] === true)
   if (mounts === undefined) {
     // Not reachable from the app's routers (a router called from a function of yours): the mount
-    // path as matched, lower-cased, not cached (it is the request's, not the route's).
-    const template = req.baseUrl.toLowerCase() + pathText(route.path)
-    return { template, scope: routeScope(methods, template) }
+    // path is unknown, and the text the request matched can be spelled many ways (percent-encoded,
+    // any parameter value, any match of a regular expression), so it is never used. The route is
+    // told apart by its own object instead: one bucket per route, whatever reached it.
+    const template = pathText(route.path) || '/'
+    identity = { template, scope: routeScope(methods, `${template} (unmounted route #${++unmountedRoutes})`) }
+    identities.set(route, identity)
+    return identity
   }
   const template = appMountText(app) + mounts.join('') + pathText(route.path) || '/'
   identity = { template, scope: routeScope(methods, template) }

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
-import { checkOptionsObject, invalid } from '../src/core/errors.js'
+import { checkOptionsObject, invalid, RateKeeperError } from '../src/core/errors.js'
 import type { HttpLimiter, HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/core/http.js'
 import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/core/http.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/core/provider/introspection.js'
@@ -270,6 +270,62 @@ function routeName(method: unknown, url: unknown): string {
   return `${methods} ${String(url ?? '?')}`
 }
 
+/**
+ * Per application (root instance): the routes declared with `config.rateLimit` options, and those
+ * a ratekeeper plugin reaches. A route outside every plugin's encapsulation context never passes
+ * its hooks; its limits would be silently ignored, so start-up fails instead.
+ */
+interface RouteWatch {
+  readonly declared: Map<object, string>
+  readonly reached: WeakSet<object>
+}
+const watches = new WeakMap<object, RouteWatch>()
+
+/** The root instance of an encapsulation context (contexts inherit from their parent). */
+function rootOf(fastify: FastifyInstance): FastifyInstance {
+  let root = fastify
+  for (
+    let p: unknown = Object.getPrototypeOf(root);
+    typeof (p as { addHook?: unknown } | null)?.addHook === 'function';
+    p = Object.getPrototypeOf(p)
+  ) {
+    root = p as FastifyInstance
+  }
+  return root
+}
+
+/** Watches, from the root, every route declared from now on; `ready()` fails for those no plugin reached. */
+function watchRoutes(fastify: FastifyInstance): RouteWatch {
+  const root = rootOf(fastify)
+  const watch = watches.get(root)
+  if (watch !== undefined) return watch
+  const w: RouteWatch = { declared: new Map(), reached: new WeakSet() }
+  watches.set(root, w)
+  root.addHook('onRoute', (routeOptions) => {
+    const config = routeOptions.config?.rateLimit
+    if (config === undefined || config === false) return
+    w.declared.set(routeOptions, routeName(routeOptions.method, routeOptions.url))
+  })
+  root.addHook('onReady', (done: (error?: Error) => void) => {
+    const missed: string[] = []
+    for (const [route, name] of w.declared) if (!w.reached.has(route)) missed.push(name)
+    w.declared.clear()
+    if (missed.length === 0) {
+      done()
+      return
+    }
+    done(
+      new RateKeeperError(
+        'ERR_RK_INVALID_OPTION',
+        `${WHERE}: config.rateLimit of ${missed.join(', ')} would never apply: the route is outside the encapsulation context ` +
+          'the plugin is registered in (a register() callback not wrapped with fastify-plugin). Register the plugin on the root, ' +
+          "in the route's context, or wrap the plugin that registers it with fastify-plugin.",
+      ),
+    )
+  })
+  return w
+}
+
 const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeeper(
   fastify: FastifyInstance,
   options: FastifyRateLimitOptions,
@@ -318,9 +374,11 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
 
   // Routes declared after the plugin are validated when they are declared; a route the plugin did
   // not see (declared before it, or before a register that was not awaited) on its first request.
+  const watch = watchRoutes(fastify)
   fastify.addHook('onRoute', (routeOptions) => {
     const config = routeOptions.config?.rateLimit
     if (config === undefined || config === false) return
+    watch.reached.add(routeOptions)
     compile(config, routeName(routeOptions.method, routeOptions.url))
   })
 

@@ -196,6 +196,10 @@ function defaultOnError(error: unknown): Response {
 
 const ADAPTER_OPTIONS = ['ip', 'onError']
 
+/** What to do about a request with neither a key nor an address on a Fetch runtime. */
+const ADDRESS_HINT =
+  "the runtime gave no connection address: pass the ip option, (request, context) => address, with what your platform gives (Cloudflare Workers: request.headers.get('cf-connecting-ip'); a plain check: its info.ip), or have the key function return a key for every request"
+
 /** Hono routes of middleware registered with `app.use()` end in `*`: those are not one route. */
 function honoRoute(c: HonoContextLike): string | undefined {
   try {
@@ -225,7 +229,7 @@ function honoRoute(c: HonoContextLike): string | undefined {
 export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
   const where = 'rateLimit() (ratekeeper/fetch)'
   checkOptionsObject(where, options)
-  const http = createHttpLimiter<Request, FetchRequestInfo>(where, options, ADAPTER_OPTIONS)
+  const http = createHttpLimiter<Request, FetchRequestInfo>(where, options, ADAPTER_OPTIONS, 'weakset', 'canonical', ADDRESS_HINT)
   const ipOption = options.ip
   if (ipOption !== undefined && typeof ipOption !== 'function')
     invalid(where, 'ip', 'must be a function (request, context) => address', ipOption)

@@ -298,6 +298,13 @@ function scopedKey(scope: string, key: string): string {
   return `route:${scope.length}:${scope}|${key}`
 }
 
+/** Code of the warning given at the first request with neither a key nor a client address. */
+export const NO_CLIENT_ADDRESS = 'RK_NO_CLIENT_ADDRESS'
+
+/** What to do about a request with neither a key nor an address, on the Node frameworks. */
+const NODE_ADDRESS_HINT =
+  'the framework resolved none (a closed socket, or a trust-proxy setting that yields none): check that setting, or have the key function return a key for every request'
+
 /**
  * Validates adapter options once and compiles the request → decision → response logic every
  * adapter shares. `where` names the factory in error messages; `adapterOptions` lists the extra
@@ -315,6 +322,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   adapterOptions: readonly string[] = [],
   mark: DecidedMark = 'weakset',
   headerNames: HeaderNameCase = 'canonical',
+  addressHint: string = NODE_ADDRESS_HINT,
 ): HttpLimiter<Raw, Info> {
   checkOptionsObject(where, options)
   for (const name of Object.keys(options)) {
@@ -467,6 +475,39 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     }
   }
 
+  const warnedHere = new Set<string>()
+  /** Reports `code` once per application object, or once per limiter without one. */
+  const warnOnce = (code: string, message: string, app?: object): void => {
+    let codes = warnedHere
+    if (app !== undefined) {
+      codes = warnedApps.get(app) ?? new Set()
+      warnedApps.set(app, codes)
+    }
+    if (codes.has(code)) return
+    codes.add(code)
+    // A limiter of your own making without `warn` still gets the warning heard.
+    if (typeof limiter.warn === 'function') limiter.warn({ code, message })
+    else process.emitWarning(message, { code })
+  }
+
+  /**
+   * The key of a request counted by its client address. A request with none is refused (the
+   * adapter's error path: a 500 by default), never admitted uncounted nor put in one bucket with
+   * every other such request; the first one is also reported through `warn`.
+   */
+  const addressKey = (ip: string | undefined): string => {
+    if (typeof ip === 'string' && ip.length > 0) return ipKey(ip, subnet, warnOnce)
+    warnOnce(NO_CLIENT_ADDRESS, `${where}: a request has no key and no client address, and is refused: ${addressHint}.`)
+    throw new ConfigurationError(
+      'ERR_RK_INVALID_ARGUMENT',
+      where,
+      'ip',
+      `must be the client address of a request without a key, but ${addressHint}`,
+      ip,
+      { requestTime: true },
+    )
+  }
+
   /** Turns a decision into what the adapter does. `finish` is set in count modes. */
   const outcome = (decision: Decision, info: Info, finish: HttpOutcome['finish']): HttpOutcome => {
     report(decision, info)
@@ -490,7 +531,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   }
 
   const decideKey = (info: Info, key: string | undefined, call: ConsumeOptions | undefined, routeScope: string | undefined) => {
-    let subject = key === undefined ? ipKey(info.ip, subnet) : key
+    let subject = key === undefined ? addressKey(info.ip) : key
     if (typeof subject !== 'string' || subject.length === 0) {
       // Request-time errors name the type, never the value (it may be a secret; see errors.ts).
       invalidAtRequest(where, 'key', 'must return a non-empty string, or undefined for the client IP', subject)
@@ -549,28 +590,15 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   /** The default setup (client-IP keys, a fixed cost, no skip or plan), without the stages it doesn't use. */
   const handleByIp = (info: Info, routeScope?: string): HttpOutcome | Promise<HttpOutcome> => {
     if (!firstTime(info.raw)) return PASS
-    const subject = ipKey(info.ip, subnet)
+    const subject = addressKey(info.ip)
     const decision = limiter.decide(routeScope === undefined ? subject : scopedKey(routeScope, subject), baseCall)
     return isThenable(decision) ? decision.then((d) => outcome(d, info, undefined)) : outcome(decision, info, undefined)
   }
 
-  const warnedHere = new Set<string>()
-
   return {
     limiter,
     handle: skip === undefined && plan === undefined && keyFn === undefined && costFn === undefined ? handleByIp : handleAny,
-    warnOnce(code: string, message: string, app?: object): void {
-      let codes = warnedHere
-      if (app !== undefined) {
-        codes = warnedApps.get(app) ?? new Set()
-        warnedApps.set(app, codes)
-      }
-      if (codes.has(code)) return
-      codes.add(code)
-      // A limiter of your own making without `warn` still gets the warning heard.
-      if (typeof limiter.warn === 'function') limiter.warn({ code, message })
-      else process.emitWarning(message, { code })
-    },
+    warnOnce,
     close: async () => {
       if (ownsLimiter) await limiter.close()
     },

@@ -162,6 +162,32 @@ function dottedIpv4(s: string, from: number): string | undefined {
   return v4 === undefined ? undefined : `${v4[0]}.${v4[1]}.${v4[2]}.${v4[3]}`
 }
 
+/**
+ * Whether `s` is IPv4 in canonical dotted form: four decimal octets of 1-3 digits, each at most
+ * 255, without leading zeros. The cheap check of {@link normalizeIp}: it allocates nothing.
+ */
+function isCanonicalIpv4(s: string): boolean {
+  const length = s.length
+  if (length < 7 || length > 15) return false
+  let dots = 0
+  let n = 0
+  let digits = 0
+  for (let i = 0; i < length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 46 /* . */) {
+      if (digits === 0 || ++dots > 3) return false
+      digits = 0
+      n = 0
+      continue
+    }
+    const d = c - 48
+    if (d < 0 || d > 9 || (digits > 0 && n === 0)) return false
+    n = n * 10 + d
+    if (++digits > 3 || n > 255) return false
+  }
+  return dots === 3 && digits > 0
+}
+
 /** RFC 5952 text of 8 groups: lower case, no leading zeros, the longest run (>= 2) of zero groups as `::`. */
 function formatIpv6(groups: readonly number[]): string {
   let bestStart = -1
@@ -232,34 +258,14 @@ function embeddedIpv4(g: readonly number[]): string | undefined {
 }
 
 /**
- * The canonical form of a client address, as keys use it:
- * - IPv4 as it is (`203.0.113.7`);
- * - an IPv6 address that carries an IPv4 client's address as its IPv4 address: IPv4-mapped
- *   (`::ffff:203.0.113.7`, `::ffff:cb00:7107`), so a dual-stack socket can't give one client two
- *   buckets, and likewise SIIT (`::ffff:0:203.0.113.7`), IPv4-compatible (`::203.0.113.7`), the
- *   NAT64 well-known prefix (`64:ff9b::203.0.113.7`), 6to4 (`2002:cb00:7107::/48`) and Teredo
- *   (`2001:0::/32`), so that the IPv4 clients behind one of those prefixes are not one client
- *   (and IPv4 is never masked as IPv6);
- * - other IPv6 masked to its first `ipv6Subnet` bits, in RFC 5952 form with the prefix length
- *   (`2001:db8:1234:5600::/56`), because one customer is usually given a whole /56 or /48 and
- *   could otherwise rotate through 2^72 addresses;
- * - anything else (not an IP address) unchanged.
- *
- * @example
- * normalizeIp('::ffff:203.0.113.7')            // '203.0.113.7'
- * normalizeIp('64:ff9b::203.0.113.7')          // '203.0.113.7'
- * normalizeIp('2001:db8:1234:56ab::1')         // '2001:db8:1234:5600::/56'
- * normalizeIp('2001:db8::1', 128)              // '2001:db8::1/128'
+ * What {@link normalizeIp} returns for text that is not an IP address: every such request shares
+ * this one value (and so one bucket per route), so a client that can choose the text can't make
+ * itself new buckets.
  */
-export function normalizeIp(ip: string, ipv6Subnet: number = DEFAULT_IPV6_SUBNET): string {
-  if (ip.indexOf(':') < 0) return ip
-  // The IPv6 text met most: an IPv4 client of a dual-stack socket (`::ffff:203.0.113.7`).
-  if (isMappedPrefix(ip)) {
-    const v4 = dottedIpv4(ip, 7)
-    if (v4 !== undefined) return v4
-  }
-  const groups = parseIpv6(ip)
-  if (groups === undefined) return ip
+export const NOT_AN_ADDRESS = 'not-an-address'
+
+/** The key of 8 IPv6 groups: the IPv4 address they carry, or their first `ipv6Subnet` bits. */
+function ipv6Key(groups: number[], ipv6Subnet: number): string {
   const v4 = embeddedIpv4(groups)
   if (v4 !== undefined) return v4
   for (let i = 0; i < 8; i++) {
@@ -270,31 +276,151 @@ export function normalizeIp(ip: string, ipv6Subnet: number = DEFAULT_IPV6_SUBNET
   return `${formatIpv6(groups)}/${ipv6Subnet}`
 }
 
+/** Whether `s[from, end)` is `:` and a port (1-5 digits, at most 65535). */
+function isPortSuffix(s: string, from: number): boolean {
+  if (s.charCodeAt(from) !== 58 /* : */) return false
+  const digits = s.length - from - 1
+  if (digits < 1 || digits > 5) return false
+  let n = 0
+  for (let i = from + 1; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+    n = n * 10 + (c - 48)
+  }
+  return n <= 65535
+}
+
+/** Dotted IPv4 with any number of leading zeros per octet (read as decimal) in canonical form, or `undefined`. */
+function looseIpv4(s: string): string | undefined {
+  const parts = s.split('.')
+  if (parts.length !== 4) return undefined
+  const out: number[] = []
+  for (const part of parts) {
+    if (part.length === 0 || part.length > 12 || !/^\d+$/.test(part)) return undefined
+    const n = Number(part)
+    if (n > 255) return undefined
+    out.push(n)
+  }
+  return out.join('.')
+}
+
+/**
+ * The slow path of {@link normalizeIp}, for what the cheap checks did not take: surrounding
+ * spaces, a port (`203.0.113.7:50001`, `[2001:db8::1]:443`), brackets around IPv4, more leading
+ * zeros than three digits hold. Anything else is {@link NOT_AN_ADDRESS}.
+ */
+function normalizeUnusualIp(text: string, ipv6Subnet: number): string {
+  let s = text.trim()
+  if (s.charCodeAt(0) === 91 /* [ */) {
+    const close = s.indexOf(']')
+    if (close < 0 || (close + 1 < s.length && !isPortSuffix(s, close + 1))) return NOT_AN_ADDRESS
+    s = s.slice(1, close)
+    if (s.indexOf(':') >= 0) {
+      const groups = parseIpv6(s)
+      return groups === undefined ? NOT_AN_ADDRESS : ipv6Key(groups, ipv6Subnet)
+    }
+  } else {
+    const colon = s.indexOf(':')
+    if (colon >= 0 && s.indexOf(':', colon + 1) >= 0) {
+      const groups = parseIpv6(s)
+      return groups === undefined ? NOT_AN_ADDRESS : ipv6Key(groups, ipv6Subnet)
+    }
+    // One colon: IPv4 and a port (IPv6 has at least two).
+    if (colon >= 0) {
+      if (!isPortSuffix(s, colon)) return NOT_AN_ADDRESS
+      s = s.slice(0, colon)
+    }
+  }
+  return looseIpv4(s) ?? NOT_AN_ADDRESS
+}
+
+/**
+ * The canonical form of a client address, as keys use it:
+ * - IPv4 in dotted decimal without leading zeros (`203.0.113.7`; `203.0.113.07` is read as
+ *   decimal, the same address);
+ * - an IPv6 address that carries an IPv4 client's address as its IPv4 address: IPv4-mapped
+ *   (`::ffff:203.0.113.7`, `::ffff:cb00:7107`), so a dual-stack socket can't give one client two
+ *   buckets, and likewise SIIT (`::ffff:0:203.0.113.7`), IPv4-compatible (`::203.0.113.7`), the
+ *   NAT64 well-known prefix (`64:ff9b::203.0.113.7`), 6to4 (`2002:cb00:7107::/48`) and Teredo
+ *   (`2001:0::/32`), so that the IPv4 clients behind one of those prefixes are not one client
+ *   (and IPv4 is never masked as IPv6);
+ * - other IPv6 masked to its first `ipv6Subnet` bits, in RFC 5952 form with the prefix length
+ *   (`2001:db8:1234:5600::/56`), because one customer is usually given a whole /56 or /48 and
+ *   could otherwise rotate through 2^72 addresses;
+ * - a port some proxies append (`203.0.113.7:50001`, `[2001:db8::1]:443`) is dropped: the client
+ *   is the address, not the connection;
+ * - anything else (not an IP address) is {@link NOT_AN_ADDRESS}, one value for all such text.
+ *
+ * @example
+ * normalizeIp('::ffff:203.0.113.7')            // '203.0.113.7'
+ * normalizeIp('203.0.113.7:50001')             // '203.0.113.7'
+ * normalizeIp('64:ff9b::203.0.113.7')          // '203.0.113.7'
+ * normalizeIp('2001:db8:1234:56ab::1')         // '2001:db8:1234:5600::/56'
+ * normalizeIp('2001:db8::1', 128)              // '2001:db8::1/128'
+ */
+export function normalizeIp(ip: string, ipv6Subnet: number = DEFAULT_IPV6_SUBNET): string {
+  if (isCanonicalIpv4(ip)) return ip
+  if (ip.indexOf(':') < 0) return normalizeUnusualIp(ip, ipv6Subnet)
+  // The IPv6 text met most: an IPv4 client of a dual-stack socket (`::ffff:203.0.113.7`).
+  if (isMappedPrefix(ip)) {
+    const v4 = dottedIpv4(ip, 7)
+    if (v4 !== undefined) return v4
+  }
+  const groups = parseIpv6(ip)
+  return groups === undefined ? normalizeUnusualIp(ip, ipv6Subnet) : ipv6Key(groups, ipv6Subnet)
+}
+
 /** Throws unless `subnet` is a valid IPv6 grouping prefix length (32-128). */
 export function checkIpv6Subnet(where: string, option: string, subnet: unknown): number {
   return checkInteger(where, option, subnet, 32, 128)
 }
 
+/** Code of the warning given the first time a client address is not an IP address. */
+export const IP_NOT_AN_ADDRESS = 'RK_IP_NOT_AN_ADDRESS'
+
+/** What a warning is told: a code and a message. */
+export type KeyWarn = (code: string, message: string) => void
+
+let warnedProcess = false
+/** Without a limiter to tell, once per process. */
+function warnProcess(code: string, message: string): void {
+  if (warnedProcess) return
+  warnedProcess = true
+  process.emitWarning(message, { code })
+}
+
 /**
  * The key of a client address: `ip:` + {@link normalizeIp}. Throws `ERR_RK_INVALID_ARGUMENT`
  * when there is no address (a closed socket, or a proxy setup that yields none): such requests
- * must not share one "undefined" bucket.
+ * must not share one "undefined" bucket. A value that is not an IP address is keyed
+ * `ip:not-an-address` (one bucket for all such values, so a client can't make new ones) and
+ * reported through `warn` (`RK_IP_NOT_AN_ADDRESS`; the value itself is never shown), or once per
+ * process as a process warning when no `warn` is given.
  *
  * @example
  * ipKey('::ffff:203.0.113.7') // 'ip:203.0.113.7'
  */
-export function ipKey(ip: string | undefined, ipv6Subnet: number = DEFAULT_IPV6_SUBNET): string {
+export function ipKey(ip: string | undefined, ipv6Subnet: number = DEFAULT_IPV6_SUBNET, warn: KeyWarn = warnProcess): string {
   if (typeof ip !== 'string' || ip.length === 0) {
     throw new ConfigurationError(
       'ERR_RK_INVALID_ARGUMENT',
       'ratekeeper',
       'ip',
-      'must be the client address, but the framework resolved none (closed socket or proxy setting); pass a key function',
+      'must be the client address, but this request has none (a closed socket, a trust-proxy setting that yields none, or a Fetch runtime without the ip option): give the adapter the address (Fetch: the ip option), or a key for every request',
       ip,
       { requestTime: true },
     )
   }
-  return IP_PREFIX + encodeSubject('ipKey()', normalizeIp(ip, ipv6Subnet))
+  const address = normalizeIp(ip, ipv6Subnet)
+  if (address === NOT_AN_ADDRESS) {
+    warn(
+      IP_NOT_AN_ADDRESS,
+      `ratekeeper: a client address the framework resolved is not an IP address (${ip.length} characters, not shown); ` +
+        `every such request is counted in one shared bucket, "${IP_PREFIX}${NOT_AN_ADDRESS}". ` +
+        'Check the trust-proxy setting and what your proxy writes in X-Forwarded-For, or pass a key function.',
+    )
+  }
+  return IP_PREFIX + encodeSubject('ipKey()', address)
 }
 
 /** Options of {@link apiKey}. */

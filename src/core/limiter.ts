@@ -163,7 +163,7 @@ export interface Limiter {
   wait(key: string, options?: WaitOptions): Promise<Decision>
   /** Subscribes to an event; returns the unsubscribe function. */
   on<E extends LimiterEventName>(event: E, listener: (payload: LimiterEvents[E]) => void): () => void
-  /** Emits a `warn` event and logs it with the `logger` (adapters report configuration hazards, e.g. a permissive trust-proxy setting). */
+  /** Emits a `warn` event and logs it with the `logger` once per code, or prints it with `process.emitWarning` when neither is there (adapters report configuration hazards, e.g. a permissive trust-proxy setting). */
   warn?(info: { code: string; message: string }): void
   /** Closes the stores this limiter created itself (a store you passed in stays yours to close). */
   close(): Promise<void>
@@ -1042,8 +1042,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
       }
     },
     warn: (info) => {
-      emit('warn', info)
-      log('warn', info.message)
+      // Like a store's warnings: printed when nobody listens and there is no logger.
+      if (!hear(info)) storeHub.print(info)
     },
     on: (event, listener) => {
       if (typeof listener !== 'function') invalid('limiter.on()', 'listener', 'must be a function', listener)

@@ -35,7 +35,7 @@ describe('normalizeIp', () => {
       '::ffff:1234.1.1.1',
       '::ffff:',
     ]) {
-      expect(normalizeIp(s)).toBe(s)
+      expect(normalizeIp(s)).toBe('not-an-address')
     }
   })
 
@@ -54,8 +54,32 @@ describe('normalizeIp', () => {
     expect(normalizeIp('2001:db8:1:2:3:4:5:6', 60)).toBe('2001:db8:1::/60')
   })
 
-  it('leaves what is not an IP address unchanged', () => {
-    for (const s of ['unknown', '1:2:3', '::ffff:999.1.1.1', '1::2::3', '12345::1']) expect(normalizeIp(s)).toBe(s)
+  it('gives all that is not an IP address one value', () => {
+    for (const s of [
+      'unknown',
+      '1:2:3',
+      '::ffff:999.1.1.1',
+      '1::2::3',
+      '12345::1',
+      '1.2.3',
+      '1.2.3.4:99999',
+      '[::1',
+      '[::1]x',
+      '1.2.3.4:',
+    ]) {
+      expect(normalizeIp(s)).toBe('not-an-address')
+    }
+  })
+
+  it('drops a port and leading zeros', () => {
+    expect(normalizeIp('203.0.113.7:50001')).toBe('203.0.113.7')
+    expect(normalizeIp('203.0.113.07')).toBe('203.0.113.7')
+    expect(normalizeIp('01.2.3.4')).toBe('1.2.3.4')
+    expect(normalizeIp('0001.2.3.4')).toBe('1.2.3.4')
+    expect(normalizeIp(' 203.0.113.7 ')).toBe('203.0.113.7')
+    expect(normalizeIp('[2001:db8::1]:443')).toBe('2001:db8::/56')
+    expect(normalizeIp('[::ffff:1.2.3.4]:80')).toBe('1.2.3.4')
+    expect(normalizeIp('[1.2.3.4]:80')).toBe('1.2.3.4')
   })
 
   it('property: every address of one /56 gets the same key, and the key is in that /56', () => {
