@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../helpers/redis.js'
 
 const PINNED = {
-  decide: 'df5d45c590aa0db6afeed33739cc5e12bff98cc5',
+  decide: 'f4ff79697d2f8ddcd60a8a366a84735f87888bea',
 }
 
 describe('Lua scripts', () => {

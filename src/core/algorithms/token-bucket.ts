@@ -132,12 +132,16 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
     notAdmitted(state, cost, now, nowTicks, tat, next, out)
   }
 
-  const refund = (state: PolicyState | undefined, cost: number, _chargedAt: number, now: number, out: StepOutcome): void => {
+  const refund = (state: PolicyState | undefined, cost: number, chargedAt: number, now: number, out: StepOutcome): void => {
     const nowTicks = now * ticksPerMs
     out.allowed = true
     out.never = false
     out.retryAfterMs = 0
-    if (state === undefined || (state as number) - cost * tokenTicks <= nowTicks) {
+    // Only what the bucket has not refilled since the charge: it took cost·T ticks starting no
+    // earlier than chargedAt, and refill has run since. (A refund of a charge made before the
+    // bucket was full again would otherwise admit beyond the burst; the Lua twin does the same.)
+    const back = Math.min(cost * tokenTicks, Math.max(0, chargedAt * ticksPerMs + cost * tokenTicks - nowTicks))
+    if (state === undefined || (state as number) - back <= nowTicks) {
       // Back to full: never above capacity.
       out.state = undefined
       out.remaining = limit === 0 ? 0 : burst
@@ -145,7 +149,7 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
       out.ttlMs = 0
       return
     }
-    const tat = (state as number) - cost * tokenTicks
+    const tat = (state as number) - back
     out.state = tat
     out.remaining = Math.max(0, Math.floor((capacityTicks - (tat - nowTicks)) / tokenTicks))
     out.resetAt = Math.ceil(tat / ticksPerMs)

@@ -166,13 +166,16 @@ if hasTb then
   end
 
   -- Token bucket refund. Returns changed, new TAT (nil: fresh), remaining, resetAt.
-  tbRefund = function(raw, cost, now, limit, burst, tpm, tt)
+  tbRefund = function(raw, cost, chargedAt, now, limit, burst, tpm, tt)
     local nowT = now * tpm                                         -- now, in ticks
     local state = raw and (unpackState('<d', raw))                 -- stored TAT
-    if not state or state - cost * tt <= nowT then                 -- back to full, never above capacity
+    local back = chargedAt * tpm + cost * tt - nowT                -- the part of the charge not refilled since
+    if back > cost * tt then back = cost * tt end                  -- never more than was charged
+    if back < 0 then back = 0 end
+    if not state or state - back <= nowT then                      -- back to full, never above capacity
       return true, nil, limit == 0 and 0 or burst, now
     end
-    local tat = state - cost * tt                                  -- TAT with the cost given back
+    local tat = state - back                                       -- TAT with the unrefilled cost given back
     local avail = floor((burst * tt - (tat - nowT)) / tt)          -- whole tokens available now
     if avail < 0 then avail = 0 end
     return true, tat, avail, ceil(tat / tpm)
@@ -322,7 +325,7 @@ local function decide(op, cost, n, now, chargedAt, base, at)
       local raw = redis.call('GET', key)
       local changed, st, rem, resetAt
       if kind == 1 then
-        changed, st, rem, resetAt = tbRefund(raw, cost, now, limit, v[3], v[4], v[5])
+        changed, st, rem, resetAt = tbRefund(raw, cost, chargedAt, now, limit, v[3], v[4], v[5])
       elseif kind == 4 then
         changed, st, rem, resetAt = swRefund(raw, cost, chargedAt, now, limit, v[3], v[4])
       else
