@@ -167,8 +167,10 @@ describeRedis('RedisStore', () => {
           ['team', 'team', 0],
         ])
         expect(bob.violated).toEqual(['team'])
-        const keys = await keysUnder(admin, `${p}:{${teamKey}}`)
-        expect(keys.length).toBe(3)
+        // On one Redis each subject keeps its keys under its own tag.
+        expect(await keysUnder(admin, `${p}:{${teamKey}}`)).toHaveLength(1)
+        expect(await keysUnder(admin, `${p}:{alice-${teamKey}}`)).toHaveLength(1)
+        expect(await keysUnder(admin, `${p}:{bob-${teamKey}}`)).toHaveLength(1)
       })
     })
 
@@ -192,7 +194,7 @@ describeRedis('RedisStore', () => {
     })
 
     describe('keys', () => {
-      it('never collide, whatever the subjects, tags and policy names hold', async () => {
+      it('never collide, whatever the subjects and policy names hold; a subject has one state whatever the tag', async () => {
         const s = store({ clock: 'caller' })
         const tag = `t-${Math.random()}`
         const a = tokenBucket({ name: 'a', limit: 1, window: '1h' })
@@ -202,14 +204,14 @@ describeRedis('RedisStore', () => {
           [tag, tag, a],
           [tag, tag, aColon],
           [tag, tag, aOther],
-          [tag, 'x', a],
-          [tag, 'b:x', a],
-          [tag, ':x', a],
-          [`${tag}}`, tag, a],
-          [`${tag}%7D`, tag, a],
-          [`${tag}%`, tag, a],
-          [`${tag}}:a~x`, tag, a],
+          [tag, `${tag}x`, a],
+          [tag, `${tag}b:x`, a],
           [tag, `${tag}:x`, a],
+          [tag, `${tag}}`, a],
+          [tag, `${tag}%7D`, a],
+          [tag, `${tag}%`, a],
+          [tag, `${tag}}:a~x`, a],
+          [tag, `${tag}:a~x`, a],
         ]
         const consume = (tagOf: string, subject: string, policy: Policy) =>
           s.consume({ keys: [subject], policies: [policy], cost: 1, now: T0, tag: tagOf }) as Promise<{ allowed: boolean }>
@@ -219,20 +221,27 @@ describeRedis('RedisStore', () => {
         for (const [t, subject, policy] of cases) {
           expect((await consume(t, subject, policy)).allowed, `${t} ${subject} ${policy.id}`).toBe(policy.limit === 2)
         }
+        // On one Redis the tag only groups a request: the same subject under another tag (with or
+        // without its team, or an explicit tag) is the same state, spent above.
+        expect((await consume(`${tag}-other`, `${tag}x`, a)).allowed).toBe(false)
+        expect((await consume(`${tag}}`, tag, aColon)).allowed).toBe(false)
       })
 
-      it('look like <prefix>:{<tag>}:<policy name>~<hash>[:<subject>]', async () => {
+      it('look like <prefix>:{<subject>}:<policy name>~<hash> on one Redis', async () => {
         const s = store()
         const tag = `layout-${Math.random()}`
         const policies = [
           tokenBucket({ name: 'per-minute', limit: 5, window: '1m' }),
           fixedWindow({ name: 'daily', limit: 5, window: '1d' }),
         ]
-        await s.consume({ keys: [tag, 'other'], policies, cost: 1, now: 0, tag })
-        const keys = (await keysUnder(admin, `${p}:{${tag}}`)).sort()
-        expect(keys).toHaveLength(2)
-        expect(keys[0]).toMatch(new RegExp(`^${p}:\\{${tag}\\}:daily~[A-Za-z0-9_-]{8}:other$`))
-        expect(keys[1]).toMatch(new RegExp(`^${p}:\\{${tag}\\}:per-minute~[A-Za-z0-9_-]{8}$`))
+        const other = `other-${tag}`
+        await s.consume({ keys: [tag, other], policies, cost: 1, now: 0, tag })
+        const keys = await keysUnder(admin, `${p}:{${tag}}`)
+        expect(keys).toHaveLength(1)
+        expect(keys[0]).toMatch(new RegExp(`^${p}:\\{${tag}\\}:per-minute~[A-Za-z0-9_-]{8}$`))
+        const others = await keysUnder(admin, `${p}:{${other}}`)
+        expect(others).toHaveLength(1)
+        expect(others[0]).toMatch(new RegExp(`^${p}:\\{${other}\\}:daily~[A-Za-z0-9_-]{8}$`))
       })
 
       it('reset-on-redis-clock-without-specs: a reset (no check numbers sent) deletes every key of the request', async () => {
@@ -252,13 +261,14 @@ describeRedis('RedisStore', () => {
         const tag = `ttl-${Math.random()}`
         const tb = tokenBucket({ name: 'tb', limit: 10, window: '10s' })
         const request: StoreRequest = { keys: [tag], policies: [tb], cost: 3, now: 0, tag }
-        await s.consume(request)
+        const charged = (await s.consume(request)) as { now: number }
         const [key] = await keysUnder(admin, `${p}:{${tag}}`)
         const pttl = await admin.pttl(key)
         // 3 tokens of a bucket refilling 1 per second drain in 3 s.
         expect(pttl).toBeGreaterThan(2000)
         expect(pttl).toBeLessThanOrEqual(3000)
-        const d = await s.refund({ ...request, chargedAt: 0 })
+        // Refunded at once (charged at Redis's `now` of the charge): everything comes back.
+        const d = await s.refund({ ...request, chargedAt: charged.now })
         expect(d.results[0]).toBe(10)
         expect(await admin.exists(key)).toBe(0)
       })

@@ -502,13 +502,30 @@ export class RedisStore implements Store {
       return Promise.reject(new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'chargedAt', 'must be epoch ms', chargedAt))
     }
 
-    const head = keyHead(this.prefix, tag)
     const stateKeys = new Array<string>(n)
     const specs = new Array<string>(n)
-    for (let i = 0; i < n; i++) {
-      const c = compile(policies[i])
-      stateKeys[i] = stateKey(head, c.part, keys[i], tag)
-      specs[i] = c.spec
+    if (this.#cluster) {
+      // Cluster: every key of the request under the request's tag, so it runs in one slot.
+      const head = keyHead(this.prefix, tag)
+      for (let i = 0; i < n; i++) {
+        const c = compile(policies[i])
+        stateKeys[i] = stateKey(head, c.part, keys[i], tag)
+        specs[i] = c.spec
+      }
+    } else {
+      // One Redis runs any keys in one script: each subject under its own tag, so a subject has
+      // one state whatever the tag of the request (with or without its team, or an explicit tag).
+      let subject = ''
+      let head = ''
+      for (let i = 0; i < n; i++) {
+        const c = compile(policies[i])
+        if (keys[i] !== subject || i === 0) {
+          subject = keys[i]
+          head = keyHead(this.prefix, subject)
+        }
+        stateKeys[i] = head + c.part
+        specs[i] = c.spec
+      }
     }
 
     const denied = this.#denied
@@ -532,7 +549,7 @@ export class RedisStore implements Store {
       // Fail fast: never hand a command to ioredis's offline queue, which would replay it later.
       return Promise.reject(notConnected(status))
     }
-    const slot = this.#cluster ? keySlot(head) : -1
+    const slot = this.#cluster ? keySlot(stateKeys[0]) : -1
     if (this.#downCount > 0) {
       const node = this.#nodes.get(this.#nodeOf(slot))
       if (node?.down && (node.probing || performance.now() < node.probeAt)) return Promise.reject(notAnswering())
