@@ -35,7 +35,6 @@ import {
   fixedWindow,
   type Limiter,
   MemoryStore,
-  type Policy,
   providerPlan,
   type Store,
   tierByPrefix,
@@ -43,6 +42,9 @@ import {
 } from 'ratekeeper'
 import { rateLimit, rateLimitsRoute } from 'ratekeeper/express'
 import { RedisStore } from 'ratekeeper/redis'
+// The auth endpoints as skakio's page sets them: one class and one 10 req/s bucket (burst 20) each,
+// added to the tier's limits (`also`), never instead of them.
+import { AUTH_ENDPOINTS, AUTH_LIMITS } from './seeds/skakio.js'
 
 // --- The policy --------------------------------------------------------------------------------
 
@@ -52,20 +54,6 @@ import { RedisStore } from 'ratekeeper/redis'
  * of the demo's team can reach it.
  */
 const TEAM_CEILING = [tokenBucket({ name: 'team', limit: 2000, window: '1m' })]
-
-/** The auth endpoints (skakio): one request class, and so one bucket, per endpoint. */
-const AUTH_ENDPOINTS = {
-  'POST /auth/token': 'auth-token',
-  'POST /auth/validate': 'auth-validate',
-  'POST /auth/refresh': 'auth-refresh',
-} as const
-
-/**
- * Each auth endpoint's own bucket, 10 req/s with bursts of 20 (skakio): stricter limits that
- * come on top of the tier's (`also`), never instead of them.
- */
-const AUTH_LIMITS: Record<string, readonly Policy[]> = {}
-for (const cls of Object.values(AUTH_ENDPOINTS)) AUTH_LIMITS[cls] = [tokenBucket({ name: cls, limit: 10, window: '1s', burst: 20 })]
 
 /** Requests per key and tier: the shared per-minute/per-day pair plus a bucket per class. */
 function tierLimits(perMinute: number, burst: number, perDay: number, write: number, create: number) {

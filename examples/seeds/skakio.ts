@@ -31,7 +31,7 @@ export const AUTH_ENDPOINTS = {
 } as const
 
 /** Each auth endpoint's own bucket: 10 req/s with bursts of 20, per key (or IP), whatever the tier. */
-const AUTH_LIMITS: Record<string, readonly Policy[]> = {}
+export const AUTH_LIMITS: Record<string, readonly Policy[]> = {}
 for (const cls of Object.values(AUTH_ENDPOINTS)) AUTH_LIMITS[cls] = [tokenBucket({ name: cls, limit: 10, window: '1s', burst: 20 })]
 
 /** A tier: per minute with a burst, and per day; the auth endpoints' buckets come on top (`also`). */
