@@ -101,7 +101,10 @@ export interface RefundOptions extends ConsumeOptions {
   /**
    * The decision being refunded. The refund goes to the store that charged it: a decision made
    * by the fallback store during an outage is refunded there, never into the main store. Its
-   * `at` and `cost` are the defaults of `at` and `cost`.
+   * `at` and `cost` are the defaults of `at` and `cost`, and the policies and layers it was
+   * decided with are the defaults of `policies` and `layers`. A decision that charged nothing
+   * (denied, dry-run, a store error) or was already refunded gives nothing back: the call then
+   * reports the current state, as a peek would.
    */
   decision?: Decision
 }
@@ -245,6 +248,14 @@ function checkPolicies(where: string, option: string, list: unknown, allowEmpty:
 }
 
 /** A bad call option (`ERR_RK_INVALID_OPTION`), its value kept out of the message: calls are made while serving requests. */
+/** A per-call `cost`, checked as `consume` checks it. */
+function callCost(where: string, c: unknown): number {
+  if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > 1_000_000_000) {
+    invalidInCall(where, 'cost', 'must be an integer from 0 to 1000000000', c)
+  }
+  return c
+}
+
 function invalidInCall(where: string, option: string, expected: string, received: unknown): never {
   invalidAtRequest(where, option, expected, received, 'ERR_RK_INVALID_OPTION')
 }
@@ -562,6 +573,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const fallbackTrusted = fallback instanceof MemoryStore
   /** Decisions charged by the fallback store: their refunds go there. */
   const chargedByFallback = new WeakSet<Decision>()
+  /** Admitted decisions made with per-call policies or layers: the request they charged. */
+  const chargedWith = new WeakMap<Decision, { request: StoreRequest; layerOf: readonly (string | undefined)[] | undefined }>()
+  /** Decisions already given back by refund({ decision }): a second refund gives nothing. */
+  const refunded = new WeakSet<Decision>()
 
   /** Validates call options and builds the store request. */
   const buildRequest = (
@@ -666,7 +681,14 @@ export function createLimiter(options: LimiterOptions): Limiter {
     layerOf: readonly (string | undefined)[] | undefined,
     result: StoreResult,
     tier: string | undefined,
-  ): Decision => decisionOf(mode, key, request.cost, request.policies, layerOf, result.allowed, result.now, result.results, tier)
+  ): Decision => {
+    const decision = decisionOf(mode, key, request.cost, request.policies, layerOf, result.allowed, result.now, result.results, tier)
+    // What a charge was made on, when not the limiter's defaults: refund({ decision }) gives back there.
+    if (mode === 'consume' && result.allowed && (layerOf !== undefined || request.policies !== policies)) {
+      chargedWith.set(decision, { request, layerOf })
+    }
+    return decision
+  }
 
   const decisionOf = (
     mode: Mode,
@@ -1006,7 +1028,26 @@ export function createLimiter(options: LimiterOptions): Limiter {
         // The store that charged the decision gets the refund: the fallback for its own charges.
         const target = decision !== undefined && fallback !== undefined && chargedByFallback.has(decision) ? fallback : store
         const cost = typeof decision?.cost === 'number' ? decision.cost : 1
-        return run('refund', where, key, opts, at, target, cost)
+        if (decision === undefined) return run('refund', where, key, opts, at, target, cost)
+        const charged = opts?.policies === undefined && opts?.layers === undefined ? chargedWith.get(decision) : undefined
+        // Charged nothing (denied, dry-run, a store error, cost 0) or already given back: nothing to refund.
+        if (decision.allowed !== true || decision.reason !== 'ok' || decision.cost === 0 || refunded.has(decision)) {
+          if (charged === undefined) {
+            const { decision: _d, at: _at, cost: _c, ...rest } = opts as RefundOptions
+            return run('peek', where, key, { ...rest, cost: 0 }, undefined, target, 0)
+          }
+          const look: StoreRequest = { ...charged.request, cost: 0, now: now() }
+          return ask(target, 'peek', key, look, charged.layerOf, decision.tier, undefined)
+        }
+        refunded.add(decision)
+        if (charged === undefined) return run('refund', where, key, opts, at, target, cost)
+        // The policies and layers the decision was made with, not the limiter's defaults.
+        const back: StoreRequest = {
+          ...charged.request,
+          cost: opts?.cost === undefined ? cost : callCost(where, opts.cost),
+          now: now(),
+        }
+        return ask(target, 'refund', key, back, charged.layerOf, opts?.tier ?? decision.tier, at)
       }),
     reset: async (key, opts) => {
       const { request } = buildRequest('limiter.reset()', key, opts, 0)
