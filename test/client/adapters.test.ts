@@ -74,7 +74,15 @@ describe('client against ratekeeper/express', () => {
 
   it('rides out a concurrent burst with retries, and every call succeeds', async () => {
     time.advance(10_000)
-    const client = createClient({ baseUrl: base, now: time.now, sleep: time.sleep, random: () => 0.5 })
+    // The clock stands still while a request is in flight (as in the queue test below): otherwise a
+    // pending timer can jump virtual time while a real request is on its way.
+    const client = createClient({
+      baseUrl: base,
+      now: time.now,
+      sleep: time.sleep,
+      random: () => 0.5,
+      fetch: (input, init) => time.during(fetch(input, init)),
+    })
     let limited = 0
     client.on('response', (e) => {
       if (e.status === 429) limited++
@@ -83,8 +91,9 @@ describe('client against ratekeeper/express', () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => client('/bucket')))
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(200))
     expect(served.bucket - before).toBe(8)
-    // The first wave learns the hard way (at most 5 of 8 over the burst of 3); after it, pacing and Retry-After hold the rest.
-    expect(limited).toBeLessThanOrEqual(5)
+    // The first wave learns the hard way (at most 5 of 8 over the burst of 3). Its retries all wake
+    // at Retry-After (1 s), when the bucket holds 3 again: at most 2 of them meet one more 429.
+    expect(limited).toBeLessThanOrEqual(7)
   })
 
   it('with a queue at the server’s own rate, never sees a 429 even when called concurrently', async () => {
