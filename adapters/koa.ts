@@ -161,15 +161,20 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
   const middleware = function rateLimitMiddleware(ctx: Context, next: Next): Promise<unknown> {
     if (!trustChecked) {
       trustChecked = true
-      // With `proxy` on, Koa takes the `maxIpsCount`-th X-Forwarded-For entry from the right, or
-      // the left-most one without it: more than MAX_TRUSTED_PROXIES is the client's choice too.
-      const app = ctx.app as { proxy?: boolean; maxIpsCount?: number } | undefined
+      // With `proxy` on (Koa takes any truthy value: 'true', even 'false' from an environment
+      // variable, 1), Koa takes the `maxIpsCount`-th X-Forwarded-For entry from the right, or the
+      // left-most one without it (a fraction below 1 counts as none): only a whole number of hops
+      // up to MAX_TRUSTED_PROXIES keeps the client from choosing.
+      const app = ctx.app as { proxy?: unknown; maxIpsCount?: unknown } | undefined
       const count = app?.maxIpsCount
-      if (app?.proxy === true && !(typeof count === 'number' && count > 0 && count <= MAX_TRUSTED_PROXIES)) {
+      const bounded = Number.isInteger(count) && (count as number) >= 1 && (count as number) <= MAX_TRUSTED_PROXIES
+      if (app?.proxy && !bounded) {
         const setting =
-          typeof count === 'number' && count > 0
+          typeof count === 'number' && count > MAX_TRUSTED_PROXIES
             ? `app.maxIpsCount ${count} (more than ${MAX_TRUSTED_PROXIES} proxies)`
-            : 'app.proxy without app.maxIpsCount'
+            : typeof count === 'number' && count > 0
+              ? `app.maxIpsCount ${count} (not a whole number of proxies)`
+              : 'app.proxy without app.maxIpsCount'
         http.warnOnce(TRUST_PROXY_ANY, trustProxyAnyMessage(`Koa ${setting}`), app)
       }
     }

@@ -93,8 +93,9 @@ const KNOWN: { readonly [K in keyof Required<ParseRateLimitOptions>]: true } = {
 const RESET_FORMATS: readonly unknown[] = ['auto', 'epoch-seconds', 'epoch-ms', 'delta-seconds']
 /** Ignore figures beyond this: no real quota or delay is this large, and it keeps arithmetic exact. */
 const MAX_FIGURE = 1e15
-const NUMBER = /^[ \t]*(-?\d{1,16}(?:\.\d{1,6})?)[ \t]*(?:[,;]|$)/
-const DRAFT7_PAIR = /^[ \t]*([A-Za-z]+)[ \t]*=[ \t]*(\d{1,16}(?:\.\d{1,6})?)[ \t]*(?:;[^,]*)?$/
+/** One member of a comma-joined numeric field: a number, optionally followed by parameters (`100;w=60`). */
+const MEMBER_NUMBER = /^[ \t]*(-?\d{1,16}(?:\.\d{1,6})?)[ \t]*(?:;|$)/
+const DRAFT7_PAIR = /^[ \t]*([A-Za-z]+)[ \t]*=[ \t]*(-?\d{1,16}(?:\.\d{1,6})?)[ \t]*(?:;[^,]*)?$/
 const DIALECT_ORDER: readonly RateLimitDialect[] = ['draft-10', 'draft-7', 'draft-6', 'x-ratelimit']
 
 type Lookup = (lowercaseName: string) => string | undefined
@@ -136,15 +137,27 @@ function toLookup(headers: HeadersLike): Lookup {
   return (name) => map.get(name)
 }
 
-/** A leading non-negative number (`"100"`, `"100, 100;w=60"`, `"1707480060.5"`); negatives read as 0. */
-function leadingNumber(value: string | undefined): number | undefined {
+/**
+ * A non-negative number of a legacy field (`"100"`, `"100, 100;w=60"`, `"1707480060.5"`); negatives
+ * read as 0. A field sent twice arrives comma-joined (a gateway and the app each send one, `"5, 0"`):
+ * `strictest` picks among the members (the fewest remaining, the latest reset, the smallest limit).
+ * Malformed members are skipped; at most {@link MAX_MEMBERS} are looked at, in one pass, no exceptions.
+ */
+function legacyNumber(value: string | undefined, strictest: (a: number, b: number) => number): number | undefined {
   if (value === undefined) return undefined
-  const m = NUMBER.exec(value)
-  if (m === null) return undefined
-  const n = Number(m[1])
-  if (!Number.isFinite(n) || n > MAX_FIGURE) return undefined
-  return Math.max(n, 0)
+  let out: number | undefined
+  for (const part of value.split(',', MAX_MEMBERS)) {
+    const m = MEMBER_NUMBER.exec(part)
+    if (m === null) continue
+    const n = Number(m[1])
+    if (!Number.isFinite(n) || n > MAX_FIGURE) continue
+    const v = Math.max(n, 0)
+    out = out === undefined ? v : strictest(out, v)
+  }
+  return out
 }
+const fewest = (a: number, b: number): number => Math.min(a, b)
+const latest = (a: number, b: number): number => Math.max(a, b)
 
 /** Converts a reset value to epoch ms according to `format`. */
 export function resetToEpochMs(value: number, now: number, format: ResetFormat = 'auto'): number {
@@ -172,6 +185,13 @@ function numberParam(params: ReadonlyMap<string, FieldValue>, name: string): num
   const item = params.get(name)
   if (item === undefined || (item.type !== 'integer' && item.type !== 'decimal')) return undefined
   return item.value >= 0 && item.value <= MAX_FIGURE ? item.value : undefined
+}
+
+/** A remaining (`r`): an Integer or Decimal, a negative one read as 0 (nothing left), else `undefined`. */
+function remainingParam(params: ReadonlyMap<string, FieldValue>): number | undefined {
+  const item = params.get('r')
+  if (item === undefined || (item.type !== 'integer' && item.type !== 'decimal')) return undefined
+  return item.value >= -MAX_FIGURE && item.value <= MAX_FIGURE ? Math.max(item.value, 0) : undefined
 }
 
 function nameOf(item: FieldValue): string | undefined {
@@ -242,7 +262,7 @@ function readDraft10(state: FieldMember[], policy: FieldMember[], now: number): 
     p.unit = qu !== undefined && (qu.type === 'string' || qu.type === 'token') ? qu.value : undefined
   }
   for (const member of state) {
-    const r = numberParam(member.params, 'r')
+    const r = remainingParam(member.params)
     if (r === undefined) continue
     const p = entry(member)
     if (p === undefined) continue
@@ -283,9 +303,16 @@ function readDraft7(value: string): { limit?: number; remaining?: number; reset?
     const m = DRAFT7_PAIR.exec(part)
     if (m === null) continue
     const key = m[1].toLowerCase()
-    const n = Number(m[2])
+    let n = Number(m[2])
     if (n > MAX_FIGURE || (key !== 'limit' && key !== 'remaining' && key !== 'reset')) continue
-    out[key] = n
+    if (n < 0) {
+      // A negative remaining is an overshoot: nothing left. A negative limit or reset means nothing.
+      if (key !== 'remaining') continue
+      n = 0
+    }
+    // A key sent twice (two `RateLimit` lines joined) keeps the strictest figure.
+    const prev = out[key]
+    out[key] = prev === undefined ? n : key === 'reset' ? Math.max(prev, n) : Math.min(prev, n)
     found = true
   }
   return found ? out : undefined
@@ -382,17 +409,17 @@ export function parseRateLimitHeaders(headers: HeadersLike, options?: ParseRateL
   // IETF draft 6: one field per figure.
   single(
     'draft-6',
-    leadingNumber(read('ratelimit-limit')),
-    leadingNumber(read('ratelimit-remaining')),
-    leadingNumber(read('ratelimit-reset')),
+    legacyNumber(read('ratelimit-limit'), fewest),
+    legacyNumber(read('ratelimit-remaining'), fewest),
+    legacyNumber(read('ratelimit-reset'), latest),
   )
 
   // Conventional headers (and the `X-Rate-Limit-*` spelling some APIs use).
   single(
     'x-ratelimit',
-    leadingNumber(read('x-ratelimit-limit') ?? read('x-rate-limit-limit')),
-    leadingNumber(read('x-ratelimit-remaining') ?? read('x-rate-limit-remaining')),
-    leadingNumber(read('x-ratelimit-reset') ?? read('x-rate-limit-reset')),
+    legacyNumber(read('x-ratelimit-limit') ?? read('x-rate-limit-limit'), fewest),
+    legacyNumber(read('x-ratelimit-remaining') ?? read('x-rate-limit-remaining'), fewest),
+    legacyNumber(read('x-ratelimit-reset') ?? read('x-rate-limit-reset'), latest),
     resetFormat,
   )
 

@@ -119,8 +119,12 @@ describe('parseRateLimitHeaders: IETF draft 10', () => {
 
   it('ignores bad members and keeps the good ones', () => {
     const info = parseRateLimitHeaders({ RateLimit: '"a";r=x, "b";r=3;t=2, garbage(((, "c";t=5, 7;r=1, "d";r=-4' }, { now: NOW })
-    expect(info.policies.map((p) => p.name)).toEqual(['b'])
-    expect(info).toMatchObject({ remaining: 3, resetAt: NOW + 2000 })
+    // A negative remaining is not a bad member: it reads as 0.
+    expect(info.policies.map((p) => [p.name, p.remaining])).toEqual([
+      ['b', 3],
+      ['d', 0],
+    ])
+    expect(info).toMatchObject({ remaining: 0, resetAt: undefined })
   })
 
   it('joins fields sent on several lines (a list split across header lines)', () => {
