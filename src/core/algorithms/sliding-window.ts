@@ -23,9 +23,10 @@ const KNOWN = { name: true, limit: true, window: true, precision: true } as cons
  *
  * The window is cut into `precision` sub-windows of `g = ceil(window / precision)` ms; a request
  * is admitted when the sub-windows covering the last `window` — the current one and the `m =
- * ceil(window / g)` before it — hold at most `limit - cost`. Those sub-windows span at most
- * `window + g`, so the rule errs on the strict side only: it may deny a request that an exact log
- * would admit, but only when `limit` requests were admitted in the last `window + g` ms.
+ * ceil(window / g)` before it — hold at most `limit - cost`. Those sub-windows span less than
+ * `m * g + g` (`window + g` when `g` divides the window), so the rule errs on the strict side
+ * only: it may deny a request that an exact log would admit, but only when `limit` requests were
+ * admitted in that span.
  *
  * Pros: no edge bursts (unlike a fixed window), bounded memory whatever the limit.
  * Cons: may under-admit by what falls into the oldest sub-window; state grows with `precision`.
