@@ -5,10 +5,8 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
-import { checkOptionsObject, invalid, RateKeeperError } from '../src/core/errors.js'
-import type { HttpLimiter, HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/core/http.js'
-import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/core/http.js'
-import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/core/provider/introspection.js'
+import type { HttpLimiter, HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/http/pipeline.js'
+import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/http/pipeline.js'
 import {
   MAX_TRUSTED_PROXIES,
   rangesTrustEveryone,
@@ -16,10 +14,12 @@ import {
   TRUST_PROXY_IGNORED,
   trustProxyAnyMessage,
   trustsEveryone,
-} from '../src/core/trust-proxy.js'
+} from '../src/http/trust-proxy.js'
+import { checkOptionsObject, invalid, RateKeeperError } from '../src/limiter/errors.js'
+import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
 
-export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/core/http.js'
-export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/core/keys.js'
+export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/http/keys.js'
+export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/http/pipeline.js'
 
 /** What key, cost, skip and plan functions see about a Fastify request (`raw` is `request`). */
 export type FastifyRequestInfo = HttpRequestInfo<FastifyRequest>

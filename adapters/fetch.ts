@@ -4,15 +4,16 @@
  * check, and `withRateLimit(handler, options)` for `(request) => Response` handlers.
  * @module ratekeeper/fetch
  */
-import type { Decision } from '../src/core/decision.js'
-import { checkOptionsObject, invalid } from '../src/core/errors.js'
-import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/core/http.js'
-import { createHttpLimiter, pathOf, routeScope } from '../src/core/http.js'
-import type { Limiter } from '../src/core/limiter.js'
-import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/core/provider/introspection.js'
 
-export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/core/http.js'
-export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/core/keys.js'
+import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/http/pipeline.js'
+import { createHttpLimiter, pathOf, routeScope } from '../src/http/pipeline.js'
+import type { Decision } from '../src/limiter/decision.js'
+import { checkOptionsObject, invalid } from '../src/limiter/errors.js'
+import type { Limiter } from '../src/limiter/limiter.js'
+import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
+
+export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/http/keys.js'
+export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/http/pipeline.js'
 
 /** What key, cost, skip and plan functions see about a request (`raw` is the `Request`). */
 export interface FetchRequestInfo extends HttpRequestInfo<Request> {

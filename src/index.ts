@@ -5,24 +5,8 @@
  * store and the client are subpath exports (`ratekeeper/express`, `ratekeeper/redis`, …).
  * @packageDocumentation
  */
-export { type FixedWindowOptions, fixedWindow, NOMINAL_MONTH_MS } from './core/algorithms/fixed-window.js'
-export { type SlidingWindowOptions, slidingWindow } from './core/algorithms/sliding-window.js'
-export { MAX_TICKS_PER_MS, type TokenBucketOptions, tokenBucket } from './core/algorithms/token-bucket.js'
-export type { Decision, DecisionReason, PolicyResult } from './core/decision.js'
-export { type Duration, type DurationUnit, parseDuration } from './core/duration.js'
-export { ConfigurationError, RateKeeperError, type RateKeeperErrorCode, StoreError } from './core/errors.js'
-export {
-  createHttpLimiter,
-  type HeaderReader,
-  type HttpFinish,
-  type HttpLimiter,
-  type HttpLimiterOptions,
-  type HttpOutcome,
-  type HttpRequestInfo,
-  type RequestFunction,
-  type RequestPlan,
-} from './core/http.js'
-export * from './core/http-output.js'
+
+export * from './http/index.js'
 export {
   API_KEY_PREFIX,
   type ApiKeyOptions,
@@ -36,7 +20,24 @@ export {
   normalizeIp,
   USER_PREFIX,
   userKey,
-} from './core/keys.js'
+} from './http/keys.js'
+export {
+  createHttpLimiter,
+  type HeaderReader,
+  type HttpFinish,
+  type HttpLimiter,
+  type HttpLimiterOptions,
+  type HttpOutcome,
+  type HttpRequestInfo,
+  type RequestFunction,
+  type RequestPlan,
+} from './http/pipeline.js'
+export { type FixedWindowOptions, fixedWindow, NOMINAL_MONTH_MS } from './limiter/algorithms/fixed-window.js'
+export { type SlidingWindowOptions, slidingWindow } from './limiter/algorithms/sliding-window.js'
+export { MAX_TICKS_PER_MS, type TokenBucketOptions, tokenBucket } from './limiter/algorithms/token-bucket.js'
+export type { Decision, DecisionReason, PolicyResult } from './limiter/decision.js'
+export { type Duration, type DurationUnit, parseDuration } from './limiter/duration.js'
+export { ConfigurationError, RateKeeperError, type RateKeeperErrorCode, StoreError } from './limiter/errors.js'
 export {
   type ConsumeOptions,
   createLimiter,
@@ -50,11 +51,11 @@ export {
   type StoreErrorEvent,
   type StoreErrorMode,
   type WaitOptions,
-} from './core/limiter.js'
-export type { Policy, PolicyKind, PolicyOptionsBase, PolicyState, StepOutcome } from './core/policy.js'
-export * from './core/provider/index.js'
-export { type Sleep, timerSleep } from './core/sleep.js'
-export type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './core/store.js'
-export { encodeSubject, MAX_SUBJECT_LENGTH } from './core/subject.js'
+} from './limiter/limiter.js'
+export type { Policy, PolicyKind, PolicyOptionsBase, PolicyState, StepOutcome } from './limiter/policy.js'
+export { type Sleep, timerSleep } from './limiter/sleep.js'
+export type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './limiter/store.js'
+export { encodeSubject, MAX_SUBJECT_LENGTH } from './limiter/subject.js'
+export * from './provider/index.js'
 export { type CasBackend, type CasStoreOptions, type CasWrite, casStore, type Versioned } from './stores/cas.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'

@@ -1,5 +1,5 @@
-import type { Decision } from '../core/decision.js'
-import { ConfigurationError, RateKeeperError } from '../core/errors.js'
+import type { Decision } from '../limiter/decision.js'
+import { ConfigurationError, RateKeeperError } from '../limiter/errors.js'
 import { type LimitedBodyInfo, readBodyCopy, readLimitedBody } from './error-body.js'
 import { ClientEmitter, type ClientEventName, type ClientEvents } from './events.js'
 import { type ClientOptions, type ClientRequestInit, checkRequestOptions, compileOptions, type RequestRateLimitOptions } from './options.js'

@@ -1,4 +1,4 @@
-import { invalid } from '../core/errors.js'
+import { invalid } from '../limiter/errors.js'
 import type { RateLimitInfo } from './parse-headers.js'
 
 /** Payload of the `response` event: every response, with what its headers said. */

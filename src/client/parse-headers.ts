@@ -1,4 +1,4 @@
-import { checkKnownOptions, invalid } from '../core/errors.js'
+import { checkKnownOptions, invalid } from '../limiter/errors.js'
 import { type FieldMember, type FieldValue, MAX_FIELD_LENGTH, MAX_MEMBERS, readMembers } from './field-list.js'
 import { parseRetryAfter } from './retry-after.js'
 

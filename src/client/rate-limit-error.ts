@@ -1,4 +1,4 @@
-import { RateKeeperError } from '../core/errors.js'
+import { RateKeeperError } from '../limiter/errors.js'
 import type { RateLimitInfo } from './parse-headers.js'
 
 /**

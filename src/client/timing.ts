@@ -1,4 +1,4 @@
-export { type Sleep, timerSleep } from '../core/sleep.js'
+export { type Sleep, timerSleep } from '../limiter/sleep.js'
 
 /**
  * Settles like `promise`, or rejects with `signal.reason` as soon as the signal aborts, whichever

@@ -1,7 +1,7 @@
-import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, StoreError } from '../core/errors.js'
-import type { Policy, PolicyState, StepOutcome } from '../core/policy.js'
-import { newOutcome } from '../core/policy.js'
-import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../core/store.js'
+import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, StoreError } from '../limiter/errors.js'
+import type { Policy, PolicyState, StepOutcome } from '../limiter/policy.js'
+import { newOutcome } from '../limiter/policy.js'
+import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../limiter/store.js'
 
 /** A value read from a compare-and-set backend, with the version a write must match. */
 export interface Versioned {

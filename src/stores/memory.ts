@@ -1,9 +1,9 @@
 import { channel } from 'node:diagnostics_channel'
 import { LRUCache } from 'lru-cache'
-import { ConfigurationError, checkInteger, checkKnownOptions, invalid, StoreError } from '../core/errors.js'
-import type { Policy, PolicyState, StepOutcome } from '../core/policy.js'
-import { newOutcome } from '../core/policy.js'
-import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../core/store.js'
+import { ConfigurationError, checkInteger, checkKnownOptions, invalid, StoreError } from '../limiter/errors.js'
+import type { Policy, PolicyState, StepOutcome } from '../limiter/policy.js'
+import { newOutcome } from '../limiter/policy.js'
+import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../limiter/store.js'
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {

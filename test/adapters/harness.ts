@@ -14,7 +14,7 @@ import { rateLimit as expressRateLimit } from '../../adapters/express.js'
 import fastifyRateLimit from '../../adapters/fastify.js'
 import { type FetchCheck, rateLimit as fetchRateLimit } from '../../adapters/fetch.js'
 import { rateLimit as koaRateLimit } from '../../adapters/koa.js'
-import type { HttpLimiterOptions, HttpRequestInfo } from '../../src/core/http.js'
+import type { HttpLimiterOptions, HttpRequestInfo } from '../../src/http/pipeline.js'
 
 /** Limiter options as the scenarios write them: functions read only the framework-neutral `info`. */
 export type LimitOptions = HttpLimiterOptions<unknown, HttpRequestInfo<unknown>>

@@ -1,7 +1,7 @@
 // The pure helpers behind route identities, absolute paths and trust-proxy warnings.
 import { describe, expect, it } from 'vitest'
-import { pathOf, routeScope } from '../../src/core/http.js'
-import { MAX_TRUSTED_PROXIES, rangesTrustEveryone, trustsEveryone } from '../../src/core/trust-proxy.js'
+import { pathOf, routeScope } from '../../src/http/pipeline.js'
+import { MAX_TRUSTED_PROXIES, rangesTrustEveryone, trustsEveryone } from '../../src/http/trust-proxy.js'
 
 describe('routeScope', () => {
   it.each([

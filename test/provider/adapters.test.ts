@@ -4,9 +4,9 @@
  * numbers and shapes, and the transcripts are compared across frameworks at the end.
  */
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import { apiKey } from '../../src/core/keys.js'
-import { cachedLookup, providerPlan, tierByPrefix } from '../../src/core/provider/index.js'
+import { apiKey } from '../../src/http/keys.js'
 import { createLimiter, type Decision, fixedWindow, type Limiter, tokenBucket } from '../../src/index.js'
+import { cachedLookup, providerPlan, tierByPrefix } from '../../src/provider/index.js'
 import { clock } from '../helpers/clock.js'
 import { FRAMEWORKS, type Framework, gate, makeApp, type Reply, type TestApp } from './harness.js'
 import { managedDevPlan } from './helpers.js'

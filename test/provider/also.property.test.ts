@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { providerPlan } from '../../src/core/provider/index.js'
 import { createLimiter, MemoryStore, type Policy, tokenBucket } from '../../src/index.js'
+import { providerPlan } from '../../src/provider/index.js'
 import { decide, request } from './helpers.js'
 
 const T0 = 1_770_638_400_000

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { requestClasses } from '../../src/core/provider/index.js'
+import { requestClasses } from '../../src/provider/index.js'
 
 const req = (method: string, route: string | undefined, path = route ?? '/') => ({ method, route, path })
 

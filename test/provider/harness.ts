@@ -18,8 +18,8 @@ import { rateLimit as expressRateLimit, rateLimitsRoute as expressRateLimitsRout
 import fastifyRateLimit, { rateLimitsRoute as fastifyRateLimitsRoute } from '../../adapters/fastify.js'
 import { rateLimit as fetchRateLimit, rateLimitsRoute as fetchRateLimitsRoute } from '../../adapters/fetch.js'
 import { rateLimit as koaRateLimit, rateLimitsRoute as koaRateLimitsRoute } from '../../adapters/koa.js'
-import type { PlanRequest, RateLimitsHandlerOptions } from '../../src/core/provider/index.js'
-import { upstreamRateLimit } from '../../src/core/provider/index.js'
+import type { PlanRequest, RateLimitsHandlerOptions } from '../../src/provider/index.js'
+import { upstreamRateLimit } from '../../src/provider/index.js'
 
 export type Framework = 'express4' | 'express5' | 'koa2' | 'koa3' | 'fastify4' | 'fastify5' | 'fetch' | 'hono'
 export const FRAMEWORKS: readonly Framework[] = ['express4', 'express5', 'koa2', 'koa3', 'fastify4', 'fastify5', 'fetch', 'hono']

@@ -1,12 +1,6 @@
-import { apiKey } from '../../src/core/keys.js'
-import {
-  type KeyResolver,
-  type PlanRequest,
-  type ProviderPlan,
-  type ProviderRequestPlan,
-  providerPlan,
-} from '../../src/core/provider/index.js'
+import { apiKey } from '../../src/http/keys.js'
 import { type ConsumeOptions, type Decision, type Limiter, tokenBucket } from '../../src/index.js'
+import { type KeyResolver, type PlanRequest, type ProviderPlan, type ProviderRequestPlan, providerPlan } from '../../src/provider/index.js'
 
 /** A request as adapters describe it. */
 export function request(

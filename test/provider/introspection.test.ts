@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { cachedLookup, providerPlan, rateLimitsHandler } from '../../src/core/provider/index.js'
 import { createLimiter, type Store, tokenBucket } from '../../src/index.js'
+import { cachedLookup, providerPlan, rateLimitsHandler } from '../../src/provider/index.js'
 import { clock } from '../helpers/clock.js'
 import { bearer, decide, managedDevPlan, request } from './helpers.js'
 

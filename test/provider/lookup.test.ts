@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { cachedLookup, type PlanRequest, tierByPrefix } from '../../src/core/provider/index.js'
+import { cachedLookup, type PlanRequest, tierByPrefix } from '../../src/provider/index.js'
 import { clock } from '../helpers/clock.js'
 
 const req: PlanRequest = { method: 'GET', route: '/', path: '/', ip: '127.0.0.1', headers: { get: () => undefined } }

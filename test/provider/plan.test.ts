@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
-import { apiKey } from '../../src/core/keys.js'
-import { cachedLookup, providerPlan, requestClasses, tierByPrefix } from '../../src/core/provider/index.js'
+import { apiKey } from '../../src/http/keys.js'
 import { createLimiter, fixedWindow, tokenBucket } from '../../src/index.js'
+import { cachedLookup, providerPlan, requestClasses, tierByPrefix } from '../../src/provider/index.js'
 import { clock } from '../helpers/clock.js'
 import { bearer, decide, managedDevPlan, request } from './helpers.js'
 

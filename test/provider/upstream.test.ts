@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { upstreamRateLimit } from '../../src/core/provider/index.js'
+import { upstreamRateLimit } from '../../src/provider/index.js'
 
 const NOW = Date.UTC(2026, 5, 10, 12, 0, 0)
 const now = () => NOW

@@ -9,8 +9,8 @@ const fieldList = () => import('../../src/client/field-list.js')
 
 // Counts the exceptions the strict structured-field parsers throw, wherever the client calls them.
 const thrown = vi.hoisted(() => ({ count: 0 }))
-vi.mock('../../src/core/structured-fields.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/core/structured-fields.js')>()
+vi.mock('../../src/http/structured-fields.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/http/structured-fields.js')>()
   const counted =
     <A extends unknown[], R>(fn: (...args: A) => R) =>
     (...args: A): R => {

@@ -10,7 +10,7 @@ import { keySlot } from '../../src/stores/redis/slots.js'
 import { banner } from '../helpers/redis.js'
 import { beginSlotMigration, finishSlotMigration, keysInSlot, masterOfSlot, migrateKeys } from '../helpers/redis-cluster-ops.js'
 import { clusterNodes, hasRedisServer, type RedisCluster, startCluster } from '../helpers/redis-servers.js'
-import { IOREDIS, ready } from '../redis/clients.js'
+import { IOREDIS, ready } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
 const MARGIN_MS = 50

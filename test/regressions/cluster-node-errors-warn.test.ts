@@ -9,7 +9,7 @@ import { keySlot } from '../../src/stores/redis/slots.js'
 import { banner } from '../helpers/redis.js'
 import { masterOfSlot } from '../helpers/redis-cluster-ops.js'
 import { hasRedisServer, type RedisCluster, startCluster, waitClusterHealthy } from '../helpers/redis-servers.js'
-import { IOREDIS, ready } from '../redis/clients.js'
+import { IOREDIS, ready } from '../stores/redis/clients.js'
 
 const available = hasRedisServer()
 if (!available) {

@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { createLimiter, fixedWindow } from 'ratekeeper'
 import { rateLimit } from 'ratekeeper/fetch'
 import { describe, expect, it } from 'vitest'
-import { allowList, ipKey, normalizeIp } from '../../src/core/keys.js'
+import { allowList, ipKey, normalizeIp } from '../../src/http/keys.js'
 
 type V4 = readonly [number, number, number, number]
 

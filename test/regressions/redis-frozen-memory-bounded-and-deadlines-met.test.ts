@@ -9,7 +9,7 @@ import { createLimiter, fixedWindow } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { banner } from '../helpers/redis.js'
 import { hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'
-import { IOREDIS, ready } from '../redis/clients.js'
+import { IOREDIS, ready } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
 /** Timer slack; the event loop's own worst delay during the run is added (a shared CI machine can stall it). */

@@ -8,7 +8,7 @@ import { createLimiter, StoreError, tokenBucket } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { banner } from '../helpers/redis.js'
 import { freePort, hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'
-import { IOREDIS } from '../redis/clients.js'
+import { IOREDIS } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
 const MARGIN_MS = 40

@@ -8,9 +8,9 @@ import fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
 import fastifyRateLimit from '../../adapters/fastify.js'
 import { withRateLimit } from '../../adapters/fetch.js'
-import { apiKey, userKey } from '../../src/core/keys.js'
-import { providerPlan } from '../../src/core/provider/index.js'
+import { apiKey, userKey } from '../../src/http/keys.js'
 import { createLimiter, encodeSubject, fixedWindow, type Policy, tokenBucket } from '../../src/index.js'
+import { providerPlan } from '../../src/provider/index.js'
 
 /** A value a request might carry, tagged so it can be searched for in any text. */
 const secretString = fc.stringMatching(/^[A-Za-z0-9]{6,20}$/).map((s) => `sk_live_SECRET_${s}`)

@@ -10,7 +10,7 @@ import { createLimiter, fixedWindow, type Store, StoreError, type StoreEvents, t
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { uniquePrefix } from '../helpers/redis.js'
 import { hasRedisServer, startRedisServer } from '../helpers/redis-servers.js'
-import { ready } from '../redis/clients.js'
+import { ready } from '../stores/redis/clients.js'
 
 const policies = [fixedWindow({ name: 'per-minute', limit: 100, window: '1m' })]
 

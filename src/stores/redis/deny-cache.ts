@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
-import type { Policy } from '../../core/policy.js'
-import type { StoreResult } from '../../core/store.js'
+import type { Policy } from '../../limiter/policy.js'
+import type { StoreResult } from '../../limiter/store.js'
 
 interface Entry {
   /** Local time (ms) before which the request is certainly denied. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { invalid } from '../../core/errors.js'
-import type { Policy } from '../../core/policy.js'
+import { invalid } from '../../limiter/errors.js'
+import type { Policy } from '../../limiter/policy.js'
 
 /** Prefixes: letters, digits and `_ . : / -`, 1 to 64 characters (no braces: they would move the hash tag). */
 const PREFIX_PATTERN = /^[A-Za-z0-9_.:/-]{1,64}$/

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto'
 
 /**
- * The Lua twins of the policies' step and refund functions (src/core/algorithms/*.ts), run by
+ * The Lua twins of the policies' step and refund functions (src/limiter/algorithms/*.ts), run by
  * Redis in one atomic script call per decision. Operation for operation the same arithmetic as
  * the TypeScript, on doubles kept integral, so both give identical answers: the conformance
- * suite (test/redis/conformance.test.ts) replays random traces through both and compares.
+ * suite (test/stores/redis/conformance.test.ts) replays random traces through both and compares.
  *
- * A change to this text is a change of the pinned SHA1 in test/redis/script.test.ts: deliberate.
+ * A change to this text is a change of the pinned SHA1 in test/stores/redis/script.test.ts: deliberate.
  */
 export const DECIDE_SCRIPT = `-- ratekeeper decide v2 (batched)
 -- One call decides a batch of requests, one after the other, each atomic and all-or-nothing.

@@ -1,0 +1,357 @@
+import type { Decision, PolicyResult } from '../limiter/decision.js'
+import { checkKnownOptions, checkOptionsObject, invalid, invalidAtRequest } from '../limiter/errors.js'
+import { isSafeTier, retryAfterSeconds } from './headers.js'
+
+/**
+ * Built-in 429 body formats:
+ * - `'problem'`: RFC 9457 `application/problem+json` with the IETF `quota-exceeded` problem type;
+ * - `'managed-dev'`: `{"error":{"type","code","message","doc_url"},"request_id"}`;
+ * - `'skakio'`: `{"code":429,"status":"error","error":{"code","message","tier"}}`;
+ * - `'scalekit'`: `{"error_code":"RATE_LIMITED","message","request_id"}`.
+ */
+export type BodyPreset = 'problem' | 'managed-dev' | 'skakio' | 'scalekit'
+
+/** What a custom body formatter receives besides the decision. */
+export interface BodyContext {
+  /** HTTP status the response will carry (always 429 for a formatter: store failures use the problem body). */
+  readonly status: 429
+  /** The `Retry-After` value sent with the response; `undefined` when the request can never succeed. */
+  readonly retryAfterSeconds: number | undefined
+  /** A request id, when the caller knows one (validated: visible ASCII, at most 200 characters). */
+  readonly requestId: string | undefined
+  /** A URI reference identifying this occurrence, when the caller gave one. */
+  readonly instance: string | undefined
+  /** ratekeeper's human-readable explanation, e.g. `Rate limit exceeded (policy "per-minute"); retry after 12 seconds.` */
+  readonly message: string
+}
+
+/**
+ * A custom 429 body: the returned value is sent as JSON (`application/json`), or as
+ * `text/plain; charset=utf-8` when it is a string.
+ */
+export type BodyFormatter = (decision: Decision, context: BodyContext) => unknown
+
+/** How 429 bodies are written. */
+export interface BodyOptions {
+  /**
+   * A preset, or a function returning the body.
+   * @default 'problem'
+   */
+  format?: BodyPreset | BodyFormatter
+  /** `doc_url` of the `'managed-dev'` envelope (an absolute http(s) URL); omitted when not set. */
+  docUrl?: string
+}
+
+/** Per-request details a body may carry. Unsafe values (control characters, too long) are left out, never echoed. */
+export interface BodyRequestInfo {
+  /** The request's id, e.g. from `X-Request-Id` (visible ASCII, at most 200 characters). */
+  requestId?: string | undefined
+  /** A URI reference for this occurrence (RFC 9457 `instance`), e.g. the request path. */
+  instance?: string | undefined
+}
+
+/** A response body ready to send. */
+export interface LimitedBody {
+  /** 429, or 503 for a store-error denial (fail-closed). */
+  readonly status: 429 | 503
+  /** The `Content-Type` header value. */
+  readonly contentType: string
+  readonly body: string
+}
+
+/** Renders the body of one denied decision. Made once by {@link createLimitedBody}. */
+export type BodyRenderer = (decision: Decision, request?: BodyRequestInfo) => LimitedBody
+
+/** The IETF problem type for quota-exceeded responses (draft-ietf-httpapi-ratelimit-headers). */
+export const QUOTA_EXCEEDED_TYPE = 'https://iana.org/assignments/http-problem-types#quota-exceeded'
+const QUOTA_EXCEEDED_TITLE = 'Request cannot be satisfied as assigned quota has been exceeded'
+
+export const PROBLEM_JSON = 'application/problem+json'
+export const JSON_TYPE = 'application/json'
+export const TEXT_TYPE = 'text/plain; charset=utf-8'
+
+const WHERE = 'limitedBody()'
+const KNOWN: { readonly [K in keyof Required<BodyOptions>]: true } = { format: true, docUrl: true }
+const KNOWN_CALL: { readonly [K in keyof Required<BodyOptions & BodyRequestInfo>]: true } = {
+  format: true,
+  docUrl: true,
+  requestId: true,
+  instance: true,
+}
+const PRESETS: readonly unknown[] = ['problem', 'managed-dev', 'skakio', 'scalekit']
+const SAFE_TEXT = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
+
+/** A client-influenced string we may echo: visible ASCII, bounded length; anything else is dropped. */
+function safe(where: string, option: string, value: unknown, max: number): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') {
+    invalidAtRequest(where, option, 'must be a string', value)
+  }
+  return value.length <= max && SAFE_TEXT.test(value) ? value : undefined
+}
+
+const plural = (n: number): string => (n === 1 ? '1 second' : `${n} seconds`)
+const quoteNames = (names: readonly string[]): string => names.map((n) => `"${n}"`).join(', ')
+
+/** The first violated policy that can never admit the request, if any. */
+function neverPolicy(decision: Decision): PolicyResult | undefined {
+  for (const p of decision.policies) if (p.violated && !Number.isFinite(p.retryAfterMs)) return p
+  return undefined
+}
+
+/** ratekeeper's own explanation of a denial. Never contains the key or a store's error text. */
+export function denialMessage(decision: Decision): string {
+  if (decision.reason === 'store-error') return 'Rate limiting is temporarily unavailable; retry after 1 second.'
+  const names = decision.violated
+  const which = names.length === 0 ? '' : names.length === 1 ? ` (policy ${quoteNames(names)})` : ` (policies ${quoteNames(names)})`
+  const retry = retryAfterSeconds(decision)
+  if (retry !== undefined) return `Rate limit exceeded${which}; retry after ${plural(retry)}.`
+  const never = neverPolicy(decision)
+  if (never !== undefined) {
+    if (never.limit === 0) return `Rate limit exceeded: policy "${never.name}" admits no requests; do not retry.`
+    return `Rate limit exceeded: this request costs ${decision.cost}, more than policy "${never.name}" can ever admit (${never.burst}); do not retry it unchanged.`
+  }
+  return `Rate limit exceeded${which}.`
+}
+
+const PROBLEM_429_START = `{"type":${JSON.stringify(QUOTA_EXCEEDED_TYPE)},"title":${JSON.stringify(QUOTA_EXCEEDED_TITLE)},"status":429`
+const PROBLEM_503_START = '{"type":"about:blank","title":"Service Unavailable","status":503'
+
+/**
+ * An RFC 9457 body up to its per-request member (`request-id`), written out member by member in
+ * the order JSON.stringify of the object would give: type, title, status, detail, instance,
+ * violated-policies (429 only), retry-after.
+ */
+function problemHead(
+  decision: Decision,
+  status: 429 | 503,
+  message: string,
+  retry: number | undefined,
+  instance: string | undefined,
+): string {
+  let head = `${status === 503 ? PROBLEM_503_START : PROBLEM_429_START},"detail":${JSON.stringify(message)}`
+  if (instance !== undefined) head += `,"instance":${JSON.stringify(instance)}`
+  if (status === 429) head += `,"violated-policies":${JSON.stringify(decision.violated)}`
+  if (retry !== undefined) head += `,"retry-after":${retry}`
+  return head
+}
+
+/** Closes a body begun by {@link problemHead}. */
+const problemEnd = (requestId: string | undefined): string =>
+  requestId === undefined ? '}' : `,"request-id":${JSON.stringify(requestId)}}`
+
+function problemBody(decision: Decision, status: 429 | 503, message: string, retry: number | undefined, info: Info): string {
+  return problemHead(decision, status, message, retry, info.instance) + problemEnd(info.requestId)
+}
+
+const sameNames = (a: readonly string[], b: readonly string[]): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** The last retryable 429 problem body a renderer wrote, up to its request id. */
+interface ProblemMemo {
+  readonly retry: number
+  readonly names: readonly string[]
+  readonly instance: string | undefined
+  readonly head: string
+}
+
+interface Info {
+  requestId: string | undefined
+  instance: string | undefined
+}
+
+/**
+ * Validates body options once and returns a renderer. Use it on hot paths (adapters);
+ * {@link limitedBody} is the one-call form.
+ *
+ * @example
+ * const render = createLimitedBody({ format: 'skakio' })
+ * const { status, contentType, body } = render(decision, { requestId: 'req_123' })
+ */
+export function createLimitedBody(options?: BodyOptions): BodyRenderer {
+  if (options !== undefined) {
+    checkOptionsObject(WHERE, options)
+    checkKnownOptions(WHERE, options, KNOWN)
+  }
+  return compile(options)
+}
+
+function compile(options: BodyOptions | undefined): BodyRenderer {
+  const format = options?.format === undefined ? 'problem' : options.format
+  if (typeof format !== 'function' && !PRESETS.includes(format)) {
+    invalid(WHERE, 'format', "must be 'problem', 'managed-dev', 'skakio', 'scalekit' or a function", format)
+  }
+  const docUrl = options?.docUrl
+  if (docUrl !== undefined) {
+    if (format !== 'managed-dev') invalid(WHERE, 'docUrl', "applies only to format 'managed-dev'", docUrl)
+    if (typeof docUrl !== 'string' || !/^https?:\/\/[\x21-\x7e]+$/.test(docUrl) || !URL.canParse(docUrl)) {
+      invalid(WHERE, 'docUrl', 'must be an absolute http(s) URL', docUrl)
+    }
+  }
+
+  // A client that is limited is usually denied again and again for the same policies and wait:
+  // its bodies differ only in their request id, so the rest is written once (problem format only).
+  let memo: ProblemMemo | undefined
+
+  return function renderLimitedBody(decision: Decision, request?: BodyRequestInfo): LimitedBody {
+    const info: Info = {
+      requestId: safe(WHERE, 'requestId', request?.requestId, 200),
+      instance: safe(WHERE, 'instance', request?.instance, 2048),
+    }
+    if (format === 'problem' && decision.reason !== 'store-error') {
+      const retry = retryAfterSeconds(decision)
+      // Without a wait, the message depends on more than the names (costs, capacities): not remembered.
+      if (retry !== undefined) {
+        const names = decision.violated
+        let head: string
+        if (memo !== undefined && memo.retry === retry && memo.instance === info.instance && sameNames(memo.names, names)) {
+          head = memo.head
+        } else {
+          head = problemHead(decision, 429, denialMessage(decision), retry, info.instance)
+          memo = { retry, names: [...names], instance: info.instance, head }
+        }
+        return { status: 429, contentType: PROBLEM_JSON, body: head + problemEnd(info.requestId) }
+      }
+    }
+    const message = denialMessage(decision)
+    // A store failure is ours, not the client's: always the generic problem body, so no format can leak the error.
+    if (decision.reason === 'store-error') {
+      return { status: 503, contentType: PROBLEM_JSON, body: problemBody(decision, 503, message, 1, info) }
+    }
+    const retry = retryAfterSeconds(decision)
+    if (typeof format === 'function') {
+      const value = format(decision, { status: 429, retryAfterSeconds: retry, requestId: info.requestId, instance: info.instance, message })
+      if (typeof value === 'string') return { status: 429, contentType: TEXT_TYPE, body: value }
+      const body = JSON.stringify(value)
+      if (typeof body !== 'string')
+        invalidAtRequest(WHERE, 'format', 'must return a string or a JSON-serialisable value', value, 'ERR_RK_INVALID_OPTION')
+      return { status: 429, contentType: JSON_TYPE, body }
+    }
+    switch (format) {
+      case 'managed-dev': {
+        const text =
+          retry !== undefined ? `rate limit exceeded; retry after ${retry}s` : 'rate limit exceeded; this request can never be admitted'
+        const error: Record<string, string> = { type: 'rate_limit', code: 'rate_limit.exceeded', message: text }
+        if (docUrl !== undefined) error.doc_url = docUrl
+        const body: Record<string, unknown> = { error }
+        if (info.requestId !== undefined) body.request_id = info.requestId
+        return { status: 429, contentType: JSON_TYPE, body: JSON.stringify(body) }
+      }
+      case 'skakio': {
+        const text =
+          retry !== undefined
+            ? `Rate limit exceeded. Retry after ${plural(retry)}.`
+            : 'Rate limit exceeded. This request can never be admitted; do not retry it.'
+        const error: Record<string, string> = { code: 'RATE_LIMIT_EXCEEDED', message: text }
+        if (decision.tier !== undefined && isSafeTier(decision.tier)) error.tier = decision.tier
+        return { status: 429, contentType: JSON_TYPE, body: JSON.stringify({ code: 429, status: 'error', error }) }
+      }
+      case 'scalekit': {
+        const text =
+          retry !== undefined
+            ? `Rate limit exceeded. Retry after ${plural(retry)}.`
+            : 'Rate limit exceeded. This request can never be admitted; do not retry it.'
+        const body: Record<string, unknown> = { error_code: 'RATE_LIMITED', message: text }
+        if (info.requestId !== undefined) body.request_id = info.requestId
+        return { status: 429, contentType: JSON_TYPE, body: JSON.stringify(body) }
+      }
+      default:
+        return { status: 429, contentType: PROBLEM_JSON, body: problemBody(decision, 429, message, retry, info) }
+    }
+  }
+}
+
+const defaultBody = compile(undefined)
+
+/**
+ * The response for a denied decision: status (429, or 503 for a fail-closed store error),
+ * `Content-Type` and body. Pure. Never contains the subject key or a store's error text.
+ *
+ * @example
+ * const d = await limiter.consume(apiKey)
+ * if (!d.allowed) {
+ *   const { status, contentType, body } = limitedBody(d, { requestId: 'req_01J9F2KQ' })
+ * }
+ */
+export function limitedBody(decision: Decision, options?: BodyOptions & BodyRequestInfo): LimitedBody {
+  if (options === undefined) return defaultBody(decision)
+  checkOptionsObject(WHERE, options)
+  checkKnownOptions(WHERE, options, KNOWN_CALL)
+  return compile(options)(decision, options)
+}
+
+/** Options of {@link upstreamLimitedBody}. */
+export interface UpstreamLimitedOptions {
+  /**
+   * `'scalekit'`: `{"error_code":"TOOL_ERROR","message",…}`; `'problem'`: RFC 9457 with `"source": "upstream"`.
+   * @default 'problem'
+   */
+  format?: 'problem' | 'scalekit'
+  /** How long the upstream asked to wait, ms (from its `Retry-After`); shown rounded up to seconds. */
+  retryAfterMs?: number
+  /** The upstream provider's name (1-128 visible ASCII characters), e.g. `'hubspot'`. */
+  provider?: string
+  /** The tool or operation that was limited (1-128 visible ASCII characters). */
+  tool?: string
+  /** A request id to include (dropped when not visible ASCII of at most 200 characters). */
+  requestId?: string
+  /** RFC 9457 `instance` (problem format only). */
+  instance?: string
+}
+
+const UPSTREAM_WHERE = 'upstreamLimitedBody()'
+const UPSTREAM_KNOWN: { readonly [K in keyof Required<UpstreamLimitedOptions>]: true } = {
+  format: true,
+  retryAfterMs: true,
+  provider: true,
+  tool: true,
+  requestId: true,
+  instance: true,
+}
+
+/**
+ * The 429 body for a limit that is not ours: an upstream provider rate-limited a call made on the
+ * client's behalf (Scalekit's `TOOL_ERROR`), so clients can tell it from our own `RATE_LIMITED`.
+ *
+ * @example
+ * upstreamLimitedBody({ format: 'scalekit', provider: 'hubspot', retryAfterMs: 30_000 })
+ * // { status: 429, contentType: 'application/json', body: '{"error_code":"TOOL_ERROR",…}' }
+ */
+export function upstreamLimitedBody(options: UpstreamLimitedOptions = {}): LimitedBody {
+  checkOptionsObject(UPSTREAM_WHERE, options)
+  checkKnownOptions(UPSTREAM_WHERE, options, UPSTREAM_KNOWN)
+  const format = options.format === undefined ? 'problem' : options.format
+  if (format !== 'problem' && format !== 'scalekit') invalid(UPSTREAM_WHERE, 'format', "must be 'problem' or 'scalekit'", format)
+  const ms = options.retryAfterMs
+  if (ms !== undefined && (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)) {
+    invalid(UPSTREAM_WHERE, 'retryAfterMs', 'must be a finite number of milliseconds >= 0', ms)
+  }
+  for (const name of ['provider', 'tool'] as const) {
+    const v = options[name]
+    if (v !== undefined && !isSafeTier(v)) invalid(UPSTREAM_WHERE, name, 'must be 1-128 visible ASCII characters', v)
+  }
+  const requestId = safe(UPSTREAM_WHERE, 'requestId', options.requestId, 200)
+  const instance = safe(UPSTREAM_WHERE, 'instance', options.instance, 2048)
+  const retry = ms === undefined ? undefined : Math.max(1, Math.ceil(ms / 1000))
+  const who = options.provider === undefined ? 'The upstream provider' : `The upstream provider "${options.provider}"`
+  const what = options.tool === undefined ? 'the call' : `the call to "${options.tool}"`
+  const message = `${who} rate-limited ${what}${retry === undefined ? '' : `; retry after ${plural(retry)}`}.`
+  if (format === 'scalekit') {
+    const body: Record<string, unknown> = { error_code: 'TOOL_ERROR', message }
+    if (options.provider !== undefined) body.provider = options.provider
+    if (options.tool !== undefined) body.tool = options.tool
+    if (requestId !== undefined) body.request_id = requestId
+    return { status: 429, contentType: JSON_TYPE, body: JSON.stringify(body) }
+  }
+  const body: Record<string, unknown> = { type: 'about:blank', title: 'Too Many Requests', status: 429, detail: message }
+  if (instance !== undefined) body.instance = instance
+  body.source = 'upstream'
+  if (options.provider !== undefined) body.provider = options.provider
+  if (options.tool !== undefined) body.tool = options.tool
+  if (retry !== undefined) body['retry-after'] = retry
+  if (requestId !== undefined) body['request-id'] = requestId
+  return { status: 429, contentType: PROBLEM_JSON, body: JSON.stringify(body) }
+}

@@ -1,0 +1,404 @@
+import type { Decision, PolicyResult } from '../limiter/decision.js'
+import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import type { Policy } from '../limiter/policy.js'
+import { sfInteger, sfString } from './structured-fields.js'
+
+/**
+ * The conventional header set: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
+ * `X-RateLimit-Reset` (Unix epoch seconds) and, when the decision has a tier, `X-RateLimit-Tier`.
+ * `false` sends none of them.
+ */
+export type LegacyHeaders = 'x-ratelimit' | false
+
+/**
+ * The IETF header set (draft-ietf-httpapi-ratelimit-headers):
+ * - `'draft-10'`: `RateLimit` + `RateLimit-Policy`, structured fields listing every policy;
+ * - `'draft-7'`: `RateLimit: limit=100, remaining=50, reset=5` + `RateLimit-Policy: 100;w=60`;
+ * - `'draft-6'`: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (delta seconds) + `RateLimit-Policy`;
+ * - `false`: none.
+ */
+export type StandardHeaders = 'draft-10' | 'draft-7' | 'draft-6' | false
+
+/** Which rate-limit headers to send. `Retry-After` is always sent on a denial that can be retried. */
+export interface HeaderOptions {
+  /**
+   * The conventional `X-RateLimit-*` set.
+   * @default 'x-ratelimit'
+   */
+  legacy?: LegacyHeaders
+  /**
+   * The IETF set and its draft.
+   * @default 'draft-10'
+   */
+  standard?: StandardHeaders
+  /**
+   * Send `X-RateLimit-Tier` (with the `legacy` set) when the decision carries a tier. A tier that
+   * is not 1-128 visible ASCII characters is never sent.
+   * @default true
+   */
+  tier?: boolean
+}
+
+/** The names of the headers a renderer sets. */
+interface HeaderNames {
+  readonly limit: string
+  readonly remaining: string
+  readonly reset: string
+  readonly tier: string
+  readonly state: string
+  readonly policy: string
+  readonly draftLimit: string
+  readonly draftRemaining: string
+  readonly draftReset: string
+  readonly retryAfter: string
+}
+
+const CANONICAL_NAMES: HeaderNames = {
+  limit: 'X-RateLimit-Limit',
+  remaining: 'X-RateLimit-Remaining',
+  reset: 'X-RateLimit-Reset',
+  tier: 'X-RateLimit-Tier',
+  state: 'RateLimit',
+  policy: 'RateLimit-Policy',
+  draftLimit: 'RateLimit-Limit',
+  draftRemaining: 'RateLimit-Remaining',
+  draftReset: 'RateLimit-Reset',
+  retryAfter: 'Retry-After',
+}
+
+const LOWER_CASE_NAMES: HeaderNames = {
+  limit: 'x-ratelimit-limit',
+  remaining: 'x-ratelimit-remaining',
+  reset: 'x-ratelimit-reset',
+  tier: 'x-ratelimit-tier',
+  state: 'ratelimit',
+  policy: 'ratelimit-policy',
+  draftLimit: 'ratelimit-limit',
+  draftRemaining: 'ratelimit-remaining',
+  draftReset: 'ratelimit-reset',
+  retryAfter: 'retry-after',
+}
+
+/**
+ * How a renderer spells header names: `'canonical'` (`X-RateLimit-Limit`), or `'lower'` for
+ * frameworks that lower-case every name they are given (Fastify), so they get constants instead
+ * of building a new string per header and request.
+ * @internal
+ */
+export type HeaderNameCase = 'canonical' | 'lower'
+
+/** Renders the headers of one decision. Made once by {@link createRateLimitHeaders}. */
+export type HeaderRenderer = (decision: Decision) => Record<string, string>
+
+const WHERE = 'rateLimitHeaders()'
+const KNOWN: { readonly [K in keyof Required<HeaderOptions>]: true } = { legacy: true, standard: true, tier: true }
+const STANDARDS: readonly unknown[] = ['draft-10', 'draft-7', 'draft-6', false]
+
+/** Visible ASCII, spaces allowed inside only: never CR, LF or other control characters. */
+const TIER_PATTERN = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/
+
+/** Whether `tier` may be echoed in a header or body (1-128 visible ASCII characters). */
+export function isSafeTier(tier: unknown): tier is string {
+  return typeof tier === 'string' && TIER_PATTERN.test(tier)
+}
+
+/** Milliseconds to whole seconds, rounded up; 0 for anything not positive. `1001` gives 2. */
+export function ceilSeconds(ms: number): number {
+  return ms > 0 ? Math.ceil(ms / 1000) : 0
+}
+
+/**
+ * The `Retry-After` value of a decision, in integer seconds rounded up and at least 1; or
+ * `undefined` when no `Retry-After` is due: the request was admitted (or only reported, in
+ * dry-run), or it can never succeed (`retryAfterMs: Infinity`, reason `'exceeds-capacity'`).
+ */
+export function retryAfterSeconds(decision: Decision): number | undefined {
+  if (decision.allowed || decision.dryRun === true) return undefined
+  const ms = decision.retryAfterMs
+  if (!Number.isFinite(ms)) return undefined
+  return Math.max(1, ceilSeconds(ms))
+}
+
+/**
+ * The draft-10 `t` of one policy: seconds until it makes more quota available, rounded up, or
+ * `undefined` when the policy is at its full allowance (nothing more to come).
+ * - violated (and retryable): its own `retryAfterMs`, so `Retry-After` is never earlier than `t`;
+ * - token bucket: until the next whole token;
+ * - fixed window: until the window ends (`resetAt`);
+ * - sliding window: until `resetAt`, when every counted request has left (an upper bound: quota
+ *   may come back earlier, as older sub-windows age out).
+ */
+export function secondsUntilMoreQuota(policy: PolicyResult, at: number): number | undefined {
+  if (policy.violated && Number.isFinite(policy.retryAfterMs)) return Math.max(1, ceilSeconds(policy.retryAfterMs))
+  if (policy.remaining >= policy.burst) return undefined
+  let ms = policy.resetAt - at
+  // GCRA: the bucket is full at resetAt; the next token arrives (burst - remaining - 1) emission intervals before it.
+  if (policy.kind === 'token-bucket') ms -= ((policy.burst - policy.remaining - 1) * policy.windowMs) / policy.limit
+  return Math.max(1, ceilSeconds(ms))
+}
+
+/** Index of the policy behind the decision's headline figures (`limit`, `remaining`, `resetAt`). */
+export function headlineIndex(decision: Decision): number {
+  const list = decision.policies
+  const denied = !decision.allowed
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i]
+    if (p.limit === decision.limit && p.remaining === decision.remaining && p.resetAt === decision.resetAt && (!denied || p.violated)) {
+      return i
+    }
+  }
+  return 0
+}
+
+const windowSeconds = (p: { readonly windowMs: number }): number => Math.max(1, ceilSeconds(p.windowMs))
+const nonNegative = (n: number): number => Math.max(n, 0)
+
+/** Policy names are already limited to `[A-Za-z0-9_.:/-]`: quote them without the escaping loop. */
+const PLAIN_NAME = /^[A-Za-z0-9_.:/-]+$/
+const quoted = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : sfString(name))
+
+/**
+ * The draft-10 pair for every policy, in one pass: `RateLimit-Policy` (`"name";q=100;w=60, …`)
+ * and `RateLimit` (`"name";r=50;t=12, …`). Every number here is a non-negative safe integer.
+ */
+function draft10(list: readonly PolicyResult[], at: number, out: Record<string, string>, names: HeaderNames): void {
+  let policy = ''
+  let state = ''
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i]
+    const name = quoted(p.name)
+    if (i > 0) {
+      policy += ', '
+      state += ', '
+    }
+    policy += `${name};q=${sfInteger(p.limit)};w=${sfInteger(windowSeconds(p))}`
+    state += `${name};r=${sfInteger(nonNegative(p.remaining))}`
+    const t = secondsUntilMoreQuota(p, at)
+    if (t !== undefined) state += `;t=${sfInteger(t)}`
+  }
+  out[names.policy] = policy
+  out[names.state] = state
+}
+
+/** `100;w=60, 10000;w=86400`: the headline policy first, then the others (drafts 6 and 7). */
+function policyFieldOldDrafts(list: readonly PolicyResult[], head: number): string {
+  const h = list[head]
+  let out = `${sfInteger(h.limit)};w=${sfInteger(windowSeconds(h))}`
+  for (let i = 0; i < list.length; i++) {
+    if (i === head) continue
+    out += `, ${sfInteger(list[i].limit)};w=${sfInteger(windowSeconds(list[i]))}`
+  }
+  return out
+}
+
+/** Header options, validated, with their defaults applied. */
+interface HeaderSettings {
+  readonly legacy: boolean
+  readonly standard: StandardHeaders
+  readonly tier: boolean
+}
+
+function headerSettings(options: HeaderOptions | undefined): HeaderSettings {
+  if (options !== undefined) {
+    checkOptionsObject(WHERE, options)
+    checkKnownOptions(WHERE, options, KNOWN)
+    if (options.legacy !== undefined && options.legacy !== 'x-ratelimit' && options.legacy !== false) {
+      invalid(WHERE, 'legacy', "must be 'x-ratelimit' or false", options.legacy)
+    }
+    if (options.standard !== undefined && !STANDARDS.includes(options.standard)) {
+      invalid(WHERE, 'standard', "must be 'draft-10', 'draft-7', 'draft-6' or false", options.standard)
+    }
+    if (options.tier !== undefined && typeof options.tier !== 'boolean') invalid(WHERE, 'tier', 'must be a boolean', options.tier)
+  }
+  return { legacy: (options?.legacy ?? 'x-ratelimit') !== false, standard: options?.standard ?? 'draft-10', tier: options?.tier ?? true }
+}
+
+/**
+ * `String(Math.ceil(ms / 1000))` (epoch seconds of `X-RateLimit-Reset`), remembering the last
+ * one: it changes at most once a second, and epoch seconds are too large for V8's small-integer
+ * string cache.
+ */
+function epochSecondsText(): (ms: number) => string {
+  let lastSeconds = Number.NaN
+  let lastText = ''
+  return (ms) => {
+    const seconds = Math.ceil(ms / 1000)
+    if (seconds !== lastSeconds) {
+      lastSeconds = seconds
+      lastText = String(seconds)
+    }
+    return lastText
+  }
+}
+
+function renderer(settings: HeaderSettings, names: HeaderNames): HeaderRenderer {
+  const { legacy, standard, tier } = settings
+  const resetText = epochSecondsText()
+
+  return function renderRateLimitHeaders(decision: Decision): Record<string, string> {
+    const out: Record<string, string> = {}
+    const list = decision.policies
+    // A store-error decision knows no policy state: no rate-limit figures at all.
+    if (list.length > 0) {
+      const remaining = nonNegative(decision.remaining)
+      if (legacy) {
+        out[names.limit] = String(decision.limit)
+        out[names.remaining] = String(remaining)
+        out[names.reset] = resetText(decision.resetAt)
+        if (tier && decision.tier !== undefined && isSafeTier(decision.tier)) out[names.tier] = decision.tier
+      }
+      if (standard === 'draft-10') {
+        draft10(list, decision.at, out, names)
+      } else if (standard !== false) {
+        const reset = ceilSeconds(decision.resetAt - decision.at)
+        if (standard === 'draft-7') {
+          out[names.state] = `limit=${decision.limit}, remaining=${remaining}, reset=${reset}`
+        } else {
+          out[names.draftLimit] = String(decision.limit)
+          out[names.draftRemaining] = String(remaining)
+          out[names.draftReset] = String(reset)
+        }
+        out[names.policy] = policyFieldOldDrafts(list, headlineIndex(decision))
+      }
+    }
+    const retry = retryAfterSeconds(decision)
+    if (retry !== undefined) out[names.retryAfter] = String(retry)
+    return out
+  }
+}
+
+/**
+ * Validates header options once and returns a renderer for them. Use it on hot paths (adapters);
+ * {@link rateLimitHeaders} is the one-call form.
+ *
+ * @example
+ * const render = createRateLimitHeaders({ standard: 'draft-7' })
+ * const headers = render(decision) // { 'X-RateLimit-Limit': '100', …, RateLimit: 'limit=100, remaining=99, reset=1' }
+ */
+export function createRateLimitHeaders(options?: HeaderOptions): HeaderRenderer {
+  return renderer(headerSettings(options), CANONICAL_NAMES)
+}
+
+/**
+ * A renderer for the decisions of one known policy list: what the HTTP layer gets from its
+ * limiter when no plan picks policies per request. It renders what {@link createRateLimitHeaders}
+ * renders (names spelled as `nameCase` says), doing once what depends only on the list. For a
+ * single policy (the common case) every figure is the decision's headline, so the per-policy
+ * results (`decision.policies`) are never built, and `RateLimit-Policy` and `X-RateLimit-Limit`
+ * are constant strings. Other lists, and decisions that are not about the policy (a store
+ * error), go the general way.
+ * @internal
+ */
+export function createPolicyListHeaders(
+  options: HeaderOptions | undefined,
+  policies: readonly Policy[] | undefined,
+  nameCase: HeaderNameCase = 'canonical',
+): HeaderRenderer {
+  const settings = headerSettings(options)
+  const names = nameCase === 'lower' ? LOWER_CASE_NAMES : CANONICAL_NAMES
+  const general = renderer(settings, names)
+  if (policies === undefined || policies.length !== 1) return general
+  const { legacy, standard, tier } = settings
+  const p = policies[0]
+  const limit = p.limit
+  const burst = p.burst
+  const windowMs = p.windowMs
+  const isBucket = p.kind === 'token-bucket'
+  let name: string
+  let policyText: string
+  try {
+    name = quoted(p.name)
+    const windowText = sfInteger(windowSeconds(p))
+    policyText = standard === 'draft-10' ? `${name};q=${sfInteger(limit)};w=${windowText}` : `${sfInteger(limit)};w=${windowText}`
+  } catch {
+    // Not renderable (a policy of your own making with figures out of range): the general
+    // renderer throws the same error, per request, as it always has.
+    return general
+  }
+  const limitText = String(limit)
+  const statePrefix = `${name};r=`
+  const resetText = epochSecondsText()
+  // The default sets, without a tier, are one object literal: one allocation, no shape changes.
+  const literal = legacy && standard === 'draft-10' && names === CANONICAL_NAMES
+  const literalLower = legacy && standard === 'draft-10' && names === LOWER_CASE_NAMES
+
+  /** `RateLimit` of the one policy: `r`, and `t` as secondsUntilMoreQuota gives it, from the headline. */
+  const stateOf = (decision: Decision, raw: number): string => {
+    const r = statePrefix + sfInteger(nonNegative(raw))
+    // The policy is violated exactly when the decision denies with a wait, which is then its own.
+    const retryMs = decision.retryAfterMs
+    if (!decision.allowed && retryMs !== 0 && Number.isFinite(retryMs)) return `${r};t=${sfInteger(Math.max(1, ceilSeconds(retryMs)))}`
+    if (raw >= burst) return r
+    let ms = decision.resetAt - decision.at
+    if (isBucket) ms -= ((burst - raw - 1) * windowMs) / limit
+    return `${r};t=${sfInteger(Math.max(1, ceilSeconds(ms)))}`
+  }
+
+  return function renderRateLimitHeaders(decision: Decision): Record<string, string> {
+    // Not a decision on this one policy (a store error has no policy state): the general way.
+    if (decision.reason === 'store-error' || decision.limit !== limit) return general(decision)
+    const raw = decision.remaining
+    const remaining = String(nonNegative(raw))
+    let out: Record<string, string>
+    if (decision.tier === undefined && (literal || literalLower)) {
+      out = literal
+        ? {
+            'X-RateLimit-Limit': limitText,
+            'X-RateLimit-Remaining': remaining,
+            'X-RateLimit-Reset': resetText(decision.resetAt),
+            'RateLimit-Policy': policyText,
+            RateLimit: stateOf(decision, raw),
+          }
+        : {
+            'x-ratelimit-limit': limitText,
+            'x-ratelimit-remaining': remaining,
+            'x-ratelimit-reset': resetText(decision.resetAt),
+            'ratelimit-policy': policyText,
+            ratelimit: stateOf(decision, raw),
+          }
+    } else {
+      out = {}
+      if (legacy) {
+        out[names.limit] = limitText
+        out[names.remaining] = remaining
+        out[names.reset] = resetText(decision.resetAt)
+        if (tier && decision.tier !== undefined && isSafeTier(decision.tier)) out[names.tier] = decision.tier
+      }
+      if (standard === 'draft-10') {
+        out[names.policy] = policyText
+        out[names.state] = stateOf(decision, raw)
+      } else if (standard !== false) {
+        const reset = ceilSeconds(decision.resetAt - decision.at)
+        if (standard === 'draft-7') {
+          out[names.state] = `limit=${limitText}, remaining=${remaining}, reset=${reset}`
+        } else {
+          out[names.draftLimit] = limitText
+          out[names.draftRemaining] = remaining
+          out[names.draftReset] = String(reset)
+        }
+        out[names.policy] = policyText
+      }
+    }
+    const retry = retryAfterSeconds(decision)
+    if (retry !== undefined) out[names.retryAfter] = String(retry)
+    return out
+  }
+}
+
+const defaultRenderer = createRateLimitHeaders()
+
+/**
+ * The rate-limit headers of a decision, as a plain object (header name → value). Pure.
+ *
+ * By default: `X-RateLimit-Limit/-Remaining/-Reset` (+ `X-RateLimit-Tier`), the draft-10
+ * `RateLimit-Policy` and `RateLimit` fields listing every policy, and `Retry-After` on a denial
+ * that can be retried. A store-error decision gets no rate-limit figures (only `Retry-After: 1`
+ * when it denied).
+ *
+ * @example
+ * const d = await limiter.consume('sk_live_123')
+ * for (const [name, value] of Object.entries(rateLimitHeaders(d))) res.setHeader(name, value)
+ */
+export function rateLimitHeaders(decision: Decision, options?: HeaderOptions): Record<string, string> {
+  return options === undefined ? defaultRenderer(decision) : createRateLimitHeaders(options)(decision)
+}

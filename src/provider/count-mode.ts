@@ -1,0 +1,77 @@
+import type { Decision } from '../limiter/decision.js'
+import type { Layer, Limiter } from '../limiter/limiter.js'
+import type { Policy } from '../limiter/policy.js'
+import type { CountMode } from './types.js'
+
+/** How a response finished, as the adapters report it. */
+export interface FinishedResponse {
+  /** The status sent (or about to be sent). */
+  readonly status: number
+  /** The client hung up before the response finished. */
+  readonly aborted: boolean
+}
+
+/** What was decided for the request: the plan's subject, policies and layers. */
+export interface CountedRequest {
+  readonly key: string
+  readonly policies?: readonly Policy[] | undefined
+  readonly layers?: readonly Layer[] | undefined
+  readonly tag?: string | undefined
+  readonly countMode?: CountMode | undefined
+}
+
+/**
+ * Whether a finished response counts under `mode`: `'success'` counts status < 400, `'failure'`
+ * counts status >= 400, `'all'` counts everything. A response the client aborted always counts,
+ * so hanging up mid-request can't be used to get the charge back.
+ */
+export function responseCounts(mode: CountMode, response: FinishedResponse): boolean {
+  if (mode === 'all' || response.aborted) return true
+  return mode === 'success' ? response.status < 400 : response.status >= 400
+}
+
+/**
+ * Count modes without races: the request's cost is reserved when it arrives (the decision
+ * charged it), and given back when its response finishes and does not count — with
+ * `limiter.refund(key, { decision })`, so only the window that was charged gets it back, no
+ * bucket goes past its capacity or below zero, and the refund goes to the store that charged
+ * (the fallback store for a request decided there during an outage, never the main store).
+ * Concurrent requests see the reservation, so a burst can't slip through while responses are in
+ * flight.
+ *
+ * Returns the function to call once when the response finishes (later calls do nothing; it
+ * resolves when the refund, if any, is done and never rejects: a failing store is reported by
+ * the limiter's `store-error` event), or `undefined` when nothing can need a refund: mode
+ * `'all'`, a denied request (nothing was charged; dry-run denials included), a store-error
+ * decision, or cost 0.
+ *
+ * @example
+ * const decision = await limiter.consume(plan.key, plan)
+ * const finish = countingFinish(limiter, decision, { ...plan, countMode: 'failure' })
+ * res.on('close', () => finish?.({ status: res.statusCode, aborted: !res.writableFinished }))
+ */
+export function countingFinish(
+  limiter: Limiter,
+  decision: Decision,
+  request: CountedRequest,
+): ((response: FinishedResponse) => Promise<void>) | undefined {
+  const mode = request.countMode ?? 'all'
+  if (mode === 'all' || !decision.allowed || decision.reason !== 'ok' || decision.cost === 0) return undefined
+  let done = false
+  return function finishCountedRequest(response: FinishedResponse): Promise<void> {
+    if (done) return Promise.resolve()
+    done = true
+    if (responseCounts(mode, response)) return Promise.resolve()
+    return limiter
+      .refund(request.key, {
+        decision,
+        policies: request.policies,
+        layers: request.layers,
+        tag: request.tag,
+      })
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+  }
+}

@@ -1,0 +1,194 @@
+import { LRUCache } from 'lru-cache'
+import { type Duration, parseDuration } from '../limiter/duration.js'
+import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError } from '../limiter/errors.js'
+import type { PlanRequest } from './types.js'
+
+/**
+ * Resolves something about a key (its tier, its team): synchronously, or with a promise.
+ * `undefined` means "none" (no team); what else is accepted depends on where it is used.
+ */
+export type KeyResolver = (key: string, req: PlanRequest) => string | undefined | Promise<string | undefined>
+
+/** Options of {@link cachedLookup}. */
+export interface CachedLookupOptions {
+  /**
+   * Most keys remembered (an LRU: the least recently used are forgotten first).
+   * @default 10_000
+   */
+  max?: number
+  /**
+   * How long an answer is reused before the lookup runs again for that key.
+   * @default '1m'
+   */
+  ttl?: Duration
+  /**
+   * A lookup that has not settled by then fails (`ERR_RK_LOOKUP`), so a slow database can't hang
+   * requests.
+   * @default '1s'
+   */
+  timeout?: Duration
+  /**
+   * The answer used when the lookup fails or times out (not cached: the next request tries
+   * again). Without it, the failure reaches the request (the framework's error handling: a 500).
+   */
+  fallback?: string
+  /** Called with every failure (also those `fallback` absorbed), for your logs. */
+  onError?: (error: unknown) => void
+  /** The clock the TTL is measured on, ms. Inject one in tests. @default performance.now */
+  now?: () => number
+  /** How the timeout is scheduled; inject one in tests. Returns a function that cancels it. @default setTimeout (unref'd) */
+  setTimer?: (fn: () => void, ms: number) => () => void
+}
+
+/** A {@link KeyResolver} with a bounded cache in front. Answers synchronously on a cache hit. */
+export interface CachedLookup extends KeyResolver {
+  /** Forgets one key (e.g. after its plan changed), or everything. */
+  clear(key?: string): void
+  /** Keys cached now. */
+  readonly size: number
+}
+
+const WHERE = 'cachedLookup()'
+const KNOWN: { readonly [K in keyof Required<CachedLookupOptions>]: true } = {
+  max: true,
+  ttl: true,
+  timeout: true,
+  fallback: true,
+  onError: true,
+  now: true,
+  setTimer: true,
+}
+/** lru-cache needs a non-nullish value: "no answer" (e.g. no team) is cached as this. */
+const NONE = Symbol('none')
+
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+function defaultTimer(fn: () => void, ms: number): () => void {
+  const t = setTimeout(fn, ms)
+  t.unref?.()
+  return () => clearTimeout(t)
+}
+
+/**
+ * Puts a bounded cache in front of a slow lookup (a plan in a database, a key's team): at most
+ * `max` keys for `ttl` each, concurrent lookups of one key share one call, a call that does not
+ * settle within `timeout` fails, and a failure is never cached. A failure reaches the request as
+ * a `RateKeeperError` with code `ERR_RK_LOOKUP` (the cause attached) unless `fallback` names the
+ * answer to use instead.
+ *
+ * @example
+ * const tierOf = cachedLookup(async (key) => (await db.plans.forKey(key)) ?? 'free', {
+ *   max: 50_000, ttl: '5m', fallback: 'free', onError: (err) => log.warn(err),
+ * })
+ */
+export function cachedLookup(
+  lookup: (key: string, req: PlanRequest) => string | undefined | Promise<string | undefined>,
+  options: CachedLookupOptions = {},
+): CachedLookup {
+  if (typeof lookup !== 'function') invalid(WHERE, 'lookup', 'must be a function (key, request) => string | undefined | Promise', lookup)
+  checkOptionsObject(WHERE, options)
+  checkKnownOptions(WHERE, options, KNOWN)
+  const max = options.max === undefined ? 10_000 : checkInteger(WHERE, 'max', options.max, 1, 10_000_000)
+  const ttl = options.ttl === undefined ? 60_000 : parseDuration(WHERE, 'ttl', options.ttl)
+  const timeout = options.timeout === undefined ? 1_000 : parseDuration(WHERE, 'timeout', options.timeout)
+  const fallback = options.fallback
+  if (fallback !== undefined && (typeof fallback !== 'string' || fallback.length === 0)) {
+    invalid(WHERE, 'fallback', 'must be a non-empty string', fallback)
+  }
+  const onError = options.onError
+  if (onError !== undefined && typeof onError !== 'function') invalid(WHERE, 'onError', 'must be a function', onError)
+  if (options.now !== undefined && typeof options.now !== 'function') invalid(WHERE, 'now', 'must be a function returning ms', options.now)
+  if (options.setTimer !== undefined && typeof options.setTimer !== 'function')
+    invalid(WHERE, 'setTimer', 'must be a function', options.setTimer)
+  const setTimer = options.setTimer ?? defaultTimer
+  const now = options.now
+
+  // An injected clock is read on every check (ttlResolution 0): tests move it without timers.
+  const cache = new LRUCache<string, string | typeof NONE>({ max, ttl, ...(now === undefined ? {} : { perf: { now }, ttlResolution: 0 }) })
+  const inFlight = new Map<string, Promise<string | undefined>>()
+
+  const fail = (error: unknown): string => {
+    const wrapped =
+      error instanceof RateKeeperError && error.code === 'ERR_RK_LOOKUP'
+        ? error
+        : new RateKeeperError('ERR_RK_LOOKUP', `${WHERE}: the lookup failed`, { cause: error })
+    if (onError !== undefined) {
+      try {
+        onError(wrapped)
+      } catch {
+        // A logging hook's bug must not change the request's fate.
+      }
+    }
+    if (fallback !== undefined) return fallback
+    throw wrapped
+  }
+
+  const check = (value: unknown): string | undefined => {
+    if (value === undefined || (typeof value === 'string' && value.length > 0)) return value
+    throw new RateKeeperError('ERR_RK_LOOKUP', `${WHERE}: the lookup must answer a non-empty string or undefined, received ${typeof value}`)
+  }
+
+  const resolver = (key: string, req: PlanRequest): string | undefined | Promise<string | undefined> => {
+    const hit = cache.get(key)
+    if (hit !== undefined) return hit === NONE ? undefined : hit
+    const pending = inFlight.get(key)
+    if (pending !== undefined) return pending
+    let answer: string | undefined | Promise<string | undefined>
+    try {
+      answer = lookup(key, req)
+    } catch (error) {
+      return fail(error)
+    }
+    if (!isThenable(answer)) {
+      let value: string | undefined
+      try {
+        value = check(answer)
+      } catch (error) {
+        return fail(error)
+      }
+      cache.set(key, value ?? NONE)
+      return value
+    }
+    const settled = new Promise<string | undefined>((resolve, reject) => {
+      const cancel = setTimer(
+        () => reject(new RateKeeperError('ERR_RK_LOOKUP', `${WHERE}: the lookup did not answer within ${timeout} ms`)),
+        timeout,
+      )
+      answer.then(
+        (value) => {
+          cancel()
+          resolve(value)
+        },
+        (error: unknown) => {
+          cancel()
+          reject(error)
+        },
+      )
+    })
+    const result = settled.then(check).then(
+      (value) => {
+        inFlight.delete(key)
+        cache.set(key, value ?? NONE)
+        return value
+      },
+      (error: unknown) => {
+        inFlight.delete(key)
+        return fail(error)
+      },
+    )
+    inFlight.set(key, result)
+    return result
+  }
+
+  return Object.defineProperties(resolver, {
+    clear: {
+      value: (key?: string) => {
+        if (key === undefined) cache.clear()
+        else cache.delete(key)
+      },
+    },
+    size: { get: () => cache.size },
+  }) as CachedLookup
+}

@@ -1,0 +1,158 @@
+// RedisStore batching on a real Redis: requests made while others are on their way share one
+// script call, and each is still decided on its own, atomically, in the order it was made.
+
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLimiter, fixedWindow, slidingWindow, tokenBucket } from '../../../src/index.js'
+import type { Decision } from '../../../src/limiter/decision.js'
+import { RedisStore } from '../../../src/stores/redis/index.js'
+import { keyHead, policyPart, stateKey } from '../../../src/stores/redis/keys.js'
+import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../../helpers/redis.js'
+import { IOREDIS, ready } from './clients.js'
+
+const T0 = Date.UTC(2030, 4, 17, 12, 0, 0)
+
+describeRedis('RedisStore batching', () => {
+  const prefix = uniquePrefix('batch')
+  const admin = new Redis(REDIS_URL)
+
+  afterAll(async () => {
+    await deleteUnder(admin, prefix)
+    admin.disconnect()
+  })
+
+  describe.each(IOREDIS)('$name', (version) => {
+    const client = version.single(REDIS_URL)
+    const p = `${prefix}:${version.name.replace(' ', '')}`
+    beforeAll(() => ready(client))
+    afterAll(() => client.disconnect())
+
+    /** A store on a client whose script calls are counted (after the clock calibration). */
+    const countedStore = async (options: Partial<ConstructorParameters<typeof RedisStore>[0]> = {}) => {
+      const counting = Object.create(client) as typeof client & { scriptCalls: number }
+      const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>
+      counting.evalsha = ((...args: unknown[]) => {
+        counting.scriptCalls++
+        return evalsha(...args)
+      }) as typeof client.evalsha
+      const store = new RedisStore({ client: counting, prefix: p, clock: 'caller', ...options })
+      // Let the calibration call go out and come back: it is not a decision.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      counting.scriptCalls = 0
+      return { store, counting }
+    }
+
+    it('decides requests made in one tick in one script call, in the order they were made', async () => {
+      const { store, counting } = await countedStore()
+      const limiter = createLimiter({ store, policies: [tokenBucket({ name: 'five', limit: 5, window: '1h' })], now: () => T0 })
+      const key = `order-${Math.random()}`
+      const decisions = await Promise.all(Array.from({ length: 12 }, () => limiter.consume(key)))
+      expect(counting.scriptCalls).toBe(1)
+      expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, true, false, false, false, false, false, false, false])
+      expect(decisions.slice(0, 5).map((d) => d.remaining)).toEqual([4, 3, 2, 1, 0])
+      store.close()
+    })
+
+    it('keeps consume, peek, refund and reset of one key in call order within a call', async () => {
+      const { store, counting } = await countedStore()
+      const limiter = createLimiter({ store, policies: [fixedWindow({ name: 'three', limit: 3, window: '1h' })], now: () => T0 })
+      const key = `mixed-${Math.random()}`
+      const pending: Promise<unknown>[] = [
+        limiter.consume(key),
+        limiter.consume(key),
+        limiter.consume(key),
+        limiter.peek(key),
+        limiter.consume(key),
+        limiter.refund(key, { at: T0 }),
+        limiter.consume(key),
+        limiter.reset(key),
+        limiter.peek(key),
+      ]
+      const [c1, c2, c3, look, denied, refunded, again, , fresh] = (await Promise.all(pending)) as Decision[]
+      expect(counting.scriptCalls).toBe(1)
+      expect([c1, c2, c3].map((d) => d.remaining)).toEqual([2, 1, 0])
+      expect(look.remaining).toBe(0)
+      expect(denied.allowed).toBe(false)
+      expect(refunded.remaining).toBe(1)
+      expect(again.allowed).toBe(true)
+      expect(again.remaining).toBe(0)
+      expect(fresh.remaining).toBe(3)
+      store.close()
+    })
+
+    it('fails only the request whose script step failed; the others in the call are decided', async () => {
+      const { store, counting } = await countedStore()
+      const policy = tokenBucket({ name: 'tb', limit: 10, window: '1m' })
+      const limiter = createLimiter({ store, policies: [policy], now: () => T0, onStoreError: 'deny' })
+      const errors: unknown[] = []
+      limiter.on('store-error', ({ error }) => errors.push(error))
+      const bad = `wrongtype-${Math.random()}`
+      // Someone else's data under the key the store would use: GET fails with WRONGTYPE.
+      await admin.hset(stateKey(keyHead(p, bad), policyPart(policy), bad, bad), 'field', 'value')
+      await admin.pexpire(stateKey(keyHead(p, bad), policyPart(policy), bad, bad), 60_000)
+      const decisions = await Promise.all([`ok1-${Math.random()}`, bad, `ok2-${Math.random()}`].map((key) => limiter.consume(key)))
+      expect(counting.scriptCalls).toBe(1)
+      expect(decisions.map((d) => d.reason)).toEqual(['ok', 'store-error', 'ok'])
+      expect(decisions[1].allowed).toBe(false)
+      // Redis's text is the cause, never the message (which may reach logs shown to clients).
+      expect((errors[0] as Error).message).not.toMatch(/WRONGTYPE/)
+      expect(String(((errors[0] as Error).cause as Error).message)).toMatch(/WRONGTYPE/)
+      store.close()
+    })
+
+    it('sends at most 128 requests per call', async () => {
+      const { store, counting } = await countedStore()
+      const limiter = createLimiter({
+        store,
+        policies: [tokenBucket({ name: 'tb', limit: 100, window: '1m' }), slidingWindow({ name: 'sw', limit: 100, window: '1m' })],
+        now: () => T0,
+      })
+      const decisions = await Promise.all(Array.from({ length: 300 }, (_, i) => limiter.consume(`many-${i}-${Math.random()}`)))
+      expect(decisions.every((d) => d.reason === 'ok' && d.remaining === 99)).toBe(true)
+      expect(counting.scriptCalls).toBe(3)
+      store.close()
+    })
+
+    it('with nothing in flight, sends at the end of the tick; requests made meanwhile join the next call', async () => {
+      const { store, counting } = await countedStore()
+      const limiter = createLimiter({ store, policies: [tokenBucket({ name: 'tb', limit: 100, window: '1m' })], now: () => T0 })
+      const key = `flow-${Math.random()}`
+      const first = limiter.consume(key)
+      await new Promise((resolve) => setImmediate(resolve))
+      // The first call is on its way (sent at the end of its tick); these wait for the next turn.
+      const rest = Promise.all([limiter.consume(key), limiter.consume(key)])
+      const [a, [b, c]] = await Promise.all([first, rest])
+      expect([a.remaining, b.remaining, c.remaining]).toEqual([99, 98, 97])
+      expect(counting.scriptCalls).toBe(2)
+      store.close()
+    })
+
+    // The store sends past auto-pipelining only clients of the `ioredis` package it resolves itself
+    // (ioredis 5 here; ioredis 6 is installed under another name): others keep their own methods.
+    const direct = version.name === 'ioredis 5'
+    it(`with auto-pipelining on, ${direct ? 'hands each batch to sendCommand itself (no pipeline per call)' : 'keeps the client methods (another copy of ioredis)'}, under the client's keyPrefix`, async () => {
+      const piped = version.single(REDIS_URL, { enableAutoPipelining: true, keyPrefix: `${p}:kp:` })
+      await ready(piped)
+      const sent: string[] = []
+      const spy = Object.create(piped) as typeof piped
+      spy.sendCommand = ((command: { name: string }, stream?: unknown) => {
+        // An auto-pipeline passes the stream it writes its commands into; a direct call passes none.
+        sent.push(stream === undefined ? command.name : `${command.name} (pipelined)`)
+        return piped.sendCommand(command as never, stream as never)
+      }) as typeof piped.sendCommand
+      const store = new RedisStore({ client: spy, prefix: 'rk', clock: 'caller' })
+      await new Promise((resolve) => setTimeout(resolve, 20)) // the clock calibration call
+      sent.length = 0
+      const policy = tokenBucket({ name: 'five', limit: 5, window: '1h' })
+      const limiter = createLimiter({ store, policies: [policy], now: () => T0 })
+      const key = `piped-${Math.random()}`
+      const decisions = await Promise.all(Array.from({ length: 8 }, () => limiter.consume(key)))
+      expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, true, false, false, false])
+      expect(sent).toEqual([direct ? 'evalsha' : 'evalsha (pipelined)'])
+      // ioredis put the client's keyPrefix in front of the store's key, as its own evalsha would.
+      expect(await admin.exists(`${p}:kp:${stateKey(keyHead('rk', key), policyPart(policy), key, key)}`)).toBe(1)
+      store.close()
+      piped.disconnect()
+    })
+  })
+})

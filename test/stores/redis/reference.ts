@@ -1,0 +1,73 @@
+import { newOutcome, type Policy, type PolicyState, type StepOutcome } from '../../../src/limiter/policy.js'
+import type { StoreRefundRequest, StoreRequest, StoreResult } from '../../../src/limiter/store.js'
+
+/**
+ * The oracle: the store contract written as plainly as possible on top of the policies' own
+ * `step` / `refund` (no cache, no eviction, no cleverness). Every store must answer exactly this.
+ */
+export class ReferenceStore {
+  readonly states = new Map<string, PolicyState>()
+
+  #key(subject: string, policy: Policy): string {
+    return `${policy.id}\u0000${subject}`
+  }
+
+  consume(request: StoreRequest): StoreResult {
+    return this.#decide(request, true)
+  }
+
+  peek(request: StoreRequest): StoreResult {
+    return this.#decide(request, false)
+  }
+
+  refund(request: StoreRefundRequest): StoreResult {
+    const { keys, policies, cost, now, chargedAt } = request
+    const results: number[] = []
+    const out = newOutcome()
+    for (let i = 0; i < policies.length; i++) {
+      const key = this.#key(keys[i], policies[i])
+      policies[i].refund(this.states.get(key), cost, chargedAt, now, out)
+      if (out.state === undefined) this.states.delete(key)
+      else this.states.set(key, out.state)
+      results.push(out.remaining, out.resetAt, 0)
+    }
+    return { allowed: true, now, results }
+  }
+
+  reset(request: StoreRequest): void {
+    for (let i = 0; i < request.policies.length; i++) this.states.delete(this.#key(request.keys[i], request.policies[i]))
+  }
+
+  close(): void {}
+
+  #decide(request: StoreRequest, charge: boolean): StoreResult {
+    const { keys, policies, cost, now } = request
+    const n = policies.length
+    const outs: StepOutcome[] = []
+    const states: (PolicyState | undefined)[] = []
+    let allowed = true
+    for (let i = 0; i < n; i++) {
+      const state = this.states.get(this.#key(keys[i], policies[i]))
+      const out = newOutcome()
+      policies[i].step(state, cost, now, out)
+      outs.push(out)
+      states.push(state)
+      if (!out.allowed) allowed = false
+    }
+    const results: number[] = []
+    for (let i = 0; i < n; i++) {
+      const out = outs[i]
+      const retry = out.allowed ? 0 : out.retryAfterMs
+      if (charge && allowed && cost > 0) {
+        const key = this.#key(keys[i], policies[i])
+        if (out.state === undefined) this.states.delete(key)
+        else this.states.set(key, out.state)
+      } else if (cost > 0) {
+        // Nothing charged: remaining and reset describe the uncharged state.
+        policies[i].step(states[i], 0, now, out)
+      }
+      results.push(out.remaining, out.resetAt, retry)
+    }
+    return { allowed, now, results }
+  }
+}
