@@ -11,7 +11,9 @@ import { freePort, hasRedisServer, type RedisServer, startRedisServer } from '..
 import { IOREDIS } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
-const MARGIN_MS = 40
+// Wall-clock bounds tell "settled by the deadline" from "hung until the client gave up" (10 s or
+// 5 s below); they are loose on purpose, so a busy machine can't make them fail.
+const SLACK_MS = 1000
 
 const available = hasRedisServer()
 if (!available) {
@@ -57,7 +59,7 @@ describe.runIf(available)('RedisStore requests made while the client connects', 
         const store = new RedisStore({ client, timeoutMs: TIMEOUT_MS })
         const started = performance.now()
         const error = await Promise.resolve(store.consume({ keys: ['k'], policies, cost: 1, now: Date.now(), tag: 'k' })).catch((e) => e)
-        expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
+        expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + SLACK_MS)
         expect(error).toBeInstanceOf(StoreError)
         expect((error as StoreError).code).toBe('ERR_RK_STORE_TIMEOUT')
         store.close()
@@ -82,7 +84,7 @@ describe.runIf(available)('RedisStore requests made while the client connects', 
         expect(performance.now() - first).toBeLessThan(1000)
         const started = performance.now()
         for (let i = 0; i < 5; i++) expect((await limiter.consume('k')).reason).toBe('store-error')
-        expect(performance.now() - started).toBeLessThan(MARGIN_MS)
+        expect(performance.now() - started).toBeLessThan(SLACK_MS)
         // The store's line, and the limiter's: one each for the outage, none per request.
         expect(warnings).toEqual(['RK_REDIS_CONNECTION', 'RK_STORE_OUTAGE'])
         store.close()
