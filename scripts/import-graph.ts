@@ -222,3 +222,50 @@ export function findCycles(graph: ImportGraph): string[][] {
     })
     .sort((a, b) => a[0].localeCompare(b[0]))
 }
+
+/** One rule of the layering: files in `files` must not import anything in `mustNotImport`. */
+export interface LayerRule {
+  /** The files the rule is about: a folder (ending in `/`) or one file. */
+  readonly files: string
+  /** What they must not import, same notation. */
+  readonly mustNotImport: readonly string[]
+  /** Whether packages other than Node's built-ins are forbidden too. */
+  readonly noPackages?: boolean
+}
+
+/**
+ * The layering of docs/architecture.md; every arrow points one way:
+ *
+ *   adapters/ → src/provider → src/http → src/limiter ← src/stores
+ *   src/client → src/limiter;  src/http and src/client → src/create-limiter.ts → limiter + stores/memory
+ */
+export const LAYER_RULES: readonly LayerRule[] = [
+  {
+    // The kernel: policies, the Store contract, decisions, the limiter. Its default store is joined
+    // to it one level up, in src/create-limiter.ts.
+    files: 'src/limiter/',
+    mustNotImport: ['src/stores/', 'src/http/', 'src/provider/', 'src/client/', 'src/create-limiter.ts', 'adapters/'],
+    noPackages: true,
+  },
+  // Stores keep state for the kernel and know nothing of requests or frameworks.
+  { files: 'src/stores/', mustNotImport: ['src/http/', 'src/provider/', 'src/client/', 'adapters/'] },
+  // The request pipeline reaches the kernel (and createLimiter), never what is built on it.
+  { files: 'src/http/', mustNotImport: ['src/provider/', 'src/client/', 'adapters/', 'src/stores/'] },
+  { files: 'src/provider/', mustNotImport: ['adapters/', 'src/client/'] },
+  // The outgoing side uses the kernel (and createLimiter) for its queue, nothing of the server side.
+  { files: 'src/client/', mustNotImport: ['src/http/', 'src/provider/', 'src/stores/', 'adapters/'] },
+]
+
+/** Whether `file` is in `area` (a folder ending in `/`, or one file). */
+export function within(file: string, area: string): boolean {
+  return area.endsWith('/') ? file.startsWith(area) : file === area
+}
+
+/** The imports of source files that `rule` forbids (packages included when the rule says so). */
+export function breaches(graph: ImportGraph, rule: LayerRule): ImportEdge[] {
+  return graph.edges.filter((e) => {
+    if (!within(e.from, rule.files)) return false
+    if (e.to === undefined) return rule.noPackages === true && !isBuiltin(e.specifier)
+    return rule.mustNotImport.some((area) => within(e.to as string, area))
+  })
+}

@@ -1,7 +1,16 @@
 // The graph reader the architecture tests and scripts/gen-architecture.ts rely on, checked on small
 // made-up graphs, so a green layering test means the arrows are right, not that none were read.
 import { describe, expect, it } from 'vitest'
-import { findCycles, type ImportGraph, isBuiltin, layerGraph, layerOf, readImportGraph } from '../../scripts/import-graph.js'
+import {
+  breaches,
+  findCycles,
+  type ImportGraph,
+  isBuiltin,
+  LAYER_RULES,
+  layerGraph,
+  layerOf,
+  readImportGraph,
+} from '../../scripts/import-graph.js'
 
 function graphOf(arrows: Record<string, string[]>): ImportGraph {
   const files = [...new Set([...Object.keys(arrows), ...Object.values(arrows).flat()])].sort()
@@ -46,6 +55,23 @@ describe('import graph (scripts/import-graph.ts)', () => {
       }),
     )
     expect(edges).toEqual(new Map([['src/http', new Map([['src/limiter', 3]])]]))
+  })
+
+  it('a rule catches imports of the layers above, and packages where it forbids them', () => {
+    const kernel = LAYER_RULES.find((rule) => rule.files === 'src/limiter/')
+    if (kernel === undefined) throw new Error('no rule for src/limiter/')
+    const arrows = graphOf({
+      'src/limiter/limiter.ts': ['src/stores/memory.ts', 'src/create-limiter.ts', 'src/limiter/policy.ts'],
+      'src/stores/memory.ts': ['src/limiter/policy.ts'],
+    })
+    const packages = ['lru-cache', 'node:crypto'].map((specifier) => ({
+      from: 'src/limiter/limiter.ts',
+      to: undefined,
+      specifier,
+      typeOnly: false,
+    }))
+    const graph: ImportGraph = { ...arrows, edges: [...arrows.edges, ...packages] }
+    expect(breaches(graph, kernel).map((e) => e.to ?? e.specifier)).toEqual(['src/stores/memory.ts', 'src/create-limiter.ts', 'lru-cache'])
   })
 
   it('reads imports, re-exports and import() of the real sources', () => {
