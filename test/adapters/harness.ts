@@ -96,9 +96,9 @@ function nodeHeaders(headers: Record<string, string | string[] | number | undefi
 export type Listener = (req: IncomingMessage, res: ServerResponse) => void
 
 /**
- * Sends one request over real HTTP. Every connection comes from loopback, so the peer address
- * the scenario names (`req.ip`) is written onto the accepted socket before the app sees it, as
- * light-my-request's `remoteAddress` did; sockets.test.ts covers the socket's own address. The
+ * Sends one request over real HTTP. Every connection comes from loopback (a test cannot dial
+ * from 2001:db8::1), so the peer address the scenario names (`req.ip`) is written onto the
+ * accepted socket before the app sees it; sockets.test.ts covers the socket's own address. The
  * server allows megabyte headers (Node's default is 16 KiB) for the long-key scenarios.
  */
 export async function sendHttp(listener: Listener, req: Req): Promise<Res> {
