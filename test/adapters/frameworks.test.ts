@@ -1,12 +1,12 @@
 // What is particular to one framework: mounting forms, trust-proxy warnings, Fastify's route
-// config and encapsulation, the fetch wrappers, and option validation. (Real sockets: sockets.test.ts.)
+// config and encapsulation, the fetch wrappers, and option validation. Express and Koa are called
+// over real HTTP through supertest (harness.ts); the socket's own address: sockets.test.ts.
 import Router from '@koa/router'
 import express from 'express'
 import fastify from 'fastify'
 import { Hono } from 'hono'
 import { requestId } from 'hono/request-id'
 import Koa from 'koa'
-import { inject } from 'light-my-request'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { rateLimit as expressRateLimit } from '../../adapters/express.js'
 import fastifyRateLimit from '../../adapters/fastify.js'
@@ -16,15 +16,16 @@ import { ipKey } from '../../src/http/keys.js'
 import { createHttpLimiter } from '../../src/http/pipeline.js'
 import { ConfigurationError, createLimiter, fixedWindow, MemoryStore, tokenBucket } from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
+import { type Listener, sendHttp } from './harness.js'
 
 const T0 = 1_700_000_000_000
 const policies = (limit: number) => [tokenBucket({ name: 'per-minute', limit, window: '1m' })]
 const limiterOf = (limit: number) => createLimiter({ policies: policies(limit), now: clock(T0).now })
-type Listener = Parameters<typeof inject>[0]
 
-async function get(listener: Listener, url: string, remoteAddress = '127.0.0.1', headers: Record<string, string> = {}) {
-  const res = await inject(listener, { url, remoteAddress, headers })
-  return { status: res.statusCode, remaining: res.headers['x-ratelimit-remaining'], body: res.payload, headers: res.headers }
+/** One GET over real HTTP (supertest) from the peer `ip`. */
+async function get(listener: Listener, url: string, ip = '127.0.0.1', headers: Record<string, string> = {}) {
+  const res = await sendHttp(listener, { url, ip, headers })
+  return { status: res.status, remaining: res.headers['x-ratelimit-remaining'] }
 }
 
 function warnings(limiter: ReturnType<typeof limiterOf>): string[] {
@@ -130,7 +131,7 @@ describe('koa', () => {
       app.use((ctx) => {
         ctx.body = 'x'
       })
-      await get(app.callback() as Listener, '/x')
+      await get(app.callback(), '/x')
       expect(codes).toEqual(expected)
     }
   })
@@ -143,7 +144,7 @@ describe('koa', () => {
     app.use((ctx) => {
       ctx.body = 'x'
     })
-    const cb = app.callback() as Listener
+    const cb = app.callback()
     const res = [await get(cb, '/x'), await get(cb, '/x'), await get(cb, '/x')]
     expect(res.map((r) => [r.status, r.remaining])).toEqual([
       [200, '1'],
@@ -164,7 +165,7 @@ describe('koa', () => {
       ctx.body = 't'
     })
     app.use(router.routes())
-    const cb = app.callback() as Listener
+    const cb = app.callback()
     const res = [await get(cb, '/api/users/1'), await get(cb, '/API/USERS/2'), await get(cb, '/api/users/3'), await get(cb, '/api/teams/1')]
     expect(res.map((r) => r.status)).toEqual([200, 200, 429, 200])
     expect(seen[0]).toBe('/api/users/:id')

@@ -1,6 +1,8 @@
-// One app per framework, built from the same spec, called in-process (light-my-request for the
-// Node frameworks, `fastify.inject`, a `Request` for fetch and Hono), so the shared suite can
-// compare status, headers and body across every adapter.
+// One app per framework, built from the same spec, so the shared suite can compare status,
+// headers and body across every adapter. Express and Koa are called over real HTTP through
+// supertest (a server on a fresh port per request); Fastify through its own `inject`, fetch and
+// Hono with a `Request`.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import Router from '@koa/router'
 import express5 from 'express'
 import express4 from 'express4'
@@ -9,7 +11,7 @@ import fastify4 from 'fastify4'
 import { Hono } from 'hono'
 import koa3 from 'koa'
 import koa2 from 'koa2'
-import { inject } from 'light-my-request'
+import request from 'supertest'
 import { rateLimit as expressRateLimit } from '../../adapters/express.js'
 import fastifyRateLimit from '../../adapters/fastify.js'
 import { type FetchCheck, rateLimit as fetchRateLimit } from '../../adapters/fetch.js'
@@ -90,17 +92,38 @@ function nodeHeaders(headers: Record<string, string | string[] | number | undefi
   return out
 }
 
-type Listener = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void
+/** A Node request listener: an Express app or a Koa `app.callback()`. */
+export type Listener = (req: IncomingMessage, res: ServerResponse) => void
 
-async function injectNode(listener: Listener, req: Req): Promise<Res> {
+/**
+ * Sends one request over real HTTP. Every connection comes from loopback (a test cannot dial
+ * from 2001:db8::1), so the peer address the scenario names (`req.ip`) is written onto the
+ * accepted socket before the app sees it; sockets.test.ts covers the socket's own address. The
+ * server allows megabyte headers (Node's default is 16 KiB) for the long-key scenarios.
+ */
+export async function sendHttp(listener: Listener, req: Req): Promise<Res> {
   const method = req.method ?? 'GET'
-  const res = await inject(listener, {
-    method: method as 'GET',
-    url: req.url,
-    headers: req.headers,
-    remoteAddress: req.ip ?? '127.0.0.1',
+  const peer = req.ip ?? '127.0.0.1'
+  const server = createServer({ maxHeaderSize: 4_000_000 }, (incoming, outgoing) => {
+    Object.defineProperty(incoming.socket, 'remoteAddress', { value: peer, configurable: true })
+    listener(incoming, outgoing)
   })
-  return normalize(method, res.statusCode, nodeHeaders(res.headers), res.payload)
+  const test = request(server)[method.toLowerCase() as 'get'](req.url)
+  for (const [name, value] of Object.entries(req.headers ?? {})) test.set(name, value)
+  // The body as the bytes' text, whatever the content type (superagent would parse JSON).
+  const res = await test.buffer(true).parse(rawText)
+  return normalize(method, res.status, nodeHeaders(res.headers), res.body as string)
+}
+
+/** A superagent parser that keeps the body as text (at run time its response is Node's stream). */
+function rawText(res: request.Response, done: (err: Error | null, body: string) => void): void {
+  const stream = res as unknown as IncomingMessage
+  let text = ''
+  stream.setEncoding('utf8')
+  stream.on('data', (chunk: string) => {
+    text += chunk
+  })
+  stream.on('end', () => done(null, text))
 }
 
 type Mw = (...args: never[]) => unknown
@@ -125,7 +148,7 @@ function buildExpress(factory: typeof express5, spec: AppSpec): App {
     res.statusCode = 500
     res.end('error')
   })
-  return { send: (req) => injectNode(app as unknown as Listener, req), close: async () => {} }
+  return { send: (req) => sendHttp(app, req), close: async () => {} }
 }
 
 function buildKoa(Koa: typeof koa3, spec: AppSpec): App {
@@ -156,7 +179,7 @@ function buildKoa(Koa: typeof koa3, spec: AppSpec): App {
   })
   app.use(router.routes())
   const listener = app.callback()
-  return { send: (req) => injectNode(listener as Listener, req), close: async () => {} }
+  return { send: (req) => sendHttp(listener, req), close: async () => {} }
 }
 
 async function buildFastify(v5: boolean, spec: AppSpec): Promise<App> {

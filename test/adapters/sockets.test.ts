@@ -1,5 +1,5 @@
-// Real sockets on loopback. In a file of its own: light-my-request (used by the other adapter
-// tests) re-parents Express's request and response prototypes for the whole process.
+// Real sockets on loopback, keyed by the address the socket really has (the shared suite's
+// harness writes the address each scenario names onto its sockets).
 import type { AddressInfo } from 'node:net'
 import express from 'express'
 import fastify from 'fastify'

@@ -1,9 +1,11 @@
 /**
  * Real HTTP to a seed example: a server on 127.0.0.1 and a client that can also speak from
- * another loopback address (127.0.0.2, …), so "per IP" is tested with real sockets.
+ * another loopback address (127.0.0.2, …), so "per IP" is tested with real sockets; and the
+ * ratekeeper client the seed tests point at it, on a simulated clock.
  */
 import { Agent, createServer, type RequestListener, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { type ClientOptions, createClient, type RateLimitedFetch, type Sleep } from 'ratekeeper/client'
 import type { Answer } from './serve.js'
 
 export interface SendOptions {
@@ -74,4 +76,57 @@ export async function listen(listener: RequestListener): Promise<SeedServer> {
         server.closeAllConnections()
       }),
   )
+}
+
+/**
+ * The simulated clock a seed test runs on: `clock()` from test/helpers (the client's sleep
+ * advances it) or `virtualTime()` from test/client/helpers (timers fire in order, and `during`
+ * holds the clock still while a request is on the wire).
+ */
+export interface SimulatedClock {
+  now(): number
+  advance(ms: number): void
+  sleep?: Sleep
+  during?<T>(work: Promise<T>): Promise<T>
+}
+
+export interface RecordingClient {
+  /** The client, its relative URLs resolved against the server's base. */
+  readonly api: RateLimitedFetch
+  /** The status of every response the client received, in order, retries included. */
+  readonly seen: number[]
+}
+
+/** Client options a test still chooses: everything but where, when and how the requests go. */
+export type RecordingClientOptions = Omit<ClientOptions, 'baseUrl' | 'now' | 'sleep' | 'fetch'>
+
+/** Retries on 429 with a fixed jitter draw and no pacing: the first request is sent and refused. */
+export const RETRYING: RecordingClientOptions = { random: () => 0.5, pace: false }
+
+/** Pacing on the headers, never a retry, and waits as long as a spent burst takes to come back. */
+export const PACING: RecordingClientOptions = { retry: false, maxWaitMs: 120_000 }
+
+/**
+ * A ratekeeper client for `server` that reads `time`, sleeps on it (waits cost no real time) and
+ * records the status of each response it receives.
+ */
+export function recordingClient(
+  server: { readonly base: string },
+  time: SimulatedClock,
+  options: RecordingClientOptions = {},
+): RecordingClient {
+  const seen: number[] = []
+  const during = time.during?.bind(time) ?? (<T>(work: Promise<T>) => work)
+  const api = createClient({
+    ...options,
+    baseUrl: server.base,
+    now: time.now,
+    sleep: time.sleep ?? (async (ms) => time.advance(ms)),
+    fetch: async (input, init) => {
+      const res = await during(fetch(input, init))
+      seen.push(res.status)
+      return res
+    },
+  })
+  return { api, seen }
 }

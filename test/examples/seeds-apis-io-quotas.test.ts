@@ -4,7 +4,6 @@
  * limits in a RedisStore, the monthly active users and organizations in Redis sets). Each test
  * quotes the line it checks.
  */
-import { createClient } from 'ratekeeper/client'
 import { afterEach, expect, it } from 'vitest'
 import {
   type Account,
@@ -18,7 +17,7 @@ import {
 } from '../../examples/seeds/apis-io-quotas.js'
 import { memoryMonthlyDistinct, redisMonthlyDistinct } from '../../examples/seeds/distinct.js'
 import { clock } from '../helpers/clock.js'
-import { listen } from './seed-http.js'
+import { listen, RETRYING, recordingClient } from './seed-http.js'
 import { describeEachStore } from './seed-stores.js'
 
 // Six hours before May: a monthly hard stop then lasts 21,600 s.
@@ -242,19 +241,7 @@ describeEachStore('seed: APIs.io profile of Scalekit (examples/seeds/apis-io-quo
   it('"Backoff Strategy" / "Clients should implement exponential backoff with jitter and honor Retry-After on 429 responses."', async () => {
     const { c, server, statuses } = await start()
     await statuses(TOKEN_ENDPOINT[0].burst, 'POST', '/oauth/token', 'sk_growth')
-    const seen: number[] = []
-    const api = createClient({
-      baseUrl: server.base,
-      now: c.now,
-      sleep: async (ms) => c.advance(ms),
-      random: () => 0.5,
-      pace: false,
-      fetch: async (input, init) => {
-        const res = await fetch(input, init)
-        seen.push(res.status)
-        return res
-      },
-    })
+    const { api, seen } = recordingClient(server, c, RETRYING)
     const res = await api('/oauth/token', { method: 'POST', headers: { authorization: 'Bearer sk_growth' }, rateLimit: { retry: true } })
     expect(res.status).toBe(200)
     expect(seen).toEqual([429, 200])

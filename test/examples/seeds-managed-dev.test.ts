@@ -3,11 +3,10 @@
  * examples/seeds/managed-dev.ts over real HTTP, on the memory store and on Redis. Each test
  * quotes the line it checks.
  */
-import { createClient } from 'ratekeeper/client'
 import { afterEach, expect, it } from 'vitest'
 import { createApp, DOC_URL, INTROSPECTION_LIMIT, TEAM_CEILING, type Tier } from '../../examples/seeds/managed-dev.js'
 import { clock } from '../helpers/clock.js'
-import { httpClient } from './seed-http.js'
+import { httpClient, PACING, RETRYING, recordingClient } from './seed-http.js'
 import { describeEachStore } from './seed-stores.js'
 
 // The page's own example instant: X-RateLimit-Reset 1782192000 is 2026-06-23T05:20:00Z.
@@ -168,19 +167,7 @@ describeEachStore('seed: managed.dev (examples/seeds/managed-dev.ts)', (kind) =>
 
   it('"Every response includes the state of the bucket the request drew from, so a well-behaved client never needs to hit a 429"', async () => {
     const { c, server } = await start()
-    const seen: number[] = []
-    const api = createClient({
-      baseUrl: server.base,
-      now: c.now,
-      sleep: async (ms) => c.advance(ms),
-      retry: false,
-      maxWaitMs: 120_000,
-      fetch: async (input, init) => {
-        const res = await fetch(input, init)
-        seen.push(res.status)
-        return res
-      },
-    })
+    const { api, seen } = recordingClient(server, c, PACING)
     for (let i = 0; i < 130; i++) {
       const res = await api('/v1/runs', { method: 'POST', headers: { authorization: 'Bearer mfk_live_1' } })
       await res.arrayBuffer()
@@ -265,19 +252,7 @@ describeEachStore('seed: managed.dev (examples/seeds/managed-dev.ts)', (kind) =>
   it('"The SDKs honor Retry-After automatically with backoff": so does ratekeeper/client', async () => {
     const { c, server, statuses } = await start()
     await statuses(1000, 'GET', '/v1/runs', 'mfk_live_1')
-    const seen: number[] = []
-    const api = createClient({
-      baseUrl: server.base,
-      now: c.now,
-      sleep: async (ms) => c.advance(ms),
-      random: () => 0.5,
-      pace: false,
-      fetch: async (input, init) => {
-        const res = await fetch(input, init)
-        seen.push(res.status)
-        return res
-      },
-    })
+    const { api, seen } = recordingClient(server, c, RETRYING)
     const res = await api('/v1/runs', { headers: { authorization: 'Bearer mfk_live_1' } })
     expect(res.status).toBe(200)
     expect(seen).toEqual([429, 200])

@@ -6,12 +6,12 @@
  * have no test here.
  */
 import { createLimiter, type Limiter, MemoryStore, type Store, tokenBucket } from 'ratekeeper'
-import { createClient, RateLimitError } from 'ratekeeper/client'
+import { RateLimitError } from 'ratekeeper/client'
 import { afterEach, expect, it } from 'vitest'
 import { createApp, ENVIRONMENT_LIMITS } from '../../examples/seeds/scalekit.js'
 import { virtualTime } from '../client/helpers.js'
 import { clock } from '../helpers/clock.js'
-import { listen, type SeedServer } from './seed-http.js'
+import { listen, PACING, RETRYING, recordingClient, type SeedServer, type SimulatedClock } from './seed-http.js'
 import { describeEachStore } from './seed-stores.js'
 
 const T0 = Date.UTC(2026, 2, 1, 10, 0, 0)
@@ -28,13 +28,10 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
 
-/** What the harness needs of a clock: the manual one, or the client tests' virtual timers. */
-type Clock = { now: () => number; advance: (ms: number) => void }
-
 describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
   async function start(
     upstream: { status: number; headers: Record<string, string> } = { status: 200, headers: {} },
-    shared?: { store?: Store; c: Clock },
+    shared?: { store?: Store; c: SimulatedClock },
   ) {
     const c = shared?.c ?? clock(T0)
     const built = createApp({
@@ -49,7 +46,7 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
     return harness(c, server, built.limiter)
   }
 
-  function harness(c: Clock, server: SeedServer, limiter: Limiter) {
+  function harness(c: SimulatedClock, server: SeedServer, limiter: Limiter) {
     const requestToken = (clientId: ClientId, from?: string) =>
       server.send('POST', '/oauth/token', {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -175,15 +172,15 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
     const own = await start()
     const t = await own.token('skc_app')
     await own.statuses(30, () => own.call('DELETE', `${ORGS}/org_1`, t))
-    const options = { now: own.c.now, sleep: async (ms: number) => own.c.advance(ms), retry: false as const, pace: false as const }
-    const api = createClient({ baseUrl: own.server.base, ...options })
+    const options = { retry: false, pace: false } as const
+    const { api } = recordingClient(own.server, own.c, options)
     const mine = await api(`${ORGS}/org_1`, { method: 'DELETE', headers: { authorization: `Bearer ${t}` } }).catch((e: unknown) => e)
     expect(mine).toBeInstanceOf(RateLimitError)
     expect(mine).toMatchObject({ status: 429, errorCode: 'RATE_LIMITED', source: 'server' })
 
     const upstream = await start({ status: 429, headers: { 'retry-after': '30' } })
     const t2 = await upstream.token('skc_app')
-    const tools = createClient({ baseUrl: upstream.server.base, ...options })
+    const { api: tools } = recordingClient(upstream.server, own.c, options)
     const theirs = await tools('/api/v1/execute_tool', {
       method: 'POST',
       headers: { authorization: `Bearer ${t2}` },
@@ -196,18 +193,7 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
   it('"Use exponential backoff with jitter, and cap the number of retries so a sustained limit doesn’t block your application indefinitely."', async () => {
     const { c, server, token } = await start({ status: 429, headers: { 'retry-after': '30' } })
     const t = await token('skc_app')
-    let sent = 0
-    const api = createClient({
-      baseUrl: server.base,
-      now: c.now,
-      sleep: async (ms) => c.advance(ms),
-      retry: { retries: 2 },
-      maxWaitMs: 600_000,
-      fetch: (input, init) => {
-        sent++
-        return fetch(input, init)
-      },
-    })
+    const { api, seen } = recordingClient(server, c, { retry: { retries: 2 }, maxWaitMs: 600_000 })
     const error = await api('/api/v1/execute_tool', {
       method: 'POST',
       headers: { authorization: `Bearer ${t}` },
@@ -216,7 +202,7 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
     }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(RateLimitError)
     expect(error).toMatchObject({ errorCode: 'TOOL_ERROR', attempts: 3 })
-    expect(sent).toBe(3)
+    expect(seen).toEqual(times(3, 429))
   })
 
   it('"If your workload needs a higher limit, contact Scalekit support … Scalekit reviews the request and adjusts the limit for your account."', async () => {
@@ -314,19 +300,7 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
   it('"Always check rate limit headers in API responses to avoid hitting limits": a client that does never meets a 429', async () => {
     const { c, server, token } = await start()
     const t = await token('skc_app')
-    const seen: number[] = []
-    const api = createClient({
-      baseUrl: server.base,
-      now: c.now,
-      sleep: async (ms) => c.advance(ms),
-      retry: false,
-      maxWaitMs: 120_000,
-      fetch: async (input, init) => {
-        const res = await fetch(input, init)
-        seen.push(res.status)
-        return res
-      },
-    })
+    const { api, seen } = recordingClient(server, c, PACING)
     for (let i = 0; i < 45; i++)
       await (await api(`${ORGS}/org_1`, { method: 'DELETE', headers: { authorization: `Bearer ${t}` } })).arrayBuffer()
     expect(seen).toEqual(times(45, 204))
@@ -336,19 +310,7 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
     const { c, server, token, call, statuses } = await start()
     const t = await token('skc_app')
     await statuses(30, () => call('DELETE', `${ORGS}/org_1`, t))
-    const seen: number[] = []
-    const api = createClient({
-      baseUrl: server.base,
-      now: c.now,
-      sleep: async (ms) => c.advance(ms),
-      random: () => 0.5,
-      pace: false,
-      fetch: async (input, init) => {
-        const res = await fetch(input, init)
-        seen.push(res.status)
-        return res
-      },
-    })
+    const { api, seen } = recordingClient(server, c, RETRYING)
     expect((await api(`${ORGS}/org_1`, { method: 'DELETE', headers: { authorization: `Bearer ${t}` } })).status).toBe(204)
     expect(seen).toEqual([429, 204])
     expect(c.now() - T0).toBeGreaterThanOrEqual(2_000)
@@ -388,18 +350,9 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
     const time = virtualTime(T0)
     const { server, token } = await start(undefined, { c: time })
     const t = await token('skc_app')
-    const seen: number[] = []
-    const api = createClient({
-      baseUrl: server.base,
-      now: time.now,
-      sleep: time.sleep,
+    const { api, seen } = recordingClient(server, time, {
       queue: { rate: { limit: 30, window: '1m', burst: 1 }, concurrency: 1 },
       maxWaitMs: 120_000,
-      fetch: async (input, init) => {
-        const res = await time.during(fetch(input, init))
-        seen.push(res.status)
-        return res
-      },
     })
     const results = await Promise.all(
       Array.from({ length: 40 }, () => api(`${ORGS}/org_1`, { method: 'DELETE', headers: { authorization: `Bearer ${t}` } })),
@@ -431,15 +384,7 @@ describeEachStore('seed: Scalekit (examples/seeds/scalekit.ts)', (kind) => {
       sleep: async (ms) => c.advance(ms),
       policies: [tokenBucket({ name: 'outgoing', limit: 10, window: '1m' })],
     })
-    const clients = [a, b].map((s) =>
-      createClient({
-        baseUrl: s.server.base,
-        now: c.now,
-        sleep: async (ms) => c.advance(ms),
-        limiter: budget,
-        key: () => 'scalekit-api',
-      }),
-    )
+    const clients = [a, b].map((s) => recordingClient(s.server, c, { limiter: budget, key: () => 'scalekit-api' }).api)
     const before = c.now()
     for (let i = 0; i < 12; i++)
       await (await clients[i % 2](ORGS, { headers: { authorization: `Bearer ${i % 2 ? tb : ta}` } })).arrayBuffer()

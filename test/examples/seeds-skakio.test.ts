@@ -3,11 +3,10 @@
  * over real HTTP, on the memory store and on Redis. Each test quotes the line it checks. One line
  * has nothing for a server to do: "Contact Support - Request custom limits for enterprise use".
  */
-import { createClient } from 'ratekeeper/client'
 import { afterEach, expect, it } from 'vitest'
 import { createApp, SKAKIO_TIERS } from '../../examples/seeds/skakio.js'
 import { clock } from '../helpers/clock.js'
-import { listen } from './seed-http.js'
+import { listen, PACING, RETRYING, recordingClient } from './seed-http.js'
 import { describeEachStore } from './seed-stores.js'
 
 // Midday UTC on a whole minute: 1770638400 s.
@@ -254,25 +253,13 @@ describeEachStore('seed: skakio (examples/seeds/skakio.ts)', (kind) => {
 
   it('"Track remaining requests and slow down before hitting limits:" ratekeeper/client paces on the headers', async () => {
     const { c, server } = await start()
-    const statuses: number[] = []
-    const api = createClient({
-      baseUrl: server.base,
-      now: c.now,
-      sleep: async (ms) => c.advance(ms),
-      retry: false,
-      // X-RateLimit-Reset says when the whole burst is back (90 s for a spent pk_ key).
-      maxWaitMs: 120_000,
-      fetch: async (input, init) => {
-        const res = await fetch(input, init)
-        statuses.push(res.status)
-        return res
-      },
-    })
+    // PACING waits up to 120 s: X-RateLimit-Reset says when the whole burst is back (90 s for a spent pk_ key).
+    const { api, seen } = recordingClient(server, c, PACING)
     for (let i = 0; i < 300; i++) {
       const res = await api('/api/listing/1', { headers: { authorization: 'Bearer pk_live_paced' } })
       await res.arrayBuffer()
     }
-    expect(statuses).toEqual(ok(300))
+    expect(seen).toEqual(ok(300))
   })
 
   it('"Use exponential backoff for 429 responses:" the page’s fetchWithBackoff gets through by honouring Retry-After', async () => {
@@ -294,22 +281,10 @@ describeEachStore('seed: skakio (examples/seeds/skakio.ts)', (kind) => {
   it('"Use exponential backoff for 429 responses:" ratekeeper/client retries after Retry-After', async () => {
     const { c, get, burst, server } = await start()
     await burst(150, () => get('/api/listing/1', 'pk_live_retry'))
-    const statuses: number[] = []
-    const api = createClient({
-      baseUrl: server.base,
-      now: c.now,
-      sleep: async (ms) => c.advance(ms),
-      random: () => 0.5,
-      pace: false,
-      fetch: async (input, init) => {
-        const res = await fetch(input, init)
-        statuses.push(res.status)
-        return res
-      },
-    })
+    const { api, seen } = recordingClient(server, c, RETRYING)
     const res = await api('/api/listing/1', { headers: { authorization: 'Bearer pk_live_retry' } })
     expect(res.status).toBe(200)
-    expect(statuses).toEqual([429, 200])
+    expect(seen).toEqual([429, 200])
     expect(c.now() - T0).toBeGreaterThanOrEqual(1000)
   })
 
@@ -323,12 +298,7 @@ describeEachStore('seed: skakio (examples/seeds/skakio.ts)', (kind) => {
     }
     expect(statuses).toEqual(ok(300))
     // The same with ratekeeper/client's queue.
-    const api = createClient({
-      baseUrl: server.base,
-      now: c.now,
-      sleep: async (ms) => c.advance(ms),
-      queue: { rate: { limit: 2, window: '1s', burst: 1 } },
-    })
+    const { api } = recordingClient(server, c, { queue: { rate: { limit: 2, window: '1s', burst: 1 } } })
     const before = c.now()
     for (let id = 1; id <= 20; id++)
       expect((await api(`/api/listing/${id}`, { headers: { authorization: 'Bearer pk_live_q2' } })).status).toBe(200)
