@@ -1,3 +1,5 @@
+import { invalid } from '../limiter/errors.js'
+
 /** True for a promise-like answer: resolvers and key functions may answer either way. */
 export function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
@@ -14,4 +16,16 @@ export function isRecord(value: unknown): value is Readonly<Record<string, unkno
  */
 export function namesOf<T extends object>(table: T): { readonly [K in keyof T]: true } {
   return Object.fromEntries(Object.keys(table).map((name) => [name, true])) as { readonly [K in keyof T]: true }
+}
+
+/** An optional function option: `undefined` (not passed) or a function; anything else is an error. */
+export function checkOptionalFunction<F>(where: string, option: string, expected: string, value: F): F {
+  if (value !== undefined && typeof value !== 'function') invalid(where, option, expected, value)
+  return value
+}
+
+/** An optional name option (a tier, a fallback answer): `undefined` (not passed) or a non-empty string. */
+export function checkOptionalName<S>(where: string, option: string, expected: string, value: S): S {
+  if (value !== undefined && (typeof value !== 'string' || value.length === 0)) invalid(where, option, expected, value)
+  return value
 }

@@ -1,7 +1,7 @@
 import { checkIpv6Subnet, DEFAULT_IPV6_SUBNET } from '../http/keys.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import { type RequestClass, type RequestClassesOptions, type RequestClassifier, requestClasses } from './classes.js'
-import { isRecord, namesOf } from './guards.js'
+import { checkOptionalFunction, checkOptionalName, isRecord, namesOf } from './guards.js'
 import type { KeyResolver } from './lookup.js'
 import { type CompiledTier, compileTier, type TierContext, type TierLimits } from './plan-limits.js'
 import type { CountMode, PlanRequest } from './types.js'
@@ -91,11 +91,6 @@ function isClassifier(value: unknown): value is RequestClassifier {
   )
 }
 
-function optionalFunction<F>(option: string, expected: string, value: unknown): F | undefined {
-  if (value !== undefined && typeof value !== 'function') invalid(WHERE, option, expected, value)
-  return value as F | undefined
-}
-
 /** How `limits` and `tiers` resolve to one tier, or to a resolver over several. */
 interface TierChoice {
   readonly fixedTier: CompiledTier | undefined
@@ -108,7 +103,8 @@ interface TierChoice {
  * error message is written. Options checked against others get those as further arguments.
  */
 const PLAN_OPTIONS = {
-  key: (value: unknown) => optionalFunction<PlanKeyFunction>('key', 'must be a function (raw, request) => string | undefined', value),
+  key: (value: PlanKeyFunction | undefined) =>
+    checkOptionalFunction(WHERE, 'key', 'must be a function (raw, request) => string | undefined', value),
   ipv6Subnet: (value: unknown) => (value === undefined ? DEFAULT_IPV6_SUBNET : checkIpv6Subnet(WHERE, 'ipv6Subnet', value)),
   classes: (value: unknown): RequestClassifier => {
     if (value === undefined) return requestClasses()
@@ -119,7 +115,8 @@ const PLAN_OPTIONS = {
     if (typeof name !== 'string' || !LAYER_NAME.test(name)) invalid(WHERE, 'teamLayer', 'must be 1-32 letters, digits, _ or -', value)
     return name
   },
-  team: (value: unknown) => optionalFunction<KeyResolver>('team', 'must be a function (key, request) => team id | undefined', value),
+  team: (value: KeyResolver | undefined) =>
+    checkOptionalFunction(WHERE, 'team', 'must be a function (key, request) => team id | undefined', value),
   countMode: (value: unknown, classes: readonly RequestClass[]): ReadonlyMap<RequestClass, CountMode> => {
     const modes = new Map<RequestClass, CountMode>()
     if (value === undefined) return modes
@@ -161,9 +158,7 @@ const PLAN_OPTIONS = {
   },
   tier: (value: unknown, limits: CompiledTier | undefined, tiers: ReadonlyMap<string, CompiledTier>): TierChoice => {
     if (limits !== undefined) {
-      if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
-        invalid(WHERE, 'tier', 'must be a tier name to report when `limits` is used (resolvers need `tiers`)', value)
-      }
+      checkOptionalName(WHERE, 'tier', 'must be a tier name to report when `limits` is used (resolvers need `tiers`)', value)
       return { fixedTier: limits, tierOf: undefined }
     }
     if (typeof value === 'function') return { fixedTier: undefined, tierOf: value as KeyResolver }
@@ -178,7 +173,7 @@ const PLAN_OPTIONS = {
     value === undefined || typeof value === 'function'
       ? (value as PlanCostFunction | undefined)
       : checkInteger(WHERE, 'cost', value, 0, 1_000_000_000),
-} satisfies { readonly [K in keyof Required<ProviderPlanOptions>]: (value: unknown, ...context: never[]) => unknown }
+} satisfies { readonly [K in keyof Required<ProviderPlanOptions>]: (value: ProviderPlanOptions[K], ...context: never[]) => unknown }
 
 const KNOWN = namesOf(PLAN_OPTIONS)
 
