@@ -1,4 +1,4 @@
-import { ipKey } from '../http/keys.js'
+import { ipKey, type KeyWarn } from '../http/keys.js'
 import { ConfigurationError, invalidAtRequest, RateKeeperError } from '../limiter/errors.js'
 import type { Layer } from '../limiter/limiter.js'
 import type { Policy } from '../limiter/policy.js'
@@ -25,9 +25,13 @@ export interface PlanSubject {
  * synchronously when the key, tier and team resolvers do (a cached lookup does on a hit).
  */
 export interface ProviderPlan {
-  (req: PlanRequest): ProviderRequestPlan | Promise<ProviderRequestPlan>
+  /**
+   * What to decide for one request. `warn` hears of a client address that is no IP address (the
+   * adapters pass the limiter's); without it, a process warning is emitted once.
+   */
+  (req: PlanRequest, warn?: KeyWarn): ProviderRequestPlan | Promise<ProviderRequestPlan>
   /** The caller's key, tier, buckets and team without classing a request (for introspection). */
-  subject(req: PlanRequest): PlanSubject | Promise<PlanSubject>
+  subject(req: PlanRequest, warn?: KeyWarn): PlanSubject | Promise<PlanSubject>
   /** The request classifier in use. */
   readonly classes: RequestClassifier
   /** Tier names, in declaration order (empty without tiers). */
@@ -67,8 +71,8 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
   const { classes: classifier, fixedTier, tierOf, team: teamOf, teamLayer: layerName, cost, ipv6Subnet } = settings
   const tierNames = [...settings.tiers.keys()]
 
-  const keyOf = (req: PlanRequest, key: string | undefined): string => {
-    if (key === undefined) return ipKey(req.ip, ipv6Subnet)
+  const keyOf = (req: PlanRequest, key: string | undefined, warn: KeyWarn | undefined): string => {
+    if (key === undefined) return ipKey(req.ip, ipv6Subnet, warn)
     if (typeof key !== 'string' || key.length === 0) {
       // Request-time errors name the type, never the value (it may be a secret; see errors.ts).
       invalidAtRequest(WHERE, 'key', 'must return a non-empty string or undefined', key)
@@ -132,25 +136,25 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
     if (isThenable(team)) return team.then((t) => finish(req, key, tier, teamLayer(tier, t)))
     return finish(req, key, tier, teamLayer(tier, team))
   }
-  const afterKey = <T>(req: PlanRequest, raw: string | undefined, finish: Finish<T>): T | Promise<T> => {
-    const key = keyOf(req, raw)
+  const afterKey = <T>(req: PlanRequest, raw: string | undefined, finish: Finish<T>, warn: KeyWarn | undefined): T | Promise<T> => {
+    const key = keyOf(req, raw, warn)
     if (tierOf === undefined) return afterTier(req, key, fixedTier as CompiledTier, finish)
     const name = tierOf(key, req)
     if (isThenable(name)) return name.then((n) => afterTier(req, key, tierNamed(n), finish))
     return afterTier(req, key, tierNamed(name), finish)
   }
   const keyFn = settings.key
-  const resolve = <T>(req: PlanRequest, finish: Finish<T>): T | Promise<T> => {
-    if (keyFn === undefined) return afterKey(req, undefined, finish)
+  const resolve = <T>(req: PlanRequest, finish: Finish<T>, warn: KeyWarn | undefined): T | Promise<T> => {
+    if (keyFn === undefined) return afterKey(req, undefined, finish, warn)
     const raw = keyFn(req.raw, req)
-    return isThenable(raw) ? raw.then((k) => afterKey(req, k, finish)) : afterKey(req, raw, finish)
+    return isThenable(raw) ? raw.then((k) => afterKey(req, k, finish, warn)) : afterKey(req, raw, finish, warn)
   }
 
-  const plan = function providerRequestPlan(req: PlanRequest): ProviderRequestPlan | Promise<ProviderRequestPlan> {
-    return resolve(req, toPlan)
+  const plan = function providerRequestPlan(req: PlanRequest, warn?: KeyWarn): ProviderRequestPlan | Promise<ProviderRequestPlan> {
+    return resolve(req, toPlan, warn)
   } as ProviderPlan
   return Object.defineProperties(plan, {
-    subject: { value: (req: PlanRequest) => resolve(req, toSubject) },
+    subject: { value: (req: PlanRequest, warn?: KeyWarn) => resolve(req, toSubject, warn) },
     classes: { value: classifier },
     tiers: { value: Object.freeze(tierNames) },
     policies: { value: settings.reachableTiers[0].buckets[0].policies },
