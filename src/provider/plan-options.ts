@@ -66,9 +66,8 @@ export interface PlanSettings {
   readonly team: KeyResolver | undefined
   /** Every tier by name, in declaration order (empty with `limits`). */
   readonly tiers: ReadonlyMap<string, CompiledTier>
-  /** The tier of every key (`limits`, or `tier` naming a tier); `undefined` when `tierOf` picks. */
-  readonly fixedTier: CompiledTier | undefined
-  readonly tierOf: KeyResolver | undefined
+  /** The tier of every key (`limits`, or `tier` naming a tier), or the resolver that picks a key's tier. */
+  readonly tier: CompiledTier | KeyResolver
   /** The tiers a request can be decided in: the fixed one, or all of them. */
   readonly reachableTiers: readonly CompiledTier[]
   /** A fixed cost (`undefined`: the limiter's default, 1), or a function of the request. */
@@ -89,12 +88,6 @@ function isClassifier(value: unknown): value is RequestClassifier {
     typeof (value as RequestClassifier).classify === 'function' &&
     Array.isArray((value as RequestClassifier).classes)
   )
-}
-
-/** How `limits` and `tiers` resolve to one tier, or to a resolver over several. */
-interface TierChoice {
-  readonly fixedTier: CompiledTier | undefined
-  readonly tierOf: KeyResolver | undefined
 }
 
 /**
@@ -156,18 +149,18 @@ const PLAN_OPTIONS = {
     if (tiers.size === 0) invalid(WHERE, 'tiers', 'must hold at least one tier', value)
     return tiers
   },
-  tier: (value: unknown, limits: CompiledTier | undefined, tiers: ReadonlyMap<string, CompiledTier>): TierChoice => {
+  tier: (value: unknown, limits: CompiledTier | undefined, tiers: ReadonlyMap<string, CompiledTier>): CompiledTier | KeyResolver => {
     if (limits !== undefined) {
       checkOptionalName(WHERE, 'tier', 'must be a tier name to report when `limits` is used (resolvers need `tiers`)', value)
-      return { fixedTier: limits, tierOf: undefined }
+      return limits
     }
-    if (typeof value === 'function') return { fixedTier: undefined, tierOf: value as KeyResolver }
+    if (typeof value === 'function') return value as KeyResolver
     if (typeof value !== 'string') {
       invalid(WHERE, 'tier', 'must be a tier name or a resolver (tierByPrefix(), cachedLookup(), or (key, request) => tier name)', value)
     }
     const named = tiers.get(value)
     if (named === undefined) invalid(WHERE, 'tier', `must name one of the tiers (${[...tiers.keys()].join(', ')})`, value)
-    return { fixedTier: named, tierOf: undefined }
+    return named
   },
   cost: (value: unknown): number | PlanCostFunction | undefined =>
     value === undefined || typeof value === 'function'
@@ -198,9 +191,9 @@ export function parsePlanOptions(options: ProviderPlanOptions): PlanSettings {
   const ctx: TierContext = { where: WHERE, classes: classes.classes, countModes }
   const limits = PLAN_OPTIONS.limits(options.limits, ctx, options)
   const tiers = PLAN_OPTIONS.tiers(options.tiers, ctx)
-  const { fixedTier, tierOf } = PLAN_OPTIONS.tier(options.tier, limits, tiers)
-  const reachableTiers = fixedTier !== undefined ? [fixedTier] : [...tiers.values()]
+  const tier = PLAN_OPTIONS.tier(options.tier, limits, tiers)
+  const reachableTiers = typeof tier === 'function' ? [...tiers.values()] : [tier]
   checkTeamNeeded(team, reachableTiers)
   const cost = PLAN_OPTIONS.cost(options.cost)
-  return { key, ipv6Subnet, classes, teamLayer, team, tiers, fixedTier, tierOf, reachableTiers, cost }
+  return { key, ipv6Subnet, classes, teamLayer, team, tiers, tier, reachableTiers, cost }
 }

@@ -68,7 +68,7 @@ export interface ProviderPlan {
  */
 export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
   const settings = parsePlanOptions(options)
-  const { classes: classifier, fixedTier, tierOf, team: teamOf, teamLayer: layerName, cost, ipv6Subnet } = settings
+  const { key: keyFn, classes: classifier, tier: tierSource, team: teamOf, teamLayer: layerName, cost, ipv6Subnet } = settings
   const tierNames = [...settings.tiers.keys()]
 
   const keyOf = (req: PlanRequest, key: string | undefined, warn: KeyWarn | undefined): string => {
@@ -138,12 +138,11 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
   }
   const afterKey = <T>(req: PlanRequest, raw: string | undefined, finish: Finish<T>, warn: KeyWarn | undefined): T | Promise<T> => {
     const key = keyOf(req, raw, warn)
-    if (tierOf === undefined) return afterTier(req, key, fixedTier as CompiledTier, finish)
-    const name = tierOf(key, req)
+    if (typeof tierSource !== 'function') return afterTier(req, key, tierSource, finish)
+    const name = tierSource(key, req)
     if (isThenable(name)) return name.then((n) => afterTier(req, key, tierNamed(n), finish))
     return afterTier(req, key, tierNamed(name), finish)
   }
-  const keyFn = settings.key
   const resolve = <T>(req: PlanRequest, finish: Finish<T>, warn: KeyWarn | undefined): T | Promise<T> => {
     if (keyFn === undefined) return afterKey(req, undefined, finish, warn)
     const raw = keyFn(req.raw, req)
