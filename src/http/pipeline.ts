@@ -9,7 +9,7 @@ import type { BodyFormatter, BodyOptions, BodyPreset, BodyRenderer } from './bod
 import { createLimitedBody } from './bodies.js'
 import type { HeaderNameCase, HeaderOptions, HeaderRenderer } from './headers.js'
 import { createPolicyListHeaders } from './headers.js'
-import type { KeyFunction, KeyRequestInfo } from './keys.js'
+import type { KeyFunction, KeyRequestInfo, KeyWarn } from './keys.js'
 import { checkIpv6Subnet, DEFAULT_IPV6_SUBNET, ipKey } from './keys.js'
 
 /**
@@ -160,9 +160,10 @@ export interface HttpLimiterOptions<Raw = unknown, Info extends HttpRequestInfo<
   ipv6Subnet?: number
   /**
    * Decides what to charge for each request, replacing `key` and `cost` (request classes, tiers,
-   * team layers, count modes). `undefined` lets the request through unlimited.
+   * team layers, count modes). `undefined` lets the request through unlimited. `warn` reports a
+   * hazard met while planning (a client address that is no IP address) through the limiter, once per code.
    */
-  plan?: (req: Info) => RequestPlan | undefined | Promise<RequestPlan | undefined>
+  plan?: (req: Info, warn: KeyWarn) => RequestPlan | undefined | Promise<RequestPlan | undefined>
   /** Called with every decision and its request (logging, metrics). Exceptions are reported, not thrown. */
   onDecision?: (decision: Decision, req: Info) => void
 }
@@ -568,7 +569,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
 
   const afterSkip = (info: Info, routeScope: string | undefined): HttpOutcome | Promise<HttpOutcome> => {
     if (plan !== undefined) {
-      const p = plan(info)
+      const p = plan(info, warnOnce)
       return isThenable(p) ? p.then((value) => withPlan(info, value)) : withPlan(info, p)
     }
     if (keyFn === undefined) return withCost(info, undefined, routeScope)

@@ -1,4 +1,5 @@
 import { ConfigurationError, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import { isRecord } from './guards.js'
 import type { PlanRequest } from './types.js'
 
 /**
@@ -129,7 +130,7 @@ export function requestClasses(options: RequestClassesOptions = {}): RequestClas
   checkKnownOptions(WHERE, options, KNOWN)
   const methods: Record<string, RequestClass> = { ...DEFAULT_METHODS }
   if (options.methods !== undefined) {
-    if (typeof options.methods !== 'object' || options.methods === null || Array.isArray(options.methods)) {
+    if (!isRecord(options.methods)) {
       invalid(WHERE, 'methods', "must be an object of method → class, e.g. { DELETE: 'write' }", options.methods)
     }
     for (const [method, cls] of Object.entries(options.methods)) {
@@ -139,7 +140,7 @@ export function requestClasses(options: RequestClassesOptions = {}): RequestClas
   }
   const entries: RouteEntry[] = []
   if (options.routes !== undefined) {
-    if (typeof options.routes !== 'object' || options.routes === null || Array.isArray(options.routes)) {
+    if (!isRecord(options.routes)) {
       invalid(WHERE, 'routes', "must be an object of route → class, e.g. { 'POST /v1/jobs': 'create' }", options.routes)
     }
     const seen = new Set<string>()

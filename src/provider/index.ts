@@ -10,7 +10,9 @@ export {
   rateLimitsHandler,
 } from './introspection.js'
 export { type CachedLookup, type CachedLookupOptions, cachedLookup, type KeyResolver } from './lookup.js'
-export { type PlanSubject, type ProviderPlan, type ProviderPlanOptions, providerPlan, type TierLimits } from './plan.js'
+export { type PlanSubject, type ProviderPlan, providerPlan } from './plan.js'
+export type { TierLimits } from './plan-limits.js'
+export type { ProviderPlanOptions } from './plan-options.js'
 export { type TierByPrefixOptions, tierByPrefix } from './tiers.js'
 export type { CountMode, PlanRequest, ProviderRequestPlan } from './types.js'
 export {

@@ -2,6 +2,7 @@ import type { Decision } from '../limiter/decision.js'
 import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/limiter.js'
 import type { RequestClass } from './classes.js'
+import { checkOptionalFunction } from './guards.js'
 import type { PlanSubject, ProviderPlan } from './plan.js'
 import type { PlanRequest } from './types.js'
 
@@ -119,7 +120,7 @@ export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: Plan
   }
   if (typeof plan !== 'function' || typeof plan.subject !== 'function')
     invalid(WHERE, 'plan', 'must be a plan made by providerPlan()', plan)
-  if (format !== undefined && typeof format !== 'function') invalid(WHERE, 'format', 'must be a function (state) => JSON value', format)
+  checkOptionalFunction(WHERE, 'format', 'must be a function (state) => JSON value', format)
   let classes: readonly RequestClass[] | undefined
   if (options.classes !== undefined) {
     if (!Array.isArray(options.classes) || options.classes.length === 0) {

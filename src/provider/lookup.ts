@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError } from '../limiter/errors.js'
+import { checkOptionalFunction, checkOptionalName, isThenable } from './guards.js'
 import type { PlanRequest } from './types.js'
 
 /**
@@ -61,10 +62,6 @@ const KNOWN: { readonly [K in keyof Required<CachedLookupOptions>]: true } = {
 /** lru-cache needs a non-nullish value: "no answer" (e.g. no team) is cached as this. */
 const NONE = Symbol('none')
 
-function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
-
 function defaultTimer(fn: () => void, ms: number): () => void {
   const t = setTimeout(fn, ms)
   t.unref?.()
@@ -77,6 +74,10 @@ function defaultTimer(fn: () => void, ms: number): () => void {
  * settle within `timeout` fails, and a failure is never cached. A failure reaches the request as
  * a `RateKeeperError` with code `ERR_RK_LOOKUP` (the cause attached) unless `fallback` names the
  * answer to use instead.
+ *
+ * The cache is lru-cache, a runtime dependency already (the memory store's): a bounded LRU with
+ * per-entry TTLs and an injectable clock is exactly a memo of key lookups; the limiter's stores
+ * hold counts, not answers, so none of them fits.
  *
  * @example
  * const tierOf = cachedLookup(async (key) => (await db.plans.forKey(key)) ?? 'free', {
@@ -93,17 +94,10 @@ export function cachedLookup(
   const max = options.max === undefined ? 10_000 : checkInteger(WHERE, 'max', options.max, 1, 10_000_000)
   const ttl = options.ttl === undefined ? 60_000 : parseDuration(WHERE, 'ttl', options.ttl)
   const timeout = options.timeout === undefined ? 1_000 : parseDuration(WHERE, 'timeout', options.timeout)
-  const fallback = options.fallback
-  if (fallback !== undefined && (typeof fallback !== 'string' || fallback.length === 0)) {
-    invalid(WHERE, 'fallback', 'must be a non-empty string', fallback)
-  }
-  const onError = options.onError
-  if (onError !== undefined && typeof onError !== 'function') invalid(WHERE, 'onError', 'must be a function', onError)
-  if (options.now !== undefined && typeof options.now !== 'function') invalid(WHERE, 'now', 'must be a function returning ms', options.now)
-  if (options.setTimer !== undefined && typeof options.setTimer !== 'function')
-    invalid(WHERE, 'setTimer', 'must be a function', options.setTimer)
-  const setTimer = options.setTimer ?? defaultTimer
-  const now = options.now
+  const fallback = checkOptionalName(WHERE, 'fallback', 'must be a non-empty string', options.fallback)
+  const onError = checkOptionalFunction(WHERE, 'onError', 'must be a function', options.onError)
+  const now = checkOptionalFunction(WHERE, 'now', 'must be a function returning ms', options.now)
+  const setTimer = checkOptionalFunction(WHERE, 'setTimer', 'must be a function', options.setTimer) ?? defaultTimer
 
   // An injected clock is read on every check (ttlResolution 0): tests move it without timers.
   const cache = new LRUCache<string, string | typeof NONE>({ max, ttl, ...(now === undefined ? {} : { perf: { now }, ttlResolution: 0 }) })

@@ -1,5 +1,6 @@
 import { API_KEY_PREFIX } from '../http/keys.js'
 import { checkKnownOptions, checkOptionsObject, invalid, RateKeeperError } from '../limiter/errors.js'
+import { checkOptionalName, isRecord } from './guards.js'
 import type { KeyResolver } from './lookup.js'
 
 /** Options of {@link tierByPrefix}. */
@@ -25,7 +26,7 @@ const KNOWN: { readonly [K in keyof Required<TierByPrefixOptions>]: true } = { o
  * tierByPrefix({ pk_: 'public_key', sk_: 'secret_key' }, { otherwise: 'anonymous' })
  */
 export function tierByPrefix(prefixes: Readonly<Record<string, string>>, options: TierByPrefixOptions = {}): KeyResolver {
-  if (typeof prefixes !== 'object' || prefixes === null || Array.isArray(prefixes)) {
+  if (!isRecord(prefixes)) {
     invalid(WHERE, 'prefixes', "must be an object of key prefix → tier name, e.g. { pk_: 'public_key' }", prefixes)
   }
   checkOptionsObject(WHERE, options)
@@ -38,10 +39,7 @@ export function tierByPrefix(prefixes: Readonly<Record<string, string>>, options
   }
   if (list.length === 0) invalid(WHERE, 'prefixes', 'must hold at least one prefix', prefixes)
   list.sort((a, b) => b[0].length - a[0].length)
-  const otherwise = options.otherwise
-  if (otherwise !== undefined && (typeof otherwise !== 'string' || otherwise.length === 0)) {
-    invalid(WHERE, 'otherwise', 'must be a tier name', otherwise)
-  }
+  const otherwise = checkOptionalName(WHERE, 'otherwise', 'must be a tier name', options.otherwise)
   return function tierFromKeyPrefix(key: string): string {
     const at = key.startsWith(API_KEY_PREFIX) ? API_KEY_PREFIX.length : 0
     for (let i = 0; i < list.length; i++) if (key.startsWith(list[i][0], at)) return list[i][1]

@@ -1,6 +1,7 @@
 import { upstreamLimitedBody } from '../http/bodies.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
-import { checkKnownOptions, checkOptionsObject, invalid, invalidAtRequest } from '../limiter/errors.js'
+import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
+import { checkOptionalFunction } from './guards.js'
 import type { HandlerResponse } from './introspection.js'
 
 /** Response headers in any common shape: Fetch `Headers`, Node's `IncomingHttpHeaders`, a plain object. */
@@ -147,10 +148,9 @@ export function upstreamRateLimit(response: UpstreamResponse, options: UpstreamR
   checkKnownOptions(WHERE, options, KNOWN)
   const fallbackMs = options.defaultRetryAfter === undefined ? 60_000 : parseDuration(WHERE, 'defaultRetryAfter', options.defaultRetryAfter)
   const maxMs = options.maxRetryAfter === undefined ? 3_600_000 : parseDuration(WHERE, 'maxRetryAfter', options.maxRetryAfter)
-  if (options.now !== undefined && typeof options.now !== 'function')
-    invalid(WHERE, 'now', 'must be a function returning epoch ms', options.now)
+  const clock = checkOptionalFunction(WHERE, 'now', 'must be a function returning epoch ms', options.now) ?? Date.now
   if (response.status !== 429) return undefined
-  const now = (options.now ?? Date.now)()
+  const now = clock()
 
   let waitMs: number | undefined
   let from: UpstreamRetrySource = 'default'

@@ -283,6 +283,16 @@ describe('providerPlan: tier lookups that fail', () => {
     expect(() => plan({ ...request('GET', '/'), ip: undefined })).toThrow(expect.objectContaining({ code: 'ERR_RK_INVALID_ARGUMENT' }))
   })
 
+  it('an address that is no IP address is keyed in one shared bucket and reported through `warn`', () => {
+    const plan = plans('free')
+    const warnings: string[] = []
+    const warn = (code: string) => warnings.push(code)
+    const a = plan({ ...request('GET', '/'), ip: 'unknown' }, warn)
+    const b = plan({ ...request('GET', '/'), ip: 'not-an-ip' }, warn)
+    expect((a as { key: string }).key).toBe((b as { key: string }).key)
+    expect(warnings).toEqual(['RK_IP_NOT_AN_ADDRESS', 'RK_IP_NOT_AN_ADDRESS'])
+  })
+
   it('a key function returning a non-string is an error', async () => {
     const plan = providerPlan({ key: () => 42 as unknown as string, limits: { policies: [tokenBucket({ limit: 1, window: '1s' })] } })
     expect(() => plan(request('GET', '/'))).toThrow(/"key" must return a non-empty string/)
