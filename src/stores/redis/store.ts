@@ -6,6 +6,7 @@ import { DenyCache, signatureOf } from './deny-cache.js'
 import { checkPrefix, keyHead, policyPart, stateKey } from './keys.js'
 import { DECIDE_SCRIPT, DECIDE_SHA, OP_CONSUME, OP_PEEK, OP_REFUND, OP_RESET } from './script.js'
 import { keySlot } from './slots.js'
+import { specOf } from './spec.js'
 
 /**
  * The part of an ioredis client (v5 or v6, `Redis` or `Cluster`) that the store uses. Declared
@@ -165,12 +166,12 @@ interface Compiled {
   readonly part: string
   readonly spec: string
 }
-const compiled: Compiled[] = []
+const compiled = new WeakMap<Policy, Compiled>()
 function compile(policy: Policy): Compiled {
-  let c = compiled[policy.slot]
+  let c = compiled.get(policy)
   if (c === undefined) {
-    c = { part: policyPart(policy), spec: policy.scriptArgs.join(':') }
-    compiled[policy.slot] = c
+    c = { part: policyPart(policy), spec: specOf(policy.params) }
+    compiled.set(policy, c)
   }
   return c
 }
