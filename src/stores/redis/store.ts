@@ -3,7 +3,7 @@ import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult 
 import { type Batch, Batcher, type Call, newBatch, newCall } from './batcher.js'
 import { type ClientListener, errorCode, isCluster, isOutage, isReplyError, type RedisClient, unwatch, watch } from './client.js'
 import { ClockOffset } from './clock.js'
-import { ConnectionWait } from './connecting.js'
+import { ConnectionWait } from './connection-wait.js'
 import { DeadlineQueue } from './deadlines.js'
 import { DenyCache, signatureOf } from './deny-cache.js'
 import * as fail from './failures.js'
