@@ -60,8 +60,6 @@ export interface Policy {
   readonly burst: number
   /** Stable identity used in store keys: the name plus the numbers, so a changed limit never reads stale state. */
   readonly id: string
-  /** Process-local small integer for `id`, used by in-process stores for short keys. @internal */
-  readonly slot: number
   /**
    * Decides `cost` against `state` at `now` (epoch ms) and writes the outcome into `out`.
    * Pure: never mutates `state`. @internal
@@ -72,24 +70,57 @@ export interface Policy {
    * than the one charged. Returns the new state (`undefined`: fresh) and its TTL. @internal
    */
   refund(state: PolicyState | undefined, cost: number, chargedAt: number, now: number, out: StepOutcome): void
-  /** Parameters the Lua twin needs, in order. @internal */
-  readonly scriptArgs: readonly number[]
+  /**
+   * The numbers behind `step` and `refund`, in the algorithm's own terms: what another
+   * implementation of them needs (the Redis store's Lua twin is driven by these). @internal
+   */
+  readonly params: PolicyParams
+}
+
+/**
+ * A policy's arithmetic as numbers, one shape per algorithm (`kind` is the policy's). Integers;
+ * times in ms unless the name says otherwise. Two policies with the same `id` have equal params.
+ */
+export type PolicyParams = TokenBucketParams | FixedWindowParams | SlidingWindowParams
+
+/** {@link PolicyParams} of a token bucket: GCRA with time counted in ticks of `1 / ticksPerMs` ms. */
+export interface TokenBucketParams {
+  readonly kind: 'token-bucket'
+  /** Tokens refilled per window (0: denies everything). */
+  readonly limit: number
+  /** Bucket capacity, in tokens. */
+  readonly burst: number
+  /** Ticks per ms: the time resolution that makes one token a whole number of ticks. */
+  readonly ticksPerMs: number
+  /** Ticks one token takes to refill (the emission interval). */
+  readonly tokenTicks: number
+}
+
+/** {@link PolicyParams} of a fixed window, aligned to the Unix epoch or to UTC calendar months. */
+export interface FixedWindowParams {
+  readonly kind: 'fixed-window'
+  /** Cost units per window. */
+  readonly limit: number
+  /** Window length; for calendar months the nominal 30 days (the real edges are the 1sts). */
+  readonly windowMs: number
+  /** Windows are UTC calendar months rather than `windowMs`-long spans. */
+  readonly calendarMonth: boolean
+}
+
+/** {@link PolicyParams} of a sliding window counted in sub-windows. */
+export interface SlidingWindowParams {
+  readonly kind: 'sliding-window'
+  /** Cost units per window. */
+  readonly limit: number
+  /** Length of one sub-window. */
+  readonly subWindowMs: number
+  /** Sub-windows before the current one that still overlap the window (the state holds up to one more). */
+  readonly olderSubWindows: number
 }
 
 /** A fresh scratch outcome. */
 export function newOutcome(): StepOutcome {
   return { allowed: false, never: false, state: undefined, remaining: 0, resetAt: 0, retryAfterMs: 0, ttlMs: 0 }
-}
-
-const slots = new Map<string, number>()
-/** Interns a policy id as a small integer. The table grows only with distinct policy definitions. */
-export function slotFor(id: string): number {
-  let slot = slots.get(id)
-  if (slot === undefined) {
-    slot = slots.size
-    slots.set(id, slot)
-  }
-  return slot
 }
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/

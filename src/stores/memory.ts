@@ -4,6 +4,7 @@ import { ConfigurationError, checkInteger, checkKnownOptions, invalid, StoreErro
 import type { Policy, PolicyState, StepOutcome } from '../limiter/policy.js'
 import { newOutcome } from '../limiter/policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../limiter/store.js'
+import { policySlot } from './policy-slot.js'
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -196,7 +197,7 @@ export class MemoryStore implements Store {
     const results = new Array<number>(3 * n)
     const out = this.#probe
     this.#pin(this.#memKeys, n)
-    for (let i = 0; i < n; i++) this.#memKeys[i] = this.#memKey(policies[i].slot, keys[i])
+    for (let i = 0; i < n; i++) this.#memKeys[i] = this.#memKey(policySlot(policies[i]), keys[i])
     for (let i = 0; i < n; i++) {
       const policy = policies[i]
       const memKey = this.#memKeys[i]
@@ -220,7 +221,7 @@ export class MemoryStore implements Store {
     this.#forget()
     const { keys, policies } = request
     for (let i = 0; i < policies.length; i++) {
-      const memKey = this.#memKey(policies[i].slot, keys[i])
+      const memKey = this.#memKey(policySlot(policies[i]), keys[i])
       if (!this.#cache.delete(memKey)) {
         const at = this.#positionOf(memKey)
         if (at >= 0) this.#heapRemove(at)
@@ -306,7 +307,7 @@ export class MemoryStore implements Store {
   decideOneInto(key: string, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
     this.#checkOpen()
     if (now > this.#lastNow) this.#lastNow = now
-    const memKey = this.#memKey(policy.slot, key)
+    const memKey = this.#memKey(policySlot(policy), key)
     // The entry decided last is still the most recently used: looking it up again would change nothing.
     const value = memKey === this.#mruKey && !lruMetrics.hasSubscribers ? this.#mruValue : this.#cache.get(memKey, this.#lruOptions)
     if (value === undefined && this.#heapSize !== 0) {
@@ -421,7 +422,7 @@ export class MemoryStore implements Store {
     let allowed = true
     for (let i = 0; i < n; i++) {
       const policy = policies[i]
-      const memKey = this.#memKey(policy.slot, keys[i])
+      const memKey = this.#memKey(policySlot(policy), keys[i])
       const value = cache.get(memKey, this.#lruOptions)
       let state: PolicyState | undefined
       if (value !== undefined) state = typeof value === 'number' ? this.#pool[value] : value
@@ -560,7 +561,7 @@ export class MemoryStore implements Store {
   }
 
   #register(policy: Policy): void {
-    if (!this.#policyOfSlot.has(policy.slot)) this.#policyOfSlot.set(policy.slot, policy)
+    if (!this.#policyOfSlot.has(policySlot(policy))) this.#policyOfSlot.set(policySlot(policy), policy)
   }
 
   /** Adds an entry at the LRU's most recently used end. */

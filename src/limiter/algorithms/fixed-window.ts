@@ -1,7 +1,6 @@
 import type { Duration } from '../duration.js'
 import { invalid } from '../errors.js'
 import type { Policy, PolicyOptionsBase, PolicyState, StepOutcome } from '../policy.js'
-import { slotFor } from '../policy.js'
 import { baseOptions, parseWindow, windowLabel } from './common.js'
 
 /** Options of {@link fixedWindow}. */
@@ -128,9 +127,8 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
     window: raw.window as Duration | 'month',
     burst: limit,
     id,
-    slot: slotFor(id),
     step,
     refund,
-    scriptArgs: Object.freeze([calendar ? 3 : 2, limit, calendar ? 0 : windowMs]),
+    params: Object.freeze({ kind: 'fixed-window' as const, limit, windowMs, calendarMonth: calendar }),
   })
 }

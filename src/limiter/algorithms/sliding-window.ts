@@ -1,7 +1,6 @@
 import type { Duration } from '../duration.js'
 import { checkInteger } from '../errors.js'
 import type { Policy, PolicyOptionsBase, PolicyState, StepOutcome } from '../policy.js'
-import { slotFor } from '../policy.js'
 import { baseOptions, parseWindow, windowLabel } from './common.js'
 
 /** Options of {@link slidingWindow}. */
@@ -161,9 +160,8 @@ export function slidingWindow(options: SlidingWindowOptions): Policy {
     window: raw.window as Duration,
     burst: limit,
     id,
-    slot: slotFor(id),
     step,
     refund,
-    scriptArgs: Object.freeze([4, limit, subMs, older]),
+    params: Object.freeze({ kind: 'sliding-window' as const, limit, subWindowMs: subMs, olderSubWindows: older }),
   })
 }

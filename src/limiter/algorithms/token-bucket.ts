@@ -2,7 +2,6 @@ import type { Duration } from '../duration.js'
 import { checkInteger, invalid } from '../errors.js'
 import { gcd, MAX_TIME_MS } from '../math.js'
 import type { Policy, PolicyOptionsBase, PolicyState, StepOutcome } from '../policy.js'
-import { slotFor } from '../policy.js'
 import { baseOptions, parseWindow, windowLabel } from './common.js'
 
 /** Options of {@link tokenBucket}. */
@@ -164,9 +163,8 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
     window: raw.window as Duration,
     burst,
     id,
-    slot: slotFor(id),
     step,
     refund,
-    scriptArgs: Object.freeze([1, limit, burst, ticksPerMs, tokenTicks]),
+    params: Object.freeze({ kind: 'token-bucket' as const, limit, burst, ticksPerMs, tokenTicks }),
   })
 }

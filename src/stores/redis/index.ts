@@ -2,4 +2,6 @@
  * `ratekeeper/redis`: the Redis store (ioredis 5 or 6, single node or Cluster).
  * @packageDocumentation
  */
-export { type DenyCacheOptions, type RedisClient, type RedisClock, RedisStore, type RedisStoreOptions } from './store.js'
+export type { RedisClient } from './client.js'
+export type { DenyCacheOptions, RedisClock, RedisStoreOptions } from './options.js'
+export { RedisStore } from './store.js'

@@ -387,9 +387,3 @@ return out
 
 /** SHA1 of {@link DECIDE_SCRIPT}, as Redis names it (EVALSHA). */
 export const DECIDE_SHA = createHash('sha1').update(DECIDE_SCRIPT).digest('hex')
-
-/** Script operations (ARGV[1]). */
-export const OP_CONSUME = 1
-export const OP_PEEK = 2
-export const OP_REFUND = 3
-export const OP_RESET = 4

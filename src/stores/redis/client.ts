@@ -1,0 +1,178 @@
+/**
+ * What the store needs of an ioredis client, and how it talks to one: the structural client
+ * type, the script calls (past auto-pipelining where that is safe), the Cluster's slot table, the
+ * shared connection listeners, and which errors mean an outage.
+ */
+
+/**
+ * The part of an ioredis client (v5 or v6, `Redis` or `Cluster`) that the store uses. Declared
+ * structurally so that either major version's classes fit.
+ */
+export interface RedisClient {
+  /** ioredis connection status. The store sends commands only when it is `'ready'`. */
+  readonly status: string
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
+  on(event: 'error' | 'ready' | 'node error', listener: (...args: unknown[]) => void): unknown
+  connect?(): Promise<void>
+}
+
+/** `evalsha` or `eval`, called with the client as `this`. */
+export type ScriptCall = (...args: unknown[]) => Promise<unknown>
+
+/** What `replicas` needs of an ioredis client: a pipeline (the script call and its `WAIT` in one round trip). */
+export interface PipelineClient {
+  pipeline(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> }
+}
+
+/** The client is a Redis Cluster. */
+export function isCluster(client: RedisClient): boolean {
+  return (client as { isCluster?: unknown }).isCluster === true
+}
+
+/** A Cluster's slot table as ioredis keeps it: per slot, its master's `host:port` first. */
+function slotTable(client: RedisClient): readonly (readonly string[] | undefined)[] | undefined {
+  return (client as { slots?: readonly (readonly string[] | undefined)[] }).slots
+}
+
+/** The master that serves `slot` (`host:port`), or '' when unknown or on a single node (`slot` -1). */
+export function masterOf(client: RedisClient, slot: number): string {
+  if (slot < 0) return ''
+  return slotTable(client)?.[slot]?.[0] ?? ''
+}
+
+/** The masters that serve a slot now, or `undefined` when the client keeps no slot table. */
+export function mastersOf(client: RedisClient): Set<string> | undefined {
+  const slots = slotTable(client)
+  if (slots === undefined) return undefined
+  const masters = new Set<string>()
+  for (const nodes of slots) if (nodes?.[0] !== undefined) masters.add(nodes[0])
+  return masters
+}
+
+// ---- script calls past auto-pipelining ----
+
+/** What {@link directCalls} needs of an ioredis client besides the store's interface. */
+interface CommandSender {
+  readonly options?: { readonly enableAutoPipelining?: unknown; readonly keyPrefix?: unknown; readonly showFriendlyErrorStack?: unknown }
+  sendCommand?: (command: unknown) => unknown
+}
+type CommandClass = new (
+  name: string,
+  args: unknown[],
+  options: { keyPrefix?: string; replyEncoding: 'utf8'; errorStack?: Error },
+) => { readonly promise: Promise<unknown> }
+interface IoredisModule {
+  readonly Redis: abstract new (...args: never[]) => unknown
+  readonly Command: CommandClass
+}
+
+let ioredisModule: Promise<IoredisModule | undefined> | undefined
+/** The `ioredis` package this module resolves, loaded once, when a store first needs it (or `undefined`). */
+function loadIoredis(): Promise<IoredisModule | undefined> {
+  ioredisModule ??= import('ioredis').then(
+    (loaded) => {
+      const m = ((loaded as { default?: unknown }).default ?? loaded) as Partial<IoredisModule>
+      return typeof m.Redis === 'function' && typeof m.Command === 'function' ? (m as IoredisModule) : undefined
+    },
+    () => undefined,
+  )
+  return ioredisModule
+}
+
+/**
+ * `evalsha` and `eval` past ioredis's auto-pipelining, or `undefined` to keep the client's own
+ * methods. With `enableAutoPipelining`, ioredis holds each command until the next tick and wraps
+ * it in a pipeline of its own; the store's script calls are batches already, so for them that is
+ * only cost (about a tenth of a Fastify server's CPU per request on Redis, measured). For a
+ * single-node client made by the `ioredis` package this module resolves (an `instanceof` check,
+ * so never another copy or major version's classes), the store builds the command as the
+ * client's method would (same key prefix, reply encoding and error stacks) and hands it to
+ * `sendCommand`, which is what ioredis itself does when auto-pipelining is off.
+ */
+export async function directCalls(client: RedisClient): Promise<{ evalsha: ScriptCall; eval: ScriptCall } | undefined> {
+  const sender = client as unknown as CommandSender
+  const options = sender.options
+  if (options?.enableAutoPipelining !== true || typeof sender.sendCommand !== 'function') return undefined
+  const ioredis = await loadIoredis()
+  if (ioredis === undefined || !(client instanceof ioredis.Redis)) return undefined
+  const { Command } = ioredis
+  const keyPrefix = typeof options.keyPrefix === 'string' ? options.keyPrefix : undefined
+  const friendly = options.showFriendlyErrorStack === true
+  const call =
+    (name: 'evalsha' | 'eval'): ScriptCall =>
+    (...args: unknown[]): Promise<unknown> => {
+      const command = new Command(name, args, { keyPrefix, replyEncoding: 'utf8', errorStack: friendly ? new Error() : undefined })
+      sender.sendCommand?.(command)
+      return command.promise
+    }
+  return { evalsha: call('evalsha'), eval: call('eval') }
+}
+
+// ---- connection events ----
+
+/** What a store wants to hear from its client. */
+export interface ClientListener {
+  /** A connection failed: the client's own (single node), or one node's (`address`, Cluster). */
+  error(error: unknown, address?: string): void
+  ready(): void
+}
+
+/**
+ * One 'error' and one 'ready' listener per client, shared by every store on it (many stores on
+ * one client must not pile up listeners).
+ */
+const watched = new WeakMap<RedisClient, Set<ClientListener>>()
+
+export function watch(client: RedisClient, listener: ClientListener): void {
+  let set = watched.get(client)
+  if (set === undefined) {
+    const listeners = new Set<ClientListener>()
+    set = listeners
+    watched.set(client, listeners)
+    client.on('error', (...args: unknown[]) => {
+      for (const l of listeners) l.error(args[0])
+    })
+    // A Cluster reports each node's connection errors apart, and stays 'ready' meanwhile.
+    if (isCluster(client)) {
+      client.on('node error', (...args: unknown[]) => {
+        for (const l of listeners) l.error(args[0], typeof args[1] === 'string' ? args[1] : '')
+      })
+    }
+    client.on('ready', () => {
+      for (const l of listeners) l.ready()
+    })
+  }
+  set.add(listener)
+}
+
+export function unwatch(client: RedisClient, listener: ClientListener): void {
+  // The shared listeners stay (an 'error' listener with nobody behind it only keeps ioredis quiet).
+  watched.get(client)?.delete(listener)
+}
+
+// ---- errors ----
+
+/** An error Redis replied with (the server ran the command and refused it). */
+export function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError'
+}
+
+/**
+ * An error that means Redis (or a node of it) is unavailable, rather than a problem of one call:
+ * any client-side failure (connection closed, all cluster nodes failed) except ioredis giving up
+ * on a slot in migration, and the replies of a server that can't serve (`CLUSTERDOWN`, …).
+ */
+export function isOutage(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error)
+  if (!isReplyError(error)) return !/TRYAGAIN|ASK /.test(message)
+  return /^(CLUSTERDOWN|MASTERDOWN|LOADING|READONLY)/.test(message)
+}
+
+/** What the error event's argument says, briefly: its `code`, else the start of its message. */
+export function errorCode(error: unknown): string {
+  if (typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string') {
+    return (error as { code: string }).code
+  }
+  return error instanceof Error ? error.message.slice(0, 80) : 'error'
+}

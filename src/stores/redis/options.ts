@@ -1,0 +1,136 @@
+import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../../limiter/errors.js'
+import type { RedisClient } from './client.js'
+import { checkPrefix } from './keys.js'
+
+/** Which clock decides: Redis `TIME` (one clock for every app server) or the limiter's `now`. */
+export type RedisClock = 'redis' | 'caller'
+
+/** Options of the deny cache. */
+export interface DenyCacheOptions {
+  /**
+   * Most denials remembered; the least recently used go first.
+   * @default 10_000
+   */
+  maxEntries?: number
+}
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** An ioredis client (v5 or v6), single node (`new Redis(url)`) or `new Redis.Cluster(nodes)`. Stays yours: `close()` doesn't quit it. */
+  client: RedisClient
+  /**
+   * Start of every key: `<prefix>:{<tag>}:…`. Letters, digits and `_ . : / -`.
+   * @default 'rk'
+   */
+  prefix?: string
+  /**
+   * Deadline of every call, ms. A call that Redis has not answered by then rejects with
+   * `ERR_RK_STORE_TIMEOUT` (the limiter then applies `onStoreError`), and the script refuses to
+   * run if Redis only gets to it later (after a pause), so a late call never writes.
+   * @default 100
+   */
+  timeoutMs?: number
+  /**
+   * `'redis'`: decide on Redis `TIME`, so app servers whose clocks disagree still share one
+   * clock. `'caller'`: decide on the limiter's `now` (tests, or apps that prefer their own clock).
+   * @default 'redis'
+   */
+  clock?: RedisClock
+  /**
+   * Remember denials locally: a request denied until X is answered without Redis until X.
+   * Exact within this process; a reset or refund made by another process is only seen at X.
+   * `true` keeps up to 10,000 denials.
+   * @default false
+   */
+  denyCache?: boolean | DenyCacheOptions
+  /**
+   * Added to every key's TTL, ms. Keys hold their state exactly as long as it matters; with
+   * `clock: 'caller'` and a simulated clock that runs slower than real time, this keeps them
+   * from expiring (in Redis time) while the caller's clock still needs them.
+   * @default 0
+   */
+  extraTtlMs?: number
+  /**
+   * Replicas that must hold a decision's writes before it is answered (`WAIT`, sent with the
+   * script call in one round trip). With `0`, a master that fails over can lose the charges it
+   * had not yet replicated (see docs/redis.md, "Cluster in production"); with `1` or more, a
+   * request is admitted only once that many replicas have its charge, and a call whose writes
+   * don't reach them within its deadline fails with `ERR_RK_STORE` (the limiter applies
+   * `onStoreError`; the charge may still stand). Costs a `WAIT` per script call and the
+   * replication round trip in latency. Use `timeoutMs` of 250 or more: Redis times `WAIT` out on
+   * its 100 ms cron, and the store gives it the deadline less 110 ms.
+   * @default 0
+   */
+  replicas?: number
+}
+
+const WHERE = 'new RedisStore()'
+
+const DEFAULT_DENY_ENTRIES = 10_000
+const DENY_CACHE_OPTIONS: { readonly [K in keyof Required<DenyCacheOptions>]: true } = { maxEntries: true }
+
+/**
+ * Every option of {@link RedisStoreOptions}: its validator, which turns the value given
+ * (`undefined`: not passed) into the value the store uses, defaults included, or throws a
+ * `ConfigurationError` naming the option. The unknown-option check lists these names; the
+ * compiler keeps the table complete.
+ */
+const OPTIONS = {
+  client: (value: unknown): RedisClient => {
+    const client = value as RedisClient | null
+    if (
+      typeof client !== 'object' ||
+      client === null ||
+      typeof client.evalsha !== 'function' ||
+      typeof client.eval !== 'function' ||
+      typeof client.status !== 'string' ||
+      typeof client.on !== 'function'
+    ) {
+      invalid(WHERE, 'client', 'must be an ioredis client (new Redis(...) or new Redis.Cluster(...), ioredis 5 or 6)', value)
+    }
+    return client
+  },
+  prefix: (value: unknown): string => (value === undefined ? 'rk' : checkPrefix(WHERE, value)),
+  timeoutMs: (value: unknown): number => (value === undefined ? 100 : checkInteger(WHERE, 'timeoutMs', value, 1, 60_000)),
+  clock: (value: unknown): RedisClock => {
+    if (value !== undefined && value !== 'redis' && value !== 'caller') invalid(WHERE, 'clock', "must be 'redis' or 'caller'", value)
+    return value ?? 'redis'
+  },
+  /** The deny cache's size, or `undefined` when it is off. */
+  denyCache: (value: unknown): number | undefined => {
+    if (value === true) return DEFAULT_DENY_ENTRIES
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const deny = value as DenyCacheOptions
+      checkKnownOptions(WHERE, deny, DENY_CACHE_OPTIONS)
+      return deny.maxEntries === undefined
+        ? DEFAULT_DENY_ENTRIES
+        : checkInteger(WHERE, 'denyCache.maxEntries', deny.maxEntries, 1, 10_000_000)
+    }
+    if (value !== undefined && value !== false) invalid(WHERE, 'denyCache', 'must be a boolean or { maxEntries }', value)
+    return undefined
+  },
+  extraTtlMs: (value: unknown): number => (value === undefined ? 0 : checkInteger(WHERE, 'extraTtlMs', value, 0, 365 * 86_400_000)),
+  replicas: (value: unknown): number => (value === undefined ? 0 : checkInteger(WHERE, 'replicas', value, 0, 64)),
+} satisfies { readonly [K in keyof Required<RedisStoreOptions>]: (value: unknown) => unknown }
+
+/** The store's settings: every option validated, defaults filled in. */
+export type RedisStoreSettings = { readonly [K in keyof typeof OPTIONS]: ReturnType<(typeof OPTIONS)[K]> }
+
+const KNOWN = Object.fromEntries(Object.keys(OPTIONS).map((name) => [name, true])) as {
+  readonly [K in keyof Required<RedisStoreOptions>]: true
+}
+
+/** Validates the options of `new RedisStore()` (throws a `ConfigurationError`) and fills in the defaults. */
+export function resolveOptions(options: RedisStoreOptions): RedisStoreSettings {
+  checkOptionsObject(WHERE, options)
+  checkKnownOptions(WHERE, options, KNOWN)
+  const given = options as unknown as Record<string, unknown>
+  const settings = {} as Record<string, unknown>
+  for (const [name, resolve] of Object.entries(OPTIONS)) settings[name] = resolve(given[name])
+  const resolved = settings as RedisStoreSettings
+  // Checked once every option is valid: which client `replicas` needs.
+  if (resolved.replicas > 0 && typeof (resolved.client as { pipeline?: unknown }).pipeline !== 'function') {
+    invalid(WHERE, 'client', 'must have pipeline() when replicas > 0 (an ioredis client)', resolved.client)
+  }
+  return resolved
+}

@@ -1,0 +1,110 @@
+import type { StoreResult } from '../../limiter/store.js'
+import type { Call } from './batcher.js'
+import { DECIDE_SHA } from './script.js'
+
+/**
+ * The script's calling convention on the TypeScript side (the Lua side is `DECIDE_SCRIPT`, whose
+ * header documents the same): operation codes, how a batch becomes `EVALSHA` arguments, and what
+ * the reply's statuses mean. A policy's numbers are encoded by `spec.ts`.
+ */
+
+/** Script operations. */
+export const OP = { consume: 1, peek: 2, refund: 3, reset: 4 } as const
+export type Op = (typeof OP)[keyof typeof OP]
+
+/** Added to a request's op when the caller's `now` follows its spec indexes (clock 'caller'). */
+const CALLER_CLOCK = 16
+
+/** First number of a reply: the batch arrived after its deadline, nothing was read or written. */
+export const REPLY_LATE = -1
+/** A request's status in a reply: it failed (the error text follows), nothing of it was written. */
+export const STATUS_FAILED = -2
+
+/** The figures a decided request gets back: remaining, resetAt, retryAfterMs per check (none for a reset). */
+export function figuresOf(call: Call): number {
+  return call.op === OP.reset ? 0 : 3 * call.keys.length
+}
+
+/** The request may write (a peek, or a look of cost 0, writes nothing). */
+export function mayWrite(call: Call): boolean {
+  return call.op !== OP.peek && (call.op !== OP.consume || call.cost > 0)
+}
+
+/** The request wrote (on the master): a refund, a reset, or a charge that was `admitted`. */
+export function wrote(call: Call, admitted: boolean): boolean {
+  return call.op === OP.refund || call.op === OP.reset || (admitted && call.op === OP.consume && call.cost > 0)
+}
+
+/**
+ * The `EVALSHA` arguments of a batch: `[sha, numKeys, keys…, deadline, extra TTL, S, spec…, then
+ * per call: op, cost, n, spec index…, [now], [chargedAt]]`. Each distinct spec is sent once and
+ * the calls name theirs by index, so the script parses a policy's numbers once per batch.
+ */
+export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadline: number, extraTtlMs: number): unknown[] {
+  const args: unknown[] = [DECIDE_SHA, 0]
+  const specs: string[] = []
+  const indexOf = new Map<string, number>()
+  const tail: unknown[] = []
+  const caller = callerClock ? CALLER_CLOCK : 0
+  for (const call of calls) {
+    const n = call.keys.length
+    for (let i = 0; i < n; i++) args.push(call.keys[i])
+    tail.push(call.op + caller, call.cost, n)
+    for (let i = 0; i < n; i++) {
+      const spec = call.specs[i]
+      let index = indexOf.get(spec)
+      if (index === undefined) {
+        specs.push(spec)
+        index = specs.length
+        indexOf.set(spec, index)
+      }
+      tail.push(index)
+    }
+    if (caller !== 0) tail.push(call.now)
+    if (call.op === OP.refund) tail.push(call.chargedAt)
+  }
+  args[1] = args.length - 2 // the keys come first
+  args.push(deadline, extraTtlMs, specs.length)
+  for (const spec of specs) args.push(spec)
+  for (const arg of tail) args.push(arg)
+  return args
+}
+
+/** The arguments of an empty batch (no requests), which only reads Redis's clock. */
+export const CLOCK_ONLY_ARGS: readonly number[] = [0, -1, 0, 0]
+
+/** A script reply, read: Redis's clock, whether the batch was late, and each call's answer. */
+export interface DecodedReply {
+  readonly redisNow: number
+  /** The batch arrived after its deadline: nothing was read or written. */
+  readonly late: boolean
+  /**
+   * Per call, in order: its result, or Redis's error text when it failed inside the script. From
+   * the first answer that doesn't read (a malformed reply) on, `undefined`.
+   */
+  readonly answers: readonly (StoreResult | { readonly failed: unknown } | undefined)[]
+}
+
+/** Reads the reply to a batch of `calls`; `undefined` when it is no reply of the script's. */
+export function decodeReply(reply: unknown, calls: readonly Call[]): DecodedReply | undefined {
+  const r = reply as unknown[]
+  if (!Array.isArray(r) || typeof r[0] !== 'number' || typeof r[1] !== 'number') return undefined
+  const redisNow = r[1]
+  const answers: (StoreResult | { readonly failed: unknown } | undefined)[] = new Array(calls.length).fill(undefined)
+  if (r[0] === REPLY_LATE) return { redisNow, late: true, answers }
+  let at = 2
+  for (let c = 0; c < calls.length; c++) {
+    const call = calls[c]
+    const status = r[at++]
+    if (status === STATUS_FAILED) {
+      answers[c] = { failed: r[at++] }
+      continue
+    }
+    const count = figuresOf(call)
+    if ((status !== 0 && status !== 1) || at + count > r.length) break
+    const results = r.slice(at, at + count) as number[]
+    at += count
+    answers[c] = { allowed: status === 1, now: call.now >= 0 ? call.now : redisNow, results }
+  }
+  return { redisNow, late: false, answers }
+}

@@ -1,0 +1,85 @@
+import { ConfigurationError } from '../../limiter/errors.js'
+import type { Policy } from '../../limiter/policy.js'
+import type { StoreRequest } from '../../limiter/store.js'
+import { keyHead, policyPart, stateKey } from './keys.js'
+import { OP, type Op } from './protocol.js'
+import { specOf } from './spec.js'
+
+/** Per policy: the key part and the script's numbers `"kind:limit:…"` (built once per policy). */
+interface Compiled {
+  readonly part: string
+  readonly spec: string
+}
+const compiled = new WeakMap<Policy, Compiled>()
+
+function compile(policy: Policy): Compiled {
+  let c = compiled.get(policy)
+  if (c === undefined) {
+    c = { part: policyPart(policy), spec: specOf(policy.params) }
+    compiled.set(policy, c)
+  }
+  return c
+}
+
+/**
+ * The numbers of a request that the script takes, checked: the caller's `now` (clock 'caller',
+ * floored; else -1), the cost and, for a refund, when it was charged (floored). A bad one is a
+ * `ConfigurationError`, returned (the store rejects with it) rather than thrown.
+ */
+export function checkArguments(
+  op: Op,
+  request: StoreRequest,
+  chargedAt: number,
+  callerClock: boolean,
+): { now: number; chargedAt: number } | ConfigurationError {
+  let now = -1
+  if (callerClock) {
+    now = request.now
+    if (typeof now !== 'number' || !Number.isFinite(now) || now < 0) {
+      return new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'now', "must be epoch ms (clock: 'caller')", request.now)
+    }
+    now = Math.floor(now)
+  }
+  const cost = request.cost
+  if (typeof cost !== 'number' || !Number.isInteger(cost) || cost < 0) {
+    return new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'cost', 'must be an integer >= 0', cost)
+  }
+  if (op === OP.refund && (typeof chargedAt !== 'number' || !Number.isFinite(chargedAt))) {
+    return new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'chargedAt', 'must be epoch ms', chargedAt)
+  }
+  return { now, chargedAt: op === OP.refund ? Math.floor(chargedAt) : 0 }
+}
+
+/**
+ * The state key and the script's spec of each check of a request. On a Cluster every key sits
+ * under the request's tag, so the request runs in one slot. One Redis runs any keys in one
+ * script, so there each subject has its own tag: a subject has one state whatever the tag of the
+ * request (with or without its team, or an explicit tag).
+ */
+export function checksOf(prefix: string, cluster: boolean, request: StoreRequest): { keys: string[]; specs: string[] } {
+  const { keys, policies, tag } = request
+  const n = policies.length
+  const stateKeys = new Array<string>(n)
+  const specs = new Array<string>(n)
+  if (cluster) {
+    const head = keyHead(prefix, tag)
+    for (let i = 0; i < n; i++) {
+      const c = compile(policies[i])
+      stateKeys[i] = stateKey(head, c.part, keys[i], tag)
+      specs[i] = c.spec
+    }
+  } else {
+    let subject = ''
+    let head = ''
+    for (let i = 0; i < n; i++) {
+      const c = compile(policies[i])
+      if (keys[i] !== subject || i === 0) {
+        subject = keys[i]
+        head = keyHead(prefix, subject)
+      }
+      stateKeys[i] = head + c.part
+      specs[i] = c.spec
+    }
+  }
+  return { keys: stateKeys, specs }
+}

@@ -1,0 +1,32 @@
+import type { PolicyParams } from '../../limiter/policy.js'
+
+/**
+ * The script's kind codes: the first number of a policy's spec, which tells the Lua which twin to
+ * run (the Lua side reads them in `DECIDE_SCRIPT`'s spec parser and `step`; the script's header
+ * lists them). The only place in TypeScript that knows them.
+ */
+export const SCRIPT_KIND = {
+  tokenBucket: 1,
+  fixedWindow: 2,
+  calendarMonth: 3,
+  slidingWindow: 4,
+} as const
+
+/**
+ * A policy's spec for the script: `"kind:limit:…"`, the numbers its Lua twin reads, in order.
+ * - token bucket `1:limit:burst:ticksPerMs:tokenTicks`
+ * - fixed window `2:limit:windowMs`, calendar month `3:limit:0`
+ * - sliding window `4:limit:subWindowMs:olderSubWindows`
+ */
+export function specOf(params: PolicyParams): string {
+  switch (params.kind) {
+    case 'token-bucket':
+      return `${SCRIPT_KIND.tokenBucket}:${params.limit}:${params.burst}:${params.ticksPerMs}:${params.tokenTicks}`
+    case 'fixed-window':
+      return params.calendarMonth
+        ? `${SCRIPT_KIND.calendarMonth}:${params.limit}:0`
+        : `${SCRIPT_KIND.fixedWindow}:${params.limit}:${params.windowMs}`
+    case 'sliding-window':
+      return `${SCRIPT_KIND.slidingWindow}:${params.limit}:${params.subWindowMs}:${params.olderSubWindows}`
+  }
+}

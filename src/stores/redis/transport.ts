@@ -1,0 +1,102 @@
+import { directCalls, isCluster, isReplyError, type PipelineClient, type RedisClient, type ScriptCall } from './client.js'
+import { CLOCK_ONLY_ARGS } from './protocol.js'
+import { DECIDE_SCRIPT, DECIDE_SHA } from './script.js'
+
+/** How a script call ended. */
+export interface ScriptHandlers {
+  /** The script ran; `unreplicated`: its writes did not reach the replicas asked for in time. */
+  reply(reply: unknown, unreplicated: boolean): void
+  /** It failed; `answered`: the node itself answered (an error reply), so it is up. */
+  error(error: unknown, answered: boolean): void
+}
+
+function noop(): void {}
+
+/**
+ * Sends the decide script to Redis: by its SHA1, or whole (after `NOSCRIPT`); with a `WAIT` for
+ * `replicas` in the same round trip when a batch may write; past ioredis's auto-pipelining where
+ * that is safe (see `directCalls`).
+ */
+export class ScriptTransport {
+  readonly #client: RedisClient
+  readonly #replicas: number
+  #evalsha: ScriptCall
+  #eval: ScriptCall
+
+  constructor(client: RedisClient, replicas: number) {
+    this.#client = client
+    this.#replicas = replicas
+    this.#evalsha = client.evalsha as ScriptCall
+    this.#eval = client.eval as ScriptCall
+    if (!isCluster(client)) {
+      directCalls(client).then((direct) => {
+        if (direct === undefined) return
+        this.#evalsha = direct.evalsha
+        this.#eval = direct.eval
+      }, noop)
+    }
+  }
+
+  /**
+   * Runs the script with `args` (`[sha, numKeys, …]`, see `encodeBatch`); `whole` sends the
+   * script's text in place of its SHA1 (written into `args`). With `waitUntil` (the batch's
+   * earliest deadline, `performance.now()` ms), the call is followed by a `WAIT` for the replicas.
+   */
+  run(args: unknown[], whole: boolean, waitUntil: number | undefined, handlers: ScriptHandlers): void {
+    if (whole) args[0] = DECIDE_SCRIPT
+    if (waitUntil !== undefined) {
+      this.#runReplicated(args, whole ? 'eval' : 'evalsha', waitUntil, handlers)
+      return
+    }
+    const command = whole ? this.#eval : this.#evalsha
+    command.apply(this.#client, args).then(
+      (reply) => handlers.reply(reply, false),
+      (error) => handlers.error(error, isReplyError(error)),
+    )
+  }
+
+  /**
+   * The script call and a `WAIT` in one pipeline (one round trip, one node: the pipeline goes to
+   * the slot of the script's keys). The `WAIT` lasts at most until shortly before `expires`.
+   */
+  #runReplicated(args: unknown[], name: 'eval' | 'evalsha', expires: number, handlers: ScriptHandlers): void {
+    // WAIT should give up before the deadline, so that a shortfall is reported as such rather than
+    // as a timeout; Redis times it out on its cron (every 100 ms at the default hz), hence the margin.
+    const remaining = expires - performance.now()
+    const waitMs = Math.max(1, Math.floor(remaining > 200 ? remaining - 110 : remaining / 2))
+    const client = this.#client as unknown as PipelineClient
+    client
+      .pipeline([
+        [name, ...args],
+        ['wait', this.#replicas, waitMs],
+      ])
+      .exec()
+      .then(
+        (results) => {
+          const script = results?.[0]
+          const wait = results?.[1]
+          if (script === undefined || script[0] !== null) {
+            const error = script?.[0] ?? new Error('no reply')
+            handlers.error(error, isReplyError(error))
+            return
+          }
+          const acked = wait !== undefined && wait[0] === null && typeof wait[1] === 'number' ? wait[1] : 0
+          handlers.reply(script[1], acked < this.#replicas)
+        },
+        (error) => handlers.error(error, false),
+      )
+  }
+
+  /** Reads Redis's clock with an empty batch: `sample(redisNow, sentAt)` when it answers. */
+  readClock(sample: (redisNow: number, sentAt: number) => void): void {
+    const sentAt = Date.now()
+    const done = (reply: unknown) => {
+      const r = reply as number[]
+      if (Array.isArray(r) && typeof r[1] === 'number') sample(r[1], sentAt)
+    }
+    this.#evalsha.call(this.#client, DECIDE_SHA, ...CLOCK_ONLY_ARGS).then(done, (error: unknown) => {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT'))
+        this.#eval.call(this.#client, DECIDE_SCRIPT, ...CLOCK_ONLY_ARGS).then(done, noop)
+    })
+  }
+}
