@@ -8,6 +8,8 @@ import { defineConfig } from 'tsup'
  */
 const entryPoints: Record<string, string> = {
   index: 'src/index.ts',
+  http: 'src/http/index.ts',
+  provider: 'src/provider/index.ts',
   redis: 'src/stores/redis/index.ts',
   express: 'adapters/express.ts',
   koa: 'adapters/koa.ts',

@@ -35,6 +35,14 @@ const subpaths = {
     names: ['createLimiter', 'tokenBucket', 'slidingWindow', 'fixedWindow', 'MemoryStore', 'RateKeeperError', 'ConfigurationError'],
     allowed: ['lru-cache'],
   },
+  './http': {
+    names: ['createHttpLimiter', 'apiKey', 'ipKey', 'userKey', 'allowList', 'normalizeIp', 'rateLimitHeaders', 'limitedBody'],
+    allowed: ['lru-cache'],
+  },
+  './provider': {
+    names: ['requestClasses', 'providerPlan', 'tierByPrefix', 'cachedLookup', 'rateLimitsHandler', 'upstreamRateLimit'],
+    allowed: ['lru-cache'],
+  },
   './redis': { names: ['RedisStore'], allowed: ['lru-cache', 'ioredis'] },
   './express': { names: ['rateLimit'], allowed: ['lru-cache', 'express'] },
   './koa': { names: ['rateLimit'], allowed: ['lru-cache', 'koa'] },

@@ -19,6 +19,8 @@ const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 /** Source file → the name users import it by (package.json `exports`). */
 const ENTRY_POINTS = {
   'src/index.ts': 'ratekeeper',
+  'src/http/index.ts': 'ratekeeper/http',
+  'src/provider/index.ts': 'ratekeeper/provider',
   'src/stores/redis/index.ts': 'ratekeeper/redis',
   'adapters/express.ts': 'ratekeeper/express',
   'adapters/koa.ts': 'ratekeeper/koa',

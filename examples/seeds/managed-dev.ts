@@ -21,8 +21,9 @@
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { cachedLookup, createLimiter, type Limiter, providerPlan, type Store, tokenBucket } from 'ratekeeper'
+import { createLimiter, type Limiter, type Store, tokenBucket } from 'ratekeeper'
 import fastifyRateLimit, { apiKey, rateLimitsRoute } from 'ratekeeper/fastify'
+import { cachedLookup, providerPlan } from 'ratekeeper/provider'
 import { redisFromEnvironment } from './redis.js'
 
 export const DOC_URL = 'https://docs.managed.dev/reference/error-codes/#rate_limit.exceeded'
