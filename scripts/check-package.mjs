@@ -46,7 +46,12 @@ const subpaths = {
   './redis': { names: ['RedisStore'], allowed: ['lru-cache', 'ioredis'] },
   './express': { names: ['rateLimit'], allowed: ['lru-cache', 'express'] },
   './koa': { names: ['rateLimit'], allowed: ['lru-cache', 'koa'] },
-  './fastify': { names: ['default'], allowed: ['lru-cache', 'fastify', 'fastify-plugin'] },
+  // A Fastify plugin is the module itself under require(), its named exports as properties.
+  './fastify': {
+    names: ['default', 'fastifyRateLimit', 'rateLimitsRoute'],
+    allowed: ['lru-cache', 'fastify', 'fastify-plugin'],
+    defaultIsModule: true,
+  },
   './fetch': { names: ['rateLimit'], allowed: ['lru-cache'] },
   './client': { names: ['createClient', 'RateLimitError', 'parseRateLimitHeaders'], allowed: ['lru-cache'] },
 }
@@ -235,14 +240,15 @@ if (spec === 'ratekeeper') {
   works = decision.allowed === true && decision.remaining === 1
   await limiter.close()
 }
-console.log(JSON.stringify({ names: Object.keys(mod), works }))
+console.log(JSON.stringify({ names: Object.keys(mod), works, kind: typeof mod, defaultKind: typeof mod.default }))
 `
 
 const cjsProbe = `
 const [spec] = process.argv.slice(-1)
 const mod = require(spec)
 const loaded = Object.keys(require.cache)
-const done = (works) => console.log(JSON.stringify({ names: Object.keys(mod), works, loaded, resolved: require.resolve(spec) }))
+const done = (works) =>
+  console.log(JSON.stringify({ names: Object.keys(mod), works, loaded, resolved: require.resolve(spec), kind: typeof mod, isDefault: mod.default === mod }))
 if (spec === 'ratekeeper') {
   const limiter = mod.createLimiter({ policies: [mod.tokenBucket({ limit: 2, window: '1m' })] })
   limiter.consume('smoke').then(async (decision) => { await limiter.close(); done(decision.allowed === true && decision.remaining === 1) })
@@ -278,7 +284,7 @@ function checkRuntime(project, installed) {
   writeFileSync(join(project, 'probe.cjs'), cjsProbe)
   writeFileSync(join(project, 'trace-hooks.mjs'), traceHooks)
   writeFileSync(join(project, 'trace-register.mjs'), traceRegister)
-  for (const [subpath, { names, allowed }] of Object.entries(subpaths)) {
+  for (const [subpath, { names, allowed, defaultIsModule }] of Object.entries(subpaths)) {
     const spec = `ratekeeper${subpath.slice(1)}`
     if (!built(subpath)) continue
     for (const format of ['esm', 'cjs']) {
@@ -307,10 +313,19 @@ function checkRuntime(project, installed) {
       if (missing.length > 0) problems.push(`missing exports ${missing.join(', ')} (has ${result.names.join(', ') || 'none'})`)
       if (forbidden.length > 0) problems.push(`loaded ${forbidden.join(', ')}`)
       if (result.works === false) problems.push('a token bucket of 2 did not allow one request with 1 remaining')
+      if (defaultIsModule && format === 'cjs' && (result.kind !== 'function' || !result.isDefault))
+        problems.push(
+          `require() returned ${result.kind === 'function' ? 'a function whose .default is not itself' : `a${result.kind === 'object' ? 'n' : ''} ${result.kind}`}, not the plugin function`,
+        )
+      if (defaultIsModule && format === 'esm' && result.defaultKind !== 'function')
+        problems.push(`the default export is a ${result.defaultKind}, not the plugin function`)
       if (result.resolved && !resolve(result.resolved).startsWith(installed))
         problems.push(`resolved to ${result.resolved}, not the unpacked tarball`)
       if (problems.length > 0) fail(`${label}: ${problems.join('; ')}`)
-      else pass(`${label}: ${names.join(', ')}${result.works ? ', decides' : ''}; loads ${loaded.join(', ') || 'no other package'}`)
+      else
+        pass(
+          `${label}: ${defaultIsModule && format === 'cjs' ? 'the plugin function, with ' : ''}${names.join(', ')}${result.works ? ', decides' : ''}; loads ${loaded.join(', ') || 'no other package'}`,
+        )
     }
   }
 }
