@@ -10,6 +10,8 @@
 //        (an Express user never loads Fastify or ioredis), in both formats;
 //      - `import` (ESM) and `require` (CommonJS) each in a fresh process: the named exports exist,
 //        and the packages actually loaded are only the allowed ones;
+//      - `require('ratekeeper/fastify')` is the plugin function itself, its named exports attached;
+//      - the docs' CommonJS examples (```js blocks marked check=package) run and print what they say;
 //      - a consumer .mts and .cts file type-checks against the published declarations.
 //
 // Run after `npm run build` (`npm test` does). Exits non-zero with a list of what failed.
@@ -330,8 +332,35 @@ function checkRuntime(project, installed) {
   }
 }
 
+/** The ```js blocks of the docs marked `check=package`: CommonJS examples that only the built package can run. */
+function packageBlocks() {
+  const blocks = []
+  for (const file of ['README.md', 'docs/getting-started.md']) {
+    const text = readFileSync(join(root, file), 'utf8')
+    for (const match of text.matchAll(/^```js[^\n]*\bcheck=package\b[^\n]*\n([\s\S]*?)^```\s*$/gm)) blocks.push({ file, code: match[1] })
+  }
+  return blocks
+}
+
+function checkDocsCommonJs(project) {
+  step('7. the CommonJS examples of the docs (blocks marked check=package), run against the package')
+  const blocks = packageBlocks()
+  if (blocks.length === 0) fail('no ```js check=package block found in docs/getting-started.md')
+  blocks.forEach(({ file, code }, i) => {
+    const script = join(project, `docs-block-${i + 1}.cjs`)
+    writeFileSync(script, code)
+    const expected = [...code.matchAll(/\/\/ → (.*)$/gm)].map((m) => m[1].trim())
+    const run = spawnSync(process.execPath, [script], { cwd: project, encoding: 'utf8', timeout: 30_000 })
+    const printed = run.stdout.trim().split('\n').filter(Boolean)
+    if (run.status !== 0) fail(`${file} CommonJS block ${i + 1} failed (exit ${run.status}): ${run.stderr.trim().split('\n')[0]}`)
+    else if (JSON.stringify(printed) !== JSON.stringify(expected))
+      fail(`${file} CommonJS block ${i + 1} printed ${JSON.stringify(printed)}, the block says ${JSON.stringify(expected)}`)
+    else pass(`${file} CommonJS block ${i + 1}: runs, prints what it says`)
+  })
+}
+
 function checkTypes(project) {
-  step('7. a consumer type-checks against the published declarations (module node16: .mts and .cts)')
+  step('8. a consumer type-checks against the published declarations (module node16: .mts and .cts)')
   const lines = []
   for (const [subpath, { names }] of Object.entries(subpaths)) {
     if (!built(subpath)) continue
@@ -383,6 +412,7 @@ async function main() {
     const { project, installed } = unpack(tarball, tmp)
     checkGraphs(installed)
     checkRuntime(project, installed)
+    checkDocsCommonJs(project)
     checkTypes(project)
   } finally {
     if (process.env.RK_KEEP_TMP === '1' || failures.length > 0) console.log(`\n(kept ${relative(root, tmp)} for inspection)`)
