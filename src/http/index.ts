@@ -22,6 +22,7 @@ export {
 } from './bodies.js'
 export {
   createRateLimitHeaders,
+  type HeaderNameCase,
   type HeaderOptions,
   type HeaderRenderer,
   type LegacyHeaders,
@@ -36,11 +37,13 @@ export {
   ipKey,
   type KeyFunction,
   type KeyRequestInfo,
+  type KeyWarn,
   normalizeIp,
   userKey,
 } from './keys.js'
 export {
   createHttpLimiter,
+  type DecidedMark,
   type HeaderReader,
   type HttpFinish,
   type HttpLimiter,
