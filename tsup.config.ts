@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { defineConfig } from 'tsup'
 
 /**
@@ -8,6 +8,8 @@ import { defineConfig } from 'tsup'
  */
 const entryPoints: Record<string, string> = {
   index: 'src/index.ts',
+  http: 'src/http/index.ts',
+  provider: 'src/provider/index.ts',
   redis: 'src/stores/redis/index.ts',
   express: 'adapters/express.ts',
   koa: 'adapters/koa.ts',
@@ -27,6 +29,21 @@ if (missing.length > 0) {
   console.warn(`tsup.config.ts: skipping entries whose source does not exist yet: ${missing.join(', ')}`)
 }
 
+/**
+ * `require('ratekeeper/fastify')` returns the plugin itself, with the named exports as its
+ * properties (`.default`, `.fastifyRateLimit`, `.rateLimitsRoute`, …), as Fastify plugins do:
+ * `fastify.register(require('ratekeeper/fastify'), options)` works without `.default`. The ESM
+ * build is untouched. `scripts/check-package.mjs` asserts both shapes.
+ */
+const FASTIFY_CJS = 'dist/fastify.cjs'
+const FASTIFY_CJS_FOOTER =
+  '\n// The plugin is the module: named exports become its properties.\nmodule.exports = Object.assign(exports.default, exports);\n'
+
+function fastifyPluginAsModule(): void {
+  if (!existsSync(FASTIFY_CJS)) return
+  if (!readFileSync(FASTIFY_CJS, 'utf8').endsWith(FASTIFY_CJS_FOOTER)) appendFileSync(FASTIFY_CJS, FASTIFY_CJS_FOOTER)
+}
+
 export default defineConfig({
   entry,
   format: ['esm', 'cjs'],
@@ -44,4 +61,5 @@ export default defineConfig({
   // dependencies and peerDependencies are external already (tsup reads package.json); listed
   // again so that no bundling change can ever inline a framework or a Redis client.
   external: ['express', 'koa', 'fastify', 'fastify-plugin', 'ioredis', 'lru-cache'],
+  onSuccess: async () => fastifyPluginAsModule(),
 })

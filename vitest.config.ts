@@ -11,6 +11,8 @@ export default defineConfig({
     // Tests, examples and docs import the package by its public names; point them at the sources.
     alias: [
       { find: /^ratekeeper$/, replacement: here('./src/index.ts') },
+      { find: /^ratekeeper\/http$/, replacement: here('./src/http/index.ts') },
+      { find: /^ratekeeper\/provider$/, replacement: here('./src/provider/index.ts') },
       { find: /^ratekeeper\/redis$/, replacement: here('./src/stores/redis/index.ts') },
       { find: /^ratekeeper\/express$/, replacement: here('./adapters/express.ts') },
       { find: /^ratekeeper\/koa$/, replacement: here('./adapters/koa.ts') },

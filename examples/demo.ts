@@ -28,19 +28,10 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import express, { type Express, type NextFunction, type Request, type Response } from 'express'
 import { Redis } from 'ioredis'
-import {
-  type BodyPreset,
-  cachedLookup,
-  createLimiter,
-  fixedWindow,
-  type Limiter,
-  MemoryStore,
-  providerPlan,
-  type Store,
-  tierByPrefix,
-  tokenBucket,
-} from 'ratekeeper'
+import { createLimiter, fixedWindow, type Limiter, MemoryStore, type Store, tokenBucket } from 'ratekeeper'
 import { rateLimit, rateLimitsRoute } from 'ratekeeper/express'
+import type { BodyPreset } from 'ratekeeper/http'
+import { cachedLookup, providerPlan, tierByPrefix } from 'ratekeeper/provider'
 import { RedisStore } from 'ratekeeper/redis'
 // The auth endpoints as skakio's page sets them: one class and one 10 req/s bucket (burst 20) each,
 // added to the tier's limits (`also`), never instead of them.

@@ -6,7 +6,8 @@
 import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { fixedWindow, tokenBucket } from 'ratekeeper'
-import fastifyRateLimit, { apiKey } from 'ratekeeper/fastify'
+import fastifyRateLimit from 'ratekeeper/fastify'
+import { apiKey } from 'ratekeeper/http'
 
 export async function createApp(options: { now?: () => number } = {}): Promise<FastifyInstance> {
   const app = Fastify({ trustProxy: false })

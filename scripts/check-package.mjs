@@ -10,6 +10,8 @@
 //        (an Express user never loads Fastify or ioredis), in both formats;
 //      - `import` (ESM) and `require` (CommonJS) each in a fresh process: the named exports exist,
 //        and the packages actually loaded are only the allowed ones;
+//      - `require('ratekeeper/fastify')` is the plugin function itself, its named exports attached;
+//      - the docs' CommonJS examples (```js blocks marked check=package) run and print what they say;
 //      - a consumer .mts and .cts file type-checks against the published declarations.
 //
 // Run after `npm run build` (`npm test` does). Exits non-zero with a list of what failed.
@@ -35,10 +37,23 @@ const subpaths = {
     names: ['createLimiter', 'tokenBucket', 'slidingWindow', 'fixedWindow', 'MemoryStore', 'RateKeeperError', 'ConfigurationError'],
     allowed: ['lru-cache'],
   },
+  './http': {
+    names: ['createHttpLimiter', 'apiKey', 'ipKey', 'userKey', 'allowList', 'normalizeIp', 'rateLimitHeaders', 'limitedBody'],
+    allowed: ['lru-cache'],
+  },
+  './provider': {
+    names: ['requestClasses', 'providerPlan', 'tierByPrefix', 'cachedLookup', 'rateLimitsHandler', 'upstreamRateLimit'],
+    allowed: ['lru-cache'],
+  },
   './redis': { names: ['RedisStore'], allowed: ['lru-cache', 'ioredis'] },
   './express': { names: ['rateLimit'], allowed: ['lru-cache', 'express'] },
   './koa': { names: ['rateLimit'], allowed: ['lru-cache', 'koa'] },
-  './fastify': { names: ['default'], allowed: ['lru-cache', 'fastify', 'fastify-plugin'] },
+  // A Fastify plugin is the module itself under require(), its named exports as properties.
+  './fastify': {
+    names: ['default', 'fastifyRateLimit', 'rateLimitsRoute'],
+    allowed: ['lru-cache', 'fastify', 'fastify-plugin'],
+    defaultIsModule: true,
+  },
   './fetch': { names: ['rateLimit'], allowed: ['lru-cache'] },
   './client': { names: ['createClient', 'RateLimitError', 'parseRateLimitHeaders'], allowed: ['lru-cache'] },
 }
@@ -227,14 +242,15 @@ if (spec === 'ratekeeper') {
   works = decision.allowed === true && decision.remaining === 1
   await limiter.close()
 }
-console.log(JSON.stringify({ names: Object.keys(mod), works }))
+console.log(JSON.stringify({ names: Object.keys(mod), works, kind: typeof mod, defaultKind: typeof mod.default }))
 `
 
 const cjsProbe = `
 const [spec] = process.argv.slice(-1)
 const mod = require(spec)
 const loaded = Object.keys(require.cache)
-const done = (works) => console.log(JSON.stringify({ names: Object.keys(mod), works, loaded, resolved: require.resolve(spec) }))
+const done = (works) =>
+  console.log(JSON.stringify({ names: Object.keys(mod), works, loaded, resolved: require.resolve(spec), kind: typeof mod, isDefault: mod.default === mod }))
 if (spec === 'ratekeeper') {
   const limiter = mod.createLimiter({ policies: [mod.tokenBucket({ limit: 2, window: '1m' })] })
   limiter.consume('smoke').then(async (decision) => { await limiter.close(); done(decision.allowed === true && decision.remaining === 1) })
@@ -270,7 +286,7 @@ function checkRuntime(project, installed) {
   writeFileSync(join(project, 'probe.cjs'), cjsProbe)
   writeFileSync(join(project, 'trace-hooks.mjs'), traceHooks)
   writeFileSync(join(project, 'trace-register.mjs'), traceRegister)
-  for (const [subpath, { names, allowed }] of Object.entries(subpaths)) {
+  for (const [subpath, { names, allowed, defaultIsModule }] of Object.entries(subpaths)) {
     const spec = `ratekeeper${subpath.slice(1)}`
     if (!built(subpath)) continue
     for (const format of ['esm', 'cjs']) {
@@ -299,16 +315,52 @@ function checkRuntime(project, installed) {
       if (missing.length > 0) problems.push(`missing exports ${missing.join(', ')} (has ${result.names.join(', ') || 'none'})`)
       if (forbidden.length > 0) problems.push(`loaded ${forbidden.join(', ')}`)
       if (result.works === false) problems.push('a token bucket of 2 did not allow one request with 1 remaining')
+      if (defaultIsModule && format === 'cjs' && (result.kind !== 'function' || !result.isDefault))
+        problems.push(
+          `require() returned ${result.kind === 'function' ? 'a function whose .default is not itself' : `a${result.kind === 'object' ? 'n' : ''} ${result.kind}`}, not the plugin function`,
+        )
+      if (defaultIsModule && format === 'esm' && result.defaultKind !== 'function')
+        problems.push(`the default export is a ${result.defaultKind}, not the plugin function`)
       if (result.resolved && !resolve(result.resolved).startsWith(installed))
         problems.push(`resolved to ${result.resolved}, not the unpacked tarball`)
       if (problems.length > 0) fail(`${label}: ${problems.join('; ')}`)
-      else pass(`${label}: ${names.join(', ')}${result.works ? ', decides' : ''}; loads ${loaded.join(', ') || 'no other package'}`)
+      else
+        pass(
+          `${label}: ${defaultIsModule && format === 'cjs' ? 'the plugin function, with ' : ''}${names.join(', ')}${result.works ? ', decides' : ''}; loads ${loaded.join(', ') || 'no other package'}`,
+        )
     }
   }
 }
 
+/** The ```js blocks of the docs marked `check=package`: CommonJS examples that only the built package can run. */
+function packageBlocks() {
+  const blocks = []
+  for (const file of ['README.md', 'docs/getting-started.md']) {
+    const text = readFileSync(join(root, file), 'utf8')
+    for (const match of text.matchAll(/^```js[^\n]*\bcheck=package\b[^\n]*\n([\s\S]*?)^```\s*$/gm)) blocks.push({ file, code: match[1] })
+  }
+  return blocks
+}
+
+function checkDocsCommonJs(project) {
+  step('7. the CommonJS examples of the docs (blocks marked check=package), run against the package')
+  const blocks = packageBlocks()
+  if (blocks.length === 0) fail('no ```js check=package block found in docs/getting-started.md')
+  blocks.forEach(({ file, code }, i) => {
+    const script = join(project, `docs-block-${i + 1}.cjs`)
+    writeFileSync(script, code)
+    const expected = [...code.matchAll(/\/\/ → (.*)$/gm)].map((m) => m[1].trim())
+    const run = spawnSync(process.execPath, [script], { cwd: project, encoding: 'utf8', timeout: 30_000 })
+    const printed = run.stdout.trim().split('\n').filter(Boolean)
+    if (run.status !== 0) fail(`${file} CommonJS block ${i + 1} failed (exit ${run.status}): ${run.stderr.trim().split('\n')[0]}`)
+    else if (JSON.stringify(printed) !== JSON.stringify(expected))
+      fail(`${file} CommonJS block ${i + 1} printed ${JSON.stringify(printed)}, the block says ${JSON.stringify(expected)}`)
+    else pass(`${file} CommonJS block ${i + 1}: runs, prints what it says`)
+  })
+}
+
 function checkTypes(project) {
-  step('7. a consumer type-checks against the published declarations (module node16: .mts and .cts)')
+  step('8. a consumer type-checks against the published declarations (module node16: .mts and .cts)')
   const lines = []
   for (const [subpath, { names }] of Object.entries(subpaths)) {
     if (!built(subpath)) continue
@@ -360,6 +412,7 @@ async function main() {
     const { project, installed } = unpack(tarball, tmp)
     checkGraphs(installed)
     checkRuntime(project, installed)
+    checkDocsCommonJs(project)
     checkTypes(project)
   } finally {
     if (process.env.RK_KEEP_TMP === '1' || failures.length > 0) console.log(`\n(kept ${relative(root, tmp)} for inspection)`)

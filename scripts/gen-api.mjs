@@ -1,30 +1,64 @@
 #!/usr/bin/env node
 // Generates the API reference (HTML) from the TSDoc of the public entry points into docs/api/
-// (gitignored), with TypeDoc. Entry points that don't exist yet are skipped, so the script works
-// at every stage of development.
+// (gitignored), with TypeDoc: one module per entry point (`ratekeeper/http`, …), its names in
+// categories by purpose. The categories come from the ### sections of docs/api-surface.md, the
+// list of every export that test/api/exports.test.ts holds to the sources, so the reference and
+// that page group names the same way. Entry points that don't exist yet are skipped.
 //
 //   node scripts/gen-api.mjs              → docs/api/index.html
 //   node scripts/gen-api.mjs --out DIR    → DIR/index.html
 //   node scripts/gen-api.mjs --strict     also fails on TypeDoc warnings (e.g. a public type
-//                                         that references an unexported one)
+//                                         that references an unexported one); `npm run docs:api`
+//                                         runs this way
 
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { Application, Converter, LogLevel, ReflectionKind } from 'typedoc'
+import { Application, Comment, CommentTag, Converter, LogLevel, ReflectionKind } from 'typedoc'
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
 /** Source file → the name users import it by (package.json `exports`). */
 const ENTRY_POINTS = {
   'src/index.ts': 'ratekeeper',
+  'src/http/index.ts': 'ratekeeper/http',
+  'src/provider/index.ts': 'ratekeeper/provider',
   'src/stores/redis/index.ts': 'ratekeeper/redis',
   'adapters/express.ts': 'ratekeeper/express',
   'adapters/koa.ts': 'ratekeeper/koa',
   'adapters/fastify.ts': 'ratekeeper/fastify',
   'adapters/fetch.ts': 'ratekeeper/fetch',
   'src/client/index.ts': 'ratekeeper/client',
+}
+
+/** The repository the package.json `repository` field names: source links and doc links point there. */
+const REPOSITORY = 'https://github.com/ratekeeper/ratekeeper'
+const docsPage = (page) => `${REPOSITORY}/blob/main/docs/${page}`
+
+/**
+ * Entry point → name → category, from docs/api-surface.md: under `` ## `ratekeeper/x` ``, each
+ * `### Purpose` heading is the category of the `` - `name` `` items that follow it.
+ */
+function categoriesFromSurface() {
+  const categories = new Map()
+  let entry
+  let category
+  for (const line of readFileSync(join(root, 'docs/api-surface.md'), 'utf8').split('\n')) {
+    const heading = /^##\s+`(ratekeeper(?:\/[\w-]+)?)`\s*$/.exec(line)
+    if (heading) {
+      entry = heading[1]
+      category = undefined
+      categories.set(entry, new Map())
+      continue
+    }
+    if (/^#{1,2}\s/.test(line)) entry = undefined
+    const sub = /^###\s+(.+?)\s*$/.exec(line)
+    if (sub) category = sub[1]
+    const item = /^- `([\w$]+)`/.exec(line)
+    if (item && entry && category) categories.get(entry).set(item[1], category)
+  }
+  return categories
 }
 
 const { values } = parseArgs({ options: { out: { type: 'string' }, strict: { type: 'boolean', default: false } } })
@@ -50,8 +84,20 @@ const app = await Application.bootstrapWithPlugins({
   excludeProtected: true,
   sort: ['kind', 'instance-first', 'alphabetical-ignoring-documents'],
   githubPages: false,
-  // No git remote to link sources to (yet).
-  disableSources: true,
+  sourceLinkTemplate: `${REPOSITORY}/blob/main/{path}#L{line}`,
+  // Names listed by purpose (the categories below) rather than by kind.
+  categorizeByGroup: false,
+  defaultCategory: 'Other',
+  // In the order docs/api-surface.md presents them.
+  categoryOrder: [...new Set([...categoriesFromSurface().values()].flatMap((names) => [...names.values()])), '*'],
+  // Links in TSDoc to things the reference does not show: to the guide that explains them.
+  externalSymbolLinkMappings: {
+    ratekeeper: {
+      // The step functions a custom store calls (examples/custom-store.ts).
+      'Policy.step': docsPage('stores.md#your-own-store'),
+      NOT_AN_ADDRESS: docsPage('security.md'),
+    },
+  },
   hideGenerator: true,
   logLevel: LogLevel.Warn,
   // The sources are type-checked by `npm run typecheck`; the reference must not fail on the
@@ -70,6 +116,18 @@ app.converter.on(Converter.EVENT_RESOLVE_BEGIN, (context) => {
     const byName = Object.entries(ENTRY_POINTS).find(([path]) => stem(path) === mod.name || stem(path).endsWith(`/${mod.name}`))?.[1]
     const name = byFile ?? byName
     if (name !== undefined) mod.name = name
+  }
+  // Each export's category: its ### section in docs/api-surface.md, as a `@category` tag.
+  const categories = categoriesFromSurface()
+  for (const mod of context.project.getReflectionsByKind(ReflectionKind.Module)) {
+    const ofModule = categories.get(mod.name)
+    for (const child of mod.children ?? []) {
+      const category = ofModule?.get(child.name)
+      if (category === undefined) continue
+      const target = child.comment ?? child.signatures?.[0]?.comment
+      const comment = target ?? (child.comment = new Comment())
+      comment.blockTags.push(new CommentTag('@category', [{ kind: 'text', text: category }]))
+    }
   }
 })
 

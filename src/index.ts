@@ -1,49 +1,25 @@
 /**
- * ratekeeper: rate limiting for Node.js APIs and their clients.
+ * `ratekeeper`: the framework-free core. A limiter, its three policies, the in-memory store, the
+ * compare-and-set store wrapper, the errors, and the types a custom store implements.
  *
- * The root export holds the framework-free core and the in-memory store. Adapters, the Redis
- * store and the client are subpath exports (`ratekeeper/express`, `ratekeeper/redis`, …).
+ * Everything else is a subpath of its own, for its own audience: `ratekeeper/http` (keys,
+ * headers, 429 bodies, the request pipeline), `ratekeeper/provider` (request classes, tiers,
+ * count modes, introspection), `ratekeeper/redis`, one per framework (`ratekeeper/express`,
+ * `/koa`, `/fastify`, `/fetch`) and `ratekeeper/client`.
  * @packageDocumentation
  */
 
-export * from './http/index.js'
-export {
-  API_KEY_PREFIX,
-  type ApiKeyOptions,
-  allowList,
-  apiKey,
-  DEFAULT_IPV6_SUBNET,
-  IP_PREFIX,
-  ipKey,
-  type KeyFunction,
-  type KeyRequestInfo,
-  normalizeIp,
-  USER_PREFIX,
-  userKey,
-} from './http/keys.js'
-export {
-  createHttpLimiter,
-  type HeaderReader,
-  type HttpFinish,
-  type HttpLimiter,
-  type HttpLimiterOptions,
-  type HttpOutcome,
-  type HttpRequestInfo,
-  type RequestFunction,
-  type RequestPlan,
-} from './http/pipeline.js'
-export { type FixedWindowOptions, fixedWindow, NOMINAL_MONTH_MS } from './limiter/algorithms/fixed-window.js'
+export { type FixedWindowOptions, fixedWindow } from './limiter/algorithms/fixed-window.js'
 export { type SlidingWindowOptions, slidingWindow } from './limiter/algorithms/sliding-window.js'
-export { MAX_TICKS_PER_MS, type TokenBucketOptions, tokenBucket } from './limiter/algorithms/token-bucket.js'
+export { type TokenBucketOptions, tokenBucket } from './limiter/algorithms/token-bucket.js'
 export type { Decision, DecisionReason, PolicyResult } from './limiter/decision.js'
-export { type Duration, type DurationUnit, parseDuration } from './limiter/duration.js'
+export type { Duration } from './limiter/duration.js'
 export { ConfigurationError, RateKeeperError, type RateKeeperErrorCode, StoreError } from './limiter/errors.js'
 export {
   type ConsumeOptions,
   createLimiter,
   type Layer,
   type Limiter,
-  type LimiterEventName,
   type LimiterEvents,
   type LimiterOptions,
   type Logger,
@@ -52,10 +28,7 @@ export {
   type StoreErrorMode,
   type WaitOptions,
 } from './limiter/limiter.js'
-export type { Policy, PolicyKind, PolicyOptionsBase, PolicyState, StepOutcome } from './limiter/policy.js'
-export { type Sleep, timerSleep } from './limiter/sleep.js'
+export type { Policy, PolicyState, StepOutcome } from './limiter/policy.js'
 export type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './limiter/store.js'
-export { encodeSubject, MAX_SUBJECT_LENGTH } from './limiter/subject.js'
-export * from './provider/index.js'
 export { type CasBackend, type CasStoreOptions, type CasWrite, casStore, type Versioned } from './stores/cas.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'

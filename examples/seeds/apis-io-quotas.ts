@@ -22,8 +22,9 @@
 import { createServer, type IncomingMessage, type RequestListener } from 'node:http'
 import { pathToFileURL } from 'node:url'
 import { Hono } from 'hono'
-import { createLimiter, fixedWindow, type Limiter, type Policy, providerPlan, requestClasses, type Store, tokenBucket } from 'ratekeeper'
+import { createLimiter, fixedWindow, type Limiter, type Policy, type Store, tokenBucket } from 'ratekeeper'
 import { rateLimit } from 'ratekeeper/fetch'
+import { providerPlan, requestClasses } from 'ratekeeper/provider'
 import { type MonthlyDistinct, memoryMonthlyDistinct, redisMonthlyDistinct } from './distinct.js'
 import { redisFromEnvironment } from './redis.js'
 

@@ -21,8 +21,10 @@
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { cachedLookup, createLimiter, type Limiter, providerPlan, type Store, tokenBucket } from 'ratekeeper'
-import fastifyRateLimit, { apiKey, rateLimitsRoute } from 'ratekeeper/fastify'
+import { createLimiter, type Limiter, type Store, tokenBucket } from 'ratekeeper'
+import fastifyRateLimit, { rateLimitsRoute } from 'ratekeeper/fastify'
+import { apiKey } from 'ratekeeper/http'
+import { cachedLookup, providerPlan } from 'ratekeeper/provider'
 import { redisFromEnvironment } from './redis.js'
 
 export const DOC_URL = 'https://docs.managed.dev/reference/error-codes/#rate_limit.exceeded'

@@ -19,8 +19,9 @@ import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import Router from '@koa/router'
 import Koa from 'koa'
-import { type Limiter, providerPlan, requestClasses, type Store, tokenBucket, type UpstreamResponse, upstreamRateLimit } from 'ratekeeper'
+import { type Limiter, type Store, tokenBucket } from 'ratekeeper'
 import { rateLimit } from 'ratekeeper/koa'
+import { providerPlan, requestClasses, type UpstreamResponse, upstreamRateLimit } from 'ratekeeper/provider'
 import { redisFromEnvironment } from './redis.js'
 
 /** Per client_id, per endpoint category (per minute). */

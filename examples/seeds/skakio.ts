@@ -19,8 +19,10 @@
 
 import { pathToFileURL } from 'node:url'
 import express, { type Express } from 'express'
-import { fixedWindow, type Limiter, type Policy, providerPlan, type Store, tierByPrefix, tokenBucket } from 'ratekeeper'
-import { apiKey, rateLimit } from 'ratekeeper/express'
+import { fixedWindow, type Limiter, type Policy, type Store, tokenBucket } from 'ratekeeper'
+import { rateLimit } from 'ratekeeper/express'
+import { apiKey } from 'ratekeeper/http'
+import { providerPlan, tierByPrefix } from 'ratekeeper/provider'
 import { redisFromEnvironment } from './redis.js'
 
 /** The auth endpoints and their request classes: one class, and one bucket, per endpoint. */

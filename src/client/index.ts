@@ -28,5 +28,5 @@ export {
   resetToEpochMs,
 } from './parse-headers.js'
 export { type GiveUpReason, RateLimitError, type RateLimitErrorDetails, type RateLimitSource } from './rate-limit-error.js'
-export { parseHttpDate, parseRetryAfter } from './retry-after.js'
+export { parseRetryAfter } from './retry-after.js'
 export { fullJitterDelay, type Sleep } from './timing.js'

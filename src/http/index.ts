@@ -1,4 +1,11 @@
-// The public API of the HTTP output side: pure functions from a Decision to headers and 429 bodies.
+/**
+ * `ratekeeper/http`: what every HTTP integration shares, framework-free. The request pipeline
+ * the adapters are built on (`createHttpLimiter`), the key helpers (`apiKey`, `ipKey`,
+ * `userKey`, `allowList`, `normalizeIp`), and the pure functions from a decision to rate-limit
+ * headers and 429 bodies.
+ * @packageDocumentation
+ */
+
 export {
   type BodyContext,
   type BodyFormatter,
@@ -7,7 +14,6 @@ export {
   type BodyRenderer,
   type BodyRequestInfo,
   createLimitedBody,
-  denialMessage,
   type LimitedBody,
   limitedBody,
   QUOTA_EXCEEDED_TYPE,
@@ -15,27 +21,35 @@ export {
   upstreamLimitedBody,
 } from './bodies.js'
 export {
-  ceilSeconds,
   createRateLimitHeaders,
+  type HeaderNameCase,
   type HeaderOptions,
   type HeaderRenderer,
-  headlineIndex,
-  isSafeTier,
   type LegacyHeaders,
   rateLimitHeaders,
   retryAfterSeconds,
   type StandardHeaders,
-  secondsUntilMoreQuota,
 } from './headers.js'
 export {
-  parseDictionary,
-  parseItem,
-  parseList,
-  type SfBareItem,
-  type SfInnerList,
-  type SfItem,
-  type SfMember,
-  type SfParameters,
-  sfInteger,
-  sfString,
-} from './structured-fields.js'
+  type ApiKeyOptions,
+  allowList,
+  apiKey,
+  ipKey,
+  type KeyFunction,
+  type KeyRequestInfo,
+  type KeyWarn,
+  normalizeIp,
+  userKey,
+} from './keys.js'
+export {
+  createHttpLimiter,
+  type DecidedMark,
+  type HeaderReader,
+  type HttpFinish,
+  type HttpLimiter,
+  type HttpLimiterOptions,
+  type HttpOutcome,
+  type HttpRequestInfo,
+  type RequestFunction,
+  type RequestPlan,
+} from './pipeline.js'

@@ -1,6 +1,6 @@
 import { invalid } from './errors.js'
 
-/** A duration unit accepted in strings: milliseconds, seconds, minutes, hours, days. */
+/** A duration unit accepted in strings: milliseconds, seconds, minutes, hours, days. @inline */
 export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd'
 
 /**

@@ -29,11 +29,23 @@ export type RateKeeperErrorCode =
   /** A tier or team lookup failed, timed out or answered something unusable. */
   | 'ERR_RK_LOOKUP'
 
-/** Base class of every error thrown by ratekeeper. */
+/** The page that explains every error code, one section per code (package.json `homepage`'s repository). */
+const ERRORS_PAGE = 'https://github.com/ratekeeper/ratekeeper/blob/main/docs/errors.md'
+
+/** Where `code` is explained: its section of docs/errors.md. */
+export function errorDocsUrl(code: RateKeeperErrorCode): string {
+  return `${ERRORS_PAGE}#${code.toLowerCase()}`
+}
+
+/**
+ * Base class of every error thrown by ratekeeper. Its message ends with a link to the section
+ * of docs/errors.md that says what causes the error and how to fix it.
+ */
 export class RateKeeperError extends Error {
   readonly code: RateKeeperErrorCode
   constructor(code: RateKeeperErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+    // Built here, once, so that every error of every subclass links to its code's section.
+    super(`${message}${/[.!?]$/.test(message) ? '' : '.'} See ${errorDocsUrl(code)}`, options)
     this.name = 'RateKeeperError'
     this.code = code
   }

@@ -1,6 +1,6 @@
 import type { Duration } from './duration.js'
 
-/** The algorithm behind a policy. */
+/** The algorithm behind a policy. @inline */
 export type PolicyKind = 'token-bucket' | 'sliding-window' | 'fixed-window'
 
 /**

@@ -1,5 +1,9 @@
-// What an API provider needs, framework-free: request classes, tiers, team ceilings, count modes,
-// introspection and upstream 429s. Every adapter takes a plan through its `plan` option.
+/**
+ * `ratekeeper/provider`: what an API provider needs, framework-free: request classes, tiers and
+ * plans, team ceilings, count modes, the `GET /v1/rate-limits` handler and upstream 429s. Every
+ * adapter takes a plan through its `plan` option.
+ * @packageDocumentation
+ */
 export { type RequestClass, type RequestClassesOptions, type RequestClassifier, requestClasses } from './classes.js'
 export { type CountedRequest, countingFinish, type FinishedResponse, responseCounts } from './count-mode.js'
 export {

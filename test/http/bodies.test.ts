@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { denialMessage } from '../../src/http/bodies.js'
 import {
   type BodyOptions,
   createLimitedBody,
-  denialMessage,
   limitedBody,
   QUOTA_EXCEEDED_TYPE,
   retryAfterSeconds,

@@ -1,19 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { createPolicyListHeaders } from '../../src/http/headers.js'
-import {
-  ceilSeconds,
-  createRateLimitHeaders,
-  type HeaderOptions,
-  headlineIndex,
-  parseDictionary,
-  parseList,
-  rateLimitHeaders,
-  retryAfterSeconds,
-  type SfMember,
-  secondsUntilMoreQuota,
-} from '../../src/http/index.js'
-import { parseItem, sfInteger, sfString } from '../../src/http/structured-fields.js'
+import { ceilSeconds, createPolicyListHeaders, headlineIndex, secondsUntilMoreQuota } from '../../src/http/headers.js'
+import { createRateLimitHeaders, type HeaderOptions, rateLimitHeaders, retryAfterSeconds } from '../../src/http/index.js'
+import { parseDictionary, parseItem, parseList, type SfMember, sfInteger, sfString } from '../../src/http/structured-fields.js'
 import { createLimiter, type Decision, fixedWindow, type Policy, type PolicyResult, slidingWindow, tokenBucket } from '../../src/index.js'
 import { throwingStore } from '../helpers/stores.js'
 

@@ -3,7 +3,8 @@
 // with a 500, never admitted uncounted; the error said "pass a key function" although one was
 // passed. The error, and a warning at the first such request, now name the `ip` option.
 import { createLimiter, fixedWindow } from 'ratekeeper'
-import { apiKey, rateLimit, withRateLimit } from 'ratekeeper/fetch'
+import { rateLimit, withRateLimit } from 'ratekeeper/fetch'
+import { apiKey } from 'ratekeeper/http'
 import { describe, expect, it, vi } from 'vitest'
 
 function setup(extra: { ip?: (request: Request) => string | undefined } = {}) {

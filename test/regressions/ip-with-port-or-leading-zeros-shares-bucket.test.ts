@@ -7,7 +7,8 @@
 import fc from 'fast-check'
 import { inject } from 'light-my-request'
 import { createLimiter, fixedWindow } from 'ratekeeper'
-import { normalizeIp, rateLimit } from 'ratekeeper/express'
+import { rateLimit } from 'ratekeeper/express'
+import { normalizeIp } from 'ratekeeper/http'
 import { describe, expect, it } from 'vitest'
 import { EXPRESS } from '../helpers/http-apps.js'
 

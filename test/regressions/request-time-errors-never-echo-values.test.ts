@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest'
 import fastifyRateLimit from '../../adapters/fastify.js'
 import { withRateLimit } from '../../adapters/fetch.js'
 import { apiKey, userKey } from '../../src/http/keys.js'
-import { createLimiter, encodeSubject, fixedWindow, type Policy, tokenBucket } from '../../src/index.js'
+import { createLimiter, fixedWindow, type Policy, tokenBucket } from '../../src/index.js'
+import { encodeSubject } from '../../src/limiter/subject.js'
 import { providerPlan } from '../../src/provider/index.js'
 
 /** A value a request might carry, tagged so it can be searched for in any text. */
