@@ -4,8 +4,9 @@
 // as a process warning, once per process, out of reach of the app's `warn` listener and logger.
 
 import { inject } from 'light-my-request'
-import { createLimiter, fixedWindow, providerPlan } from 'ratekeeper'
+import { createLimiter, fixedWindow } from 'ratekeeper'
 import { rateLimit } from 'ratekeeper/express'
+import { providerPlan } from 'ratekeeper/provider'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { EXPRESS } from '../helpers/http-apps.js'
 
