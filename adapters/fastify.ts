@@ -5,8 +5,11 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
-import type { HttpLimiter, HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/http/pipeline.js'
-import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/http/pipeline.js'
+import type { HttpLimiterOptions } from '../src/http/http-options.js'
+import { NodeHeaderReader, onFinished } from '../src/http/node.js'
+import { createHttpLimiter, type HttpLimiter, isThenable } from '../src/http/pipeline.js'
+import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
+import { pathOf, routeScope } from '../src/http/route.js'
 import {
   MAX_TRUSTED_PROXIES,
   rangesTrustEveryone,
@@ -17,9 +20,6 @@ import {
 } from '../src/http/trust-proxy.js'
 import { checkOptionsObject, invalid, RateKeeperError } from '../src/limiter/errors.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
-
-export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/http/keys.js'
-export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/http/pipeline.js'
 
 /** What key, cost, skip and plan functions see about a Fastify request (`raw` is `request`). */
 export type FastifyRequestInfo = HttpRequestInfo<FastifyRequest>
@@ -339,7 +339,11 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
     if (options.global !== undefined && typeof options.global !== 'boolean') invalid(WHERE, 'global', 'must be a boolean', options.global)
     const { global = true, ...limiterOptions } = options
     isGlobal = global
-    http = createHttpLimiter<FastifyRequest, FastifyRequestInfo>(WHERE, limiterOptions, ['global'], 'registrations', 'lower')
+    http = createHttpLimiter<FastifyRequest, FastifyRequestInfo>(WHERE, limiterOptions, {
+      adapterOptions: ['global'],
+      mark: 'registrations',
+      headerNames: 'lower',
+    })
   } catch (error) {
     done(error as Error)
     return
@@ -359,9 +363,7 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
         createHttpLimiter<FastifyRequest, FastifyRequestInfo>(
           `config.rateLimit of ${route} (ratekeeper/fastify)`,
           mergeRouteOptions(options, http, config as FastifyRateLimitRouteOptions),
-          [],
-          'registrations',
-          'lower',
+          { mark: 'registrations', headerNames: 'lower' },
         ),
       )
       perRoute.set(config, decide)

@@ -5,15 +5,14 @@
  * @module ratekeeper/fetch
  */
 
-import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/http/pipeline.js'
-import { createHttpLimiter, pathOf, routeScope } from '../src/http/pipeline.js'
+import type { HttpLimiterOptions } from '../src/http/http-options.js'
+import { createHttpLimiter } from '../src/http/pipeline.js'
+import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
+import { pathOf, routeScope } from '../src/http/route.js'
 import type { Decision } from '../src/limiter/decision.js'
 import { checkOptionsObject, invalid } from '../src/limiter/errors.js'
 import type { Limiter } from '../src/limiter/limiter.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
-
-export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/http/keys.js'
-export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/http/pipeline.js'
 
 /** What key, cost, skip and plan functions see about a request (`raw` is the `Request`). */
 export interface FetchRequestInfo extends HttpRequestInfo<Request> {
@@ -230,7 +229,10 @@ function honoRoute(c: HonoContextLike): string | undefined {
 export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
   const where = 'rateLimit() (ratekeeper/fetch)'
   checkOptionsObject(where, options)
-  const http = createHttpLimiter<Request, FetchRequestInfo>(where, options, ADAPTER_OPTIONS, 'weakset', 'canonical', ADDRESS_HINT)
+  const http = createHttpLimiter<Request, FetchRequestInfo>(where, options, {
+    adapterOptions: ADAPTER_OPTIONS,
+    addressHint: ADDRESS_HINT,
+  })
   const ipOption = options.ip
   if (ipOption !== undefined && typeof ipOption !== 'function')
     invalid(where, 'ip', 'must be a function (request, context) => address', ipOption)

@@ -5,8 +5,8 @@
 
 import { pathToFileURL } from 'node:url'
 import express, { type Express } from 'express'
-import { slidingWindow, tokenBucket } from 'ratekeeper'
-import { apiKey, ipKey, rateLimit } from 'ratekeeper/express'
+import { apiKey, ipKey, slidingWindow, tokenBucket } from 'ratekeeper'
+import { rateLimit } from 'ratekeeper/express'
 
 export function createApp(options: { now?: () => number } = {}): { app: Express; close(): Promise<void> } {
   const app = express()

@@ -5,8 +5,8 @@
 
 import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { fixedWindow, tokenBucket } from 'ratekeeper'
-import fastifyRateLimit, { apiKey } from 'ratekeeper/fastify'
+import { apiKey, fixedWindow, tokenBucket } from 'ratekeeper'
+import fastifyRateLimit from 'ratekeeper/fastify'
 
 export async function createApp(options: { now?: () => number } = {}): Promise<FastifyInstance> {
   const app = Fastify({ trustProxy: false })

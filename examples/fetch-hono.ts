@@ -6,8 +6,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { pathToFileURL } from 'node:url'
 import { Hono } from 'hono'
-import { slidingWindow, tokenBucket } from 'ratekeeper'
-import { apiKey, rateLimit, withRateLimit } from 'ratekeeper/fetch'
+import { apiKey, slidingWindow, tokenBucket } from 'ratekeeper'
+import { rateLimit, withRateLimit } from 'ratekeeper/fetch'
 
 /** A Hono app limited per client IP, with a stricter per-route limit on /api/search. */
 export function createHonoApp(options: { now?: () => number } = {}) {

@@ -6,8 +6,8 @@
 import { pathToFileURL } from 'node:url'
 import Router from '@koa/router'
 import Koa from 'koa'
-import { fixedWindow, slidingWindow } from 'ratekeeper'
-import { rateLimit, userKey } from 'ratekeeper/koa'
+import { fixedWindow, slidingWindow, userKey } from 'ratekeeper'
+import { rateLimit } from 'ratekeeper/koa'
 
 /** Pages a report request asks for: 1-50, or 0 for a malformed value (rejected by the handler). */
 export function pagesOf(query: unknown): number {

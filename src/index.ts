@@ -6,32 +6,23 @@
  * @packageDocumentation
  */
 
+export { allowList } from './http/allow-list.js'
+export { type CountedRequest, type CountMode, countingFinish, type HttpFinish, responseCounts } from './http/count-mode.js'
+export type { HttpLimiterOptions } from './http/http-options.js'
 export * from './http/index.js'
+export { DEFAULT_IPV6_SUBNET, normalizeIp } from './http/ip.js'
 export {
   API_KEY_PREFIX,
   type ApiKeyOptions,
-  allowList,
   apiKey,
-  DEFAULT_IPV6_SUBNET,
   IP_PREFIX,
   ipKey,
   type KeyFunction,
-  type KeyRequestInfo,
-  normalizeIp,
   USER_PREFIX,
   userKey,
 } from './http/keys.js'
-export {
-  createHttpLimiter,
-  type HeaderReader,
-  type HttpFinish,
-  type HttpLimiter,
-  type HttpLimiterOptions,
-  type HttpOutcome,
-  type HttpRequestInfo,
-  type RequestFunction,
-  type RequestPlan,
-} from './http/pipeline.js'
+export { createHttpLimiter, type HttpLimiter } from './http/pipeline.js'
+export type { HeaderReader, HttpOutcome, HttpRequestInfo, RequestFunction, RequestPlan } from './http/request.js'
 export { type FixedWindowOptions, fixedWindow, NOMINAL_MONTH_MS } from './limiter/algorithms/fixed-window.js'
 export { type SlidingWindowOptions, slidingWindow } from './limiter/algorithms/sliding-window.js'
 export { MAX_TICKS_PER_MS, type TokenBucketOptions, tokenBucket } from './limiter/algorithms/token-bucket.js'

@@ -21,8 +21,8 @@
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { cachedLookup, createLimiter, type Limiter, providerPlan, type Store, tokenBucket } from 'ratekeeper'
-import fastifyRateLimit, { apiKey, rateLimitsRoute } from 'ratekeeper/fastify'
+import { apiKey, cachedLookup, createLimiter, type Limiter, providerPlan, type Store, tokenBucket } from 'ratekeeper'
+import fastifyRateLimit, { rateLimitsRoute } from 'ratekeeper/fastify'
 import { redisFromEnvironment } from './redis.js'
 
 export const DOC_URL = 'https://docs.managed.dev/reference/error-codes/#rate_limit.exceeded'

@@ -19,8 +19,8 @@
 
 import { pathToFileURL } from 'node:url'
 import express, { type Express } from 'express'
-import { fixedWindow, type Limiter, type Policy, providerPlan, type Store, tierByPrefix, tokenBucket } from 'ratekeeper'
-import { apiKey, rateLimit } from 'ratekeeper/express'
+import { apiKey, fixedWindow, type Limiter, type Policy, providerPlan, type Store, tierByPrefix, tokenBucket } from 'ratekeeper'
+import { rateLimit } from 'ratekeeper/express'
 import { redisFromEnvironment } from './redis.js'
 
 /** The auth endpoints and their request classes: one class, and one bucket, per endpoint. */

@@ -1,4 +1,4 @@
-import { allowList } from './keys.js'
+import { allowList } from './allow-list.js'
 
 /**
  * Trust-proxy settings that let any client choose its IP, found once per app by the adapters.
@@ -21,8 +21,6 @@ export const MAX_TRUSTED_PROXIES = 10
 /** Public addresses of both families, as a client on the Internet would have. */
 const PUBLIC_IPV4 = ['8.8.8.8', '1.1.1.1', '151.101.1.69', '203.0.113.9']
 const PUBLIC_IPV6 = ['2001:4860:4860::8888', '2606:4700:4700::1111', '2a00:1450:4001:82b::200e', '2c0f:fb50:4003::8a']
-
-const NO_HEADERS = { get: () => undefined }
 
 /** `(address, hop) => trusted`, the shape of proxy-addr's compiled settings (Express, Fastify). */
 export type TrustFunction = (address: string, hop: number) => unknown
@@ -56,7 +54,7 @@ export function rangesTrustEveryone(entries: string | readonly unknown[]): boole
     if (typeof entry !== 'string') continue
     try {
       const listed = allowList([entry.trim()])
-      matchers.push((ip) => listed(undefined, { ip, headers: NO_HEADERS }))
+      matchers.push((ip) => listed(undefined, { ip }))
     } catch {
       // not an address or range
     }

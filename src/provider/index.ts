@@ -1,7 +1,6 @@
 // What an API provider needs, framework-free: request classes, tiers, team ceilings, count modes,
 // introspection and upstream 429s. Every adapter takes a plan through its `plan` option.
 export { type RequestClass, type RequestClassesOptions, type RequestClassifier, requestClasses } from './classes.js'
-export { type CountedRequest, countingFinish, type FinishedResponse, responseCounts } from './count-mode.js'
 export {
   type BucketState,
   type HandlerResponse,
@@ -12,9 +11,9 @@ export {
 export { type CachedLookup, type CachedLookupOptions, cachedLookup, type KeyResolver } from './lookup.js'
 export { type PlanSubject, type ProviderPlan, type ProviderPlanOptions, providerPlan, type TierLimits } from './plan.js'
 export { type TierByPrefixOptions, tierByPrefix } from './tiers.js'
-export type { CountMode, PlanRequest, ProviderRequestPlan } from './types.js'
+export type { ProviderRequestPlan } from './types.js'
 export {
-  type HeadersLike,
+  type UpstreamHeaders,
   type UpstreamRateLimit,
   type UpstreamRateLimitOptions,
   type UpstreamResponse,

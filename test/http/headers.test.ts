@@ -1,6 +1,5 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { createPolicyListHeaders } from '../../src/http/headers.js'
 import {
   ceilSeconds,
   createRateLimitHeaders,
@@ -13,6 +12,7 @@ import {
   type SfMember,
   secondsUntilMoreQuota,
 } from '../../src/http/index.js'
+import { createPolicyListHeaders } from '../../src/http/policy-list-headers.js'
 import { parseItem, sfInteger, sfString } from '../../src/http/structured-fields.js'
 import { createLimiter, type Decision, fixedWindow, type Policy, type PolicyResult, slidingWindow, tokenBucket } from '../../src/index.js'
 import { throwingStore } from '../helpers/stores.js'

@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
-import { cachedLookup, type PlanRequest, tierByPrefix } from '../../src/provider/index.js'
+import type { HttpRequestInfo } from '../../src/http/request.js'
+import { cachedLookup, tierByPrefix } from '../../src/provider/index.js'
 import { clock } from '../helpers/clock.js'
 
-const req: PlanRequest = { method: 'GET', route: '/', path: '/', ip: '127.0.0.1', headers: { get: () => undefined } }
+const req: HttpRequestInfo = { method: 'GET', route: '/', path: '/', ip: '127.0.0.1', headers: { get: () => undefined }, raw: undefined }
 
 function manualTimers() {
   const pending: Array<{ fn: () => void; ms: number; cancelled: boolean }> = []

@@ -3,8 +3,9 @@
 // with a 500, never admitted uncounted; the error said "pass a key function" although one was
 // passed. The error, and a warning at the first such request, now name the `ip` option.
 import { createLimiter, fixedWindow } from 'ratekeeper'
-import { apiKey, rateLimit, withRateLimit } from 'ratekeeper/fetch'
+import { rateLimit, withRateLimit } from 'ratekeeper/fetch'
 import { describe, expect, it, vi } from 'vitest'
+import { apiKey } from '../../src/http/keys.js'
 
 function setup(extra: { ip?: (request: Request) => string | undefined } = {}) {
   const limiter = createLimiter({ policies: [fixedWindow({ name: 'per-second', limit: 2, window: '1s' })], now: () => 0 })

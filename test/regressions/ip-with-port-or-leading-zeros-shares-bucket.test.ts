@@ -7,8 +7,9 @@
 import fc from 'fast-check'
 import { inject } from 'light-my-request'
 import { createLimiter, fixedWindow } from 'ratekeeper'
-import { normalizeIp, rateLimit } from 'ratekeeper/express'
+import { rateLimit } from 'ratekeeper/express'
 import { describe, expect, it } from 'vitest'
+import { normalizeIp } from '../../src/http/ip.js'
 import { EXPRESS } from '../helpers/http-apps.js'
 
 describe.each(EXPRESS)('%s behind a proxy on this host', (_name, express) => {
