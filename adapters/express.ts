@@ -6,7 +6,7 @@
 import type { NextFunction, Request, Response } from 'express'
 import type { HttpLimiterOptions } from '../src/http/http-options.js'
 import { NodeHeaderReader, onFinished } from '../src/http/node.js'
-import { createHttpLimiter, isThenable } from '../src/http/pipeline.js'
+import { applyWhenReady, createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf, routeScope } from '../src/http/route.js'
 import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage, trustsEveryone } from '../src/http/trust-proxy.js'
@@ -246,17 +246,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
       next(error)
       return
     }
-    if (!isThenable(outcome)) {
-      apply(outcome, res, next)
-      return
-    }
-    outcome.then((o) => {
-      try {
-        apply(o, res, next)
-      } catch (error) {
-        next(error)
-      }
-    }, next)
+    applyWhenReady(outcome, apply, res, next)
   } as ExpressRateLimitMiddleware
   Object.defineProperty(middleware, 'limiter', { value: http.limiter, enumerable: true })
   middleware.close = http.close

@@ -95,15 +95,28 @@ export type LimiterOptionName = (typeof LIMITER_OPTION_NAMES)[number]
  * Validates one option's value (called only when it is not `undefined`): throws a
  * `ConfigurationError` naming `where` and the option, or returns.
  */
-type OptionCheck = (where: string, name: string, value: unknown) => void
+export type OptionCheck = (where: string, name: string, value: unknown) => void
+
+/** Options an adapter takes besides the HTTP options (Fastify `global`, Fetch `ip`), and their validators. */
+export type AdapterOptionTable = { readonly [name: string]: OptionCheck }
 
 /** Checked when the limiter is resolved: by {@link resolveLimiter}, or by `createLimiter` itself. */
 const checkedWithLimiter: OptionCheck = () => {}
 /** Checked by the header or body renderer it configures (errors renamed to the option). */
 const checkedByRenderer: OptionCheck = () => {}
 
-const isFunction: OptionCheck = (where, name, value) => {
-  if (typeof value !== 'function') invalid(where, name, 'must be a function', value)
+/** An option that must be a function; `expected` says which. */
+export function functionOption(expected = 'must be a function'): OptionCheck {
+  return (where, name, value) => {
+    if (typeof value !== 'function') invalid(where, name, expected, value)
+  }
+}
+
+const isFunction = functionOption()
+
+/** An option that must be a boolean. */
+export const booleanOption: OptionCheck = (where, name, value) => {
+  if (typeof value !== 'boolean') invalid(where, name, 'must be a boolean', value)
 }
 
 const isStatus: OptionCheck = (where, name, value) => {
@@ -143,13 +156,13 @@ export const HTTP_OPTIONS: { readonly [K in keyof Required<HttpLimiterOptions>]:
 
 /**
  * Throws unless `options` is an object whose names are all HTTP options or `adapterOptions` (the
- * names the adapter itself handles).
+ * options the adapter itself handles).
  */
-export function checkKnownHttpOptions(where: string, options: object, adapterOptions: readonly string[]): void {
+export function checkKnownHttpOptions(where: string, options: object, adapterOptions: AdapterOptionTable): void {
   checkOptionsObject(where, options)
   for (const name of Object.keys(options)) {
-    if (!Object.hasOwn(HTTP_OPTIONS, name) && !adapterOptions.includes(name)) {
-      const known = [...Object.keys(HTTP_OPTIONS), ...adapterOptions].join(', ')
+    if (!Object.hasOwn(HTTP_OPTIONS, name) && !Object.hasOwn(adapterOptions, name)) {
+      const known = [...Object.keys(HTTP_OPTIONS), ...Object.keys(adapterOptions)].join(', ')
       throw new ConfigurationError(
         'ERR_RK_UNKNOWN_OPTION',
         where,
@@ -161,17 +174,26 @@ export function checkKnownHttpOptions(where: string, options: object, adapterOpt
   }
 }
 
-/** Validates every option's value with its entry of {@link HTTP_OPTIONS}, then the rules between options. */
-export function checkHttpOptionValues(where: string, options: HttpLimiterOptions<never, never>): void {
-  const values = options as Record<string, unknown>
-  for (const name of Object.keys(HTTP_OPTIONS) as (keyof typeof HTTP_OPTIONS)[]) {
-    const value = values[name]
-    if (value !== undefined) HTTP_OPTIONS[name](where, name, value)
-  }
+/**
+ * Validates every option's value with its entry of {@link HTTP_OPTIONS}, then the rules between
+ * options, then the adapter's own options with theirs.
+ */
+export function checkHttpOptionValues(where: string, options: HttpLimiterOptions<never, never>, adapterOptions: AdapterOptionTable): void {
+  checkOptionValues(where, options, HTTP_OPTIONS)
   if (options.plan !== undefined) {
     for (const name of ['key', 'cost'] as const) {
       if (options[name] !== undefined) invalid(where, name, 'is decided by `plan` when a plan is given', options[name])
     }
+  }
+  checkOptionValues(where, options, adapterOptions)
+}
+
+/** Runs each validator of `table` on the option of its name, when given. */
+function checkOptionValues(where: string, options: object, table: AdapterOptionTable): void {
+  const values = options as Record<string, unknown>
+  for (const name of Object.keys(table)) {
+    const value = values[name]
+    if (value !== undefined) table[name](where, name, value)
   }
 }
 

@@ -6,7 +6,14 @@ import type { BodyRenderer } from './bodies.js'
 import { createLimitedBody } from './bodies.js'
 import { COUNT_MODES, countingFinish } from './count-mode.js'
 import type { HeaderNameCase, HeaderOptions, HeaderRenderer } from './headers.js'
-import { checkHttpOptionValues, checkKnownHttpOptions, type HttpLimiterOptions, renameError, resolveLimiter } from './http-options.js'
+import {
+  type AdapterOptionTable,
+  checkHttpOptionValues,
+  checkKnownHttpOptions,
+  type HttpLimiterOptions,
+  renameError,
+  resolveLimiter,
+} from './http-options.js'
 import { DEFAULT_IPV6_SUBNET } from './ip.js'
 import { ipKey } from './keys.js'
 import { createPolicyListHeaders } from './policy-list-headers.js'
@@ -36,8 +43,8 @@ export interface HttpLimiter<Raw = unknown, Info extends HttpRequestInfo<Raw> = 
 
 /** How an adapter's requests differ from the defaults of {@link createHttpLimiter}. */
 export interface HttpAdapterSettings {
-  /** Extra option names the adapter itself handles (they are ignored here). @default none */
-  readonly adapterOptions?: readonly string[]
+  /** The options the adapter itself handles, with their validators (run after the HTTP options'). @default none */
+  readonly adapterOptions?: AdapterOptionTable
   /** How requests are marked as decided (see {@link DecidedMark}). @default 'weakset' */
   readonly mark?: DecidedMark
   /** `'lower'` spells the outcome's header names in lower case, for frameworks that lower-case every name they are given (Fastify). @default 'canonical' */
@@ -46,6 +53,7 @@ export interface HttpAdapterSettings {
   readonly addressHint?: string
 }
 
+const NO_ADAPTER_OPTIONS: AdapterOptionTable = Object.freeze({})
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 /** The outcome of a request that is not limited (skipped, or already counted by another mount). */
 export const PASS: HttpOutcome = Object.freeze({ action: 'next', status: 0, headers: EMPTY_HEADERS })
@@ -55,6 +63,33 @@ const warnedApps = new WeakMap<object, Set<string>>()
 
 export function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
+}
+
+/**
+ * Hands `outcome` to `apply` when it is ready: at once when it is no promise (the memory path
+ * makes none). A rejection, or a throw of `apply` after the wait, goes to `next`, which is also
+ * the framework's error path (Express `next`, Fastify's hook `done`).
+ */
+export function applyWhenReady<Res, Next extends (error?: Error) => void>(
+  outcome: HttpOutcome | Promise<HttpOutcome>,
+  apply: (outcome: HttpOutcome, res: Res, next: Next) => void,
+  res: Res,
+  next: Next,
+): void {
+  if (!isThenable(outcome)) {
+    apply(outcome, res, next)
+    return
+  }
+  outcome.then(
+    (o) => {
+      try {
+        apply(o, res, next)
+      } catch (error) {
+        next(error as Error)
+      }
+    },
+    (error: Error) => next(error),
+  )
 }
 
 /** Code of the warning given at the first request with neither a key nor a client address. */
@@ -101,10 +136,10 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   options: HttpLimiterOptions<Raw, Info>,
   adapter: HttpAdapterSettings = {},
 ): HttpLimiter<Raw, Info> {
-  const { adapterOptions = [], mark = 'weakset', headerNames = 'canonical', addressHint = NODE_ADDRESS_HINT } = adapter
+  const { adapterOptions = NO_ADAPTER_OPTIONS, mark = 'weakset', headerNames = 'canonical', addressHint = NODE_ADDRESS_HINT } = adapter
   checkKnownHttpOptions(where, options, adapterOptions)
   const { limiter, owned: ownsLimiter, policyOverride } = resolveLimiter(where, options)
-  checkHttpOptionValues(where, options)
+  checkHttpOptionValues(where, options, adapterOptions)
 
   const cost = options.cost
   const requestIdOption = options.requestId

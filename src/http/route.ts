@@ -41,3 +41,19 @@ export function pathOf(url: string): string {
   const slash = target.indexOf('/', scheme + 3)
   return slash < 0 ? '/' : target.slice(slash)
 }
+
+/** Route scopes by template, for {@link templateScope}; bounded, in case a caller passes raw paths as routes. */
+const templateScopes = new Map<string, string>()
+
+/**
+ * The scope of a route known only by its template: one bucket per route whatever the method (Hono's
+ * `all` and `on()` register one entry per method, and a plain Fetch check's `route` names the route).
+ */
+export function templateScope(template: string): string {
+  let scope = templateScopes.get(template)
+  if (scope === undefined) {
+    scope = routeScope(undefined, template)
+    if (templateScopes.size < 10_000) templateScopes.set(template, scope)
+  }
+  return scope
+}

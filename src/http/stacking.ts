@@ -108,3 +108,37 @@ export function foreignHeaderNames(options: HeaderOptions | undefined): () => re
     return foreign
   }
 }
+
+/**
+ * Stacked limiters where the response travels outwards through them (Fetch middleware, wrapped
+ * handlers): the innermost decides last and puts its headers on first; the outer ones then leave
+ * them, as on the Node frameworks, where the route's middleware overwrites the app-wide one's.
+ * While only one limiter of the kind exists nothing can be stacked, and nothing is marked.
+ */
+export class OutwardStacking {
+  /** Requests whose response already carries the headers of the limiter that decided them. */
+  readonly #described = new WeakSet<object>()
+  #limiters = 0
+
+  /** Counts one more limiter of the kind. */
+  add(): void {
+    this.#limiters++
+  }
+
+  /** Whether limiters can be stacked (more than one exists): only then are requests marked. */
+  get stacked(): boolean {
+    return this.#limiters > 1
+  }
+
+  /** Marks `request` as described: its response carries a limiter's headers (a denial it answered). */
+  describe(request: object): void {
+    this.#described.add(request)
+  }
+
+  /** Whether the caller is the first to describe `request`'s response (a limiter closer to the handler was not); marks it. */
+  claim(request: object): boolean {
+    if (this.#described.has(request)) return false
+    this.#described.add(request)
+    return true
+  }
+}
