@@ -11,7 +11,7 @@ export {
 export { type CachedLookup, type CachedLookupOptions, cachedLookup, type KeyResolver } from './lookup.js'
 export { type PlanSubject, type ProviderPlan, type ProviderPlanOptions, providerPlan, type TierLimits } from './plan.js'
 export { type TierByPrefixOptions, tierByPrefix } from './tiers.js'
-export type { ProviderRequestPlan } from './types.js'
+export type { ProviderRequestInfo, ProviderRequestPlan } from './types.js'
 export {
   type UpstreamHeaders,
   type UpstreamRateLimit,

@@ -1,9 +1,9 @@
-import type { HttpRequestInfo } from '../http/request.js'
 import type { Decision } from '../limiter/decision.js'
 import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/limiter.js'
 import type { RequestClass } from './classes.js'
 import type { PlanSubject, ProviderPlan } from './plan.js'
+import type { ProviderRequestInfo } from './types.js'
 
 /** One bucket's live state, as introspection reports it. */
 export interface BucketState {
@@ -47,7 +47,7 @@ export interface RateLimitsHandlerOptions {
    * function. Ids that are not 1-200 visible ASCII characters are left out.
    * @default the adapter's own id (Fastify `request.id`), else none
    */
-  requestId?: string | ((req: HttpRequestInfo) => string | undefined)
+  requestId?: string | ((req: ProviderRequestInfo) => string | undefined)
 }
 
 /** A response ready to copy onto any framework's response. */
@@ -110,7 +110,7 @@ function bucket(cls: RequestClass | undefined, d: Decision): BucketState {
  *   } catch (err) { next(err) }
  * })
  */
-export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: HttpRequestInfo) => Promise<HandlerResponse> {
+export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: ProviderRequestInfo) => Promise<HandlerResponse> {
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
   const { limiter, plan, format } = options
@@ -138,10 +138,10 @@ export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: Http
   }
   const requestIdOf =
     typeof idOption === 'string'
-      ? (req: HttpRequestInfo) => req.headers.get(idOption)
+      ? (req: ProviderRequestInfo) => req.headers.get(idOption)
       : typeof idOption === 'function'
         ? idOption
-        : (req: HttpRequestInfo) => req.requestId
+        : (req: ProviderRequestInfo) => req.requestId
 
   const peekAll = (subject: PlanSubject) => {
     const tag = subject.team?.key
@@ -153,7 +153,7 @@ export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: Http
     return Promise.all([Promise.all(peeks), ceiling]).then(([decisions, ceilingDecision]) => ({ list, decisions, ceilingDecision }))
   }
 
-  return async function rateLimitsIntrospection(req: HttpRequestInfo): Promise<HandlerResponse> {
+  return async function rateLimitsIntrospection(req: ProviderRequestInfo): Promise<HandlerResponse> {
     const subject = await plan.subject(req)
     const { list, decisions, ceilingDecision } = await peekAll(subject)
     const headers: Record<string, string> = { 'Cache-Control': 'no-store' }

@@ -1,13 +1,13 @@
 import { LRUCache } from 'lru-cache'
-import type { HttpRequestInfo } from '../http/request.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError } from '../limiter/errors.js'
+import type { ProviderRequestInfo } from './types.js'
 
 /**
  * Resolves something about a key (its tier, its team): synchronously, or with a promise.
  * `undefined` means "none" (no team); what else is accepted depends on where it is used.
  */
-export type KeyResolver = (key: string, req: HttpRequestInfo) => string | undefined | Promise<string | undefined>
+export type KeyResolver = (key: string, req: ProviderRequestInfo) => string | undefined | Promise<string | undefined>
 
 /** Options of {@link cachedLookup}. */
 export interface CachedLookupOptions {
@@ -84,7 +84,7 @@ function defaultTimer(fn: () => void, ms: number): () => void {
  * })
  */
 export function cachedLookup(
-  lookup: (key: string, req: HttpRequestInfo) => string | undefined | Promise<string | undefined>,
+  lookup: (key: string, req: ProviderRequestInfo) => string | undefined | Promise<string | undefined>,
   options: CachedLookupOptions = {},
 ): CachedLookup {
   if (typeof lookup !== 'function') invalid(WHERE, 'lookup', 'must be a function (key, request) => string | undefined | Promise', lookup)
@@ -130,7 +130,7 @@ export function cachedLookup(
     throw new RateKeeperError('ERR_RK_LOOKUP', `${WHERE}: the lookup must answer a non-empty string or undefined, received ${typeof value}`)
   }
 
-  const resolver = (key: string, req: HttpRequestInfo): string | undefined | Promise<string | undefined> => {
+  const resolver = (key: string, req: ProviderRequestInfo): string | undefined | Promise<string | undefined> => {
     const hit = cache.get(key)
     if (hit !== undefined) return hit === NONE ? undefined : hit
     const pending = inFlight.get(key)

@@ -1,7 +1,6 @@
 import type { CountMode } from '../http/count-mode.js'
 import { checkIpv6Subnet, DEFAULT_IPV6_SUBNET } from '../http/ip.js'
 import { ipKey } from '../http/keys.js'
-import type { HttpRequestInfo } from '../http/request.js'
 import {
   ConfigurationError,
   checkInteger,
@@ -15,7 +14,7 @@ import type { Layer } from '../limiter/limiter.js'
 import type { Policy } from '../limiter/policy.js'
 import { type RequestClass, type RequestClassesOptions, type RequestClassifier, requestClasses } from './classes.js'
 import type { KeyResolver } from './lookup.js'
-import type { ProviderRequestPlan } from './types.js'
+import type { ProviderRequestInfo, ProviderRequestPlan } from './types.js'
 
 /**
  * The limits of one tier (or of everyone, when there are no tiers): the key's policies per
@@ -53,7 +52,7 @@ export interface ProviderPlanOptions {
    * (`ip:` + the address, IPv6 grouped by `ipv6Subnet`).
    * @default the client IP
    */
-  key?: (raw: unknown, req: HttpRequestInfo) => string | undefined | Promise<string | undefined>
+  key?: (raw: unknown, req: ProviderRequestInfo) => string | undefined | Promise<string | undefined>
   /** IPv6 prefix length clients are grouped by when counted by IP (32-128). @default 56 */
   ipv6Subnet?: number
   /**
@@ -86,7 +85,7 @@ export interface ProviderPlanOptions {
    * tool calls). Cost 0 only looks.
    * @default 1
    */
-  cost?: number | ((req: HttpRequestInfo, cls: RequestClass) => number)
+  cost?: number | ((req: ProviderRequestInfo, cls: RequestClass) => number)
   /** Which responses count: one mode, or a mode per class (others: `'all'`). @default 'all' */
   countMode?: CountMode | Readonly<Record<string, CountMode>>
 }
@@ -108,9 +107,9 @@ export interface PlanSubject {
  * synchronously when the key, tier and team resolvers do (a cached lookup does on a hit).
  */
 export interface ProviderPlan {
-  (req: HttpRequestInfo): ProviderRequestPlan | Promise<ProviderRequestPlan>
+  (req: ProviderRequestInfo): ProviderRequestPlan | Promise<ProviderRequestPlan>
   /** The caller's key, tier, buckets and team without classing a request (for introspection). */
-  subject(req: HttpRequestInfo): PlanSubject | Promise<PlanSubject>
+  subject(req: ProviderRequestInfo): PlanSubject | Promise<PlanSubject>
   /** The request classifier in use. */
   readonly classes: RequestClassifier
   /** Tier names, in declaration order (empty without tiers). */
@@ -390,13 +389,13 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
   // Cost.
   const costOpt = options.cost
   let fixedCost: number | undefined
-  let costFn: ((req: HttpRequestInfo, cls: RequestClass) => number) | undefined
+  let costFn: ((req: ProviderRequestInfo, cls: RequestClass) => number) | undefined
   if (typeof costOpt === 'function') costFn = costOpt
   else if (costOpt !== undefined) fixedCost = checkInteger(WHERE, 'cost', costOpt, 0, 1_000_000_000)
 
   // --- per request ---
 
-  const keyOf = (req: HttpRequestInfo, key: string | undefined): string => {
+  const keyOf = (req: ProviderRequestInfo, key: string | undefined): string => {
     if (key === undefined) return ipKey(req.ip, subnet)
     if (typeof key !== 'string' || key.length === 0) {
       // Request-time errors name the type, never the value (it may be a secret; see errors.ts).
@@ -424,7 +423,7 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
     return { name: layerName, key: `${layerName}:${team}`, policies: tier.ceiling }
   }
 
-  type Finish<T> = (req: HttpRequestInfo, key: string, tier: CompiledTier, team: Layer | undefined) => T
+  type Finish<T> = (req: ProviderRequestInfo, key: string, tier: CompiledTier, team: Layer | undefined) => T
 
   const toSubject: Finish<PlanSubject> = (_req, key, tier, team) => ({ key, tier: tier.name, buckets: tier.buckets, team })
 
@@ -455,30 +454,30 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
 
   // Key → tier → team → finish: synchronous when every resolver answers synchronously; the
   // closures below are only made on the asynchronous path.
-  const afterTier = <T>(req: HttpRequestInfo, key: string, tier: CompiledTier, finish: Finish<T>): T | Promise<T> => {
+  const afterTier = <T>(req: ProviderRequestInfo, key: string, tier: CompiledTier, finish: Finish<T>): T | Promise<T> => {
     if (teamFn === undefined || tier.ceiling === undefined) return finish(req, key, tier, undefined)
     const team = teamFn(key, req)
     if (isThenable(team)) return team.then((t) => finish(req, key, tier, teamLayer(tier, t)))
     return finish(req, key, tier, teamLayer(tier, team))
   }
-  const afterKey = <T>(req: HttpRequestInfo, raw: string | undefined, finish: Finish<T>): T | Promise<T> => {
+  const afterKey = <T>(req: ProviderRequestInfo, raw: string | undefined, finish: Finish<T>): T | Promise<T> => {
     const key = keyOf(req, raw)
     if (tierFn === undefined) return afterTier(req, key, fixedTier as CompiledTier, finish)
     const name = tierFn(key, req)
     if (isThenable(name)) return name.then((n) => afterTier(req, key, tierNamed(n), finish))
     return afterTier(req, key, tierNamed(name), finish)
   }
-  const resolve = <T>(req: HttpRequestInfo, finish: Finish<T>): T | Promise<T> => {
+  const resolve = <T>(req: ProviderRequestInfo, finish: Finish<T>): T | Promise<T> => {
     if (keyFn === undefined) return afterKey(req, undefined, finish)
     const raw = keyFn(req.raw, req)
     return isThenable(raw) ? raw.then((k) => afterKey(req, k, finish)) : afterKey(req, raw, finish)
   }
 
-  const plan = function providerRequestPlan(req: HttpRequestInfo): ProviderRequestPlan | Promise<ProviderRequestPlan> {
+  const plan = function providerRequestPlan(req: ProviderRequestInfo): ProviderRequestPlan | Promise<ProviderRequestPlan> {
     return resolve(req, toPlan)
   } as ProviderPlan
   return Object.defineProperties(plan, {
-    subject: { value: (req: HttpRequestInfo) => resolve(req, toSubject) },
+    subject: { value: (req: ProviderRequestInfo) => resolve(req, toSubject) },
     classes: { value: classifier },
     tiers: { value: Object.freeze(tierNames) },
     policies: { value: all[0].buckets[0].policies },
