@@ -4,14 +4,14 @@
  * @module ratekeeper/express
  */
 import type { NextFunction, Request, Response } from 'express'
-import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/http/pipeline.js'
-import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/http/pipeline.js'
+import type { HttpLimiterOptions } from '../src/http/http-options.js'
+import { NodeHeaderReader, onFinished } from '../src/http/node.js'
+import { applyWhenReady, createHttpLimiter } from '../src/http/pipeline.js'
+import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
+import { pathOf, routeScope } from '../src/http/route.js'
 import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage, trustsEveryone } from '../src/http/trust-proxy.js'
 import type { Limiter } from '../src/limiter/limiter.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
-
-export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/http/keys.js'
-export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/http/pipeline.js'
 
 /** What key, cost, skip and plan functions see about an Express request (`raw` is `req`). */
 export type ExpressRequestInfo = HttpRequestInfo<Request>
@@ -246,17 +246,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
       next(error)
       return
     }
-    if (!isThenable(outcome)) {
-      apply(outcome, res, next)
-      return
-    }
-    outcome.then((o) => {
-      try {
-        apply(o, res, next)
-      } catch (error) {
-        next(error)
-      }
-    }, next)
+    applyWhenReady(outcome, apply, res, next)
   } as ExpressRateLimitMiddleware
   Object.defineProperty(middleware, 'limiter', { value: http.limiter, enumerable: true })
   middleware.close = http.close

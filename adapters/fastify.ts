@@ -5,21 +5,15 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
-import type { HttpLimiter, HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/http/pipeline.js'
-import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/http/pipeline.js'
-import {
-  MAX_TRUSTED_PROXIES,
-  rangesTrustEveryone,
-  TRUST_PROXY_ANY,
-  TRUST_PROXY_IGNORED,
-  trustProxyAnyMessage,
-  trustsEveryone,
-} from '../src/http/trust-proxy.js'
-import { checkOptionsObject, invalid, RateKeeperError } from '../src/limiter/errors.js'
+import { type AdapterOptionTable, booleanOption, type HttpLimiterOptions } from '../src/http/http-options.js'
+import { NodeHeaderReader, onFinished } from '../src/http/node.js'
+import { applyWhenReady, createHttpLimiter, type HttpAdapterSettings, type HttpLimiter } from '../src/http/pipeline.js'
+import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
+import { pathOf } from '../src/http/route.js'
+import { RouteLimitsWatch, routeLimiters } from '../src/http/route-options.js'
+import { trustProxyWarning } from '../src/http/trust-proxy.js'
+import { RateKeeperError } from '../src/limiter/errors.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
-
-export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/http/keys.js'
-export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/http/pipeline.js'
 
 /** What key, cost, skip and plan functions see about a Fastify request (`raw` is `request`). */
 export type FastifyRequestInfo = HttpRequestInfo<FastifyRequest>
@@ -68,8 +62,10 @@ declare module 'fastify' {
 }
 
 const WHERE = 'fastifyRateLimit (ratekeeper/fastify)'
-/** Options that make a limiter: a route setting any of them gets a limiter of its own. */
-const LIMITER_LEVEL = ['limiter', 'store', 'now', 'onStoreError', 'fallback', 'dryRun', 'nearLimit', 'timeoutMs', 'logger'] as const
+/** The plugin's own options besides the HTTP options. */
+const PLUGIN_OPTIONS: AdapterOptionTable = { global: booleanOption }
+/** How the plugin's requests differ from the HTTP layer's defaults. */
+const SETTINGS: HttpAdapterSettings = { adapterOptions: PLUGIN_OPTIONS, mark: 'registrations', headerNames: 'lower' }
 
 class FastifyInfo implements FastifyRequestInfo {
   readonly raw: FastifyRequest
@@ -119,78 +115,23 @@ function apply(outcome: HttpOutcome, reply: FastifyReply, done: HookHandlerDoneF
   reply.send(Buffer.from(outcome.body ?? ''))
 }
 
-/** Decides one request; `template` and `scope` are the route's (per-route limits only). */
-type Decide = (
-  request: FastifyRequest,
-  reply: FastifyReply,
-  done: HookHandlerDoneFunction,
-  template: string | undefined,
-  scope: string | undefined,
-) => void
-
-function makeHook(http: HttpLimiter<FastifyRequest, FastifyRequestInfo>): Decide {
-  return function rateLimitDecide(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    done: HookHandlerDoneFunction,
-    template: string | undefined,
-    scope: string | undefined,
-  ): void {
-    let outcome: HttpOutcome | Promise<HttpOutcome>
-    try {
-      outcome = http.handle(new FastifyInfo(request, template), scope)
-    } catch (error) {
-      done(error as Error)
-      return
-    }
-    if (!isThenable(outcome)) {
-      apply(outcome, reply, done)
-      return
-    }
-    outcome.then(
-      (o) => {
-        try {
-          apply(o, reply, done)
-        } catch (error) {
-          done(error as Error)
-        }
-      },
-      (error: Error) => done(error),
-    )
-  }
+/** Who decides a request: the plugin's limiter, or a route's own with its template and scope. */
+interface Decider {
+  readonly http: HttpLimiter<FastifyRequest, FastifyRequestInfo>
+  readonly template: string | undefined
+  readonly scope: string | undefined
 }
 
-function plainOptions(value: FastifyRateLimitOptions): Record<string, unknown> {
-  return { ...(value as Record<string, unknown>) }
-}
-
-/**
- * The options of a route's own limiter: the route's `config.rateLimit` over the plugin's. A route
- * that sets none of the limiter options (`limiter`, `store`, `now`, `onStoreError`, `fallback`,
- * `dryRun`, `nearLimit`, `timeoutMs`, `logger`) shares the plugin's limiter and store, with its own policies if given.
- */
-function mergeRouteOptions(
-  plugin: FastifyRateLimitOptions,
-  http: HttpLimiter<FastifyRequest, FastifyRequestInfo>,
-  route: FastifyRateLimitRouteOptions,
-): FastifyRateLimitRouteOptions {
-  const base = plainOptions(plugin)
-  delete base.global
-  const ownLimiter = LIMITER_LEVEL.some((name) => route[name] !== undefined)
-  if (!ownLimiter) {
-    for (const name of LIMITER_LEVEL) delete base[name]
-    return { ...base, ...route, limiter: http.limiter, policies: route.policies ?? plugin.policies } as FastifyRateLimitRouteOptions
+/** Decides one request and applies the outcome; failures go to `done`. */
+function decide(by: Decider, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  let outcome: HttpOutcome | Promise<HttpOutcome>
+  try {
+    outcome = by.http.handle(new FastifyInfo(request, by.template), by.scope)
+  } catch (error) {
+    done(error as Error)
+    return
   }
-  if (route.limiter !== undefined) {
-    for (const name of LIMITER_LEVEL) delete base[name]
-    delete base.policies
-  } else if (base.limiter !== undefined) {
-    // The route changes a limiter setting: a limiter of its own, on the plugin limiter's store and policies.
-    delete base.limiter
-    base.store = http.limiter.store
-    base.policies = plugin.policies ?? http.limiter.policies
-  }
-  return { ...base, ...route } as FastifyRateLimitRouteOptions
+  applyWhenReady(outcome, apply, reply, done)
 }
 
 /**
@@ -209,35 +150,11 @@ function trustProxyOption(fastify: FastifyInstance): unknown {
   return undefined
 }
 
-/**
- * Reports a `trustProxy` setting that lets any client choose its IP (`true`, a function that
- * trusts everyone, more than MAX_TRUSTED_PROXIES hops, ranges covering every address), and a hop
- * count on Fastify 5, which ignores it: `request.ip` then stays the proxy's address for everyone.
- */
+/** Reports a `trustProxy` setting that lets any client choose its IP, or that Fastify ignores (a hop count on Fastify 5). */
 function checkTrustProxy(fastify: FastifyInstance, http: HttpLimiter<FastifyRequest, FastifyRequestInfo>): void {
-  const setting = trustProxyOption(fastify)
-  if (setting === undefined || setting === false) return
-  const app = fastify.server ?? fastify
   const major = Number.parseInt(String(fastify.version), 10)
-  if (typeof setting === 'number' && major >= 5) {
-    http.warnOnce(
-      TRUST_PROXY_IGNORED,
-      `ratekeeper: Fastify ${major} ignores a numeric trustProxy (${setting}): request.ip is the address of the proxy in front of the app, so every client shares one IP bucket; set trustProxy to the proxies' addresses instead`,
-      app,
-    )
-    return
-  }
-  let permissive = false
-  let described = JSON.stringify(setting)
-  if (setting === true) permissive = true
-  else if (typeof setting === 'number') {
-    permissive = setting > MAX_TRUSTED_PROXIES
-    described = `${setting} (more than ${MAX_TRUSTED_PROXIES} proxies)`
-  } else if (typeof setting === 'function') {
-    permissive = trustsEveryone(setting as (address: string, hop: number) => unknown)
-    described = 'a function that trusts every address'
-  } else if (typeof setting === 'string' || Array.isArray(setting)) permissive = rangesTrustEveryone(setting)
-  if (permissive) http.warnOnce(TRUST_PROXY_ANY, trustProxyAnyMessage(`Fastify trustProxy ${described}`), app)
+  const warning = trustProxyWarning('Fastify trustProxy', trustProxyOption(fastify), major >= 5 ? `Fastify ${major}` : undefined)
+  if (warning !== undefined) http.warnOnce(warning.code, warning.message, fastify.server ?? fastify)
 }
 
 /** What a route's context config holds: its `config` options plus the route's method(s) and URL. */
@@ -264,22 +181,12 @@ function routeConfigOf(request: FastifyRequest): RouteContextConfig {
   return request.routeOptions.config as RouteContextConfig
 }
 
-/** `GET /login`, `GET,POST /items`: how errors name a route. */
-function routeName(method: unknown, url: unknown): string {
-  const methods = Array.isArray(method) ? method.join(',') : String(method ?? '?')
-  return `${methods} ${String(url ?? '?')}`
-}
-
 /**
  * Per application (root instance): the routes declared with `config.rateLimit` options, and those
- * a ratekeeper plugin reaches. A route outside every plugin's encapsulation context never passes
- * its hooks; its limits would be silently ignored, so start-up fails instead.
+ * a ratekeeper plugin reaches (a route outside every plugin's encapsulation context never passes
+ * its hooks).
  */
-interface RouteWatch {
-  readonly declared: Map<object, string>
-  readonly reached: WeakSet<object>
-}
-const watches = new WeakMap<object, RouteWatch>()
+const watches = new WeakMap<object, RouteLimitsWatch>()
 
 /** The root instance of an encapsulation context (contexts inherit from their parent). */
 function rootOf(fastify: FastifyInstance): FastifyInstance {
@@ -295,21 +202,18 @@ function rootOf(fastify: FastifyInstance): FastifyInstance {
 }
 
 /** Watches, from the root, every route declared from now on; `ready()` fails for those no plugin reached. */
-function watchRoutes(fastify: FastifyInstance): RouteWatch {
+function watchRoutes(fastify: FastifyInstance): RouteLimitsWatch {
   const root = rootOf(fastify)
   const watch = watches.get(root)
   if (watch !== undefined) return watch
-  const w: RouteWatch = { declared: new Map(), reached: new WeakSet() }
+  const w = new RouteLimitsWatch()
   watches.set(root, w)
   root.addHook('onRoute', (routeOptions) => {
     const config = routeOptions.config?.rateLimit
-    if (config === undefined || config === false) return
-    w.declared.set(routeOptions, routeName(routeOptions.method, routeOptions.url))
+    if (config !== undefined && config !== false) w.declare(routeOptions)
   })
   root.addHook('onReady', (done: (error?: Error) => void) => {
-    const missed: string[] = []
-    for (const [route, name] of w.declared) if (!w.reached.has(route)) missed.push(name)
-    w.declared.clear()
+    const missed = w.unreached()
     if (missed.length === 0) {
       done()
       return
@@ -333,44 +237,24 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
 ) {
   // A callback plugin reports failures through `done`.
   let http: HttpLimiter<FastifyRequest, FastifyRequestInfo>
-  let isGlobal: boolean
   try {
-    checkOptionsObject(WHERE, options)
-    if (options.global !== undefined && typeof options.global !== 'boolean') invalid(WHERE, 'global', 'must be a boolean', options.global)
-    const { global = true, ...limiterOptions } = options
-    isGlobal = global
-    http = createHttpLimiter<FastifyRequest, FastifyRequestInfo>(WHERE, limiterOptions, ['global'], 'registrations', 'lower')
+    http = createHttpLimiter<FastifyRequest, FastifyRequestInfo>(WHERE, options, SETTINGS)
   } catch (error) {
     done(error as Error)
     return
   }
+  const isGlobal = options.global ?? true
 
   checkTrustProxy(fastify, http)
 
-  // One compiled limiter per route config object (a GET route and its automatic HEAD route share it).
-  const perRoute = new WeakMap<object, Decide>()
-  const compile = (config: unknown, route: string): Decide => {
-    if (typeof config !== 'object' || config === null) {
-      invalid(`config.rateLimit of ${route} (ratekeeper/fastify)`, 'rateLimit', 'must be an options object or false', config)
-    }
-    let decide = perRoute.get(config)
-    if (decide === undefined) {
-      decide = makeHook(
-        createHttpLimiter<FastifyRequest, FastifyRequestInfo>(
-          `config.rateLimit of ${route} (ratekeeper/fastify)`,
-          mergeRouteOptions(options, http, config as FastifyRateLimitRouteOptions),
-          [],
-          'registrations',
-          'lower',
-        ),
-      )
-      perRoute.set(config, decide)
-    }
-    return decide
-  }
-  // The route scope per route context config (`{ …config, url, method }`, one object per route):
-  // the route's own methods, so that every method of an `all` or a method-list route shares it.
-  const scopes = new WeakMap<object, string>()
+  const routes = routeLimiters<FastifyRequest, FastifyRequestInfo>({
+    app: options,
+    appHttp: http,
+    settings: SETTINGS,
+    where: (route) => `config.rateLimit of ${route} (ratekeeper/fastify)`,
+    option: 'rateLimit',
+  })
+  const global: Decider = { http, template: undefined, scope: undefined }
 
   // Routes declared after the plugin are validated when they are declared; a route the plugin did
   // not see (declared before it, or before a register that was not awaited) on its first request.
@@ -378,17 +262,16 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
   fastify.addHook('onRoute', (routeOptions) => {
     const config = routeOptions.config?.rateLimit
     if (config === undefined || config === false) return
-    watch.reached.add(routeOptions)
-    compile(config, routeName(routeOptions.method, routeOptions.url))
+    watch.reach(routeOptions)
+    routes.compile(config, routeOptions)
   })
 
-  const globalHook = makeHook(http)
   // One hook for every route of the context and for unknown routes (404), which are not routes.
   fastify.addHook('onRequest', function rateLimitHook(request, reply, next) {
     const config = routeConfigOf(request)
     const own = config.rateLimit
     if (own === undefined) {
-      if (isGlobal) globalHook(request, reply, next, undefined, undefined)
+      if (isGlobal) decide(global, request, reply, next)
       else next()
       return
     }
@@ -396,21 +279,15 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
       next()
       return
     }
-    let decide = typeof own === 'object' && own !== null ? perRoute.get(own) : undefined
-    if (decide === undefined) {
-      try {
-        decide = compile(own, routeName(config.method, config.url))
-      } catch (error) {
-        next(error as Error)
-        return
-      }
+    // The route context config (`{ …config, url, method }`) is one object per route.
+    let route: Decider
+    try {
+      route = routes.of(config, own, request.method)
+    } catch (error) {
+      next(error as Error)
+      return
     }
-    let scope = scopes.get(config)
-    if (scope === undefined) {
-      scope = routeScope(config.method ?? request.method, config.url ?? '')
-      scopes.set(config, scope)
-    }
-    decide(request, reply, next, config.url, scope)
+    decide(route, request, reply, next)
   })
 
   fastify.addHook('onClose', (_instance, closed) => {

@@ -5,15 +5,16 @@
  * @module ratekeeper/fetch
  */
 
-import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/http/pipeline.js'
-import { createHttpLimiter, pathOf, routeScope } from '../src/http/pipeline.js'
+import { FetchHeaderReader, outcomeResponse, withHeaders } from '../src/http/fetch-api.js'
+import { type AdapterOptionTable, functionOption, type HttpLimiterOptions } from '../src/http/http-options.js'
+import { createHttpLimiter } from '../src/http/pipeline.js'
+import type { HttpRequestInfo } from '../src/http/request.js'
+import { pathOf, templateScope } from '../src/http/route.js'
+import { OutwardStacking } from '../src/http/stacking.js'
 import type { Decision } from '../src/limiter/decision.js'
 import { checkOptionsObject, invalid } from '../src/limiter/errors.js'
 import type { Limiter } from '../src/limiter/limiter.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
-
-export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/http/keys.js'
-export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/http/pipeline.js'
 
 /** What key, cost, skip and plan functions see about a request (`raw` is the `Request`). */
 export interface FetchRequestInfo extends HttpRequestInfo<Request> {
@@ -83,16 +84,6 @@ export interface FetchRateLimit {
   close(): Promise<void>
 }
 
-class HeadersReader {
-  readonly #headers: Headers
-  constructor(headers: Headers) {
-    this.#headers = headers
-  }
-  get(name: string): string | undefined {
-    return this.#headers.get(name) ?? undefined
-  }
-}
-
 class FetchInfo implements FetchRequestInfo {
   readonly raw: Request
   readonly route: string | undefined
@@ -112,8 +103,8 @@ class FetchInfo implements FetchRequestInfo {
   get path(): string {
     return pathOf(this.raw.url)
   }
-  get headers(): HeadersReader {
-    return new HeadersReader(this.raw.headers)
+  get headers(): FetchHeaderReader {
+    return new FetchHeaderReader(this.raw.headers)
   }
 }
 
@@ -138,54 +129,8 @@ function connectionAddress(env: unknown, request: Request): string | undefined {
   return undefined
 }
 
-/** Returns `response` with `headers` added (copying it first when its headers are immutable). */
-function withHeaders(response: Response, headers: Readonly<Record<string, string>>): Response {
-  let names = false
-  for (const _ in headers) {
-    names = true
-    break
-  }
-  if (!names) return response
-  try {
-    for (const name in headers) response.headers.set(name, headers[name])
-    return response
-  } catch {
-    const copy = new Response(response.body, response)
-    for (const name in headers) copy.headers.set(name, headers[name])
-    return copy
-  }
-}
-
-/**
- * Requests whose response already carries the headers of the limiter that decided them. With
- * stacked limiters (an app-wide `app.use` and a route's own), the innermost decides last and puts
- * its headers on first (responses travel outwards); the outer ones then leave them, as on the Node
- * frameworks, where the route's middleware overwrites the app-wide one's.
- */
-const described = new WeakSet<Request>()
-/** How many `rateLimit()` functions this process made: with one, nothing can be stacked and nothing is marked. */
-let instances = 0
-
-/**
- * Route scopes by template: one bucket per route whatever the method (Hono's `all` and `on()`
- * register one entry per method, and a plain check's `route` names the route). Bounded, in case a
- * caller passes raw paths as routes.
- */
-const scopes = new Map<string, string>()
-function scopeOf(route: string): string {
-  let scope = scopes.get(route)
-  if (scope === undefined) {
-    scope = routeScope(undefined, route)
-    if (scopes.size < 10_000) scopes.set(route, scope)
-  }
-  return scope
-}
-
-function denial(outcome: HttpOutcome): Response {
-  const headers = new Headers(outcome.headers)
-  if (outcome.contentType !== undefined) headers.set('Content-Type', outcome.contentType)
-  return new Response(outcome.body ?? '', { status: outcome.status, headers })
-}
+/** The stacking of every `rateLimit()` function of this process. */
+const stacking = new OutwardStacking()
 
 function defaultOnError(error: unknown): Response {
   console.error('ratekeeper: a key, cost, skip or plan function failed', error)
@@ -195,7 +140,11 @@ function defaultOnError(error: unknown): Response {
   })
 }
 
-const ADAPTER_OPTIONS = ['ip', 'onError']
+/** The options of {@link rateLimit} besides the HTTP options. */
+const FETCH_OPTIONS = {
+  ip: functionOption('must be a function (request, context) => address'),
+  onError: functionOption(),
+} satisfies AdapterOptionTable
 
 /** What to do about a request with neither a key nor an address on a Fetch runtime. */
 const ADDRESS_HINT =
@@ -229,26 +178,21 @@ function honoRoute(c: HonoContextLike): string | undefined {
  */
 export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
   const where = 'rateLimit() (ratekeeper/fetch)'
-  checkOptionsObject(where, options)
-  const http = createHttpLimiter<Request, FetchRequestInfo>(where, options, ADAPTER_OPTIONS, 'weakset', 'canonical', ADDRESS_HINT)
+  const http = createHttpLimiter<Request, FetchRequestInfo>(where, options, { adapterOptions: FETCH_OPTIONS, addressHint: ADDRESS_HINT })
   const ipOption = options.ip
-  if (ipOption !== undefined && typeof ipOption !== 'function')
-    invalid(where, 'ip', 'must be a function (request, context) => address', ipOption)
-  const onErrorOption = options.onError
-  if (onErrorOption !== undefined && typeof onErrorOption !== 'function') invalid(where, 'onError', 'must be a function', onErrorOption)
-  const onError = onErrorOption ?? defaultOnError
-  instances++
+  const onError = options.onError ?? defaultOnError
+  stacking.add()
 
   const decide = async (info: FetchInfo, scope: string | undefined): Promise<FetchCheck> => {
     const outcome = await http.handle(info, scope)
     const finish = outcome.finish
     const request = info.raw
     const decided = outcome.decision !== undefined
-    const stackable = instances > 1
+    const stacked = stacking.stacked
     let response: Response | undefined
     if (outcome.action === 'respond') {
-      response = denial(outcome)
-      if (stackable) described.add(request)
+      response = outcomeResponse(outcome)
+      if (stacked) stacking.describe(request)
     }
     return {
       response,
@@ -257,11 +201,8 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
       complete(res: Response, aborted = false): Response {
         finish?.({ status: res.status, aborted })
         if (!decided) return res
-        if (stackable) {
-          // A limiter closer to the handler decided this request and described it already.
-          if (described.has(request)) return res
-          described.add(request)
-        }
+        // A limiter closer to the handler decided this request and described it already.
+        if (stacked && !stacking.claim(request)) return res
         return withHeaders(res, outcome.headers)
       },
     }
@@ -276,7 +217,7 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
   const check = async (request: Request, call?: FetchCallInfo): Promise<FetchCheck> => {
     try {
       const info = infoOf(request, call)
-      return await decide(info, info.route === undefined ? undefined : scopeOf(info.route))
+      return await decide(info, info.route === undefined ? undefined : templateScope(info.route))
     } catch (error) {
       const response = await onError(error, request)
       return { response, headers: {}, decision: undefined, complete: (r: Response) => r }
@@ -290,7 +231,7 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
     const id = typeof c.get === 'function' ? c.get('requestId') : undefined
     const info = new FetchInfo(request, ip, route, typeof id === 'string' ? id : undefined, c)
     // Errors go to Hono's error handling.
-    const result = await decide(info, route === undefined ? undefined : scopeOf(route))
+    const result = await decide(info, route === undefined ? undefined : templateScope(route))
     if (result.response !== undefined) return result.response
     await next()
     c.res = result.complete(c.res, request.signal.aborted)
@@ -367,8 +308,7 @@ export function rateLimitsRoute(
   const where = 'rateLimitsRoute() (ratekeeper/fetch)'
   checkOptionsObject(where, options)
   const { ip: ipOption, ...rest } = options
-  if (ipOption !== undefined && typeof ipOption !== 'function')
-    invalid(where, 'ip', 'must be a function (request, context) => address', ipOption)
+  if (ipOption !== undefined) FETCH_OPTIONS.ip(where, 'ip', ipOption)
   const handle = rateLimitsHandler(rest)
   return async function rateLimitsEndpoint(first: Request | HonoContextLike, call?: FetchCallInfo): Promise<Response> {
     const hono = !(first instanceof Request)

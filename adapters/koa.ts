@@ -4,14 +4,14 @@
  * @module ratekeeper/koa
  */
 import type { Context, Next } from 'koa'
-import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/http/pipeline.js'
-import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/http/pipeline.js'
+import type { HttpLimiterOptions } from '../src/http/http-options.js'
+import { NodeHeaderReader, onFinished } from '../src/http/node.js'
+import { createHttpLimiter, isThenable } from '../src/http/pipeline.js'
+import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
+import { pathOf, routeScope } from '../src/http/route.js'
 import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage } from '../src/http/trust-proxy.js'
 import type { Limiter } from '../src/limiter/limiter.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
-
-export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/http/keys.js'
-export type { HttpFinish, HttpOutcome, HttpRequestInfo, RequestPlan } from '../src/http/pipeline.js'
 
 /** What key, cost, skip and plan functions see about a Koa request (`raw` is `ctx`). */
 export type KoaRequestInfo = HttpRequestInfo<Context>
@@ -155,7 +155,10 @@ function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown>
  */
 export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware {
   // Lower-case header names: Node stores every name lower-cased, so it need not build a copy of each per request.
-  const http = createHttpLimiter<Context, KoaRequestInfo>('rateLimit() (ratekeeper/koa)', options, [], 'property', 'lower')
+  const http = createHttpLimiter<Context, KoaRequestInfo>('rateLimit() (ratekeeper/koa)', options, {
+    mark: 'property',
+    headerNames: 'lower',
+  })
   let trustChecked = false
 
   const middleware = function rateLimitMiddleware(ctx: Context, next: Next): Promise<unknown> {

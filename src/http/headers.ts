@@ -1,6 +1,5 @@
 import type { Decision, PolicyResult } from '../limiter/decision.js'
 import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
-import type { Policy } from '../limiter/policy.js'
 import { sfInteger, sfString } from './structured-fields.js'
 
 /**
@@ -39,8 +38,8 @@ export interface HeaderOptions {
   tier?: boolean
 }
 
-/** The names of the headers a renderer sets. */
-interface HeaderNames {
+/** The names of the headers a renderer sets. @internal */
+export interface HeaderNames {
   readonly limit: string
   readonly remaining: string
   readonly reset: string
@@ -53,7 +52,8 @@ interface HeaderNames {
   readonly retryAfter: string
 }
 
-const CANONICAL_NAMES: HeaderNames = {
+/** @internal */
+export const CANONICAL_NAMES: HeaderNames = {
   limit: 'X-RateLimit-Limit',
   remaining: 'X-RateLimit-Remaining',
   reset: 'X-RateLimit-Reset',
@@ -66,7 +66,8 @@ const CANONICAL_NAMES: HeaderNames = {
   retryAfter: 'Retry-After',
 }
 
-const LOWER_CASE_NAMES: HeaderNames = {
+/** @internal */
+export const LOWER_CASE_NAMES: HeaderNames = {
   limit: 'x-ratelimit-limit',
   remaining: 'x-ratelimit-remaining',
   reset: 'x-ratelimit-reset',
@@ -150,12 +151,15 @@ export function headlineIndex(decision: Decision): number {
   return 0
 }
 
-const windowSeconds = (p: { readonly windowMs: number }): number => Math.max(1, ceilSeconds(p.windowMs))
-const nonNegative = (n: number): number => Math.max(n, 0)
+/** A policy's window in whole seconds, at least 1. @internal */
+export const windowSeconds = (p: { readonly windowMs: number }): number => Math.max(1, ceilSeconds(p.windowMs))
+/** @internal */
+export const nonNegative = (n: number): number => Math.max(n, 0)
 
 /** Policy names are already limited to `[A-Za-z0-9_.:/-]`: quote them without the escaping loop. */
 const PLAIN_NAME = /^[A-Za-z0-9_.:/-]+$/
-const quoted = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : sfString(name))
+/** A policy name as a structured-field string. @internal */
+export const quoted = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : sfString(name))
 
 /**
  * The draft-10 pair for every policy, in one pass: `RateLimit-Policy` (`"name";q=100;w=60, …`)
@@ -191,14 +195,15 @@ function policyFieldOldDrafts(list: readonly PolicyResult[], head: number): stri
   return out
 }
 
-/** Header options, validated, with their defaults applied. */
-interface HeaderSettings {
+/** Header options, validated, with their defaults applied. @internal */
+export interface HeaderSettings {
   readonly legacy: boolean
   readonly standard: StandardHeaders
   readonly tier: boolean
 }
 
-function headerSettings(options: HeaderOptions | undefined): HeaderSettings {
+/** Validates header options and applies their defaults. @internal */
+export function headerSettings(options: HeaderOptions | undefined): HeaderSettings {
   if (options !== undefined) {
     checkOptionsObject(WHERE, options)
     checkKnownOptions(WHERE, options, KNOWN)
@@ -216,9 +221,9 @@ function headerSettings(options: HeaderOptions | undefined): HeaderSettings {
 /**
  * `String(Math.ceil(ms / 1000))` (epoch seconds of `X-RateLimit-Reset`), remembering the last
  * one: it changes at most once a second, and epoch seconds are too large for V8's small-integer
- * string cache.
+ * string cache. @internal
  */
-function epochSecondsText(): (ms: number) => string {
+export function epochSecondsText(): (ms: number) => string {
   let lastSeconds = Number.NaN
   let lastText = ''
   return (ms) => {
@@ -231,7 +236,8 @@ function epochSecondsText(): (ms: number) => string {
   }
 }
 
-function renderer(settings: HeaderSettings, names: HeaderNames): HeaderRenderer {
+/** The general renderer: any policy list, names spelled by `names`. @internal */
+export function renderer(settings: HeaderSettings, names: HeaderNames): HeaderRenderer {
   const { legacy, standard, tier } = settings
   const resetText = epochSecondsText()
 
@@ -277,112 +283,6 @@ function renderer(settings: HeaderSettings, names: HeaderNames): HeaderRenderer 
  */
 export function createRateLimitHeaders(options?: HeaderOptions): HeaderRenderer {
   return renderer(headerSettings(options), CANONICAL_NAMES)
-}
-
-/**
- * A renderer for the decisions of one known policy list: what the HTTP layer gets from its
- * limiter when no plan picks policies per request. It renders what {@link createRateLimitHeaders}
- * renders (names spelled as `nameCase` says), doing once what depends only on the list. For a
- * single policy (the common case) every figure is the decision's headline, so the per-policy
- * results (`decision.policies`) are never built, and `RateLimit-Policy` and `X-RateLimit-Limit`
- * are constant strings. Other lists, and decisions that are not about the policy (a store
- * error), go the general way.
- * @internal
- */
-export function createPolicyListHeaders(
-  options: HeaderOptions | undefined,
-  policies: readonly Policy[] | undefined,
-  nameCase: HeaderNameCase = 'canonical',
-): HeaderRenderer {
-  const settings = headerSettings(options)
-  const names = nameCase === 'lower' ? LOWER_CASE_NAMES : CANONICAL_NAMES
-  const general = renderer(settings, names)
-  if (policies === undefined || policies.length !== 1) return general
-  const { legacy, standard, tier } = settings
-  const p = policies[0]
-  const limit = p.limit
-  const burst = p.burst
-  const windowMs = p.windowMs
-  const isBucket = p.kind === 'token-bucket'
-  let name: string
-  let policyText: string
-  try {
-    name = quoted(p.name)
-    const windowText = sfInteger(windowSeconds(p))
-    policyText = standard === 'draft-10' ? `${name};q=${sfInteger(limit)};w=${windowText}` : `${sfInteger(limit)};w=${windowText}`
-  } catch {
-    // Not renderable (a policy of your own making with figures out of range): the general
-    // renderer throws the same error, per request, as it always has.
-    return general
-  }
-  const limitText = String(limit)
-  const statePrefix = `${name};r=`
-  const resetText = epochSecondsText()
-  // The default sets, without a tier, are one object literal: one allocation, no shape changes.
-  const literal = legacy && standard === 'draft-10' && names === CANONICAL_NAMES
-  const literalLower = legacy && standard === 'draft-10' && names === LOWER_CASE_NAMES
-
-  /** `RateLimit` of the one policy: `r`, and `t` as secondsUntilMoreQuota gives it, from the headline. */
-  const stateOf = (decision: Decision, raw: number): string => {
-    const r = statePrefix + sfInteger(nonNegative(raw))
-    // The policy is violated exactly when the decision denies with a wait, which is then its own.
-    const retryMs = decision.retryAfterMs
-    if (!decision.allowed && retryMs !== 0 && Number.isFinite(retryMs)) return `${r};t=${sfInteger(Math.max(1, ceilSeconds(retryMs)))}`
-    if (raw >= burst) return r
-    let ms = decision.resetAt - decision.at
-    if (isBucket) ms -= ((burst - raw - 1) * windowMs) / limit
-    return `${r};t=${sfInteger(Math.max(1, ceilSeconds(ms)))}`
-  }
-
-  return function renderRateLimitHeaders(decision: Decision): Record<string, string> {
-    // Not a decision on this one policy (a store error has no policy state): the general way.
-    if (decision.reason === 'store-error' || decision.limit !== limit) return general(decision)
-    const raw = decision.remaining
-    const remaining = String(nonNegative(raw))
-    let out: Record<string, string>
-    if (decision.tier === undefined && (literal || literalLower)) {
-      out = literal
-        ? {
-            'X-RateLimit-Limit': limitText,
-            'X-RateLimit-Remaining': remaining,
-            'X-RateLimit-Reset': resetText(decision.resetAt),
-            'RateLimit-Policy': policyText,
-            RateLimit: stateOf(decision, raw),
-          }
-        : {
-            'x-ratelimit-limit': limitText,
-            'x-ratelimit-remaining': remaining,
-            'x-ratelimit-reset': resetText(decision.resetAt),
-            'ratelimit-policy': policyText,
-            ratelimit: stateOf(decision, raw),
-          }
-    } else {
-      out = {}
-      if (legacy) {
-        out[names.limit] = limitText
-        out[names.remaining] = remaining
-        out[names.reset] = resetText(decision.resetAt)
-        if (tier && decision.tier !== undefined && isSafeTier(decision.tier)) out[names.tier] = decision.tier
-      }
-      if (standard === 'draft-10') {
-        out[names.policy] = policyText
-        out[names.state] = stateOf(decision, raw)
-      } else if (standard !== false) {
-        const reset = ceilSeconds(decision.resetAt - decision.at)
-        if (standard === 'draft-7') {
-          out[names.state] = `limit=${limitText}, remaining=${remaining}, reset=${reset}`
-        } else {
-          out[names.draftLimit] = limitText
-          out[names.draftRemaining] = remaining
-          out[names.draftReset] = String(reset)
-        }
-        out[names.policy] = policyText
-      }
-    }
-    const retry = retryAfterSeconds(decision)
-    if (retry !== undefined) out[names.retryAfter] = String(retry)
-    return out
-  }
 }
 
 const defaultRenderer = createRateLimitHeaders()

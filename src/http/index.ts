@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 
+export { allowList } from './allow-list.js'
 export {
   type BodyContext,
   type BodyFormatter,
@@ -20,6 +21,7 @@ export {
   type UpstreamLimitedOptions,
   upstreamLimitedBody,
 } from './bodies.js'
+export { type CountedRequest, type CountMode, countingFinish, type HttpFinish, responseCounts } from './count-mode.js'
 export {
   createRateLimitHeaders,
   type HeaderNameCase,
@@ -30,26 +32,9 @@ export {
   retryAfterSeconds,
   type StandardHeaders,
 } from './headers.js'
-export {
-  type ApiKeyOptions,
-  allowList,
-  apiKey,
-  ipKey,
-  type KeyFunction,
-  type KeyRequestInfo,
-  type KeyWarn,
-  normalizeIp,
-  userKey,
-} from './keys.js'
-export {
-  createHttpLimiter,
-  type DecidedMark,
-  type HeaderReader,
-  type HttpFinish,
-  type HttpLimiter,
-  type HttpLimiterOptions,
-  type HttpOutcome,
-  type HttpRequestInfo,
-  type RequestFunction,
-  type RequestPlan,
-} from './pipeline.js'
+export type { HttpLimiterOptions } from './http-options.js'
+export { normalizeIp } from './ip.js'
+export { type ApiKeyOptions, apiKey, ipKey, type KeyFunction, type KeyWarn, userKey } from './keys.js'
+export { createHttpLimiter, type HttpLimiter } from './pipeline.js'
+export type { HeaderReader, HttpOutcome, HttpRequestInfo, RequestFunction, RequestPlan } from './request.js'
+export type { DecidedMark } from './stacking.js'

@@ -1,4 +1,4 @@
-import { allowList } from './keys.js'
+import { allowList } from './allow-list.js'
 
 /**
  * Trust-proxy settings that let any client choose its IP, found once per app by the adapters.
@@ -21,8 +21,6 @@ export const MAX_TRUSTED_PROXIES = 10
 /** Public addresses of both families, as a client on the Internet would have. */
 const PUBLIC_IPV4 = ['8.8.8.8', '1.1.1.1', '151.101.1.69', '203.0.113.9']
 const PUBLIC_IPV6 = ['2001:4860:4860::8888', '2606:4700:4700::1111', '2a00:1450:4001:82b::200e', '2c0f:fb50:4003::8a']
-
-const NO_HEADERS = { get: () => undefined }
 
 /** `(address, hop) => trusted`, the shape of proxy-addr's compiled settings (Express, Fastify). */
 export type TrustFunction = (address: string, hop: number) => unknown
@@ -56,7 +54,7 @@ export function rangesTrustEveryone(entries: string | readonly unknown[]): boole
     if (typeof entry !== 'string') continue
     try {
       const listed = allowList([entry.trim()])
-      matchers.push((ip) => listed(undefined, { ip, headers: NO_HEADERS }))
+      matchers.push((ip) => listed(undefined, { ip }))
     } catch {
       // not an address or range
     }
@@ -70,4 +68,40 @@ export function trustProxyAnyMessage(setting: string): string {
     `ratekeeper: ${setting} lets any client choose its IP (X-Forwarded-For) and escape IP-keyed limits; ` +
     `set the number of proxies in front of the app (at most ${MAX_TRUSTED_PROXIES}) or their addresses`
   )
+}
+
+/**
+ * How to name a framework's trust-proxy setting in the {@link TRUST_PROXY_ANY} warning when it
+ * lets any client choose its IP (`true`, more than {@link MAX_TRUSTED_PROXIES} hops, a function
+ * that trusts everyone, ranges covering every address), or `undefined` when it doesn't.
+ */
+export function permissiveTrustSetting(setting: unknown): string | undefined {
+  if (setting === true) return JSON.stringify(setting)
+  if (typeof setting === 'number')
+    return setting > MAX_TRUSTED_PROXIES ? `${setting} (more than ${MAX_TRUSTED_PROXIES} proxies)` : undefined
+  if (typeof setting === 'function') return trustsEveryone(setting as TrustFunction) ? 'a function that trusts every address' : undefined
+  if (typeof setting === 'string' || Array.isArray(setting)) return rangesTrustEveryone(setting) ? JSON.stringify(setting) : undefined
+  return undefined
+}
+
+/** A warning a trust-proxy setting calls for: its code and message. */
+export interface TrustProxyWarning {
+  readonly code: string
+  readonly message: string
+}
+
+/**
+ * The warning a framework's trust-proxy setting calls for, if any. `name` names the setting in the
+ * message (`Fastify trustProxy`); `hopCountIgnoredBy` names the framework release when it ignores
+ * a hop count (`Fastify 5`): `request.ip` then stays the proxy's address for everyone.
+ */
+export function trustProxyWarning(name: string, setting: unknown, hopCountIgnoredBy?: string): TrustProxyWarning | undefined {
+  if (typeof setting === 'number' && hopCountIgnoredBy !== undefined) {
+    return {
+      code: TRUST_PROXY_IGNORED,
+      message: `ratekeeper: ${hopCountIgnoredBy} ignores a numeric trustProxy (${setting}): request.ip is the address of the proxy in front of the app, so every client shares one IP bucket; set trustProxy to the proxies' addresses instead`,
+    }
+  }
+  const described = permissiveTrustSetting(setting)
+  return described === undefined ? undefined : { code: TRUST_PROXY_ANY, message: trustProxyAnyMessage(`${name} ${described}`) }
 }

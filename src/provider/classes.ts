@@ -1,6 +1,6 @@
+import type { HttpRequestInfo } from '../http/request.js'
 import { ConfigurationError, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import { isRecord } from './guards.js'
-import type { PlanRequest } from './types.js'
 
 /**
  * A request class: the built-in `'read'`, `'write'`, `'delete'`, `'create'` (job-spawning routes
@@ -29,7 +29,7 @@ export interface RequestClassesOptions {
 /** Classifies requests by method and matched route template. Made once by {@link requestClasses}. */
 export interface RequestClassifier {
   /** The class of one request. */
-  classify(req: Pick<PlanRequest, 'method' | 'route' | 'path'>): RequestClass
+  classify(req: Pick<HttpRequestInfo, 'method' | 'route' | 'path'>): RequestClass
   /** Every class a request can be given, in a stable order (built-ins first, then your own). */
   readonly classes: readonly RequestClass[]
 }
@@ -202,7 +202,7 @@ export function requestClasses(options: RequestClassesOptions = {}): RequestClas
 
   return Object.freeze({
     classes: Object.freeze(classes),
-    classify(req: Pick<PlanRequest, 'method' | 'route' | 'path'>): RequestClass {
+    classify(req: Pick<HttpRequestInfo, 'method' | 'route' | 'path'>): RequestClass {
       const method = req.method.toUpperCase()
       if (entries.length > 0) {
         const entry = req.route !== undefined ? byTemplate(method, req.route) : find(method, splitPath(req.path))

@@ -5,7 +5,6 @@
  * @packageDocumentation
  */
 export { type RequestClass, type RequestClassesOptions, type RequestClassifier, requestClasses } from './classes.js'
-export { type CountedRequest, countingFinish, type FinishedResponse, responseCounts } from './count-mode.js'
 export {
   type BucketState,
   type HandlerResponse,
@@ -18,9 +17,9 @@ export { type PlanSubject, type ProviderPlan, providerPlan } from './plan.js'
 export type { TierLimits } from './plan-limits.js'
 export type { ProviderPlanOptions } from './plan-options.js'
 export { type TierByPrefixOptions, tierByPrefix } from './tiers.js'
-export type { CountMode, PlanRequest, ProviderRequestPlan } from './types.js'
+export type { ProviderRequestInfo, ProviderRequestPlan } from './types.js'
 export {
-  type HeadersLike,
+  type UpstreamHeaders,
   type UpstreamRateLimit,
   type UpstreamRateLimitOptions,
   type UpstreamResponse,

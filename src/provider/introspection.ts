@@ -4,7 +4,7 @@ import type { Limiter } from '../limiter/limiter.js'
 import type { RequestClass } from './classes.js'
 import { checkOptionalFunction } from './guards.js'
 import type { PlanSubject, ProviderPlan } from './plan.js'
-import type { PlanRequest } from './types.js'
+import type { ProviderRequestInfo } from './types.js'
 
 /** One bucket's live state, as introspection reports it. */
 export interface BucketState {
@@ -48,7 +48,7 @@ export interface RateLimitsHandlerOptions {
    * function. Ids that are not 1-200 visible ASCII characters are left out.
    * @default the adapter's own id (Fastify `request.id`), else none
    */
-  requestId?: string | ((req: PlanRequest) => string | undefined)
+  requestId?: string | ((req: ProviderRequestInfo) => string | undefined)
 }
 
 /** A response ready to copy onto any framework's response. */
@@ -111,7 +111,7 @@ function bucket(cls: RequestClass | undefined, d: Decision): BucketState {
  *   } catch (err) { next(err) }
  * })
  */
-export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: PlanRequest) => Promise<HandlerResponse> {
+export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: ProviderRequestInfo) => Promise<HandlerResponse> {
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
   const { limiter, plan, format } = options
@@ -139,10 +139,10 @@ export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: Plan
   }
   const requestIdOf =
     typeof idOption === 'string'
-      ? (req: PlanRequest) => req.headers.get(idOption)
+      ? (req: ProviderRequestInfo) => req.headers.get(idOption)
       : typeof idOption === 'function'
         ? idOption
-        : (req: PlanRequest) => req.requestId
+        : (req: ProviderRequestInfo) => req.requestId
 
   const peekAll = (subject: PlanSubject) => {
     const tag = subject.team?.key
@@ -154,7 +154,7 @@ export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: Plan
     return Promise.all([Promise.all(peeks), ceiling]).then(([decisions, ceilingDecision]) => ({ list, decisions, ceilingDecision }))
   }
 
-  return async function rateLimitsIntrospection(req: PlanRequest): Promise<HandlerResponse> {
+  return async function rateLimitsIntrospection(req: ProviderRequestInfo): Promise<HandlerResponse> {
     const subject = await plan.subject(req)
     const { list, decisions, ceilingDecision } = await peekAll(subject)
     const headers: Record<string, string> = { 'Cache-Control': 'no-store' }

@@ -2,13 +2,13 @@ import { LRUCache } from 'lru-cache'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError } from '../limiter/errors.js'
 import { checkOptionalFunction, checkOptionalName, isThenable } from './guards.js'
-import type { PlanRequest } from './types.js'
+import type { ProviderRequestInfo } from './types.js'
 
 /**
  * Resolves something about a key (its tier, its team): synchronously, or with a promise.
  * `undefined` means "none" (no team); what else is accepted depends on where it is used.
  */
-export type KeyResolver = (key: string, req: PlanRequest) => string | undefined | Promise<string | undefined>
+export type KeyResolver = (key: string, req: ProviderRequestInfo) => string | undefined | Promise<string | undefined>
 
 /** Options of {@link cachedLookup}. */
 export interface CachedLookupOptions {
@@ -85,7 +85,7 @@ function defaultTimer(fn: () => void, ms: number): () => void {
  * })
  */
 export function cachedLookup(
-  lookup: (key: string, req: PlanRequest) => string | undefined | Promise<string | undefined>,
+  lookup: (key: string, req: ProviderRequestInfo) => string | undefined | Promise<string | undefined>,
   options: CachedLookupOptions = {},
 ): CachedLookup {
   if (typeof lookup !== 'function') invalid(WHERE, 'lookup', 'must be a function (key, request) => string | undefined | Promise', lookup)
@@ -124,7 +124,7 @@ export function cachedLookup(
     throw new RateKeeperError('ERR_RK_LOOKUP', `${WHERE}: the lookup must answer a non-empty string or undefined, received ${typeof value}`)
   }
 
-  const resolver = (key: string, req: PlanRequest): string | undefined | Promise<string | undefined> => {
+  const resolver = (key: string, req: ProviderRequestInfo): string | undefined | Promise<string | undefined> => {
     const hit = cache.get(key)
     if (hit !== undefined) return hit === NONE ? undefined : hit
     const pending = inFlight.get(key)

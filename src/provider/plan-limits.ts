@@ -1,8 +1,8 @@
+import type { CountMode } from '../http/count-mode.js'
 import { ConfigurationError, invalid } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
 import type { RequestClass } from './classes.js'
 import { isRecord } from './guards.js'
-import type { CountMode } from './types.js'
 
 /**
  * The limits of one tier (or of everyone, when there are no tiers): the key's policies per

@@ -1,10 +1,11 @@
-import { checkIpv6Subnet, DEFAULT_IPV6_SUBNET } from '../http/keys.js'
+import { COUNT_MODES, type CountMode } from '../http/count-mode.js'
+import { checkIpv6Subnet, DEFAULT_IPV6_SUBNET } from '../http/ip.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import { type RequestClass, type RequestClassesOptions, type RequestClassifier, requestClasses } from './classes.js'
 import { checkOptionalFunction, checkOptionalName, isRecord, namesOf } from './guards.js'
 import type { KeyResolver } from './lookup.js'
 import { type CompiledTier, compileTier, type TierContext, type TierLimits } from './plan-limits.js'
-import type { CountMode, PlanRequest } from './types.js'
+import type { ProviderRequestInfo } from './types.js'
 
 /** Options of {@link providerPlan}. */
 export interface ProviderPlanOptions {
@@ -53,9 +54,9 @@ export interface ProviderPlanOptions {
 }
 
 /** The `key` option of {@link ProviderPlanOptions}. */
-export type PlanKeyFunction = (raw: unknown, req: PlanRequest) => string | undefined | Promise<string | undefined>
+export type PlanKeyFunction = (raw: unknown, req: ProviderRequestInfo) => string | undefined | Promise<string | undefined>
 /** The `cost` option of {@link ProviderPlanOptions}, as a function. */
-export type PlanCostFunction = (req: PlanRequest, cls: RequestClass) => number
+export type PlanCostFunction = (req: ProviderRequestInfo, cls: RequestClass) => number
 
 /** A plan's options once checked and compiled: defaults applied, every tier's lists built. */
 export interface PlanSettings {
@@ -76,7 +77,6 @@ export interface PlanSettings {
 
 /** Where `providerPlan()`'s errors say they come from. */
 export const WHERE = 'providerPlan()'
-const COUNT_MODES: readonly unknown[] = ['all', 'success', 'failure']
 const LAYER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/
 /** Tier names are sent as `X-RateLimit-Tier`: visible ASCII only. */
 const TIER_NAME = /^[\x21-\x7e]{1,128}$/
@@ -114,7 +114,7 @@ const PLAN_OPTIONS = {
     const modes = new Map<RequestClass, CountMode>()
     if (value === undefined) return modes
     if (typeof value === 'string') {
-      if (!COUNT_MODES.includes(value))
+      if (!(COUNT_MODES as readonly unknown[]).includes(value))
         invalid(WHERE, 'countMode', "must be 'all', 'success', 'failure' or an object of class → mode", value)
       for (const c of classes) modes.set(c, value as CountMode)
       return modes
@@ -122,7 +122,8 @@ const PLAN_OPTIONS = {
     if (!isRecord(value)) invalid(WHERE, 'countMode', "must be 'all', 'success', 'failure' or an object of class → mode", value)
     for (const [c, mode] of Object.entries(value)) {
       if (!classes.includes(c)) invalid(WHERE, `countMode.${c}`, `must name a request class (${classes.join(', ')})`, c)
-      if (!COUNT_MODES.includes(mode)) invalid(WHERE, `countMode.${c}`, "must be 'all', 'success' or 'failure'", mode)
+      if (!(COUNT_MODES as readonly unknown[]).includes(mode))
+        invalid(WHERE, `countMode.${c}`, "must be 'all', 'success' or 'failure'", mode)
       modes.set(c, mode as CountMode)
     }
     return modes

@@ -6,7 +6,7 @@ import type { RequestClass, RequestClassifier } from './classes.js'
 import { isThenable } from './guards.js'
 import type { CompiledTier } from './plan-limits.js'
 import { type ProviderPlanOptions, parsePlanOptions, WHERE } from './plan-options.js'
-import type { PlanRequest, ProviderRequestPlan } from './types.js'
+import type { ProviderRequestInfo, ProviderRequestPlan } from './types.js'
 
 /** Everything known about the caller before its request is classed: what introspection reports. */
 export interface PlanSubject {
@@ -29,9 +29,9 @@ export interface ProviderPlan {
    * What to decide for one request. `warn` hears of a client address that is no IP address (the
    * adapters pass the limiter's); without it, a process warning is emitted once.
    */
-  (req: PlanRequest, warn?: KeyWarn): ProviderRequestPlan | Promise<ProviderRequestPlan>
+  (req: ProviderRequestInfo, warn?: KeyWarn): ProviderRequestPlan | Promise<ProviderRequestPlan>
   /** The caller's key, tier, buckets and team without classing a request (for introspection). */
-  subject(req: PlanRequest, warn?: KeyWarn): PlanSubject | Promise<PlanSubject>
+  subject(req: ProviderRequestInfo, warn?: KeyWarn): PlanSubject | Promise<PlanSubject>
   /** The request classifier in use. */
   readonly classes: RequestClassifier
   /** Tier names, in declaration order (empty without tiers). */
@@ -71,7 +71,7 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
   const { key: keyFn, classes: classifier, tier: tierSource, team: teamOf, teamLayer: layerName, cost, ipv6Subnet } = settings
   const tierNames = [...settings.tiers.keys()]
 
-  const keyOf = (req: PlanRequest, key: string | undefined, warn: KeyWarn | undefined): string => {
+  const keyOf = (req: ProviderRequestInfo, key: string | undefined, warn: KeyWarn | undefined): string => {
     if (key === undefined) return ipKey(req.ip, ipv6Subnet, warn)
     if (typeof key !== 'string' || key.length === 0) {
       // Request-time errors name the type, never the value (it may be a secret; see errors.ts).
@@ -99,7 +99,7 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
     return { name: layerName, key: `${layerName}:${team}`, policies: tier.ceiling }
   }
 
-  type Finish<T> = (req: PlanRequest, key: string, tier: CompiledTier, team: Layer | undefined) => T
+  type Finish<T> = (req: ProviderRequestInfo, key: string, tier: CompiledTier, team: Layer | undefined) => T
 
   const toSubject: Finish<PlanSubject> = (_req, key, tier, team) => ({ key, tier: tier.name, buckets: tier.buckets, team })
 
@@ -130,30 +130,30 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
 
   // Key → tier → team → finish: synchronous when every resolver answers synchronously; the
   // closures below are only made on the asynchronous path.
-  const afterTier = <T>(req: PlanRequest, key: string, tier: CompiledTier, finish: Finish<T>): T | Promise<T> => {
+  const afterTier = <T>(req: ProviderRequestInfo, key: string, tier: CompiledTier, finish: Finish<T>): T | Promise<T> => {
     if (teamOf === undefined || tier.ceiling === undefined) return finish(req, key, tier, undefined)
     const team = teamOf(key, req)
     if (isThenable(team)) return team.then((t) => finish(req, key, tier, teamLayer(tier, t)))
     return finish(req, key, tier, teamLayer(tier, team))
   }
-  const afterKey = <T>(req: PlanRequest, raw: string | undefined, finish: Finish<T>, warn: KeyWarn | undefined): T | Promise<T> => {
+  const afterKey = <T>(req: ProviderRequestInfo, raw: string | undefined, finish: Finish<T>, warn: KeyWarn | undefined): T | Promise<T> => {
     const key = keyOf(req, raw, warn)
     if (typeof tierSource !== 'function') return afterTier(req, key, tierSource, finish)
     const name = tierSource(key, req)
     if (isThenable(name)) return name.then((n) => afterTier(req, key, tierNamed(n), finish))
     return afterTier(req, key, tierNamed(name), finish)
   }
-  const resolve = <T>(req: PlanRequest, finish: Finish<T>, warn: KeyWarn | undefined): T | Promise<T> => {
+  const resolve = <T>(req: ProviderRequestInfo, finish: Finish<T>, warn: KeyWarn | undefined): T | Promise<T> => {
     if (keyFn === undefined) return afterKey(req, undefined, finish, warn)
     const raw = keyFn(req.raw, req)
     return isThenable(raw) ? raw.then((k) => afterKey(req, k, finish, warn)) : afterKey(req, raw, finish, warn)
   }
 
-  const plan = function providerRequestPlan(req: PlanRequest, warn?: KeyWarn): ProviderRequestPlan | Promise<ProviderRequestPlan> {
+  const plan = function providerRequestPlan(req: ProviderRequestInfo, warn?: KeyWarn): ProviderRequestPlan | Promise<ProviderRequestPlan> {
     return resolve(req, toPlan, warn)
   } as ProviderPlan
   return Object.defineProperties(plan, {
-    subject: { value: (req: PlanRequest, warn?: KeyWarn) => resolve(req, toSubject, warn) },
+    subject: { value: (req: ProviderRequestInfo, warn?: KeyWarn) => resolve(req, toSubject, warn) },
     classes: { value: classifier },
     tiers: { value: Object.freeze(tierNames) },
     policies: { value: settings.reachableTiers[0].buckets[0].policies },

@@ -4,15 +4,20 @@ import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limi
 import { checkOptionalFunction } from './guards.js'
 import type { HandlerResponse } from './introspection.js'
 
-/** Response headers in any common shape: Fetch `Headers`, Node's `IncomingHttpHeaders`, a plain object. */
-export type HeadersLike =
+/**
+ * The upstream response's headers in any common shape: Fetch `Headers`, Node's
+ * `IncomingHttpHeaders`, a plain object. Named apart from the client's `HeadersLike`
+ * (`ratekeeper/client`), which also takes name/value pairs: two types under one name in one
+ * package would meet in the root export and in users' imports.
+ */
+export type UpstreamHeaders =
   | { get(name: string): string | null | undefined }
   | Readonly<Record<string, string | readonly string[] | number | undefined>>
 
 /** The upstream provider's response (only its status and headers are read). */
 export interface UpstreamResponse {
   readonly status: number
-  readonly headers: HeadersLike
+  readonly headers: UpstreamHeaders
 }
 
 /** Options of {@link upstreamRateLimit}. */
@@ -71,7 +76,7 @@ const KNOWN: { readonly [K in keyof Required<UpstreamRateLimitOptions>]: true } 
 }
 const DELTA = /^\s*(\d+(?:\.\d+)?)\s*$/
 
-function headerOf(headers: HeadersLike, name: string): string | undefined {
+function headerOf(headers: UpstreamHeaders, name: string): string | undefined {
   if (typeof (headers as { get?: unknown }).get === 'function') {
     const v = (headers as { get(name: string): string | null | undefined }).get(name)
     return v === null || v === undefined ? undefined : String(v)

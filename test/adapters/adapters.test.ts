@@ -2,7 +2,8 @@
 // plain fetch and Hono, asserts its expectations there, and at the end every framework's
 // responses (status, rate-limit headers, body) must equal Express 5's.
 import { afterAll, describe, expect, it } from 'vitest'
-import { allowList, apiKey, ipKey } from '../../src/http/keys.js'
+import { allowList } from '../../src/http/allow-list.js'
+import { apiKey, ipKey } from '../../src/http/keys.js'
 import { createLimiter, fixedWindow, MemoryStore, type Store, StoreError, tokenBucket } from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
 import {

@@ -16,7 +16,8 @@ import { rateLimit as expressRateLimit } from '../../adapters/express.js'
 import fastifyRateLimit from '../../adapters/fastify.js'
 import { type FetchCheck, rateLimit as fetchRateLimit } from '../../adapters/fetch.js'
 import { rateLimit as koaRateLimit } from '../../adapters/koa.js'
-import type { HttpLimiterOptions, HttpRequestInfo } from '../../src/http/pipeline.js'
+import type { HttpLimiterOptions } from '../../src/http/http-options.js'
+import type { HttpRequestInfo } from '../../src/http/request.js'
 
 /** Limiter options as the scenarios write them: functions read only the framework-neutral `info`. */
 export type LimitOptions = HttpLimiterOptions<unknown, HttpRequestInfo<unknown>>

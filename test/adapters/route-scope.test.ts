@@ -1,6 +1,6 @@
 // The pure helpers behind route identities, absolute paths and trust-proxy warnings.
 import { describe, expect, it } from 'vitest'
-import { pathOf, routeScope } from '../../src/http/pipeline.js'
+import { pathOf, routeScope } from '../../src/http/route.js'
 import { MAX_TRUSTED_PROXIES, rangesTrustEveryone, trustsEveryone } from '../../src/http/trust-proxy.js'
 
 describe('routeScope', () => {

@@ -1,6 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { allowList, apiKey, ipKey, normalizeIp, userKey } from '../../src/http/keys.js'
+import { allowList } from '../../src/http/allow-list.js'
+import { normalizeIp } from '../../src/http/ip.js'
+import { apiKey, ipKey, userKey } from '../../src/http/keys.js'
 import { ConfigurationError } from '../../src/limiter/errors.js'
 
 const info = (headers: Record<string, string> = {}, ip: string | undefined = '203.0.113.7') => ({

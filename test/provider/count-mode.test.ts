@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { countingFinish, responseCounts } from '../../src/http/count-mode.js'
 import { createLimiter, type Decision, fixedWindow, type Store, tokenBucket } from '../../src/index.js'
-import { countingFinish, providerPlan, responseCounts } from '../../src/provider/index.js'
+import { providerPlan } from '../../src/provider/index.js'
 import { clock } from '../helpers/clock.js'
 import { callOf, request } from './helpers.js'
 

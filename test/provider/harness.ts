@@ -18,7 +18,7 @@ import { rateLimit as expressRateLimit, rateLimitsRoute as expressRateLimitsRout
 import fastifyRateLimit, { rateLimitsRoute as fastifyRateLimitsRoute } from '../../adapters/fastify.js'
 import { rateLimit as fetchRateLimit, rateLimitsRoute as fetchRateLimitsRoute } from '../../adapters/fetch.js'
 import { rateLimit as koaRateLimit, rateLimitsRoute as koaRateLimitsRoute } from '../../adapters/koa.js'
-import type { PlanRequest, RateLimitsHandlerOptions } from '../../src/provider/index.js'
+import type { ProviderRequestInfo, RateLimitsHandlerOptions } from '../../src/provider/index.js'
 import { upstreamRateLimit } from '../../src/provider/index.js'
 
 export type Framework = 'express4' | 'express5' | 'koa2' | 'koa3' | 'fastify4' | 'fastify5' | 'fetch' | 'hono'
@@ -106,7 +106,7 @@ const ROUTES: ReadonlyArray<readonly [string, string]> = [
   ['GET', '/slow'],
 ]
 
-async function route(setup: AppSetup, method: string, template: string, req: PlanRequest): Promise<RouteResult> {
+async function route(setup: AppSetup, method: string, template: string, req: ProviderRequestInfo): Promise<RouteResult> {
   if (template === '/auth/token') {
     const status = Number(req.headers.get('x-status') ?? '200')
     return { status, body: status < 400 ? '{"access_token":"t"}' : '{"error":"invalid_client"}' }
@@ -138,7 +138,7 @@ function nodeReq(
   ip: string | undefined,
   get: (n: string) => string | undefined,
   raw: unknown,
-): PlanRequest {
+): ProviderRequestInfo {
   return { method, route: template, path, ip, headers: { get }, requestId: get('x-request-id'), raw }
 }
 
@@ -271,7 +271,7 @@ function match(method: string, path: string): string | undefined {
   return undefined
 }
 
-function fetchReq(request: Request, template: string): PlanRequest {
+function fetchReq(request: Request, template: string): ProviderRequestInfo {
   return {
     method: request.method,
     route: template,

@@ -1,13 +1,19 @@
 import { apiKey } from '../../src/http/keys.js'
 import { type ConsumeOptions, type Decision, type Limiter, tokenBucket } from '../../src/index.js'
-import { type KeyResolver, type PlanRequest, type ProviderPlan, type ProviderRequestPlan, providerPlan } from '../../src/provider/index.js'
+import {
+  type KeyResolver,
+  type ProviderPlan,
+  type ProviderRequestInfo,
+  type ProviderRequestPlan,
+  providerPlan,
+} from '../../src/provider/index.js'
 
 /** A request as adapters describe it. */
 export function request(
   method: string,
   route: string | undefined,
   init: { path?: string; headers?: Record<string, string>; ip?: string; requestId?: string } = {},
-): PlanRequest {
+): ProviderRequestInfo {
   const headers = new Map(Object.entries(init.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
   return {
     method,
@@ -29,7 +35,7 @@ export function callOf(p: ProviderRequestPlan): ConsumeOptions {
 export async function decide(
   limiter: Limiter,
   plan: ProviderPlan,
-  req: PlanRequest,
+  req: ProviderRequestInfo,
 ): Promise<{ plan: ProviderRequestPlan; decision: Decision }> {
   const p = await plan(req)
   return { plan: p, decision: await limiter.consume(p.key, callOf(p)) }

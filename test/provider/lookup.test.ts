@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
-import { cachedLookup, type PlanRequest, tierByPrefix } from '../../src/provider/index.js'
+import { cachedLookup, type ProviderRequestInfo, tierByPrefix } from '../../src/provider/index.js'
 import { clock } from '../helpers/clock.js'
 
-const req: PlanRequest = { method: 'GET', route: '/', path: '/', ip: '127.0.0.1', headers: { get: () => undefined } }
+const req: ProviderRequestInfo = { method: 'GET', route: '/', path: '/', ip: '127.0.0.1', headers: { get: () => undefined } }
 
 function manualTimers() {
   const pending: Array<{ fn: () => void; ms: number; cancelled: boolean }> = []

@@ -4,9 +4,10 @@
  */
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { countingFinish } from '../../src/http/count-mode.js'
 import { apiKey } from '../../src/http/keys.js'
 import { createLimiter, fixedWindow, tokenBucket } from '../../src/index.js'
-import { cachedLookup, countingFinish, providerPlan, rateLimitsHandler } from '../../src/provider/index.js'
+import { cachedLookup, providerPlan, rateLimitsHandler } from '../../src/provider/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { clock } from '../helpers/clock.js'
 import { describeRedis, keysUnder, REDIS_URL, uniquePrefix } from '../helpers/redis.js'

@@ -6,8 +6,8 @@
 
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { countingFinish } from '../../src/http/count-mode.js'
 import { createLimiter, type Decision, fixedWindow, type Limiter, MemoryStore } from '../../src/index.js'
-import { countingFinish } from '../../src/provider/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { banner, uniquePrefix } from '../helpers/redis.js'
 import { hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'

@@ -9,7 +9,9 @@ import fc from 'fast-check'
 import { createLimiter, fixedWindow } from 'ratekeeper'
 import { rateLimit } from 'ratekeeper/fetch'
 import { describe, expect, it } from 'vitest'
-import { allowList, ipKey, normalizeIp } from '../../src/http/keys.js'
+import { allowList } from '../../src/http/allow-list.js'
+import { normalizeIp } from '../../src/http/ip.js'
+import { ipKey } from '../../src/http/keys.js'
 
 type V4 = readonly [number, number, number, number]
 

@@ -7,7 +7,7 @@ import { rateLimit as expressRateLimit } from '../../adapters/express.js'
 import fastifyRateLimit from '../../adapters/fastify.js'
 import { rateLimit as fetchRateLimit } from '../../adapters/fetch.js'
 import { rateLimit as koaRateLimit } from '../../adapters/koa.js'
-import type { HttpRequestInfo, RequestPlan } from '../../src/http/pipeline.js'
+import type { HttpRequestInfo, RequestPlan } from '../../src/http/request.js'
 import { fixedWindow } from '../../src/index.js'
 import { EXPRESS, FASTIFY, KOA, Router, send, sendFastify, T0 } from '../helpers/http-apps.js'
 

@@ -1,11 +1,24 @@
 import type { Decision } from '../limiter/decision.js'
 import type { Layer, Limiter } from '../limiter/limiter.js'
 import type { Policy } from '../limiter/policy.js'
-import type { CountMode } from './types.js'
 
-/** How a response finished, as the adapters report it. */
-export interface FinishedResponse {
-  /** The status sent (or about to be sent). */
+/**
+ * Which requests a key's charge sticks for, decided when the response finishes:
+ * - `'all'`: every admitted request counts;
+ * - `'success'`: only responses with status < 400 count (the others are refunded);
+ * - `'failure'`: only responses with status >= 400 count (e.g. failed logins).
+ *
+ * Requests are charged when they arrive, so parallel requests can't overrun the limit; a request
+ * whose client hung up before the response finished always counts.
+ */
+export type CountMode = 'all' | 'success' | 'failure'
+
+/** Every {@link CountMode}, for validating a plan's `countMode`. */
+export const COUNT_MODES: readonly CountMode[] = ['all', 'success', 'failure']
+
+/** How a response finished, as the adapters report it (to `HttpOutcome.finish`). */
+export interface HttpFinish {
+  /** The status sent, or about to be sent (0 when nothing was sent). */
   readonly status: number
   /** The client hung up before the response finished. */
   readonly aborted: boolean
@@ -25,7 +38,7 @@ export interface CountedRequest {
  * counts status >= 400, `'all'` counts everything. A response the client aborted always counts,
  * so hanging up mid-request can't be used to get the charge back.
  */
-export function responseCounts(mode: CountMode, response: FinishedResponse): boolean {
+export function responseCounts(mode: CountMode, response: HttpFinish): boolean {
   if (mode === 'all' || response.aborted) return true
   return mode === 'success' ? response.status < 400 : response.status >= 400
 }
@@ -54,11 +67,11 @@ export function countingFinish(
   limiter: Limiter,
   decision: Decision,
   request: CountedRequest,
-): ((response: FinishedResponse) => Promise<void>) | undefined {
+): ((response: HttpFinish) => Promise<void>) | undefined {
   const mode = request.countMode ?? 'all'
   if (mode === 'all' || !decision.allowed || decision.reason !== 'ok' || decision.cost === 0) return undefined
   let done = false
-  return function finishCountedRequest(response: FinishedResponse): Promise<void> {
+  return function finishCountedRequest(response: HttpFinish): Promise<void> {
     if (done) return Promise.resolve()
     done = true
     if (responseCounts(mode, response)) return Promise.resolve()
