@@ -9,7 +9,7 @@ import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/ht
 import { createHttpLimiter, pathOf, routeScope } from '../src/http/pipeline.js'
 import type { Decision } from '../src/limiter/decision.js'
 import { checkOptionsObject, invalid } from '../src/limiter/errors.js'
-import type { Limiter } from '../src/limiter/limiter.js'
+import type { Limiter } from '../src/limiter/types.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
 
 export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/http/keys.js'

@@ -7,7 +7,7 @@ import type { Context, Next } from 'koa'
 import type { HttpLimiterOptions, HttpOutcome, HttpRequestInfo } from '../src/http/pipeline.js'
 import { createHttpLimiter, isThenable, NodeHeaderReader, onFinished, pathOf, routeScope } from '../src/http/pipeline.js'
 import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage } from '../src/http/trust-proxy.js'
-import type { Limiter } from '../src/limiter/limiter.js'
+import type { Limiter } from '../src/limiter/types.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
 
 export { allowList, apiKey, ipKey, normalizeIp, userKey } from '../src/http/keys.js'

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 
+export { createLimiter } from './create-limiter.js'
 export * from './http/index.js'
 export {
   API_KEY_PREFIX,
@@ -38,24 +39,23 @@ export { MAX_TICKS_PER_MS, type TokenBucketOptions, tokenBucket } from './limite
 export type { Decision, DecisionReason, PolicyResult } from './limiter/decision.js'
 export { type Duration, type DurationUnit, parseDuration } from './limiter/duration.js'
 export { ConfigurationError, RateKeeperError, type RateKeeperErrorCode, StoreError } from './limiter/errors.js'
-export {
-  type ConsumeOptions,
-  createLimiter,
-  type Layer,
-  type Limiter,
-  type LimiterEventName,
-  type LimiterEvents,
-  type LimiterOptions,
-  type Logger,
-  type RefundOptions,
-  type StoreErrorEvent,
-  type StoreErrorMode,
-  type WaitOptions,
-} from './limiter/limiter.js'
 export type { Policy, PolicyKind, PolicyOptionsBase, PolicyState, StepOutcome } from './limiter/policy.js'
 export { type Sleep, timerSleep } from './limiter/sleep.js'
 export type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './limiter/store.js'
 export { encodeSubject, MAX_SUBJECT_LENGTH } from './limiter/subject.js'
+export type {
+  ConsumeOptions,
+  Layer,
+  Limiter,
+  LimiterEventName,
+  LimiterEvents,
+  LimiterOptions,
+  Logger,
+  RefundOptions,
+  StoreErrorEvent,
+  StoreErrorMode,
+  WaitOptions,
+} from './limiter/types.js'
 export * from './provider/index.js'
 export { type CasBackend, type CasStoreOptions, type CasWrite, casStore, type Versioned } from './stores/cas.js'
-export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory/store.js'

@@ -8,8 +8,8 @@ import {
   invalidAtRequest,
   RateKeeperError,
 } from '../limiter/errors.js'
-import type { Layer } from '../limiter/limiter.js'
 import type { Policy } from '../limiter/policy.js'
+import type { Layer } from '../limiter/types.js'
 import { type RequestClass, type RequestClassesOptions, type RequestClassifier, requestClasses } from './classes.js'
 import type { KeyResolver } from './lookup.js'
 import type { CountMode, PlanRequest, ProviderRequestPlan } from './types.js'

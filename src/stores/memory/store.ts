@@ -1,9 +1,9 @@
 import { channel } from 'node:diagnostics_channel'
 import { LRUCache } from 'lru-cache'
-import { ConfigurationError, checkInteger, checkKnownOptions, invalid, StoreError } from '../limiter/errors.js'
-import type { Policy, PolicyState, StepOutcome } from '../limiter/policy.js'
-import { newOutcome } from '../limiter/policy.js'
-import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../limiter/store.js'
+import { ConfigurationError, checkInteger, checkKnownOptions, invalid, StoreError } from '../../limiter/errors.js'
+import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
+import { newOutcome } from '../../limiter/policy.js'
+import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -101,6 +101,8 @@ export class MemoryStore implements Store {
   /** Where a spent state is asked when it could admit again. */
   #spent = newOutcome()
   #memKeys: string[] = []
+  /** `consumeInto`'s subject, once per policy (reused: the store is synchronous). */
+  #subjectKeys: string[] = []
   /** Latest request time seen: blocks are compared in the callers' clock, which tests inject. */
   #lastNow = 0
   #states: (PolicyState | undefined)[] = []
@@ -176,13 +178,13 @@ export class MemoryStore implements Store {
 
   consume(request: StoreRequest): StoreResult {
     const results = new Array<number>(3 * request.policies.length)
-    const allowed = this.decideInto(request.keys, request.policies, request.cost, request.now, true, results)
+    const allowed = this.#decide(request.keys, request.policies, request.cost, request.now, true, results)
     return { allowed, now: request.now, results }
   }
 
   peek(request: StoreRequest): StoreResult {
     const results = new Array<number>(3 * request.policies.length)
-    const allowed = this.decideInto(request.keys, request.policies, request.cost, request.now, false, results)
+    const allowed = this.#decide(request.keys, request.policies, request.cost, request.now, false, results)
     return { allowed, now: request.now, results }
   }
 
@@ -291,19 +293,23 @@ export class MemoryStore implements Store {
     }
   }
 
-  /**
-   * `consume` (charge) or `peek` without the request and result objects: writes the three
-   * numbers per check into `results` and returns whether the request is admitted. The limiter
-   * calls this directly so a decision on this store allocates almost nothing. @internal
-   */
-  decideInto(keys: readonly string[], policies: readonly Policy[], cost: number, now: number, charge: boolean, results: number[]): boolean {
+  /** The store's fast path (see `Store.consumeInto`): `consume` of one subject, into `results`. */
+  consumeInto(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[]): boolean {
+    if (policies.length === 1) return this.#decideOne(subject, policies[0], cost, now, true, results)
+    const keys = this.#subjectKeys
+    for (let i = 0; i < policies.length; i++) keys[i] = subject
+    return this.#decideMany(keys, policies, cost, now, true, results)
+  }
+
+  /** `consume` (charge) or `peek` into `results`, three numbers per check; returns whether the request is admitted. */
+  #decide(keys: readonly string[], policies: readonly Policy[], cost: number, now: number, charge: boolean, results: number[]): boolean {
     return policies.length === 1
-      ? this.decideOneInto(keys[0], policies[0], cost, now, charge, results)
+      ? this.#decideOne(keys[0], policies[0], cost, now, charge, results)
       : this.#decideMany(keys, policies, cost, now, charge, results)
   }
 
-  /** `decideInto` for one policy, without the arrays (the limiter's hot path). @internal */
-  decideOneInto(key: string, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
+  /** `#decide` for one policy, without the arrays (the hot path). */
+  #decideOne(key: string, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
     this.#checkOpen()
     if (now > this.#lastNow) this.#lastNow = now
     const memKey = this.#memKey(policy.slot, key)
@@ -346,7 +352,7 @@ export class MemoryStore implements Store {
     return true
   }
 
-  /** The rest of `decideOneInto` when nothing is written: a denial, a peek or a cost of 0. */
+  /** The rest of `#decideOne` when nothing is written: a denial, a peek or a cost of 0. */
   #unchanged(
     memKey: string,
     policy: Policy,
@@ -371,7 +377,7 @@ export class MemoryStore implements Store {
     results[1] = out.resetAt
   }
 
-  /** `decideOneInto` for an entry that is limited (held in the heap at `at`). */
+  /** `#decideOne` for an entry that is limited (held in the heap at `at`). */
   #decideLimited(memKey: string, at: number, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
     const state = this.#heapStates[at]
     const out = this.#outs[0]
@@ -398,7 +404,7 @@ export class MemoryStore implements Store {
     return true
   }
 
-  /** `decideInto` for several policies: all are stepped before any is written, so a denial charges none. */
+  /** `#decide` for several policies: all are stepped before any is written, so a denial charges none. */
   #decideMany(
     keys: readonly string[],
     policies: readonly Policy[],
