@@ -58,4 +58,5 @@ export type {
 } from './limiter/types.js'
 export * from './provider/index.js'
 export { type CasBackend, type CasStoreOptions, type CasWrite, casStore, type Versioned } from './stores/cas.js'
-export { MemoryStore, type MemoryStoreOptions } from './stores/memory/store.js'
+export type { MemoryStoreOptions } from './stores/memory/options.js'
+export { MemoryStore } from './stores/memory/store.js'
