@@ -78,7 +78,7 @@ export function callCost(where: string, c: unknown): number {
  * The options of a call (`consume`, `decide`, `peek`, `refund`, `reset`, `wait`), checked in this
  * order. Calls are made while serving requests: errors name the option, never the value.
  */
-const CALL_OPTIONS: OptionTable<WaitOptions & RefundOptions> = {
+const CALL_OPTIONS = {
   cost: (where, _option, value) => callCost(where, value),
   policies: (where, option, value) => checkPolicies(where, option, value, { requestTime: true }),
   tier: (where, option, value) => {
@@ -93,16 +93,21 @@ const CALL_OPTIONS: OptionTable<WaitOptions & RefundOptions> = {
   decision: null,
   signal: null,
   maxWaitMs: null,
-}
+} as const satisfies OptionTable<WaitOptions & RefundOptions>
 
-/** Checks a call's options object: an object, known names only, and each value in the table. */
+/**
+ * Checks a call's options object: an object, known names only, and each value by the table's
+ * check. Calls come with requests, so this is a hot path: names are walked without allocating
+ * (the message is built only for an unknown one), and the checks are called by name, as
+ * property reads, rather than looked up with each option's name.
+ */
 export function checkCallOptions(where: string, options: unknown): asserts options is WaitOptions & RefundOptions {
   if (typeof options !== 'object' || options === null) invalidInCall(where, 'options', 'must be an object', options)
-  checkKnownOptions(where, options, CALL_OPTIONS, true)
-  const opts = options as Record<string, unknown>
-  for (const name in CALL_OPTIONS) {
-    const check = CALL_OPTIONS[name as keyof typeof CALL_OPTIONS]
-    const value = opts[name]
-    if (check !== null && value !== undefined) check(where, name, value)
-  }
+  for (const name in options) if (!Object.hasOwn(CALL_OPTIONS, name)) checkKnownOptions(where, options, CALL_OPTIONS, true)
+  const o = options as WaitOptions & RefundOptions
+  const { cost, policies, tier, layers } = CALL_OPTIONS
+  if (o.cost !== undefined) cost(where, 'cost', o.cost)
+  if (o.policies !== undefined) policies(where, 'policies', o.policies)
+  if (o.tier !== undefined) tier(where, 'tier', o.tier)
+  if (o.layers !== undefined) layers(where, 'layers', o.layers)
 }
