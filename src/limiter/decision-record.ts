@@ -5,7 +5,11 @@ const NO_POLICIES: readonly PolicyResult[] = Object.freeze([])
 /** `violated` of a decision that denied nothing. */
 export const NO_NAMES: readonly string[] = Object.freeze([])
 
-/** What a {@link DecisionRecord} is made of: the public figures, and what `policies` is built from. */
+/**
+ * What a {@link DecisionRecord} is made of: the public figures, and what `policies` is built
+ * from. Every field is always given, in this order, so that every decision is built from an
+ * object of one shape (the constructor's reads stay monomorphic on the hot path).
+ */
 export interface DecisionFields {
   readonly allowed: boolean
   readonly reason: DecisionReason
@@ -17,15 +21,15 @@ export interface DecisionFields {
   readonly retryAfterMs: number
   readonly violated: readonly string[]
   readonly at: number
-  readonly tier?: string | undefined
-  readonly dryRun?: boolean | undefined
-  readonly error?: unknown
+  readonly tier: string | undefined
+  readonly dryRun: boolean | undefined
+  readonly error: unknown
   /** The policies decided, in request order (none for a store error). */
   readonly list: readonly Policy[]
-  /** The store's three numbers per policy; left out for one policy whose numbers are the headline's. */
-  readonly raw?: readonly number[] | undefined
-  /** The layer of each policy (`undefined`: the key's own); left out when there are no layers. */
-  readonly layerOf?: readonly (string | undefined)[] | undefined
+  /** The store's three numbers per policy; `undefined` for one policy whose numbers are the headline's. */
+  readonly raw: readonly number[] | undefined
+  /** The layer of each policy (`undefined`: the key's own); `undefined` when there are no layers. */
+  readonly layerOf: readonly (string | undefined)[] | undefined
 }
 
 /**
@@ -171,6 +175,7 @@ export function decisionOf(answer: StoreAnswer): DecisionRecord {
     at: answer.at,
     tier: answer.tier,
     dryRun: answer.dryRun ? true : undefined,
+    error: undefined,
     list,
     raw: r,
     layerOf: answer.layerOf,
@@ -199,8 +204,11 @@ export function storeErrorDecision(failure: {
     violated: NO_NAMES,
     at: failure.at,
     tier: failure.tier,
+    dryRun: undefined,
     error: failure.error,
     list: NO_POLICY_LIST,
+    raw: undefined,
+    layerOf: undefined,
   })
 }
 

@@ -197,8 +197,12 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       retryAfterMs: allowed ? 0 : retry < 0 ? Number.POSITIVE_INFINITY : retry,
       violated: allowed || retry === 0 ? NO_NAMES : [policies[0].name],
       at,
+      tier: undefined,
       dryRun: dryRun && !allowed ? true : undefined,
+      error: undefined,
       list: policies,
+      raw: undefined,
+      layerOf: undefined,
     })
     if (emitter.any) emitter.announce(decision, nearLimit)
     return decision

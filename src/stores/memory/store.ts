@@ -163,13 +163,14 @@ export class MemoryStore implements Store {
 
   /** `#decide` for one policy, without the arrays (the hot path). */
   #decideOne(key: string, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
+    const entries = this.#entries
     this.#checkOpen()
-    this.#entries.seen(now)
-    const memKey = this.#entries.keys.of(policy.slot, key)
+    entries.seen(now)
+    const memKey = entries.keys.of(policy.slot, key)
     // The entry decided last is still the most recently used: looking it up again would change nothing.
-    const value = this.#entries.lookup(memKey)
-    if (value === undefined && this.#entries.heap.size !== 0) {
-      const at = this.#entries.heap.positionOf(memKey)
+    const value = entries.lookup(memKey)
+    if (value === undefined && entries.heap.size !== 0) {
+      const at = entries.heap.positionOf(memKey)
       if (at >= 0) return this.#decideLimited(memKey, at, policy, cost, now, charge, results)
     }
     let out = this.#outs[0]
@@ -177,8 +178,8 @@ export class MemoryStore implements Store {
       // A charge on a stored token bucket steps from a call site of its own, which stays monomorphic
       // (so inlined, its state never boxed) when windows share this code.
       out = this.#bucketOut
-      policy.step(this.#entries.pool[value], cost, now, out)
-    } else policy.step(this.#entries.stateOf(value), cost, now, out)
+      policy.step(entries.pool[value], cost, now, out)
+    } else policy.step(entries.stateOf(value), cost, now, out)
     const allowed = out.allowed
     if (!charge || !allowed || cost === 0) {
       this.#unchanged(memKey, policy, value, cost, now, charge, out, results)
@@ -189,14 +190,14 @@ export class MemoryStore implements Store {
     const next = out.state
     if (typeof next === 'number' && typeof value === 'number' && remaining !== 0) {
       // Token bucket already stored and not spent: update its slot in place; the entry stays the most recently used.
-      this.#entries.pool[value] = next
-      this.#entries.remember(memKey, value)
+      entries.pool[value] = next
+      entries.remember(memKey, value)
     } else {
-      const stored = this.#entries.put(memKey, policy, next, remaining, now, value, -1)
+      const stored = entries.put(memKey, policy, next, remaining, now, value, -1)
       // A written entry was set last (the most recently used), unless it is limited or dropped.
-      if (stored === undefined) this.#entries.forget()
-      else this.#entries.remember(memKey, stored)
-      this.#entries.flush()
+      if (stored === undefined) entries.forget()
+      else entries.remember(memKey, stored)
+      entries.flush()
     }
     // Written last: an `evicted` listener above may have decided on this store (and its scratch).
     results[0] = remaining
@@ -216,15 +217,16 @@ export class MemoryStore implements Store {
     stepped: StepOutcome,
     results: number[],
   ): void {
+    const entries = this.#entries
     const allowed = stepped.allowed
     results[2] = allowed ? 0 : stepped.retryAfterMs
-    if (!allowed && charge && !stepped.never && value !== undefined) this.#entries.protect(memKey, value, now + stepped.retryAfterMs)
-    else if (value !== undefined) this.#entries.remember(memKey, value)
+    if (!allowed && charge && !stepped.never && value !== undefined) entries.protect(memKey, value, now + stepped.retryAfterMs)
+    else if (value !== undefined) entries.remember(memKey, value)
     let out = stepped
     if (!charge && cost > 0) {
       // A peek reports the uncharged state (the retry above stays the charge's).
       out = this.#outs[0]
-      policy.step(this.#entries.stateOf(value), 0, now, out)
+      policy.step(entries.stateOf(value), 0, now, out)
     }
     results[0] = out.remaining
     results[1] = out.resetAt
@@ -232,13 +234,14 @@ export class MemoryStore implements Store {
 
   /** `#decideOne` for an entry that is limited (held in the heap at `at`). */
   #decideLimited(memKey: string, at: number, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
-    const state = this.#entries.heap.states[at]
+    const entries = this.#entries
+    const state = entries.heap.states[at]
     const out = this.#outs[0]
     policy.step(state, cost, now, out)
     const allowed = out.allowed
     if (!charge || !allowed || cost === 0) {
       results[2] = allowed ? 0 : out.retryAfterMs
-      if (!allowed && charge && !out.never) this.#entries.protect(memKey, undefined, now + out.retryAfterMs)
+      if (!allowed && charge && !out.never) entries.protect(memKey, undefined, now + out.retryAfterMs)
       // A peek reports the uncharged state.
       if (!charge && cost > 0) policy.step(state, 0, now, out)
       results[0] = out.remaining
@@ -247,10 +250,10 @@ export class MemoryStore implements Store {
     }
     const remaining = out.remaining
     const resetAt = out.resetAt
-    const stored = this.#entries.put(memKey, policy, out.state, remaining, now, undefined, at)
-    if (stored === undefined) this.#entries.forget()
-    else this.#entries.remember(memKey, stored)
-    this.#entries.flush()
+    const stored = entries.put(memKey, policy, out.state, remaining, now, undefined, at)
+    if (stored === undefined) entries.forget()
+    else entries.remember(memKey, stored)
+    entries.flush()
     results[0] = remaining
     results[1] = resetAt
     results[2] = 0
