@@ -2,7 +2,7 @@ import { ConfigurationError } from './errors.js'
 import { checkCallOptions } from './options.js'
 import type { Policy } from './policy.js'
 import { checkPolicies, invalidInCall } from './policy-list.js'
-import type { StoreEvents, StoreRequest } from './store.js'
+import type { Store, StoreEvents, StoreRequest } from './store.js'
 import { encodeSubject } from './subject.js'
 import type { ConsumeOptions, Layer } from './types.js'
 
@@ -10,6 +10,32 @@ import type { ConsumeOptions, Layer } from './types.js'
 export interface BuiltRequest {
   readonly request: StoreRequest
   readonly layerOf: readonly (string | undefined)[] | undefined
+}
+
+/** What a call asks of a store. */
+export type Mode = 'consume' | 'peek' | 'refund'
+
+/** One call on its way to a store: what it asks, and what its decision will say. */
+export interface StoreCall extends BuiltRequest {
+  readonly mode: Mode
+  readonly key: string
+  readonly tier: string | undefined
+  /** A refund's `at`: when the cost was charged. */
+  readonly at: number | undefined
+}
+
+/** A call as the limiter's methods make it, before its store request is built. */
+export interface CallPlan {
+  readonly mode: Mode
+  readonly where: string
+  readonly key: string
+  readonly options: ConsumeOptions | undefined
+  /** A refund's `at`. */
+  readonly at?: number | undefined
+  /** The store asked (a refund's may be the fallback). @default the limiter's store */
+  readonly target?: Store | undefined
+  /** The cost when the options name none. @default 1 */
+  readonly defaultCost?: number
 }
 
 /** What every request of one limiter shares. */

@@ -1,28 +1,18 @@
 import { hasOwnDeadline, malformedAnswer, wellFormed, withDeadline } from './deadline.js'
 import type { Decision } from './decision.js'
 import { DecisionRecord, decisionOf, NO_NAMES, storeErrorDecision } from './decision-record.js'
-import { ConfigurationError, invalid, invalidAtRequest, StoreError } from './errors.js'
+import { ConfigurationError, invalid, StoreError } from './errors.js'
 import { LimiterEmitter, StoreHealth } from './events.js'
-import { type BuiltRequest, buildRequest, type RequestContext } from './layers.js'
-import { callCost, checkLimiterOptions } from './options.js'
+import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, type StoreCall } from './layers.js'
+import { checkLimiterOptions } from './options.js'
+import { type RefundContext, refund } from './refund.js'
 import { timerSleep } from './sleep.js'
 import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
 import { hubOf, type StoreEventHub, type StoreListener } from './store-events.js'
 import { encodeSubject } from './subject.js'
 import { isThenable } from './thenable.js'
-import type { ConsumeOptions, Limiter, LimiterOptions, RefundOptions, StoreErrorMode } from './types.js'
+import type { ConsumeOptions, Limiter, LimiterOptions, StoreErrorMode } from './types.js'
 import { waitFor } from './wait.js'
-
-type Mode = 'consume' | 'peek' | 'refund'
-
-/** One call on its way to a store: what it asks, and what its decision will say. */
-interface StoreCall extends BuiltRequest {
-  readonly mode: Mode
-  readonly key: string
-  readonly tier: string | undefined
-  /** A refund's `at`: when the cost was charged. */
-  readonly at: number | undefined
-}
 
 /** A store with the synchronous fast path (see `Store.consumeInto`). */
 type FastStore = Store & Required<Pick<Store, 'consumeInto'>>
@@ -250,18 +240,19 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     return decision
   }
 
-  /** A call with the options given: `target` is the store asked (a refund's may be the fallback). */
-  const run = (
-    mode: Mode,
-    where: string,
-    key: string,
-    opts: ConsumeOptions | undefined,
-    at?: number,
-    target: Store = store,
-    defaultCost = 1,
-  ) => {
+  /** `consume` and `decide`: the fast path when the store has one and the call passes no options. */
+  const consume = (where: string, key: string, opts: ConsumeOptions | undefined): Decision | Promise<Decision> => {
+    if (opts === undefined && fast !== undefined) {
+      if (closed) throw new StoreError('ERR_RK_CLOSED', `${where}: the limiter is closed`)
+      return consumeFast(fast, where, key)
+    }
+    return run({ mode: 'consume', where, key, options: opts })
+  }
+
+  /** A call: its store request built (its options checked), then asked of `plan.target` (default: the store). */
+  const run = (plan: CallPlan): Decision | Promise<Decision> => {
+    const { mode, where, key, options: opts } = plan
     if (closed) throw new StoreError('ERR_RK_CLOSED', `${where}: the limiter is closed`)
-    if (opts === undefined && mode === 'consume' && fast !== undefined) return consumeFast(fast, where, key)
     let built: BuiltRequest
     if (opts === undefined) {
       // The common call, without the option checks.
@@ -269,44 +260,11 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       const keys = policies.length === 1 ? [subject] : new Array<string>(policies.length).fill(subject)
       built = { request: { keys, policies, cost: 1, now: now(), tag: subject, events: callEvents }, layerOf: undefined }
     } else {
-      built = buildRequest(requests, { where, key, options: opts, defaultCost })
+      built = buildRequest(requests, { where, key, options: opts, defaultCost: plan.defaultCost ?? 1 })
     }
-    return ask(target, { mode, key, request: built.request, layerOf: built.layerOf, tier: opts?.tier, at })
+    return ask(plan.target ?? store, { mode, key, request: built.request, layerOf: built.layerOf, tier: opts?.tier, at: plan.at })
   }
-
-  /**
-   * `refund`: to the store that charged the decision (the fallback for its own charges), with
-   * the policies and layers it was decided with; a decision that charged nothing, or was given
-   * back already, gives nothing and reports the current state.
-   */
-  const refund = (key: string, opts: RefundOptions | undefined): Decision | Promise<Decision> => {
-    const where = 'limiter.refund()'
-    const decision = opts?.decision
-    if (decision !== undefined && (typeof decision !== 'object' || decision === null)) {
-      invalidAtRequest(where, 'decision', 'must be the decision being refunded', decision)
-    }
-    const at = opts?.at ?? decision?.at
-    if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) {
-      invalidAtRequest(where, 'at', 'must be epoch ms (decision.at)', at)
-    }
-    const target = decision !== undefined && fallback !== undefined && chargedByFallback.has(decision) ? fallback : store
-    const cost = typeof decision?.cost === 'number' ? decision.cost : 1
-    if (decision === undefined) return run('refund', where, key, opts, at, target, cost)
-    const charged = opts?.policies === undefined && opts?.layers === undefined ? chargedWith.get(decision) : undefined
-    // Charged nothing (denied, dry-run, a store error, cost 0) or already given back: nothing to refund.
-    if (decision.allowed !== true || decision.reason !== 'ok' || decision.cost === 0 || refunded.has(decision)) {
-      if (charged === undefined) {
-        const { decision: _d, at: _at, cost: _c, ...rest } = opts as RefundOptions
-        return run('peek', where, key, { ...rest, cost: 0 }, undefined, target, 0)
-      }
-      const look: StoreRequest = { ...charged.request, cost: 0, now: now() }
-      return ask(target, { mode: 'peek', key, request: look, layerOf: charged.layerOf, tier: decision.tier, at: undefined })
-    }
-    refunded.add(decision)
-    if (charged === undefined) return run('refund', where, key, opts, at, target, cost)
-    const back: StoreRequest = { ...charged.request, cost: opts?.cost === undefined ? cost : callCost(where, opts.cost), now: now() }
-    return ask(target, { mode: 'refund', key, request: back, layerOf: charged.layerOf, tier: opts?.tier ?? decision.tier, at })
-  }
+  const refunds: RefundContext = { store, fallback, now, chargedByFallback, chargedWith, refunded, run, ask }
 
   /** Resets in one store, with the same deadline as its other calls; failures reject. */
   const resetIn = async (s: Store, request: StoreRequest): Promise<void> => {
@@ -335,25 +293,25 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     store,
     onStoreError,
     dryRun,
-    decide: (key, opts) => run('consume', 'limiter.decide()', key, opts),
+    decide: (key, opts) => consume('limiter.decide()', key, opts),
     // decide, and one resolved promise: no async function, no closure per call.
     consume(key, opts) {
       try {
-        return Promise.resolve(run('consume', 'limiter.consume()', key, opts))
+        return Promise.resolve(consume('limiter.consume()', key, opts))
       } catch (error) {
         return Promise.reject(error)
       }
     },
     peek(key, opts) {
       try {
-        return Promise.resolve(run('peek', 'limiter.peek()', key, opts))
+        return Promise.resolve(run({ mode: 'peek', where: 'limiter.peek()', key, options: opts }))
       } catch (error) {
         return Promise.reject(error)
       }
     },
     refund(key, opts) {
       try {
-        return Promise.resolve(refund(key, opts))
+        return Promise.resolve(refund(refunds, key, opts))
       } catch (error) {
         return Promise.reject(error)
       }
