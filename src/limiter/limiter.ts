@@ -11,7 +11,7 @@ import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
 import { hubOf, type StoreEventHub, type StoreListener } from './store-events.js'
 import { encodeSubject } from './subject.js'
 import { isThenable } from './thenable.js'
-import type { ConsumeOptions, Limiter, LimiterOptions, StoreErrorMode } from './types.js'
+import type { Limiter, LimiterOptions, StoreErrorMode } from './types.js'
 import { waitFor } from './wait.js'
 
 /** A store with the synchronous fast path (see `Store.consumeInto`). */
@@ -240,15 +240,6 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     return decision
   }
 
-  /** `consume` and `decide`: the fast path when the store has one and the call passes no options. */
-  const consume = (where: string, key: string, opts: ConsumeOptions | undefined): Decision | Promise<Decision> => {
-    if (opts === undefined && fast !== undefined) {
-      if (closed) throw new StoreError('ERR_RK_CLOSED', `${where}: the limiter is closed`)
-      return consumeFast(fast, where, key)
-    }
-    return run({ mode: 'consume', where, key, options: opts })
-  }
-
   /** A call: its store request built (its options checked), then asked of `plan.target` (default: the store). */
   const run = (plan: CallPlan): Decision | Promise<Decision> => {
     const { mode, where, key, options: opts } = plan
@@ -293,11 +284,20 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     store,
     onStoreError,
     dryRun,
-    decide: (key, opts) => consume('limiter.decide()', key, opts),
+    // The fast path when the store has one and the call passes no options (a closed limiter goes to run, which refuses).
+    decide: (key, opts) =>
+      opts === undefined && fast !== undefined && !closed
+        ? consumeFast(fast, 'limiter.decide()', key)
+        : run({ mode: 'consume', where: 'limiter.decide()', key, options: opts }),
     // decide, and one resolved promise: no async function, no closure per call.
     consume(key, opts) {
       try {
-        return Promise.resolve(consume('limiter.consume()', key, opts))
+        const where = 'limiter.consume()'
+        return Promise.resolve(
+          opts === undefined && fast !== undefined && !closed
+            ? consumeFast(fast, where, key)
+            : run({ mode: 'consume', where, key, options: opts }),
+        )
       } catch (error) {
         return Promise.reject(error)
       }
