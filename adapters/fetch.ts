@@ -13,7 +13,7 @@ import { pathOf, templateScope } from '../src/http/route.js'
 import { OutwardStacking } from '../src/http/stacking.js'
 import type { Decision } from '../src/limiter/decision.js'
 import { checkOptionsObject, invalid } from '../src/limiter/errors.js'
-import type { Limiter } from '../src/limiter/limiter.js'
+import type { Limiter } from '../src/limiter/types.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
 
 /** What key, cost, skip and plan functions see about a request (`raw` is the `Request`). */

@@ -10,7 +10,7 @@ import { createHttpLimiter, isThenable } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf, routeScope } from '../src/http/route.js'
 import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage } from '../src/http/trust-proxy.js'
-import type { Limiter } from '../src/limiter/limiter.js'
+import type { Limiter } from '../src/limiter/types.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
 
 /** What key, cost, skip and plan functions see about a Koa request (`raw` is `ctx`). */

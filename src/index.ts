@@ -9,26 +9,27 @@
  * @packageDocumentation
  */
 
+export { createLimiter } from './create-limiter.js'
 export { type FixedWindowOptions, fixedWindow } from './limiter/algorithms/fixed-window.js'
 export { type SlidingWindowOptions, slidingWindow } from './limiter/algorithms/sliding-window.js'
 export { type TokenBucketOptions, tokenBucket } from './limiter/algorithms/token-bucket.js'
 export type { Decision, DecisionReason, PolicyResult } from './limiter/decision.js'
 export type { Duration } from './limiter/duration.js'
 export { ConfigurationError, RateKeeperError, type RateKeeperErrorCode, StoreError } from './limiter/errors.js'
-export {
-  type ConsumeOptions,
-  createLimiter,
-  type Layer,
-  type Limiter,
-  type LimiterEvents,
-  type LimiterOptions,
-  type Logger,
-  type RefundOptions,
-  type StoreErrorEvent,
-  type StoreErrorMode,
-  type WaitOptions,
-} from './limiter/limiter.js'
 export type { Policy, PolicyState, StepOutcome } from './limiter/policy.js'
 export type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './limiter/store.js'
+export type {
+  ConsumeOptions,
+  Layer,
+  Limiter,
+  LimiterEvents,
+  LimiterOptions,
+  Logger,
+  RefundOptions,
+  StoreErrorEvent,
+  StoreErrorMode,
+  WaitOptions,
+} from './limiter/types.js'
 export { type CasBackend, type CasStoreOptions, type CasWrite, casStore, type Versioned } from './stores/cas.js'
-export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
+export type { MemoryStoreOptions } from './stores/memory/options.js'
+export { MemoryStore } from './stores/memory/store.js'

@@ -1,7 +1,8 @@
+import { createLimiter } from '../create-limiter.js'
 import { tokenBucket } from '../limiter/algorithms/token-bucket.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
-import { createLimiter, type Limiter } from '../limiter/limiter.js'
+import type { Limiter } from '../limiter/types.js'
 import { parseRateLimitHeaders, type ResetFormat } from './parse-headers.js'
 import { abortable, type Sleep, timerSleep } from './timing.js'
 

@@ -1,6 +1,6 @@
 import type { Decision } from '../limiter/decision.js'
 import { RateKeeperError } from '../limiter/errors.js'
-import type { Limiter } from '../limiter/limiter.js'
+import type { Limiter } from '../limiter/types.js'
 import type { Sleep } from './timing.js'
 
 /** A queued call was not served before its deadline. */

@@ -1,6 +1,6 @@
 import type { Decision } from '../limiter/decision.js'
-import type { Layer, Limiter } from '../limiter/limiter.js'
 import type { Policy } from '../limiter/policy.js'
+import type { Layer, Limiter } from '../limiter/types.js'
 
 /**
  * Which requests a key's charge sticks for, decided when the response finishes:

@@ -1,11 +1,12 @@
 // The options every adapter takes: their type, the one table of their names and validators, and
 // how they become a limiter.
+
+import { createLimiter } from '../create-limiter.js'
 import type { Decision } from '../limiter/decision.js'
 import { ConfigurationError, checkInteger, checkOptionsObject, invalid } from '../limiter/errors.js'
-import type { Limiter, LimiterOptions, Logger, StoreErrorMode } from '../limiter/limiter.js'
-import { createLimiter } from '../limiter/limiter.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Store } from '../limiter/store.js'
+import type { Limiter, LimiterOptions, Logger, StoreErrorMode } from '../limiter/types.js'
 import type { BodyFormatter, BodyOptions, BodyPreset } from './bodies.js'
 import type { HeaderOptions } from './headers.js'
 import { checkIpv6Subnet } from './ip.js'

@@ -1,6 +1,6 @@
 import type { Decision } from '../limiter/decision.js'
-import type { Layer } from '../limiter/limiter.js'
 import type { Policy } from '../limiter/policy.js'
+import type { Layer } from '../limiter/types.js'
 import type { CountMode, HttpFinish } from './count-mode.js'
 
 /** Reads a request header; `undefined` when absent. Several values are joined with `, `. */

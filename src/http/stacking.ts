@@ -1,6 +1,6 @@
 // Several mounts on one request: requests already decided by the same limits pass a second mount
 // uncounted, and a response describes only the limiter that decided it.
-import type { Limiter } from '../limiter/limiter.js'
+import type { Limiter } from '../limiter/types.js'
 import type { HeaderOptions } from './headers.js'
 
 /**

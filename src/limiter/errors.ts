@@ -147,19 +147,35 @@ export function invalid(where: string, option: string, expected: string, receive
 
 /**
  * Throws `ERR_RK_UNKNOWN_OPTION` when `options` has a key that `known` lacks.
- * `known` is typed as a record over the options type so the compiler keeps the list complete.
+ * `known` is typed as a record over the options type (an option table) so the compiler keeps the
+ * list complete. `requestTime`: the options come with a request, so the unknown name is not quoted.
  */
-export function checkKnownOptions<T extends object>(where: string, options: T, known: { readonly [K in keyof Required<T>]: true }): void {
+export function checkKnownOptions<T extends object>(
+  where: string,
+  options: T,
+  known: { readonly [K in keyof Required<T>]: unknown },
+  requestTime = false,
+): void {
   for (const name of Object.keys(options)) {
-    if (!Object.hasOwn(known, name)) {
+    if (Object.hasOwn(known, name)) continue
+    if (requestTime) {
+      // An object built from request data may hold anything, its names included.
       throw new ConfigurationError(
         'ERR_RK_UNKNOWN_OPTION',
         where,
-        name,
-        `is not an option (known: ${Object.keys(known).join(', ')})`,
-        (options as Record<string, unknown>)[name],
+        'options',
+        `must hold only known options (${Object.keys(known).join(', ')}); one is not`,
+        undefined,
+        { requestTime },
       )
     }
+    throw new ConfigurationError(
+      'ERR_RK_UNKNOWN_OPTION',
+      where,
+      name,
+      `is not an option (known: ${Object.keys(known).join(', ')})`,
+      (options as Record<string, unknown>)[name],
+    )
   }
 }
 

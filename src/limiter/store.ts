@@ -82,6 +82,28 @@ export interface Store {
    * Leave it out and the limiter's `timeoutMs` applies to every promise the store returns.
    */
   readonly timeoutMs?: number
+  /**
+   * Optional synchronous fast path: `consume` of one subject checked against every policy of
+   * `policies`, without the request and result objects. Writes three numbers per policy into
+   * `results` (as {@link StoreResult.results}: remaining, resetAt, retryAfterMs) and returns
+   * whether the request was admitted (and charged).
+   *
+   * It must be equivalent to `consume({ keys: policies.map(() => subject), policies, cost, now,
+   * tag: subject })`: the same decision, the same charge, the same state afterwards, the same
+   * events — reported during the call through the callbacks given to `attach` (there is no
+   * `request.events`). It fails as `consume` would, by throwing; the limiter then applies
+   * `onStoreError`. `results` may be the limiter's scratch buffer, reused by the next call: write
+   * every number and keep no reference to it. Arguments are positional so that the call
+   * allocates nothing.
+   *
+   * When the limiter uses it: for `consume` and `decide` calls that pass no options (the call's
+   * key against the limiter's own policies, cost 1) — the commonest call, which then builds no
+   * request or result objects. Every other call goes through `consume`, `peek` and `refund`.
+   * Implement it only for a store that answers in-process from the policies' own `step` (as
+   * `MemoryStore` does): the limiter trusts such a store's answers, from every method, and does
+   * not check them for well-formedness (see `ERR_RK_STORE_MALFORMED`).
+   */
+  consumeInto?(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[]): boolean
 }
 
 /** Callbacks a store may use to report what happened, for the limiter's events. */

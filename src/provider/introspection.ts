@@ -1,6 +1,6 @@
 import type { Decision } from '../limiter/decision.js'
 import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
-import type { Limiter } from '../limiter/limiter.js'
+import type { Limiter } from '../limiter/types.js'
 import type { RequestClass } from './classes.js'
 import { checkOptionalFunction } from './guards.js'
 import type { PlanSubject, ProviderPlan } from './plan.js'

@@ -1,7 +1,7 @@
 import { ipKey, type KeyWarn } from '../http/keys.js'
 import { ConfigurationError, invalidAtRequest, RateKeeperError } from '../limiter/errors.js'
-import type { Layer } from '../limiter/limiter.js'
 import type { Policy } from '../limiter/policy.js'
+import type { Layer } from '../limiter/types.js'
 import type { RequestClass, RequestClassifier } from './classes.js'
 import { isThenable } from './guards.js'
 import type { CompiledTier } from './plan-limits.js'

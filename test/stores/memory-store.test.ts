@@ -152,16 +152,16 @@ describe('MemoryStore: limited entries', () => {
     expect(store.size).toBe(0)
     // A token bucket whose block (1 s, one token) ends long before it is full again (2 s).
     const bucket = [tokenBucket({ name: 'tb', limit: 2, window: '2s' })]
-    store.decideInto(['c'], bucket, 2, c.now(), true, [0, 0, 0])
+    store.consume({ keys: ['c'], policies: bucket, cost: 2, now: c.now(), tag: 'c' })
     c.advance(1_000)
     const steps = store.evictionSteps
     expect(store.prune(c.now())).toBe(0)
     // Moved back to the LRU (one step), not dropped.
     expect(store.evictionSteps).toBe(steps + 1)
     expect(store.size).toBe(1)
-    const results = [0, 0, 0]
-    expect(store.decideInto(['c'], bucket, 0, c.now(), false, results)).toBe(true)
-    expect(results[0]).toBe(1)
+    const look = store.peek({ keys: ['c'], policies: bucket, cost: 0, now: c.now(), tag: 'c' })
+    expect(look.allowed).toBe(true)
+    expect(look.results[0]).toBe(1)
   })
 
   it('close() empties both segments', () => {

@@ -1,0 +1,55 @@
+import { StoreError } from './errors.js'
+import type { Store, StoreResult } from './store.js'
+
+/**
+ * Whether a store's answer is a well-formed result for `n` checks: a boolean `allowed`, a
+ * finite `now`, and per check a finite `remaining` >= 0, a finite `resetAt` >= 0 and a finite
+ * `retryAfterMs` that is 0, positive, or -1 (never); `allowed` exactly when every retry is 0.
+ * Anything else would become a 500, a `NaN` header or an admission.
+ */
+export function wellFormed(answer: unknown, n: number): answer is StoreResult {
+  if (typeof answer !== 'object' || answer === null) return false
+  const { allowed, now, results } = answer as StoreResult
+  if (typeof allowed !== 'boolean' || typeof now !== 'number' || !Number.isFinite(now)) return false
+  if (!Array.isArray(results) || results.length !== 3 * n) return false
+  let denied = false
+  for (let i = 0; i < 3 * n; i += 3) {
+    const remaining = results[i]
+    const resetAt = results[i + 1]
+    const retry = results[i + 2]
+    if (typeof remaining !== 'number' || !(remaining >= 0) || remaining === Number.POSITIVE_INFINITY) return false
+    if (typeof resetAt !== 'number' || !(resetAt >= 0) || resetAt === Number.POSITIVE_INFINITY) return false
+    if (typeof retry !== 'number' || !(retry >= -1) || retry === Number.POSITIVE_INFINITY || (retry < 0 && retry !== -1)) return false
+    if (retry !== 0) denied = true
+  }
+  return allowed !== denied
+}
+
+export function malformedAnswer(): StoreError {
+  return new StoreError('ERR_RK_STORE_MALFORMED', 'the store answered something that is not a StoreResult')
+}
+
+/** A store that enforces a deadline of its own says so with a positive `timeoutMs`. */
+export function hasOwnDeadline(store: Store): boolean {
+  const ms = store.timeoutMs
+  return typeof ms === 'number' && ms > 0 && ms !== Number.POSITIVE_INFINITY
+}
+
+/** `promise`, or a rejection with `ERR_RK_STORE_TIMEOUT` when it has not settled within `ms`. */
+export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreError('ERR_RK_STORE_TIMEOUT', `the store did not answer within ${ms} ms`)), ms)
+    // A pending store call must not keep the process alive by its timer alone.
+    timer.unref?.()
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}

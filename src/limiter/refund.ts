@@ -1,0 +1,59 @@
+import type { Decision } from './decision.js'
+import { invalidAtRequest } from './errors.js'
+import type { BuiltRequest, CallPlan, StoreCall } from './layers.js'
+import { callCost } from './options.js'
+import type { Store, StoreRequest } from './store.js'
+import type { RefundOptions } from './types.js'
+
+/** What `refund` needs of its limiter. */
+export interface RefundContext {
+  readonly store: Store
+  readonly fallback: Store | undefined
+  readonly now: () => number
+  /** Decisions charged by the fallback store: their refunds go there. */
+  readonly chargedByFallback: WeakSet<Decision>
+  /** Admitted decisions made with per-call policies or layers: the request they charged. */
+  readonly chargedWith: WeakMap<Decision, BuiltRequest>
+  /** Decisions already given back: a second refund gives nothing. */
+  readonly refunded: WeakSet<Decision>
+  /** Builds a call's request and asks the store. */
+  readonly run: (plan: CallPlan) => Decision | Promise<Decision>
+  /** Asks a store a request already built. */
+  readonly ask: (store: Store, call: StoreCall) => Decision | Promise<Decision>
+}
+
+/**
+ * `limiter.refund()`: gives the cost back to the store that charged the decision (the fallback
+ * for its own charges), with the policies and layers it was decided with. A decision that
+ * charged nothing, or was given back already, gives nothing and reports the current state.
+ */
+export function refund(context: RefundContext, key: string, opts: RefundOptions | undefined): Decision | Promise<Decision> {
+  const where = 'limiter.refund()'
+  const { fallback, run, ask, now } = context
+  const decision = opts?.decision
+  if (decision !== undefined && (typeof decision !== 'object' || decision === null)) {
+    invalidAtRequest(where, 'decision', 'must be the decision being refunded', decision)
+  }
+  const at = opts?.at ?? decision?.at
+  if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) {
+    invalidAtRequest(where, 'at', 'must be epoch ms (decision.at)', at)
+  }
+  const target = decision !== undefined && fallback !== undefined && context.chargedByFallback.has(decision) ? fallback : context.store
+  const cost = typeof decision?.cost === 'number' ? decision.cost : 1
+  if (decision === undefined) return run({ mode: 'refund', where, key, options: opts, at, target, defaultCost: cost })
+  const charged = opts?.policies === undefined && opts?.layers === undefined ? context.chargedWith.get(decision) : undefined
+  // Charged nothing (denied, dry-run, a store error, cost 0) or already given back: nothing to refund.
+  if (decision.allowed !== true || decision.reason !== 'ok' || decision.cost === 0 || context.refunded.has(decision)) {
+    if (charged === undefined) {
+      const { decision: _d, at: _at, cost: _c, ...rest } = opts as RefundOptions
+      return run({ mode: 'peek', where, key, options: { ...rest, cost: 0 }, target, defaultCost: 0 })
+    }
+    const look: StoreRequest = { ...charged.request, cost: 0, now: now() }
+    return ask(target, { mode: 'peek', key, request: look, layerOf: charged.layerOf, tier: decision.tier, at: undefined })
+  }
+  context.refunded.add(decision)
+  if (charged === undefined) return run({ mode: 'refund', where, key, options: opts, at, target, defaultCost: cost })
+  // The policies and layers the decision was made with, not the limiter's defaults.
+  const back: StoreRequest = { ...charged.request, cost: opts?.cost === undefined ? cost : callCost(where, opts.cost), now: now() }
+  return ask(target, { mode: 'refund', key, request: back, layerOf: charged.layerOf, tier: opts?.tier ?? decision.tier, at })
+}

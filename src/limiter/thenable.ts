@@ -1,0 +1,8 @@
+/**
+ * Whether a value that may be a promise is one (anything with a `then` method): how the limiter
+ * and its callers tell a store's or a hook's asynchronous answer from a synchronous one, so a
+ * synchronous answer costs no microtask.
+ */
+export function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
+}

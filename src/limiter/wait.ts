@@ -1,0 +1,39 @@
+import type { Decision } from './decision.js'
+import { RateKeeperError } from './errors.js'
+import { invalidInCall } from './policy-list.js'
+import type { ConsumeOptions, LimiterOptions, WaitOptions } from './types.js'
+
+/** What `wait` needs of its limiter. */
+export interface WaitContext {
+  readonly consume: (key: string, options?: ConsumeOptions) => Promise<Decision>
+  readonly now: () => number
+  readonly sleep: NonNullable<LimiterOptions['sleep']>
+}
+
+/**
+ * Consumes until the request is admitted, sleeping each denial's `retryAfterMs`. Rejects with
+ * `ERR_RK_WAIT` when it can never be admitted or would wait beyond `maxWaitMs`, with the signal's
+ * reason when aborted; a store-error decision is returned as it is.
+ */
+export async function waitFor(context: WaitContext, key: string, opts: WaitOptions | undefined): Promise<Decision> {
+  const where = 'limiter.wait()'
+  const { signal, maxWaitMs: maxWait, ...callOpts } = opts ?? {}
+  const maxWaitMs = maxWait ?? Number.POSITIVE_INFINITY
+  if (typeof maxWaitMs !== 'number' || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
+    invalidInCall(where, 'maxWaitMs', 'must be a number of ms >= 0', maxWait)
+  }
+  const started = context.now()
+  for (;;) {
+    signal?.throwIfAborted()
+    const decision = await context.consume(key, callOpts)
+    if (decision.allowed || decision.reason === 'store-error') return decision
+    if (decision.retryAfterMs === Number.POSITIVE_INFINITY) {
+      throw new RateKeeperError('ERR_RK_WAIT', `${where}: cost ${decision.cost} can never be admitted by ${decision.violated.join(', ')}`)
+    }
+    const waited = context.now() - started
+    if (waited + decision.retryAfterMs > maxWaitMs) {
+      throw new RateKeeperError('ERR_RK_WAIT', `${where}: admission needs ${decision.retryAfterMs} ms more, beyond maxWaitMs ${maxWaitMs}`)
+    }
+    await context.sleep(decision.retryAfterMs, signal)
+  }
+}

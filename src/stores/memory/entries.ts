@@ -1,0 +1,386 @@
+import { channel } from 'node:diagnostics_channel'
+import { LRUCache } from 'lru-cache'
+import type { Policy, PolicyState } from '../../limiter/policy.js'
+import { newOutcome } from '../../limiter/policy.js'
+import type { StoreEvents } from '../../limiter/store.js'
+import { policySlot } from '../policy-slot.js'
+import { EntryKeys } from './entry-keys.js'
+import { LimitedHeap } from './limited-heap.js'
+
+/**
+ * What the LRU holds per entry: a window state (an array), or — for a token bucket, whose state
+ * is one number — the index of its slot in a Float64Array. The slot is updated in place, so a
+ * token-bucket decision needs one LRU lookup and no allocation, and an entry costs a small
+ * integer plus 8 bytes instead of a boxed number.
+ */
+export type Value = number | number[]
+
+/** lru-cache reports every `get` here when someone subscribes: skipping a get must not hide one. */
+const lruMetrics = channel('lru-cache:metrics')
+/**
+ * Matches no entry key (subjects never start with U+0001 and prefixed keys are longer); a string,
+ * so that comparing with it stays a string comparison.
+ */
+const NO_KEY = '\u0001'
+/** Limited entries whose block has ended moved back to the LRU per room made: bounds the work of one call. */
+const DEMOTIONS_PER_CALL = 4
+
+/** An `evicted` event waiting to be emitted (after the call's own bookkeeping is done). */
+interface PendingEviction {
+  key: string
+  blockedUntil: number
+}
+
+/**
+ * The memory store's entries, in two segments: those not limited in an LRU (lru-cache), the
+ * limited ones in a {@link LimitedHeap}; and the bookkeeping that keeps `maxKeys` (making room,
+ * moving entries between the segments, the `evicted` events). Decisions are the store's.
+ */
+export class Entries {
+  readonly keys = new EntryKeys()
+  readonly heap = new LimitedHeap()
+  /** Token-bucket states, by the slot the LRU holds (see {@link Value}). */
+  pool = new Float64Array(1024)
+  readonly #maxKeys: number
+  /** Entries that are not limited. Never fuller than `maxKeys` minus the limited ones, so it never evicts on its own. */
+  readonly #cache: LRUCache<string, Value>
+  #poolTop = 0
+  #freeSlots: number[] = []
+  /** Most limited entries kept while entries that are not limited need the room. */
+  readonly #limitedShare: number
+  /** Entries of the request being written (a decision on several policies): never chosen to make room. */
+  #pinned: readonly string[] = []
+  #pinnedCount = 0
+  readonly #isPinned = (memKey: string): boolean => {
+    for (let i = 0; i < this.#pinnedCount; i++) if (this.#pinned[i] === memKey) return true
+    return false
+  }
+  #pending: PendingEviction[] = []
+  #warned = false
+  #steps = 0
+  /** Policy per slot, to judge whether an entry is fresh in `prune`. */
+  readonly #policyOfSlot = new Map<number, Policy>()
+  #events: StoreEvents | undefined
+  /** Reused option bag for lru-cache calls, so they allocate nothing. */
+  readonly #lruOptions = {}
+  /** Where a spent state is asked when it could admit again. */
+  readonly #spent = newOutcome()
+  readonly #probe = newOutcome()
+  /** Latest request time seen: blocks are compared in the callers' clock, which tests inject. */
+  #lastNow = 0
+  /**
+   * The most recently used entry, when known: the entry key and LRU value of the last
+   * single-policy decision. Deciding that key again skips `cache.get`, which would only find the
+   * entry already at the most recently used end. Every other use of the cache forgets it.
+   */
+  #mruKey = NO_KEY
+  #mruValue: Value = 0
+
+  constructor(maxKeys: number) {
+    this.#maxKeys = maxKeys
+    this.#limitedShare = Math.floor(maxKeys / 2)
+    this.#cache = new LRUCache<string, Value>({
+      max: maxKeys,
+      // A token-bucket entry going away gives its slot back (so the memo must not hand it out).
+      dispose: (value) => {
+        this.forget()
+        if (typeof value === 'number') this.#freeSlots.push(value)
+      },
+    })
+  }
+
+  /** Number of entries held now. */
+  get size(): number {
+    return this.#cache.size + this.heap.size
+  }
+
+  /** Entries visited or moved to make room and to keep limited entries in order, since construction. */
+  get steps(): number {
+    return this.#steps + this.heap.steps
+  }
+
+  attach(events: StoreEvents): void {
+    this.#events = events
+  }
+
+  /** A request made at `now` was seen. */
+  seen(now: number): void {
+    if (now > this.#lastNow) this.#lastNow = now
+  }
+
+  /** The LRU value of an entry, marking it used (the memo spares the lookup of the entry used last). */
+  lookup(memKey: string): Value | undefined {
+    return memKey === this.#mruKey && !lruMetrics.hasSubscribers ? this.#mruValue : this.#cache.get(memKey, this.#lruOptions)
+  }
+
+  /** The LRU value of an entry, marking it used, without the memo. */
+  get(memKey: string): Value | undefined {
+    return this.#cache.get(memKey, this.#lruOptions)
+  }
+
+  /** The LRU value of an entry, leaving its place in the LRU as it is. */
+  peek(memKey: string): Value | undefined {
+    return this.#cache.peek(memKey, this.#lruOptions)
+  }
+
+  /** The state behind an LRU value. */
+  stateOf(value: Value | undefined): PolicyState | undefined {
+    return typeof value === 'number' ? this.pool[value] : value
+  }
+
+  forget(): void {
+    this.#mruKey = NO_KEY
+  }
+
+  remember(memKey: string, value: Value): void {
+    this.#mruKey = memKey
+    this.#mruValue = value
+  }
+
+  /** While a request's entries are written, making room for one never evicts another. */
+  pin(memKeys: readonly string[], n: number): void {
+    this.#pinned = memKeys
+    this.#pinnedCount = n
+  }
+
+  unpin(): void {
+    this.#pinnedCount = 0
+  }
+
+  /** Forgets an entry, in whichever segment it is. */
+  delete(memKey: string): void {
+    if (!this.#cache.delete(memKey)) {
+      const at = this.heap.positionOf(memKey)
+      if (at >= 0) this.heap.remove(at)
+    }
+  }
+
+  /** Emits the queued `evicted` events. A listener may call the store again: the call's work is done by now. */
+  flush(): void {
+    if (this.#pending.length === 0) return
+    const pending = this.#pending
+    this.#pending = []
+    if (!this.#warned) {
+      this.#warned = true
+      this.#events?.warn?.({
+        code: 'RK_MEMORY_LIMITED_EVICTED',
+        message:
+          `MemoryStore: more clients are limited than fit in their share of maxKeys (${this.#maxKeys}); ` +
+          "the ones whose block ends soonest are evicted ('evicted' events). Raise maxKeys.",
+      })
+    }
+    for (const each of pending) this.#events?.evicted?.(each)
+  }
+
+  /**
+   * Stores a new state for an entry whose current LRU value is `value` or heap position `at`
+   * (neither: a new entry), in the segment it belongs to now: limited when `remaining` is 0, until
+   * a request of cost 1 could pass again; otherwise the LRU. A fresh state (undefined) drops the
+   * entry. Makes room first for a new entry. Returns the entry's LRU value (undefined: dropped or
+   * limited).
+   */
+  put(
+    memKey: string,
+    policy: Policy,
+    state: PolicyState | undefined,
+    remaining: number,
+    now: number,
+    value: Value | undefined,
+    at: number,
+  ): Value | undefined {
+    if (state === undefined) {
+      if (value !== undefined) this.#cache.delete(memKey)
+      else if (at >= 0) this.heap.remove(at)
+      return undefined
+    }
+    if (remaining === 0) {
+      const spent = this.#spent
+      policy.step(state, 1, now, spent)
+      if (!spent.allowed && !spent.never) {
+        this.#putLimited(memKey, policy, state, now + spent.retryAfterMs, value, at)
+        return undefined
+      }
+    }
+    if (at >= 0) {
+      // No longer limited: back to the LRU, at its most recently used end.
+      this.heap.remove(at)
+      return this.#setLru(memKey, state)
+    }
+    if (value !== undefined) {
+      if (typeof state === 'number' && typeof value === 'number') {
+        // Token bucket already stored: update its slot in place.
+        this.pool[value] = state
+        return value
+      }
+      return this.#setLru(memKey, state)
+    }
+    this.#register(policy)
+    if (this.size >= this.#maxKeys) this.#makeRoom(-1)
+    return this.#setLru(memKey, state)
+  }
+
+  /** `put` of a state with nothing left, limited until `until`. */
+  #putLimited(memKey: string, policy: Policy, state: PolicyState, until: number, value: Value | undefined, at: number): void {
+    if (at >= 0) this.heap.update(at, until, state)
+    else if (value !== undefined) {
+      // Moves from the LRU to the limited entries: the count held does not change.
+      this.#cache.delete(memKey)
+      this.heap.push(memKey, until, state)
+    } else {
+      this.#register(policy)
+      if (this.size < this.#maxKeys || this.#makeRoom(until)) this.heap.push(memKey, until, state)
+      // The new entry's block ends sooner than every other limited entry's: it is the one that goes.
+      else this.#evicted(memKey, until)
+    }
+  }
+
+  /** Marks a stored entry limited until `until` (a denial): moved out of the LRU, or its block extended. */
+  protect(memKey: string, value: Value | undefined, until: number): void {
+    if (value !== undefined) {
+      const state = this.stateOf(value) as PolicyState
+      this.#cache.delete(memKey)
+      this.heap.push(memKey, until, state)
+      return
+    }
+    const at = this.heap.positionOf(memKey)
+    if (at >= 0 && until > this.heap.untils[at]) this.heap.update(at, until, this.heap.states[at])
+  }
+
+  /**
+   * Drops every entry whose state is fresh again, and moves limited entries whose block has
+   * ended back among the others. Returns the number dropped.
+   */
+  prune(now: number): number {
+    this.forget()
+    let dropped = 0
+    const probe = this.#probe
+    const isFresh = (memKey: string, state: PolicyState | undefined): boolean => {
+      const policy = this.#policyOfSlot.get(this.keys.slotOf(memKey))
+      if (policy === undefined) return false
+      policy.step(state, 0, now, probe)
+      return probe.state === undefined || probe.ttlMs <= 0
+    }
+    for (const [memKey, value] of this.#cache.entries()) {
+      if (isFresh(memKey, this.stateOf(value))) {
+        this.#cache.delete(memKey)
+        dropped++
+      }
+    }
+    const heap = this.heap
+    const fresh: string[] = []
+    const unblocked: string[] = []
+    for (let i = 0; i < heap.size; i++) {
+      const memKey = heap.keys[i]
+      if (isFresh(memKey, heap.states[i])) fresh.push(memKey)
+      else if (heap.untils[i] <= now) unblocked.push(memKey)
+    }
+    for (const memKey of fresh) heap.remove(heap.positionOf(memKey))
+    for (const memKey of unblocked) this.#demote(heap.positionOf(memKey))
+    return dropped + fresh.length
+  }
+
+  /** Empties both segments. */
+  clear(): void {
+    this.forget()
+    this.#cache.clear()
+    this.heap.clear()
+    this.#pending = []
+    this.#freeSlots = []
+    this.#poolTop = 0
+  }
+
+  #register(policy: Policy): void {
+    if (!this.#policyOfSlot.has(policySlot(policy))) this.#policyOfSlot.set(policySlot(policy), policy)
+  }
+
+  /** Adds an entry at the LRU's most recently used end. */
+  #setLru(memKey: string, state: PolicyState): Value {
+    if (typeof state === 'number') {
+      const slot = this.#takeSlot()
+      this.pool[slot] = state
+      this.#cache.set(memKey, slot, this.#lruOptions)
+      return slot
+    }
+    this.#cache.set(memKey, state, this.#lruOptions)
+    return state
+  }
+
+  /** A free slot in the pool, growing it when needed. */
+  #takeSlot(): number {
+    const free = this.#freeSlots.pop()
+    if (free !== undefined) return free
+    if (this.#poolTop === this.pool.length) {
+      const bigger = new Float64Array(this.pool.length * 2)
+      bigger.set(this.pool)
+      this.pool = bigger
+    }
+    return this.#poolTop++
+  }
+
+  /**
+   * Frees one entry for a new one (`incomingUntil`: when the new entry's block ends, or -1 if it
+   * is not limited). Constant work apart from the heap's O(log n) reordering:
+   * - a few limited entries whose block has ended move back to the LRU (they are not limited
+   *   any more, and are kept like an entry used just now);
+   * - while limited entries (counting a limited newcomer) exceed their share, the one whose block
+   *   ends soonest is evicted, with an event — or the newcomer is not kept, if its block ends
+   *   sooner still (returns false);
+   * - otherwise the least recently used entry that is not limited is evicted.
+   * Entries of the request being written are never chosen.
+   */
+  #makeRoom(incomingUntil: number): boolean {
+    this.forget()
+    const now = this.#lastNow
+    const heap = this.heap
+    const pinning = this.#pinnedCount !== 0
+    let top = heap.soonestUnpinned(this.#isPinned, pinning)
+    for (let i = 0; i < DEMOTIONS_PER_CALL && top >= 0 && heap.untils[top] <= now; i++) {
+      this.#demote(top)
+      top = heap.soonestUnpinned(this.#isPinned, pinning)
+    }
+    const blocked = top >= 0 && heap.untils[top] > now
+    if (blocked && heap.size + (incomingUntil >= 0 ? 1 : 0) > this.#limitedShare) {
+      if (incomingUntil >= 0 && incomingUntil < heap.untils[top]) return false
+      this.#evictLimited(top)
+      return true
+    }
+    if (this.#evictLru()) return true
+    if (top < 0) return false
+    this.#evictLimited(top)
+    return true
+  }
+
+  /** Evicts the least recently used entry of the LRU that is not pinned. */
+  #evictLru(): boolean {
+    this.#steps++
+    if (this.#pinnedCount === 0) return this.#cache.pop() !== undefined
+    for (const memKey of this.#cache.rkeys()) {
+      this.#steps++
+      if (!this.#isPinned(memKey)) return this.#cache.delete(memKey)
+    }
+    return false
+  }
+
+  /** Evicts the limited entry at heap position `at`, with an event if it was still blocked. */
+  #evictLimited(at: number): void {
+    this.#steps++
+    const memKey = this.heap.keys[at]
+    const until = this.heap.untils[at]
+    this.heap.remove(at)
+    if (until > this.#lastNow) this.#evicted(memKey, until)
+  }
+
+  /** Queues the `evicted` event of a limited entry (emitted once the call's bookkeeping is done). */
+  #evicted(memKey: string, until: number): void {
+    this.#pending.push({ key: this.keys.subjectOf(memKey), blockedUntil: until })
+  }
+
+  /** Moves the limited entry at `at` (its block has ended) to the LRU's most recently used end. */
+  #demote(at: number): void {
+    this.#steps++
+    const memKey = this.heap.keys[at]
+    const state = this.heap.states[at]
+    this.heap.remove(at)
+    this.#setLru(memKey, state)
+  }
+}

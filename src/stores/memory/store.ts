@@ -1,0 +1,324 @@
+import { ConfigurationError, StoreError } from '../../limiter/errors.js'
+import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
+import { newOutcome } from '../../limiter/policy.js'
+import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
+import { policySlot } from '../policy-slot.js'
+import { Entries, type Value } from './entries.js'
+import { type MemoryStoreOptions, memoryStoreOptions } from './options.js'
+
+/**
+ * The embedded store: state in this process, bounded by `maxKeys`, with no timer per key.
+ * Decisions are synchronous and atomic (one request's checks are decided in one run of
+ * JavaScript).
+ *
+ * Entries live in one of two segments. An entry that is not limited lives in an LRU (lru-cache).
+ * An entry that is limited — denied, or with nothing left (remaining 0) — lives in a min-heap
+ * ordered by the time it could admit again, and stays there until then; the LRU never walks past
+ * it, so making room costs the same whatever the store holds. Limited entries may use the whole
+ * store while nothing else needs the room, but beyond `floor(maxKeys / 2)` of them the one whose
+ * block ends soonest goes first when room is needed (with an `evicted` event): entries that are
+ * not limited always keep the rest of the capacity.
+ *
+ * It implements the store contract's fast path (`consumeInto`): a limiter's commonest call
+ * builds no request or result objects.
+ *
+ * @example
+ * const limiter = createLimiter({ store: new MemoryStore({ maxKeys: 100_000 }), policies })
+ */
+export class MemoryStore implements Store {
+  readonly maxKeys: number
+  readonly #entries: Entries
+  #closed = false
+  // Scratch space reused across calls: the store is synchronous, so one set suffices.
+  #outs: StepOutcome[] = [newOutcome()]
+  /**
+   * Where a charge on a stored token bucket steps: its `state` only ever holds numbers, and with its
+   * properties in another order it has a hidden class of its own, so the engine updates that number
+   * in place instead of allocating a boxed one per decision (window states share `#outs`).
+   */
+  #bucketOut: StepOutcome = { state: 0, allowed: false, never: false, remaining: 0, resetAt: 0, retryAfterMs: 0, ttlMs: 0 }
+  #probe = newOutcome()
+  #memKeys: string[] = []
+  /** `consumeInto`'s subject, once per policy. */
+  #subjectKeys: string[] = []
+  #states: (PolicyState | undefined)[] = []
+  #values: (Value | undefined)[] = []
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.maxKeys = memoryStoreOptions('new MemoryStore()', options).maxKeys
+    this.#entries = new Entries(this.maxKeys)
+  }
+
+  /** Number of entries held now. */
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /**
+   * Entries visited or moved to make room and to keep limited entries in order, since
+   * construction: the work eviction has cost. Tests hold it flat whatever the store holds. @internal
+   */
+  get evictionSteps(): number {
+    return this.#entries.steps
+  }
+
+  attach(events: StoreEvents): void {
+    this.#entries.attach(events)
+  }
+
+  consume(request: StoreRequest): StoreResult {
+    const results = new Array<number>(3 * request.policies.length)
+    const allowed = this.#decide(request.keys, request.policies, request.cost, request.now, true, results)
+    return { allowed, now: request.now, results }
+  }
+
+  peek(request: StoreRequest): StoreResult {
+    const results = new Array<number>(3 * request.policies.length)
+    const allowed = this.#decide(request.keys, request.policies, request.cost, request.now, false, results)
+    return { allowed, now: request.now, results }
+  }
+
+  /** The store's fast path (see `Store.consumeInto`): `consume` of one subject, into `results`. */
+  consumeInto(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[]): boolean {
+    if (policies.length === 1) return this.#decideOne(subject, policies[0], cost, now, true, results)
+    const keys = this.#subjectKeys
+    for (let i = 0; i < policies.length; i++) keys[i] = subject
+    return this.#decideMany(keys, policies, cost, now, true, results)
+  }
+
+  refund(request: StoreRefundRequest): StoreResult {
+    this.#checkOpen()
+    const { keys, policies, cost, now, chargedAt } = request
+    const n = policies.length
+    this.#checkFits(n)
+    const entries = this.#entries
+    entries.seen(now)
+    entries.forget()
+    const results = new Array<number>(3 * n)
+    const out = this.#probe
+    const memKeys = this.#memKeys
+    entries.pin(memKeys, n)
+    for (let i = 0; i < n; i++) memKeys[i] = entries.keys.of(policySlot(policies[i]), keys[i])
+    for (let i = 0; i < n; i++) {
+      const policy = policies[i]
+      const memKey = memKeys[i]
+      const value = entries.peek(memKey)
+      const at = value === undefined ? entries.heap.positionOf(memKey) : -1
+      policy.refund(at >= 0 ? entries.heap.states[at] : entries.stateOf(value), cost, chargedAt, now, out)
+      const remaining = out.remaining
+      const resetAt = out.resetAt
+      if (value !== undefined || at >= 0 || out.state !== undefined) entries.put(memKey, policy, out.state, remaining, now, value, at)
+      results[3 * i] = remaining
+      results[3 * i + 1] = resetAt
+      results[3 * i + 2] = 0
+    }
+    entries.unpin()
+    entries.flush()
+    return { allowed: true, now, results }
+  }
+
+  reset(request: StoreRequest): void {
+    this.#checkOpen()
+    const entries = this.#entries
+    entries.forget()
+    const { keys, policies } = request
+    for (let i = 0; i < policies.length; i++) entries.delete(entries.keys.of(policySlot(policies[i]), keys[i]))
+  }
+
+  close(): void {
+    this.#closed = true
+    this.#entries.clear()
+  }
+
+  /**
+   * Drops every entry whose state is fresh again, and moves limited entries whose block has
+   * ended back among the others. Optional: memory is bounded without it.
+   */
+  prune(now: number = Date.now()): number {
+    return this.#entries.prune(now)
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StoreError('ERR_RK_CLOSED', 'MemoryStore: used after close()')
+  }
+
+  /** One request needs an entry per policy: a store smaller than that would mix their states. */
+  #checkFits(n: number): void {
+    if (n > this.maxKeys) {
+      throw new ConfigurationError(
+        'ERR_RK_INVALID_OPTION',
+        'new MemoryStore()',
+        'maxKeys',
+        `must be at least the number of policies one request is decided against (${n})`,
+        this.maxKeys,
+      )
+    }
+  }
+
+  /** `consume` (charge) or `peek` into `results`, three numbers per check; returns whether the request is admitted. */
+  #decide(keys: readonly string[], policies: readonly Policy[], cost: number, now: number, charge: boolean, results: number[]): boolean {
+    return policies.length === 1
+      ? this.#decideOne(keys[0], policies[0], cost, now, charge, results)
+      : this.#decideMany(keys, policies, cost, now, charge, results)
+  }
+
+  /** `#decide` for one policy, without the arrays (the hot path). */
+  #decideOne(key: string, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
+    const entries = this.#entries
+    this.#checkOpen()
+    entries.seen(now)
+    const memKey = entries.keys.of(policySlot(policy), key)
+    // The entry decided last is still the most recently used: looking it up again would change nothing.
+    const value = entries.lookup(memKey)
+    if (value === undefined && entries.heap.size !== 0) {
+      const at = entries.heap.positionOf(memKey)
+      if (at >= 0) return this.#decideLimited(memKey, at, policy, cost, now, charge, results)
+    }
+    let out = this.#outs[0]
+    if (typeof value === 'number' && cost > 0) {
+      // A charge on a stored token bucket steps from a call site of its own, which stays monomorphic
+      // (so inlined, its state never boxed) when windows share this code.
+      out = this.#bucketOut
+      policy.step(entries.pool[value], cost, now, out)
+    } else policy.step(entries.stateOf(value), cost, now, out)
+    const allowed = out.allowed
+    if (!charge || !allowed || cost === 0) {
+      this.#unchanged(memKey, policy, value, cost, now, charge, out, results)
+      return allowed
+    }
+    const remaining = out.remaining
+    const resetAt = out.resetAt
+    const next = out.state
+    if (typeof next === 'number' && typeof value === 'number' && remaining !== 0) {
+      // Token bucket already stored and not spent: update its slot in place; the entry stays the most recently used.
+      entries.pool[value] = next
+      entries.remember(memKey, value)
+    } else {
+      const stored = entries.put(memKey, policy, next, remaining, now, value, -1)
+      // A written entry was set last (the most recently used), unless it is limited or dropped.
+      if (stored === undefined) entries.forget()
+      else entries.remember(memKey, stored)
+      entries.flush()
+    }
+    // Written last: an `evicted` listener above may have decided on this store (and its scratch).
+    results[0] = remaining
+    results[1] = resetAt
+    results[2] = 0
+    return true
+  }
+
+  /** The rest of `#decideOne` when nothing is written: a denial, a peek or a cost of 0. */
+  #unchanged(
+    memKey: string,
+    policy: Policy,
+    value: Value | undefined,
+    cost: number,
+    now: number,
+    charge: boolean,
+    stepped: StepOutcome,
+    results: number[],
+  ): void {
+    const entries = this.#entries
+    const allowed = stepped.allowed
+    results[2] = allowed ? 0 : stepped.retryAfterMs
+    if (!allowed && charge && !stepped.never && value !== undefined) entries.protect(memKey, value, now + stepped.retryAfterMs)
+    else if (value !== undefined) entries.remember(memKey, value)
+    let out = stepped
+    if (!charge && cost > 0) {
+      // A peek reports the uncharged state (the retry above stays the charge's).
+      out = this.#outs[0]
+      policy.step(entries.stateOf(value), 0, now, out)
+    }
+    results[0] = out.remaining
+    results[1] = out.resetAt
+  }
+
+  /** `#decideOne` for an entry that is limited (held in the heap at `at`). */
+  #decideLimited(memKey: string, at: number, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
+    const entries = this.#entries
+    const state = entries.heap.states[at]
+    const out = this.#outs[0]
+    policy.step(state, cost, now, out)
+    const allowed = out.allowed
+    if (!charge || !allowed || cost === 0) {
+      results[2] = allowed ? 0 : out.retryAfterMs
+      if (!allowed && charge && !out.never) entries.protect(memKey, undefined, now + out.retryAfterMs)
+      // A peek reports the uncharged state.
+      if (!charge && cost > 0) policy.step(state, 0, now, out)
+      results[0] = out.remaining
+      results[1] = out.resetAt
+      return allowed
+    }
+    const remaining = out.remaining
+    const resetAt = out.resetAt
+    const stored = entries.put(memKey, policy, out.state, remaining, now, undefined, at)
+    if (stored === undefined) entries.forget()
+    else entries.remember(memKey, stored)
+    entries.flush()
+    results[0] = remaining
+    results[1] = resetAt
+    results[2] = 0
+    return true
+  }
+
+  /** `#decide` for several policies: all are stepped before any is written, so a denial charges none. */
+  #decideMany(
+    keys: readonly string[],
+    policies: readonly Policy[],
+    cost: number,
+    now: number,
+    charge: boolean,
+    results: number[],
+  ): boolean {
+    this.#checkOpen()
+    const n = policies.length
+    this.#checkFits(n)
+    this.#entries.seen(now)
+    this.#entries.forget()
+    const outs = this.#outs
+    while (outs.length < n) outs.push(newOutcome())
+    const memKeys = this.#memKeys
+    const states = this.#states
+    const values = this.#values
+    let allowed = true
+    for (let i = 0; i < n; i++) {
+      const policy = policies[i]
+      const memKey = this.#entries.keys.of(policySlot(policy), keys[i])
+      const value = this.#entries.get(memKey)
+      let state: PolicyState | undefined
+      if (value !== undefined) state = typeof value === 'number' ? this.#entries.pool[value] : value
+      else if (this.#entries.heap.size !== 0) {
+        const at = this.#entries.heap.positionOf(memKey)
+        if (at >= 0) state = this.#entries.heap.states[at]
+      }
+      memKeys[i] = memKey
+      values[i] = value
+      states[i] = state
+      policy.step(state, cost, now, outs[i])
+      if (!outs[i].allowed) allowed = false
+    }
+    const write = charge && allowed && cost > 0
+    // While this request's entries are written, making room for one never evicts another.
+    if (write) this.#entries.pin(memKeys, n)
+    for (let i = 0; i < n; i++) {
+      const out = outs[i]
+      if (write) {
+        const at = values[i] === undefined ? this.#entries.heap.positionOf(memKeys[i]) : -1
+        this.#entries.put(memKeys[i], policies[i], out.state, out.remaining, now, values[i], at)
+      } else if (!out.allowed) {
+        if (charge && !out.never) this.#entries.protect(memKeys[i], values[i], now + out.retryAfterMs)
+      } else if (cost > 0) {
+        // Nothing is charged: report the admitting policies' uncharged state.
+        policies[i].step(states[i], 0, now, out)
+      }
+      results[3 * i] = out.remaining
+      results[3 * i + 1] = out.resetAt
+      results[3 * i + 2] = out.allowed ? 0 : out.retryAfterMs
+      states[i] = undefined
+      values[i] = undefined
+    }
+    this.#entries.unpin()
+    this.#entries.flush()
+    return allowed
+  }
+}
