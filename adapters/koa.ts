@@ -6,10 +6,11 @@
 import type { Context, Next } from 'koa'
 import type { HttpLimiterOptions } from '../src/http/http-options.js'
 import { NodeHeaderReader, onFinished } from '../src/http/node.js'
-import { createHttpLimiter, isThenable } from '../src/http/pipeline.js'
+import { createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf, routeScope } from '../src/http/route.js'
 import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage } from '../src/http/trust-proxy.js'
+import { isThenable } from '../src/limiter/thenable.js'
 import type { Limiter } from '../src/limiter/types.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
 

@@ -324,17 +324,8 @@ export function checkRequestOptions(value: unknown): RequestRateLimitOptions {
     throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', CALL_WHERE, 'rateLimit', 'must be an object', value)
   }
   const o = value as RequestRateLimitOptions
-  for (const name of Object.keys(o)) {
-    if (!Object.hasOwn(REQUEST_KNOWN, name)) {
-      throw new ConfigurationError(
-        'ERR_RK_UNKNOWN_OPTION',
-        CALL_WHERE,
-        `rateLimit.${name}`,
-        `is not an option (known: ${Object.keys(REQUEST_KNOWN).join(', ')})`,
-        (o as Record<string, unknown>)[name],
-      )
-    }
-  }
+  checkKnownOptions(CALL_WHERE, o, REQUEST_KNOWN, { prefix: 'rateLimit.' })
+
   const bad = (option: string, expected: string, received: unknown): never => {
     throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', CALL_WHERE, `rateLimit.${option}`, expected, received)
   }

@@ -3,8 +3,9 @@
 
 import { createLimiter } from '../create-limiter.js'
 import type { Decision } from '../limiter/decision.js'
-import { ConfigurationError, checkInteger, checkOptionsObject, invalid } from '../limiter/errors.js'
+import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
+import { checkPolicies } from '../limiter/policy-list.js'
 import type { Store } from '../limiter/store.js'
 import type { Limiter, LimiterOptions, Logger, StoreErrorMode } from '../limiter/types.js'
 import type { BodyFormatter, BodyOptions, BodyPreset } from './bodies.js'
@@ -162,18 +163,7 @@ export const HTTP_OPTIONS: { readonly [K in keyof Required<HttpLimiterOptions>]:
  */
 export function checkKnownHttpOptions(where: string, options: object, adapterOptions: AdapterOptionTable): void {
   checkOptionsObject(where, options)
-  for (const name of Object.keys(options)) {
-    if (!Object.hasOwn(HTTP_OPTIONS, name) && !Object.hasOwn(adapterOptions, name)) {
-      const known = [...Object.keys(HTTP_OPTIONS), ...Object.keys(adapterOptions)].join(', ')
-      throw new ConfigurationError(
-        'ERR_RK_UNKNOWN_OPTION',
-        where,
-        name,
-        `is not an option (known: ${known})`,
-        (options as Record<string, unknown>)[name],
-      )
-    }
-  }
+  checkKnownOptions(where, options, HTTP_OPTIONS, { also: adapterOptions })
 }
 
 /**
@@ -219,7 +209,7 @@ export function resolveLimiter(where: string, options: HttpLimiterOptions<never,
     for (const name of LIMITER_OPTION_NAMES) {
       if (options[name] !== undefined) invalid(where, name, 'belongs to createLimiter() when a limiter is passed', options[name])
     }
-    const policyOverride = options.policies === undefined ? undefined : checkPolicyList(where, options.policies)
+    const policyOverride = options.policies === undefined ? undefined : checkPolicies(where, 'policies', options.policies)
     return { limiter: options.limiter, owned: false, policyOverride }
   }
   // A plan made by providerPlan() brings default policies of its own (every request it plans carries its own list anyway).
@@ -243,23 +233,6 @@ function isLimiter(value: unknown): value is Limiter {
   if (typeof value !== 'object' || value === null) return false
   const l = value as Limiter
   return typeof l.decide === 'function' && typeof l.refund === 'function' && typeof l.on === 'function' && Array.isArray(l.policies)
-}
-
-/** Checks a policy list given next to a `limiter`: non-empty, policies only, distinct names. */
-function checkPolicyList(where: string, list: unknown): readonly Policy[] {
-  if (!Array.isArray(list) || list.length === 0) invalid(where, 'policies', 'must be a non-empty array of policies', list)
-  const names = new Set<string>()
-  list.forEach((p: unknown, i) => {
-    const policy = p as Policy | null
-    if (typeof policy !== 'object' || policy === null || typeof policy.step !== 'function' || typeof policy.name !== 'string') {
-      invalid(where, `policies[${i}]`, 'must be a policy made by tokenBucket(), slidingWindow() or fixedWindow()', p)
-    }
-    if (names.has(policy.name)) {
-      throw new ConfigurationError('ERR_RK_DUPLICATE_POLICY', where, `policies[${i}].name`, 'must be unique within a request', policy.name)
-    }
-    names.add(policy.name)
-  })
-  return list
 }
 
 type ConfigurationCode = ConstructorParameters<typeof ConfigurationError>[0]

@@ -1,7 +1,7 @@
-import { createLimiter } from '../create-limiter.js'
 import type { Decision } from '../limiter/decision.js'
 import { ConfigurationError, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
+import { isThenable } from '../limiter/thenable.js'
 import type { ConsumeOptions, Limiter } from '../limiter/types.js'
 import type { BodyRenderer } from './bodies.js'
 import { createLimitedBody } from './bodies.js'
@@ -61,10 +61,6 @@ export const PASS: HttpOutcome = Object.freeze({ action: 'next', status: 0, head
 
 /** Codes already reported per application object (see `warnOnce`). */
 const warnedApps = new WeakMap<object, Set<string>>()
-
-export function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
-}
 
 /**
  * Hands `outcome` to `apply` when it is ready: at once when it is no promise (the memory path

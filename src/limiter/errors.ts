@@ -145,35 +145,48 @@ export function invalid(where: string, option: string, expected: string, receive
   throw new ConfigurationError('ERR_RK_INVALID_OPTION', where, option, expected, received)
 }
 
+/** How {@link checkKnownOptions} reads and reports names. */
+export interface KnownOptionsCheck {
+  /** The options come with a request: the unknown name is not quoted. @default false */
+  readonly requestTime?: boolean
+  /** Where the options object sits under `where` (`'rateLimit.'`, `'tiers.pro.'`), prefixed to the name reported. @default '' */
+  readonly prefix?: string
+  /** More names that are known (an adapter's own options beside the HTTP ones). */
+  readonly also?: object
+}
+
 /**
- * Throws `ERR_RK_UNKNOWN_OPTION` when `options` has a key that `known` lacks.
- * `known` is typed as a record over the options type (an option table) so the compiler keeps the
- * list complete. `requestTime`: the options come with a request, so the unknown name is not quoted.
+ * Throws `ERR_RK_UNKNOWN_OPTION` when `options` has an own key that `known` (or `check.also`)
+ * lacks: the one unknown-option check, whatever the options object. `known` is typed as a record
+ * over the options type (an option table) so the compiler keeps the list complete.
  */
 export function checkKnownOptions<T extends object>(
   where: string,
   options: T,
   known: { readonly [K in keyof Required<T>]: unknown },
-  requestTime = false,
+  check: KnownOptionsCheck = {},
 ): void {
+  const also = check.also
   for (const name of Object.keys(options)) {
-    if (Object.hasOwn(known, name)) continue
-    if (requestTime) {
+    if (Object.hasOwn(known, name) || (also !== undefined && Object.hasOwn(also, name))) continue
+    const names = [...Object.keys(known), ...(also === undefined ? [] : Object.keys(also))].join(', ')
+    const prefix = check.prefix ?? ''
+    if (check.requestTime === true) {
       // An object built from request data may hold anything, its names included.
       throw new ConfigurationError(
         'ERR_RK_UNKNOWN_OPTION',
         where,
-        'options',
-        `must hold only known options (${Object.keys(known).join(', ')}); one is not`,
+        prefix === '' ? 'options' : prefix.slice(0, -1),
+        `must hold only known options (${names}); one is not`,
         undefined,
-        { requestTime },
+        { requestTime: true },
       )
     }
     throw new ConfigurationError(
       'ERR_RK_UNKNOWN_OPTION',
       where,
-      name,
-      `is not an option (known: ${Object.keys(known).join(', ')})`,
+      `${prefix}${name}`,
+      `is not an option (known: ${names})`,
       (options as Record<string, unknown>)[name],
     )
   }

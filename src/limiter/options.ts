@@ -103,7 +103,7 @@ const CALL_OPTIONS = {
  */
 export function checkCallOptions(where: string, options: unknown): asserts options is WaitOptions & RefundOptions {
   if (typeof options !== 'object' || options === null) invalidInCall(where, 'options', 'must be an object', options)
-  for (const name in options) if (!Object.hasOwn(CALL_OPTIONS, name)) checkKnownOptions(where, options, CALL_OPTIONS, true)
+  for (const name in options) if (!Object.hasOwn(CALL_OPTIONS, name)) checkKnownOptions(where, options, CALL_OPTIONS, { requestTime: true })
   const o = options as WaitOptions & RefundOptions
   const { cost, policies, tier, layers } = CALL_OPTIONS
   if (o.cost !== undefined) cost(where, 'cost', o.cost)

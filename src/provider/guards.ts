@@ -1,10 +1,5 @@
 import { invalid } from '../limiter/errors.js'
 
-/** True for a promise-like answer: resolvers and key functions may answer either way. */
-export function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
-
 /** True for an object used as a map of names (`{ read: [...] }`): not null, not an array. */
 export function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)

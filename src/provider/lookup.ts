@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError } from '../limiter/errors.js'
-import { checkOptionalFunction, checkOptionalName, isThenable } from './guards.js'
+import { isThenable } from '../limiter/thenable.js'
+import { checkOptionalFunction, checkOptionalName } from './guards.js'
 import type { ProviderRequestInfo } from './types.js'
 
 /**

@@ -1,6 +1,7 @@
 import type { CountMode } from '../http/count-mode.js'
-import { ConfigurationError, invalid } from '../limiter/errors.js'
+import { ConfigurationError, checkKnownOptions, invalid } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
+import { checkPolicies } from '../limiter/policy-list.js'
 import type { RequestClass } from './classes.js'
 import { isRecord } from './guards.js'
 
@@ -62,37 +63,16 @@ type Lists = ReadonlyMap<RequestClass, readonly Policy[]>
 /** The options of {@link TierLimits}, each with how it is checked (`option` is its path, e.g. `tiers.pro.also`). */
 const TIER_LIMITS_OPTIONS = {
   policies: (ctx: TierContext, option: string, value: unknown) =>
-    value === undefined ? undefined : checkPolicyList(ctx.where, option, value),
+    value === undefined ? undefined : checkPolicies(ctx.where, option, value),
   classes: (ctx: TierContext, option: string, value: unknown) => classLists(ctx, option, value, 'must be an object of class → policies'),
   also: (ctx: TierContext, option: string, value: unknown) =>
     classLists(ctx, option, value, 'must be an object of class → policies added to the class'),
   ceiling: (ctx: TierContext, option: string, value: unknown) =>
-    value === undefined ? undefined : checkPolicyList(ctx.where, option, value),
+    value === undefined ? undefined : checkPolicies(ctx.where, option, value),
 } satisfies { readonly [K in keyof Required<TierLimits>]: (ctx: TierContext, option: string, value: unknown) => unknown }
-
-function isPolicy(value: unknown): value is Policy {
-  return (
-    typeof value === 'object' && value !== null && typeof (value as Policy).step === 'function' && typeof (value as Policy).id === 'string'
-  )
-}
 
 function duplicatePolicy(where: string, option: string, expected: string, name: string): never {
   throw new ConfigurationError('ERR_RK_DUPLICATE_POLICY', where, option, expected, name)
-}
-
-/** A non-empty list of policies with distinct names. */
-function checkPolicyList(where: string, option: string, list: unknown): readonly Policy[] {
-  if (!Array.isArray(list) || list.length === 0) {
-    invalid(where, option, 'must be a non-empty array of policies (tokenBucket(), slidingWindow(), fixedWindow())', list)
-  }
-  const names = new Set<string>()
-  for (let i = 0; i < list.length; i++) {
-    const p: unknown = list[i]
-    if (!isPolicy(p)) invalid(where, `${option}[${i}]`, 'must be a policy made by tokenBucket(), slidingWindow() or fixedWindow()', p)
-    if (names.has(p.name)) duplicatePolicy(where, `${option}[${i}].name`, 'must be unique within the list; name the policies', p.name)
-    names.add(p.name)
-  }
-  return list
 }
 
 /** `classes` and `also`: an object of class → policy list, every class one the classifier gives. */
@@ -104,7 +84,7 @@ function classLists(ctx: TierContext, option: string, value: unknown, expected: 
     if (!ctx.classes.includes(c)) {
       invalid(ctx.where, `${option}.${c}`, `names a class no request is given (the classifier gives: ${ctx.classes.join(', ')})`, c)
     }
-    lists.set(c, checkPolicyList(ctx.where, `${option}.${c}`, list))
+    lists.set(c, checkPolicies(ctx.where, `${option}.${c}`, list))
   }
   return lists
 }
@@ -133,11 +113,7 @@ function classPolicies(
 export function compileTier(ctx: TierContext, option: string, name: string | undefined, limits: unknown): CompiledTier {
   const { where } = ctx
   if (!isRecord(limits)) invalid(where, option, 'must be { policies?, classes?, also?, ceiling? }', limits)
-  for (const k of Object.keys(limits)) {
-    if (!Object.hasOwn(TIER_LIMITS_OPTIONS, k)) {
-      invalid(where, `${option}.${k}`, `is not an option (known: ${Object.keys(TIER_LIMITS_OPTIONS).join(', ')})`, limits[k])
-    }
-  }
+  checkKnownOptions(where, limits, TIER_LIMITS_OPTIONS, { prefix: `${option}.` })
   const base = TIER_LIMITS_OPTIONS.policies(ctx, `${option}.policies`, limits.policies)
   const perClass = TIER_LIMITS_OPTIONS.classes(ctx, `${option}.classes`, limits.classes)
   const extra = TIER_LIMITS_OPTIONS.also(ctx, `${option}.also`, limits.also)
