@@ -18,8 +18,6 @@ export {
   type LimitedBody,
   limitedBody,
   QUOTA_EXCEEDED_TYPE,
-  type UpstreamLimitedOptions,
-  upstreamLimitedBody,
 } from './bodies.js'
 export { type CountedRequest, type CountMode, countingFinish, type HttpFinish, responseCounts } from './count-mode.js'
 export {
@@ -38,3 +36,4 @@ export { type ApiKeyOptions, apiKey, ipKey, type KeyFunction, type KeyWarn, user
 export { createHttpLimiter, type HttpLimiter } from './pipeline.js'
 export type { HeaderReader, HttpOutcome, HttpRequestInfo, RequestFunction, RequestPlan } from './request.js'
 export type { DecidedMark } from './stacking.js'
+export { type UpstreamLimitedOptions, upstreamLimitedBody } from './upstream-body.js'

@@ -1,4 +1,4 @@
-import { upstreamLimitedBody } from '../http/bodies.js'
+import { upstreamLimitedBody } from '../http/upstream-body.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
 import { checkOptionalFunction } from './guards.js'

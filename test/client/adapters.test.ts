@@ -7,7 +7,7 @@ import { createLimiter, fixedWindow, tokenBucket } from 'ratekeeper'
 import { createClient, type RateLimitError } from 'ratekeeper/client'
 import { rateLimit } from 'ratekeeper/express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { upstreamLimitedBody } from '../../src/http/bodies.js'
+import { upstreamLimitedBody } from '../../src/http/upstream-body.js'
 import { virtualTime } from './helpers.js'
 
 const time = virtualTime(1_700_000_000_000)

@@ -1,5 +1,5 @@
 import type { StoreResult } from '../../limiter/store.js'
-import type { Op } from './protocol.js'
+import type { Op } from './spec.js'
 
 /** Most requests in one script call: bounds the call's size and how long it holds Redis. */
 export const MAX_BATCH = 128

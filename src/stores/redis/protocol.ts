@@ -1,16 +1,13 @@
 import type { StoreResult } from '../../limiter/store.js'
 import type { Call } from './batcher.js'
 import { DECIDE_SHA } from './script.js'
+import { OP } from './spec.js'
 
 /**
  * The script's calling convention on the TypeScript side (the Lua side is `DECIDE_SCRIPT`, whose
  * header documents the same): operation codes, how a batch becomes `EVALSHA` arguments, and what
- * the reply's statuses mean. A policy's numbers are encoded by `spec.ts`.
+ * the reply's statuses mean. The codes the script shares with TypeScript are in `spec.ts`.
  */
-
-/** Script operations. */
-export const OP = { consume: 1, peek: 2, refund: 3, reset: 4 } as const
-export type Op = (typeof OP)[keyof typeof OP]
 
 /** Added to a request's op when the caller's `now` follows its spec indexes (clock 'caller'). */
 const CALLER_CLOCK = 16

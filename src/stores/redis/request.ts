@@ -2,8 +2,7 @@ import { ConfigurationError } from '../../limiter/errors.js'
 import type { Policy } from '../../limiter/policy.js'
 import type { StoreRequest } from '../../limiter/store.js'
 import { keyHead, policyPart, stateKey } from './keys.js'
-import { OP, type Op } from './protocol.js'
-import { specOf } from './spec.js'
+import { OP, type Op, specOf } from './spec.js'
 
 /** Per policy: the key part and the script's numbers `"kind:limit:…"` (built once per policy). */
 interface Compiled {

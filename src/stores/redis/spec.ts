@@ -1,5 +1,9 @@
 import type { PolicyParams } from '../../limiter/policy.js'
 
+/** The script's operation codes: the first number of each request in a batch. */
+export const OP = { consume: 1, peek: 2, refund: 3, reset: 4 } as const
+export type Op = (typeof OP)[keyof typeof OP]
+
 /**
  * The script's kind codes: the first number of a policy's spec, which tells the Lua which twin to
  * run (the Lua side reads them in `DECIDE_SCRIPT`'s spec parser and `step`; the script's header

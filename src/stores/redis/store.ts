@@ -9,9 +9,10 @@ import { DenyCache, signatureOf } from './deny-cache.js'
 import * as fail from './failures.js'
 import { Health, type NodeState } from './health.js'
 import { type RedisClock, type RedisStoreOptions, resolveOptions } from './options.js'
-import { decodeReply, encodeBatch, mayWrite, OP, type Op, wrote } from './protocol.js'
+import { decodeReply, encodeBatch, mayWrite, wrote } from './protocol.js'
 import { checkArguments, checksOf } from './request.js'
 import { keySlot } from './slots.js'
+import { OP, type Op } from './spec.js'
 import { type ScriptHandlers, ScriptTransport } from './transport.js'
 
 function noop(): void {}
