@@ -4,9 +4,10 @@ import { type LimitedBodyInfo, readBodyCopy, readLimitedBody } from './error-bod
 import { ClientEmitter, type ClientEventName, type ClientEvents } from './events.js'
 import { type ClientOptions, type ClientRequestInit, checkRequestOptions, compileOptions, type RequestRateLimitOptions } from './options.js'
 import { type BudgetState, Pacer, serverWaitMs } from './pacer.js'
-import { parseRateLimitHeaders, type RateLimitInfo } from './parse-headers.js'
+import { parseRateLimitHeaders } from './parse-headers.js'
 import { ConcurrencyGate, DeadlineError, RateGate } from './queue.js'
 import { type GiveUpReason, RateLimitError, type RateLimitSource } from './rate-limit-error.js'
+import type { RateLimitInfo } from './rate-limit-info.js'
 import { abortable, fullJitterDelay } from './timing.js'
 
 /** The function {@link createClient} returns: a `fetch`, plus a few ways to watch it. */

@@ -1,5 +1,5 @@
 import { invalid } from '../limiter/errors.js'
-import type { RateLimitInfo } from './parse-headers.js'
+import type { RateLimitInfo } from './rate-limit-info.js'
 
 /** Payload of the `response` event: every response, with what its headers said. */
 export interface ClientResponseEvent {

@@ -3,7 +3,8 @@ import { tokenBucket } from '../limiter/algorithms/token-bucket.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
-import { parseRateLimitHeaders, type ResetFormat } from './parse-headers.js'
+import type { ResetFormat } from './legacy-fields.js'
+import { parseRateLimitHeaders } from './parse-headers.js'
 import { abortable, type Sleep, timerSleep } from './timing.js'
 
 /** A `fetch` implementation: the global one, undici's, or any function of the same shape. */

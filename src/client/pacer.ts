@@ -1,4 +1,4 @@
-import type { RateLimitInfo } from './parse-headers.js'
+import type { RateLimitInfo } from './rate-limit-info.js'
 
 /**
  * How far a reported reset may lie beyond `Retry-After` and still be read as the same moment, ms.
