@@ -139,7 +139,6 @@ export interface CompiledOptions {
 }
 
 const WHERE = 'createClient()'
-const CALL_WHERE = 'client()'
 const IDEMPOTENT = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'] as const
 const KNOWN: { readonly [K in keyof Required<ClientOptions>]: true } = {
   fetch: true,
@@ -189,6 +188,14 @@ function checkFunction(option: string, value: unknown): void {
 
 function checkSubOptions(option: string, value: unknown): asserts value is object {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid(WHERE, option, 'must be an object', value)
+}
+
+/** Where the arguments of one call are checked, in error messages. */
+export const CALL_WHERE = 'client()'
+
+/** Throws the error for a bad argument of one call (`ERR_RK_INVALID_ARGUMENT`). */
+export function invalidArgument(option: string, expected: string, received: unknown): never {
+  throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', CALL_WHERE, option, expected, received)
 }
 
 /** Validates the options of {@link createClient} and applies the defaults. Throws `ConfigurationError`. */
@@ -322,14 +329,12 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
 
 export function checkRequestOptions(value: unknown): RequestRateLimitOptions {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', CALL_WHERE, 'rateLimit', 'must be an object', value)
+    invalidArgument('rateLimit', 'must be an object', value)
   }
   const o = value as RequestRateLimitOptions
   checkKnownOptions(CALL_WHERE, o, REQUEST_KNOWN, { prefix: 'rateLimit.' })
 
-  const bad = (option: string, expected: string, received: unknown): never => {
-    throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', CALL_WHERE, `rateLimit.${option}`, expected, received)
-  }
+  const bad = (option: string, expected: string, received: unknown): never => invalidArgument(`rateLimit.${option}`, expected, received)
   if (o.retry !== undefined && typeof o.retry !== 'boolean') bad('retry', 'must be a boolean', o.retry)
   if (o.key !== undefined && (typeof o.key !== 'string' || o.key.length === 0)) bad('key', 'must be a non-empty string', o.key)
   if (o.cost !== undefined && (typeof o.cost !== 'number' || !Number.isInteger(o.cost) || o.cost < 1 || o.cost > 1_000_000_000)) {
