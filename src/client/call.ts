@@ -1,12 +1,12 @@
 import { ConfigurationError } from '../limiter/errors.js'
+import type { CompiledOptions } from './options.js'
 import {
   CALL_WHERE,
   type ClientRequestInit,
-  type CompiledOptions,
   checkRequestOptions,
   invalidArgument,
   type RequestRateLimitOptions,
-} from './options.js'
+} from './request-options.js'
 
 /** One call of the client: what it sends, which budget it draws on, and what it has spent so far. */
 export interface Call {

@@ -3,8 +3,9 @@ import { startCall } from './call.js'
 import { runCall } from './call-loop.js'
 import { buildParts } from './client-parts.js'
 import type { ClientEventName, ClientEvents } from './events.js'
-import { type ClientOptions, type ClientRequestInit, compileOptions } from './options.js'
+import { type ClientOptions, compileOptions } from './options.js'
 import type { BudgetState } from './pacer.js'
+import type { ClientRequestInit } from './request-options.js'
 
 /** The function {@link createClient} returns: a `fetch`, plus a few ways to watch it. */
 export interface RateLimitedFetch {

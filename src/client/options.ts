@@ -1,7 +1,7 @@
 import { createLimiter } from '../create-limiter.js'
 import { tokenBucket } from '../limiter/algorithms/token-bucket.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
-import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
 import type { ResetFormat } from './legacy-fields.js'
 import { parseRateLimitHeaders } from './parse-headers.js'
@@ -89,27 +89,6 @@ export interface ClientOptions {
   random?: () => number
 }
 
-/** Per-request options, passed as `init.rateLimit`. */
-export interface RequestRateLimitOptions {
-  /**
-   * `true` retries this request even if its method is not idempotent (you know a retry is safe);
-   * `false` never retries it. @default by method
-   */
-  retry?: boolean
-  /** The budget key for this request (overrides the `key` option). */
-  key?: string
-  /** Units this request takes from the queue's `rate` and the `limiter`. @default 1 */
-  cost?: number
-  /** Overrides `maxWaitMs` for this request. */
-  maxWaitMs?: number
-}
-
-/** `RequestInit` plus the client's per-request options. */
-export interface ClientRequestInit extends RequestInit {
-  /** Per-request rate-limit options; never passed on to `fetch`. */
-  rateLimit?: RequestRateLimitOptions
-}
-
 /** The options of {@link createClient}, validated once, with every default applied. */
 export interface CompiledOptions {
   readonly fetch: FetchFunction
@@ -167,19 +146,21 @@ const RETRY_KNOWN: { readonly [K in keyof Required<RetryOptions>]: true } = {
 const PACE_KNOWN: { readonly [K in keyof Required<PaceOptions>]: true } = { threshold: true }
 const QUEUE_KNOWN: { readonly [K in keyof Required<QueueOptions>]: true } = { concurrency: true, rate: true }
 const RATE_KNOWN = { limit: true, window: true, burst: true } as const
-const REQUEST_KNOWN: { readonly [K in keyof Required<RequestRateLimitOptions>]: true } = {
-  retry: true,
-  key: true,
-  cost: true,
-  maxWaitMs: true,
-}
+/** The longest wait a timer can take, ms. */
 const MAX_WAIT_CAP = 2 ** 31 - 1
 
-function checkMs(where: string, option: string, value: unknown, allowZero: boolean): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < (allowZero ? 0 : 1) || value > MAX_WAIT_CAP) {
-    invalid(where, option, `must be a number of ms from ${allowZero ? 0 : 1} to ${MAX_WAIT_CAP}`, value)
+/** What a number of ms from `min` (0 or 1) to {@link MAX_WAIT_CAP} must be, when `value` is not one; else `undefined`. */
+export function msProblem(value: unknown, min: 0 | 1): string | undefined {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > MAX_WAIT_CAP) {
+    return `must be a number of ms from ${min} to ${MAX_WAIT_CAP}`
   }
-  return value
+  return undefined
+}
+
+function checkMs(where: string, option: string, value: unknown, allowZero: boolean): number {
+  const problem = msProblem(value, allowZero ? 0 : 1)
+  if (problem !== undefined) invalid(where, option, problem, value)
+  return value as number
 }
 
 function checkFunction(option: string, value: unknown): void {
@@ -188,14 +169,6 @@ function checkFunction(option: string, value: unknown): void {
 
 function checkSubOptions(option: string, value: unknown): asserts value is object {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid(WHERE, option, 'must be an object', value)
-}
-
-/** Where the arguments of one call are checked, in error messages. */
-export const CALL_WHERE = 'client()'
-
-/** Throws the error for a bad argument of one call (`ERR_RK_INVALID_ARGUMENT`). */
-export function invalidArgument(option: string, expected: string, received: unknown): never {
-  throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', CALL_WHERE, option, expected, received)
 }
 
 /** Validates the options of {@link createClient} and applies the defaults. Throws `ConfigurationError`. */
@@ -325,26 +298,4 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
     sleep,
     random,
   }
-}
-
-export function checkRequestOptions(value: unknown): RequestRateLimitOptions {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    invalidArgument('rateLimit', 'must be an object', value)
-  }
-  const o = value as RequestRateLimitOptions
-  checkKnownOptions(CALL_WHERE, o, REQUEST_KNOWN, { prefix: 'rateLimit.' })
-
-  const bad = (option: string, expected: string, received: unknown): never => invalidArgument(`rateLimit.${option}`, expected, received)
-  if (o.retry !== undefined && typeof o.retry !== 'boolean') bad('retry', 'must be a boolean', o.retry)
-  if (o.key !== undefined && (typeof o.key !== 'string' || o.key.length === 0)) bad('key', 'must be a non-empty string', o.key)
-  if (o.cost !== undefined && (typeof o.cost !== 'number' || !Number.isInteger(o.cost) || o.cost < 1 || o.cost > 1_000_000_000)) {
-    bad('cost', 'must be an integer from 1 to 1000000000', o.cost)
-  }
-  if (
-    o.maxWaitMs !== undefined &&
-    (typeof o.maxWaitMs !== 'number' || Number.isNaN(o.maxWaitMs) || o.maxWaitMs < 0 || o.maxWaitMs > MAX_WAIT_CAP)
-  ) {
-    bad('maxWaitMs', `must be a number of ms from 0 to ${MAX_WAIT_CAP}`, o.maxWaitMs)
-  }
-  return o
 }
