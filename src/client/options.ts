@@ -167,6 +167,12 @@ function checkFunction(option: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'function') invalid(WHERE, option, 'must be a function', value)
 }
 
+/** `value` as an array of `T`; else throws that `option` must be `what`. */
+function checkArray<T>(option: string, value: unknown, isItem: (item: unknown) => item is T, what: string): readonly T[] {
+  if (!Array.isArray(value) || !value.every(isItem)) invalid(WHERE, option, `must be ${what}`, value)
+  return value
+}
+
 function checkSubOptions(option: string, value: unknown): asserts value is object {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid(WHERE, option, 'must be an object', value)
 }
@@ -205,16 +211,12 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
     if (r.maxDelayMs !== undefined) maxDelayMs = checkMs(WHERE, 'retry.maxDelayMs', r.maxDelayMs, true)
     if (maxDelayMs < baseDelayMs) invalid(WHERE, 'retry.maxDelayMs', `must be at least retry.baseDelayMs (${baseDelayMs})`, maxDelayMs)
     if (r.statuses !== undefined) {
-      if (!Array.isArray(r.statuses) || !r.statuses.every((s) => Number.isInteger(s) && s >= 400 && s <= 599)) {
-        invalid(WHERE, 'retry.statuses', 'must be an array of HTTP error statuses (400-599)', r.statuses)
-      }
-      statuses = [...r.statuses]
+      const isStatus = (s: unknown): s is number => Number.isInteger(s) && (s as number) >= 400 && (s as number) <= 599
+      statuses = [...checkArray('retry.statuses', r.statuses, isStatus, 'an array of HTTP error statuses (400-599)')]
     }
     if (r.methods !== undefined) {
-      if (!Array.isArray(r.methods) || !r.methods.every((m) => typeof m === 'string' && /^[A-Za-z]+$/.test(m))) {
-        invalid(WHERE, 'retry.methods', 'must be an array of method names', r.methods)
-      }
-      methods = new Set(r.methods.map((m) => m.toUpperCase()))
+      const isMethod = (m: unknown): m is string => typeof m === 'string' && /^[A-Za-z]+$/.test(m)
+      methods = new Set(checkArray('retry.methods', r.methods, isMethod, 'an array of method names').map((m) => m.toUpperCase()))
     }
   }
 
@@ -265,10 +267,8 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
   if (onLimited !== 'throw' && onLimited !== 'return') invalid(WHERE, 'onLimited', "must be 'throw' or 'return'", options.onLimited)
   let upstreamCodes: ReadonlySet<string> = new Set(['TOOL_ERROR'])
   if (options.upstreamCodes !== undefined) {
-    if (!Array.isArray(options.upstreamCodes) || !options.upstreamCodes.every((c) => typeof c === 'string')) {
-      invalid(WHERE, 'upstreamCodes', 'must be an array of strings', options.upstreamCodes)
-    }
-    upstreamCodes = new Set(options.upstreamCodes)
+    const isString = (c: unknown): c is string => typeof c === 'string'
+    upstreamCodes = new Set(checkArray('upstreamCodes', options.upstreamCodes, isString, 'an array of strings'))
   }
   const xRateLimitReset = options.xRateLimitReset
   // Validates it once, now, rather than at the first response.
