@@ -21,7 +21,8 @@ interface Answer {
  * The concurrency slot is held until the answer is learnt, so that the next call out of the queue
  * sees a Retry-After it carried.
  */
-async function sendAndLearn(parts: ClientParts, call: Call, place: QueuePlace, probing: boolean): Promise<Answer> {
+async function sendAndLearn(parts: ClientParts, call: Call, held: { place: QueuePlace; probing: boolean }): Promise<Answer> {
+  const { place, probing } = held
   const { pacer, options } = parts
   const { now } = options
   const { key } = call
@@ -112,7 +113,7 @@ export async function runCall(parts: ClientParts, call: Call): Promise<Response>
     }
 
     // 3. Send, and 4. learn.
-    const { response, info, said } = await sendAndLearn(parts, call, place, probing)
+    const { response, info, said } = await sendAndLearn(parts, call, { place, probing })
     events.emit('response', { method, url: call.url.href, key, attempt: call.attempts, status: response.status, rateLimit: info })
     if (said === undefined) return response
 

@@ -80,9 +80,9 @@ const isRateDeadline = (error: unknown): boolean => isDeadline(error) || (error 
 async function queued<T>(
   parts: ClientParts,
   call: Call,
-  wait: (t0: number) => Promise<T>,
-  outOfTime: (error: unknown) => boolean,
+  queue: { wait: (t0: number) => Promise<T>; outOfTime: (error: unknown) => boolean },
 ): Promise<T> {
+  const { wait, outOfTime } = queue
   const { now } = parts.options
   const t0 = now()
   let result: T
@@ -100,7 +100,10 @@ async function queued<T>(
 /** Waits at a rate gate for the call's units; a store failure the limiter denies on is a client RateLimitError. */
 async function admit(parts: ClientParts, call: Call, gate: RateGate): Promise<Decision> {
   const { key, cost, signal } = call
-  const decision = await queued(parts, call, (t0) => abortable(gate.admit(key, cost, t0 + leftMs(call), signal), signal), isRateDeadline)
+  const decision = await queued(parts, call, {
+    wait: (t0) => abortable(gate.admit(key, cost, t0 + leftMs(call), signal), signal),
+    outOfTime: isRateDeadline,
+  })
   if (!decision.allowed) throw gaveUp(parts, call, 'store-error', { waitMs: decision.retryAfterMs, cause: decision.error })
   return decision
 }
@@ -132,7 +135,7 @@ export async function enterQueue(parts: ClientParts, call: Call): Promise<QueueP
     if (concurrency !== undefined) {
       // Not wrapped in abortable(): the gate handles the signal itself, so a slot granted at the
       // moment of an abort is never lost.
-      release = await queued(parts, call, (t0) => concurrency.acquire(key, t0 + leftMs(call), signal), isDeadline)
+      release = await queued(parts, call, { wait: (t0) => concurrency.acquire(key, t0 + leftMs(call), signal), outOfTime: isDeadline })
     }
     if (localRate !== undefined) taken.push([localRate, await admit(parts, call, localRate)])
     if (sharedRate !== undefined) taken.push([sharedRate, await admit(parts, call, sharedRate)])
