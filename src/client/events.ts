@@ -1,5 +1,5 @@
 import { invalid } from '../limiter/errors.js'
-import type { RateLimitInfo } from './parse-headers.js'
+import type { RateLimitInfo } from './rate-limit-info.js'
 
 /** Payload of the `response` event: every response, with what its headers said. */
 export interface ClientResponseEvent {
@@ -45,7 +45,8 @@ export interface ClientEvents {
 
 export type ClientEventName = keyof ClientEvents
 
-const EVENTS: readonly string[] = ['response', 'retry', 'wait']
+/** Every event name; the compiler keeps it complete. */
+const EVENTS: { readonly [E in ClientEventName]: true } = { response: true, retry: true, wait: true }
 
 /** The listeners of one client. A listener that throws is reported with `process.emitWarning`, never thrown into the call. */
 export class ClientEmitter {
@@ -64,7 +65,8 @@ export class ClientEmitter {
   }
 
   on<E extends ClientEventName>(event: E, listener: (payload: ClientEvents[E]) => void): () => void {
-    if (!EVENTS.includes(event)) invalid('client.on()', 'event', "must be 'response', 'retry' or 'wait'", event)
+    if (typeof event !== 'string' || !Object.hasOwn(EVENTS, event))
+      invalid('client.on()', 'event', "must be 'response', 'retry' or 'wait'", event)
     if (typeof listener !== 'function') invalid('client.on()', 'listener', 'must be a function', listener)
     let list = this.#listeners.get(event)
     if (list === undefined) {

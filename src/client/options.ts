@@ -1,9 +1,10 @@
 import { createLimiter } from '../create-limiter.js'
 import { tokenBucket } from '../limiter/algorithms/token-bucket.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
-import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
-import { parseRateLimitHeaders, type ResetFormat } from './parse-headers.js'
+import type { ResetFormat } from './legacy-fields.js'
+import { parseRateLimitHeaders } from './parse-headers.js'
 import { abortable, type Sleep, timerSleep } from './timing.js'
 
 /** A `fetch` implementation: the global one, undici's, or any function of the same shape. */
@@ -88,27 +89,6 @@ export interface ClientOptions {
   random?: () => number
 }
 
-/** Per-request options, passed as `init.rateLimit`. */
-export interface RequestRateLimitOptions {
-  /**
-   * `true` retries this request even if its method is not idempotent (you know a retry is safe);
-   * `false` never retries it. @default by method
-   */
-  retry?: boolean
-  /** The budget key for this request (overrides the `key` option). */
-  key?: string
-  /** Units this request takes from the queue's `rate` and the `limiter`. @default 1 */
-  cost?: number
-  /** Overrides `maxWaitMs` for this request. */
-  maxWaitMs?: number
-}
-
-/** `RequestInit` plus the client's per-request options. */
-export interface ClientRequestInit extends RequestInit {
-  /** Per-request rate-limit options; never passed on to `fetch`. */
-  rateLimit?: RequestRateLimitOptions
-}
-
 /** The options of {@link createClient}, validated once, with every default applied. */
 export interface CompiledOptions {
   readonly fetch: FetchFunction
@@ -138,7 +118,6 @@ export interface CompiledOptions {
 }
 
 const WHERE = 'createClient()'
-const CALL_WHERE = 'client()'
 const IDEMPOTENT = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'] as const
 const KNOWN: { readonly [K in keyof Required<ClientOptions>]: true } = {
   fetch: true,
@@ -167,23 +146,31 @@ const RETRY_KNOWN: { readonly [K in keyof Required<RetryOptions>]: true } = {
 const PACE_KNOWN: { readonly [K in keyof Required<PaceOptions>]: true } = { threshold: true }
 const QUEUE_KNOWN: { readonly [K in keyof Required<QueueOptions>]: true } = { concurrency: true, rate: true }
 const RATE_KNOWN = { limit: true, window: true, burst: true } as const
-const REQUEST_KNOWN: { readonly [K in keyof Required<RequestRateLimitOptions>]: true } = {
-  retry: true,
-  key: true,
-  cost: true,
-  maxWaitMs: true,
-}
+/** The longest wait a timer can take, ms. */
 const MAX_WAIT_CAP = 2 ** 31 - 1
 
-function checkMs(where: string, option: string, value: unknown, allowZero: boolean): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < (allowZero ? 0 : 1) || value > MAX_WAIT_CAP) {
-    invalid(where, option, `must be a number of ms from ${allowZero ? 0 : 1} to ${MAX_WAIT_CAP}`, value)
+/** What a number of ms from `min` (0 or 1) to {@link MAX_WAIT_CAP} must be, when `value` is not one; else `undefined`. */
+export function msProblem(value: unknown, min: 0 | 1): string | undefined {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > MAX_WAIT_CAP) {
+    return `must be a number of ms from ${min} to ${MAX_WAIT_CAP}`
   }
-  return value
+  return undefined
+}
+
+function checkMs(where: string, option: string, value: unknown, allowZero: boolean): number {
+  const problem = msProblem(value, allowZero ? 0 : 1)
+  if (problem !== undefined) invalid(where, option, problem, value)
+  return value as number
 }
 
 function checkFunction(option: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'function') invalid(WHERE, option, 'must be a function', value)
+}
+
+/** `value` as an array of `T`; else throws that `option` must be `what`. */
+function checkArray<T>(option: string, value: unknown, isItem: (item: unknown) => item is T, what: string): readonly T[] {
+  if (!Array.isArray(value) || !value.every(isItem)) invalid(WHERE, option, `must be ${what}`, value)
+  return value
 }
 
 function checkSubOptions(option: string, value: unknown): asserts value is object {
@@ -224,16 +211,12 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
     if (r.maxDelayMs !== undefined) maxDelayMs = checkMs(WHERE, 'retry.maxDelayMs', r.maxDelayMs, true)
     if (maxDelayMs < baseDelayMs) invalid(WHERE, 'retry.maxDelayMs', `must be at least retry.baseDelayMs (${baseDelayMs})`, maxDelayMs)
     if (r.statuses !== undefined) {
-      if (!Array.isArray(r.statuses) || !r.statuses.every((s) => Number.isInteger(s) && s >= 400 && s <= 599)) {
-        invalid(WHERE, 'retry.statuses', 'must be an array of HTTP error statuses (400-599)', r.statuses)
-      }
-      statuses = [...r.statuses]
+      const isStatus = (s: unknown): s is number => Number.isInteger(s) && (s as number) >= 400 && (s as number) <= 599
+      statuses = [...checkArray('retry.statuses', r.statuses, isStatus, 'an array of HTTP error statuses (400-599)')]
     }
     if (r.methods !== undefined) {
-      if (!Array.isArray(r.methods) || !r.methods.every((m) => typeof m === 'string' && /^[A-Za-z]+$/.test(m))) {
-        invalid(WHERE, 'retry.methods', 'must be an array of method names', r.methods)
-      }
-      methods = new Set(r.methods.map((m) => m.toUpperCase()))
+      const isMethod = (m: unknown): m is string => typeof m === 'string' && /^[A-Za-z]+$/.test(m)
+      methods = new Set(checkArray('retry.methods', r.methods, isMethod, 'an array of method names').map((m) => m.toUpperCase()))
     }
   }
 
@@ -284,10 +267,8 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
   if (onLimited !== 'throw' && onLimited !== 'return') invalid(WHERE, 'onLimited', "must be 'throw' or 'return'", options.onLimited)
   let upstreamCodes: ReadonlySet<string> = new Set(['TOOL_ERROR'])
   if (options.upstreamCodes !== undefined) {
-    if (!Array.isArray(options.upstreamCodes) || !options.upstreamCodes.every((c) => typeof c === 'string')) {
-      invalid(WHERE, 'upstreamCodes', 'must be an array of strings', options.upstreamCodes)
-    }
-    upstreamCodes = new Set(options.upstreamCodes)
+    const isString = (c: unknown): c is string => typeof c === 'string'
+    upstreamCodes = new Set(checkArray('upstreamCodes', options.upstreamCodes, isString, 'an array of strings'))
   }
   const xRateLimitReset = options.xRateLimitReset
   // Validates it once, now, rather than at the first response.
@@ -317,28 +298,4 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
     sleep,
     random,
   }
-}
-
-export function checkRequestOptions(value: unknown): RequestRateLimitOptions {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', CALL_WHERE, 'rateLimit', 'must be an object', value)
-  }
-  const o = value as RequestRateLimitOptions
-  checkKnownOptions(CALL_WHERE, o, REQUEST_KNOWN, { prefix: 'rateLimit.' })
-
-  const bad = (option: string, expected: string, received: unknown): never => {
-    throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', CALL_WHERE, `rateLimit.${option}`, expected, received)
-  }
-  if (o.retry !== undefined && typeof o.retry !== 'boolean') bad('retry', 'must be a boolean', o.retry)
-  if (o.key !== undefined && (typeof o.key !== 'string' || o.key.length === 0)) bad('key', 'must be a non-empty string', o.key)
-  if (o.cost !== undefined && (typeof o.cost !== 'number' || !Number.isInteger(o.cost) || o.cost < 1 || o.cost > 1_000_000_000)) {
-    bad('cost', 'must be an integer from 1 to 1000000000', o.cost)
-  }
-  if (
-    o.maxWaitMs !== undefined &&
-    (typeof o.maxWaitMs !== 'number' || Number.isNaN(o.maxWaitMs) || o.maxWaitMs < 0 || o.maxWaitMs > MAX_WAIT_CAP)
-  ) {
-    bad('maxWaitMs', `must be a number of ms from 0 to ${MAX_WAIT_CAP}`, o.maxWaitMs)
-  }
-  return o
 }

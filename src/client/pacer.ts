@@ -1,4 +1,4 @@
-import type { RateLimitInfo } from './parse-headers.js'
+import type { RateLimitInfo } from './rate-limit-info.js'
 
 /**
  * How far a reported reset may lie beyond `Retry-After` and still be read as the same moment, ms.
@@ -37,13 +37,10 @@ export interface BudgetState {
   readonly inFlight: number
 }
 
-interface Budget {
-  limit: number | undefined
-  remaining: number | undefined
-  resetAt: number | undefined
-  blockedUntil: number
-  lastInfo: RateLimitInfo | undefined
-  inFlight: number
+/** What `state()` shows of a budget, kept up to date in place. */
+type KnownState = { -readonly [K in keyof BudgetState]: BudgetState[K] }
+
+interface Budget extends KnownState {
   /** Requests sent so far; a request's index is this count when it was sent. */
   sends: number
   /** Indexes of the requests in flight. */

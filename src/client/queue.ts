@@ -38,8 +38,7 @@ class WaitList<T> {
       const waiter: Waiter<T> = { deadline, cost, signal, enqueuedAt: now, resolve, reject, onAbort: undefined, settled: false }
       if (signal !== undefined) {
         waiter.onAbort = () => {
-          const i = this.items.indexOf(waiter)
-          if (i >= 0) this.items.splice(i, 1)
+          this.remove(waiter)
           this.settle(waiter, false, signal.reason)
           this.#onLeave()
         }
@@ -47,6 +46,12 @@ class WaitList<T> {
       }
       this.items.push(waiter)
     })
+  }
+
+  /** Takes `waiter` out of the line, if it is still in it. */
+  remove(waiter: Waiter<T>): void {
+    const i = this.items.indexOf(waiter)
+    if (i >= 0) this.items.splice(i, 1)
   }
 
   settle(waiter: Waiter<T>, ok: boolean, value: unknown): void {
@@ -302,8 +307,7 @@ export class RateGate {
   }
 
   #done(list: WaitList<Decision>, head: Waiter<Decision>, ok: boolean, value: unknown): void {
-    const i = list.items.indexOf(head)
-    if (i >= 0) list.items.splice(i, 1)
+    list.remove(head)
     list.settle(head, ok, value)
   }
 }

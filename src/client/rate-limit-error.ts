@@ -1,5 +1,5 @@
 import { RateKeeperError } from '../limiter/errors.js'
-import type { RateLimitInfo } from './parse-headers.js'
+import type { RateLimitInfo } from './rate-limit-info.js'
 
 /**
  * Whose limit stopped the request:

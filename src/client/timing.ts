@@ -31,6 +31,32 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
 }
 
 /**
+ * An AbortController that also aborts when any of `signals` does; `done()` detaches it (always call
+ * it, so that a long-lived signal does not collect listeners).
+ */
+export function linkedController(...signals: (AbortSignal | undefined)[]): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController()
+  const onAbort = (event: Event): void => controller.abort((event.target as AbortSignal).reason)
+  const attached: AbortSignal[] = []
+  for (const s of signals) {
+    if (s === undefined) continue
+    if (s.aborted) {
+      controller.abort(s.reason)
+      break
+    }
+    s.addEventListener('abort', onAbort, { once: true })
+    attached.push(s)
+  }
+  return {
+    signal: controller.signal,
+    done: () => {
+      for (const s of attached) s.removeEventListener('abort', onAbort)
+      controller.abort()
+    },
+  }
+}
+
+/**
  * The capped exponential backoff with full jitter: a uniformly random delay in
  * `[0, min(maxDelayMs, baseDelayMs * 2^attempt))`, attempt 0 being the first retry. Full jitter
  * spreads clients that were limited together, so they do not come back together.
