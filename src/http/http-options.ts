@@ -46,7 +46,7 @@ export interface HttpLimiterOptions<Raw = unknown, Info extends HttpRequestInfo<
   /**
    * The key a request is counted under; `undefined` (returned, or the option omitted) means the
    * client IP: `ip:` + the address the framework resolved, IPv6 grouped by `ipv6Subnet`.
-   * Use {@link apiKey}, {@link userKey} or your own function.
+   * Use `apiKey()` or `userKey()` from `ratekeeper/http`, or your own function.
    * @default the client IP
    */
   key?: KeyFunction<Raw, Info>
@@ -97,10 +97,14 @@ export type LimiterOptionName = (typeof LIMITER_OPTION_NAMES)[number]
 /**
  * Validates one option's value (called only when it is not `undefined`): throws a
  * `ConfigurationError` naming `where` and the option, or returns.
+ * @inline
  */
 export type OptionCheck = (where: string, name: string, value: unknown) => void
 
-/** Options an adapter takes besides the HTTP options (Fastify `global`, Fetch `ip`), and their validators. */
+/**
+ * Options an adapter takes besides the HTTP options (Fastify `global`, Fetch `ip`), and their validators.
+ * @inline
+ */
 export type AdapterOptionTable = { readonly [name: string]: OptionCheck }
 
 /** Checked when the limiter is resolved: by {@link resolveLimiter}, or by `createLimiter` itself. */

@@ -33,7 +33,7 @@ export {
 export type { HttpLimiterOptions } from './http-options.js'
 export { normalizeIp } from './ip.js'
 export { type ApiKeyOptions, apiKey, ipKey, type KeyFunction, type KeyWarn, userKey } from './keys.js'
-export { createHttpLimiter, type HttpLimiter } from './pipeline.js'
+export { createHttpLimiter, type HttpAdapterSettings, type HttpLimiter } from './pipeline.js'
 export type { HeaderReader, HttpOutcome, HttpRequestInfo, RequestFunction, RequestPlan } from './request.js'
 export type { DecidedMark } from './stacking.js'
 export { type UpstreamLimitedOptions, upstreamLimitedBody } from './upstream-body.js'

@@ -6,6 +6,7 @@ import type { HttpRequestInfo } from './request.js'
 /**
  * What a key function reads of a request: the part of {@link HttpRequestInfo} the key helpers
  * need, so that they can be called with just that (tests, your own code).
+ * @inline
  */
 export type KeyRequestPart = Pick<HttpRequestInfo, 'ip' | 'headers'>
 

@@ -53,9 +53,15 @@ export interface ProviderPlanOptions {
   countMode?: CountMode | Readonly<Record<string, CountMode>>
 }
 
-/** The `key` option of {@link ProviderPlanOptions}. */
+/**
+ * The `key` option of {@link ProviderPlanOptions}.
+ * @inline
+ */
 export type PlanKeyFunction = (raw: unknown, req: ProviderRequestInfo) => string | undefined | Promise<string | undefined>
-/** The `cost` option of {@link ProviderPlanOptions}, as a function. */
+/**
+ * The `cost` option of {@link ProviderPlanOptions}, as a function.
+ * @inline
+ */
 export type PlanCostFunction = (req: ProviderRequestInfo, cls: RequestClass) => number
 
 /** A plan's options once checked and compiled: defaults applied, every tier's lists built. */
