@@ -44,9 +44,30 @@ export type CallFields = Omit<Call, 'done' | 'resent' | 'batch' | 'resolve' | 'r
 
 function noop(): void {}
 
-/** A call not yet settled or sent, and the promise its settlement settles. */
-export function newCall(fields: CallFields): { call: Call; promise: Promise<StoreResult> } {
-  const call: Call = { ...fields, done: false, resent: false, batch: undefined, resolve: noop, reject: noop }
+/**
+ * A call not yet settled or sent, and the promise its settlement settles. Every field is written
+ * out, in one order: a call is made per store request, and objects of one shape keep the hot path
+ * monomorphic (spreading `fields` here cost a third of the store's CPU time).
+ */
+export function newCall(f: CallFields): { call: Call; promise: Promise<StoreResult> } {
+  const call: Call = {
+    expires: f.expires,
+    done: false,
+    resent: false,
+    op: f.op,
+    keys: f.keys,
+    specs: f.specs,
+    cost: f.cost,
+    now: f.now,
+    chargedAt: f.chargedAt,
+    group: f.group,
+    slot: f.slot,
+    signature: f.signature,
+    invalidations: f.invalidations,
+    batch: undefined,
+    resolve: noop,
+    reject: noop,
+  }
   const promise = new Promise<StoreResult>((resolve, reject) => {
     call.resolve = resolve
     call.reject = reject
@@ -56,7 +77,20 @@ export function newCall(fields: CallFields): { call: Call; promise: Promise<Stor
 
 /** A script call of `calls` (one group's) about to be sent; each call is marked as carried by it. */
 export function newBatch(calls: Call[], fields: Pick<Batch, 'args' | 'expires' | 'sentAt' | 'node' | 'probe'>): Batch {
-  const batch: Batch = { ...fields, calls, resent: false, group: calls[0].group, back: false, seq: 0, live: calls.length, open: true }
+  const batch: Batch = {
+    calls,
+    args: fields.args,
+    expires: fields.expires,
+    sentAt: fields.sentAt,
+    resent: false,
+    group: calls[0].group,
+    node: fields.node,
+    back: false,
+    probe: fields.probe,
+    seq: 0,
+    live: calls.length,
+    open: true,
+  }
   for (const call of calls) call.batch = batch
   return batch
 }
