@@ -37,19 +37,21 @@ export interface DecisionFields {
  * only reads the headline (most middleware on an allowed request) never pays for them.
  */
 export class DecisionRecord implements Decision {
-  readonly allowed: boolean
-  readonly reason: DecisionReason
-  readonly key: string
-  readonly cost: number
-  readonly limit: number
-  readonly remaining: number
-  readonly resetAt: number
-  readonly retryAfterMs: number
-  readonly violated: readonly string[]
-  readonly at: number
-  readonly tier: string | undefined
-  readonly dryRun: boolean | undefined
-  readonly error: unknown
+  // Declared, not defined: the constructor assigns each once (a defined field would be set to
+  // undefined first, then again: twice the stores on the hot path).
+  declare readonly allowed: boolean
+  declare readonly reason: DecisionReason
+  declare readonly key: string
+  declare readonly cost: number
+  declare readonly limit: number
+  declare readonly remaining: number
+  declare readonly resetAt: number
+  declare readonly retryAfterMs: number
+  declare readonly violated: readonly string[]
+  declare readonly at: number
+  declare readonly tier: string | undefined
+  declare readonly dryRun: boolean | undefined
+  declare readonly error: unknown
   #list: readonly Policy[]
   #raw: readonly number[] | undefined
   #layerOf: readonly (string | undefined)[] | undefined
