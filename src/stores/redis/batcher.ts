@@ -1,4 +1,5 @@
 import type { StoreResult } from '../../limiter/store.js'
+import { noop } from './client.js'
 import type { Op } from './spec.js'
 
 /** Most requests in one script call: bounds the call's size and how long it holds Redis. */
@@ -41,8 +42,6 @@ export interface Call {
 
 /** What a new call is made of: everything but its settlement and its batch. */
 export type CallFields = Omit<Call, 'done' | 'resent' | 'batch' | 'resolve' | 'reject'>
-
-function noop(): void {}
 
 /**
  * A call not yet settled or sent, and the promise its settlement settles. Every field is written

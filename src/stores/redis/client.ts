@@ -4,6 +4,9 @@
  * shared connection listeners, and which errors mean an outage.
  */
 
+/** Settles nothing: the handler of a promise whose outcome is reported elsewhere, or never matters. */
+export function noop(): void {}
+
 /**
  * The part of an ioredis client (v5 or v6, `Redis` or `Cluster`) that the store uses. Declared
  * structurally so that either major version's classes fit.

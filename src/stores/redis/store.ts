@@ -1,7 +1,7 @@
 import type { StoreError } from '../../limiter/errors.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { type Batch, Batcher, type Call, newBatch, newCall } from './batcher.js'
-import { type ClientListener, errorCode, isCluster, isOutage, isReplyError, type RedisClient, unwatch, watch } from './client.js'
+import { type ClientListener, errorCode, isCluster, isOutage, isReplyError, noop, type RedisClient, unwatch, watch } from './client.js'
 import { ClockOffset } from './clock.js'
 import { ConnectionWait } from './connection-wait.js'
 import { DeadlineQueue } from './deadlines.js'
@@ -14,8 +14,6 @@ import { checkArguments, checksOf } from './request.js'
 import { keySlot } from './slots.js'
 import { OP, type Op } from './spec.js'
 import { type ScriptHandlers, ScriptTransport } from './transport.js'
-
-function noop(): void {}
 
 /**
  * Keeps limiter state in Redis (ioredis v5 or v6, single node or Cluster).

@@ -1,4 +1,4 @@
-import { directCalls, isCluster, isReplyError, type PipelineClient, type RedisClient, type ScriptCall } from './client.js'
+import { directCalls, isCluster, isReplyError, noop, type PipelineClient, type RedisClient, type ScriptCall } from './client.js'
 import { CLOCK_ONLY_ARGS } from './protocol.js'
 import { DECIDE_SCRIPT, DECIDE_SHA } from './script.js'
 
@@ -9,8 +9,6 @@ export interface ScriptHandlers {
   /** It failed; `answered`: the node itself answered (an error reply), so it is up. */
   error(error: unknown, answered: boolean): void
 }
-
-function noop(): void {}
 
 /**
  * Sends the decide script to Redis: by its SHA1, or whole (after `NOSCRIPT`); with a `WAIT` for
