@@ -10,6 +10,7 @@
  */
 
 export { createLimiter } from './create-limiter.js'
+export { type ConcurrencyOptions, concurrency } from './limiter/algorithms/concurrency.js'
 export { type FixedWindowOptions, fixedWindow } from './limiter/algorithms/fixed-window.js'
 export { type SlidingWindowOptions, slidingWindow } from './limiter/algorithms/sliding-window.js'
 export { type TokenBucketOptions, tokenBucket } from './limiter/algorithms/token-bucket.js'
@@ -30,6 +31,6 @@ export type {
   StoreErrorMode,
   WaitOptions,
 } from './limiter/types.js'
-export { type CasBackend, type CasStoreOptions, type CasWrite, casStore, type Versioned } from './stores/cas.js'
+export { type CasBackend, type CasStoreOptions, casStore } from './stores/cas.js'
 export type { MemoryStoreOptions } from './stores/memory/options.js'
 export { MemoryStore } from './stores/memory/store.js'

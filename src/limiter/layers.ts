@@ -12,8 +12,8 @@ export interface BuiltRequest {
   readonly layerOf: readonly (string | undefined)[] | undefined
 }
 
-/** What a call asks of a store. */
-export type Mode = 'consume' | 'peek' | 'refund'
+/** What a call asks of a store (`charge`: the extra of a settled cost, see `Store.charge`). */
+export type Mode = 'consume' | 'peek' | 'refund' | 'charge'
 
 /** One call on its way to a store: what it asks, and what its decision will say. */
 export interface StoreCall extends BuiltRequest {

@@ -5,12 +5,14 @@ import { ConfigurationError, invalid, StoreError } from './errors.js'
 import { LimiterEmitter, StoreHealth } from './events.js'
 import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, type StoreCall } from './layers.js'
 import { checkLimiterOptions } from './options.js'
-import { type RefundContext, refund } from './refund.js'
+import { refund } from './refund.js'
+import { type ResetContext, resetIn } from './reset.js'
+import { chargeIn, needsLease, newLease, release, type SettleContext, settle } from './settle.js'
 import { timerSleep } from './sleep.js'
 import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
 import { hubOf, type StoreEventHub, type StoreListener } from './store-events.js'
 import { encodeSubject } from './subject.js'
-import { isThenable } from './thenable.js'
+import { isThenable, promised } from './thenable.js'
 import type { Limiter, LimiterOptions, StoreErrorMode } from './types.js'
 import { waitFor } from './wait.js'
 
@@ -40,8 +42,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const timeoutMs = options.timeoutMs ?? 100
   let closed = false
 
-  // A store that decides in-process into a caller's buffer: the commonest call uses that.
-  const fast = hasFastPath(store) ? store : undefined
+  // A store that decides in-process into a caller's buffer: the commonest call uses that (not
+  // when a policy takes leases: the fast path has none to give).
+  const leasing = policies.some((p) => p.kind === 'concurrency')
+  const fast = hasFastPath(store) && !leasing ? store : undefined
   // The fast path's numbers for one policy; decisions don't keep it (see `decidedOne`).
   const scratchResults = [0, 0, 0]
 
@@ -66,8 +70,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const chargedByFallback = new WeakSet<Decision>()
   /** Admitted decisions made with per-call policies or layers: the request they charged. */
   const chargedWith = new WeakMap<Decision, BuiltRequest>()
-  /** Decisions already given back by refund({ decision }): a second refund gives nothing. */
+  /** Decisions already given back by refund({ decision }) or settled: a second refund gives nothing. */
   const refunded = new WeakSet<Decision>()
+  /** Admitted decisions holding a lease (concurrency policies): the call that took it. */
+  const leases = new WeakMap<Decision, StoreCall>()
 
   /** Calls the store; an event it reports meanwhile (synchronously) is this limiter's. */
   const callStore = (s: Store, hub: StoreEventHub, call: StoreCall): StoreResult | Promise<StoreResult> => {
@@ -76,6 +82,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     try {
       if (call.mode === 'consume') return s.consume(call.request)
       if (call.mode === 'peek') return s.peek(call.request)
+      if (call.mode === 'charge') return chargeIn(s, call.request, health)
       return s.refund({ ...call.request, chargedAt: call.at ?? call.request.now })
     } finally {
       hub.current = previous
@@ -111,7 +118,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     }
     if (main && health.failing) health.calm()
     const decision = toDecision(call, answer)
-    if (!main && call.mode === 'consume' && decision.allowed) chargedByFallback.add(decision)
+    if (call.mode === 'consume' && decision.allowed && decision.reason === 'ok') {
+      if (!main) chargedByFallback.add(decision)
+      if (call.request.lease !== undefined && call.request.cost > 0) leases.set(decision, call)
+    }
     return decision
   }
 
@@ -253,31 +263,27 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     } else {
       built = buildRequest(requests, { where, key, options: opts, defaultCost: plan.defaultCost ?? 1 })
     }
+    // A consume of concurrency policies takes a lease: one number for all of them, kept by the decision
+    // (a peek gets one too, to ask with: it is recorded nowhere).
+    if ((mode === 'consume' || mode === 'peek') && (opts === undefined ? leasing : needsLease(built.request))) {
+      built = { request: { ...built.request, lease: newLease() }, layerOf: built.layerOf }
+    }
     return ask(plan.target ?? store, { mode, key, request: built.request, layerOf: built.layerOf, tier: opts?.tier, at: plan.at })
   }
-  const refunds: RefundContext = { store, fallback, now, chargedByFallback, chargedWith, refunded, run, ask }
-
-  /** Resets in one store, with the same deadline as its other calls; failures reject. */
-  const resetIn = async (s: Store, request: StoreRequest): Promise<void> => {
-    const main = s === store
-    const hub = main ? storeHub : (fallbackHub as StoreEventHub)
-    const ms = main ? storeDeadline : fallbackDeadline
-    try {
-      const previous = hub.current
-      hub.current = self
-      let done: void | Promise<void>
-      try {
-        done = s.reset(request)
-      } finally {
-        hub.current = previous
-      }
-      if (isThenable(done)) await (ms > 0 ? withDeadline(done, ms) : done)
-    } catch (error) {
-      if (main && !(error instanceof ConfigurationError)) health.outage(error)
-      throw error
-    }
-    if (main && health.failing) health.calm()
+  const refunds: SettleContext = {
+    store,
+    fallback,
+    now,
+    chargedByFallback,
+    chargedWith,
+    refunded,
+    run,
+    ask,
+    leases,
+    isClosed: () => closed,
   }
+
+  const resets: ResetContext = { store, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }
 
   const limiter: Limiter = {
     policies,
@@ -302,26 +308,20 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
         return Promise.reject(error)
       }
     },
-    peek(key, opts) {
-      try {
-        return Promise.resolve(run({ mode: 'peek', where: 'limiter.peek()', key, options: opts }))
-      } catch (error) {
-        return Promise.reject(error)
-      }
-    },
-    refund(key, opts) {
-      try {
-        return Promise.resolve(refund(refunds, key, opts))
-      } catch (error) {
-        return Promise.reject(error)
-      }
-    },
+    peek: (key, opts) => promised(() => run({ mode: 'peek', where: 'limiter.peek()', key, options: opts })),
+    refund: (key, opts) => promised(() => refund(refunds, key, opts)),
+    release: (decision) => promised(() => release(refunds, decision)),
+    settle: (decision, actualCost) =>
+      promised(() => {
+        if (closed) throw new StoreError('ERR_RK_CLOSED', 'limiter.settle(): the limiter is closed')
+        return settle(refunds, decision, actualCost)
+      }),
     reset: async (key, opts) => {
       const where = 'limiter.reset()'
       if (closed) throw new StoreError('ERR_RK_CLOSED', `${where}: the limiter is closed`)
       const { request } = buildRequest(requests, { where, key, options: opts, defaultCost: 0 })
-      await resetIn(store, request)
-      if (fallback !== undefined) await resetIn(fallback, request)
+      await resetIn(resets, store, request)
+      if (fallback !== undefined) await resetIn(resets, fallback, request)
     },
     wait: (key, opts) => waitFor({ consume: (k, o) => limiter.consume(k, o), now, sleep: options.sleep ?? timerSleep }, key, opts),
     // Like a store's warnings: printed when nobody listens and there is no logger.

@@ -1,13 +1,14 @@
 import type { Duration } from './duration.js'
 
 /** The algorithm behind a policy. @inline */
-export type PolicyKind = 'token-bucket' | 'sliding-window' | 'fixed-window'
+export type PolicyKind = 'token-bucket' | 'sliding-window' | 'fixed-window' | 'concurrency'
 
 /**
  * The stored state of one policy for one subject. Plain numbers so that every store can keep it
  * and the Lua twins can read it: a token bucket is one number (GCRA's theoretical arrival time,
  * in ticks), a fixed window `[windowIndex, count]`, a sliding window
- * `[newestSubWindow, countNewest, countOlder, …]`.
+ * `[newestSubWindow, countNewest, countOlder, …]`, a concurrency limit its live leases
+ * `[lease, expiresAt, lease, expiresAt, …]`.
  */
 export type PolicyState = number | number[]
 
@@ -62,14 +63,24 @@ export interface Policy {
   readonly id: string
   /**
    * Decides `cost` against `state` at `now` (epoch ms) and writes the outcome into `out`.
-   * Pure: never mutates `state`. @internal
+   * Pure: never mutates `state`. A concurrency policy takes the lease `lease` (the request's
+   * `StoreRequest.lease`) when it admits a cost above 0; rate policies ignore it. @internal
    */
-  step(state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void
+  step(state: PolicyState | undefined, cost: number, now: number, out: StepOutcome, lease?: number): void
   /**
    * Gives back `cost` charged at `chargedAt`; never above capacity and never into a window other
-   * than the one charged. Returns the new state (`undefined`: fresh) and its TTL. @internal
+   * than the one charged. Writes the new state (`undefined`: fresh) and its TTL. A concurrency
+   * policy gives back the lease `lease` instead (and nothing when `lease` is absent, unknown or
+   * expired); rate policies ignore it. @internal
    */
-  refund(state: PolicyState | undefined, cost: number, chargedAt: number, now: number, out: StepOutcome): void
+  refund(state: PolicyState | undefined, cost: number, chargedAt: number, now: number, out: StepOutcome, lease?: number): void
+  /**
+   * Charges `cost` whatever the state: an actual cost settled above its estimate may take the
+   * policy past its limit, into debt that later requests wait out (`remaining` stays 0 until the
+   * debt is repaid; never negative). Always admits. A concurrency policy is unchanged (a cost
+   * is not a request in flight). @internal
+   */
+  charge(state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void
   /**
    * The numbers behind `step` and `refund`, in the algorithm's own terms: what another
    * implementation of them needs (the Redis store's Lua twin is driven by these). @internal
@@ -81,7 +92,7 @@ export interface Policy {
  * A policy's arithmetic as numbers, one shape per algorithm (`kind` is the policy's). Integers;
  * times in ms unless the name says otherwise. Two policies with the same `id` have equal params.
  */
-export type PolicyParams = TokenBucketParams | FixedWindowParams | SlidingWindowParams
+export type PolicyParams = TokenBucketParams | FixedWindowParams | SlidingWindowParams | ConcurrencyParams
 
 /** {@link PolicyParams} of a token bucket: GCRA with time counted in ticks of `1 / ticksPerMs` ms. */
 export interface TokenBucketParams {
@@ -116,6 +127,17 @@ export interface SlidingWindowParams {
   readonly subWindowMs: number
   /** Sub-windows before the current one that still overlap the window (the state holds up to one more). */
   readonly olderSubWindows: number
+}
+
+/** {@link PolicyParams} of a concurrency limit: leases held until released or expired. */
+export interface ConcurrencyParams {
+  readonly kind: 'concurrency'
+  /** Requests in flight at once. */
+  readonly limit: number
+  /** How long a lease lives when nobody releases it (its process died), ms. */
+  readonly leaseMs: number
+  /** The wait a denial suggests, at most: completion times are unknown, ms. */
+  readonly retryMs: number
 }
 
 /** A fresh scratch outcome. */

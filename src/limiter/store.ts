@@ -26,6 +26,13 @@ export interface StoreRequest {
    * called directly.
    */
   readonly events?: StoreEvents
+  /**
+   * The request's lease, for its concurrency policies (absent when it has none): `consume` passes
+   * it to each policy's `step`, which records it when the request is admitted; `refund` passes it
+   * to each policy's `refund`, which gives that lease back (`limiter.release`). Rate policies
+   * ignore it. A store keeps it as given: a safe integer, unique per request.
+   */
+  readonly lease?: number
 }
 
 /** A {@link StoreRequest} for a refund: gives back `cost` charged at `chargedAt`. */
@@ -65,6 +72,13 @@ export interface Store {
   peek(request: StoreRequest): StoreResult | Promise<StoreResult>
   /** Gives `cost` back to every check, never above capacity, only into the window charged. */
   refund(request: StoreRefundRequest): StoreResult | Promise<StoreResult>
+  /**
+   * Charges `cost` to every check whatever their state, admitting always: the part of an actual
+   * cost settled above its estimate (`limiter.settle`), which may put a policy in debt (see each
+   * policy's `charge`). Atomic per request. Optional: without it, `limiter.settle` charges the
+   * extra with `consume`, which admits it only if it fits, and warns (`RK_STORE_NO_CHARGE`).
+   */
+  charge?(request: StoreRequest): StoreResult | Promise<StoreResult>
   /** Forgets the state of every check, as if the subjects had never been seen. */
   reset(request: StoreRequest): void | Promise<void>
   /** Releases timers and connections it owns. Calls after close reject with `ERR_RK_CLOSED`. */

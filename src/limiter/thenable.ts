@@ -6,3 +6,15 @@
 export function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
 }
+
+/**
+ * `call()` as a promise: its value, or its throw as a rejection (a limiter method never throws
+ * synchronously). No async function, so a synchronous answer costs one resolved promise.
+ */
+export function promised<T>(call: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(call())
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}

@@ -146,6 +146,23 @@ export interface Limiter {
   peek(key: string, options?: ConsumeOptions): Promise<Decision>
   /** Gives `cost` back (never above capacity, only into the window charged at `at`; with `decision`, into the store that charged it). */
   refund(key: string, options?: RefundOptions): Promise<Decision>
+  /**
+   * Gives back the leases an admitted decision took (its concurrency policies), in the store that
+   * granted them. Call it once the work the decision admitted is over; HTTP adapters do it when the
+   * response ends. Idempotent: a second call, or a decision without leases, does nothing. Resolves
+   * once the store has the release; never rejects for a store failure (the limiter emits
+   * `store-error`, and the lease expires after its `leaseMs`).
+   */
+  release(decision: Decision): Promise<void>
+  /**
+   * Settles a reservation: the decision charged its `cost` as an estimate, and `actualCost` is what
+   * the work really cost. The difference is given back (as `refund` would) or charged — past the
+   * limit if need be: the policies go into debt that later requests wait out, so no cost is lost.
+   * Leases are not touched (see `release`). Once per decision, into the store that charged it;
+   * a decision that charged nothing, was refunded, or was settled already changes nothing. Resolves
+   * to the state after the settle.
+   */
+  settle(decision: Decision, actualCost: number): Promise<Decision>
   /** Forgets the key's state for the given (or default) policies and layers. */
   reset(key: string, options?: ConsumeOptions): Promise<void>
   /** Waits until the request is admitted, then charges it. Rejects when it can never be admitted. */

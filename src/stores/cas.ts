@@ -3,24 +3,6 @@ import type { Policy, PolicyState, StepOutcome } from '../limiter/policy.js'
 import { newOutcome } from '../limiter/policy.js'
 import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../limiter/store.js'
 
-/** A value read from a compare-and-set backend, with the version a write must match. */
-export interface Versioned {
-  readonly value: string
-  /** Opaque version (a revision number, an ETag, the value itself…). */
-  readonly version: unknown
-}
-
-/** One write of a {@link CasBackend.commit}. */
-export interface CasWrite {
-  readonly key: string
-  /** The version read, or `undefined` when the key was absent: the write must fail if it changed. */
-  readonly expected: unknown
-  /** The new value, or `undefined` to delete the key. */
-  readonly value: string | undefined
-  /** Time to live of the new value, ms (> 0 when `value` is set). */
-  readonly ttlMs: number
-}
-
 /**
  * What a key-value store must offer to serve as a ratekeeper store through {@link casStore}:
  * reads with versions, and an atomic multi-key compare-and-set (a transaction: every write
@@ -37,6 +19,30 @@ export interface CasBackend {
   /** Releases resources. Optional. */
   close?(): Promise<void> | void
 }
+
+/** The shapes a {@link CasBackend} reads and writes. */
+export declare namespace CasBackend {
+  /** A value read from the backend, with the version a write must match. */
+  interface Versioned {
+    readonly value: string
+    /** Opaque version (a revision number, an ETag, the value itself…). */
+    readonly version: unknown
+  }
+
+  /** One write of a {@link CasBackend.commit}. */
+  interface Write {
+    readonly key: string
+    /** The version read, or `undefined` when the key was absent: the write must fail if it changed. */
+    readonly expected: unknown
+    /** The new value, or `undefined` to delete the key. */
+    readonly value: string | undefined
+    /** Time to live of the new value, ms (> 0 when `value` is set). */
+    readonly ttlMs: number
+  }
+}
+
+type Versioned = CasBackend.Versioned
+type CasWrite = CasBackend.Write
 
 /** Options of {@link casStore}. */
 export interface CasStoreOptions {
@@ -106,7 +112,7 @@ export function casStore(options: CasStoreOptions): Store {
       const outs: StepOutcome[] = policies.map(() => newOutcome())
       let allowed = true
       for (let i = 0; i < n; i++) {
-        policies[i].step(states[i], cost, now, outs[i])
+        policies[i].step(states[i], cost, now, outs[i], request.lease)
         if (!outs[i].allowed) allowed = false
       }
       const results = new Array<number>(3 * n)
@@ -119,7 +125,7 @@ export function casStore(options: CasStoreOptions): Store {
         }))
         if (!(await backend.commit(writes))) continue
       } else {
-        for (let i = 0; i < n; i++) if (outs[i].allowed && cost > 0) policies[i].step(states[i], 0, now, outs[i])
+        for (let i = 0; i < n; i++) if (outs[i].allowed && cost > 0) policies[i].step(states[i], 0, now, outs[i], request.lease)
       }
       for (let i = 0; i < n; i++) {
         results[3 * i] = outs[i].remaining
@@ -131,32 +137,40 @@ export function casStore(options: CasStoreOptions): Store {
     throw new StoreError('ERR_RK_STORE', `casStore: gave up after ${maxAttempts} compare-and-set conflicts`)
   }
 
+  /** A refund or a charge: every check's state changed by `apply`, which always admits. */
+  const adjust = async (
+    request: StoreRequest,
+    apply: (policy: Policy, state: PolicyState | undefined, out: StepOutcome) => void,
+  ): Promise<StoreResult> => {
+    const { policies, now } = request
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const { keys, found, states } = await read(request)
+      const results: number[] = []
+      const writes: CasWrite[] = []
+      for (let i = 0; i < policies.length; i++) {
+        const out = newOutcome()
+        apply(policies[i], states[i], out)
+        results.push(out.remaining, out.resetAt, 0)
+        if (found[i] !== undefined || out.state !== undefined) {
+          writes.push({
+            key: keys[i],
+            expected: found[i]?.version,
+            value: out.state === undefined ? undefined : encodeState(out.state),
+            ttlMs: Math.max(1, out.ttlMs),
+          })
+        }
+      }
+      if (writes.length === 0 || (await backend.commit(writes))) return { allowed: true, now, results }
+    }
+    throw new StoreError('ERR_RK_STORE', `casStore: gave up after ${maxAttempts} compare-and-set conflicts`)
+  }
+
   return {
     consume: (request) => decide(request, true),
     peek: (request) => decide(request, false),
-    refund: async (request: StoreRefundRequest) => {
-      const { policies, cost, now, chargedAt } = request
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        const { keys, found, states } = await read(request)
-        const results: number[] = []
-        const writes: CasWrite[] = []
-        for (let i = 0; i < policies.length; i++) {
-          const out = newOutcome()
-          policies[i].refund(states[i], cost, chargedAt, now, out)
-          results.push(out.remaining, out.resetAt, 0)
-          if (found[i] !== undefined) {
-            writes.push({
-              key: keys[i],
-              expected: found[i]?.version,
-              value: out.state === undefined ? undefined : encodeState(out.state),
-              ttlMs: Math.max(1, out.ttlMs),
-            })
-          }
-        }
-        if (writes.length === 0 || (await backend.commit(writes))) return { allowed: true, now, results }
-      }
-      throw new StoreError('ERR_RK_STORE', `casStore: gave up after ${maxAttempts} compare-and-set conflicts`)
-    },
+    refund: (request: StoreRefundRequest) =>
+      adjust(request, (policy, state, out) => policy.refund(state, request.cost, request.chargedAt, request.now, out, request.lease)),
+    charge: (request) => adjust(request, (policy, state, out) => policy.charge(state, request.cost, request.now, out)),
     reset: async (request) => {
       if (closed) throw new StoreError('ERR_RK_CLOSED', 'casStore: used after close()')
       await backend.delete(request.policies.map((p, i) => storageKey(p, request.keys[i])))

@@ -10,7 +10,6 @@ import {
   type Policy,
   slidingWindow,
   tokenBucket,
-  type Versioned,
 } from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
 
@@ -403,8 +402,8 @@ describe('MemoryStore: deciding the most recently used entry again', () => {
 })
 
 /** A versioned in-process key-value backend, standing in for etcd/DynamoDB-style stores. */
-function versionedMap(): CasBackend & { data: Map<string, Versioned & { expiresAt: number }>; conflicts: number } {
-  const data = new Map<string, Versioned & { expiresAt: number }>()
+function versionedMap(): CasBackend & { data: Map<string, CasBackend.Versioned & { expiresAt: number }>; conflicts: number } {
+  const data = new Map<string, CasBackend.Versioned & { expiresAt: number }>()
   let version = 0
   const backend = {
     data,

@@ -119,6 +119,28 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
     out.ttlMs = count === 0 ? 0 : out.resetAt - now
   }
 
+  const charge = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void => {
+    let index = indexOf(now)
+    let count = 0
+    if (state !== undefined) {
+      const s = state as number[]
+      if (s[0] >= index) {
+        index = s[0]
+        count = s[1]
+      }
+    }
+    // No limit check: the window may be overdrawn; it ends at its edge as always.
+    count += cost
+    const end = endOf(index)
+    out.allowed = true
+    out.never = false
+    out.retryAfterMs = 0
+    out.state = count === 0 ? undefined : [index, count]
+    out.remaining = Math.max(0, limit - count)
+    out.resetAt = end
+    out.ttlMs = count === 0 ? 0 : end - now
+  }
+
   return Object.freeze({
     kind: 'fixed-window' as const,
     name: policyName,
@@ -129,6 +151,7 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
     id,
     step,
     refund,
+    charge,
     params: Object.freeze({ kind: 'fixed-window' as const, limit, windowMs, calendarMonth: calendar }),
   })
 }

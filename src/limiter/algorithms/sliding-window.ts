@@ -152,6 +152,21 @@ export function slidingWindow(options: SlidingWindowOptions): Policy {
     out.ttlMs = out.state === undefined ? 0 : out.resetAt - now
   }
 
+  const charge = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void => {
+    const index = load(state, now)
+    // No limit check: the newest sub-window may be overdrawn; it ages out of the window as always.
+    counts[0] += cost
+    let used = 0
+    for (let i = 0; i < slots; i++) used += counts[i]
+    out.allowed = true
+    out.never = false
+    out.retryAfterMs = 0
+    out.state = save(index)
+    out.remaining = Math.max(0, limit - used)
+    out.resetAt = emptyAt(index, now)
+    out.ttlMs = out.state === undefined ? 0 : out.resetAt - now
+  }
+
   return Object.freeze({
     kind: 'sliding-window' as const,
     name: policyName,
@@ -162,6 +177,7 @@ export function slidingWindow(options: SlidingWindowOptions): Policy {
     id,
     step,
     refund,
+    charge,
     params: Object.freeze({ kind: 'sliding-window' as const, limit, subWindowMs: subMs, olderSubWindows: older }),
   })
 }

@@ -155,6 +155,28 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
     out.ttlMs = out.resetAt - now
   }
 
+  const charge = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void => {
+    const nowTicks = now * ticksPerMs
+    let tat = state === undefined ? nowTicks : (state as number)
+    if (tat < nowTicks) tat = nowTicks
+    // No capacity check: a debt pushes the arrival time past now + capacity, and later requests wait it out.
+    const next = tat + cost * tokenTicks
+    out.allowed = true
+    out.never = false
+    out.retryAfterMs = 0
+    if (next <= nowTicks) {
+      out.state = undefined
+      out.remaining = limit === 0 ? 0 : burst
+      out.resetAt = now
+      out.ttlMs = 0
+      return
+    }
+    out.state = next
+    out.remaining = limit === 0 ? 0 : Math.max(0, Math.floor((capacityTicks - (next - nowTicks)) / tokenTicks))
+    out.resetAt = Math.ceil(next / ticksPerMs)
+    out.ttlMs = out.resetAt - now
+  }
+
   return Object.freeze({
     kind: 'token-bucket' as const,
     name: policyName,
@@ -165,6 +187,7 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
     id,
     step,
     refund,
+    charge,
     params: Object.freeze({ kind: 'token-bucket' as const, limit, burst, ticksPerMs, tokenTicks }),
   })
 }

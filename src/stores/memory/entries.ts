@@ -7,6 +7,9 @@ import { policySlot } from '../policy-slot.js'
 import { EntryKeys } from './entry-keys.js'
 import { LimitedHeap } from './limited-heap.js'
 
+/** A lease number no request holds (leases are >= 0): a probe of a concurrency policy takes none. */
+const NO_LEASE = -1
+
 /**
  * What the LRU holds per entry: a window state (an array), or — for a token bucket, whose state
  * is one number — the index of its slot in a Float64Array. The slot is updated in place, so a
@@ -195,9 +198,12 @@ export class Entries {
     }
     if (remaining === 0) {
       const spent = this.#spent
-      policy.step(state, 1, now, spent)
+      // A probe: would one more request pass? (A concurrency limit needs a lease for it: one held by nobody.)
+      policy.step(state, 1, now, spent, NO_LEASE)
       if (!spent.allowed && !spent.never) {
-        this.#putLimited(memKey, policy, state, now + spent.retryAfterMs, value, at)
+        // A full concurrency limit is kept until its last lease expires, not just until the retry hint.
+        const until = policy.kind === 'concurrency' ? spent.resetAt : now + spent.retryAfterMs
+        this.#putLimited(memKey, policy, state, until, value, at)
         return undefined
       }
     }

@@ -68,14 +68,23 @@ export class MemoryStore implements Store {
 
   consume(request: StoreRequest): StoreResult {
     const results = new Array<number>(3 * request.policies.length)
-    const allowed = this.#decide(request.keys, request.policies, request.cost, request.now, true, results)
-    return { allowed, now: request.now, results }
+    const { keys, policies, cost, now, lease } = request
+    // A request with a lease (concurrency policies) takes the general path, which hands it to every step.
+    const allowed =
+      lease === undefined
+        ? this.#decide(keys, policies, cost, now, true, results)
+        : this.#decideMany(keys, policies, cost, now, true, results, lease)
+    return { allowed, now, results }
   }
 
   peek(request: StoreRequest): StoreResult {
     const results = new Array<number>(3 * request.policies.length)
-    const allowed = this.#decide(request.keys, request.policies, request.cost, request.now, false, results)
-    return { allowed, now: request.now, results }
+    const { keys, policies, cost, now, lease } = request
+    const allowed =
+      lease === undefined
+        ? this.#decide(keys, policies, cost, now, false, results)
+        : this.#decideMany(keys, policies, cost, now, false, results, lease)
+    return { allowed, now, results }
   }
 
   /** The store's fast path (see `Store.consumeInto`): `consume` of one subject, into `results`. */
@@ -87,34 +96,14 @@ export class MemoryStore implements Store {
   }
 
   refund(request: StoreRefundRequest): StoreResult {
-    this.#checkOpen()
-    const { keys, policies, cost, now, chargedAt } = request
-    const n = policies.length
-    this.#checkFits(n)
-    const entries = this.#entries
-    entries.seen(now)
-    entries.forget()
-    const results = new Array<number>(3 * n)
-    const out = this.#probe
-    const memKeys = this.#memKeys
-    entries.pin(memKeys, n)
-    for (let i = 0; i < n; i++) memKeys[i] = entries.keys.of(policySlot(policies[i]), keys[i])
-    for (let i = 0; i < n; i++) {
-      const policy = policies[i]
-      const memKey = memKeys[i]
-      const value = entries.peek(memKey)
-      const at = value === undefined ? entries.heap.positionOf(memKey) : -1
-      policy.refund(at >= 0 ? entries.heap.states[at] : entries.stateOf(value), cost, chargedAt, now, out)
-      const remaining = out.remaining
-      const resetAt = out.resetAt
-      if (value !== undefined || at >= 0 || out.state !== undefined) entries.put(memKey, policy, out.state, remaining, now, value, at)
-      results[3 * i] = remaining
-      results[3 * i + 1] = resetAt
-      results[3 * i + 2] = 0
-    }
-    entries.unpin()
-    entries.flush()
-    return { allowed: true, now, results }
+    const { cost, chargedAt, now, lease } = request
+    return this.#adjust(request, (policy, state, out) => policy.refund(state, cost, chargedAt, now, out, lease))
+  }
+
+  /** Charges every check whatever its state (`Store.charge`: a settled cost's extra). */
+  charge(request: StoreRequest): StoreResult {
+    const { cost, now } = request
+    return this.#adjust(request, (policy, state, out) => policy.charge(state, cost, now, out))
   }
 
   reset(request: StoreRequest): void {
@@ -136,6 +125,38 @@ export class MemoryStore implements Store {
    */
   prune(now: number = Date.now()): number {
     return this.#entries.prune(now)
+  }
+
+  /** A refund or a charge: every check's state changed by `apply`, which always admits. */
+  #adjust(request: StoreRequest, apply: (policy: Policy, state: PolicyState | undefined, out: StepOutcome) => void): StoreResult {
+    this.#checkOpen()
+    const { keys, policies, now } = request
+    const n = policies.length
+    this.#checkFits(n)
+    const entries = this.#entries
+    entries.seen(now)
+    entries.forget()
+    const results = new Array<number>(3 * n)
+    const out = this.#probe
+    const memKeys = this.#memKeys
+    entries.pin(memKeys, n)
+    for (let i = 0; i < n; i++) memKeys[i] = entries.keys.of(policySlot(policies[i]), keys[i])
+    for (let i = 0; i < n; i++) {
+      const policy = policies[i]
+      const memKey = memKeys[i]
+      const value = entries.peek(memKey)
+      const at = value === undefined ? entries.heap.positionOf(memKey) : -1
+      apply(policy, at >= 0 ? entries.heap.states[at] : entries.stateOf(value), out)
+      const remaining = out.remaining
+      const resetAt = out.resetAt
+      if (value !== undefined || at >= 0 || out.state !== undefined) entries.put(memKey, policy, out.state, remaining, now, value, at)
+      results[3 * i] = remaining
+      results[3 * i + 1] = resetAt
+      results[3 * i + 2] = 0
+    }
+    entries.unpin()
+    entries.flush()
+    return { allowed: true, now, results }
   }
 
   #checkOpen(): void {
@@ -269,6 +290,7 @@ export class MemoryStore implements Store {
     now: number,
     charge: boolean,
     results: number[],
+    lease?: number,
   ): boolean {
     this.#checkOpen()
     const n = policies.length
@@ -294,7 +316,7 @@ export class MemoryStore implements Store {
       memKeys[i] = memKey
       values[i] = value
       states[i] = state
-      policy.step(state, cost, now, outs[i])
+      policy.step(state, cost, now, outs[i], lease)
       if (!outs[i].allowed) allowed = false
     }
     const write = charge && allowed && cost > 0
@@ -306,10 +328,12 @@ export class MemoryStore implements Store {
         const at = values[i] === undefined ? this.#entries.heap.positionOf(memKeys[i]) : -1
         this.#entries.put(memKeys[i], policies[i], out.state, out.remaining, now, values[i], at)
       } else if (!out.allowed) {
-        if (charge && !out.never) this.#entries.protect(memKeys[i], values[i], now + out.retryAfterMs)
+        // A full concurrency limit stays protected while its leases live (until the last expires).
+        const until = policies[i].kind === 'concurrency' ? out.resetAt : now + out.retryAfterMs
+        if (charge && !out.never) this.#entries.protect(memKeys[i], values[i], until)
       } else if (cost > 0) {
         // Nothing is charged: report the admitting policies' uncharged state.
-        policies[i].step(states[i], 0, now, out)
+        policies[i].step(states[i], 0, now, out, lease)
       }
       results[3 * i] = out.remaining
       results[3 * i + 1] = out.resetAt

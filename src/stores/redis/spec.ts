@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../../limiter/errors.js'
 import type { PolicyParams } from '../../limiter/policy.js'
 
 /** The script's operation codes: the first number of each request in a batch. */
@@ -32,5 +33,13 @@ export function specOf(params: PolicyParams): string {
         : `${SCRIPT_KIND.fixedWindow}:${params.limit}:${params.windowMs}`
     case 'sliding-window':
       return `${SCRIPT_KIND.slidingWindow}:${params.limit}:${params.subWindowMs}:${params.olderSubWindows}`
+    case 'concurrency':
+      throw new ConfigurationError(
+        'ERR_RK_INVALID_OPTION',
+        'RedisStore',
+        'policies',
+        'must not include concurrency policies yet (not supported by this store)',
+        params.kind,
+      )
   }
 }

@@ -1,0 +1,172 @@
+import { type Duration, parseDuration } from '../duration.js'
+import { ConfigurationError } from '../errors.js'
+import type { Policy, PolicyOptionsBase, PolicyState, StepOutcome } from '../policy.js'
+import { baseOptions } from './common.js'
+
+/** Options of {@link concurrency}. */
+export interface ConcurrencyOptions extends PolicyOptionsBase {
+  /** Requests in flight at once (1-100000); `0` denies everything. */
+  limit: number
+  /**
+   * How long a lease lives if it is never released: the bound on a slot leaked by a process that
+   * died mid-request. Set it above your server's longest request (its request timeout); a request
+   * still running when its lease expires no longer counts, so more than `limit` may then run.
+   * @default '1m'
+   */
+  leaseMs?: Duration
+  /**
+   * The longest wait a denial suggests (`retryAfterMs`, and so `Retry-After`): when a slot frees
+   * up is unknown, so the hint is short, or the time until the oldest lease expires if sooner.
+   * HTTP adapters add jitter on top, so that denied clients don't come back together.
+   * @default '1s'
+   */
+  retryAfter?: Duration
+}
+
+const KNOWN = { name: true, limit: true, leaseMs: true, retryAfter: true } as const
+
+/** The most leases one subject may hold: a lease is two numbers of state, copied on each step. */
+export const MAX_CONCURRENCY = 100_000
+
+/**
+ * A concurrency limit: at most `limit` requests of a subject in flight at once. A request takes a
+ * lease when it is admitted and gives it back when its response ends (`limiter.release(decision)`;
+ * the HTTP adapters do it on finish, on a client hang-up, and when the handler throws). A lease
+ * nobody gives back — its process died — expires after `leaseMs`, so a slot is never lost for
+ * longer. Releasing twice, after expiry, or a lease the store never saw does nothing: the count
+ * never goes below zero.
+ *
+ * A request takes one slot whatever its `cost` (a cost of 0 only looks). Combine it with rate
+ * policies in one list: all-or-nothing, a request denied by a rate takes no slot, and one denied
+ * for concurrency is charged nothing.
+ *
+ * Pros: bounds the work a client can have running (slow queries, long streams), which no rate
+ * can. Cons: needs the end of every request (the adapters see it; direct callers must release).
+ *
+ * @example
+ * concurrency({ name: 'in-flight', limit: 100, leaseMs: '1m' })
+ */
+export function concurrency(options: ConcurrencyOptions): Policy {
+  const where = 'concurrency()'
+  const { limit, name, raw } = baseOptions(where, options, KNOWN)
+  if (limit > MAX_CONCURRENCY) {
+    throw new ConfigurationError('ERR_RK_INVALID_OPTION', where, 'limit', `must be at most ${MAX_CONCURRENCY} requests in flight`, limit)
+  }
+  const leaseMs = raw.leaseMs === undefined ? 60_000 : parseDuration(where, 'leaseMs', raw.leaseMs)
+  const retryMs = raw.retryAfter === undefined ? 1_000 : parseDuration(where, 'retryAfter', raw.retryAfter)
+  const policyName = name ?? `${limit}-in-flight`
+  const id = `${policyName}|cc:${limit}:${leaseMs}`
+
+  /** Live leases of `state` at `now` (expired ones dropped), as a new array. */
+  const live = (state: PolicyState | undefined, now: number): number[] => {
+    const kept: number[] = []
+    if (state === undefined) return kept
+    const s = state as number[]
+    for (let i = 0; i + 1 < s.length; i += 2) {
+      if (s[i + 1] > now) kept.push(s[i], s[i + 1])
+    }
+    return kept
+  }
+
+  /** Writes the outcome's numbers for the leases `held` (not `allowed`, `never`, `retryAfterMs`). */
+  const describe = (held: number[], now: number, out: StepOutcome): void => {
+    let latest = now
+    for (let i = 1; i < held.length; i += 2) if (held[i] > latest) latest = held[i]
+    out.state = held.length === 0 ? undefined : held
+    out.remaining = Math.max(0, limit - held.length / 2)
+    // Back to full allowance when every lease held has ended: at the latest, when the last expires.
+    out.resetAt = latest
+    out.ttlMs = latest - now
+  }
+
+  const step = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome, lease?: number): void => {
+    const held = live(state, now)
+    describe(held, now, out)
+    out.retryAfterMs = 0
+    out.never = false
+    if (cost === 0) {
+      out.allowed = true
+      return
+    }
+    if (limit === 0) {
+      out.allowed = false
+      out.never = true
+      out.retryAfterMs = -1
+      out.state = state
+      return
+    }
+    if (typeof lease !== 'number' || !Number.isFinite(lease)) {
+      throw new ConfigurationError(
+        'ERR_RK_INVALID_ARGUMENT',
+        `concurrency "${policyName}"`,
+        'lease',
+        'must be the request lease the store passes to step (StoreRequest.lease): this store does not support concurrency policies',
+        lease,
+      )
+    }
+    for (let i = 0; i < held.length; i += 2) {
+      if (held[i] === lease) {
+        // The same lease again (a retried call): admitted once, its deadline renewed.
+        held[i + 1] = now + leaseMs
+        out.allowed = true
+        describe(held, now, out)
+        return
+      }
+    }
+    if (held.length / 2 < limit) {
+      held.push(lease, now + leaseMs)
+      out.allowed = true
+      describe(held, now, out)
+      return
+    }
+    let earliest = Number.POSITIVE_INFINITY
+    for (let i = 1; i < held.length; i += 2) if (held[i] < earliest) earliest = held[i]
+    out.allowed = false
+    out.state = state
+    out.retryAfterMs = Math.max(1, Math.min(retryMs, earliest - now))
+  }
+
+  const refund = (
+    state: PolicyState | undefined,
+    _cost: number,
+    _chargedAt: number,
+    now: number,
+    out: StepOutcome,
+    lease?: number,
+  ): void => {
+    const held = live(state, now)
+    if (lease !== undefined) {
+      for (let i = 0; i < held.length; i += 2) {
+        if (held[i] === lease) {
+          held.splice(i, 2)
+          break
+        }
+      }
+    }
+    out.allowed = true
+    out.never = false
+    out.retryAfterMs = 0
+    describe(held, now, out)
+  }
+
+  const charge = (state: PolicyState | undefined, _cost: number, now: number, out: StepOutcome): void => {
+    out.allowed = true
+    out.never = false
+    out.retryAfterMs = 0
+    describe(live(state, now), now, out)
+  }
+
+  return Object.freeze({
+    kind: 'concurrency' as const,
+    name: policyName,
+    limit,
+    windowMs: leaseMs,
+    window: leaseMs as Duration,
+    burst: limit,
+    id,
+    step,
+    refund,
+    charge,
+    params: Object.freeze({ kind: 'concurrency' as const, limit, leaseMs, retryMs }),
+  })
+}

@@ -1,0 +1,120 @@
+import type { Decision } from './decision.js'
+import { invalidAtRequest } from './errors.js'
+import type { StoreCall } from './layers.js'
+import { invalidInCall } from './policy-list.js'
+import { type RefundContext, refund } from './refund.js'
+import type { Store, StoreRequest, StoreResult } from './store.js'
+
+/** What `release` and `settle` need of their limiter, beyond what `refund` does. */
+export interface SettleContext extends RefundContext {
+  /** Admitted decisions that took a lease: the call that took it. */
+  readonly leases: WeakMap<Decision, StoreCall>
+  /** The limiter was closed: its leases expire on their own. */
+  readonly isClosed: () => boolean
+}
+
+/** The leases a request takes: one per concurrency policy, under one number. */
+export function needsLease(request: StoreRequest): boolean {
+  const list = request.policies
+  for (let i = 0; i < list.length; i++) if (list[i].kind === 'concurrency') return true
+  return false
+}
+
+// Lease numbers: random 53-bit integers, so that two processes sharing a store never collide in
+// practice (a collision needs two live leases of one subject drawn alike: about 1 in 2^53 each).
+const HIGH = 2 ** 21
+const LOW = 2 ** 32
+
+/** A new lease number. */
+export function newLease(): number {
+  return Math.floor(Math.random() * HIGH) * LOW + Math.floor(Math.random() * LOW)
+}
+
+/**
+ * `limiter.release()`: gives back the leases the decision took, in the store that granted them.
+ * Only the concurrency policies are asked (a release is a refund of the lease alone), and only
+ * once: a second release, a decision without a lease, or one made by a closed limiter does
+ * nothing. Never rejects for a store failure, which the limiter reports as `store-error`; the
+ * lease then expires after its `leaseMs`.
+ */
+export function release(context: SettleContext, decision: Decision): Promise<void> {
+  if (typeof decision !== 'object' || decision === null) {
+    invalidAtRequest('limiter.release()', 'decision', 'must be a decision returned by this limiter', decision)
+  }
+  const call = context.leases.get(decision)
+  if (call === undefined) return Promise.resolve()
+  context.leases.delete(decision)
+  if (context.isClosed()) return Promise.resolve()
+  const { request, layerOf } = call
+  const keys: string[] = []
+  const policies: StoreRequest['policies'][number][] = []
+  const layers: (string | undefined)[] | undefined = layerOf === undefined ? undefined : []
+  for (let i = 0; i < request.policies.length; i++) {
+    if (request.policies[i].kind !== 'concurrency') continue
+    keys.push(request.keys[i])
+    policies.push(request.policies[i])
+    layers?.push(layerOf?.[i])
+  }
+  const back: StoreRequest = { ...request, keys, policies, now: context.now() }
+  const target = context.fallback !== undefined && context.chargedByFallback.has(decision) ? context.fallback : context.store
+  const done = context.ask(target, { mode: 'refund', key: call.key, request: back, layerOf: layers, tier: call.tier, at: decision.at })
+  return Promise.resolve(done).then(noop)
+}
+
+function noop(): void {}
+
+/**
+ * `limiter.settle()`: the decision reserved its `cost` as an estimate; `actualCost` is what the
+ * request really cost. Less gives the difference back (as `refund` would: into the window
+ * charged, never above capacity); more charges the difference whatever the policies' state (they
+ * may go into debt, which later requests wait out). Leases are untouched (see `release`). Once
+ * per decision, into the store that charged it; a decision that charged nothing, was refunded
+ * or was settled already changes nothing, and the call reports the current state.
+ */
+export function settle(context: SettleContext, decision: Decision, actualCost: unknown): Decision | Promise<Decision> {
+  const where = 'limiter.settle()'
+  if (typeof decision !== 'object' || decision === null || typeof decision.key !== 'string') {
+    invalidAtRequest(where, 'decision', 'must be a decision returned by this limiter', decision)
+  }
+  if (typeof actualCost !== 'number' || !Number.isInteger(actualCost) || actualCost < 0 || actualCost > 1_000_000_000) {
+    invalidInCall(where, 'actualCost', 'must be an integer from 0 to 1000000000', actualCost)
+  }
+  const key = decision.key
+  const charged = decision.allowed === true && decision.reason === 'ok' && !context.refunded.has(decision)
+  const diff = actualCost - decision.cost
+  // Nothing charged or already given back, or exactly the estimate: refund() reports the state (and, for
+  // a charged decision, marks it given back so that a second settle or refund changes nothing).
+  if (!charged || diff <= 0) return refund(context, key, { decision, cost: charged ? -diff : 0 })
+  context.refunded.add(decision)
+  const target = context.fallback !== undefined && context.chargedByFallback.has(decision) ? context.fallback : context.store
+  const with_ = context.chargedWith.get(decision)
+  if (with_ === undefined) {
+    return context.run({ mode: 'charge', where, key, options: { cost: diff, tier: decision.tier }, target })
+  }
+  const extra: StoreRequest = { ...with_.request, cost: diff, now: context.now(), lease: undefined }
+  return context.ask(target, { mode: 'charge', key, request: extra, layerOf: with_.layerOf, tier: decision.tier, at: undefined })
+}
+
+/** Stores already warned that they have no `charge`. */
+const warnedNoCharge = new WeakSet<Store>()
+
+/**
+ * A settled cost's extra, charged whatever the state (`Store.charge`); on a store without
+ * `charge`, with `consume` — which admits it only if it fits — and a warning, once per store.
+ */
+export function chargeIn(
+  s: Store,
+  request: StoreRequest,
+  health: { warn(info: { code: string; message: string }): void },
+): StoreResult | Promise<StoreResult> {
+  if (typeof s.charge === 'function') return s.charge(request)
+  if (!warnedNoCharge.has(s)) {
+    warnedNoCharge.add(s)
+    health.warn({
+      code: 'RK_STORE_NO_CHARGE',
+      message:
+        'limiter.settle(): the store has no charge() method, so an actual cost above its estimate is charged with consume(), which admits it only if it fits: the rest is not counted. Use a store with charge() (MemoryStore, RedisStore, casStore) for exact settling.',
+    })
+  }
+  return s.consume(request)
+}
