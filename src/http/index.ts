@@ -35,5 +35,12 @@ export { normalizeIp } from './ip.js'
 export { type ApiKeyOptions, apiKey, ipKey, type KeyFunction, type KeyWarn, userKey } from './keys.js'
 export { createHttpLimiter, type HttpAdapterSettings, type HttpLimiter } from './pipeline.js'
 export type { HeaderReader, HttpOutcome, HttpRequestInfo, RequestFunction, RequestPlan } from './request.js'
+export {
+  isShedding,
+  type LoadShedding,
+  type LoadSheddingOptions,
+  loadShedding,
+  sheddingBody,
+} from './shedding.js'
 export type { DecidedMark } from './stacking.js'
 export { type UpstreamLimitedOptions, upstreamLimitedBody } from './upstream-body.js'

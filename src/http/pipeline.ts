@@ -20,6 +20,7 @@ import { ipKey } from './keys.js'
 import { createPolicyListHeaders } from './policy-list-headers.js'
 import type { HttpOutcome, HttpRequestInfo, RequestPlan } from './request.js'
 import { scopedKey } from './route.js'
+import { isShedding, sheddingOutcome } from './shedding.js'
 import { type DecidedMark, firstTimeTest, foreignHeaderNames } from './stacking.js'
 
 /** The compiled request → decision → response logic behind every adapter. */
@@ -229,6 +230,8 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
         ? { action: 'next', status: 0, headers, decision, remove }
         : { action: 'next', status: 0, headers, decision, remove, finish }
     }
+    // Shed by priority (every violated policy a shedding layer's): the service is busy, a 503.
+    if (isShedding(decision)) return sheddingOutcome(decision, headers, remove, requestIdOf(info))
     const body = renderBody(decision, { requestId: requestIdOf(info) })
     return {
       action: 'respond',

@@ -16,6 +16,7 @@ export { type CachedLookup, type CachedLookupOptions, cachedLookup, type KeyReso
 export { type PlanSubject, type ProviderPlan, providerPlan } from './plan.js'
 export type { TierLimits } from './plan-limits.js'
 export type { ProviderPlanOptions } from './plan-options.js'
+export type { PlanSheddingOptions } from './shedding.js'
 export { type TierByPrefixOptions, tierByPrefix } from './tiers.js'
 export type { ProviderRequestInfo, ProviderRequestPlan } from './types.js'
 export {

@@ -145,12 +145,13 @@ export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: Prov
         : (req: ProviderRequestInfo) => req.requestId
 
   const peekAll = (subject: PlanSubject) => {
-    const tag = subject.team?.key
+    const tag = subject.tag ?? subject.team?.key
     // Every listed class was checked against the classifier, and every tier has each of its classes.
     const list = classes === undefined ? subject.buckets : classes.flatMap((c) => subject.buckets.filter((b) => b.class === c))
     const peeks = list.map((b) => limiter.peek(subject.key, { cost: 0, policies: b.policies, tag }))
     const team = subject.team
-    const ceiling = team === undefined ? undefined : limiter.peek(team.key, { cost: 0, policies: team.policies, tag: team.key })
+    const ceiling =
+      team === undefined ? undefined : limiter.peek(team.key, { cost: 0, policies: team.policies, tag: subject.tag ?? team.key })
     return Promise.all([Promise.all(peeks), ceiling]).then(([decisions, ceilingDecision]) => ({ list, decisions, ceilingDecision }))
   }
 

@@ -5,6 +5,7 @@ import { type RequestClass, type RequestClassesOptions, type RequestClassifier, 
 import { checkOptionalFunction, checkOptionalName, isRecord, namesOf } from './guards.js'
 import type { KeyResolver } from './lookup.js'
 import { type CompiledTier, compileTier, type TierContext, type TierLimits } from './plan-limits.js'
+import { type CompiledShedding, compileShedding, type PlanSheddingOptions } from './shedding.js'
 import type { ProviderRequestInfo } from './types.js'
 
 /** Options of {@link providerPlan}. */
@@ -51,6 +52,13 @@ export interface ProviderPlanOptions {
   cost?: number | PlanCostFunction
   /** Which responses count: one mode, or a mode per class (others: `'all'`). @default 'all' */
   countMode?: CountMode | Readonly<Record<string, CountMode>>
+  /**
+   * Load shedding by priority: a fleet-wide budget (`concurrency()` or a rate) and a priority per
+   * request class. Every request also draws on the budget, within its priority's share, in the
+   * same all-or-nothing call as its own limits; a request denied by the budget alone is answered
+   * 503 with `Retry-After`. See docs/provider-features.md, "Load shedding by priority".
+   */
+  shedding?: PlanSheddingOptions
 }
 
 /**
@@ -79,6 +87,8 @@ export interface PlanSettings {
   readonly reachableTiers: readonly CompiledTier[]
   /** A fixed cost (`undefined`: the limiter's default, 1), or a function of the request. */
   readonly cost: number | PlanCostFunction | undefined
+  /** The shedding layer of each class, when the plan sheds load. */
+  readonly shedding: CompiledShedding | undefined
 }
 
 /** Where `providerPlan()`'s errors say they come from. */
@@ -173,6 +183,7 @@ const PLAN_OPTIONS = {
     value === undefined || typeof value === 'function'
       ? (value as PlanCostFunction | undefined)
       : checkInteger(WHERE, 'cost', value, 0, 1_000_000_000),
+  shedding: (value: unknown, classes: readonly RequestClass[]) => compileShedding(WHERE, value, classes),
 } satisfies { readonly [K in keyof Required<ProviderPlanOptions>]: (value: ProviderPlanOptions[K], ...context: never[]) => unknown }
 
 const KNOWN = namesOf(PLAN_OPTIONS)
@@ -202,5 +213,6 @@ export function parsePlanOptions(options: ProviderPlanOptions): PlanSettings {
   const reachableTiers = typeof tier === 'function' ? [...tiers.values()] : [tier]
   checkTeamNeeded(team, reachableTiers)
   const cost = PLAN_OPTIONS.cost(options.cost)
-  return { key, ipv6Subnet, classes, teamLayer, team, tiers, tier, reachableTiers, cost }
+  const shedding = PLAN_OPTIONS.shedding(options.shedding, classes.classes)
+  return { key, ipv6Subnet, classes, teamLayer, team, tiers, tier, reachableTiers, cost, shedding }
 }

@@ -18,6 +18,11 @@ export interface PlanSubject {
   readonly buckets: readonly { readonly class: RequestClass; readonly policies: readonly Policy[] }[]
   /** The team layer (the ceiling), when the key has a team and its tier a ceiling. */
   readonly team: Layer | undefined
+  /**
+   * The placement tag the plan's requests carry: the shedding budget's key when the plan sheds
+   * load, else the team's key (`undefined`: the key's own).
+   */
+  readonly tag?: string | undefined
 }
 
 /**
@@ -68,7 +73,7 @@ export interface ProviderPlan {
  */
 export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
   const settings = parsePlanOptions(options)
-  const { key: keyFn, classes: classifier, tier: tierSource, team: teamOf, teamLayer: layerName, cost, ipv6Subnet } = settings
+  const { key: keyFn, classes: classifier, tier: tierSource, team: teamOf, teamLayer: layerName, cost, ipv6Subnet, shedding } = settings
   const tierNames = [...settings.tiers.keys()]
 
   const keyOf = (req: ProviderRequestInfo, key: string | undefined, warn: KeyWarn | undefined): string => {
@@ -101,7 +106,22 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
 
   type Finish<T> = (req: ProviderRequestInfo, key: string, tier: CompiledTier, team: Layer | undefined) => T
 
-  const toSubject: Finish<PlanSubject> = (_req, key, tier, team) => ({ key, tier: tier.name, buckets: tier.buckets, team })
+  const toSubject: Finish<PlanSubject> = (_req, key, tier, team) => ({
+    key,
+    tier: tier.name,
+    buckets: tier.buckets,
+    team,
+    tag: shedding?.key ?? team?.key,
+  })
+  // With shedding, each class's layers without a team are built once; a team's are per request.
+  const shedOnly = new Map<string, readonly Layer[]>()
+  if (shedding !== undefined) for (const [cls, layer] of shedding.byClass) shedOnly.set(cls, [layer])
+  const layersOf = (cls: string, team: Layer | undefined): readonly Layer[] | undefined => {
+    const shed = shedding?.byClass.get(cls)
+    // The shedding layer goes last: the outermost layer, whose key places the request (one slot).
+    if (shed === undefined) return team === undefined ? undefined : [team]
+    return team === undefined ? shedOnly.get(cls) : [team, shed]
+  }
 
   const toPlan: Finish<ProviderRequestPlan> = (req, key, tier, team) => {
     const cls = classifier.classify(req)
@@ -120,8 +140,9 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
       key,
       cost: typeof cost === 'function' ? cost(req, cls) : cost,
       policies: entry.policies,
-      layers: team === undefined ? undefined : [team],
-      tag: team?.key,
+      layers: layersOf(cls, team),
+      // A fleet budget is one state: every request of the plan is placed by its key (Redis Cluster).
+      tag: shedding?.key ?? team?.key,
       tier: tier.name,
       countMode: entry.countMode,
       class: cls,
