@@ -1,6 +1,6 @@
 import { renameError } from '../http/http-options.js'
 import { type LoadShedding, type LoadSheddingOptions, loadShedding } from '../http/shedding.js'
-import { invalid } from '../limiter/errors.js'
+import { checkKnownOptions, invalid } from '../limiter/errors.js'
 import type { Layer } from '../limiter/types.js'
 import type { RequestClass } from './classes.js'
 import { isRecord } from './guards.js'
@@ -25,6 +25,8 @@ export interface CompiledShedding {
   readonly shedding: LoadShedding
 }
 
+const KNOWN: { readonly [K in keyof Required<PlanSheddingOptions>]: true } = { budget: true, key: true, priorities: true, classes: true }
+
 /** Checks the `shedding` option of `providerPlan()` against its classes and builds each class's layer. */
 export function compileShedding(where: string, value: unknown, classes: readonly RequestClass[]): CompiledShedding | undefined {
   if (value === undefined) return undefined
@@ -32,6 +34,7 @@ export function compileShedding(where: string, value: unknown, classes: readonly
   const { classes: byClassOption, ...rest } = value as unknown as PlanSheddingOptions
   let shedding: LoadShedding
   try {
+    checkKnownOptions(where, value, KNOWN)
     shedding = loadShedding(rest)
   } catch (error) {
     throw renameError(error, where, 'shedding.')

@@ -4,9 +4,9 @@
  * the base policy on the same states.
  */
 import { describe, expect, it } from 'vitest'
+import { concurrency, fixedWindow, slidingWindow, tokenBucket } from '../../src/index.js'
 import { shareOf } from '../../src/limiter/algorithms/shed-view.js'
 import { newOutcome, type Policy, type PolicyState } from '../../src/limiter/policy.js'
-import { concurrency, fixedWindow, slidingWindow, tokenBucket } from '../../src/index.js'
 
 const T0 = 1_782_192_000_000
 const view = (base: Policy, share: number) => shareOf(base, share, 'test()', 'share')
