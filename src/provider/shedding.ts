@@ -14,7 +14,7 @@ export interface PlanSheddingOptions extends LoadSheddingOptions {
    * Request class → its priority (a name of `priorities`). Every class the classifier can give
    * must have one: `{ auth: 'critical', write: 'critical', read: 'normal', export: 'background' }`.
    */
-  classes: Readonly<Record<RequestClass, string>>
+  classes: Readonly<Partial<Record<RequestClass, string>>>
 }
 
 /** The shedding layer of each request class, built once. */
