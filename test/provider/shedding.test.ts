@@ -136,6 +136,15 @@ describe('loadShedding() on its own', () => {
     expect(() => shed.layer('urgent' as never)).toThrow(expect.objectContaining({ code: 'ERR_RK_INVALID_ARGUMENT', option: 'priority' }))
   })
 
+  it('a cost above the priority’s share can never be admitted at it: exceeds-capacity, not shedding', async () => {
+    const shed = loadShedding({ budget: fixedWindow({ name: 'fleet', limit: 10, window: '1m' }) })
+    const limiter = createLimiter({ now: () => T0, policies: [fixedWindow({ name: 'own', limit: 100, window: '1m' })] })
+    const d = await limiter.consume('a', { cost: 6, layers: [shed.layer('background')] })
+    expect(d).toMatchObject({ allowed: false, reason: 'exceeds-capacity', violated: ['fleet'] })
+    expect(isShedding(d)).toBe(false)
+    expect((await limiter.consume('a', { cost: 6, layers: [shed.layer('normal')] })).allowed).toBe(true)
+  })
+
   it('a denial by the client’s own limit too is not shedding; the shedding body names the priority and the wait', async () => {
     const shed = loadShedding({ budget: fixedWindow({ name: 'fleet', limit: 2, window: '1m' }), priorities: { low: 0.5, high: 1 } })
     const limiter = createLimiter({ now: () => T0, policies: [fixedWindow({ name: 'own', limit: 2, window: '1m' })] })
