@@ -174,7 +174,8 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     })
     // What a charge was made on, when not the limiter's defaults: refund({ decision }) gives back there.
     if (mode === 'consume' && result.allowed && (layerOf !== undefined || request.policies !== policies)) {
-      chargedWith.set(decision, { request, layerOf })
+      // Without its lease: a refund or a settle gives back cost, never the slot (that is `release`'s).
+      chargedWith.set(decision, { request: request.lease === undefined ? request : { ...request, lease: undefined }, layerOf })
     }
     if (emitter.any && mode === 'consume') emitter.announce(decision, nearLimit)
     return decision
