@@ -84,7 +84,12 @@ export function settle(context: SettleContext, decision: Decision, actualCost: u
   const diff = actualCost - decision.cost
   // Nothing charged or already given back, or exactly the estimate: refund() reports the state (and, for
   // a charged decision, marks it given back so that a second settle or refund changes nothing).
-  if (!charged || diff <= 0) return refund(context, key, { decision, cost: charged ? -diff : 0 })
+  if (!charged || diff <= 0) {
+    const done = refund(context, key, { decision, cost: charged ? -diff : 0 })
+    // Settled, even when refund() found nothing to give back (a reservation of 0 settled at 0).
+    if (charged) context.refunded.add(decision)
+    return done
+  }
   context.refunded.add(decision)
   const target = context.fallback !== undefined && context.chargedByFallback.has(decision) ? context.fallback : context.store
   const with_ = context.chargedWith.get(decision)
