@@ -123,7 +123,7 @@ describe.each(STORES)('concurrency on %s', (_name, newStore) => {
 
   it('the same lease asked twice (a retried store call) holds one slot, its deadline renewed', async () => {
     const { c, store, inFlight } = setup({}, 2)
-    const request = { keys: ['k'], policies: [inFlight], cost: 1, lease: 42 }
+    const request = { keys: ['k'], policies: [inFlight], cost: 1, lease: 42, tag: 'k' }
     expect(await store.consume({ ...request, now: T0 })).toMatchObject({ allowed: true, results: [1, T0 + 10_000, 0] })
     c.set(T0 + 8_000)
     expect(await store.consume({ ...request, now: T0 + 8_000 })).toMatchObject({ allowed: true, results: [1, T0 + 18_000, 0] })
@@ -277,7 +277,7 @@ describe('concurrency() options', () => {
   it('a store that passes no lease is told so, rather than counting nothing', () => {
     const store = new MemoryStore()
     const policies = [concurrency({ limit: 1 })]
-    expect(() => store.consume({ keys: ['k'], policies, cost: 1, now: T0 })).toThrow(
+    expect(() => store.consume({ keys: ['k'], policies, cost: 1, now: T0, tag: 'k' })).toThrow(
       expect.objectContaining({ code: 'ERR_RK_INVALID_ARGUMENT', option: 'lease' }),
     )
   })
