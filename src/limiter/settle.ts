@@ -9,6 +9,8 @@ import type { Store, StoreRequest, StoreResult } from './store.js'
 export interface SettleContext extends RefundContext {
   /** Admitted decisions that took a lease: the call that took it. */
   readonly leases: WeakMap<Decision, StoreCall>
+  /** Decisions of peeks: they charged nothing. */
+  readonly looked: WeakSet<Decision>
   /** The limiter was closed: its leases expire on their own. */
   readonly isClosed: () => boolean
 }
@@ -80,7 +82,7 @@ export function settle(context: SettleContext, decision: Decision, actualCost: u
     invalidInCall(where, 'actualCost', 'must be an integer from 0 to 1000000000', actualCost)
   }
   const key = decision.key
-  const charged = decision.allowed === true && decision.reason === 'ok' && !context.refunded.has(decision)
+  const charged = decision.allowed === true && decision.reason === 'ok' && !context.refunded.has(decision) && !context.looked.has(decision)
   const diff = actualCost - decision.cost
   // Nothing charged or already given back, or exactly the estimate: refund() reports the state (and, for
   // a charged decision, marks it given back so that a second settle or refund changes nothing).
