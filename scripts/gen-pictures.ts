@@ -10,6 +10,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { createLimiter, fixedWindow, type Policy, slidingWindow, tokenBucket } from '../src/index.js'
+import { drawLeasePictures } from './gen-lease-pictures.js'
+import { BLUE, esc, fmt, frame, GREEN, GREY, RED, stepPath } from './svg.js'
 
 /** Start of the timeline: a whole minute, so fixed windows start at t = 0, 10 s, 20 s, … */
 const T0 = Date.UTC(2025, 0, 1)
@@ -112,28 +114,14 @@ const BARS_H = 120
 const REM_TOP = 235
 const REM_H = 100
 const H = 420
-const GREEN = '#2e9e5b'
-const RED = '#d64541'
-const BLUE = '#3567c4'
-const GREY = '#8a8f98'
 
 const x = (ms: number) => LEFT + (ms / DURATION_MS) * PLOT_W
-const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1))
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
 /** Renders one simulation as an SVG document. */
 export function render(picture: Picture, sim: Simulation): string {
   const out: string[] = []
   const push = (s: string) => out.push(s)
-  push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="12">`,
-  )
-  push(`<title>${esc(`${picture.title}: ${picture.code}`)}</title>`)
-  push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`)
-  push(`<text x="${LEFT}" y="24" font-size="16" font-weight="600" fill="#1d1f23">${esc(picture.title)}</text>`)
-  push(
-    `<text x="${LEFT}" y="44" font-family="ui-monospace, SFMono-Regular, Menlo, Consolas, monospace" fill="#1d1f23">${esc(picture.code)}</text>`,
-  )
+  out.push(...frame(W, H, LEFT, picture.title, picture.code))
 
   // Window edges every 10 s; solid for the fixed window, whose count starts over there.
   const edgeStyle =
@@ -190,15 +178,12 @@ export function render(picture: Picture, sim: Simulation): string {
     push(`<text x="${LEFT - 8}" y="${fmt(remY(n) + 4)}" text-anchor="end" fill="${GREY}">${n}</text>`)
     push(`<line x1="${LEFT}" y1="${fmt(remY(n))}" x2="${LEFT + PLOT_W}" y2="${fmt(remY(n))}" stroke="#eef0f3"/>`)
   }
-  let path = ''
-  let prev: number | undefined
-  for (const s of sim.remaining) {
-    const px = fmt(x(s.t))
-    if (prev === undefined) path += `M${px} ${fmt(remY(s.remaining))}`
-    else if (s.remaining !== prev) path += `H${px}V${fmt(remY(s.remaining))}`
-    prev = s.remaining
-  }
-  path += `H${fmt(x(DURATION_MS))}`
+  const path = stepPath(
+    sim.remaining.map((s) => ({ t: s.t, v: s.remaining })),
+    x,
+    remY,
+    DURATION_MS,
+  )
   push(`<path d="${path}" fill="none" stroke="${BLUE}" stroke-width="2"/>`)
   push(`<line x1="${LEFT}" y1="${REM_TOP + REM_H}" x2="${LEFT + PLOT_W}" y2="${REM_TOP + REM_H}" stroke="${GREY}"/>`)
 
@@ -226,6 +211,7 @@ export function render(picture: Picture, sim: Simulation): string {
 export async function drawAll(): Promise<Map<string, string>> {
   const files = new Map<string, string>()
   for (const picture of PICTURES) files.set(picture.file, render(picture, await simulate(picture.policy)))
+  for (const [file, svg] of await drawLeasePictures()) files.set(file, svg)
   return files
 }
 

@@ -74,6 +74,8 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const refunded = new WeakSet<Decision>()
   /** Admitted decisions holding a lease (concurrency policies): the call that took it. */
   const leases = new WeakMap<Decision, StoreCall>()
+  /** Decisions of peeks: admitted, with a cost, yet they charged nothing (a settle corrects nothing). */
+  const looked = new WeakSet<Decision>()
 
   /** Calls the store; an event it reports meanwhile (synchronously) is this limiter's. */
   const callStore = (s: Store, hub: StoreEventHub, call: StoreCall): StoreResult | Promise<StoreResult> => {
@@ -121,7 +123,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     if (call.mode === 'consume' && decision.allowed && decision.reason === 'ok') {
       if (!main) chargedByFallback.add(decision)
       if (call.request.lease !== undefined && call.request.cost > 0) leases.set(decision, call)
-    }
+    } else if (call.mode === 'peek') looked.add(decision)
     return decision
   }
 
@@ -174,7 +176,8 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     })
     // What a charge was made on, when not the limiter's defaults: refund({ decision }) gives back there.
     if (mode === 'consume' && result.allowed && (layerOf !== undefined || request.policies !== policies)) {
-      chargedWith.set(decision, { request, layerOf })
+      // Without its lease: a refund or a settle gives back cost, never the slot (that is `release`'s).
+      chargedWith.set(decision, { request: request.lease === undefined ? request : { ...request, lease: undefined }, layerOf })
     }
     if (emitter.any && mode === 'consume') emitter.announce(decision, nearLimit)
     return decision
@@ -280,6 +283,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     run,
     ask,
     leases,
+    looked,
     isClosed: () => closed,
   }
 

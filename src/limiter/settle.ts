@@ -9,6 +9,8 @@ import type { Store, StoreRequest, StoreResult } from './store.js'
 export interface SettleContext extends RefundContext {
   /** Admitted decisions that took a lease: the call that took it. */
   readonly leases: WeakMap<Decision, StoreCall>
+  /** Decisions of peeks: they charged nothing. */
+  readonly looked: WeakSet<Decision>
   /** The limiter was closed: its leases expire on their own. */
   readonly isClosed: () => boolean
 }
@@ -80,11 +82,16 @@ export function settle(context: SettleContext, decision: Decision, actualCost: u
     invalidInCall(where, 'actualCost', 'must be an integer from 0 to 1000000000', actualCost)
   }
   const key = decision.key
-  const charged = decision.allowed === true && decision.reason === 'ok' && !context.refunded.has(decision)
+  const charged = decision.allowed === true && decision.reason === 'ok' && !context.refunded.has(decision) && !context.looked.has(decision)
   const diff = actualCost - decision.cost
   // Nothing charged or already given back, or exactly the estimate: refund() reports the state (and, for
   // a charged decision, marks it given back so that a second settle or refund changes nothing).
-  if (!charged || diff <= 0) return refund(context, key, { decision, cost: charged ? -diff : 0 })
+  if (!charged || diff <= 0) {
+    const done = refund(context, key, { decision, cost: charged ? -diff : 0 })
+    // Settled, even when refund() found nothing to give back (a reservation of 0 settled at 0).
+    if (charged) context.refunded.add(decision)
+    return done
+  }
   context.refunded.add(decision)
   const target = context.fallback !== undefined && context.chargedByFallback.has(decision) ? context.fallback : context.store
   const with_ = context.chargedWith.get(decision)

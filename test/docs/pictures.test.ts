@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { CONCURRENCY, RESERVATIONS, SETTLE, simulateConcurrency, simulateSettle, WORK } from '../../scripts/gen-lease-pictures.js'
 import { drawAll, IMG_DIR, PICTURES, simulate } from '../../scripts/gen-pictures.js'
 
 describe('algorithm pictures (scripts/gen-pictures.ts)', () => {
@@ -26,5 +27,47 @@ describe('algorithm pictures (scripts/gen-pictures.ts)', () => {
       expect(sim.admitted + sim.rejected).toBe(82)
       expect(Math.min(...sim.remaining.map((s) => s.remaining))).toBe(0)
     }
+  })
+
+  it('draws the concurrency and reserve-then-settle pictures too', async () => {
+    const files = [...(await drawAll()).keys()]
+    expect(files).toContain(CONCURRENCY.file)
+    expect(files).toContain(SETTLE.file)
+  })
+
+  it('shows what docs/concurrency-and-costs.md says about a concurrency limit', async () => {
+    const sim = await simulateConcurrency()
+    const { limit, leaseMs } = CONCURRENCY
+    // In flight reaches the limit and never goes above it; everything ends released or expired.
+    expect(Math.max(...sim.inFlight.map((s) => s.v))).toBe(limit)
+    expect(sim.inFlight.at(-1)?.v).toBe(0)
+    expect(sim.requests).toHaveLength(WORK.length)
+    // The crashed holder's slot comes back exactly leaseMs after its admission, not before.
+    const crashed = sim.requests.find((r) => r.crash)
+    expect(crashed?.allowed).toBe(true)
+    const at = (t: number) => sim.inFlight.find((s) => s.t === t)?.v
+    const expiry = (crashed?.at ?? 0) + leaseMs
+    expect((at(expiry - 100) ?? 0) - (at(expiry) ?? 0)).toBe(1)
+    // Denials suggest retryAfter (1 s), or less when the earliest lease expires sooner.
+    const denied = sim.requests.filter((r) => !r.allowed)
+    expect(denied.length).toBeGreaterThan(0)
+    for (const r of denied) expect(r.retryAfterMs).toBeLessThanOrEqual(1_000)
+    expect(denied.some((r) => r.retryAfterMs === expiry - r.at)).toBe(true)
+  })
+
+  it('shows what docs/concurrency-and-costs.md says about reserve-then-settle', async () => {
+    const sim = await simulateSettle()
+    // An actual cost above the estimate puts the bucket in debt, while remaining shows 0 (never negative)…
+    expect(Math.min(...sim.balance.map((s) => s.v))).toBeLessThan(0)
+    for (const s of sim.balance) expect(s.remaining).toBe(Math.max(0, Math.floor(s.v)))
+    // … and a reservation made meanwhile is denied until the debt is repaid.
+    expect(sim.events.filter((e) => e.kind === 'denied').map((e) => e.name)).toEqual(['4'])
+    // The extra is charged in full; the settle at the estimate (the hung-up client) changes nothing.
+    const extra = sim.events.find((e) => e.kind === 'charged')
+    // (Measured with peeks: whole tokens above 0, the wait below it, so within one token.)
+    expect(Math.abs((extra?.measured ?? 0) - (extra?.tokens ?? 0))).toBeLessThanOrEqual(1)
+    expect(sim.events.find((e) => e.kind === 'hung-up')?.measured).toBe(0)
+    // Every reservation that was admitted was settled once.
+    expect(sim.events.filter((e) => e.kind !== 'reserved' && e.kind !== 'denied')).toHaveLength(RESERVATIONS.length - 1)
   })
 })
