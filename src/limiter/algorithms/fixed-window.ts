@@ -70,7 +70,7 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
       out.allowed = true
       out.never = false
       out.state = count === 0 ? undefined : [index, count]
-      out.remaining = limit - count
+      out.remaining = Math.max(0, limit - count)
       out.retryAfterMs = 0
       return
     }
@@ -114,7 +114,7 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
     }
     const count = Math.max(0, s[1] - cost)
     out.state = count === 0 ? undefined : [s[0], count]
-    out.remaining = limit - count
+    out.remaining = Math.max(0, limit - count)
     out.resetAt = endOf(s[0])
     out.ttlMs = count === 0 ? 0 : out.resetAt - now
   }

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: 'f4ff79697d2f8ddcd60a8a366a84735f87888bea',
+  decide: '75e2602b140f94574d81f8ec83db2a3b646354be',
 }
 
 describe('Lua scripts', () => {
