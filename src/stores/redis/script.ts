@@ -273,7 +273,9 @@ if hasSw then
     if last < 1 then return nil end
     for i = 1, last do
       if counts[i] > U32 then                                      -- charged debt beyond a uint32: doubles, odd length
-        return pack('<d' .. string.rep('d', last) .. 'B', idx, unpack(counts, 1, last), 1)
+        local wide = { idx, unpack(counts, 1, last) }
+        wide[last + 2] = 1                                         -- the trailing byte
+        return pack('<d' .. string.rep('d', last) .. 'B', unpack(wide))
       end
     end
     return pack(formatOf(last), idx, unpack(counts, 1, last))
@@ -482,7 +484,9 @@ local function decide(op, cost, n, now, chargedAt, lease, base, at)
   end
   -- consume or peek: every check decides cost; all or nothing
   local raws
-  if n > 1 then raws = redis.call('MGET', unpack(KEYS, base + 1, base + n)) else raws = { redis.call('GET', KEYS[base + 1]) } end
+  if n > 1 then raws = redis.call('MGET', unpack(KEYS, base + 1, base + n))         -- false for a sorted set (concurrency): read apart
+  elseif specsOf[1][1] == 5 then raws = { false }                                    -- GET would fail on a sorted set
+  else raws = { redis.call('GET', KEYS[base + 1]) } end
   local states, allowed = {}, true
   for i = 1, n do
     local raw = raws[i]                                          -- false when absent

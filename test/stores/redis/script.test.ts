@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '75e2602b140f94574d81f8ec83db2a3b646354be',
+  decide: '8a65e2a4b16a17ac5b623ba2e3817b3137d69272',
 }
 
 describe('Lua scripts', () => {
