@@ -378,14 +378,14 @@ if hasCc then
   end
 
   -- Refund (lease given: released, idempotent) or charge (nil: unchanged). Returns remaining, resetAt.
+  -- Leases only go, so the key's TTL (set by the acquire of the latest lease) still covers them.
   ccAdjust = function(key, now, limit, lease)
     redis.call('ZREMRANGEBYSCORE', key, '-inf', format('%d', now))   -- expired leases go
     if lease then redis.call('ZREM', key, lease) end
     local count = redis.call('ZCARD', key)                         -- an empty set is gone already
     local latest = now
-    if count > 0 then
+    if count > 0 then                                              -- its TTL stays: the last deadline an acquire set, no sooner
       latest = tonumber(redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')[2])
-      redis.call('PEXPIRE', key, ttlOf(latest - now + extra))
     end
     local rem = limit - count
     if rem < 0 then rem = 0 end
@@ -444,6 +444,21 @@ local function decide(op, cost, n, now, chargedAt, lease, base, at)
       out[o + 1] = 0; out[o + 2] = avail; out[o + 3] = ceil(tat / tpm); out[o + 4] = ceil(over / tpm)
       o = o + 4
       return
+    end
+    if v[1] == 5 and v[2] > 0 and lease then
+      -- Fast path: take a lease of one concurrency limit that has a slot free (ccStep and ccWrite, inlined).
+      local key, limit = KEYS[base + 1], v[2]
+      local nowS = format('%d', now)
+      local live = redis.call('ZCOUNT', key, '(' .. nowS, '+inf')  -- leases held now
+      if live < limit then                                       -- admitted, the lease held already or not
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', nowS)         -- expired leases go
+        local added = redis.call('ZADD', key, format('%d', now + v[3]), lease)  -- 0: the same lease, renewed
+        local latest = tonumber(redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')[2])
+        redis.call('PEXPIRE', key, ttlOf(latest - now + extra))  -- the key lives until its last lease ends
+        out[o + 1] = 1; out[o + 2] = limit - live - added; out[o + 3] = latest; out[o + 4] = 0
+        o = o + 4
+        return
+      end                                                        -- full: renewed or denied, the general path says
     end
   end
   local specsOf = {}

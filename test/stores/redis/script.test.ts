@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '8a65e2a4b16a17ac5b623ba2e3817b3137d69272',
+  decide: 'bd4c9d7dc539a59c6afe5da728d88c5d4cf58ee0',
 }
 
 describe('Lua scripts', () => {
