@@ -298,7 +298,7 @@ export async function run(): Promise<BenchSection> {
       '  `INCR` and `PTTL` inside one script call per request.',
       '- The concurrency row is one decision of a concurrency limit: `consume` takes a lease (a sorted',
       '  set per key: `ZCOUNT`, `ZREVRANGE`, `ZSCORE` to decide, then `ZREMRANGEBYSCORE`, `ZADD`, `PEXPIRE`)',
-      '  and `release` gives it back (`ZREM` and the TTL): two store calls, each one request of a batch.',
+      '  and `release` gives it back (`ZREMRANGEBYSCORE`, `ZREM`, `ZCARD`): two store calls, each one request of a batch.',
       '  Its figures per decision count both.',
     ].join('\n')
     return { title: 'Redis store', markdown }
