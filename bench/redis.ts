@@ -297,8 +297,8 @@ export async function run(): Promise<BenchSection> {
       '  policy: the state written back whole with its TTL, where the counters of the peers run',
       '  `INCR` and `PTTL` inside one script call per request.',
       '- The concurrency row is one decision of a concurrency limit: `consume` takes a lease (a sorted',
-      '  set per key: `ZCOUNT`, `ZREVRANGE`, `ZSCORE` to decide, then `ZREMRANGEBYSCORE`, `ZADD`, `PEXPIRE`)',
-      '  and `release` gives it back (`ZREMRANGEBYSCORE`, `ZREM`, `ZCARD`): two store calls, each one request of a batch.',
+      '  set per key; with no lease held `EXISTS`, `ZADD`, `PEXPIRE`) and `release` gives it back (`ZREM`,',
+      '  `ZCARD`; more while other leases are held): two store calls, each one request of a batch.',
       '  Its figures per decision count both.',
     ].join('\n')
     return { title: 'Redis store', markdown }

@@ -105,6 +105,8 @@ export function decodeReply(reply: unknown, calls: readonly Call[]): DecodedRepl
     const count = figuresOf(call)
     if ((status !== 0 && status !== 1) || at + count > r.length) break
     const results = r.slice(at, at + count) as number[]
+    // Figures beyond 2^53 come as their digits (see the script's end): read them as a number.
+    for (let i = 0; i < count; i++) if (typeof results[i] === 'string') results[i] = Number(results[i])
     at += count
     answers[c] = { allowed: status === 1, now: call.now >= 0 ? call.now : redisNow, results }
   }

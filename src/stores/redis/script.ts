@@ -380,9 +380,11 @@ if hasCc then
   -- Refund (lease given: released, idempotent) or charge (nil: unchanged). Returns remaining, resetAt.
   -- Leases only go, so the key's TTL (set by the acquire of the latest lease) still covers them.
   ccAdjust = function(key, now, limit, lease)
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', format('%d', now))   -- expired leases go
     if lease then redis.call('ZREM', key, lease) end
     local count = redis.call('ZCARD', key)                         -- an empty set is gone already
+    if count > 0 then                                              -- expired leases go
+      count = count - redis.call('ZREMRANGEBYSCORE', key, '-inf', format('%d', now))
+    end
     local latest = now
     if count > 0 then                                              -- its TTL stays: the last deadline an acquire set, no sooner
       latest = tonumber(redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')[2])
@@ -448,6 +450,13 @@ local function decide(op, cost, n, now, chargedAt, lease, base, at)
     if v[1] == 5 and v[2] > 0 and lease then
       -- Fast path: take a lease of one concurrency limit that has a slot free (ccStep and ccWrite, inlined).
       local key, limit = KEYS[base + 1], v[2]
+      if redis.call('EXISTS', key) == 0 then                     -- no lease held: the first one
+        redis.call('ZADD', key, format('%d', now + v[3]), lease)
+        redis.call('PEXPIRE', key, ttlOf(v[3] + extra))
+        out[o + 1] = 1; out[o + 2] = limit - 1; out[o + 3] = now + v[3]; out[o + 4] = 0
+        o = o + 4
+        return
+      end
       local nowS = format('%d', now)
       local live = redis.call('ZCOUNT', key, '(' .. nowS, '+inf')  -- leases held now
       if live < limit then                                       -- admitted, the lease held already or not
@@ -550,6 +559,12 @@ while a <= last do
     o = mark + 2
   end
   base = base + n
+end
+-- Beyond 2^53 (a charged debt far in the future) a number goes as its exact digits: Redis would
+-- truncate it to a 64-bit integer, and a client reading digit by digit rounds it.
+for i = 3, o do
+  local x = out[i]
+  if type(x) == 'number' and (x > 9007199254740991 or x < -9007199254740991) then out[i] = format('%.0f', x) end
 end
 return out
 `

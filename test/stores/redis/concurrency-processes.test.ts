@@ -28,6 +28,7 @@ interface Seen {
   denied: number
   errors: number
   maxSeen: number
+  failures: Record<string, number>
 }
 
 function args(prefix: string, subject: string, index: number, ops: number): string[] {
@@ -88,6 +89,7 @@ describeRedis('RedisStore concurrency limits across processes', () => {
         errors: 0,
       },
     )
+    expect(seen.map((s) => s.failures)).toEqual(seen.map(() => ({})))
     expect(total.errors).toBe(0)
     expect(Math.max(...seen.map((s) => s.maxSeen))).toBeLessThanOrEqual(LIMIT)
     // The limit was reached (the processes really competed) and every one of them got slots.
@@ -139,6 +141,7 @@ describeRedis('RedisStore concurrency limits across processes', () => {
     const results = await Promise.all(outputs)
     expect(results[0].signal).toBe('SIGKILL')
     const survivors = results.slice(1).map((r) => parse(r.stdout))
+    expect(survivors.map((s) => s.failures)).toEqual(survivors.map(() => ({})))
     expect(survivors.reduce((sum, s) => sum + s.errors, 0)).toBe(0)
     expect(Math.max(...survivors.map((s) => s.maxSeen))).toBeLessThanOrEqual(LIMIT)
     expect(Number(await admin.get(`${prefix}:inflight`))).toBe(0)

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: 'bd4c9d7dc539a59c6afe5da728d88c5d4cf58ee0',
+  decide: 'f637708a95c30ddce15702440c792090356e5aed',
 }
 
 describe('Lua scripts', () => {
