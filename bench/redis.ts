@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import { Redis } from 'ioredis'
 import { RedisStore as RlrStore } from 'rate-limit-redis'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
-import { createLimiter, fixedWindow, type Limiter, slidingWindow, tokenBucket } from '../src/index.js'
+import { concurrency, createLimiter, fixedWindow, type Limiter, slidingWindow, tokenBucket } from '../src/index.js'
 import { RedisStore } from '../src/stores/redis/index.js'
 import { hasRedisServer, type RedisServer, startRedisServer } from '../test/helpers/redis-servers.js'
 import { type Contender, num, progress, table, targetsTable, timeRounds } from './stats.js'
@@ -20,9 +20,12 @@ const ROUNDS = Number(process.env.RK_BENCH_ROUNDS ?? 9)
 const HUGE = 1_000_000_000
 const PEER_TARGET = 1.1
 const MULTI_TARGET = 0.9
+/** A concurrency decision (acquire + release: two store calls) against one rate decision. */
+const CONCURRENCY_TARGET = 0.7
 
 const RK1 = 'ratekeeper `consume`, 1 policy (tokenBucket)'
 const RK3 = 'ratekeeper `consume`, 3 policies (tokenBucket + fixedWindow + slidingWindow)'
+const RKC = 'ratekeeper `consume` + `release`, 1 policy (concurrency: a lease taken and given back)'
 const RLR = 'rate-limit-redis `increment` (express-rate-limit)'
 const RLF = 'rate-limiter-flexible `RateLimiterRedis.consume`'
 const FST = '@fastify/rate-limit Redis store `incr`'
@@ -84,6 +87,7 @@ async function setup(server: RedisServer): Promise<Setup> {
     fixedWindow({ name: 'fw', limit: HUGE, window: '1d' }),
     slidingWindow({ name: 'sw', limit: HUGE, window: '1h' }),
   ])
+  const rkc = limiter([concurrency({ name: 'cc', limit: 1000, leaseMs: '1m' })])
   const rlrClient = client()
   const rlr = new RlrStore({
     sendCommand: (command: string, ...args: string[]) => rlrClient.call(command, ...args) as never,
@@ -102,6 +106,14 @@ async function setup(server: RedisServer): Promise<Setup> {
   const one = new Map<string, () => Promise<unknown>>([
     [RK1, keyed((key) => rk1.consume(key))],
     [RK3, keyed((key) => rk3.consume(key))],
+    [
+      RKC,
+      keyed(async (key) => {
+        const d = await rkc.consume(key)
+        if (!d.allowed) throw new Error(`bench: concurrency denied (${d.reason})`)
+        await rkc.release(d)
+      }),
+    ],
     [RLR, keyed((key) => rlr.increment(key))],
     [RLF, keyed((key) => rlf.consume(key))],
     [
@@ -225,11 +237,18 @@ export async function run(): Promise<BenchSection> {
       ['decisions/s, 3 policies ÷ 1 policy', num(rate(RK3) / rate(RK1), 2), `≥ ${MULTI_TARGET}`, rate(RK3) / rate(RK1) >= MULTI_TARGET],
       ['round trips per decision, 1 policy', num(perOf(RK1).roundTrips, 2), '≤ 1', perOf(RK1).roundTrips <= 1],
       ['round trips per decision, 3 policies', num(perOf(RK3).roundTrips, 2), '≤ 1', perOf(RK3).roundTrips <= 1],
+      [
+        'concurrency decisions/s (acquire + release) ÷ 1 rate decision',
+        num(rate(RKC) / rate(RK1), 2),
+        `≥ ${CONCURRENCY_TARGET}`,
+        rate(RKC) / rate(RK1) >= CONCURRENCY_TARGET,
+      ],
+      ['round trips per concurrency acquire + release', num(perOf(RKC).roundTrips, 2), '≤ 2 (1 each)', perOf(RKC).roundTrips <= 2],
       ['Redis commands while a denied client hammers (deny cache on)', num(deny.commands), '0', deny.commands === 0],
       ['store errors during the run (deadline misses: `timeoutMs` 100)', errorDetail, '0', errors === 0],
     ] as const
 
-    const rows = [RK1, RK3, ...PEERS].map((name) => [
+    const rows = [RK1, RK3, RKC, ...PEERS].map((name) => [
       name,
       num(rate(name)),
       name === RK1 ? '1.00' : num(rate(name) / rate(RK1), 2),
@@ -277,6 +296,10 @@ export async function run(): Promise<BenchSection> {
       '  below 1 per decision. Per request the script runs a read (`GET`/`MGET`) and one `PSETEX` per',
       '  policy: the state written back whole with its TTL, where the counters of the peers run',
       '  `INCR` and `PTTL` inside one script call per request.',
+      '- The concurrency row is one decision of a concurrency limit: `consume` takes a lease (a sorted',
+      '  set per key; with no lease held `EXISTS`, `ZADD`, `PEXPIRE`) and `release` gives it back (`ZREM`,',
+      '  `ZCARD`; more while other leases are held): two store calls, each one request of a batch.',
+      '  Its figures per decision count both.',
     ].join('\n')
     return { title: 'Redis store', markdown }
   } finally {

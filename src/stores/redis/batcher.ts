@@ -22,6 +22,8 @@ export interface Call {
   readonly now: number
   /** When the refunded cost was charged (refund only). */
   readonly chargedAt: number
+  /** The request's lease as decimal text (consume, peek, refund of concurrency checks), else undefined. */
+  readonly lease: string | undefined
   /**
    * Batching group: '' on a single node. On a Cluster, the request's keys: one batch is then one
    * slot (never CROSSSLOT), and a batch's requests share every key, so a slot in migration
@@ -59,6 +61,7 @@ export function newCall(f: CallFields): { call: Call; promise: Promise<StoreResu
     cost: f.cost,
     now: f.now,
     chargedAt: f.chargedAt,
+    lease: f.lease,
     group: f.group,
     slot: f.slot,
     signature: f.signature,

@@ -11,6 +11,8 @@ import { OP } from './spec.js'
 
 /** Added to a request's op when the caller's `now` follows its spec indexes (clock 'caller'). */
 const CALLER_CLOCK = 16
+/** Added to a request's op when its lease follows (after [now] and [chargedAt]). */
+const LEASE_FOLLOWS = 32
 
 /** First number of a reply: the batch arrived after its deadline, nothing was read or written. */
 export const REPLY_LATE = -1
@@ -27,15 +29,16 @@ export function mayWrite(call: Call): boolean {
   return call.op !== OP.peek && (call.op !== OP.consume || call.cost > 0)
 }
 
-/** The request wrote (on the master): a refund, a reset, or a charge that was `admitted`. */
+/** The request wrote (on the master): a refund, a reset, a charge, or a consume that was `admitted`. */
 export function wrote(call: Call, admitted: boolean): boolean {
-  return call.op === OP.refund || call.op === OP.reset || (admitted && call.op === OP.consume && call.cost > 0)
+  return call.op === OP.refund || call.op === OP.reset || call.op === OP.charge || (admitted && call.op === OP.consume && call.cost > 0)
 }
 
 /**
  * The `EVALSHA` arguments of a batch: `[sha, numKeys, keys…, deadline, extra TTL, S, spec…, then
- * per call: op, cost, n, spec index…, [now], [chargedAt]]`. Each distinct spec is sent once and
- * the calls name theirs by index, so the script parses a policy's numbers once per batch.
+ * per call: op, cost, n, spec index…, [now], [chargedAt], [lease]]`. Each distinct spec is sent
+ * once and the calls name theirs by index, so the script parses a policy's numbers once per batch.
+ * The lease travels as its decimal text, which the script keeps a string (a sorted set member).
  */
 export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadline: number, extraTtlMs: number): unknown[] {
   const args: unknown[] = [DECIDE_SHA, 0]
@@ -46,7 +49,8 @@ export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadli
   for (const call of calls) {
     const n = call.keys.length
     for (let i = 0; i < n; i++) args.push(call.keys[i])
-    tail.push(call.op + caller, call.cost, n)
+    const lease = call.lease
+    tail.push(call.op + caller + (lease === undefined ? 0 : LEASE_FOLLOWS), call.cost, n)
     for (let i = 0; i < n; i++) {
       const spec = call.specs[i]
       let index = indexOf.get(spec)
@@ -59,6 +63,7 @@ export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadli
     }
     if (caller !== 0) tail.push(call.now)
     if (call.op === OP.refund) tail.push(call.chargedAt)
+    if (lease !== undefined) tail.push(lease)
   }
   args[1] = args.length - 2 // the keys come first
   args.push(deadline, extraTtlMs, specs.length)
@@ -100,6 +105,8 @@ export function decodeReply(reply: unknown, calls: readonly Call[]): DecodedRepl
     const count = figuresOf(call)
     if ((status !== 0 && status !== 1) || at + count > r.length) break
     const results = r.slice(at, at + count) as number[]
+    // Figures beyond 2^53 come as their digits (see the script's end): read them as a number.
+    for (let i = 0; i < count; i++) if (typeof results[i] === 'string') results[i] = Number(results[i])
     at += count
     answers[c] = { allowed: status === 1, now: call.now >= 0 ? call.now : redisNow, results }
   }

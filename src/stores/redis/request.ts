@@ -22,7 +22,9 @@ function compile(policy: Policy): Compiled {
 
 /**
  * The numbers of a request that the script takes, checked: the caller's `now` (clock 'caller',
- * floored; else -1), the cost and, for a refund, when it was charged (floored). A bad one is a
+ * floored; else -1), the cost, for a refund when it was charged (floored), and the lease as
+ * decimal text (`String` of a finite number is exact and one-to-one, so the script compares
+ * leases as the TypeScript does, and never reads it as a Lua number). A bad one is a
  * `ConfigurationError`, returned (the store rejects with it) rather than thrown.
  */
 export function checkArguments(
@@ -30,7 +32,7 @@ export function checkArguments(
   request: StoreRequest,
   chargedAt: number,
   callerClock: boolean,
-): { now: number; chargedAt: number } | ConfigurationError {
+): { now: number; chargedAt: number; lease: string | undefined } | ConfigurationError {
   let now = -1
   if (callerClock) {
     now = request.now
@@ -46,7 +48,26 @@ export function checkArguments(
   if (op === OP.refund && (typeof chargedAt !== 'number' || !Number.isFinite(chargedAt))) {
     return new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'chargedAt', 'must be epoch ms', chargedAt)
   }
-  return { now, chargedAt: op === OP.refund ? Math.floor(chargedAt) : 0 }
+  const given = request.lease
+  let lease: string | undefined
+  if (op === OP.consume || op === OP.peek || op === OP.refund) {
+    if (typeof given === 'number' && Number.isFinite(given)) lease = String(given)
+    else if (op !== OP.refund && cost > 0) {
+      // As the policy's own step: a concurrency check that may take a slot needs the request's lease.
+      for (const policy of request.policies) {
+        if (policy.kind === 'concurrency' && policy.limit > 0) {
+          return new ConfigurationError(
+            'ERR_RK_INVALID_ARGUMENT',
+            `concurrency "${policy.name}"`,
+            'lease',
+            'must be a finite number (StoreRequest.lease: the limiter sets it) when a concurrency check may take a slot',
+            given,
+          )
+        }
+      }
+    }
+  }
+  return { now, chargedAt: op === OP.refund ? Math.floor(chargedAt) : 0, lease }
 }
 
 /**

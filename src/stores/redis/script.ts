@@ -13,16 +13,21 @@ export const DECIDE_SCRIPT = `-- ratekeeper decide v2 (batched)
 -- ARGV[1] deadline (Redis ms; -1 none): a batch Redis reaches later is refused whole.
 -- ARGV[2] extra TTL (ms) added to every key's TTL. ARGV[3] S, the number of specs; ARGV[4..3+S]
 -- the specs "kind:limit:a:b:c": 1 token bucket (limit:burst:ticksPerMs:tokenTicks), 2 fixed window
--- (limit:windowMs), 3 calendar month (limit:0), 4 sliding window (limit:subMs:older).
--- Then per request: op (1 consume, 2 peek, 3 refund, 4 reset; +16: the caller's now follows the
--- spec indexes), cost, n, the spec index (1..S) of each of its n checks, [now], [chargedAt (refund)].
+-- (limit:windowMs), 3 calendar month (limit:0), 4 sliding window (limit:subMs:older),
+-- 5 concurrency (limit:leaseMs:retryMs).
+-- Then per request: op (1 consume, 2 peek, 3 refund, 4 reset, 5 charge; +16: the caller's now
+-- follows the spec indexes; +32: the request's lease follows), cost, n, the spec index (1..S) of
+-- each of its n checks, [now], [chargedAt (refund)], [lease (a decimal string, kept a string)].
 -- KEYS: the n state keys of each request, in request order.
 -- Returns {1, redisNow, then per request: status, ...}: status 1 admitted, 0 denied, each followed
 -- by remaining, resetAt, retryAfterMs per check (reset: nothing); -2 failed, followed by the
 -- error text (nothing of that request was written). {-1, redisNow}: the batch arrived after its
 -- deadline and nothing was read or written.
 -- States are binary (struct, little-endian): token bucket TAT as a double; fixed window index
--- (double) and count (uint32); sliding window newest index (double) and counts (uint32 each).
+-- (double) and count (uint32; a double once a charge takes it past 2^32 - 1); sliding window
+-- newest index (double) and counts (uint32 each; doubles and a trailing byte, past 2^32 - 1).
+-- A concurrency limit is a sorted set: member = lease, score = its deadline (ms); expired =
+-- deadline <= now, removed whenever the set is written.
 local floor, ceil, tonumber, tostring, match, byte, sub = math.floor, math.ceil, tonumber, tostring, string.match, string.byte, string.sub
 local pack, unpackState = struct.pack, struct.unpack
 local t = redis.call('TIME')                                     -- the server clock
@@ -34,7 +39,7 @@ local extra = tonumber(ARGV[2])
 -- The specs, parsed once per batch (one exact pattern per kind: no backtracking).
 local nspecs = tonumber(ARGV[3])
 local specs = {}
-local hasTb, hasFw, hasMonth, hasSw = false, false, false, false
+local hasTb, hasFw, hasMonth, hasSw, hasCc = false, false, false, false, false
 for j = 1, nspecs do
   local s = ARGV[3 + j]
   local k = byte(s, 1) - 48                                      -- the kind, from its digit
@@ -46,6 +51,10 @@ for j = 1, nspecs do
     local l, g, o = match(s, '^4:(%d+):(%d+):(%d+)$')
     specs[j] = { 4, tonumber(l), tonumber(g), tonumber(o) }
     hasSw = true
+  elseif k == 5 then
+    local l, d, r = match(s, '^5:(%d+):(%d+):(%d+)$')
+    specs[j] = { 5, tonumber(l), tonumber(d), tonumber(r) }
+    hasCc = true
   else
     local l, w = match(s, '^%d:(%d+):(%d+)$')
     specs[j] = { k, tonumber(l), tonumber(w) }
@@ -62,8 +71,10 @@ local function ttlOf(ms)
 end
 
 -- Only the kinds the batch holds get their functions built (a closure costs on every call).
-local civil, daysOf, fwIndex, fwEnd, fwParse, fwStep, fwRefund
-local tbStep, tbRefund, swLoad, swEmptyAt, swSave, swStep, swRefund
+local civil, daysOf, fwIndex, fwEnd, fwParse, fwPack, fwStep, fwRefund, fwCharge
+local tbStep, tbRefund, tbCharge, swLoad, swEmptyAt, swSave, swStep, swRefund, swCharge
+local ccStep, ccWrite, ccAdjust
+local U32 = 4294967295                                           -- the largest count a uint32 holds
 
 if hasMonth then
   -- Days since 1970-01-01 to UTC civil year/month (proleptic Gregorian, integer arithmetic).
@@ -112,7 +123,14 @@ if hasFw then
   -- Fixed window state to its window index and count (nil when absent).
   fwParse = function(raw)
     if not raw then return nil end
+    if #raw == 16 then return unpackState('<dd', raw) end          -- a count past 2^32 - 1 (charged debt)
     return unpackState('<dI4', raw)
+  end
+
+  -- Fixed window state of window idx holding count.
+  fwPack = function(idx, count)
+    if count > U32 then return pack('<dd', idx, count) end        -- debt beyond a uint32: kept exact
+    return pack('<dI4', idx, count)
   end
 
   -- Fixed window step (w == 0: calendar month). Returns retry, new state, remaining, resetAt.
@@ -122,11 +140,11 @@ if hasFw then
     local si, sc = fwParse(raw)
     if si and si >= idx then idx = si; count = sc end              -- a clock that ran back stays in the newer window
     local e = fwEnd(idx, w)                                        -- when the window ends
-    if cost == 0 then return 0, nil, limit - count, e end          -- a look
     local rem = limit - count                                      -- what is left before this request
-    if rem < 0 then rem = 0 end
+    if rem < 0 then rem = 0 end                                    -- never negative (a charged debt)
+    if cost == 0 then return 0, nil, rem, e end                    -- a look
     if limit == 0 or cost > limit then return -1, nil, rem, e end  -- can never fit
-    if count + cost <= limit then return 0, pack('<dI4', idx, count + cost), limit - count - cost, e end
+    if count + cost <= limit then return 0, fwPack(idx, count + cost), limit - count - cost, e end
     return e - now, nil, rem, e                                    -- denied until the window ends
   end
 
@@ -143,8 +161,23 @@ if hasFw then
     local count = sc - cost                                        -- never below zero
     if count < 0 then count = 0 end
     local st = nil
-    if count > 0 then st = pack('<dI4', si, count) end             -- an empty window is a fresh one
-    return true, st, limit - count, fwEnd(si, w)
+    if count > 0 then st = fwPack(si, count) end                   -- an empty window is a fresh one
+    local rem = limit - count
+    if rem < 0 then rem = 0 end
+    return true, st, rem, fwEnd(si, w)
+  end
+
+  -- Fixed window charge: cost taken whatever the count (debt). Returns new state, remaining, resetAt.
+  fwCharge = function(raw, cost, now, limit, w)
+    local idx = fwIndex(now, w)                                    -- the window now falls in
+    local count = 0
+    local si, sc = fwParse(raw)
+    if si and si >= idx then idx = si; count = sc end              -- a clock that ran back stays in the newer window
+    count = count + cost                                           -- no limit check: the window may be overdrawn
+    local rem = limit - count
+    if rem < 0 then rem = 0 end
+    if count == 0 then return nil, rem, fwEnd(idx, w) end          -- nothing counted: fresh
+    return fwPack(idx, count), rem, fwEnd(idx, w)
   end
 end
 
@@ -180,6 +213,19 @@ if hasTb then
     if avail < 0 then avail = 0 end
     return true, tat, avail, ceil(tat / tpm)
   end
+
+  -- Token bucket charge: cost taken whatever the TAT (debt: later requests wait it out). Returns new TAT, remaining, resetAt.
+  tbCharge = function(raw, cost, now, limit, burst, tpm, tt)
+    local nowT = now * tpm                                         -- now, in ticks
+    local tat = raw and (unpackState('<d', raw)) or nowT           -- stored TAT, or fresh
+    if tat < nowT then tat = nowT end                              -- an idle bucket is full, never fuller
+    local nxt = tat + cost * tt                                    -- no capacity check
+    if nxt <= nowT then return nil, limit == 0 and 0 or burst, now end  -- nothing owed: fresh
+    local avail = 0
+    if limit ~= 0 then avail = floor((burst * tt - (nxt - nowT)) / tt) end
+    if avail < 0 then avail = 0 end
+    return nxt, avail, ceil(nxt / tpm)
+  end
 end
 
 if hasSw then
@@ -196,8 +242,14 @@ if hasSw then
     local idx = floor(now / g)                                     -- current sub-window
     for i = 1, slots do counts[i] = 0 end
     if raw then
-      local k = (#raw - 8) / 4                                     -- counts stored
-      local s = { unpackState(formatOf(k), raw) }                    -- index, counts…, next position
+      local k, s
+      if #raw % 2 == 1 then                                        -- wide: counts as doubles, a trailing byte
+        k = (#raw - 9) / 8
+        s = { unpackState('<d' .. string.rep('d', k), raw) }
+      else
+        k = (#raw - 8) / 4                                         -- counts stored
+        s = { unpackState(formatOf(k), raw) }                      -- index, counts…, next position
+      end
       if s[1] > idx then idx = s[1] end                            -- a clock that ran back stays at the newest
       local shift = idx - s[1]                                     -- sub-windows elapsed since the state
       local i = 0
@@ -219,6 +271,13 @@ if hasSw then
     local last = slots
     while last >= 1 and counts[last] == 0 do last = last - 1 end
     if last < 1 then return nil end
+    for i = 1, last do
+      if counts[i] > U32 then                                      -- charged debt beyond a uint32: doubles, odd length
+        local wide = { idx, unpack(counts, 1, last) }
+        wide[last + 2] = 1                                         -- the trailing byte
+        return pack('<d' .. string.rep('d', last) .. 'B', unpack(wide))
+      end
+    end
     return pack(formatOf(last), idx, unpack(counts, 1, last))
   end
 
@@ -261,13 +320,87 @@ if hasSw then
     if rem < 0 then rem = 0 end
     return true, swSave(idx, slots, counts), rem, swEmptyAt(idx, now, g, older, slots, counts)
   end
+
+  -- Sliding window charge: cost into the current sub-window whatever the count. Returns new state, remaining, resetAt.
+  swCharge = function(raw, cost, now, limit, g, older)
+    local slots, counts = older + 1, scratch
+    local idx = swLoad(raw, now, g, slots, counts)
+    counts[1] = counts[1] + cost                                   -- no limit check: it ages out as always
+    local used = 0
+    for i = 1, slots do used = used + counts[i] end
+    local rem = limit - used
+    if rem < 0 then rem = 0 end
+    return swSave(idx, slots, counts), rem, swEmptyAt(idx, now, g, older, slots, counts)
+  end
 end
 
--- Decides cost for a check with numbers v. Returns retry, new state, remaining, resetAt.
-local function step(v, raw, cost, now)
+if hasCc then
+  -- Concurrency step: reads only. Live leases are those whose deadline is after now. Returns
+  -- retry (0 admits, -1 never), the lease to write (admitted), remaining, resetAt (latest live deadline).
+  ccStep = function(key, cost, now, limit, leaseMs, retryMs, lease)
+    local after = '(' .. format('%d', now)                         -- scores above now: live
+    local live = redis.call('ZCOUNT', key, after, '+inf')          -- leases held now
+    local top = redis.call('ZREVRANGE', key, 0, 1, 'WITHSCORES')   -- the two latest: member, score, member, score
+    local t1 = top[2] and tonumber(top[2])
+    local latest = now
+    if t1 and t1 > latest then latest = t1 end                     -- full allowance again when the last one ends
+    local rem = limit - live
+    if rem < 0 then rem = 0 end
+    if cost == 0 then return 0, nil, rem, latest end               -- a look
+    if limit == 0 then return -1, nil, rem, latest end             -- never
+    if not lease then error('ERR a concurrency check needs the request lease') end
+    local mine = redis.call('ZSCORE', key, lease)
+    local held = mine and tonumber(mine) > now                     -- the same lease again: renewed, admitted once
+    if held or live < limit then
+      local other = now                                            -- the latest deadline of the other leases
+      if top[1] == lease then
+        if top[4] and tonumber(top[4]) > other then other = tonumber(top[4]) end
+      elseif t1 and t1 > other then
+        other = t1
+      end
+      if now + leaseMs > other then other = now + leaseMs end
+      rem = limit - (held and live or live + 1)
+      if rem < 0 then rem = 0 end
+      return 0, lease, rem, other
+    end
+    local first = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    local wait = tonumber(first[2]) - now                          -- until the earliest lease expires,
+    if wait > retryMs then wait = retryMs end                      -- or a short hint: releases come sooner
+    if wait < 1 then wait = 1 end
+    return wait, nil, rem, latest
+  end
+
+  -- Writes an admitted lease: expired ones go, the lease gets its deadline, the key lives until the latest.
+  ccWrite = function(key, lease, now, leaseMs, resetAt)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', format('%d', now))
+    redis.call('ZADD', key, format('%d', now + leaseMs), lease)
+    redis.call('PEXPIRE', key, ttlOf(resetAt - now + extra))
+  end
+
+  -- Refund (lease given: released, idempotent) or charge (nil: unchanged). Returns remaining, resetAt.
+  -- Leases only go, so the key's TTL (set by the acquire of the latest lease) still covers them.
+  ccAdjust = function(key, now, limit, lease)
+    if lease then redis.call('ZREM', key, lease) end
+    local count = redis.call('ZCARD', key)                         -- an empty set is gone already
+    if count > 0 then                                              -- expired leases go
+      count = count - redis.call('ZREMRANGEBYSCORE', key, '-inf', format('%d', now))
+    end
+    local latest = now
+    if count > 0 then                                              -- its TTL stays: the last deadline an acquire set, no sooner
+      latest = tonumber(redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')[2])
+    end
+    local rem = limit - count
+    if rem < 0 then rem = 0 end
+    return rem, latest
+  end
+end
+
+-- Decides cost for a check with numbers v (key and lease: a concurrency check). Returns retry, new state, remaining, resetAt.
+local function step(v, raw, cost, now, key, lease)
   local kind = v[1]
   if kind == 1 then return tbStep(raw, cost, now, v[2], v[3], v[4], v[5]) end
   if kind == 4 then return swStep(raw, cost, now, v[2], v[3], v[4]) end
+  if kind == 5 then return ccStep(key, cost, now, v[2], v[3], v[4], lease) end
   return fwStep(raw, cost, now, v[2], kind == 3 and 0 or v[3])
 end
 
@@ -283,7 +416,7 @@ end
 local out, o = { 1, rnow }, 2                                    -- o: the last index of out written
 
 -- One request: n checks with keys KEYS[base + 1..base + n] and spec indexes at ARGV[at..at + n - 1].
-local function decide(op, cost, n, now, chargedAt, base, at)
+local function decide(op, cost, n, now, chargedAt, lease, base, at)
   if op == 4 then                                                -- reset: forget every check
     if n > 0 then redis.call('DEL', unpack(KEYS, base + 1, base + n)) end
     out[o + 1] = 1; o = o + 1
@@ -314,22 +447,58 @@ local function decide(op, cost, n, now, chargedAt, base, at)
       o = o + 4
       return
     end
+    if v[1] == 5 and v[2] > 0 and lease then
+      -- Fast path: take a lease of one concurrency limit that has a slot free (ccStep and ccWrite, inlined).
+      local key, limit = KEYS[base + 1], v[2]
+      if redis.call('EXISTS', key) == 0 then                     -- no lease held: the first one
+        redis.call('ZADD', key, format('%d', now + v[3]), lease)
+        redis.call('PEXPIRE', key, ttlOf(v[3] + extra))
+        out[o + 1] = 1; out[o + 2] = limit - 1; out[o + 3] = now + v[3]; out[o + 4] = 0
+        o = o + 4
+        return
+      end
+      local nowS = format('%d', now)
+      local live = redis.call('ZCOUNT', key, '(' .. nowS, '+inf')  -- leases held now
+      if live < limit then                                       -- admitted, the lease held already or not
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', nowS)         -- expired leases go
+        local added = redis.call('ZADD', key, format('%d', now + v[3]), lease)  -- 0: the same lease, renewed
+        local latest = tonumber(redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')[2])
+        redis.call('PEXPIRE', key, ttlOf(latest - now + extra))  -- the key lives until its last lease ends
+        out[o + 1] = 1; out[o + 2] = limit - live - added; out[o + 3] = latest; out[o + 4] = 0
+        o = o + 4
+        return
+      end                                                        -- full: renewed or denied, the general path says
+    end
   end
   local specsOf = {}
   for i = 1, n do specsOf[i] = specs[tonumber(ARGV[at + i - 1])] end
   local s = o + 1                                                -- out[s]: the status
-  if op == 3 then                                                -- refund: give cost back to every check
+  if op == 3 or op == 5 then                                     -- refund (give cost back) or charge (take it, debt allowed)
     for i = 1, n do
       local v, key = specsOf[i], KEYS[base + i]
       local kind, limit = v[1], v[2]
-      local raw = redis.call('GET', key)
-      local changed, st, rem, resetAt
-      if kind == 1 then
-        changed, st, rem, resetAt = tbRefund(raw, cost, chargedAt, now, limit, v[3], v[4], v[5])
-      elseif kind == 4 then
-        changed, st, rem, resetAt = swRefund(raw, cost, chargedAt, now, limit, v[3], v[4])
+      local changed, st, rem, resetAt = false, nil, 0, 0
+      if kind == 5 then                                          -- a lease: released by a refund, untouched by a charge
+        rem, resetAt = ccAdjust(key, now, limit, op == 3 and lease or nil)
+      elseif op == 5 then
+        local raw = redis.call('GET', key)
+        changed = true
+        if kind == 1 then
+          st, rem, resetAt = tbCharge(raw, cost, now, limit, v[3], v[4], v[5])
+        elseif kind == 4 then
+          st, rem, resetAt = swCharge(raw, cost, now, limit, v[3], v[4])
+        else
+          st, rem, resetAt = fwCharge(raw, cost, now, limit, kind == 3 and 0 or v[3])
+        end
       else
-        changed, st, rem, resetAt = fwRefund(raw, cost, chargedAt, now, limit, kind == 3 and 0 or v[3])
+        local raw = redis.call('GET', key)
+        if kind == 1 then
+          changed, st, rem, resetAt = tbRefund(raw, cost, chargedAt, now, limit, v[3], v[4], v[5])
+        elseif kind == 4 then
+          changed, st, rem, resetAt = swRefund(raw, cost, chargedAt, now, limit, v[3], v[4])
+        else
+          changed, st, rem, resetAt = fwRefund(raw, cost, chargedAt, now, limit, kind == 3 and 0 or v[3])
+        end
       end
       if changed then put(key, st, resetAt - now + extra) end
       out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt; out[s + 3 * i] = 0
@@ -339,25 +508,31 @@ local function decide(op, cost, n, now, chargedAt, base, at)
   end
   -- consume or peek: every check decides cost; all or nothing
   local raws
-  if n > 1 then raws = redis.call('MGET', unpack(KEYS, base + 1, base + n)) else raws = { redis.call('GET', KEYS[base + 1]) } end
+  if n > 1 then raws = redis.call('MGET', unpack(KEYS, base + 1, base + n))         -- false for a sorted set (concurrency): read apart
+  elseif specsOf[1][1] == 5 then raws = { false }                                    -- GET would fail on a sorted set
+  else raws = { redis.call('GET', KEYS[base + 1]) } end
   local states, allowed = {}, true
   for i = 1, n do
     local raw = raws[i]                                          -- false when absent
     if not raw then raw = nil; raws[i] = nil end
-    local retry, st, rem, resetAt = step(specsOf[i], raw, cost, now)
+    local retry, st, rem, resetAt = step(specsOf[i], raw, cost, now, KEYS[base + i], lease)
     states[i] = st
     out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt; out[s + 3 * i] = retry
     if retry ~= 0 then allowed = false end
   end
   out[s] = allowed and 1 or 0; o = s + 3 * n
   if allowed and op == 1 and cost > 0 then                       -- admitted: charge every check
-    for i = 1, n do put(KEYS[base + i], states[i], out[s + 3 * i - 1] - now + extra) end
+    for i = 1, n do
+      local v = specsOf[i]
+      if v[1] == 5 then ccWrite(KEYS[base + i], states[i], now, v[3], out[s + 3 * i - 1])
+      else put(KEYS[base + i], states[i], out[s + 3 * i - 1] - now + extra) end
+    end
     return
   end
   if cost > 0 then                                               -- nothing charged: admitting checks report their uncharged state
     for i = 1, n do
       if out[s + 3 * i] == 0 then
-        local _, _, rem, resetAt = step(specsOf[i], raws[i], 0, now)
+        local _, _, rem, resetAt = step(specsOf[i], raws[i], 0, now, KEYS[base + i], lease)
         out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt
       end
     end
@@ -369,11 +544,14 @@ while a <= last do
   local op, cost, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local at = a + 3
   a = at + n
-  local now, chargedAt = rnow, 0
+  local now, chargedAt, lease = rnow, 0, nil
+  local leased = op > 32
+  if leased then op = op - 32 end
   if op > 16 then op = op - 16; now = tonumber(ARGV[a]); a = a + 1 end  -- the caller's clock decides
   if op == 3 then chargedAt = tonumber(ARGV[a]); a = a + 1 end
+  if leased then lease = ARGV[a]; a = a + 1 end                  -- a string: tostring would round a 53-bit number
   local mark = o
-  local ok, err = pcall(decide, op, cost, n, now, chargedAt, base, at)
+  local ok, err = pcall(decide, op, cost, n, now, chargedAt, lease, base, at)
   if not ok then                                                 -- this request failed (a read fails before any write); the others go on
     for i = o, mark + 1, -1 do out[i] = nil end
     out[mark + 1] = -2
@@ -381,6 +559,12 @@ while a <= last do
     o = mark + 2
   end
   base = base + n
+end
+-- Beyond 2^53 (a charged debt far in the future) a number goes as its exact digits: Redis would
+-- truncate it to a 64-bit integer, and a client reading digit by digit rounds it.
+for i = 3, o do
+  local x = out[i]
+  if type(x) == 'number' and (x > 9007199254740991 or x < -9007199254740991) then out[i] = format('%.0f', x) end
 end
 return out
 `

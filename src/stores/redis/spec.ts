@@ -1,8 +1,7 @@
-import { ConfigurationError } from '../../limiter/errors.js'
 import type { PolicyParams } from '../../limiter/policy.js'
 
 /** The script's operation codes: the first number of each request in a batch. */
-export const OP = { consume: 1, peek: 2, refund: 3, reset: 4 } as const
+export const OP = { consume: 1, peek: 2, refund: 3, reset: 4, charge: 5 } as const
 export type Op = (typeof OP)[keyof typeof OP]
 
 /**
@@ -15,6 +14,7 @@ export const SCRIPT_KIND = {
   fixedWindow: 2,
   calendarMonth: 3,
   slidingWindow: 4,
+  concurrency: 5,
 } as const
 
 /**
@@ -22,6 +22,7 @@ export const SCRIPT_KIND = {
  * - token bucket `1:limit:burst:ticksPerMs:tokenTicks`
  * - fixed window `2:limit:windowMs`, calendar month `3:limit:0`
  * - sliding window `4:limit:subWindowMs:olderSubWindows`
+ * - concurrency `5:limit:leaseMs:retryMs`
  */
 export function specOf(params: PolicyParams): string {
   switch (params.kind) {
@@ -34,12 +35,6 @@ export function specOf(params: PolicyParams): string {
     case 'sliding-window':
       return `${SCRIPT_KIND.slidingWindow}:${params.limit}:${params.subWindowMs}:${params.olderSubWindows}`
     case 'concurrency':
-      throw new ConfigurationError(
-        'ERR_RK_INVALID_OPTION',
-        'RedisStore',
-        'policies',
-        'must not include concurrency policies yet (not supported by this store)',
-        params.kind,
-      )
+      return `${SCRIPT_KIND.concurrency}:${params.limit}:${params.leaseMs}:${params.retryMs}`
   }
 }

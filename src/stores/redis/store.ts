@@ -103,6 +103,11 @@ export class RedisStore implements Store {
     return this.#run(OP.refund, request, request.chargedAt) as Promise<StoreResult>
   }
 
+  /** Charges `cost` to every check whatever its state (debt allowed), admitting always: `limiter.settle`'s extra. */
+  charge(request: StoreRequest): Promise<StoreResult> {
+    return this.#run(OP.charge, request, 0) as Promise<StoreResult>
+  }
+
   async reset(request: StoreRequest): Promise<void> {
     await this.#run(OP.reset, request, 0)
   }
@@ -129,7 +134,7 @@ export class RedisStore implements Store {
     let signature: string | undefined
     const group = this.#cluster ? signatureOf(keys) : ''
     if (denied !== undefined) {
-      if (op === OP.refund || op === OP.reset) {
+      if (op === OP.refund || op === OP.reset || op === OP.charge) {
         this.#invalidations++
         denied.clear(keys)
       } else if (cost > 0) {
@@ -157,6 +162,7 @@ export class RedisStore implements Store {
       cost,
       now,
       chargedAt: checked.chargedAt,
+      lease: checked.lease,
       group,
       slot,
       signature,

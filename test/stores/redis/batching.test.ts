@@ -3,7 +3,7 @@
 
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLimiter, fixedWindow, slidingWindow, tokenBucket } from '../../../src/index.js'
+import { concurrency, createLimiter, fixedWindow, slidingWindow, tokenBucket } from '../../../src/index.js'
 import type { Decision } from '../../../src/limiter/decision.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
 import { keyHead, policyPart, stateKey } from '../../../src/stores/redis/keys.js'
@@ -50,6 +50,29 @@ describeRedis('RedisStore batching', () => {
       expect(counting.scriptCalls).toBe(1)
       expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, true, false, false, false, false, false, false, false])
       expect(decisions.slice(0, 5).map((d) => d.remaining)).toEqual([4, 3, 2, 1, 0])
+      store.close()
+    })
+
+    it('carries each request its own lease, and charges, in one call: acquires, releases and settles', async () => {
+      const { store, counting } = await countedStore()
+      const limiter = createLimiter({
+        store,
+        policies: [concurrency({ name: 'in-flight', limit: 2, leaseMs: '1m' }), tokenBucket({ name: 'tokens', limit: 10, window: '1h' })],
+        now: () => T0,
+      })
+      const key = `leases-${Math.random()}`
+      const [d1, d2, d3] = await Promise.all([limiter.consume(key), limiter.consume(key), limiter.consume(key)])
+      expect(counting.scriptCalls).toBe(1)
+      expect([d1, d2, d3].map((d) => d.allowed)).toEqual([true, true, false])
+      expect(d3.violated).toEqual(['in-flight'])
+      // Two releases (each its own lease) and a settle that charges 4 more, together.
+      await Promise.all([limiter.release(d1), limiter.release(d2), limiter.settle(d2, 5)])
+      expect(counting.scriptCalls).toBe(2)
+      const after = await limiter.peek(key, { cost: 0 })
+      expect(after.policies.map((p) => [p.name, p.remaining])).toEqual([
+        ['in-flight', 2],
+        ['tokens', 4],
+      ])
       store.close()
     })
 

@@ -5,14 +5,14 @@
 
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLimiter, fixedWindow, MemoryStore, slidingWindow, tokenBucket } from '../../../src/index.js'
+import { concurrency, createLimiter, fixedWindow, MemoryStore, slidingWindow, tokenBucket } from '../../../src/index.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
 import { keySlot } from '../../../src/stores/redis/slots.js'
 import { banner } from '../../helpers/redis.js'
 import { hasRedisServer, type RedisCluster, startCluster } from '../../helpers/redis-servers.js'
 import { IOREDIS, ready } from './clients.js'
 import { ReferenceStore } from './reference.js'
-import { replayTrace, traceArb } from './traces.js'
+import { concurrencyTraceArb, replayTrace, traceArb } from './traces.js'
 
 const available = hasRedisServer()
 if (!available) {
@@ -67,6 +67,65 @@ describe.runIf(available)('RedisStore on Redis Cluster (3 masters)', () => {
         }),
         { numRuns: 60 },
       )
+      await fc.assert(
+        fc.asyncProperty(concurrencyTraceArb(25), async (trace) => {
+          await replayTrace(trace, { reference: new ReferenceStore(), memory: new MemoryStore(), redis: store }, `cc${run++}`)
+        }),
+        { numRuns: 40 },
+      )
+      store.close()
+    })
+
+    it('decides concurrency and rate policies of a key and its team in one slot, all or nothing', async () => {
+      const store = new RedisStore({ client, prefix })
+      const limiter = createLimiter({
+        store,
+        policies: [concurrency({ name: 'in-flight', limit: 2, leaseMs: '1m' }), tokenBucket({ name: 'burst', limit: 3, window: '1h' })],
+        onStoreError: 'deny',
+      })
+      const team = `cc-team-${Math.random()}`
+      const layers = [{ name: 'team', key: team, policies: [concurrency({ name: 'team-in-flight', limit: 3, leaseMs: '1m' })] }]
+      const u1 = `u1-${team}`
+      const u2 = `u2-${team}`
+      const remainingOf = async (key: string, name: string) =>
+        (await limiter.peek(key, { layers, cost: 0 })).policies.find((p) => p.name === name)?.remaining
+      const d1 = await limiter.consume(u1, { layers })
+      const d2 = await limiter.consume(u1, { layers })
+      const d3 = await limiter.consume(u1, { layers })
+      expect([d1.reason, d2.reason, d3.reason]).toEqual(['ok', 'ok', 'limited'])
+      expect(d3.violated).toEqual(['in-flight'])
+      // Denied for concurrency: its bucket and the team's slots were not charged.
+      expect(await remainingOf(u1, 'burst')).toBe(1)
+      expect(await remainingOf(u1, 'team-in-flight')).toBe(1)
+      // u2 takes the team's last slot; its next request is denied by the team, and charges nothing.
+      const e1 = await limiter.consume(u2, { layers })
+      const e2 = await limiter.consume(u2, { layers })
+      expect([e1.reason, e2.reason]).toEqual(['ok', 'limited'])
+      expect(e2.violated).toEqual(['team-in-flight'])
+      expect(await remainingOf(u2, 'burst')).toBe(2)
+      expect(await remainingOf(u2, 'in-flight')).toBe(1)
+      // Released slots come back, once (a second release does nothing).
+      await limiter.release(d1)
+      await limiter.release(d1)
+      const d4 = await limiter.consume(u1, { layers })
+      expect(d4.reason).toBe('ok')
+      for (const d of [d2, d4, e1]) await limiter.release(d)
+      expect(await remainingOf(u1, 'in-flight')).toBe(2)
+      expect(await remainingOf(u1, 'team-in-flight')).toBe(3)
+      // Denied by the rate now: no slot is taken.
+      const d5 = await limiter.consume(u1, { layers })
+      expect(d5.violated).toEqual(['burst'])
+      expect(await remainingOf(u1, 'in-flight')).toBe(2)
+      expect(await remainingOf(u1, 'team-in-flight')).toBe(3)
+      // Every key of the team (sorted sets of leases, buckets) hashes to one slot, with a TTL; a
+      // limit whose leases were all released has no key left.
+      expect((await limiter.consume(u2, { layers })).reason).toBe('ok')
+      const keys: string[] = []
+      for (const node of client.nodes('master')) keys.push(...(await node.keys(`${prefix}:{${team}}*`)))
+      expect(keys.length).toBe(4)
+      const slots = new Set(await Promise.all(keys.map((key) => client.cluster('KEYSLOT', key))))
+      expect(slots.size).toBe(1)
+      for (const key of keys) expect(await client.pttl(key)).toBeGreaterThan(0)
       store.close()
     })
 

@@ -1,17 +1,17 @@
 // Conformance: the Lua twins answer exactly what the TypeScript policies answer. Random traces
 // (fast-check: time steps, costs, several policies over one or two subjects, peeks, refunds,
-// resets) are replayed through the reference oracle (policy.step directly), the MemoryStore and
+// resets, charges, concurrency leases taken, renewed, released and expired) are replayed through the reference oracle (policy.step directly), the MemoryStore and
 // the RedisStore (clock 'caller', so all three share one clock), op by op.
 
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { fixedWindow, MemoryStore, slidingWindow, tokenBucket } from '../../../src/index.js'
+import { concurrency, fixedWindow, MemoryStore, slidingWindow, tokenBucket } from '../../../src/index.js'
 import { monthEnd, monthIndex } from '../../../src/limiter/algorithms/fixed-window.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
 import { deleteUnder, describeRedis, keysWithoutTtl, REDIS_URL, uniquePrefix } from '../../helpers/redis.js'
 import { ReferenceStore } from './reference.js'
-import { replayTrace, traceArb } from './traces.js'
+import { concurrencyTraceArb, replayTrace, traceArb } from './traces.js'
 
 const DAY = 86_400_000
 
@@ -36,7 +36,7 @@ describeRedis('RedisStore conformance (single node)', () => {
     client.disconnect()
   })
 
-  it('gives the reference answer for random traces (every policy kind, mixes, peeks, refunds, resets)', async () => {
+  it('gives the reference answer for random traces (every policy kind, mixes, peeks, refunds, resets, charges, leases)', async () => {
     let compared = 0
     await fc.assert(
       fc.asyncProperty(traceArb(40), async (trace) => {
@@ -54,6 +54,47 @@ describeRedis('RedisStore conformance (single node)', () => {
       }),
       { numRuns: 120 },
     )
+  })
+
+  it('gives the reference and MemoryStore answers for concurrency traces (acquire, renew, release twice, unknown leases, expiry)', async () => {
+    let compared = 0
+    await fc.assert(
+      fc.asyncProperty(concurrencyTraceArb(40), async (trace) => {
+        compared += await replayTrace(
+          trace,
+          { reference: new ReferenceStore(), memory: new MemoryStore({ maxKeys: 10_000 }), redis: store },
+          `cc${run++}`,
+        )
+      }),
+      { numRuns: 300 },
+    )
+    expect(compared).toBeGreaterThan(3000)
+  })
+
+  it('keeps a lease near 2^53 exact: released by that number only, not by its neighbours', async () => {
+    // Lua's tostring keeps 14 digits: a lease read as a number there would match its neighbours.
+    const policies = [concurrency({ name: 'cc', limit: 1, leaseMs: '1m' })]
+    const reference = new ReferenceStore()
+    const now = 1_800_000_000_000
+    const base = { keys: ['big'], policies, cost: 1, now, tag: `big-${prefix}` }
+    const lease = Number.MAX_SAFE_INTEGER - 1
+    const consume = async (l: number) => {
+      const got = await store.consume({ ...base, lease: l })
+      expect(got).toEqual(reference.consume({ ...base, lease: l }))
+      return got.allowed
+    }
+    const release = async (l: number) => {
+      const got = await store.refund({ ...base, lease: l, chargedAt: now })
+      expect(got).toEqual(reference.refund({ ...base, lease: l, chargedAt: now }))
+      return got.results[0]
+    }
+    expect(await consume(lease)).toBe(true)
+    expect(await release(lease - 1)).toBe(0)
+    expect(await release(lease + 1)).toBe(0)
+    expect(await consume(lease - 1)).toBe(false)
+    expect(await consume(lease)).toBe(true) // the same lease again: renewed
+    expect(await release(lease)).toBe(1)
+    expect(await consume(lease - 1)).toBe(true)
   })
 
   it('keeps exact integers at the far end of time (TAT ticks near 2^53)', async () => {

@@ -21,12 +21,23 @@ export class ReferenceStore {
   }
 
   refund(request: StoreRefundRequest): StoreResult {
-    const { keys, policies, cost, now, chargedAt } = request
+    const { cost, now, chargedAt, lease } = request
+    return this.#adjust(request, (policy, state, out) => policy.refund(state, cost, chargedAt, now, out, lease))
+  }
+
+  charge(request: StoreRequest): StoreResult {
+    const { cost, now } = request
+    return this.#adjust(request, (policy, state, out) => policy.charge(state, cost, now, out))
+  }
+
+  /** A refund or a charge: every check's state changed by `apply`, which always admits. */
+  #adjust(request: StoreRequest, apply: (policy: Policy, state: PolicyState | undefined, out: StepOutcome) => void): StoreResult {
+    const { keys, policies, now } = request
     const results: number[] = []
     const out = newOutcome()
     for (let i = 0; i < policies.length; i++) {
       const key = this.#key(keys[i], policies[i])
-      policies[i].refund(this.states.get(key), cost, chargedAt, now, out)
+      apply(policies[i], this.states.get(key), out)
       if (out.state === undefined) this.states.delete(key)
       else this.states.set(key, out.state)
       results.push(out.remaining, out.resetAt, 0)
@@ -41,7 +52,7 @@ export class ReferenceStore {
   close(): void {}
 
   #decide(request: StoreRequest, charge: boolean): StoreResult {
-    const { keys, policies, cost, now } = request
+    const { keys, policies, cost, now, lease } = request
     const n = policies.length
     const outs: StepOutcome[] = []
     const states: (PolicyState | undefined)[] = []
@@ -49,7 +60,7 @@ export class ReferenceStore {
     for (let i = 0; i < n; i++) {
       const state = this.states.get(this.#key(keys[i], policies[i]))
       const out = newOutcome()
-      policies[i].step(state, cost, now, out)
+      policies[i].step(state, cost, now, out, lease)
       outs.push(out)
       states.push(state)
       if (!out.allowed) allowed = false
@@ -64,7 +75,7 @@ export class ReferenceStore {
         else this.states.set(key, out.state)
       } else if (cost > 0) {
         // Nothing charged: remaining and reset describe the uncharged state.
-        policies[i].step(states[i], 0, now, out)
+        policies[i].step(states[i], 0, now, out, lease)
       }
       results.push(out.remaining, out.resetAt, retry)
     }

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: 'f4ff79697d2f8ddcd60a8a366a84735f87888bea',
+  decide: 'f637708a95c30ddce15702440c792090356e5aed',
 }
 
 describe('Lua scripts', () => {

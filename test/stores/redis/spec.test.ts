@@ -3,7 +3,7 @@
 // pinned here (a change needs a change of the script, and of its pinned SHA1).
 
 import { describe, expect, it } from 'vitest'
-import { fixedWindow, slidingWindow, tokenBucket } from '../../../src/index.js'
+import { concurrency, fixedWindow, slidingWindow, tokenBucket } from '../../../src/index.js'
 import { DECIDE_SCRIPT } from '../../../src/stores/redis/script.js'
 import { SCRIPT_KIND, specOf } from '../../../src/stores/redis/spec.js'
 
@@ -17,6 +17,8 @@ describe('policy specs for the script', () => {
     expect(specOf(fixedWindow({ limit: 5000, window: 'month' }).params)).toBe('3:5000:0')
     expect(specOf(slidingWindow({ limit: 60, window: '1m' }).params)).toBe('4:60:6000:10')
     expect(specOf(slidingWindow({ limit: 7, window: 1000, precision: 3 }).params)).toBe('4:7:334:3')
+    expect(specOf(concurrency({ limit: 10 }).params)).toBe('5:10:60000:1000')
+    expect(specOf(concurrency({ limit: 0, leaseMs: '500ms', retryAfter: 250 }).params)).toBe('5:0:500:250')
   })
 
   it('use the kind codes the script documents', () => {
@@ -25,5 +27,6 @@ describe('policy specs for the script', () => {
     expect(header).toContain(`${SCRIPT_KIND.fixedWindow} fixed window`)
     expect(header).toContain(`${SCRIPT_KIND.calendarMonth} calendar month`)
     expect(header).toContain(`${SCRIPT_KIND.slidingWindow} sliding window`)
+    expect(header).toContain(`${SCRIPT_KIND.concurrency} concurrency`)
   })
 })

@@ -3,7 +3,16 @@
 
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ConfigurationError, createLimiter, fixedWindow, MemoryStore, type Policy, slidingWindow, tokenBucket } from '../../../src/index.js'
+import {
+  ConfigurationError,
+  concurrency,
+  createLimiter,
+  fixedWindow,
+  MemoryStore,
+  type Policy,
+  slidingWindow,
+  tokenBucket,
+} from '../../../src/index.js'
 import type { StoreRequest } from '../../../src/limiter/store.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
 import { clock } from '../../helpers/clock.js'
@@ -345,6 +354,36 @@ describeRedis('RedisStore', () => {
         expect((await limiter.consume('erin', { layers })).allowed).toBe(false)
         await limiter.reset('erin', { layers })
         expect((await limiter.consume('erin', { layers })).allowed).toBe(true)
+      })
+
+      it('is cleared by a release through the store: a freed slot is taken at once, not after the cached wait', async () => {
+        const { s, counting } = counted({ denyCache: true })
+        const key = `cc-cache-${Math.random()}`
+        const policies = [concurrency({ name: 'one', limit: 1, leaseMs: '1m', retryAfter: '10s' }), limited]
+        const limiter = createLimiter({ store: s, policies, now: () => T0 })
+        const first = await limiter.consume(key)
+        expect(first.allowed).toBe(true)
+        expect((await limiter.consume(key)).violated).toEqual(['one'])
+        const calls = counting.calls
+        expect((await limiter.consume(key)).allowed).toBe(false)
+        expect(counting.calls).toBe(calls)
+        await limiter.release(first)
+        expect((await limiter.consume(key)).allowed).toBe(true)
+      })
+
+      it('rejects a concurrency request that may take a slot without a lease, as the policy itself does', async () => {
+        const { s, counting } = counted({})
+        const policies = [concurrency({ name: 'one', limit: 1 })]
+        const request = { keys: ['k'], policies, cost: 1, now: T0, tag: `nolease-${Math.random()}` }
+        await expect(s.consume(request)).rejects.toMatchObject({ code: 'ERR_RK_INVALID_ARGUMENT', option: 'lease' })
+        await expect(s.peek({ ...request, lease: Number.NaN })).rejects.toMatchObject({ code: 'ERR_RK_INVALID_ARGUMENT', option: 'lease' })
+        expect(() => new MemoryStore().consume(request)).toThrow(
+          expect.objectContaining({ code: 'ERR_RK_INVALID_ARGUMENT', option: 'lease' }),
+        )
+        // A look (cost 0) and a release without a lease need none.
+        expect((await s.peek({ ...request, cost: 0 })).results[0]).toBe(1)
+        expect((await s.refund({ ...request, chargedAt: T0 })).results[0]).toBe(1)
+        expect(counting.calls).toBe(2)
       })
 
       it('holds at most maxEntries denials', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { expect } from 'vitest'
-import { fixedWindow, type Policy, slidingWindow, tokenBucket } from '../../../src/index.js'
+import { concurrency, fixedWindow, type Policy, slidingWindow, tokenBucket } from '../../../src/index.js'
 import type { Store, StoreResult } from '../../../src/limiter/store.js'
 
 /** One check of a request: policy index and which subject it applies to. */
@@ -10,7 +10,8 @@ export interface TraceCheck {
 }
 
 export interface TraceOp {
-  readonly kind: 'consume' | 'peek' | 'refund' | 'reset'
+  /** `release`: a refund of the concurrency checks alone, with the lease (what `limiter.release` sends). */
+  readonly kind: 'consume' | 'peek' | 'refund' | 'reset' | 'release' | 'charge'
   /** Time step before the op, ms (negative now and then: a clock that ran backwards). */
   readonly dt: number
   readonly cost: number
@@ -18,6 +19,8 @@ export interface TraceOp {
   readonly subset: readonly number[]
   /** Refund: how long before now the cost was charged. */
   readonly chargedAgo: number
+  /** The request's lease: an index into the trace's leases; past its end, a lease never taken. */
+  readonly lease: number
 }
 
 export interface Trace {
@@ -25,6 +28,8 @@ export interface Trace {
   readonly checks: readonly TraceCheck[]
   readonly subjects: number
   readonly start: number
+  /** Lease numbers the requests draw from (some near 2^53: Lua's tostring would round them). */
+  readonly leases: readonly number[]
   readonly ops: readonly TraceOp[]
 }
 
@@ -32,6 +37,7 @@ export type PolicySpec =
   | { kind: 'tb'; limit: number; burst?: number; window: number }
   | { kind: 'fw'; limit: number; window: number | 'month' }
   | { kind: 'sw'; limit: number; window: number; precision: number }
+  | { kind: 'cc'; limit: number; leaseMs: number; retryAfter: number }
 
 const windows = fc.constantFrom(1, 7, 250, 1000, 1500, 60_000, 3_600_000, 86_400_000)
 
@@ -64,7 +70,14 @@ const swSpec: fc.Arbitrary<PolicySpec> = fc.record({
   precision: fc.integer({ min: 1, max: 12 }),
 })
 
-export const specArb = fc.oneof(tbSpec, fwSpec, swSpec)
+const ccSpec: fc.Arbitrary<PolicySpec> = fc.record({
+  kind: fc.constant('cc' as const),
+  limit: fc.integer({ min: 0, max: 4 }),
+  leaseMs: fc.constantFrom(1, 7, 50, 1000, 60_000),
+  retryAfter: fc.constantFrom(1, 300, 1000, 5000),
+})
+
+export const specArb = fc.oneof(tbSpec, fwSpec, swSpec, ccSpec)
 
 /** Builds the policies of a trace (named p0, p1, … so names never clash). */
 export function buildPolicies(specs: readonly PolicySpec[]): Policy[] {
@@ -75,6 +88,7 @@ export function buildPolicies(specs: readonly PolicySpec[]): Policy[] {
         s.burst === undefined ? { name, limit: s.limit, window: s.window } : { name, limit: s.limit, window: s.window, burst: s.burst },
       )
     if (s.kind === 'fw') return fixedWindow({ name, limit: s.limit, window: s.window })
+    if (s.kind === 'cc') return concurrency({ name, limit: s.limit, leaseMs: s.leaseMs, retryAfter: s.retryAfter })
     return slidingWindow({ name, limit: s.limit, window: s.window, precision: s.precision })
   })
 }
@@ -94,15 +108,32 @@ const opArb = fc.record({
     { weight: 2, arbitrary: fc.constant('peek' as const) },
     { weight: 2, arbitrary: fc.constant('refund' as const) },
     { weight: 1, arbitrary: fc.constant('reset' as const) },
+    { weight: 2, arbitrary: fc.constant('release' as const) },
+    { weight: 2, arbitrary: fc.constant('charge' as const) },
   ),
   dt: dtArb,
-  cost: fc.oneof({ weight: 4, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.integer({ min: 0, max: 14 }) }),
+  cost: fc.oneof(
+    { weight: 8, arbitrary: fc.constant(1) },
+    { weight: 6, arbitrary: fc.integer({ min: 0, max: 14 }) },
+    // Settled debts past what a uint32 count holds (only a charge admits them).
+    { weight: 1, arbitrary: fc.constantFrom(1_000_000_000, 3_000_000_000, 4_294_967_296) },
+  ),
   subset: fc.oneof(
     { weight: 3, arbitrary: fc.constant([] as number[]) },
     { weight: 1, arbitrary: fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 3 }) },
   ),
   chargedAgo: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 40 * 86_400_000 })),
+  lease: fc.integer({ min: 0, max: 5 }),
 })
+
+const leasesArb = fc.uniqueArray(
+  fc.oneof(
+    fc.integer({ min: 0, max: 1000 }),
+    fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    fc.constantFrom(Number.MAX_SAFE_INTEGER, 2 ** 53 - 2, 2 ** 52 + 1, 10 ** 15 + 1),
+  ),
+  { minLength: 1, maxLength: 4 },
+)
 
 const startArb = fc.oneof(
   fc.integer({ min: 0, max: 7_000_000_000_000 }),
@@ -120,6 +151,7 @@ export function traceArb(maxOps: number): fc.Arbitrary<Trace> {
       specs: fc.array(specArb, { minLength: 1, maxLength: 3 }),
       subjects: fc.integer({ min: 1, max: 2 }),
       start: startArb,
+      leases: leasesArb,
       ops: fc.array(opArb, { minLength: 1, maxLength: maxOps }),
     })
     .chain((t) =>
@@ -128,6 +160,54 @@ export function traceArb(maxOps: number): fc.Arbitrary<Trace> {
         checks: subjectOf.map((subject, policy) => ({ policy, subject })),
       })),
     )
+}
+
+const ccOpArb = fc.record({
+  kind: fc.oneof(
+    { weight: 6, arbitrary: fc.constant('consume' as const) },
+    { weight: 4, arbitrary: fc.constant('release' as const) },
+    { weight: 1, arbitrary: fc.constant('peek' as const) },
+    { weight: 1, arbitrary: fc.constant('refund' as const) },
+    { weight: 1, arbitrary: fc.constant('charge' as const) },
+    { weight: 1, arbitrary: fc.constant('reset' as const) },
+  ),
+  // Mostly within a lease's life, now and then past it (expiry), or back (a skewed caller clock).
+  dt: fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 0, max: 20 }) },
+    { weight: 2, arbitrary: fc.integer({ min: 0, max: 1500 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 120_000 }) },
+    { weight: 1, arbitrary: fc.integer({ min: -100, max: -1 }) },
+  ),
+  cost: fc.oneof({ weight: 5, arbitrary: fc.constant(1) }, { weight: 2, arbitrary: fc.integer({ min: 0, max: 4 }) }),
+  subset: fc.constant([] as number[]),
+  chargedAgo: fc.constant(0),
+  lease: fc.integer({ min: 0, max: 6 }),
+})
+
+const ccFocusSpec: fc.Arbitrary<PolicySpec> = fc.record({
+  kind: fc.constant('cc' as const),
+  limit: fc.integer({ min: 1, max: 3 }),
+  leaseMs: fc.constantFrom(7, 50, 1000, 60_000),
+  retryAfter: fc.constantFrom(1, 300, 1000),
+})
+
+/**
+ * Concurrency-heavy traces: one or two concurrency limits (and maybe a rate) on one subject,
+ * acquires with a few leases (the same lease again renews), releases (twice, or of a lease never
+ * taken), expiries, and clocks that step back.
+ */
+export function concurrencyTraceArb(maxOps: number): fc.Arbitrary<Trace> {
+  return fc
+    .record({
+      specs: fc
+        .tuple(fc.array(ccFocusSpec, { minLength: 1, maxLength: 2 }), fc.array(specArb, { maxLength: 1 }))
+        .map(([a, b]) => [...a, ...b]),
+      subjects: fc.constant(1),
+      start: startArb,
+      leases: fc.uniqueArray(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { minLength: 3, maxLength: 6 }),
+      ops: fc.array(ccOpArb, { minLength: 1, maxLength: maxOps }),
+    })
+    .map((t) => ({ ...t, checks: t.specs.map((_, policy) => ({ policy, subject: 0 })) }))
 }
 
 /**
@@ -144,20 +224,32 @@ export async function replayTrace(trace: Trace, stores: Record<string, Store>, s
   for (const [index, op] of trace.ops.entries()) {
     now = Math.max(0, now + op.dt)
     const picked = op.subset.length === 0 ? trace.checks : op.subset.filter((i) => i < trace.checks.length).map((i) => trace.checks[i])
-    const checks = picked.length === 0 ? trace.checks : picked
+    let checks = picked.length === 0 ? trace.checks : picked
+    if (op.kind === 'release') {
+      const leased = trace.checks.filter((c) => policies[c.policy].kind === 'concurrency')
+      if (leased.length > 0) checks = leased
+    }
+    // A lease never taken (an unknown one) is past the end of the trace's leases.
+    const lease = trace.leases[op.lease] ?? 424_242_424_242 + op.lease
     const request = {
       keys: checks.map((c) => subjects[c.subject]),
       policies: checks.map((c) => policies[c.policy]),
-      cost: op.cost,
+      // Huge costs are settled debts: only a charge takes them (a consume of them is a plain denial).
+      cost: op.cost > 1_000_000 && op.kind !== 'charge' ? op.cost % 15 : op.cost,
       now,
       tag,
+      lease: op.kind === 'charge' ? undefined : lease,
     }
     const answers: Record<string, StoreResult | undefined> = {}
     for (const [name, store] of Object.entries(stores)) {
       if (op.kind === 'consume') answers[name] = await store.consume(request)
       else if (op.kind === 'peek') answers[name] = await store.peek(request)
-      else if (op.kind === 'refund') answers[name] = await store.refund({ ...request, chargedAt: now - op.chargedAgo })
-      else {
+      else if (op.kind === 'refund' || op.kind === 'release')
+        answers[name] = await store.refund({ ...request, chargedAt: now - op.chargedAgo })
+      else if (op.kind === 'charge') {
+        if (store.charge === undefined) throw new Error(`${name} has no charge()`)
+        answers[name] = await store.charge(request)
+      } else {
         await store.reset(request)
         answers[name] = undefined
       }
