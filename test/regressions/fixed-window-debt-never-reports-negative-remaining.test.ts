@@ -1,13 +1,16 @@
 // A settled cost above its estimate may overdraw a fixed window (debt, `Policy.charge`). Its
 // `remaining` must then read 0 until the debt is repaid, never a negative count: a peek (cost 0)
 // and a partial refund reported `limit - count` unclamped (e.g. -3, and X-RateLimit-Remaining
-// with it). Memory (the step function) and Redis (its Lua twin) alike.
+// with it; casStore's answer check turned it into a store error). Memory, casStore (the step
+// function) and Redis (its Lua twin) alike.
 
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, MemoryStore, type Store } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
+import { clock } from '../helpers/clock.js'
 import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
+import { STORES } from '../limiter/concurrency-stores.js'
 
 const T0 = 1_700_000_000_000
 
@@ -45,5 +48,24 @@ describeRedis('fixed window in debt: Redis', () => {
     const store = new RedisStore({ client, prefix, clock: 'caller', extraTtlMs: 86_400_000 })
     expect(await overdraw(store)).toEqual({ peek: [0, 0, 0], refund: [0, 0] })
     store.close()
+  })
+})
+
+describe.each(STORES)('a fixed window in debt on %s', (_name, newStore) => {
+  it('shows remaining 0 on a peek and after a refund, never a negative number or a store error', async () => {
+    const c = clock(Date.UTC(2026, 0, 1))
+    const limiter = createLimiter({
+      store: newStore(c.now),
+      now: c.now,
+      policies: [fixedWindow({ name: 'per-minute', limit: 10, window: '1m' })],
+    })
+    const a = await limiter.consume('k', { cost: 5 })
+    const b = await limiter.consume('k', { cost: 5 })
+    await limiter.settle(a, 40)
+    // A peek asks whether one more request would pass: no, for the rest of the window.
+    expect(await limiter.peek('k')).toMatchObject({ reason: 'limited', remaining: 0 })
+    expect(await limiter.consume('k', { cost: 0 })).toMatchObject({ reason: 'ok', remaining: 0 })
+    expect(await limiter.settle(b, 0)).toMatchObject({ reason: 'ok', remaining: 0 })
+    expect(await limiter.peek('k')).toMatchObject({ reason: 'limited', remaining: 0 })
   })
 })
