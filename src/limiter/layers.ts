@@ -22,6 +22,8 @@ export interface StoreCall extends BuiltRequest {
   readonly tier: string | undefined
   /** A refund's `at`: when the cost was charged. */
   readonly at: number | undefined
+  /** A refund's whole charge, when it gives back only part of it (see `StoreRefundRequest.charged`). */
+  readonly charged?: number | undefined
 }
 
 /** A call as the limiter's methods make it, before its store request is built. */
@@ -32,6 +34,8 @@ export interface CallPlan {
   readonly options: ConsumeOptions | undefined
   /** A refund's `at`. */
   readonly at?: number | undefined
+  /** A refund's whole charge (see `StoreCall.charged`). */
+  readonly charged?: number | undefined
   /** The store asked (a refund's may be the fallback). @default the limiter's store */
   readonly target?: Store | undefined
   /** The cost when the options name none. @default 1 */

@@ -85,7 +85,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       if (call.mode === 'consume') return s.consume(call.request)
       if (call.mode === 'peek') return s.peek(call.request)
       if (call.mode === 'charge') return chargeIn(s, call.request, health)
-      return s.refund({ ...call.request, chargedAt: call.at ?? call.request.now })
+      return s.refund({ ...call.request, chargedAt: call.at ?? call.request.now, charged: call.charged })
     } finally {
       hub.current = previous
     }
@@ -271,7 +271,16 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     if ((mode === 'consume' || mode === 'peek') && (opts === undefined ? leasing : needsLease(built.request))) {
       built = { request: { ...built.request, lease: newLease() }, layerOf: built.layerOf }
     }
-    return ask(plan.target ?? store, { mode, key, request: built.request, layerOf: built.layerOf, tier: opts?.tier, at: plan.at })
+    const call: StoreCall = {
+      mode,
+      key,
+      request: built.request,
+      layerOf: built.layerOf,
+      tier: opts?.tier,
+      at: plan.at,
+      charged: plan.charged,
+    }
+    return ask(plan.target ?? store, call)
   }
   const refunds: SettleContext = {
     store,

@@ -68,12 +68,20 @@ export interface Policy {
    */
   step(state: PolicyState | undefined, cost: number, now: number, out: StepOutcome, lease?: number): void
   /**
-   * Gives back `cost` charged at `chargedAt`; never above capacity and never into a window other
-   * than the one charged. Writes the new state (`undefined`: fresh) and its TTL. A concurrency
-   * policy gives back the lease `lease` instead (and nothing when `lease` is absent, unknown or
-   * expired); rate policies ignore it. @internal
+   * Gives back `cost` of the `charged` units (default: `cost`) charged at `chargedAt`; never above
+   * capacity and never into a window other than the one charged. Writes the new state
+   * (`undefined`: fresh) and its TTL. A concurrency policy gives back the lease `lease` instead
+   * (and nothing when `lease` is absent, unknown or expired); rate policies ignore it. @internal
    */
-  refund(state: PolicyState | undefined, cost: number, chargedAt: number, now: number, out: StepOutcome, lease?: number): void
+  refund(
+    state: PolicyState | undefined,
+    cost: number,
+    chargedAt: number,
+    now: number,
+    out: StepOutcome,
+    lease?: number,
+    charged?: number,
+  ): void
   /**
    * Charges `cost` whatever the state: an actual cost settled above its estimate may take the
    * policy past its limit, into debt that later requests wait out (`remaining` stays 0 until the

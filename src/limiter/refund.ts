@@ -52,8 +52,9 @@ export function refund(context: RefundContext, key: string, opts: RefundOptions 
     return ask(target, { mode: 'peek', key, request: look, layerOf: charged.layerOf, tier: decision.tier, at: undefined })
   }
   context.refunded.add(decision)
-  if (charged === undefined) return run({ mode: 'refund', where, key, options: opts, at, target, defaultCost: cost })
+  // The decision's whole cost was charged: a token bucket gives a part back out of what is left of it.
+  if (charged === undefined) return run({ mode: 'refund', where, key, options: opts, at, target, defaultCost: cost, charged: cost })
   // The policies and layers the decision was made with, not the limiter's defaults.
   const back: StoreRequest = { ...charged.request, cost: opts?.cost === undefined ? cost : callCost(where, opts.cost), now: now() }
-  return ask(target, { mode: 'refund', key, request: back, layerOf: charged.layerOf, tier: opts?.tier ?? decision.tier, at })
+  return ask(target, { mode: 'refund', key, request: back, layerOf: charged.layerOf, tier: opts?.tier ?? decision.tier, at, charged: cost })
 }

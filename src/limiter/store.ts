@@ -39,6 +39,13 @@ export interface StoreRequest {
 export interface StoreRefundRequest extends StoreRequest {
   /** Epoch ms at which the cost was charged (the decision's `at`), so only that window is refunded. */
   readonly chargedAt: number
+  /**
+   * The whole cost charged at `chargedAt`, when `cost` gives back only part of it (a settle
+   * below its estimate). A token bucket has been refilling the whole charge since `chargedAt`,
+   * and gives back only what is not refilled yet: of the charge, not of the part returned.
+   * @default cost
+   */
+  readonly charged?: number
 }
 
 /**

@@ -169,7 +169,9 @@ export function casStore(options: CasStoreOptions): Store {
     consume: (request) => decide(request, true),
     peek: (request) => decide(request, false),
     refund: (request: StoreRefundRequest) =>
-      adjust(request, (policy, state, out) => policy.refund(state, request.cost, request.chargedAt, request.now, out, request.lease)),
+      adjust(request, (policy, state, out) =>
+        policy.refund(state, request.cost, request.chargedAt, request.now, out, request.lease, request.charged),
+      ),
     charge: (request) => adjust(request, (policy, state, out) => policy.charge(state, request.cost, request.now, out)),
     reset: async (request) => {
       if (closed) throw new StoreError('ERR_RK_CLOSED', 'casStore: used after close()')

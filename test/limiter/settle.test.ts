@@ -283,14 +283,11 @@ describe('limiter.settle on a store without charge()', () => {
 })
 
 describe('limiter.settle on a token bucket after time has passed', () => {
-  // KNOWN BUG, not fixed here (it needs the charged cost in Policy.refund / StoreRefundRequest and in
-  // the Lua twin): the difference is refunded as a refund of that many units charged at decision.at,
-  // and a token bucket bounds such a refund by what it has not refilled since (chargedAt + cost·T −
-  // now, with cost the difference, not the estimate). So a settle after refill gives back less than
-  // the unused part, and the client pays more than its actual cost. Here: 60 reserved from a full
-  // bucket at 5 tokens/s, 20 used, settled 3 s later: 95 left if exact, 80 today.
-  // `it.fails` passes while the bug is there; once fixed, make it a plain `it`.
-  it.fails('gives back the whole unused part when the bucket never reached capacity meanwhile', async () => {
+  // The difference is given back out of what is left of the whole estimate (StoreRefundRequest.charged):
+  // bounding it by "difference units charged at decision.at, minus refill since" gave back less than
+  // the unused part once the bucket had refilled a little. 60 reserved from a full bucket at 5
+  // tokens/s, 20 used, settled 3 s later: 95 left (it was 80).
+  it('gives back the whole unused part when the bucket never reached capacity meanwhile', async () => {
     const c = clock(T0)
     const limiter = createLimiter({ now: c.now, policies: [tokenBucket({ name: 'tokens', limit: 100, window: '20s' })] })
     const d = await limiter.consume('k', { cost: 60 })

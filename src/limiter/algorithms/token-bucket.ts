@@ -131,15 +131,24 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
     notAdmitted(state, cost, now, nowTicks, tat, next, out)
   }
 
-  const refund = (state: PolicyState | undefined, cost: number, chargedAt: number, now: number, out: StepOutcome): void => {
+  const refund = (
+    state: PolicyState | undefined,
+    cost: number,
+    chargedAt: number,
+    now: number,
+    out: StepOutcome,
+    _lease?: number,
+    charged: number = cost,
+  ): void => {
     const nowTicks = now * ticksPerMs
     out.allowed = true
     out.never = false
     out.retryAfterMs = 0
-    // Only what the bucket has not refilled since the charge: it took cost·T ticks starting no
+    // Only what the bucket has not refilled since the charge: it took charged·T ticks starting no
     // earlier than chargedAt, and refill has run since. (A refund of a charge made before the
     // bucket was full again would otherwise admit beyond the burst; the Lua twin does the same.)
-    const back = Math.min(cost * tokenTicks, Math.max(0, chargedAt * ticksPerMs + cost * tokenTicks - nowTicks))
+    // A part given back (a settle below its estimate) comes out of what is left of the whole charge.
+    const back = Math.min(cost * tokenTicks, Math.max(0, chargedAt * ticksPerMs + Math.max(cost, charged) * tokenTicks - nowTicks))
     if (state === undefined || (state as number) - back <= nowTicks) {
       // Back to full: never above capacity.
       out.state = undefined

@@ -96,8 +96,8 @@ export class MemoryStore implements Store {
   }
 
   refund(request: StoreRefundRequest): StoreResult {
-    const { cost, chargedAt, now, lease } = request
-    return this.#adjust(request, (policy, state, out) => policy.refund(state, cost, chargedAt, now, out, lease))
+    const { cost, chargedAt, now, lease, charged } = request
+    return this.#adjust(request, (policy, state, out) => policy.refund(state, cost, chargedAt, now, out, lease, charged))
   }
 
   /** Charges every check whatever its state (`Store.charge`: a settled cost's extra). */

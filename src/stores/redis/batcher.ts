@@ -22,6 +22,8 @@ export interface Call {
   readonly now: number
   /** When the refunded cost was charged (refund only). */
   readonly chargedAt: number
+  /** The whole cost charged at `chargedAt` (refund only; at least `cost`). */
+  readonly charged: number
   /** The request's lease as decimal text (consume, peek, refund of concurrency checks), else undefined. */
   readonly lease: string | undefined
   /**
@@ -61,6 +63,7 @@ export function newCall(f: CallFields): { call: Call; promise: Promise<StoreResu
     cost: f.cost,
     now: f.now,
     chargedAt: f.chargedAt,
+    charged: f.charged,
     lease: f.lease,
     group: f.group,
     slot: f.slot,

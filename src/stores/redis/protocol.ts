@@ -36,7 +36,7 @@ export function wrote(call: Call, admitted: boolean): boolean {
 
 /**
  * The `EVALSHA` arguments of a batch: `[sha, numKeys, keys…, deadline, extra TTL, S, spec…, then
- * per call: op, cost, n, spec index…, [now], [chargedAt], [lease]]`. Each distinct spec is sent
+ * per call: op, cost, n, spec index…, [now], [chargedAt, charged], [lease]]`. Each distinct spec is sent
  * once and the calls name theirs by index, so the script parses a policy's numbers once per batch.
  * The lease travels as its decimal text, which the script keeps a string (a sorted set member).
  */
@@ -62,7 +62,7 @@ export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadli
       tail.push(index)
     }
     if (caller !== 0) tail.push(call.now)
-    if (call.op === OP.refund) tail.push(call.chargedAt)
+    if (call.op === OP.refund) tail.push(call.chargedAt, call.charged)
     if (lease !== undefined) tail.push(lease)
   }
   args[1] = args.length - 2 // the keys come first

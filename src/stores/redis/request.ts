@@ -32,7 +32,7 @@ export function checkArguments(
   request: StoreRequest,
   chargedAt: number,
   callerClock: boolean,
-): { now: number; chargedAt: number; lease: string | undefined } | ConfigurationError {
+): { now: number; chargedAt: number; charged: number; lease: string | undefined } | ConfigurationError {
   let now = -1
   if (callerClock) {
     now = request.now
@@ -67,7 +67,18 @@ export function checkArguments(
       }
     }
   }
-  return { now, chargedAt: op === OP.refund ? Math.floor(chargedAt) : 0, lease }
+  // A refund's whole charge (StoreRefundRequest.charged): at least the cost given back.
+  let charged = cost
+  if (op === OP.refund) {
+    const given = (request as { charged?: unknown }).charged
+    if (given !== undefined) {
+      if (typeof given !== 'number' || !Number.isInteger(given) || given < 0) {
+        return new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'charged', 'must be an integer >= 0', given)
+      }
+      if (given > cost) charged = given
+    }
+  }
+  return { now, chargedAt: op === OP.refund ? Math.floor(chargedAt) : 0, charged, lease }
 }
 
 /**

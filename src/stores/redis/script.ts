@@ -17,7 +17,7 @@ export const DECIDE_SCRIPT = `-- ratekeeper decide v2 (batched)
 -- 5 concurrency (limit:leaseMs:retryMs).
 -- Then per request: op (1 consume, 2 peek, 3 refund, 4 reset, 5 charge; +16: the caller's now
 -- follows the spec indexes; +32: the request's lease follows), cost, n, the spec index (1..S) of
--- each of its n checks, [now], [chargedAt (refund)], [lease (a decimal string, kept a string)].
+-- each of its n checks, [now], [chargedAt, charged (refund)], [lease (a decimal string, kept a string)].
 -- KEYS: the n state keys of each request, in request order.
 -- Returns {1, redisNow, then per request: status, ...}: status 1 admitted, 0 denied, each followed
 -- by remaining, resetAt, retryAfterMs per check (reset: nothing); -2 failed, followed by the
@@ -199,10 +199,10 @@ if hasTb then
   end
 
   -- Token bucket refund. Returns changed, new TAT (nil: fresh), remaining, resetAt.
-  tbRefund = function(raw, cost, chargedAt, now, limit, burst, tpm, tt)
+  tbRefund = function(raw, cost, chargedAt, charged, now, limit, burst, tpm, tt)
     local nowT = now * tpm                                         -- now, in ticks
     local state = raw and (unpackState('<d', raw))                 -- stored TAT
-    local back = chargedAt * tpm + cost * tt - nowT                -- the part of the charge not refilled since
+    local back = chargedAt * tpm + charged * tt - nowT             -- the part of the whole charge not refilled since
     if back > cost * tt then back = cost * tt end                  -- never more than was charged
     if back < 0 then back = 0 end
     if not state or state - back <= nowT then                      -- back to full, never above capacity
@@ -416,7 +416,7 @@ end
 local out, o = { 1, rnow }, 2                                    -- o: the last index of out written
 
 -- One request: n checks with keys KEYS[base + 1..base + n] and spec indexes at ARGV[at..at + n - 1].
-local function decide(op, cost, n, now, chargedAt, lease, base, at)
+local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
   if op == 4 then                                                -- reset: forget every check
     if n > 0 then redis.call('DEL', unpack(KEYS, base + 1, base + n)) end
     out[o + 1] = 1; o = o + 1
@@ -493,7 +493,7 @@ local function decide(op, cost, n, now, chargedAt, lease, base, at)
       else
         local raw = redis.call('GET', key)
         if kind == 1 then
-          changed, st, rem, resetAt = tbRefund(raw, cost, chargedAt, now, limit, v[3], v[4], v[5])
+          changed, st, rem, resetAt = tbRefund(raw, cost, chargedAt, charged, now, limit, v[3], v[4], v[5])
         elseif kind == 4 then
           changed, st, rem, resetAt = swRefund(raw, cost, chargedAt, now, limit, v[3], v[4])
         else
@@ -544,14 +544,14 @@ while a <= last do
   local op, cost, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local at = a + 3
   a = at + n
-  local now, chargedAt, lease = rnow, 0, nil
+  local now, chargedAt, charged, lease = rnow, 0, 0, nil
   local leased = op > 32
   if leased then op = op - 32 end
   if op > 16 then op = op - 16; now = tonumber(ARGV[a]); a = a + 1 end  -- the caller's clock decides
-  if op == 3 then chargedAt = tonumber(ARGV[a]); a = a + 1 end
+  if op == 3 then chargedAt, charged = tonumber(ARGV[a]), tonumber(ARGV[a + 1]); a = a + 2 end  -- charged: the whole charge (>= cost)
   if leased then lease = ARGV[a]; a = a + 1 end                  -- a string: tostring would round a 53-bit number
   local mark = o
-  local ok, err = pcall(decide, op, cost, n, now, chargedAt, lease, base, at)
+  local ok, err = pcall(decide, op, cost, n, now, chargedAt, charged, lease, base, at)
   if not ok then                                                 -- this request failed (a read fails before any write); the others go on
     for i = o, mark + 1, -1 do out[i] = nil end
     out[mark + 1] = -2

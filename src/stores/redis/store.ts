@@ -162,6 +162,7 @@ export class RedisStore implements Store {
       cost,
       now,
       chargedAt: checked.chargedAt,
+      charged: checked.charged,
       lease: checked.lease,
       group,
       slot,
