@@ -6,38 +6,32 @@ import type { HeaderReader } from './request.js'
 /** The most a cost may be (the limiter's own bound). */
 const MAX_COST = 1_000_000_000
 
-/**
- * A finished response as the `actualCost` hook sees it: its status, its headers (read
- * case-insensitively), and the cost the handler reported with the adapter's `setActualCost`
- * helper, if any.
- */
+/** A finished response as an `actualCost` function sees it: its status and its headers (read case-insensitively). */
 export interface FinishedResponse {
   /** The status sent. */
   readonly status: number
   /** The response's headers, as sent. */
   readonly headers: HeaderReader
-  /** What the handler reported with `setActualCost`, or `undefined`. */
-  readonly reportedCost: number | undefined
 }
 
 /**
  * Where the actual cost of a request comes from when its response ends (the request was charged
- * its estimate, `cost`, when it arrived; the difference is then refunded or charged):
+ * its estimate, `cost`, when it arrived; the difference is then refunded or charged). What the
+ * handler reported with the adapter's `setActualCost` helper always comes first; without a report:
+ * - `true`: nothing else (the estimate stands);
  * - a response header name (`'x-usage-tokens'`): its value, a whole number;
  * - a function of the finished response and the request, returning the cost or `undefined`
- *   (settled at the estimate).
- * A cost the handler reports with the adapter's `setActualCost` wins over the header; the
- * function sees it as `response.reportedCost` and decides.
+ *   (the estimate stands).
  */
-export type ActualCostSource<Info> = string | ((response: FinishedResponse, request: Info) => number | undefined)
+export type ActualCostSource<Info> = true | string | ((response: FinishedResponse, request: Info) => number | undefined)
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 /** Validates the `actualCost` option. */
 export function checkActualCost(where: string, name: string, value: unknown): void {
-  if (typeof value === 'function') return
+  if (typeof value === 'function' || value === true) return
   if (typeof value !== 'string' || !HEADER_NAME.test(value)) {
-    invalid(where, name, 'must be a response header name or a function (response, request) => number | undefined', value)
+    invalid(where, name, 'must be true, a response header name or a function (response, request) => number | undefined', value)
   }
 }
 

@@ -57,9 +57,10 @@ export interface HttpLimiterOptions<Raw = unknown, Info extends HttpRequestInfo<
    * Reserve-then-settle: `cost` (or the plan's) is an estimate charged when the request arrives;
    * when the response ends, the request is settled at its actual cost — the difference refunded
    * or charged (`limiter.settle`). The actual cost is what the handler reported with the
-   * adapter's `setActualCost`, else this response header's value (`'x-usage-tokens'`), or what
-   * this function returns (`undefined`: keep the estimate). A client that hangs up is settled at
-   * the estimate; a response a count mode does not count is refunded entirely.
+   * adapter's `setActualCost`; without a report, this response header's value
+   * (`'x-usage-tokens'`), or what this function returns (`undefined`: keep the estimate); `true`
+   * reads the handler's reports only. A client that hangs up is settled at the estimate; a
+   * response a count mode does not count is refunded entirely.
    * @default none (the estimate is the cost)
    */
   actualCost?: ActualCostSource<Info>

@@ -4,7 +4,7 @@
 import type { Decision } from '../limiter/decision.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Limiter } from '../limiter/types.js'
-import { type ActualCostSource, costFromHeader, type FinishedResponse, isCost } from './actual-cost.js'
+import { type ActualCostSource, costFromHeader, isCost } from './actual-cost.js'
 import { type CountedRequest, countingFinish, type HttpFinish, responseCounts } from './count-mode.js'
 import type { HeaderReader, HttpRequestInfo } from './request.js'
 
@@ -55,19 +55,18 @@ export function requestEnd<Info extends HttpRequestInfo>(
     return undefined
   }
 
-  /** The actual cost of a finished response; `undefined`: settled at the estimate. */
+  /** The actual cost of a finished response: the handler's report, else the option's; `undefined`: settled at the estimate. */
   const actualOf = (r: HttpFinish, info: Info): number | undefined => {
-    const reportedCost = r.reportedCost
-    if (hook === undefined) {
-      if (reportedCost !== undefined) return reportedCost
-      const text = r.headers?.get(header as string)
+    if (r.reportedCost !== undefined) return r.reportedCost
+    if (header !== undefined) {
+      const text = r.headers?.get(header)
       if (text === undefined) return undefined
       return costFromHeader(text) ?? invalidCost(`the ${header} header`, text)
     }
-    const response: FinishedResponse = { status: r.status, headers: r.headers ?? NO_HEADERS, reportedCost }
+    if (hook === undefined) return undefined
     let value: unknown
     try {
-      value = hook(response, info)
+      value = hook({ status: r.status, headers: r.headers ?? NO_HEADERS }, info)
     } catch (error) {
       warn('RK_HOOK_THREW', `ratekeeper: the actualCost hook threw: ${String(error)}; the request is settled at its estimate.`)
       return undefined

@@ -126,7 +126,7 @@ describe.each(IN_FLIGHT_FRAMEWORKS)('%s: reserve-then-settle', (framework) => {
     await until(async () => expect((await left(limiter)).tokens).toBe(720))
   })
 
-  it('settles at what the handler reported with setActualCost (over the header)', async () => {
+  it('settles at what the handler reported with setActualCost (before the header)', async () => {
     const { limiter, options } = limits({ actualCost: 'x-usage-tokens' })
     app = inFlightApp(framework, options, new Gates())
     expect((await app.send('/report?n=7')).status).toBe(200)
