@@ -1,7 +1,6 @@
 import type { Decision } from '../limiter/decision.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Layer, Limiter } from '../limiter/types.js'
-import type { HeaderReader } from './request.js'
 
 /**
  * Which requests a key's charge sticks for, decided when the response finishes:
@@ -24,7 +23,7 @@ export interface HttpFinish {
   /** The client hung up before the response finished (or the response body failed or was cancelled). */
   readonly aborted: boolean
   /** The response's headers, as sent (reserve-then-settle reads the actual cost there). @default none */
-  readonly headers?: HeaderReader
+  readonly headers?: { get(name: string): string | undefined }
   /** The actual cost the handler reported with the adapter's `setActualCost`. @default none */
   readonly reportedCost?: number | undefined
 }

@@ -53,6 +53,7 @@ export function onFinished(res: NodeResponseLike, finish: (result: HttpFinish) =
     done = true
     finish({ status: res.statusCode, aborted, headers: new ResponseHeaderReader(headers), reportedCost: reportedActualCost(res) })
   }
+  // Both: some responses (light-my-request's) never emit 'close'.
   res.once('finish', () => report(false))
   res.once('close', () => report(!res.writableFinished))
 }

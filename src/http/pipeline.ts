@@ -222,10 +222,10 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
 
   // What the end of a request does (release leases, settle, count modes); `undefined` when nothing
   // ever needs the end (rate policies without count modes or actualCost: no listener at all).
-  const mayLease = plan !== undefined || hasConcurrency(policyOverride ?? limiter.policies)
+  const leases = plan !== undefined ? 'per-decision' : hasConcurrency(policyOverride ?? limiter.policies) ? 'always' : 'never'
   const ends =
-    mayLease || options.actualCost !== undefined || plan !== undefined
-      ? requestEnd<Info>(limiter, options.actualCost, mayLease, (code, message) => warnOnce(code, message))
+    leases !== 'never' || options.actualCost !== undefined
+      ? requestEnd<Info>(limiter, options.actualCost, leases, (code, message) => warnOnce(code, message))
       : undefined
 
   /** Turns a decision into what the adapter does. `counted` is set in count modes. */

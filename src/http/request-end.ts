@@ -17,9 +17,12 @@ export function hasConcurrency(policies: readonly Pick<Policy, 'kind'>[]): boole
   return false
 }
 
-/** Whether an admitted decision took a lease: the decision's policies include a concurrency one. */
-function holdsLease(decision: Decision): boolean {
-  return decision.allowed && decision.reason === 'ok' && decision.cost > 0 && hasConcurrency(decision.policies)
+/**
+ * Whether an admitted decision took a lease. `always`: every decision is on a list with a
+ * concurrency policy (no plan), so its per-policy results need not be built to tell.
+ */
+function holdsLease(decision: Decision, always: boolean): boolean {
+  return decision.allowed && decision.reason === 'ok' && decision.cost > 0 && (always || hasConcurrency(decision.policies))
 }
 
 const NO_HEADERS: HeaderReader = { get: () => undefined }
@@ -32,15 +35,16 @@ export type RequestEnd<Info> = (
 ) => ((r: HttpFinish) => void) | undefined
 
 /**
- * Compiles what the end of a request does for one HTTP limiter. `mayLease` is false when no
- * decision can hold a lease (no concurrency policy in the known list, no plan): then, without
- * `actualCost`, nothing changes from count modes alone and no listener is installed for a rate policy.
+ * Compiles what the end of a request does for one HTTP limiter. `leases` says which decisions
+ * can hold a lease: `'never'` (no concurrency policy in the known list, no plan: then, without
+ * `actualCost`, nothing changes from count modes alone and no listener is installed for a rate
+ * policy), `'always'` (the known list has one) or `'per-decision'` (a plan picks the policies).
  * `warn` reports an `actualCost` that yields no cost, once.
  */
 export function requestEnd<Info extends HttpRequestInfo>(
   limiter: Limiter,
   source: ActualCostSource<Info> | undefined,
-  mayLease: boolean,
+  leases: 'never' | 'always' | 'per-decision',
   warn: (code: string, message: string) => void,
 ): RequestEnd<Info> {
   const header = typeof source === 'string' ? source.toLowerCase() : undefined
@@ -76,7 +80,7 @@ export function requestEnd<Info extends HttpRequestInfo>(
   }
 
   return (decision, info, counted) => {
-    const leased = mayLease && holdsLease(decision)
+    const leased = leases !== 'never' && holdsLease(decision, leases === 'always')
     const settles = settling && decision.allowed && decision.reason === 'ok'
     if (!leased && !settles) return counted === undefined ? undefined : countingFinish(limiter, decision, counted)
     const mode = counted?.countMode ?? 'all'
