@@ -21,7 +21,7 @@ describe('concurrency headers', () => {
   const inFlight = () => concurrency({ name: 'in-flight', limit: 2 })
 
   it.each([
-    ['general', (p: Policy[]) => createRateLimitHeaders({ retryJitter: () => 0 })],
+    ['general', (_p: Policy[]) => createRateLimitHeaders({ retryJitter: () => 0 })],
     ['one policy', (p: Policy[]) => createPolicyListHeaders({ retryJitter: () => 0 }, p)],
   ])('%s renderer: qu="concurrent-requests" without w, r without t while admitted, t and Retry-After when denied', async (_, make) => {
     const policies = [inFlight()]
