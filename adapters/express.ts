@@ -4,6 +4,7 @@
  * @module ratekeeper/express
  */
 import type { NextFunction, Request, Response } from 'express'
+import { reportActualCost } from '../src/http/actual-cost.js'
 import type { HttpLimiterOptions } from '../src/http/http-options.js'
 import { NodeHeaderReader, onFinished } from '../src/http/node.js'
 import { applyWhenReady, createHttpLimiter } from '../src/http/pipeline.js'
@@ -251,6 +252,23 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
   Object.defineProperty(middleware, 'limiter', { value: http.limiter, enumerable: true })
   middleware.close = http.close
   return middleware
+}
+
+/**
+ * Reports the actual cost of the request `res` answers (reserve-then-settle, the `actualCost`
+ * option): when the response ends, the request is settled at this cost instead of its estimate.
+ * Call it before the response ends (for a stream, before the last write). Throws on a cost that
+ * is not a whole number from 0 to 1000000000.
+ *
+ * @example
+ * app.post('/v1/complete', async (req, res) => {
+ *   const answer = await model.complete(req.body)
+ *   setActualCost(res, answer.usage.totalTokens)
+ *   res.json(answer)
+ * })
+ */
+export function setActualCost(res: Response, cost: number): void {
+  reportActualCost('setActualCost() (ratekeeper/express)', res, cost)
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
+import { reportActualCost } from '../src/http/actual-cost.js'
 import { type AdapterOptionTable, booleanOption, type HttpLimiterOptions } from '../src/http/http-options.js'
 import { NodeHeaderReader, onFinished } from '../src/http/node.js'
 import { applyWhenReady, createHttpLimiter, type HttpAdapterSettings, type HttpLimiter } from '../src/http/pipeline.js'
@@ -104,7 +105,8 @@ function apply(outcome: HttpOutcome, reply: FastifyReply, done: HookHandlerDoneF
   // Names are lower case already (`headerNames: 'lower'`): Fastify would build each one's lower-case copy otherwise.
   for (const name in headers) reply.header(name, headers[name])
   const finish = outcome.finish
-  if (finish !== undefined) onFinished(reply.raw, finish)
+  // Fastify keeps a reply's headers itself: read them from the reply.
+  if (finish !== undefined) onFinished(reply.raw, finish, reply)
   if (outcome.action === 'next') {
     done()
     return
@@ -191,13 +193,8 @@ const watches = new WeakMap<object, RouteLimitsWatch>()
 /** The root instance of an encapsulation context (contexts inherit from their parent). */
 function rootOf(fastify: FastifyInstance): FastifyInstance {
   let root = fastify
-  for (
-    let p: unknown = Object.getPrototypeOf(root);
-    typeof (p as { addHook?: unknown } | null)?.addHook === 'function';
-    p = Object.getPrototypeOf(p)
-  ) {
-    root = p as FastifyInstance
-  }
+  let p: unknown = Object.getPrototypeOf(root)
+  for (; typeof (p as { addHook?: unknown } | null)?.addHook === 'function'; p = Object.getPrototypeOf(p)) root = p as FastifyInstance
   return root
 }
 
@@ -336,4 +333,14 @@ export function rateLimitsRoute(options: RateLimitsHandlerOptions): (request: Fa
     reply.header('content-type', r.contentType)
     await reply.serializer((payload: unknown) => String(payload)).send(r.body)
   }
+}
+
+/**
+ * Reports the actual cost of the request `reply` answers (reserve-then-settle, the `actualCost`
+ * option): the request is settled at it when the response ends. Call it before the response
+ * ends; throws on a cost that is not a whole number from 0 to 1000000000.
+ * @example setActualCost(reply, answer.usage.totalTokens)
+ */
+export function setActualCost(reply: FastifyReply, cost: number): void {
+  reportActualCost('setActualCost() (ratekeeper/fastify)', reply.raw, cost)
 }

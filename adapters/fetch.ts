@@ -5,7 +5,18 @@
  * @module ratekeeper/fetch
  */
 
-import { FetchHeaderReader, outcomeResponse, withHeaders } from '../src/http/fetch-api.js'
+import { reportActualCost } from '../src/http/actual-cost.js'
+import {
+  connectionAddress,
+  defaultOnError,
+  FAILED,
+  FetchHeaderReader,
+  outcomeResponse,
+  PLAIN_MODE_END,
+  PLAIN_MODE_MESSAGE,
+  watchEnd,
+  withHeaders,
+} from '../src/http/fetch-api.js'
 import { type AdapterOptionTable, functionOption, type HttpLimiterOptions } from '../src/http/http-options.js'
 import { createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpRequestInfo } from '../src/http/request.js'
@@ -58,7 +69,11 @@ export interface FetchCheck {
   /** Rate-limit headers for the handler's response (already on `response`). */
   readonly headers: Readonly<Record<string, string>>
   readonly decision: Decision | undefined
-  /** Call with the handler's response once it is ready: adds the headers and reports the status (count modes). */
+  /**
+   * Call with the handler's response once it is ready, and send the response it returns: it adds
+   * the headers, and watches the body so that the end of the request (count modes, concurrency
+   * leases, `actualCost`) is when the body has been sent, or cancelled (the client hung up).
+   */
   complete(response: Response, aborted?: boolean): Response
 }
 
@@ -108,37 +123,8 @@ class FetchInfo implements FetchRequestInfo {
   }
 }
 
-type Dict = Record<string, unknown>
-const isObject = (v: unknown): v is Dict => typeof v === 'object' && v !== null
-
-/** The client address from a runtime's connection info, never from headers. */
-function connectionAddress(env: unknown, request: Request): string | undefined {
-  if (!isObject(env)) return undefined
-  // @hono/node-server: env.incoming is Node's IncomingMessage.
-  const incoming = env.incoming
-  if (isObject(incoming) && isObject(incoming.socket) && typeof incoming.socket.remoteAddress === 'string')
-    return incoming.socket.remoteAddress
-  // Bun: the server passed as the second fetch argument.
-  if (typeof env.requestIP === 'function') {
-    const addr: unknown = (env.requestIP as (r: Request) => unknown)(request)
-    if (isObject(addr) && typeof addr.address === 'string') return addr.address
-  }
-  // Deno.serve: the handler info.
-  const remote = env.remoteAddr
-  if (isObject(remote) && typeof remote.hostname === 'string') return remote.hostname
-  return undefined
-}
-
 /** The stacking of every `rateLimit()` function of this process. */
 const stacking = new OutwardStacking()
-
-function defaultOnError(error: unknown): Response {
-  console.error('ratekeeper: a key, cost, skip or plan function failed', error)
-  return new Response(JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500 }), {
-    status: 500,
-    headers: { 'Content-Type': 'application/problem+json' },
-  })
-}
 
 /** The options of {@link rateLimit} besides the HTTP options. */
 const FETCH_OPTIONS = {
@@ -149,6 +135,9 @@ const FETCH_OPTIONS = {
 /** What to do about a request with neither a key nor an address on a Fetch runtime. */
 const ADDRESS_HINT =
   "the runtime gave no connection address: pass the ip option, (request, context) => address, with what your platform gives (Cloudflare Workers: request.headers.get('cf-connecting-ip'); a plain check: its info.ip), or have the key function return a key for every request"
+
+/** Checks whose request's end does something (a lease, settling, a count mode). */
+const ending = new WeakSet<FetchCheck>()
 
 /** Hono routes of middleware registered with `app.use()` end in `*`: those are not one route. */
 function honoRoute(c: HonoContextLike): string | undefined {
@@ -194,18 +183,20 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
       response = outcomeResponse(outcome)
       if (stacked) stacking.describe(request)
     }
-    return {
+    const result: FetchCheck = {
       response,
       headers: outcome.headers,
       decision: outcome.decision,
       complete(res: Response, aborted = false): Response {
-        finish?.({ status: res.status, aborted })
-        if (!decided) return res
+        let sent = res
         // A limiter closer to the handler decided this request and described it already.
-        if (stacked && !stacking.claim(request)) return res
-        return withHeaders(res, outcome.headers)
+        if (decided && (!stacked || stacking.claim(request))) sent = withHeaders(res, outcome.headers)
+        if (finish === undefined) return sent
+        return watchEnd(sent, request, aborted, finish)
       },
     }
+    if (finish !== undefined) ending.add(result)
+    return result
   }
 
   const infoOf = (request: Request, call: FetchCallInfo | undefined): FetchInfo => {
@@ -233,14 +224,28 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
     // Errors go to Hono's error handling.
     const result = await decide(info, route === undefined ? undefined : templateScope(route))
     if (result.response !== undefined) return result.response
-    await next()
+    try {
+      await next()
+    } catch (error) {
+      result.complete(FAILED(), false)
+      throw error
+    }
     c.res = result.complete(c.res, request.signal.aborted)
     return undefined
   }
 
+  // Plain mode never sees the handler's response: a request's end is now (no lease held, no settling).
+  const plainResponse = (r: FetchCheck): Response | undefined => {
+    if (r.response === undefined && r.decision !== undefined && r.decision.allowed) {
+      if (ending.has(r)) http.warnOnce(PLAIN_MODE_END, PLAIN_MODE_MESSAGE)
+      r.complete(FAILED(), true)
+    }
+    return r.response
+  }
+
   const limit = function rateLimitFetch(first: Request | HonoContextLike, second?: FetchCallInfo | (() => Promise<void>)) {
     if (typeof second === 'function') return hono(first as HonoContextLike, second)
-    return check(first as Request, second).then((r) => r.response)
+    return check(first as Request, second).then(plainResponse)
   } as FetchRateLimit
   Object.defineProperty(limit, 'limiter', { value: http.limiter, enumerable: true })
   limit.check = check
@@ -281,7 +286,13 @@ export function withRateLimit<Args extends unknown[]>(
   return async function rateLimitedHandler(request: Request, ...args: Args): Promise<Response> {
     const result = await limit.check(request, { context: args[0], route })
     if (result.response !== undefined) return result.response
-    const response = await handler(request, ...args)
+    let response: Response
+    try {
+      response = await handler(request, ...args)
+    } catch (error) {
+      result.complete(FAILED(), false)
+      throw error
+    }
     return result.complete(response, request.signal.aborted)
   }
 }
@@ -320,4 +331,17 @@ export function rateLimitsRoute(
     headers.set('Content-Type', r.contentType)
     return new Response(r.body, { status: r.status, headers })
   }
+}
+
+/**
+ * Reports the actual cost of a request (reserve-then-settle, the `actualCost` option): the
+ * request is settled at it when its response body ends. Pass the `Request` your handler got, or
+ * the Hono `Context`; call it before the body ends (for a stream, before closing it). Throws on a
+ * cost that is not a whole number from 0 to 1000000000.
+ *
+ * @example
+ * setActualCost(request, usage.totalTokens) // c in Hono
+ */
+export function setActualCost(request: Request | HonoContextLike, cost: number): void {
+  reportActualCost('setActualCost() (ratekeeper/fetch)', request instanceof Request ? request : request.req.raw, cost)
 }

@@ -4,6 +4,7 @@
  * @module ratekeeper/koa
  */
 import type { Context, Next } from 'koa'
+import { reportActualCost } from '../src/http/actual-cost.js'
 import type { HttpLimiterOptions } from '../src/http/http-options.js'
 import { NodeHeaderReader, onFinished } from '../src/http/node.js'
 import { createHttpLimiter } from '../src/http/pipeline.js'
@@ -194,6 +195,23 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
   Object.defineProperty(middleware, 'limiter', { value: http.limiter, enumerable: true })
   middleware.close = http.close
   return middleware
+}
+
+/**
+ * Reports the actual cost of the request of `ctx` (reserve-then-settle, the `actualCost`
+ * option): when the response ends, the request is settled at this cost instead of its estimate.
+ * Call it before the response ends (for a stream body, before it ends). Throws on a cost that is
+ * not a whole number from 0 to 1000000000.
+ *
+ * @example
+ * router.post('/v1/complete', async (ctx) => {
+ *   const answer = await model.complete(ctx.request.body)
+ *   setActualCost(ctx, answer.usage.totalTokens)
+ *   ctx.body = answer
+ * })
+ */
+export function setActualCost(ctx: Context, cost: number): void {
+  reportActualCost('setActualCost() (ratekeeper/koa)', ctx.res, cost)
 }
 
 /**

@@ -6,7 +6,7 @@
 
 import { Redis } from 'ioredis'
 import type { Policy } from '../src/index.js'
-import { tokenBucket } from '../src/index.js'
+import { concurrency, tokenBucket } from '../src/index.js'
 
 export const VARIANTS = [
   'express-bare',
@@ -14,11 +14,13 @@ export const VARIANTS = [
   'express-async-noop',
   'express-headers',
   'express-ratekeeper',
+  'express-concurrency',
   'express-peer',
   'fastify-bare',
   'fastify-headers',
   'fastify-429',
   'fastify-ratekeeper',
+  'fastify-concurrency',
   'fastify-peer',
   'koa-bare',
   'koa-headers',
@@ -38,11 +40,13 @@ export const LABELS: { readonly [V in Variant]: string } = {
   'express-async-noop': 'an empty `async` middleware (reference)',
   'express-headers': "a middleware that only sets ratekeeper's five headers (reference)",
   'express-ratekeeper': 'ratekeeper',
+  'express-concurrency': 'ratekeeper, one concurrency policy (lease released at each response end)',
   'express-peer': 'express-rate-limit',
   'fastify-bare': 'bare Fastify 5',
   'fastify-headers': "an `onRequest` hook that only sets ratekeeper's five headers (reference)",
   'fastify-429': "an `onRequest` hook that only sends ratekeeper's 429 (seven headers and the problem body) to every request (reference)",
   'fastify-ratekeeper': 'ratekeeper',
+  'fastify-concurrency': 'ratekeeper, one concurrency policy (lease released at each response end)',
   'fastify-peer': '@fastify/rate-limit',
   'koa-bare': 'bare Koa 3',
   'koa-headers': "a middleware that only sets ratekeeper's five headers (reference)",
@@ -76,6 +80,8 @@ const FIXED_429_BODY =
 const HUGE = 1_000_000_000
 const WINDOW_MS = 60_000
 const LIMITED_WINDOW_MS = 3_600_000
+/** The concurrency variants: a limit the 50 connections never reach. */
+const IN_FLIGHT = () => [concurrency({ limit: 100_000 })]
 
 // Peers are loaded by a computed name: their type augmentations (@fastify/rate-limit adds its own
 // `config.rateLimit`) must not meet ratekeeper's in one compilation.
@@ -121,6 +127,9 @@ async function express(variant: Variant): Promise<Listen> {
   } else if (variant === 'express-ratekeeper') {
     const { rateLimit } = await import('../adapters/express.js')
     app.use(rateLimit({ policies: [tokenBucket({ limit: HUGE, window: WINDOW_MS })] }))
+  } else if (variant === 'express-concurrency') {
+    const { rateLimit } = await import('../adapters/express.js')
+    app.use(rateLimit({ policies: IN_FLIGHT() }))
   } else if (variant === 'express-peer') {
     const erl = defaultOf<(options: object) => Handler>(await load('express-rate-limit'))
     app.use(erl({ windowMs: WINDOW_MS, limit: HUGE }) as never)
@@ -178,6 +187,9 @@ async function fastify(variant: Variant, prefix: string): Promise<Listen> {
   } else if (variant === 'fastify-ratekeeper') {
     const { default: plugin } = await import('../adapters/fastify.js')
     await app.register(plugin, { policies })
+  } else if (variant === 'fastify-concurrency') {
+    const { default: plugin } = await import('../adapters/fastify.js')
+    await app.register(plugin, { policies: IN_FLIGHT() })
   } else if (variant === 'fastify-peer') {
     const plugin = defaultOf<never>(await load('@fastify/rate-limit'))
     await app.register(plugin, { max: HUGE, timeWindow: WINDOW_MS } as never)

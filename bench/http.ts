@@ -1,5 +1,6 @@
 // HTTP section: Express 5, Fastify 5 and Koa 3, each bare, with ratekeeper (one memory policy,
-// headers on) and with its usual peer limiter; and Fastify 5 on Redis, including runs where every
+// headers on) and with its usual peer limiter; a concurrency policy against a rate policy (Express
+// and Fastify, the rate row standing for "bare" in those groups); and Fastify 5 on Redis, including runs where every
 // request comes from a client that is already limited. Each server runs in a process of its own
 // (bench/http-server.ts); autocannon loads it from this process over loopback. Rounds are
 // interleaved (every variant once per round, in rotating order) and each figure is reported as a
@@ -60,6 +61,19 @@ export const GROUPS: readonly Group[] = [
     bare: 'koa-bare',
     others: ['koa-headers', 'koa-ratekeeper', 'koa-peer'],
     targets: [{ variant: 'koa-ratekeeper', what: 'Koa 3, one memory policy', cpu: 1.05, floor: 'koa-headers' }],
+  },
+  {
+    // Ratios here are to ratekeeper with one rate policy: what a concurrency policy adds (a lease taken, released at the response end).
+    title: 'Express 5, concurrency policy vs rate policy',
+    bare: 'express-ratekeeper',
+    others: ['express-concurrency'],
+    targets: [{ variant: 'express-concurrency', what: 'Express 5, concurrency ÷ rate policy', cpu: 1.05 }],
+  },
+  {
+    title: 'Fastify 5, concurrency policy vs rate policy',
+    bare: 'fastify-ratekeeper',
+    others: ['fastify-concurrency'],
+    targets: [{ variant: 'fastify-concurrency', what: 'Fastify 5, concurrency ÷ rate policy', cpu: 1.05 }],
   },
   {
     title: 'Fastify 5, Redis store',

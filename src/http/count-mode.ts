@@ -20,8 +20,12 @@ export const COUNT_MODES: readonly CountMode[] = ['all', 'success', 'failure']
 export interface HttpFinish {
   /** The status sent, or about to be sent (0 when nothing was sent). */
   readonly status: number
-  /** The client hung up before the response finished. */
+  /** The client hung up before the response finished (or the response body failed or was cancelled). */
   readonly aborted: boolean
+  /** The response's headers, as sent (reserve-then-settle reads the actual cost there). @default none */
+  readonly headers?: { get(name: string): string | undefined }
+  /** The actual cost the handler reported with the adapter's `setActualCost`. @default none */
+  readonly reportedCost?: number | undefined
 }
 
 /** What was decided for the request: the plan's subject, policies and layers. */

@@ -36,6 +36,13 @@ export interface HeaderOptions {
    * @default true
    */
   tier?: boolean
+  /**
+   * The random source of the jitter added to `Retry-After` on a concurrency denial (a number in
+   * [0, 1), like `Math.random`): the hint of `s` seconds becomes `s` to `2s` seconds, so that
+   * denied clients don't all come back together. Inject it to make tests deterministic.
+   * @default Math.random
+   */
+  retryJitter?: () => number
 }
 
 /** The names of the headers a renderer sets. @internal */
@@ -92,7 +99,7 @@ export type HeaderNameCase = 'canonical' | 'lower'
 export type HeaderRenderer = (decision: Decision) => Record<string, string>
 
 const WHERE = 'rateLimitHeaders()'
-const KNOWN: { readonly [K in keyof Required<HeaderOptions>]: true } = { legacy: true, standard: true, tier: true }
+const KNOWN: { readonly [K in keyof Required<HeaderOptions>]: true } = { legacy: true, standard: true, tier: true, retryJitter: true }
 const STANDARDS: readonly unknown[] = ['draft-10', 'draft-7', 'draft-6', false]
 
 /** Visible ASCII, spaces allowed inside only: never CR, LF or other control characters. */
@@ -127,11 +134,13 @@ export function retryAfterSeconds(decision: Decision): number | undefined {
  * - token bucket: until the next whole token;
  * - fixed window: until the window ends (`resetAt`);
  * - sliding window: until `resetAt`, when every counted request has left (an upper bound: quota
- *   may come back earlier, as older sub-windows age out).
+ *   may come back earlier, as older sub-windows age out);
+ * - concurrency: none unless violated (a slot frees when a request ends, at no known time).
  */
 export function secondsUntilMoreQuota(policy: PolicyResult, at: number): number | undefined {
   if (policy.violated && Number.isFinite(policy.retryAfterMs)) return Math.max(1, ceilSeconds(policy.retryAfterMs))
-  if (policy.remaining >= policy.burst) return undefined
+  // A concurrency slot comes back when a request ends, which nobody knows in advance.
+  if (policy.remaining >= policy.burst || policy.kind === 'concurrency') return undefined
   let ms = policy.resetAt - at
   // GCRA: the bucket is full at resetAt; the next token arrives (burst - remaining - 1) emission intervals before it.
   if (policy.kind === 'token-bucket') ms -= ((policy.burst - policy.remaining - 1) * policy.windowMs) / policy.limit
@@ -149,6 +158,29 @@ export function headlineIndex(decision: Decision): number {
     }
   }
   return 0
+}
+
+/** The quota unit parameter of a concurrency policy (draft-10 `qu`). @internal */
+export const CONCURRENT_UNIT = ';qu="concurrent-requests"'
+
+/** Whether a denial is for concurrency alone: every violated policy is a concurrency policy. @internal */
+export function concurrencyDenial(decision: Decision): boolean {
+  if (decision.allowed) return false
+  const list = decision.policies
+  let any = false
+  for (let i = 0; i < list.length; i++) {
+    if (!list[i].violated) continue
+    if (list[i].kind !== 'concurrency') return false
+    any = true
+  }
+  return any
+}
+
+/** `seconds` plus a random 0 to `seconds` more (whole seconds), from `jitter` in [0, 1). @internal */
+export function jitteredSeconds(seconds: number, jitter: () => number): number {
+  const r = jitter()
+  const unit = Number.isFinite(r) ? Math.min(Math.max(r, 0), 0.999_999) : 0
+  return seconds + Math.floor(unit * (seconds + 1))
 }
 
 /** A policy's window in whole seconds, at least 1. @internal */
@@ -175,7 +207,11 @@ function draft10(list: readonly PolicyResult[], at: number, out: Record<string, 
       policy += ', '
       state += ', '
     }
-    policy += `${name};q=${sfInteger(p.limit)};w=${sfInteger(windowSeconds(p))}`
+    // A concurrency limit has no window: its unit says what it counts (requests in flight).
+    policy +=
+      p.kind === 'concurrency'
+        ? `${name};q=${sfInteger(p.limit)}${CONCURRENT_UNIT}`
+        : `${name};q=${sfInteger(p.limit)};w=${sfInteger(windowSeconds(p))}`
     state += `${name};r=${sfInteger(nonNegative(p.remaining))}`
     const t = secondsUntilMoreQuota(p, at)
     if (t !== undefined) state += `;t=${sfInteger(t)}`
@@ -200,6 +236,7 @@ export interface HeaderSettings {
   readonly legacy: boolean
   readonly standard: StandardHeaders
   readonly tier: boolean
+  readonly jitter: () => number
 }
 
 /** Validates header options and applies their defaults. @internal */
@@ -214,8 +251,16 @@ export function headerSettings(options: HeaderOptions | undefined): HeaderSettin
       invalid(WHERE, 'standard', "must be 'draft-10', 'draft-7', 'draft-6' or false", options.standard)
     }
     if (options.tier !== undefined && typeof options.tier !== 'boolean') invalid(WHERE, 'tier', 'must be a boolean', options.tier)
+    if (options.retryJitter !== undefined && typeof options.retryJitter !== 'function') {
+      invalid(WHERE, 'retryJitter', 'must be a function returning a number in [0, 1)', options.retryJitter)
+    }
   }
-  return { legacy: (options?.legacy ?? 'x-ratelimit') !== false, standard: options?.standard ?? 'draft-10', tier: options?.tier ?? true }
+  return {
+    legacy: (options?.legacy ?? 'x-ratelimit') !== false,
+    standard: options?.standard ?? 'draft-10',
+    tier: options?.tier ?? true,
+    jitter: options?.retryJitter ?? Math.random,
+  }
 }
 
 /**
@@ -238,7 +283,7 @@ export function epochSecondsText(): (ms: number) => string {
 
 /** The general renderer: any policy list, names spelled by `names`. @internal */
 export function renderer(settings: HeaderSettings, names: HeaderNames): HeaderRenderer {
-  const { legacy, standard, tier } = settings
+  const { legacy, standard, tier, jitter } = settings
   const resetText = epochSecondsText()
 
   return function renderRateLimitHeaders(decision: Decision): Record<string, string> {
@@ -268,7 +313,7 @@ export function renderer(settings: HeaderSettings, names: HeaderNames): HeaderRe
       }
     }
     const retry = retryAfterSeconds(decision)
-    if (retry !== undefined) out[names.retryAfter] = String(retry)
+    if (retry !== undefined) out[names.retryAfter] = String(concurrencyDenial(decision) ? jitteredSeconds(retry, jitter) : retry)
     return out
   }
 }

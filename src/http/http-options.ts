@@ -8,6 +8,7 @@ import type { Policy } from '../limiter/policy.js'
 import { checkPolicies } from '../limiter/policy-list.js'
 import type { Store } from '../limiter/store.js'
 import type { Limiter, LimiterOptions, Logger, StoreErrorMode } from '../limiter/types.js'
+import { type ActualCostSource, checkActualCost } from './actual-cost.js'
 import type { BodyFormatter, BodyOptions, BodyPreset } from './bodies.js'
 import type { HeaderOptions } from './headers.js'
 import { checkIpv6Subnet } from './ip.js'
@@ -52,6 +53,17 @@ export interface HttpLimiterOptions<Raw = unknown, Info extends HttpRequestInfo<
   key?: KeyFunction<Raw, Info>
   /** Cost units per request: a whole number, or a function of the request. @default 1 */
   cost?: number | RequestFunction<Raw, Info, number | Promise<number>>
+  /**
+   * Reserve-then-settle: `cost` (or the plan's) is an estimate charged when the request arrives;
+   * when the response ends, the request is settled at its actual cost — the difference refunded
+   * or charged (`limiter.settle`). The actual cost is what the handler reported with the
+   * adapter's `setActualCost`; without a report, this response header's value
+   * (`'x-usage-tokens'`), or what this function returns (`undefined`: keep the estimate); `true`
+   * reads the handler's reports only. A client that hangs up is settled at the estimate; a
+   * response a count mode does not count is refunded entirely.
+   * @default none (the estimate is the cost)
+   */
+  actualCost?: ActualCostSource<Info>
   /** Requests for which it returns `true` are not limited and get no headers (see `allowList`). */
   skip?: RequestFunction<Raw, Info, boolean | Promise<boolean>>
   /**
@@ -144,6 +156,7 @@ export const HTTP_OPTIONS: { readonly [K in keyof Required<HttpLimiterOptions>]:
   cost: (where, name, value) => {
     if (typeof value !== 'function') checkInteger(where, name, value, 0, 1_000_000_000)
   },
+  actualCost: checkActualCost,
   skip: isFunction,
   headers: checkedByRenderer,
   body: checkedByRenderer,

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 
+export type { ActualCostSource, FinishedResponse } from './actual-cost.js'
 export { allowList } from './allow-list.js'
 export {
   type BodyContext,

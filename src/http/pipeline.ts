@@ -5,7 +5,7 @@ import { isThenable } from '../limiter/thenable.js'
 import type { ConsumeOptions, Limiter } from '../limiter/types.js'
 import type { BodyRenderer } from './bodies.js'
 import { createLimitedBody } from './bodies.js'
-import { COUNT_MODES, countingFinish } from './count-mode.js'
+import { COUNT_MODES, type CountedRequest } from './count-mode.js'
 import type { HeaderNameCase, HeaderOptions, HeaderRenderer } from './headers.js'
 import {
   type AdapterOptionTable,
@@ -19,6 +19,7 @@ import { DEFAULT_IPV6_SUBNET } from './ip.js'
 import { ipKey } from './keys.js'
 import { createPolicyListHeaders } from './policy-list-headers.js'
 import type { HttpOutcome, HttpRequestInfo, RequestPlan } from './request.js'
+import { hasConcurrency, requestEnd } from './request-end.js'
 import { scopedKey } from './route.js'
 import { isShedding, sheddingOutcome } from './shedding.js'
 import { type DecidedMark, firstTimeTest, foreignHeaderNames } from './stacking.js'
@@ -220,9 +221,18 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     )
   }
 
-  /** Turns a decision into what the adapter does. `finish` is set in count modes. */
-  const outcome = (decision: Decision, info: Info, finish: HttpOutcome['finish']): HttpOutcome => {
+  // What the end of a request does (release leases, settle, count modes); `undefined` when nothing
+  // ever needs the end (rate policies without count modes or actualCost: no listener at all).
+  const leases = plan !== undefined ? 'per-decision' : hasConcurrency(policyOverride ?? limiter.policies) ? 'always' : 'never'
+  const ends =
+    leases !== 'never' || options.actualCost !== undefined
+      ? requestEnd<Info>(limiter, options.actualCost, leases, (code, message) => warnOnce(code, message))
+      : undefined
+
+  /** Turns a decision into what the adapter does. `counted` is set in count modes. */
+  const outcome = (decision: Decision, info: Info, counted: CountedRequest | undefined): HttpOutcome => {
     report(decision, info)
+    const finish = ends === undefined ? undefined : ends(decision, info, counted)
     const headers = renderHeaders(decision)
     const remove = foreignNames()
     if (decision.allowed || decision.dryRun === true) {
@@ -275,7 +285,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     const policies = p.policies ?? policyOverride
     const call: ConsumeOptions = { cost: p.cost, policies, layers: p.layers, tag: p.tag, tier: p.tier }
     const counted = countMode === 'all' ? undefined : { key: p.key, policies, layers: p.layers, tag: p.tag, countMode }
-    const decided = (d: Decision) => outcome(d, info, counted === undefined ? undefined : countingFinish(limiter, d, counted))
+    const decided = (d: Decision) => outcome(d, info, counted)
     const decision = limiter.decide(p.key, call)
     return isThenable(decision) ? decision.then(decided) : decided(decision)
   }

@@ -3,6 +3,7 @@ import type { Decision } from '../limiter/decision.js'
 import type { Policy } from '../limiter/policy.js'
 import {
   CANONICAL_NAMES,
+  CONCURRENT_UNIT,
   ceilSeconds,
   epochSecondsText,
   type HeaderNameCase,
@@ -10,6 +11,7 @@ import {
   type HeaderRenderer,
   headerSettings,
   isSafeTier,
+  jitteredSeconds,
   LOWER_CASE_NAMES,
   nonNegative,
   quoted,
@@ -38,8 +40,9 @@ export function createPolicyListHeaders(
   const names = nameCase === 'lower' ? LOWER_CASE_NAMES : CANONICAL_NAMES
   const general = renderer(settings, names)
   if (policies === undefined || policies.length !== 1) return general
-  const { legacy, standard, tier } = settings
+  const { legacy, standard, tier, jitter } = settings
   const p = policies[0]
+  const isConcurrency = p.kind === 'concurrency'
   const limit = p.limit
   const burst = p.burst
   const windowMs = p.windowMs
@@ -49,7 +52,12 @@ export function createPolicyListHeaders(
   try {
     name = quoted(p.name)
     const windowText = sfInteger(windowSeconds(p))
-    policyText = standard === 'draft-10' ? `${name};q=${sfInteger(limit)};w=${windowText}` : `${sfInteger(limit)};w=${windowText}`
+    policyText =
+      standard !== 'draft-10'
+        ? `${sfInteger(limit)};w=${windowText}`
+        : isConcurrency
+          ? `${name};q=${sfInteger(limit)}${CONCURRENT_UNIT}`
+          : `${name};q=${sfInteger(limit)};w=${windowText}`
   } catch {
     // Not renderable (a policy of your own making with figures out of range): the general
     // renderer throws the same error, per request, as it always has.
@@ -68,7 +76,7 @@ export function createPolicyListHeaders(
     // The policy is violated exactly when the decision denies with a wait, which is then its own.
     const retryMs = decision.retryAfterMs
     if (!decision.allowed && retryMs !== 0 && Number.isFinite(retryMs)) return `${r};t=${sfInteger(Math.max(1, ceilSeconds(retryMs)))}`
-    if (raw >= burst) return r
+    if (raw >= burst || isConcurrency) return r
     let ms = decision.resetAt - decision.at
     if (isBucket) ms -= ((burst - raw - 1) * windowMs) / limit
     return `${r};t=${sfInteger(Math.max(1, ceilSeconds(ms)))}`
@@ -120,7 +128,8 @@ export function createPolicyListHeaders(
       }
     }
     const retry = retryAfterSeconds(decision)
-    if (retry !== undefined) out[names.retryAfter] = String(retry)
+    // The one policy denied: a concurrency hint gets its jitter.
+    if (retry !== undefined) out[names.retryAfter] = String(isConcurrency ? jitteredSeconds(retry, jitter) : retry)
     return out
   }
 }

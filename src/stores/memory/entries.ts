@@ -192,7 +192,7 @@ export class Entries {
     at: number,
   ): Value | undefined {
     if (state === undefined) {
-      if (value !== undefined) this.#cache.delete(memKey)
+      if (value !== undefined) this.#deleteLru(memKey)
       else if (at >= 0) this.heap.remove(at)
       return undefined
     }
@@ -297,6 +297,16 @@ export class Entries {
 
   #register(policy: Policy): void {
     if (!this.#policyOfSlot.has(policySlot(policy))) this.#policyOfSlot.set(policySlot(policy), policy)
+  }
+
+  /**
+   * Deletes an entry of the LRU. The last one goes by `pop`: lru-cache's `delete` of its only
+   * entry clears the whole cache, filling arrays of `maxKeys` slots (hundreds of µs), which a
+   * lone key going back to fresh (a concurrency lease released) would pay on every request.
+   */
+  #deleteLru(memKey: string): void {
+    if (this.#cache.size === 1 && this.#cache.has(memKey)) this.#cache.pop()
+    else this.#cache.delete(memKey)
   }
 
   /** Adds an entry at the LRU's most recently used end. */

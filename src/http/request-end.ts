@@ -1,0 +1,106 @@
+// What happens when a response ends: leases released (concurrency policies), the estimate settled
+// at the actual cost (reserve-then-settle), and count modes' refunds — composed into the one
+// `finish` the adapters call, exactly once. Built only for the decisions that need it.
+import type { Decision } from '../limiter/decision.js'
+import type { Policy } from '../limiter/policy.js'
+import type { Limiter } from '../limiter/types.js'
+import { type ActualCostSource, costFromHeader, isCost } from './actual-cost.js'
+import { type CountedRequest, countingFinish, type HttpFinish, responseCounts } from './count-mode.js'
+import type { HeaderReader, HttpRequestInfo } from './request.js'
+
+/** Code of the warning given when `actualCost` yields something that is not a cost. */
+export const ACTUAL_COST_INVALID = 'RK_ACTUAL_COST_INVALID'
+
+/** Whether a list holds a concurrency policy (its admitted decisions hold a lease). */
+export function hasConcurrency(policies: readonly Pick<Policy, 'kind'>[]): boolean {
+  for (let i = 0; i < policies.length; i++) if (policies[i].kind === 'concurrency') return true
+  return false
+}
+
+/**
+ * Whether an admitted decision took a lease. `always`: every decision is on a list with a
+ * concurrency policy (no plan), so its per-policy results need not be built to tell.
+ */
+function holdsLease(decision: Decision, always: boolean): boolean {
+  return decision.allowed && decision.reason === 'ok' && decision.cost > 0 && (always || hasConcurrency(decision.policies))
+}
+
+const NO_HEADERS: HeaderReader = { get: () => undefined }
+
+/** Builds, per decision, the `finish` of an outcome (or `undefined` when nothing is due at the end). */
+export type RequestEnd<Info> = (
+  decision: Decision,
+  info: Info,
+  counted: CountedRequest | undefined,
+) => ((r: HttpFinish) => void) | undefined
+
+/**
+ * Compiles what the end of a request does for one HTTP limiter. `leases` says which decisions
+ * can hold a lease: `'never'` (no concurrency policy in the known list, no plan: then, without
+ * `actualCost`, nothing changes from count modes alone and no listener is installed for a rate
+ * policy), `'always'` (the known list has one) or `'per-decision'` (a plan picks the policies).
+ * `warn` reports an `actualCost` that yields no cost, once.
+ */
+export function requestEnd<Info extends HttpRequestInfo>(
+  limiter: Limiter,
+  source: ActualCostSource<Info> | undefined,
+  leases: 'never' | 'always' | 'per-decision',
+  warn: (code: string, message: string) => void,
+): RequestEnd<Info> {
+  const header = typeof source === 'string' ? source.toLowerCase() : undefined
+  const hook = typeof source === 'function' ? source : undefined
+  const settling = source !== undefined
+
+  const invalidCost = (what: string, value: unknown): undefined => {
+    warn(
+      ACTUAL_COST_INVALID,
+      `ratekeeper: actualCost: ${what} is not a whole number from 0 to 1000000000 (${typeof value}); the request is settled at its estimate.`,
+    )
+    return undefined
+  }
+
+  /** The actual cost of a finished response: the handler's report, else the option's; `undefined`: settled at the estimate. */
+  const actualOf = (r: HttpFinish, info: Info): number | undefined => {
+    if (r.reportedCost !== undefined) return r.reportedCost
+    if (header !== undefined) {
+      const text = r.headers?.get(header)
+      if (text === undefined) return undefined
+      return costFromHeader(text) ?? invalidCost(`the ${header} header`, text)
+    }
+    if (hook === undefined) return undefined
+    let value: unknown
+    try {
+      value = hook({ status: r.status, headers: r.headers ?? NO_HEADERS }, info)
+    } catch (error) {
+      warn('RK_HOOK_THREW', `ratekeeper: the actualCost hook threw: ${String(error)}; the request is settled at its estimate.`)
+      return undefined
+    }
+    if (value === undefined) return undefined
+    return isCost(value) ? value : invalidCost('the hook returned a value that', value)
+  }
+
+  return (decision, info, counted) => {
+    const leased = leases !== 'never' && holdsLease(decision, leases === 'always')
+    const settles = settling && decision.allowed && decision.reason === 'ok'
+    if (!leased && !settles) return counted === undefined ? undefined : countingFinish(limiter, decision, counted)
+    const mode = counted?.countMode ?? 'all'
+    let done = false
+    return function finishRequest(r: HttpFinish): void {
+      if (done) return
+      done = true
+      // Each step resolves or is caught: a failing store is the limiter's `store-error` event, never an unhandled rejection.
+      if (leased) limiter.release(decision).catch(ignore)
+      if (counted !== undefined && mode !== 'all' && !responseCounts(mode, r)) {
+        // Not counted: the whole estimate goes back, whatever it really cost.
+        limiter.refund(counted.key, { decision, policies: counted.policies, layers: counted.layers, tag: counted.tag }).catch(ignore)
+        return
+      }
+      // A client that hung up keeps its estimate: hanging up never lowers the charge.
+      if (!settles || r.aborted) return
+      const actual = actualOf(r, info)
+      if (actual !== undefined && actual !== decision.cost) limiter.settle(decision, actual).catch(ignore)
+    }
+  }
+}
+
+function ignore(): void {}
