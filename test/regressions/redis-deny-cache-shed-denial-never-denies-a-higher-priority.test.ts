@@ -3,11 +3,8 @@
  * shedding views of one budget share its key (that is how they share its state), so a background
  * request shed for 40 s and a critical request of the same client with the same own policies
  * have the same keys: the critical one must still be asked of Redis, not denied from the cache.
- *
- * KNOWN DEFECT, pinned with `it.fails` until the Redis store is fixed (src/stores/redis is being
- * changed elsewhere): the deny cache must tell requests apart by their specs as well as their keys
- * (keep the specs in the entry and miss when they differ). When this starts failing, the defect is
- * fixed: turn `it.fails` into `it`.
+ * The deny cache tells requests apart by the numbers their keys are held to (the specs) as well
+ * as by the keys.
  */
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -31,7 +28,7 @@ describeRedis('redis deny cache and load shedding', () => {
     client.disconnect()
   })
 
-  it.fails('a shed background request cached as denied never denies the same client’s critical request', async () => {
+  it('a shed background request cached as denied never denies the same client’s critical request', async () => {
     const store = new RedisStore({ client, prefix, clock: 'caller', denyCache: true, timeoutMs: 2_000, extraTtlMs: 600_000 })
     const shed = loadShedding({ budget: fixedWindow({ name: 'fleet', limit: 4, window: '1m' }) })
     const limiter = createLimiter({

@@ -23,14 +23,14 @@ interface Entry {
  */
 export class DenyCache {
   #entries: LRUCache<string, Entry>
-  /** Redis key → signatures of the multi-key entries that include it. */
+  /** Redis key → names of the entries that include it. */
   #byKey = new Map<string, Set<string>>()
 
   constructor(maxEntries: number) {
     this.#entries = new LRUCache<string, Entry>({
       max: maxEntries,
       dispose: (entry, signature) => {
-        if (entry.keys.length > 1) this.#unindex(entry.keys, signature)
+        this.#unindex(entry.keys, signature)
       },
     })
   }
@@ -78,15 +78,14 @@ export class DenyCache {
     if (wait <= 0) return
     // Set first: replacing an entry disposes (and unindexes) the old one.
     this.#entries.set(signature, { until: sentAt + wait, cost, sentAt, now: result.now, results, keys })
-    if (keys.length > 1) {
-      for (const key of keys) {
-        let set = this.#byKey.get(key)
-        if (set === undefined) {
-          set = new Set()
-          this.#byKey.set(key, set)
-        }
-        set.add(signature)
+    // Indexed by each key (an entry's name holds its specs too), so that a refund, charge or reset of any of them forgets it.
+    for (const key of keys) {
+      let set = this.#byKey.get(key)
+      if (set === undefined) {
+        set = new Set()
+        this.#byKey.set(key, set)
       }
+      set.add(signature)
     }
   }
 
@@ -94,7 +93,6 @@ export class DenyCache {
   clear(keys: readonly string[]): void {
     if (this.#entries.size === 0) return
     for (const key of keys) {
-      this.#entries.delete(key)
       const set = this.#byKey.get(key)
       if (set !== undefined) for (const signature of [...set]) this.#entries.delete(signature)
     }
@@ -121,5 +119,12 @@ export function signatureOf(keys: readonly string[]): string {
   // '#' cannot start a key (prefixes can't hold it), so a signature never equals a single key.
   let signature = '#'
   for (const key of keys) signature += `${key.length}:${key}`
+  return signature
+}
+
+/** The deny cache's entry name for a request: its keys' signature and the numbers each is held to. */
+export function denySignatureOf(keysSignature: string, specs: readonly string[]): string {
+  let signature = keysSignature
+  for (const spec of specs) signature += `|${spec}`
   return signature
 }

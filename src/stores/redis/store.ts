@@ -5,7 +5,7 @@ import { type ClientListener, errorCode, isCluster, isOutage, isReplyError, noop
 import { ClockOffset } from './clock.js'
 import { ConnectionWait } from './connection-wait.js'
 import { DeadlineQueue } from './deadlines.js'
-import { DenyCache, signatureOf } from './deny-cache.js'
+import { DenyCache, denySignatureOf, signatureOf } from './deny-cache.js'
 import * as fail from './failures.js'
 import { Health, type NodeState } from './health.js'
 import { type RedisClock, type RedisStoreOptions, resolveOptions } from './options.js'
@@ -138,7 +138,9 @@ export class RedisStore implements Store {
         this.#invalidations++
         denied.clear(keys)
       } else if (cost > 0) {
-        signature = this.#cluster ? group : signatureOf(keys)
+        // The specs too: two requests on the same keys may hold them to different numbers (load
+        // shedding's views of one budget share its state), and one's denial says nothing of the other.
+        signature = denySignatureOf(this.#cluster ? group : signatureOf(keys), specs)
         const hit = denied.get(signature, policies, cost, caller ? now : Date.now(), caller ? now : undefined)
         if (hit !== undefined) return hit
       }
