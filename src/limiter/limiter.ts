@@ -3,7 +3,7 @@ import type { Decision } from './decision.js'
 import { DecisionRecord, decisionOf, NO_NAMES, storeErrorDecision } from './decision-record.js'
 import { ConfigurationError, invalid, StoreError } from './errors.js'
 import { LimiterEmitter, StoreHealth } from './events.js'
-import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, type StoreCall } from './layers.js'
+import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, refundOf, requestWith, type StoreCall } from './layers.js'
 import { checkLimiterOptions } from './options.js'
 import { refund } from './refund.js'
 import { type ResetContext, resetIn } from './reset.js'
@@ -85,7 +85,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       if (call.mode === 'consume') return s.consume(call.request)
       if (call.mode === 'peek') return s.peek(call.request)
       if (call.mode === 'charge') return chargeIn(s, call.request, health)
-      return s.refund({ ...call.request, chargedAt: call.at ?? call.request.now, charged: call.charged })
+      return s.refund(refundOf(call.request, call.at ?? call.request.now, call.charged))
     } finally {
       hub.current = previous
     }
@@ -177,7 +177,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     // What a charge was made on, when not the limiter's defaults: refund({ decision }) gives back there.
     if (mode === 'consume' && result.allowed && (layerOf !== undefined || request.policies !== policies)) {
       // Without its lease: a refund or a settle gives back cost, never the slot (that is `release`'s).
-      chargedWith.set(decision, { request: request.lease === undefined ? request : { ...request, lease: undefined }, layerOf })
+      chargedWith.set(decision, {
+        request: request.lease === undefined ? request : requestWith(request, request.cost, request.now, undefined),
+        layerOf,
+      })
     }
     if (emitter.any && mode === 'consume') emitter.announce(decision, nearLimit)
     return decision
@@ -269,7 +272,8 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     // A consume of concurrency policies takes a lease: one number for all of them, kept by the decision
     // (a peek gets one too, to ask with: it is recorded nowhere).
     if ((mode === 'consume' || mode === 'peek') && (opts === undefined ? leasing : needsLease(built.request))) {
-      built = { request: { ...built.request, lease: newLease() }, layerOf: built.layerOf }
+      const r = built.request
+      built = { request: requestWith(r, r.cost, r.now, newLease()), layerOf: built.layerOf }
     }
     const call: StoreCall = {
       mode,

@@ -1,6 +1,6 @@
 import type { Decision } from './decision.js'
 import { invalidAtRequest } from './errors.js'
-import type { StoreCall } from './layers.js'
+import { requestWith, type StoreCall } from './layers.js'
 import { invalidInCall } from './policy-list.js'
 import { type RefundContext, refund } from './refund.js'
 import type { Store, StoreRequest, StoreResult } from './store.js'
@@ -13,6 +13,13 @@ export interface SettleContext extends RefundContext {
   readonly looked: WeakSet<Decision>
   /** The limiter was closed: its leases expire on their own. */
   readonly isClosed: () => boolean
+}
+
+/** Every check of the request is a concurrency one. */
+function onlyLeases(request: StoreRequest): boolean {
+  const list = request.policies
+  for (let i = 0; i < list.length; i++) if (list[i].kind !== 'concurrency') return false
+  return true
 }
 
 /** The leases a request takes: one per concurrency policy, under one number. */
@@ -48,16 +55,23 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
   context.leases.delete(decision)
   if (context.isClosed()) return Promise.resolve()
   const { request, layerOf } = call
-  const keys: string[] = []
-  const policies: StoreRequest['policies'][number][] = []
-  const layers: (string | undefined)[] | undefined = layerOf === undefined ? undefined : []
-  for (let i = 0; i < request.policies.length; i++) {
-    if (request.policies[i].kind !== 'concurrency') continue
-    keys.push(request.keys[i])
-    policies.push(request.policies[i])
-    layers?.push(layerOf?.[i])
+  let back: StoreRequest
+  let layers = layerOf
+  if (onlyLeases(request)) back = requestWith(request, request.cost, context.now(), request.lease)
+  else {
+    // The concurrency checks alone: a refund with the lease would give the rate policies' cost back too.
+    const keys: string[] = []
+    const policies: StoreRequest['policies'][number][] = []
+    const kept: (string | undefined)[] | undefined = layerOf === undefined ? undefined : []
+    for (let i = 0; i < request.policies.length; i++) {
+      if (request.policies[i].kind !== 'concurrency') continue
+      keys.push(request.keys[i])
+      policies.push(request.policies[i])
+      kept?.push(layerOf?.[i])
+    }
+    back = { keys, policies, cost: request.cost, now: context.now(), tag: request.tag, events: request.events, lease: request.lease }
+    layers = kept
   }
-  const back: StoreRequest = { ...request, keys, policies, now: context.now() }
   const target = context.fallback !== undefined && context.chargedByFallback.has(decision) ? context.fallback : context.store
   const done = context.ask(target, { mode: 'refund', key: call.key, request: back, layerOf: layers, tier: call.tier, at: decision.at })
   return Promise.resolve(done).then(noop)
@@ -98,7 +112,7 @@ export function settle(context: SettleContext, decision: Decision, actualCost: u
   if (with_ === undefined) {
     return context.run({ mode: 'charge', where, key, options: { cost: diff, tier: decision.tier }, target })
   }
-  const extra: StoreRequest = { ...with_.request, cost: diff, now: context.now(), lease: undefined }
+  const extra = requestWith(with_.request, diff, context.now(), undefined)
   return context.ask(target, { mode: 'charge', key, request: extra, layerOf: with_.layerOf, tier: decision.tier, at: undefined })
 }
 
