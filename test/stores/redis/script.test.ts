@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: 'f637708a95c30ddce15702440c792090356e5aed',
+  decide: '7d8e437777fe91d451f28a5bf641f4544880d0c4',
 }
 
 describe('Lua scripts', () => {
