@@ -11,7 +11,7 @@ import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
 import { hubOf, type StoreEventHub, type StoreListener } from './store-events.js'
 import { encodeSubject } from './subject.js'
 import { isThenable } from './thenable.js'
-import type { Limiter, LimiterOptions, StoreErrorMode } from './types.js'
+import type { ConsumeOptions, Limiter, LimiterOptions, StoreErrorMode } from './types.js'
 import { waitFor } from './wait.js'
 
 /** A store with the synchronous fast path (see `Store.consumeInto`). */
@@ -42,7 +42,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
 
   // A store that decides in-process into a caller's buffer: the commonest call uses that.
   const fast = hasFastPath(store) ? store : undefined
-  // The fast path's numbers for one policy; decisions don't keep it (see `decidedOne`).
+  // The fast path's numbers for one policy; decisions don't keep it (see `consumeFast`).
   const scratchResults = [0, 0, 0]
 
   const emitter = new LimiterEmitter()
@@ -170,40 +170,39 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     return decision
   }
 
-  /**
-   * The decision of the fast path on one policy: the headline is that policy's numbers, so the
-   * decision keeps no copy of `r`, which is scratch.
-   */
-  const decidedOne = (key: string, allowed: boolean, at: number, r: readonly number[]): Decision => {
-    const retry = r[2]
-    const decision = new DecisionRecord({
-      allowed,
-      reason: allowed ? 'ok' : retry < 0 ? 'exceeds-capacity' : 'limited',
+  /** `consumeFast`'s decision on several policies: it keeps `results`, which are its own. */
+  const decidedMany = (key: string, allowed: boolean, at: number, results: readonly number[]): Decision => {
+    const decision = decisionOf({
       key,
       cost: 1,
-      limit: policies[0].limit,
-      remaining: r[0],
-      resetAt: r[1],
-      retryAfterMs: allowed ? 0 : retry < 0 ? Number.POSITIVE_INFINITY : retry,
-      violated: allowed || retry === 0 ? NO_NAMES : [policies[0].name],
-      at,
-      tier: undefined,
-      dryRun: dryRun && !allowed ? true : undefined,
-      error: undefined,
       list: policies,
-      raw: undefined,
       layerOf: undefined,
+      allowed,
+      at,
+      results,
+      tier: undefined,
+      dryRun: dryRun && !allowed,
     })
     if (emitter.any) emitter.announce(decision, nearLimit)
     return decision
   }
 
-  /** The commonest call (consume, no options) on a store with the fast path: no request or result objects. */
+  /** `consumeFast` when the store threw: recovered as `run` would recover the same request. */
+  const fastFailed = (key: string, subject: string, t: number, error: unknown): Decision | Promise<Decision> => {
+    const n = policies.length
+    const request: StoreRequest = { keys: new Array<string>(n).fill(subject), policies, cost: 1, now: t, tag: subject, events: callEvents }
+    return recover({ mode: 'consume', key, request, layerOf: undefined, tier: undefined, at: undefined }, error)
+  }
+
+  /**
+   * The commonest call (consume, no options) on a store with the fast path: no request or result
+   * objects. Its rare branches are functions of their own, so that what runs per call is small
+   * enough for the engine to inline whole (the decision's constructor included).
+   */
   const consumeFast = (s: FastStore, where: string, key: string): Decision | Promise<Decision> => {
     const subject = encodeSubject(where, key)
     const t = now()
-    const n = policies.length
-    const results = n === 1 ? scratchResults : new Array<number>(3 * n)
+    const results = policies.length === 1 ? scratchResults : new Array<number>(3 * policies.length)
     let allowed: boolean
     // An eviction this call forces is this limiter's (see store-events.ts).
     const previous = storeHub.current
@@ -212,33 +211,38 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       allowed = s.consumeInto(subject, policies, 1, t, results)
     } catch (error) {
       storeHub.current = previous
-      const request: StoreRequest = {
-        keys: new Array<string>(n).fill(subject),
-        policies,
-        cost: 1,
-        now: t,
-        tag: subject,
-        events: callEvents,
-      }
-      return recover({ mode: 'consume', key, request, layerOf: undefined, tier: undefined, at: undefined }, error)
+      return fastFailed(key, subject, t, error)
     }
     storeHub.current = previous
     if (health.failing) health.calm()
-    if (n === 1) return decidedOne(key, allowed, t, results)
-    const decision = decisionOf({
-      key,
-      cost: 1,
-      list: policies,
-      layerOf: undefined,
+    if (results !== scratchResults) return decidedMany(key, allowed, t, results)
+    // One policy: the headline is its numbers, so the decision keeps no copy of the scratch. Built
+    // here, not by a helper: one call level less keeps the whole path within what the engine inlines.
+    const retry = results[2]
+    const decision = new DecisionRecord(
       allowed,
-      at: t,
-      results,
-      tier: undefined,
-      dryRun: dryRun && !allowed,
-    })
+      allowed ? 'ok' : retry < 0 ? 'exceeds-capacity' : 'limited',
+      key,
+      1,
+      policies[0].limit,
+      results[0],
+      results[1],
+      allowed ? 0 : retry < 0 ? Number.POSITIVE_INFINITY : retry,
+      allowed || retry === 0 ? NO_NAMES : [policies[0].name],
+      t,
+      undefined,
+      dryRun && !allowed ? true : undefined,
+      undefined,
+      policies,
+      undefined,
+      undefined,
+    )
     if (emitter.any) emitter.announce(decision, nearLimit)
     return decision
   }
+
+  /** A `consume` that `consumeFast` does not take (kept out of the entries, which the engine inlines into their callers). */
+  const consumeRun = (where: string, key: string, opts: ConsumeOptions | undefined) => run({ mode: 'consume', where, key, options: opts })
 
   /** A call: its store request built (its options checked), then asked of `plan.target` (default: the store). */
   const run = (plan: CallPlan): Decision | Promise<Decision> => {
@@ -288,15 +292,13 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     decide: (key, opts) =>
       opts === undefined && fast !== undefined && !closed
         ? consumeFast(fast, 'limiter.decide()', key)
-        : run({ mode: 'consume', where: 'limiter.decide()', key, options: opts }),
+        : consumeRun('limiter.decide()', key, opts),
     // decide, and one resolved promise: no async function, no closure per call.
     consume(key, opts) {
       try {
         const where = 'limiter.consume()'
         return Promise.resolve(
-          opts === undefined && fast !== undefined && !closed
-            ? consumeFast(fast, where, key)
-            : run({ mode: 'consume', where, key, options: opts }),
+          opts === undefined && fast !== undefined && !closed ? consumeFast(fast, where, key) : consumeRun(where, key, opts),
         )
       } catch (error) {
         return Promise.reject(error)
