@@ -6,33 +6,6 @@ const NO_POLICIES: readonly PolicyResult[] = Object.freeze([])
 export const NO_NAMES: readonly string[] = Object.freeze([])
 
 /**
- * What a {@link DecisionRecord} is made of: the public figures, and what `policies` is built
- * from. Every field is always given, in this order, so that every decision is built from an
- * object of one shape (the constructor's reads stay monomorphic on the hot path).
- */
-export interface DecisionFields {
-  readonly allowed: boolean
-  readonly reason: DecisionReason
-  readonly key: string
-  readonly cost: number
-  readonly limit: number
-  readonly remaining: number
-  readonly resetAt: number
-  readonly retryAfterMs: number
-  readonly violated: readonly string[]
-  readonly at: number
-  readonly tier: string | undefined
-  readonly dryRun: boolean | undefined
-  readonly error: unknown
-  /** The policies decided, in request order (none for a store error). */
-  readonly list: readonly Policy[]
-  /** The store's three numbers per policy; `undefined` for one policy whose numbers are the headline's. */
-  readonly raw: readonly number[] | undefined
-  /** The layer of each policy (`undefined`: the key's own); `undefined` when there are no layers. */
-  readonly layerOf: readonly (string | undefined)[] | undefined
-}
-
-/**
  * A decision. The per-policy results are built on first access of `policies`, so a caller that
  * only reads the headline (most middleware on an allowed request) never pays for them.
  */
@@ -57,29 +30,54 @@ export class DecisionRecord implements Decision {
   #layerOf: readonly (string | undefined)[] | undefined
   #policies: readonly PolicyResult[] | undefined
 
-  constructor(fields: DecisionFields) {
-    this.allowed = fields.allowed
-    this.reason = fields.reason
-    this.key = fields.key
-    this.cost = fields.cost
-    this.limit = fields.limit
-    this.remaining = fields.remaining
-    this.resetAt = fields.resetAt
-    this.retryAfterMs = fields.retryAfterMs
-    this.violated = fields.violated
-    this.at = fields.at
-    this.tier = fields.tier
-    this.dryRun = fields.dryRun
-    this.error = fields.error
-    this.#list = fields.list
-    this.#raw = fields.raw
-    this.#layerOf = fields.layerOf
-    this.#policies = fields.list.length === 0 ? NO_POLICIES : undefined
+  /**
+   * Positional, and internal (the public type is `Decision`): on the hot path an object of fields
+   * would be allocated per decision whenever this constructor is not inlined.
+   */
+  constructor(
+    allowed: boolean,
+    reason: DecisionReason,
+    key: string,
+    cost: number,
+    limit: number,
+    remaining: number,
+    resetAt: number,
+    retryAfterMs: number,
+    violated: readonly string[],
+    at: number,
+    tier: string | undefined,
+    dryRun: boolean | undefined,
+    error: unknown,
+    /** The policies decided, in request order (none for a store error). */
+    list: readonly Policy[],
+    /** The store's three numbers per policy; `undefined` for one policy whose numbers are the headline's. */
+    raw: readonly number[] | undefined,
+    /** The layer of each policy (`undefined`: the key's own); `undefined` when there are no layers. */
+    layerOf: readonly (string | undefined)[] | undefined,
+  ) {
+    this.allowed = allowed
+    this.reason = reason
+    this.key = key
+    this.cost = cost
+    this.limit = limit
+    this.remaining = remaining
+    this.resetAt = resetAt
+    this.retryAfterMs = retryAfterMs
+    this.violated = violated
+    this.at = at
+    this.tier = tier
+    this.dryRun = dryRun
+    this.error = error
+    this.#list = list
+    this.#raw = raw
+    this.#layerOf = layerOf
   }
 
   get policies(): readonly PolicyResult[] {
     if (this.#policies !== undefined) return this.#policies
     const list = this.#list
+    // Built here rather than in the constructor, which runs on every decision and is kept small.
+    if (list.length === 0) return NO_POLICIES
     const layerOf = this.#layerOf
     // One policy, its numbers kept as the headline: admitted means a retry of 0.
     const r = this.#raw ?? [this.remaining, this.resetAt, this.retryAfterMs === Number.POSITIVE_INFINITY ? -1 : this.retryAfterMs]
@@ -164,24 +162,24 @@ export function decisionOf(answer: StoreAnswer): DecisionRecord {
     }
   }
   const headRetry = r[3 * head + 2]
-  return new DecisionRecord({
+  return new DecisionRecord(
     allowed,
-    reason: allowed ? 'ok' : never ? 'exceeds-capacity' : 'limited',
-    key: answer.key,
-    cost: answer.cost,
-    limit: list[head].limit,
-    remaining: r[3 * head],
-    resetAt: r[3 * head + 1],
-    retryAfterMs: allowed ? 0 : headRetry < 0 ? Number.POSITIVE_INFINITY : headRetry,
+    allowed ? 'ok' : never ? 'exceeds-capacity' : 'limited',
+    answer.key,
+    answer.cost,
+    list[head].limit,
+    r[3 * head],
+    r[3 * head + 1],
+    allowed ? 0 : headRetry < 0 ? Number.POSITIVE_INFINITY : headRetry,
     violated,
-    at: answer.at,
-    tier: answer.tier,
-    dryRun: answer.dryRun ? true : undefined,
-    error: undefined,
+    answer.at,
+    answer.tier,
+    answer.dryRun ? true : undefined,
+    undefined,
     list,
-    raw: r,
-    layerOf: answer.layerOf,
-  })
+    r,
+    answer.layerOf,
+  )
 }
 
 /** What a failed store call becomes: admitted (`'allow'`, `'fallback'` with none left) or denied for a second. */
@@ -194,24 +192,24 @@ export function storeErrorDecision(failure: {
   allowed: boolean
 }): DecisionRecord {
   const allowed = failure.allowed
-  return new DecisionRecord({
+  return new DecisionRecord(
     allowed,
-    reason: 'store-error',
-    key: failure.key,
-    cost: failure.cost,
-    limit: 0,
-    remaining: 0,
-    resetAt: failure.at,
-    retryAfterMs: allowed ? 0 : 1000,
-    violated: NO_NAMES,
-    at: failure.at,
-    tier: failure.tier,
-    dryRun: undefined,
-    error: failure.error,
-    list: NO_POLICY_LIST,
-    raw: undefined,
-    layerOf: undefined,
-  })
+    'store-error',
+    failure.key,
+    failure.cost,
+    0,
+    0,
+    failure.at,
+    allowed ? 0 : 1000,
+    NO_NAMES,
+    failure.at,
+    failure.tier,
+    undefined,
+    failure.error,
+    NO_POLICY_LIST,
+    undefined,
+    undefined,
+  )
 }
 
 const NO_POLICY_LIST: readonly Policy[] = Object.freeze([])

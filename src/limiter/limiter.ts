@@ -4,6 +4,7 @@ import { DecisionRecord, decisionOf, NO_NAMES, storeErrorDecision } from './deci
 import { ConfigurationError, invalid, StoreError } from './errors.js'
 import { LimiterEmitter, StoreHealth } from './events.js'
 import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, refundOf, requestWith, type StoreCall } from './layers.js'
+import { newLedger, record } from './ledger.js'
 import { checkLimiterOptions } from './options.js'
 import { refund } from './refund.js'
 import { type ResetContext, resetIn } from './reset.js'
@@ -13,7 +14,7 @@ import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
 import { hubOf, type StoreEventHub, type StoreListener } from './store-events.js'
 import { encodeSubject } from './subject.js'
 import { isThenable, promised } from './thenable.js'
-import type { Limiter, LimiterOptions, StoreErrorMode } from './types.js'
+import type { ConsumeOptions, Limiter, LimiterOptions, StoreErrorMode } from './types.js'
 import { waitFor } from './wait.js'
 
 /** A store with the synchronous fast path (see `Store.consumeInto`). */
@@ -46,7 +47,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   // when a policy takes leases: the fast path has none to give).
   const leasing = policies.some((p) => p.kind === 'concurrency')
   const fast = hasFastPath(store) && !leasing ? store : undefined
-  // The fast path's numbers for one policy; decisions don't keep it (see `decidedOne`).
+  // The fast path's numbers for one policy; decisions don't keep it (see `consumeFast`).
   const scratchResults = [0, 0, 0]
 
   const emitter = new LimiterEmitter()
@@ -66,16 +67,8 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const fallbackDeadline = fallback === undefined || hasOwnDeadline(fallback) ? 0 : timeoutMs
   const storeTrusted = fast !== undefined
   const fallbackTrusted = hasFastPath(fallback)
-  /** Decisions charged by the fallback store: their refunds go there. */
-  const chargedByFallback = new WeakSet<Decision>()
-  /** Admitted decisions made with per-call policies or layers: the request they charged. */
-  const chargedWith = new WeakMap<Decision, BuiltRequest>()
-  /** Decisions already given back by refund({ decision }) or settled: a second refund gives nothing. */
-  const refunded = new WeakSet<Decision>()
-  /** Admitted decisions holding a lease (concurrency policies): the call that took it. */
-  const leases = new WeakMap<Decision, StoreCall>()
-  /** Decisions of peeks: admitted, with a cost, yet they charged nothing (a settle corrects nothing). */
-  const looked = new WeakSet<Decision>()
+  /** What refund, settle and release need to know of the decisions made. */
+  const ledger = newLedger()
 
   /** Calls the store; an event it reports meanwhile (synchronously) is this limiter's. */
   const callStore = (s: Store, hub: StoreEventHub, call: StoreCall): StoreResult | Promise<StoreResult> => {
@@ -120,10 +113,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     }
     if (main && health.failing) health.calm()
     const decision = toDecision(call, answer)
-    if (call.mode === 'consume' && decision.allowed && decision.reason === 'ok') {
-      if (!main) chargedByFallback.add(decision)
-      if (call.request.lease !== undefined && call.request.cost > 0) leases.set(decision, call)
-    } else if (call.mode === 'peek') looked.add(decision)
+    record(ledger, call, decision, main, policies)
     return decision
   }
 
@@ -174,52 +164,43 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       tier: call.tier,
       dryRun: dryRun && !result.allowed && mode === 'consume',
     })
-    // What a charge was made on, when not the limiter's defaults: refund({ decision }) gives back there.
-    if (mode === 'consume' && result.allowed && (layerOf !== undefined || request.policies !== policies)) {
-      // Without its lease: a refund or a settle gives back cost, never the slot (that is `release`'s).
-      chargedWith.set(decision, {
-        request: request.lease === undefined ? request : requestWith(request, request.cost, request.now, undefined),
-        layerOf,
-      })
-    }
     if (emitter.any && mode === 'consume') emitter.announce(decision, nearLimit)
     return decision
   }
 
-  /**
-   * The decision of the fast path on one policy: the headline is that policy's numbers, so the
-   * decision keeps no copy of `r`, which is scratch.
-   */
-  const decidedOne = (key: string, allowed: boolean, at: number, r: readonly number[]): Decision => {
-    const retry = r[2]
-    const decision = new DecisionRecord({
-      allowed,
-      reason: allowed ? 'ok' : retry < 0 ? 'exceeds-capacity' : 'limited',
+  /** `consumeFast`'s decision on several policies: it keeps `results`, which are its own. */
+  const decidedMany = (key: string, allowed: boolean, at: number, results: readonly number[]): Decision => {
+    const decision = decisionOf({
       key,
       cost: 1,
-      limit: policies[0].limit,
-      remaining: r[0],
-      resetAt: r[1],
-      retryAfterMs: allowed ? 0 : retry < 0 ? Number.POSITIVE_INFINITY : retry,
-      violated: allowed || retry === 0 ? NO_NAMES : [policies[0].name],
-      at,
-      tier: undefined,
-      dryRun: dryRun && !allowed ? true : undefined,
-      error: undefined,
       list: policies,
-      raw: undefined,
       layerOf: undefined,
+      allowed,
+      at,
+      results,
+      tier: undefined,
+      dryRun: dryRun && !allowed,
     })
     if (emitter.any) emitter.announce(decision, nearLimit)
     return decision
   }
 
-  /** The commonest call (consume, no options) on a store with the fast path: no request or result objects. */
+  /** `consumeFast` when the store threw: recovered as `run` would recover the same request. */
+  const fastFailed = (key: string, subject: string, t: number, error: unknown): Decision | Promise<Decision> => {
+    const n = policies.length
+    const request: StoreRequest = { keys: new Array<string>(n).fill(subject), policies, cost: 1, now: t, tag: subject, events: callEvents }
+    return recover({ mode: 'consume', key, request, layerOf: undefined, tier: undefined, at: undefined }, error)
+  }
+
+  /**
+   * The commonest call (consume, no options) on a store with the fast path: no request or result
+   * objects. Its rare branches are functions of their own, so that what runs per call is small
+   * enough for the engine to inline whole (the decision's constructor included).
+   */
   const consumeFast = (s: FastStore, where: string, key: string): Decision | Promise<Decision> => {
     const subject = encodeSubject(where, key)
     const t = now()
-    const n = policies.length
-    const results = n === 1 ? scratchResults : new Array<number>(3 * n)
+    const results = policies.length === 1 ? scratchResults : new Array<number>(3 * policies.length)
     let allowed: boolean
     // An eviction this call forces is this limiter's (see store-events.ts).
     const previous = storeHub.current
@@ -228,33 +209,38 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       allowed = s.consumeInto(subject, policies, 1, t, results)
     } catch (error) {
       storeHub.current = previous
-      const request: StoreRequest = {
-        keys: new Array<string>(n).fill(subject),
-        policies,
-        cost: 1,
-        now: t,
-        tag: subject,
-        events: callEvents,
-      }
-      return recover({ mode: 'consume', key, request, layerOf: undefined, tier: undefined, at: undefined }, error)
+      return fastFailed(key, subject, t, error)
     }
     storeHub.current = previous
     if (health.failing) health.calm()
-    if (n === 1) return decidedOne(key, allowed, t, results)
-    const decision = decisionOf({
-      key,
-      cost: 1,
-      list: policies,
-      layerOf: undefined,
+    if (results !== scratchResults) return decidedMany(key, allowed, t, results)
+    // One policy: the headline is its numbers, so the decision keeps no copy of the scratch. Built
+    // here, not by a helper: one call level less keeps the whole path within what the engine inlines.
+    const retry = results[2]
+    const decision = new DecisionRecord(
       allowed,
-      at: t,
-      results,
-      tier: undefined,
-      dryRun: dryRun && !allowed,
-    })
+      allowed ? 'ok' : retry < 0 ? 'exceeds-capacity' : 'limited',
+      key,
+      1,
+      policies[0].limit,
+      results[0],
+      results[1],
+      allowed ? 0 : retry < 0 ? Number.POSITIVE_INFINITY : retry,
+      allowed || retry === 0 ? NO_NAMES : [policies[0].name],
+      t,
+      undefined,
+      dryRun && !allowed ? true : undefined,
+      undefined,
+      policies,
+      undefined,
+      undefined,
+    )
     if (emitter.any) emitter.announce(decision, nearLimit)
     return decision
   }
+
+  /** A `consume` that `consumeFast` does not take (kept out of the entries, which the engine inlines into their callers). */
+  const consumeRun = (where: string, key: string, opts: ConsumeOptions | undefined) => run({ mode: 'consume', where, key, options: opts })
 
   /** A call: its store request built (its options checked), then asked of `plan.target` (default: the store). */
   const run = (plan: CallPlan): Decision | Promise<Decision> => {
@@ -286,19 +272,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     }
     return ask(plan.target ?? store, call)
   }
-  const refunds: SettleContext = {
-    store,
-    fallback,
-    now,
-    chargedByFallback,
-    chargedWith,
-    refunded,
-    run,
-    ask,
-    leases,
-    looked,
-    isClosed: () => closed,
-  }
+  const refunds: SettleContext = { store, fallback, now, run, ask, isClosed: () => closed, ...ledger }
 
   const resets: ResetContext = { store, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }
 
@@ -311,15 +285,13 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     decide: (key, opts) =>
       opts === undefined && fast !== undefined && !closed
         ? consumeFast(fast, 'limiter.decide()', key)
-        : run({ mode: 'consume', where: 'limiter.decide()', key, options: opts }),
+        : consumeRun('limiter.decide()', key, opts),
     // decide, and one resolved promise: no async function, no closure per call.
     consume(key, opts) {
       try {
         const where = 'limiter.consume()'
         return Promise.resolve(
-          opts === undefined && fast !== undefined && !closed
-            ? consumeFast(fast, where, key)
-            : run({ mode: 'consume', where, key, options: opts }),
+          opts === undefined && fast !== undefined && !closed ? consumeFast(fast, where, key) : consumeRun(where, key, opts),
         )
       } catch (error) {
         return Promise.reject(error)

@@ -1,6 +1,6 @@
 import { channel } from 'node:diagnostics_channel'
 import { LRUCache } from 'lru-cache'
-import type { Policy, PolicyState } from '../../limiter/policy.js'
+import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import { newOutcome } from '../../limiter/policy.js'
 import type { StoreEvents } from '../../limiter/store.js'
 import { policySlot } from '../policy-slot.js'
@@ -39,6 +39,9 @@ interface PendingEviction {
  * limited ones in a {@link LimitedHeap}; and the bookkeeping that keeps `maxKeys` (making room,
  * moving entries between the segments, the `evicted` events). Decisions are the store's.
  */
+/** A refund or a charge of one check: writes the check's new state into `out`, admitting always. */
+export type Adjustment = (policy: Policy, state: PolicyState | undefined, out: StepOutcome) => void
+
 export class Entries {
   readonly keys = new EntryKeys()
   readonly heap = new LimitedHeap()
@@ -160,7 +163,11 @@ export class Entries {
 
   /** Emits the queued `evicted` events. A listener may call the store again: the call's work is done by now. */
   flush(): void {
-    if (this.#pending.length === 0) return
+    // The check alone, on every write: small enough that the engine inlines it and not the rest.
+    if (this.#pending.length !== 0) this.#emitPending()
+  }
+
+  #emitPending(): void {
     const pending = this.#pending
     this.#pending = []
     if (!this.#warned) {
@@ -173,6 +180,36 @@ export class Entries {
       })
     }
     for (const each of pending) this.#events?.evicted?.(each)
+  }
+
+  /**
+   * A refund or a charge (`apply`) of every check, written whatever it admits: three numbers per
+   * check (remaining, resetAt, 0). `memKeys` is the caller's scratch, pinned while they are written.
+   */
+  adjust(keys: readonly string[], policies: readonly Policy[], now: number, apply: Adjustment, memKeys: string[]): number[] {
+    const n = policies.length
+    this.seen(now)
+    this.forget()
+    const results = new Array<number>(3 * n)
+    const out = this.#probe
+    this.pin(memKeys, n)
+    for (let i = 0; i < n; i++) memKeys[i] = this.keys.of(policySlot(policies[i]), keys[i])
+    for (let i = 0; i < n; i++) {
+      const policy = policies[i]
+      const memKey = memKeys[i]
+      const value = this.peek(memKey)
+      const at = value === undefined ? this.heap.positionOf(memKey) : -1
+      apply(policy, at >= 0 ? this.heap.states[at] : this.stateOf(value), out)
+      const remaining = out.remaining
+      const resetAt = out.resetAt
+      if (value !== undefined || at >= 0 || out.state !== undefined) this.put(memKey, policy, out.state, remaining, now, value, at)
+      results[3 * i] = remaining
+      results[3 * i + 1] = resetAt
+      results[3 * i + 2] = 0
+    }
+    this.unpin()
+    this.flush()
+    return results
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import { newOutcome } from '../../limiter/policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { policySlot } from '../policy-slot.js'
-import { Entries, type Value } from './entries.js'
+import { type Adjustment, Entries, type Value } from './entries.js'
 import { type MemoryStoreOptions, memoryStoreOptions } from './options.js'
 
 /**
@@ -37,12 +37,16 @@ export class MemoryStore implements Store {
    * in place instead of allocating a boxed one per decision (window states share `#outs`).
    */
   #bucketOut: StepOutcome = { state: 0, allowed: false, never: false, remaining: 0, resetAt: 0, retryAfterMs: 0, ttlMs: 0 }
-  #probe = newOutcome()
   #memKeys: string[] = []
   /** `consumeInto`'s subject, once per policy. */
   #subjectKeys: string[] = []
   #states: (PolicyState | undefined)[] = []
   #values: (Value | undefined)[] = []
+  /**
+   * A policy whose entries are keyed by the bare subject (see EntryKeys), once `#decideOne` has met
+   * it: the commonest decision finds its entry key with one comparison.
+   */
+  #barePolicy: Policy | undefined = undefined
 
   constructor(options: MemoryStoreOptions = {}) {
     this.maxKeys = memoryStoreOptions('new MemoryStore()', options).maxKeys
@@ -87,9 +91,18 @@ export class MemoryStore implements Store {
     return { allowed, now, results }
   }
 
-  /** The store's fast path (see `Store.consumeInto`): `consume` of one subject, into `results`. */
+  /**
+   * The store's fast path (see `Store.consumeInto`): `consume` of one subject, into `results`.
+   * Kept this small so that the engine inlines it into the limiter whatever else it inlines there.
+   */
   consumeInto(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[]): boolean {
-    if (policies.length === 1) return this.#decideOne(subject, policies[0], cost, now, true, results)
+    return policies.length === 1
+      ? this.#decideOne(subject, policies[0], cost, now, true, results)
+      : this.#consumeMany(subject, policies, cost, now, results)
+  }
+
+  /** `consumeInto` on several policies, all for the one subject. */
+  #consumeMany(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[]): boolean {
     const keys = this.#subjectKeys
     for (let i = 0; i < policies.length; i++) keys[i] = subject
     return this.#decideMany(keys, policies, cost, now, true, results)
@@ -128,35 +141,14 @@ export class MemoryStore implements Store {
   }
 
   /** A refund or a charge: every check's state changed by `apply`, which always admits. */
-  #adjust(request: StoreRequest, apply: (policy: Policy, state: PolicyState | undefined, out: StepOutcome) => void): StoreResult {
+  #adjust(request: StoreRequest, apply: Adjustment): StoreResult {
     this.#checkOpen()
-    const { keys, policies, now } = request
-    const n = policies.length
-    this.#checkFits(n)
-    const entries = this.#entries
-    entries.seen(now)
-    entries.forget()
-    const results = new Array<number>(3 * n)
-    const out = this.#probe
-    const memKeys = this.#memKeys
-    entries.pin(memKeys, n)
-    for (let i = 0; i < n; i++) memKeys[i] = entries.keys.of(policySlot(policies[i]), keys[i])
-    for (let i = 0; i < n; i++) {
-      const policy = policies[i]
-      const memKey = memKeys[i]
-      const value = entries.peek(memKey)
-      const at = value === undefined ? entries.heap.positionOf(memKey) : -1
-      apply(policy, at >= 0 ? entries.heap.states[at] : entries.stateOf(value), out)
-      const remaining = out.remaining
-      const resetAt = out.resetAt
-      if (value !== undefined || at >= 0 || out.state !== undefined) entries.put(memKey, policy, out.state, remaining, now, value, at)
-      results[3 * i] = remaining
-      results[3 * i + 1] = resetAt
-      results[3 * i + 2] = 0
+    this.#checkFits(request.policies.length)
+    return {
+      allowed: true,
+      now: request.now,
+      results: this.#entries.adjust(request.keys, request.policies, request.now, apply, this.#memKeys),
     }
-    entries.unpin()
-    entries.flush()
-    return { allowed: true, now, results }
   }
 
   #checkOpen(): void {
@@ -188,7 +180,7 @@ export class MemoryStore implements Store {
     const entries = this.#entries
     this.#checkOpen()
     entries.seen(now)
-    const memKey = entries.keys.of(policySlot(policy), key)
+    const memKey = policy === this.#barePolicy ? key : this.#memKeyOf(policy, key)
     // The entry decided last is still the most recently used: looking it up again would change nothing.
     const value = entries.lookup(memKey)
     if (value === undefined && entries.heap.size !== 0) {
@@ -226,6 +218,13 @@ export class MemoryStore implements Store {
     results[1] = resetAt
     results[2] = 0
     return true
+  }
+
+  /** The entry key of (policy, subject); remembers a policy whose entries are keyed by the bare subject. */
+  #memKeyOf(policy: Policy, subject: string): string {
+    const memKey = this.#entries.keys.of(policySlot(policy), subject)
+    if (memKey === subject) this.#barePolicy = policy
+    return memKey
   }
 
   /** The rest of `#decideOne` when nothing is written: a denial, a peek or a cost of 0. */

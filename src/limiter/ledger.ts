@@ -1,0 +1,54 @@
+import type { Decision } from './decision.js'
+import type { BuiltRequest, StoreCall } from './layers.js'
+import { requestWith } from './layers.js'
+import type { Policy } from './policy.js'
+
+/**
+ * What a limiter remembers of the decisions it made, for `refund`, `settle` and `release`: held
+ * weakly, so a decision nobody keeps is forgotten with it.
+ */
+export interface Ledger {
+  /** Decisions charged by the fallback store: their refunds, settles and releases go there. */
+  readonly chargedByFallback: WeakSet<Decision>
+  /** Admitted decisions made with per-call policies or layers: the request they charged (without its lease). */
+  readonly chargedWith: WeakMap<Decision, BuiltRequest>
+  /** Decisions already given back by refund({ decision }) or settled: a second refund gives nothing. */
+  readonly refunded: WeakSet<Decision>
+  /** Admitted decisions holding a lease (concurrency policies): the call that took it. */
+  readonly leases: WeakMap<Decision, StoreCall>
+  /** Decisions of peeks: admitted, with a cost, yet they charged nothing (a settle corrects nothing). */
+  readonly looked: WeakSet<Decision>
+}
+
+export function newLedger(): Ledger {
+  return {
+    chargedByFallback: new WeakSet(),
+    chargedWith: new WeakMap(),
+    refunded: new WeakSet(),
+    leases: new WeakMap(),
+    looked: new WeakSet(),
+  }
+}
+
+/**
+ * Records what `call` charged or took, decided by the store (`main`) or the fallback, when the
+ * limiter's own policies are `defaults`.
+ */
+export function record(ledger: Ledger, call: StoreCall, decision: Decision, main: boolean, defaults: readonly Policy[]): void {
+  if (call.mode === 'peek') {
+    ledger.looked.add(decision)
+    return
+  }
+  if (call.mode !== 'consume' || !decision.allowed || decision.reason !== 'ok') return
+  const { request, layerOf } = call
+  if (!main) ledger.chargedByFallback.add(decision)
+  if (request.lease !== undefined && request.cost > 0) ledger.leases.set(decision, call)
+  // What a charge was made on, when not the limiter's defaults: refund({ decision }) gives back there,
+  // without the lease (a refund or a settle gives back cost, never the slot: that is `release`'s).
+  if (layerOf !== undefined || request.policies !== defaults) {
+    ledger.chargedWith.set(decision, {
+      request: request.lease === undefined ? request : requestWith(request, request.cost, request.now, undefined),
+      layerOf,
+    })
+  }
+}
