@@ -1,22 +1,12 @@
 // The shared adapter suite: every scenario runs on Express 4 and 5, Koa 2 and 3, Fastify 4 and 5,
 // plain fetch and Hono, asserts its expectations there, and at the end every framework's
 // responses (status, rate-limit headers, body) must equal Express 5's.
-import { afterAll, describe, expect, it } from 'vitest'
+import { expect } from 'vitest'
 import { allowList } from '../../src/http/allow-list.js'
 import { apiKey, ipKey } from '../../src/http/keys.js'
 import { createLimiter, fixedWindow, MemoryStore, type Store, StoreError, tokenBucket } from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
-import {
-  type AppSpec,
-  build,
-  FRAMEWORKS,
-  type Framework,
-  type LimitOptions,
-  type Req,
-  type Res,
-  sendAll,
-  withoutRequestId,
-} from './harness.js'
+import { describeOnEveryFramework, type LimitOptions, type Res, type Scenario } from './harness.js'
 
 const T0 = 1_700_000_000_000
 
@@ -31,13 +21,6 @@ function failingStore(): Store {
     throw new StoreError('ERR_RK_STORE', 'connection refused (secret-host:6379)')
   }
   return { consume: fail, peek: fail, refund: fail, reset: fail, close: () => {} }
-}
-
-interface Scenario {
-  name: string
-  spec: () => AppSpec
-  requests: readonly Req[]
-  check: (res: Res[]) => void
 }
 
 const statuses = (res: Res[]) => res.map((r) => r.status)
@@ -369,33 +352,4 @@ const scenarios: Scenario[] = [
   },
 ]
 
-const results = new Map<string, Map<Framework, Res[]>>()
-
-describe.each(FRAMEWORKS)('%s', (framework) => {
-  it.each(scenarios.map((s) => [s.name, s] as const))('%s', async (_name, scenario) => {
-    const app = await build(framework, scenario.spec())
-    try {
-      const res = await sendAll(app, scenario.requests)
-      let byFramework = results.get(scenario.name)
-      if (byFramework === undefined) results.set(scenario.name, (byFramework = new Map()))
-      byFramework.set(framework, res)
-      scenario.check(res)
-    } finally {
-      await app.close()
-    }
-  })
-})
-
-describe('every framework answers identically', () => {
-  it.each(scenarios.map((s) => [s.name] as const))('%s', (name) => {
-    const byFramework = results.get(name)
-    expect(byFramework?.size).toBe(FRAMEWORKS.length)
-    const comparable = (framework: Framework) => byFramework?.get(framework)?.map((r) => ({ ...r, body: withoutRequestId(r.body) }))
-    const reference = comparable('express5')
-    for (const framework of FRAMEWORKS) expect({ framework, res: comparable(framework) }).toEqual({ framework, res: reference })
-  })
-})
-
-afterAll(() => {
-  results.clear()
-})
+describeOnEveryFramework(scenarios, 'every framework answers identically')

@@ -12,6 +12,7 @@ import { Hono } from 'hono'
 import koa3 from 'koa'
 import koa2 from 'koa2'
 import request from 'supertest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { rateLimit as expressRateLimit } from '../../adapters/express.js'
 import fastifyRateLimit from '../../adapters/fastify.js'
 import { type FetchCheck, rateLimit as fetchRateLimit } from '../../adapters/fetch.js'
@@ -307,4 +308,46 @@ export async function sendAll(app: App, requests: readonly Req[]): Promise<Res[]
   const out: Res[] = []
   for (const req of requests) out.push(await app.send(req))
   return out
+}
+
+/** A request sequence run against one app, on every framework. */
+export interface Scenario {
+  name: string
+  spec: () => AppSpec
+  requests: readonly Req[]
+  check: (res: Res[]) => void
+}
+
+/**
+ * Runs every scenario on every framework (each checked on its own), then checks that every
+ * framework answered each scenario exactly as Express 5 did (request ids aside).
+ */
+export function describeOnEveryFramework(scenarios: readonly Scenario[], identically: string): void {
+  const results = new Map<string, Map<Framework, Res[]>>()
+  describe.each(FRAMEWORKS)('%s', (framework) => {
+    it.each(scenarios.map((s) => [s.name, s] as const))('%s', async (_name, scenario) => {
+      const app = await build(framework, scenario.spec())
+      try {
+        const res = await sendAll(app, scenario.requests)
+        let byFramework = results.get(scenario.name)
+        if (byFramework === undefined) results.set(scenario.name, (byFramework = new Map()))
+        byFramework.set(framework, res)
+        scenario.check(res)
+      } finally {
+        await app.close()
+      }
+    })
+  })
+  describe(identically, () => {
+    it.each(scenarios.map((s) => [s.name] as const))('%s', (name) => {
+      const byFramework = results.get(name)
+      expect(byFramework?.size).toBe(FRAMEWORKS.length)
+      const comparable = (framework: Framework) => byFramework?.get(framework)?.map((r) => ({ ...r, body: withoutRequestId(r.body) }))
+      const reference = comparable('express5')
+      for (const framework of FRAMEWORKS) expect({ framework, res: comparable(framework) }).toEqual({ framework, res: reference })
+    })
+  })
+  afterAll(() => {
+    results.clear()
+  })
 }

@@ -1,11 +1,11 @@
 // Load shedding on every framework: a request denied by the fleet budget alone is a 503 with
 // Retry-After and a problem body that says it is load shedding, while a higher priority is still
 // admitted; a client over its own limit still gets a 429. Every framework answers identically.
-import { afterAll, describe, expect, it } from 'vitest'
+import { expect } from 'vitest'
 import { fixedWindow, tokenBucket } from '../../src/index.js'
 import { providerPlan } from '../../src/provider/index.js'
 import { clock } from '../helpers/clock.js'
-import { type AppSpec, build, FRAMEWORKS, type Framework, type Req, type Res, sendAll, withoutRequestId } from './harness.js'
+import { type AppSpec, describeOnEveryFramework, type Scenario } from './harness.js'
 
 const T0 = 1_700_000_000_000 // 20 s into a minute: a 1-minute window has 40 s left
 
@@ -23,7 +23,7 @@ function spec(perClient: number): AppSpec {
   return { global: { plan, now: clock(T0).now } }
 }
 
-const scenarios: { name: string; spec: () => AppSpec; requests: readonly Req[]; check: (res: Res[]) => void }[] = [
+const scenarios: Scenario[] = [
   {
     name: 'background shed with 503 + Retry-After while critical is served, then critical shed last',
     spec: () => spec(100),
@@ -54,33 +54,4 @@ const scenarios: { name: string; spec: () => AppSpec; requests: readonly Req[]; 
   },
 ]
 
-const results = new Map<string, Map<Framework, Res[]>>()
-
-describe.each(FRAMEWORKS)('%s', (framework) => {
-  it.each(scenarios.map((s) => [s.name, s] as const))('%s', async (_name, scenario) => {
-    const app = await build(framework, scenario.spec())
-    try {
-      const res = await sendAll(app, scenario.requests)
-      let byFramework = results.get(scenario.name)
-      if (byFramework === undefined) results.set(scenario.name, (byFramework = new Map()))
-      byFramework.set(framework, res)
-      scenario.check(res)
-    } finally {
-      await app.close()
-    }
-  })
-})
-
-describe('every framework sheds identically', () => {
-  it.each(scenarios.map((s) => [s.name] as const))('%s', (name) => {
-    const byFramework = results.get(name)
-    expect(byFramework?.size).toBe(FRAMEWORKS.length)
-    const comparable = (framework: Framework) => byFramework?.get(framework)?.map((r) => ({ ...r, body: withoutRequestId(r.body) }))
-    const reference = comparable('express5')
-    for (const framework of FRAMEWORKS) expect({ framework, res: comparable(framework) }).toEqual({ framework, res: reference })
-  })
-})
-
-afterAll(() => {
-  results.clear()
-})
+describeOnEveryFramework(scenarios, 'every framework sheds identically')

@@ -52,17 +52,18 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
   const indexOf = calendar ? monthIndex : (now: number) => Math.floor(now / windowMs)
   const endOf = calendar ? monthEnd : (index: number) => (index + 1) * windowMs
 
+  /** The window counting at `now`: the state's own when it is newer (a clock that ran backwards never reopens an old one). */
+  const windowAt = (state: PolicyState | undefined, now: number): number => {
+    const index = indexOf(now)
+    return state !== undefined && (state as number[])[0] > index ? (state as number[])[0] : index
+  }
+  /** The count of window `index` in `state`. */
+  const countIn = (state: PolicyState | undefined, index: number): number =>
+    state !== undefined && (state as number[])[0] === index ? (state as number[])[1] : 0
+
   const step = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void => {
-    let index = indexOf(now)
-    let count = 0
-    if (state !== undefined) {
-      const s = state as number[]
-      // A clock that ran backwards stays in the newer window: it never reopens an old one.
-      if (s[0] >= index) {
-        index = s[0]
-        count = s[1]
-      }
-    }
+    const index = windowAt(state, now)
+    const count = countIn(state, index)
     const end = endOf(index)
     out.resetAt = end
     out.ttlMs = end - now
@@ -121,17 +122,9 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
   }
 
   const charge = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome): void => {
-    let index = indexOf(now)
-    let count = 0
-    if (state !== undefined) {
-      const s = state as number[]
-      if (s[0] >= index) {
-        index = s[0]
-        count = s[1]
-      }
-    }
+    const index = windowAt(state, now)
     // No limit check: the window may be overdrawn; it ends at its edge as always.
-    count += cost
+    const count = countIn(state, index) + cost
     const end = endOf(index)
     out.allowed = true
     out.never = false
