@@ -80,3 +80,28 @@ describe('a client hanging up mid-body keeps the actual cost already known when 
     await until(async () => expect(await left(limiter)).toBe(500))
   })
 })
+
+describe('a client hanging up is never charged by the actualCost hook', () => {
+  it('fetch: the hook is not asked for a response the client cancelled', async () => {
+    const limiter = tokens()
+    const hook = vi.fn(() => 900)
+    const handler = withRateLimit(
+      () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode('partial'))
+            },
+          }),
+        ),
+      { limiter, key: () => KEY, cost: 100, actualCost: hook },
+    )
+    const res = await handler(new Request('http://x/export'))
+    const reader = res.body?.getReader()
+    await reader?.read()
+    await reader?.cancel()
+    await Promise.resolve()
+    expect(hook).not.toHaveBeenCalled()
+    expect(await left(limiter)).toBe(900)
+  })
+})
