@@ -95,10 +95,14 @@ export function requestEnd<Info extends HttpRequestInfo>(
         limiter.refund(counted.key, { decision, policies: counted.policies, layers: counted.layers, tag: counted.tag }).catch(ignore)
         return
       }
-      // A client that hung up keeps its estimate: hanging up never lowers the charge.
-      if (!settles || r.aborted) return
+      // A hung-up request's hook is not asked: it would judge a response that was never finished.
+      if (!settles || (r.aborted && hook !== undefined && r.reportedCost === undefined)) return
       const actual = actualOf(r, info)
-      if (actual !== undefined && actual !== decision.cost) limiter.settle(decision, actual).catch(ignore)
+      if (actual === undefined || actual === decision.cost) return
+      // A client that hung up keeps its estimate — hanging up never lowers the charge — but pays an
+      // actual cost already known above it (reported, or sent as the header, before the body ended).
+      if (r.aborted && actual < decision.cost) return
+      limiter.settle(decision, actual).catch(ignore)
     }
   }
 }
