@@ -22,7 +22,8 @@ export function hasConcurrency(policies: readonly Pick<Policy, 'kind'>[]): boole
  * concurrency policy (no plan), so its per-policy results need not be built to tell.
  */
 function holdsLease(decision: Decision, always: boolean): boolean {
-  return decision.allowed && decision.reason === 'ok' && decision.cost > 0 && (always || hasConcurrency(decision.policies))
+  // Whatever its cost: a consume of cost 0 takes a slot too (a request in flight is not a cost).
+  return decision.allowed && decision.reason === 'ok' && (always || hasConcurrency(decision.policies))
 }
 
 const NO_HEADERS: HeaderReader = { get: () => undefined }

@@ -42,7 +42,7 @@ export function record(ledger: Ledger, call: StoreCall, decision: Decision, main
   if (call.mode !== 'consume' || !decision.allowed || decision.reason !== 'ok') return
   const { request, layerOf } = call
   if (!main) ledger.chargedByFallback.add(decision)
-  if (request.lease !== undefined && request.cost > 0) ledger.leases.set(decision, call)
+  if (request.lease !== undefined) ledger.leases.set(decision, call)
   // What a charge was made on, when not the limiter's defaults: refund({ decision }) gives back there,
   // without the lease (a refund or a settle gives back cost, never the slot: that is `release`'s).
   if (layerOf !== undefined || request.policies !== defaults) {

@@ -255,9 +255,8 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     } else {
       built = buildRequest(requests, { where, key, options: opts, defaultCost: plan.defaultCost ?? 1 })
     }
-    // A consume of concurrency policies takes a lease: one number for all of them, kept by the decision
-    // (a peek gets one too, to ask with: it is recorded nowhere).
-    if ((mode === 'consume' || mode === 'peek') && (opts === undefined ? leasing : needsLease(built.request))) {
+    // A consume of concurrency policies takes a lease (whatever its cost): one number for all of them, kept by the decision.
+    if (mode === 'consume' && (opts === undefined ? leasing : needsLease(built.request))) {
       const r = built.request
       built = { request: requestWith(r, r.cost, r.now, newLease()), layerOf: built.layerOf }
     }

@@ -1,3 +1,4 @@
+import { LOOK } from '../limiter/algorithms/concurrency.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, StoreError } from '../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../limiter/policy.js'
 import { newOutcome } from '../limiter/policy.js'
@@ -112,20 +113,27 @@ export function casStore(options: CasStoreOptions): Store {
       const outs: StepOutcome[] = policies.map(() => newOutcome())
       let allowed = true
       for (let i = 0; i < n; i++) {
-        policies[i].step(states[i], cost, now, outs[i], request.lease)
+        policies[i].step(states[i], cost, now, outs[i], request.lease ?? (charge ? undefined : LOOK))
         if (!outs[i].allowed) allowed = false
       }
       const results = new Array<number>(3 * n)
-      if (charge && allowed && cost > 0) {
-        const writes: CasWrite[] = outs.map((out, i) => ({
-          key: keys[i],
-          expected: found[i]?.version,
-          value: out.state === undefined ? undefined : encodeState(out.state),
-          ttlMs: Math.max(1, out.ttlMs),
-        }))
+      // A consume with a lease writes its concurrency checks whatever the cost (a slot is not a cost).
+      if (charge && allowed && (cost > 0 || request.lease !== undefined)) {
+        const writes: CasWrite[] = []
+        for (let i = 0; i < n; i++) {
+          if (cost === 0 && policies[i].kind !== 'concurrency') continue
+          const out = outs[i]
+          writes.push({
+            key: keys[i],
+            expected: found[i]?.version,
+            value: out.state === undefined ? undefined : encodeState(out.state),
+            ttlMs: Math.max(1, out.ttlMs),
+          })
+        }
         if (!(await backend.commit(writes))) continue
       } else {
-        for (let i = 0; i < n; i++) if (outs[i].allowed && cost > 0) policies[i].step(states[i], 0, now, outs[i], request.lease)
+        for (let i = 0; i < n; i++)
+          if (outs[i].allowed && (cost > 0 || request.lease !== undefined)) policies[i].step(states[i], 0, now, outs[i])
       }
       for (let i = 0; i < n; i++) {
         results[3 * i] = outs[i].remaining

@@ -128,20 +128,21 @@ describe.each(STORES)('concurrency on %s', (_name, newStore) => {
     c.set(T0 + 8_000)
     expect(await store.consume({ ...request, now: T0 + 8_000 })).toMatchObject({ allowed: true, results: [1, T0 + 18_000, 0] })
     // Still held past its first deadline, gone after the renewed one.
-    expect((await store.peek({ ...request, cost: 0, lease: 7, now: T0 + 17_999 })).results[0]).toBe(1)
+    expect((await store.peek({ ...request, cost: 0, lease: undefined, now: T0 + 17_999 })).results[0]).toBe(1)
     c.set(T0 + 18_000)
-    expect((await store.peek({ ...request, cost: 0, lease: 7, now: T0 + 18_000 })).results[0]).toBe(2)
+    expect((await store.peek({ ...request, cost: 0, lease: undefined, now: T0 + 18_000 })).results[0]).toBe(2)
   })
 
-  it('a cost of 0 only looks: it takes no slot, and its release is nothing', async () => {
+  it('a consume of cost 0 takes a slot all the same (a request in flight is not a cost); a peek takes none', async () => {
     const { limiter, free } = setup({}, 1)
-    const look = await limiter.consume('k', { cost: 0 })
-    expect(look.allowed).toBe(true)
+    expect((await limiter.peek('k', { cost: 0 })).allowed).toBe(true)
     expect(await free()).toBe(1)
-    const d = await limiter.consume('k', { cost: 5 })
-    expect(d.allowed).toBe(true)
-    await limiter.release(look)
+    const zero = await limiter.consume('k', { cost: 0 })
+    expect(zero.allowed).toBe(true)
     expect(await free()).toBe(0)
+    expect(await limiter.consume('k', { cost: 5 })).toMatchObject({ allowed: false, violated: ['in-flight'] })
+    await limiter.release(zero)
+    expect(await free()).toBe(1)
   })
 
   it('with rate policies, all or nothing: a rate denial takes no lease, a concurrency denial charges no token', async () => {

@@ -25,6 +25,12 @@ export interface ConcurrencyOptions extends PolicyOptionsBase {
 
 const KNOWN = { name: true, limit: true, leaseMs: true, retryAfter: true } as const
 
+/**
+ * The lease a store passes to a concurrency policy's `step` to ask without taking a slot (a peek,
+ * or a store's own probe): leases the limiter draws are never negative.
+ */
+export const LOOK = -1
+
 /** The most leases one subject may hold: a lease is two numbers of state, copied on each step. */
 export const MAX_CONCURRENCY = 100_000
 
@@ -36,7 +42,8 @@ export const MAX_CONCURRENCY = 100_000
  * longer. Releasing twice, after expiry, or a lease the store never saw does nothing: the count
  * never goes below zero.
  *
- * A request takes one slot whatever its `cost` (a cost of 0 only looks). Combine it with rate
+ * A request (`consume`) takes one slot whatever its `cost`, 0 included: a reservation of 0 settled
+ * later is still a request in flight; a `peek` takes none. Combine it with rate
  * policies in one list: all-or-nothing, a request denied by a rate takes no slot, and one denied
  * for concurrency is charged nothing.
  *
@@ -79,12 +86,23 @@ export function concurrency(options: ConcurrencyOptions): Policy {
     out.ttlMs = latest - now
   }
 
+  /** A denial's wait: the short hint, or until the earliest lease expires if sooner (at least 1 ms). */
+  const retryHint = (held: number[], now: number): number => {
+    let earliest = Number.POSITIVE_INFINITY
+    for (let i = 1; i < held.length; i += 2) if (held[i] < earliest) earliest = held[i]
+    return Math.max(1, Math.min(retryMs, earliest - now))
+  }
+
   const step = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome, lease?: number): void => {
     const held = live(state, now)
     describe(held, now, out)
     out.retryAfterMs = 0
     out.never = false
-    if (cost === 0) {
+    // With a lease, a consume: it takes a slot whatever its cost (a request in flight is not a cost).
+    // With LOOK (a peek) or none at cost 0 (a probe), a look: cost 0 reports, a cost asks whether a
+    // new request would fit. None at a cost: a store that passes no leases, told so below.
+    const looks = lease === LOOK || (lease === undefined && cost === 0)
+    if (looks && cost === 0) {
       out.allowed = true
       return
     }
@@ -95,12 +113,19 @@ export function concurrency(options: ConcurrencyOptions): Policy {
       out.state = state
       return
     }
-    if (typeof lease !== 'number' || !Number.isFinite(lease)) {
+    if (looks) {
+      out.allowed = held.length / 2 < limit
+      if (out.allowed) out.remaining = limit - held.length / 2 - 1
+      else out.retryAfterMs = retryHint(held, now)
+      out.state = state
+      return
+    }
+    if (typeof lease !== 'number' || !Number.isFinite(lease) || lease < 0) {
       throw new ConfigurationError(
         'ERR_RK_INVALID_ARGUMENT',
         `concurrency "${policyName}"`,
         'lease',
-        'must be the request lease the store passes to step (StoreRequest.lease): this store does not support concurrency policies',
+        'must be the request lease the store passes to step (StoreRequest.lease; LOOK for a peek): this store does not support concurrency policies',
         lease,
       )
     }
@@ -119,11 +144,9 @@ export function concurrency(options: ConcurrencyOptions): Policy {
       describe(held, now, out)
       return
     }
-    let earliest = Number.POSITIVE_INFINITY
-    for (let i = 1; i < held.length; i += 2) if (held[i] < earliest) earliest = held[i]
     out.allowed = false
     out.state = state
-    out.retryAfterMs = Math.max(1, Math.min(retryMs, earliest - now))
+    out.retryAfterMs = retryHint(held, now)
   }
 
   const refund = (

@@ -1,14 +1,12 @@
 import { channel } from 'node:diagnostics_channel'
 import { LRUCache } from 'lru-cache'
+import { LOOK } from '../../limiter/algorithms/concurrency.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import { newOutcome } from '../../limiter/policy.js'
 import type { StoreEvents } from '../../limiter/store.js'
 import { policySlot } from '../policy-slot.js'
 import { EntryKeys } from './entry-keys.js'
 import { LimitedHeap } from './limited-heap.js'
-
-/** A lease number no request holds (leases are >= 0): a probe of a concurrency policy takes none. */
-const NO_LEASE = -1
 
 /**
  * What the LRU holds per entry: a window state (an array), or — for a token bucket, whose state
@@ -235,8 +233,8 @@ export class Entries {
     }
     if (remaining === 0) {
       const spent = this.#spent
-      // A probe: would one more request pass? (A concurrency limit needs a lease for it: one held by nobody.)
-      policy.step(state, 1, now, spent, NO_LEASE)
+      // A probe: would one more request pass? (Without a lease, a concurrency limit only looks.)
+      policy.step(state, 1, now, spent, LOOK)
       if (!spent.allowed && !spent.never) {
         // A full concurrency limit is kept until its last lease expires, not just until the retry hint.
         const until = policy.kind === 'concurrency' ? spent.resetAt : now + spent.retryAfterMs

@@ -1,3 +1,4 @@
+import { LOOK } from '../../limiter/algorithms/concurrency.js'
 import { ConfigurationError, StoreError } from '../../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import { newOutcome } from '../../limiter/policy.js'
@@ -83,7 +84,9 @@ export class MemoryStore implements Store {
 
   peek(request: StoreRequest): StoreResult {
     const results = new Array<number>(3 * request.policies.length)
-    const { keys, policies, cost, now, lease } = request
+    const { keys, policies, cost, now } = request
+    // Concurrency checks are asked with LOOK: would a request fit, taking no slot.
+    const lease = request.lease ?? (hasConcurrency(policies) ? LOOK : undefined)
     const allowed =
       lease === undefined
         ? this.#decide(keys, policies, cost, now, false, results)
@@ -318,21 +321,22 @@ export class MemoryStore implements Store {
       policy.step(state, cost, now, outs[i], lease)
       if (!outs[i].allowed) allowed = false
     }
-    const write = charge && allowed && cost > 0
+    // A consume with a lease writes its concurrency checks whatever the cost (a slot is not a cost).
+    const write = charge && allowed && (cost > 0 || lease !== undefined)
     // While this request's entries are written, making room for one never evicts another.
     if (write) this.#entries.pin(memKeys, n)
     for (let i = 0; i < n; i++) {
       const out = outs[i]
-      if (write) {
+      if (write && (cost > 0 || policies[i].kind === 'concurrency')) {
         const at = values[i] === undefined ? this.#entries.heap.positionOf(memKeys[i]) : -1
         this.#entries.put(memKeys[i], policies[i], out.state, out.remaining, now, values[i], at)
       } else if (!out.allowed) {
         // A full concurrency limit stays protected while its leases live (until the last expires).
         const until = policies[i].kind === 'concurrency' ? out.resetAt : now + out.retryAfterMs
         if (charge && !out.never) this.#entries.protect(memKeys[i], values[i], until)
-      } else if (cost > 0) {
-        // Nothing is charged: report the admitting policies' uncharged state.
-        policies[i].step(states[i], 0, now, out, lease)
+      } else if (cost > 0 || lease !== undefined) {
+        // Nothing is charged: report the admitting policies' uncharged state (a look, taking no slot).
+        policies[i].step(states[i], 0, now, out)
       }
       results[3 * i] = out.remaining
       results[3 * i + 1] = out.resetAt
@@ -344,4 +348,10 @@ export class MemoryStore implements Store {
     this.#entries.flush()
     return allowed
   }
+}
+
+/** Some check of the list is a concurrency one. */
+function hasConcurrency(policies: readonly Policy[]): boolean {
+  for (let i = 0; i < policies.length; i++) if (policies[i].kind === 'concurrency') return true
+  return false
 }

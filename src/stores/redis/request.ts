@@ -1,3 +1,4 @@
+import { LOOK } from '../../limiter/algorithms/concurrency.js'
 import { ConfigurationError } from '../../limiter/errors.js'
 import type { Policy } from '../../limiter/policy.js'
 import type { StoreRequest } from '../../limiter/store.js'
@@ -51,8 +52,8 @@ export function checkArguments(
   const given = request.lease
   let lease: string | undefined
   if (op === OP.consume || op === OP.peek || op === OP.refund) {
-    if (typeof given === 'number' && Number.isFinite(given)) lease = String(given)
-    else if (op !== OP.refund && cost > 0) {
+    if (typeof given === 'number' && Number.isFinite(given) && given >= 0) lease = String(given)
+    else if ((given !== undefined && !(given === LOOK && op === OP.peek)) || (op === OP.consume && cost > 0)) {
       // As the policy's own step: a concurrency check that may take a slot needs the request's lease.
       for (const policy of request.policies) {
         if (policy.kind === 'concurrency' && policy.limit > 0) {
@@ -60,7 +61,7 @@ export function checkArguments(
             'ERR_RK_INVALID_ARGUMENT',
             `concurrency "${policy.name}"`,
             'lease',
-            'must be a finite number (StoreRequest.lease: the limiter sets it) when a concurrency check may take a slot',
+            'must be a number >= 0 (StoreRequest.lease: the limiter sets it on a consume of a concurrency check)',
             given,
           )
         }

@@ -346,9 +346,16 @@ if hasCc then
     if t1 and t1 > latest then latest = t1 end                     -- full allowance again when the last one ends
     local rem = limit - live
     if rem < 0 then rem = 0 end
-    if cost == 0 then return 0, nil, rem, latest end               -- a look
+    if cost == 0 and not lease then return 0, nil, rem, latest end  -- a look (a consume, with its lease, takes a slot whatever its cost)
     if limit == 0 then return -1, nil, rem, latest end             -- never
-    if not lease then error('ERR a concurrency check needs the request lease') end
+    if not lease then                                              -- a peek: would a new request fit?
+      if live < limit then return 0, nil, limit - live - 1, latest end
+      local first = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+      local wait = tonumber(first[2]) - now
+      if wait > retryMs then wait = retryMs end
+      if wait < 1 then wait = 1 end
+      return wait, nil, rem, latest
+    end
     local mine = redis.call('ZSCORE', key, lease)
     local held = mine and tonumber(mine) > now                     -- the same lease again: renewed, admitted once
     if held or live < limit then
@@ -422,10 +429,10 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
     out[o + 1] = 1; o = o + 1
     return
   end
-  if n == 1 and op == 1 and cost > 0 then
+  if n == 1 and op == 1 then
     -- Fast path, the common case: consume from one token bucket whose limit is not 0 (tbStep, inlined).
     local v = specs[tonumber(ARGV[at])]
-    if v[1] == 1 and v[2] > 0 and cost <= v[3] then              -- else never admissible: the general path says so
+    if v[1] == 1 and v[2] > 0 and cost > 0 and cost <= v[3] then              -- else never admissible: the general path says so
       local key, burst, tpm, tt = KEYS[base + 1], v[3], v[4], v[5]
       local raw = redis.call('GET', key)                         -- stored TAT, or false
       local nowT = now * tpm                                     -- now, in ticks
@@ -521,18 +528,18 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
     if retry ~= 0 then allowed = false end
   end
   out[s] = allowed and 1 or 0; o = s + 3 * n
-  if allowed and op == 1 and cost > 0 then                       -- admitted: charge every check
+  if allowed and op == 1 and (cost > 0 or lease) then            -- admitted: charge every check (leases whatever the cost)
     for i = 1, n do
       local v = specsOf[i]
       if v[1] == 5 then ccWrite(KEYS[base + i], states[i], now, v[3], out[s + 3 * i - 1])
-      else put(KEYS[base + i], states[i], out[s + 3 * i - 1] - now + extra) end
+      elseif cost > 0 then put(KEYS[base + i], states[i], out[s + 3 * i - 1] - now + extra) end
     end
     return
   end
-  if cost > 0 then                                               -- nothing charged: admitting checks report their uncharged state
+  if cost > 0 or lease then                                      -- nothing charged: admitting checks report their uncharged state
     for i = 1, n do
       if out[s + 3 * i] == 0 then
-        local _, _, rem, resetAt = step(specsOf[i], raws[i], 0, now, KEYS[base + i], lease)
+        local _, _, rem, resetAt = step(specsOf[i], raws[i], 0, now, KEYS[base + i], nil)  -- a look: no lease
         out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt
       end
     end

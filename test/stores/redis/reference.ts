@@ -1,3 +1,4 @@
+import { LOOK } from '../../../src/limiter/algorithms/concurrency.js'
 import { newOutcome, type Policy, type PolicyState, type StepOutcome } from '../../../src/limiter/policy.js'
 import type { StoreRefundRequest, StoreRequest, StoreResult } from '../../../src/limiter/store.js'
 
@@ -60,7 +61,7 @@ export class ReferenceStore {
     for (let i = 0; i < n; i++) {
       const state = this.states.get(this.#key(keys[i], policies[i]))
       const out = newOutcome()
-      policies[i].step(state, cost, now, out, lease)
+      policies[i].step(state, cost, now, out, lease ?? (charge ? undefined : LOOK))
       outs.push(out)
       states.push(state)
       if (!out.allowed) allowed = false
@@ -69,13 +70,14 @@ export class ReferenceStore {
     for (let i = 0; i < n; i++) {
       const out = outs[i]
       const retry = out.allowed ? 0 : out.retryAfterMs
-      if (charge && allowed && cost > 0) {
+      // A consume with a lease writes its concurrency checks whatever the cost (a slot is not a cost).
+      if (charge && allowed && (cost > 0 || (lease !== undefined && policies[i].kind === 'concurrency'))) {
         const key = this.#key(keys[i], policies[i])
         if (out.state === undefined) this.states.delete(key)
         else this.states.set(key, out.state)
-      } else if (cost > 0) {
-        // Nothing charged: remaining and reset describe the uncharged state.
-        policies[i].step(states[i], 0, now, out, lease)
+      } else if (cost > 0 || lease !== undefined) {
+        // Nothing charged: remaining and reset describe the uncharged state (a look: no lease).
+        policies[i].step(states[i], 0, now, out)
       }
       results.push(out.remaining, out.resetAt, retry)
     }

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '7d8e437777fe91d451f28a5bf641f4544880d0c4',
+  decide: '61f59edf510f2b81faa2a1dd557b0278b92defc4',
 }
 
 describe('Lua scripts', () => {
