@@ -2,7 +2,7 @@
 // at the actual cost (reserve-then-settle), and count modes' refunds — composed into the one
 // `finish` the adapters call, exactly once. Built only for the decisions that need it.
 import type { Decision } from '../limiter/decision.js'
-import type { Policy } from '../limiter/policy.js'
+import { hasConcurrency } from '../limiter/policy.js'
 import type { Limiter } from '../limiter/types.js'
 import { type ActualCostSource, costFromHeader, isCost } from './actual-cost.js'
 import { type CountedRequest, countingFinish, type HttpFinish, responseCounts } from './count-mode.js'
@@ -10,12 +10,6 @@ import type { HeaderReader, HttpRequestInfo } from './request.js'
 
 /** Code of the warning given when `actualCost` yields something that is not a cost. */
 export const ACTUAL_COST_INVALID = 'RK_ACTUAL_COST_INVALID'
-
-/** Whether a list holds a concurrency policy (its admitted decisions hold a lease). */
-export function hasConcurrency(policies: readonly Pick<Policy, 'kind'>[]): boolean {
-  for (let i = 0; i < policies.length; i++) if (policies[i].kind === 'concurrency') return true
-  return false
-}
 
 /**
  * Whether an admitted decision took a lease. `always`: every decision is on a list with a

@@ -154,3 +154,9 @@ export function newOutcome(): StepOutcome {
 }
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/
+
+/** Some policy of the list is a concurrency limit (its requests take leases). */
+export function hasConcurrency(policies: readonly Pick<Policy, 'kind'>[]): boolean {
+  for (let i = 0; i < policies.length; i++) if (policies[i].kind === 'concurrency') return true
+  return false
+}

@@ -1,6 +1,7 @@
 import type { Decision } from './decision.js'
 import { invalidAtRequest } from './errors.js'
 import { requestWith, type StoreCall } from './layers.js'
+import { hasConcurrency } from './policy.js'
 import { invalidInCall } from './policy-list.js'
 import { type RefundContext, refund } from './refund.js'
 import type { Store, StoreRequest, StoreResult } from './store.js'
@@ -24,9 +25,7 @@ function onlyLeases(request: StoreRequest): boolean {
 
 /** The leases a request takes: one per concurrency policy, under one number. */
 export function needsLease(request: StoreRequest): boolean {
-  const list = request.policies
-  for (let i = 0; i < list.length; i++) if (list[i].kind === 'concurrency') return true
-  return false
+  return hasConcurrency(request.policies)
 }
 
 // Lease numbers: random 53-bit integers, so that two processes sharing a store never collide in

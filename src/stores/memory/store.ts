@@ -1,7 +1,7 @@
 import { LOOK } from '../../limiter/algorithms/concurrency.js'
 import { ConfigurationError, StoreError } from '../../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
-import { newOutcome } from '../../limiter/policy.js'
+import { hasConcurrency, newOutcome } from '../../limiter/policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { policySlot } from '../policy-slot.js'
 import { type Adjustment, Entries, type Value } from './entries.js'
@@ -72,25 +72,22 @@ export class MemoryStore implements Store {
   }
 
   consume(request: StoreRequest): StoreResult {
-    const results = new Array<number>(3 * request.policies.length)
-    const { keys, policies, cost, now, lease } = request
-    // A request with a lease (concurrency policies) takes the general path, which hands it to every step.
-    const allowed =
-      lease === undefined
-        ? this.#decide(keys, policies, cost, now, true, results)
-        : this.#decideMany(keys, policies, cost, now, true, results, lease)
-    return { allowed, now, results }
+    return this.#answer(request, true)
   }
 
   peek(request: StoreRequest): StoreResult {
-    const results = new Array<number>(3 * request.policies.length)
+    return this.#answer(request, false)
+  }
+
+  /** `consume` or `peek`: with a lease (a peek of concurrency checks: LOOK), by the general path, which hands it to every step. */
+  #answer(request: StoreRequest, charge: boolean): StoreResult {
     const { keys, policies, cost, now } = request
-    // Concurrency checks are asked with LOOK: would a request fit, taking no slot.
-    const lease = request.lease ?? (hasConcurrency(policies) ? LOOK : undefined)
+    const results = new Array<number>(3 * policies.length)
+    const lease = request.lease ?? (!charge && hasConcurrency(policies) ? LOOK : undefined)
     const allowed =
       lease === undefined
-        ? this.#decide(keys, policies, cost, now, false, results)
-        : this.#decideMany(keys, policies, cost, now, false, results, lease)
+        ? this.#decide(keys, policies, cost, now, charge, results)
+        : this.#decideMany(keys, policies, cost, now, charge, results, lease)
     return { allowed, now, results }
   }
 
@@ -348,10 +345,4 @@ export class MemoryStore implements Store {
     this.#entries.flush()
     return allowed
   }
-}
-
-/** Some check of the list is a concurrency one. */
-function hasConcurrency(policies: readonly Policy[]): boolean {
-  for (let i = 0; i < policies.length; i++) if (policies[i].kind === 'concurrency') return true
-  return false
 }
