@@ -65,10 +65,13 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()))
 }
 
-/** Waits until `port` answers PING. */
-export async function waitPing(port: number, timeoutMs = 10_000): Promise<void> {
+/** Waits until `port` answers PING (or, when `child` is given, until it exits: its port was taken). */
+export async function waitPing(port: number, timeoutMs = 10_000, child?: ChildProcess): Promise<void> {
   const until = Date.now() + timeoutMs
   for (;;) {
+    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new PortTaken(`redis-server on port ${port} exited before answering (the port was taken?)`)
+    }
     const client = new Redis({
       port,
       host: '127.0.0.1',
@@ -80,8 +83,17 @@ export async function waitPing(port: number, timeoutMs = 10_000): Promise<void> 
     client.on('error', () => {})
     try {
       await client.connect()
-      if ((await client.ping()) === 'PONG') return
-    } catch {
+      if ((await client.ping()) === 'PONG') {
+        if (child === undefined) return
+        // The server that answers must be this one, not another that holds the port (its own exited).
+        const pid = /process_id:(\d+)/.exec(await client.info('server'))?.[1]
+        if (pid === String(child.pid)) return
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new PortTaken(`redis-server on port ${port}: another process answers there (the port was taken)`)
+        }
+      }
+    } catch (error) {
+      if (error instanceof PortTaken) throw error
       // not up yet
     } finally {
       client.disconnect()
@@ -91,23 +103,30 @@ export async function waitPing(port: number, timeoutMs = 10_000): Promise<void> 
   }
 }
 
+/** A server that exited before it answered: on a port picked as free, another process took it meanwhile. */
+class PortTaken extends Error {}
+
 /** Starts `redis-server` on a free loopback port, no persistence; `cluster` enables cluster mode. */
 export async function startRedisServer(
   options: { cluster?: boolean; port?: number; nodeTimeoutMs?: number; args?: readonly string[] } = {},
 ): Promise<RedisServer> {
-  const port = options.port ?? (await freePort())
-  const dir = mkdtempSync(join(tmpdir(), `rk-redis-${port}-`))
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir]
-  if (options.cluster)
-    args.push(
-      '--cluster-enabled',
-      'yes',
-      '--cluster-config-file',
-      join(dir, 'nodes.conf'),
-      '--cluster-node-timeout',
-      String(options.nodeTimeoutMs ?? 5000),
-    )
-  if (options.args) args.push(...options.args)
+  let port = options.port ?? (await freePort())
+  let dir = ''
+  let args: string[] = []
+  const prepare = () => {
+    dir = mkdtempSync(join(tmpdir(), `rk-redis-${port}-`))
+    args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir]
+    if (options.cluster)
+      args.push(
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, 'nodes.conf'),
+        '--cluster-node-timeout',
+        String(options.nodeTimeoutMs ?? 5000),
+      )
+    if (options.args) args.push(...options.args)
+  }
   let child: ChildProcess
   const launch = async () => {
     const started = spawn('redis-server', args, { stdio: 'ignore' })
@@ -115,9 +134,20 @@ export async function startRedisServer(
     live.add(started)
     started.on('exit', () => live.delete(started))
     started.on('error', () => {})
-    await waitPing(port)
+    await waitPing(port, 10_000, started)
   }
-  await launch()
+  // A port picked as free can be taken before redis-server binds it (tests run in parallel): then another one.
+  for (let attempt = 1; ; attempt++) {
+    prepare()
+    try {
+      await launch()
+      break
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true })
+      if (!(error instanceof PortTaken) || options.port !== undefined || attempt >= 5) throw error
+      port = await freePort()
+    }
+  }
   const pidOf = () => {
     const pid = child.pid
     if (pid === undefined) throw new Error('redis-server has no pid')
@@ -186,10 +216,13 @@ export async function startCluster(
   const replicas = options.replicas ?? 0
   const nodeTimeoutMs = options.nodeTimeoutMs ?? 5000
   try {
-    const servers = await Promise.all(
+    // Every node that started is kept (in order) even when another failed: the ones started are stopped below.
+    const started = await Promise.allSettled(
       Array.from({ length: masters * (1 + replicas) }, () => startRedisServer({ cluster: true, nodeTimeoutMs, args: options.args })),
     )
-    nodes.push(...servers)
+    for (const r of started) if (r.status === 'fulfilled') nodes.push(r.value)
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
     const create = spawnSync(
       'redis-cli',
       ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
