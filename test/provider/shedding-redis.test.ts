@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { isShedding, loadShedding } from '../../src/http/shedding.js'
 import { createLimiter, fixedWindow, tokenBucket } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
-import { describeRedis, keysUnder, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
+import { deleteUnder, describeRedis, keysUnder, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
 import { driveLoad, fleetRate, T0 } from './shedding-load.js'
 
 describeRedis('load shedding on Redis', () => {
@@ -19,8 +19,7 @@ describeRedis('load shedding on Redis', () => {
     await client.connect()
   })
   afterAll(async () => {
-    const keys = await keysUnder(client, prefix)
-    if (keys.length > 0) await client.del(...keys)
+    await deleteUnder(client, prefix)
     client.disconnect()
   })
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { isShedding, loadShedding } from '../../src/http/shedding.js'
 import { createLimiter, fixedWindow, tokenBucket } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
-import { describeRedis, keysUnder, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
+import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
 
 const T0 = 1_700_000_000_000
 
@@ -23,8 +23,7 @@ describeRedis('redis deny cache and load shedding', () => {
     await client.connect()
   })
   afterAll(async () => {
-    const keys = await keysUnder(client, prefix)
-    if (keys.length > 0) await client.del(...keys)
+    await deleteUnder(client, prefix)
     client.disconnect()
   })
 
