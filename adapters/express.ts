@@ -6,7 +6,7 @@
 import type { NextFunction, Request, Response } from 'express'
 import { reportActualCost } from '../src/http/actual-cost.js'
 import type { HttpLimiterOptions } from '../src/http/http-options.js'
-import { NodeHeaderReader, onFinished } from '../src/http/node.js'
+import { NodeHeaderReader, onFinished, whenResponseEnds } from '../src/http/node.js'
 import { applyWhenReady, createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf, routeScope } from '../src/http/route.js'
@@ -184,7 +184,8 @@ function apply(outcome: HttpOutcome, res: Response, next: NextFunction): void {
   const headers = outcome.headers
   for (const name in headers) res.setHeader(name, headers[name])
   const finish = outcome.finish
-  if (finish !== undefined) onFinished(res, finish)
+  // A hang-up holds the request's slot until the handler ends the response (see onFinished).
+  if (finish !== undefined) onFinished(res, finish, res, whenResponseEnds)
   if (outcome.action === 'next') {
     next()
     return

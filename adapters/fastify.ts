@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import fp from 'fastify-plugin'
 import { reportActualCost } from '../src/http/actual-cost.js'
 import { type AdapterOptionTable, booleanOption, type HttpLimiterOptions } from '../src/http/http-options.js'
-import { NodeHeaderReader, onFinished } from '../src/http/node.js'
+import { NodeHeaderReader, onFinished, whenSentOrEnded } from '../src/http/node.js'
 import { applyWhenReady, createHttpLimiter, type HttpAdapterSettings, type HttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf } from '../src/http/route.js'
@@ -106,7 +106,8 @@ function apply(outcome: HttpOutcome, reply: FastifyReply, done: HookHandlerDoneF
   for (const name in headers) reply.header(name, headers[name])
   const finish = outcome.finish
   // Fastify keeps a reply's headers itself: read them from the reply.
-  if (finish !== undefined) onFinished(reply.raw, finish, reply)
+  // A hang-up holds the request's slot until the handler answers (see onFinished).
+  if (finish !== undefined) onFinished(reply.raw, finish, reply, whenSentOrEnded)
   if (outcome.action === 'next') {
     done()
     return

@@ -132,7 +132,12 @@ function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown>
   const headers = outcome.headers
   for (const name in headers) res.setHeader(name, headers[name])
   const finish = outcome.finish
-  if (finish !== undefined) onFinished(res, finish)
+  if (finish !== undefined) {
+    // A hang-up holds the request's slot until the middleware after this one is done.
+    const ended = onFinished(res, finish, res)
+    if (outcome.action === 'next') return next().finally(ended)
+    ended()
+  }
   if (outcome.action === 'next') return next()
   ctx.status = outcome.status
   // Set verbatim (Koa's `ctx.type` would append a charset); the body setter keeps it.

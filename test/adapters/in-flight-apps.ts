@@ -62,7 +62,7 @@ export interface InFlightApp {
 export type Options = HttpLimiterOptions<never, never>
 
 // Routes, the same everywhere. `n` is the actual cost the route reports (query `n`).
-// /fast: 200 · /slow: 200 after the gate · /hang: never answers · /throw-sync, /throw-async: the handler fails
+// /fast: 200 · /slow: 200 after the gate · /hang: starts its answer, never ends it · /stuck: the handler never ends · /throw-sync, /throw-async: the handler fails
 // /header?n: x-usage-tokens: n · /report?n: setActualCost(n) · /stream?n: one chunk, then at the gate setActualCost(n) and the end
 const nOf = (url: string): number => Number(new URL(url, 'http://x').searchParams.get('n') ?? '0')
 const fail = (): never => {
@@ -107,7 +107,8 @@ function buildExpress(factory: typeof express5, options: Options, mounts: number
   for (let i = 0; i < mounts; i++) app.use(expressRateLimit(options as never))
   app.all('/fast', (_req, res) => res.end('ok'))
   app.get('/slow', (_req, res) => void gates.wait().then(() => res.end('ok')))
-  app.get('/hang', () => {})
+  app.get('/hang', (_req, res) => void res.write('a'))
+  app.get('/stuck', () => {})
   app.get('/throw-sync', fail)
   app.get('/throw-async', (_req, _res, next) => void Promise.resolve().then(() => next(new Error('handler failed'))))
   app.get('/header', (req, res) => res.setHeader('x-usage-tokens', String(nOf(req.url))).end('ok'))
@@ -145,6 +146,10 @@ function buildKoa(Koa: typeof koa3, options: Options, mounts: number, gates: Gat
         return
       case '/hang':
         ctx.respond = false
+        ctx.res.write('a')
+        return
+      case '/stuck':
+        await new Promise(() => {})
         return
       case '/throw-sync':
         fail()
@@ -188,7 +193,11 @@ function buildFastify(factory: (o?: object) => FastifyInstance, options: Options
       await gates.wait()
       return 'ok'
     })
-    app.get('/hang', (_request, _reply) => {})
+    app.get('/hang', (_request, reply) => {
+      reply.hijack()
+      reply.raw.write('a')
+    })
+    app.get('/stuck', (_request, _reply) => {})
     app.get('/throw-sync', fail)
     app.get('/throw-async', async () => {
       await Promise.resolve()
@@ -223,6 +232,8 @@ async function fetchRoute(request: Request, gates: Gates, report: (n: number) =>
       return new Response('ok')
     case '/hang':
       return new Response(new ReadableStream({ pull: () => new Promise(() => {}) }))
+    case '/stuck':
+      return new Promise(() => {})
     case '/throw-sync':
       return fail()
     case '/throw-async':
@@ -266,9 +277,15 @@ function inProcess(call: (request: Request) => Promise<Response>): InFlightApp {
       }
     },
     open(path) {
-      const response = call(new Request(`http://x${path}`))
+      const controller = new AbortController()
+      const response = call(new Request(`http://x${path}`, { signal: controller.signal }))
       let aborted = false
-      const done = response.then(async (res) => {
+      let gone: (value: undefined) => void = () => {}
+      // The client stops waiting at once, whether the handler has answered or not.
+      const left = new Promise<undefined>((resolve) => {
+        gone = resolve
+      })
+      const answered = response.then(async (res) => {
         if (aborted) {
           await res.body?.cancel()
           return undefined
@@ -294,7 +311,15 @@ function inProcess(call: (request: Request) => Promise<Response>): InFlightApp {
       let hangUp = () => {
         aborted = true
       }
-      return { done: done.catch(() => undefined), abort: () => hangUp() }
+      const done = Promise.race([answered, left])
+      return {
+        done: done.catch(() => undefined),
+        abort: () => {
+          controller.abort()
+          gone(undefined)
+          hangUp()
+        },
+      }
     },
     close: async () => {},
   }

@@ -15,13 +15,17 @@ afterEach(async () => {
   app = undefined
 })
 
-function limits(extra: object = {}): { limiter: Limiter; options: Options } {
+function limits(extra: object = {}): { limiter: Limiter; options: Options; time: ReturnType<typeof clock> } {
+  const time = clock(T0)
   const limiter = createLimiter({
     policies: [concurrency({ name: 'in-flight', limit: 2 }), tokenBucket({ name: 'tokens', limit: 1000, window: '1m' })],
-    now: clock(T0).now,
+    now: time.now,
   })
-  return { limiter, options: { limiter, key: () => KEY, cost: 100, headers: { retryJitter: () => 0 }, ...extra } as Options }
+  return { limiter, time, options: { limiter, key: () => KEY, cost: 100, headers: { retryJitter: () => 0 }, ...extra } as Options }
 }
+
+/** Time for a server to notice a hang-up (a negative check needs some wait: nothing to wait for). */
+const noticed = () => new Promise((resolve) => setTimeout(resolve, 100))
 
 /** What is left of each policy (peeked: nothing charged). */
 async function left(limiter: Limiter): Promise<{ slots: number; tokens: number }> {
@@ -56,7 +60,36 @@ describe.each(IN_FLIGHT_FRAMEWORKS)('%s: concurrency leases', (framework) => {
     await until(async () => expect((await left(limiter)).slots).toBe(2))
   })
 
-  it('releases when the client hangs up: many aborted requests leak no slot', async () => {
+  it('a hang-up while the handler runs: the slot is held until the handler is done', async () => {
+    const { limiter, options } = limits()
+    const gates = new Gates()
+    app = inFlightApp(framework, options, gates)
+    const slow = app.open('/slow')
+    await until(async () => expect(gates.count).toBe(1))
+    slow.abort()
+    await slow.done
+    await noticed()
+    expect((await left(limiter)).slots).toBe(1)
+    gates.open()
+    await until(async () => expect((await left(limiter)).slots).toBe(2))
+    expect((await left(limiter)).tokens).toBe(900)
+  })
+
+  it('a handler that never ends after a hang-up holds its slot until the lease expires (leaseMs)', async () => {
+    const { limiter, options, time } = limits()
+    app = inFlightApp(framework, options, new Gates())
+    const stuck = app.open('/stuck')
+    await until(async () => expect((await left(limiter)).slots).toBe(1))
+    stuck.abort()
+    await stuck.done
+    await noticed()
+    time.advance(59_999)
+    expect((await left(limiter)).slots).toBe(1)
+    time.advance(1)
+    expect((await left(limiter)).slots).toBe(2)
+  })
+
+  it('releases when the client hangs up on a response under way: many aborted requests leak no slot', async () => {
     const { limiter, options } = limits({ cost: 1 })
     const gates = new Gates()
     app = inFlightApp(framework, options, gates)
