@@ -8,6 +8,9 @@ import { Redis } from 'ioredis'
 import type { Policy } from '../src/index.js'
 import { concurrency, tokenBucket } from '../src/index.js'
 
+const FLOOR_LABEL =
+  "ratekeeper's rate policy plus a count of each client's requests in flight, lowered when the response ends (reference: what any in-process concurrency limit adds at least)"
+
 export const VARIANTS = [
   'express-bare',
   'express-sync-noop',
@@ -15,12 +18,14 @@ export const VARIANTS = [
   'express-headers',
   'express-ratekeeper',
   'express-concurrency',
+  'express-concurrency-floor',
   'express-peer',
   'fastify-bare',
   'fastify-headers',
   'fastify-429',
   'fastify-ratekeeper',
   'fastify-concurrency',
+  'fastify-concurrency-floor',
   'fastify-peer',
   'koa-bare',
   'koa-headers',
@@ -41,12 +46,14 @@ export const LABELS: { readonly [V in Variant]: string } = {
   'express-headers': "a middleware that only sets ratekeeper's five headers (reference)",
   'express-ratekeeper': 'ratekeeper',
   'express-concurrency': 'ratekeeper, one concurrency policy (lease released at each response end)',
+  'express-concurrency-floor': FLOOR_LABEL,
   'express-peer': 'express-rate-limit',
   'fastify-bare': 'bare Fastify 5',
   'fastify-headers': "an `onRequest` hook that only sets ratekeeper's five headers (reference)",
   'fastify-429': "an `onRequest` hook that only sends ratekeeper's 429 (seven headers and the problem body) to every request (reference)",
   'fastify-ratekeeper': 'ratekeeper',
   'fastify-concurrency': 'ratekeeper, one concurrency policy (lease released at each response end)',
+  'fastify-concurrency-floor': FLOOR_LABEL,
   'fastify-peer': '@fastify/rate-limit',
   'koa-bare': 'bare Koa 3',
   'koa-headers': "a middleware that only sets ratekeeper's five headers (reference)",
@@ -104,6 +111,20 @@ const FIXED_HEADERS: readonly (readonly [string, string])[] = [
   ['ratelimit', '"1000000000-per-60000ms";r=999999999;t=1'],
 ]
 
+/** The concurrency floor's count: one more in flight for `key`; the function returned lowers it, once. */
+function inFlightCount(): (key: string) => () => void {
+  const inFlight = new Map<string, number>()
+  return (key) => {
+    inFlight.set(key, (inFlight.get(key) ?? 0) + 1)
+    let open = true
+    return () => {
+      if (!open) return
+      open = false
+      inFlight.set(key, (inFlight.get(key) ?? 1) - 1)
+    }
+  }
+}
+
 /** ratekeeper's and the peer's Redis clients have the same options (as in bench/redis.ts). */
 const redisClient = () => new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true })
 type Listen = (port: number, host: string) => Promise<number>
@@ -130,6 +151,16 @@ async function express(variant: Variant): Promise<Listen> {
   } else if (variant === 'express-concurrency') {
     const { rateLimit } = await import('../adapters/express.js')
     app.use(rateLimit({ policies: IN_FLIGHT() }))
+  } else if (variant === 'express-concurrency-floor') {
+    const { rateLimit } = await import('../adapters/express.js')
+    app.use(rateLimit({ policies: [tokenBucket({ limit: HUGE, window: WINDOW_MS })] }))
+    const count = inFlightCount()
+    app.use((req, res, next) => {
+      const done = count(req.socket.remoteAddress ?? '')
+      res.on('finish', done)
+      res.on('close', done)
+      next()
+    })
   } else if (variant === 'express-peer') {
     const erl = defaultOf<(options: object) => Handler>(await load('express-rate-limit'))
     app.use(erl({ windowMs: WINDOW_MS, limit: HUGE }) as never)
@@ -190,6 +221,16 @@ async function fastify(variant: Variant, prefix: string): Promise<Listen> {
   } else if (variant === 'fastify-concurrency') {
     const { default: plugin } = await import('../adapters/fastify.js')
     await app.register(plugin, { policies: IN_FLIGHT() })
+  } else if (variant === 'fastify-concurrency-floor') {
+    const { default: plugin } = await import('../adapters/fastify.js')
+    await app.register(plugin, { policies })
+    const count = inFlightCount()
+    app.addHook('onRequest', (request, reply, done) => {
+      const end = count(request.ip)
+      reply.raw.on('finish', end)
+      reply.raw.on('close', end)
+      done()
+    })
   } else if (variant === 'fastify-peer') {
     const plugin = defaultOf<never>(await load('@fastify/rate-limit'))
     await app.register(plugin, { max: HUGE, timeWindow: WINDOW_MS } as never)

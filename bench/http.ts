@@ -66,14 +66,18 @@ export const GROUPS: readonly Group[] = [
     // Ratios here are to ratekeeper with one rate policy: what a concurrency policy adds (a lease taken, released at the response end).
     title: 'Express 5, concurrency policy vs rate policy',
     bare: 'express-ratekeeper',
-    others: ['express-concurrency'],
-    targets: [{ variant: 'express-concurrency', what: 'Express 5, concurrency ÷ rate policy', cpu: 1.05 }],
+    others: ['express-concurrency-floor', 'express-concurrency'],
+    targets: [
+      { variant: 'express-concurrency', what: 'Express 5, concurrency ÷ rate policy', cpu: 1.05, floor: 'express-concurrency-floor' },
+    ],
   },
   {
     title: 'Fastify 5, concurrency policy vs rate policy',
     bare: 'fastify-ratekeeper',
-    others: ['fastify-concurrency'],
-    targets: [{ variant: 'fastify-concurrency', what: 'Fastify 5, concurrency ÷ rate policy', cpu: 1.05 }],
+    others: ['fastify-concurrency-floor', 'fastify-concurrency'],
+    targets: [
+      { variant: 'fastify-concurrency', what: 'Fastify 5, concurrency ÷ rate policy', cpu: 1.05, floor: 'fastify-concurrency-floor' },
+    ],
   },
   {
     title: 'Fastify 5, Redis store',

@@ -21,7 +21,7 @@ export interface NodeResponseLike {
   readonly writableFinished: boolean
   readonly writableEnded: boolean
   readonly headersSent: boolean
-  once(event: 'finish' | 'close', listener: () => void): unknown
+  on(event: 'finish' | 'close', listener: () => void): unknown
   getHeader(name: string): unknown
 }
 
@@ -80,13 +80,14 @@ export function onFinished<Owner extends ResponseHeaderSource>(
     waiting = false
     report(true)
   }
-  // Both: some responses (light-my-request's) never emit 'close'.
-  res.once('finish', () => {
+  // Both: some responses (light-my-request's) never emit 'close'. `on`, not `once`: each listener
+  // runs once anyway (`reported`), and `once` wraps every listener in a bound function per request.
+  res.on('finish', () => {
     if (reported) return
     reported = true
     report(false)
   })
-  res.once('close', () => {
+  res.on('close', () => {
     if (reported) return
     reported = true
     if (res.writableFinished) report(false)

@@ -29,6 +29,26 @@ export class DecisionRecord implements Decision {
   #raw: readonly number[] | undefined
   #layerOf: readonly (string | undefined)[] | undefined
   #policies: readonly PolicyResult[] | undefined
+  /** The lease a decision of a limiter's fast path took, and that limiter (see {@link DecisionRecord.takeLease}). */
+  #lease: number | undefined
+  #leaseOwner: object | undefined
+
+  /** Keeps the lease an admitted fast-path decision of `owner` took, for its `release` (that path writes no ledger entry). */
+  static holdLease(decision: DecisionRecord, lease: number, owner: object): void {
+    decision.#lease = lease
+    decision.#leaseOwner = owner
+  }
+
+  /** The lease `decision` holds from `owner`'s fast path, once: a second call (a second release) or another limiter gets none. */
+  static takeLease(decision: object, owner: object): number | undefined {
+    if (!(#lease in decision)) return undefined
+    const d = decision as DecisionRecord
+    if (d.#leaseOwner !== owner) return undefined
+    const lease = d.#lease
+    d.#lease = undefined
+    d.#leaseOwner = undefined
+    return lease
+  }
 
   /**
    * Positional, and internal (the public type is `Decision`): on the hot path an object of fields

@@ -43,10 +43,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const timeoutMs = options.timeoutMs ?? 100
   let closed = false
 
-  // A store that decides in-process into a caller's buffer: the commonest call uses that (not
-  // when a policy takes leases: the fast path has none to give).
+  // A store that decides in-process into a caller's buffer: the commonest call uses that (a
+  // concurrency policy's lease is drawn there and kept by the decision).
   const leasing = policies.some((p) => p.kind === 'concurrency')
-  const fast = hasFastPath(store) && !leasing ? store : undefined
+  const fast = hasFastPath(store) ? store : undefined
   // The fast path's numbers for one policy; decisions don't keep it (see `consumeFast`).
   const scratchResults = [0, 0, 0]
 
@@ -169,7 +169,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   }
 
   /** `consumeFast`'s decision on several policies: it keeps `results`, which are its own. */
-  const decidedMany = (key: string, allowed: boolean, at: number, results: readonly number[]): Decision => {
+  const decidedMany = (key: string, allowed: boolean, at: number, results: readonly number[], lease: number | undefined): Decision => {
     const decision = decisionOf({
       key,
       cost: 1,
@@ -181,14 +181,16 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       tier: undefined,
       dryRun: dryRun && !allowed,
     })
+    if (lease !== undefined && allowed) DecisionRecord.holdLease(decision, lease, ledger)
     if (emitter.any) emitter.announce(decision, nearLimit)
     return decision
   }
 
   /** `consumeFast` when the store threw: recovered as `run` would recover the same request. */
-  const fastFailed = (key: string, subject: string, t: number, error: unknown): Decision | Promise<Decision> => {
+  const fastFailed = (key: string, subject: string, t: number, lease: number | undefined, error: unknown): Decision | Promise<Decision> => {
     const n = policies.length
-    const request: StoreRequest = { keys: new Array<string>(n).fill(subject), policies, cost: 1, now: t, tag: subject, events: callEvents }
+    const keys = new Array<string>(n).fill(subject)
+    const request: StoreRequest = { keys, policies, cost: 1, now: t, tag: subject, events: callEvents, lease }
     return recover({ mode: 'consume', key, request, layerOf: undefined, tier: undefined, at: undefined }, error)
   }
 
@@ -201,19 +203,20 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     const subject = encodeSubject(where, key)
     const t = now()
     const results = policies.length === 1 ? scratchResults : new Array<number>(3 * policies.length)
+    const lease = leasing ? newLease() : undefined
     let allowed: boolean
     // An eviction this call forces is this limiter's (see store-events.ts).
     const previous = storeHub.current
     storeHub.current = self
     try {
-      allowed = s.consumeInto(subject, policies, 1, t, results)
+      allowed = s.consumeInto(subject, policies, 1, t, results, lease)
     } catch (error) {
       storeHub.current = previous
-      return fastFailed(key, subject, t, error)
+      return fastFailed(key, subject, t, lease, error)
     }
     storeHub.current = previous
     if (health.failing) health.calm()
-    if (results !== scratchResults) return decidedMany(key, allowed, t, results)
+    if (results !== scratchResults) return decidedMany(key, allowed, t, results, lease)
     // One policy: the headline is its numbers, so the decision keeps no copy of the scratch. Built
     // here, not by a helper: one call level less keeps the whole path within what the engine inlines.
     const retry = results[2]
@@ -235,6 +238,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       undefined,
       undefined,
     )
+    if (lease !== undefined && allowed) DecisionRecord.holdLease(decision, lease, ledger)
     if (emitter.any) emitter.announce(decision, nearLimit)
     return decision
   }
@@ -271,7 +275,14 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     }
     return ask(plan.target ?? store, call)
   }
-  const refunds: SettleContext = { store, fallback, now, run, ask, isClosed: () => closed, ...ledger }
+  // A fast-path lease's release: the limiter's concurrency policies, for the decision's subject.
+  const leasePolicies = policies.filter((p) => p.kind === 'concurrency')
+  const held = (key: string, lease: number): StoreRequest => {
+    const subject = encodeSubject('limiter.release()', key)
+    const keys = new Array<string>(leasePolicies.length).fill(subject)
+    return { keys, policies: leasePolicies, cost: 1, now: now(), tag: subject, events: callEvents, lease }
+  }
+  const refunds: SettleContext = { store, fallback, now, run, ask, held, ledger, isClosed: () => closed, ...ledger }
 
   const resets: ResetContext = { store, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }
 

@@ -1,10 +1,12 @@
 import type { Decision } from './decision.js'
+import { DecisionRecord } from './decision-record.js'
 import { invalidAtRequest } from './errors.js'
 import { requestWith, type StoreCall } from './layers.js'
 import { hasConcurrency } from './policy.js'
 import { invalidInCall } from './policy-list.js'
 import { type RefundContext, refund } from './refund.js'
 import type { Store, StoreRequest, StoreResult } from './store.js'
+import { isThenable } from './thenable.js'
 
 /** What `release` and `settle` need of their limiter, beyond what `refund` does. */
 export interface SettleContext extends RefundContext {
@@ -14,7 +16,13 @@ export interface SettleContext extends RefundContext {
   readonly looked: WeakSet<Decision>
   /** The limiter was closed: its leases expire on their own. */
   readonly isClosed: () => boolean
+  /** The release of a lease taken on the fast path (the limiter's own policies, no layers), as a store request. */
+  readonly held: (key: string, lease: number) => StoreRequest
+  /** The limiter's ledger as a whole: the owner of its fast-path leases. */
+  readonly ledger: object
 }
+
+const RESOLVED: Promise<void> = Promise.resolve()
 
 /** Every check of the request is a concurrency one. */
 function onlyLeases(request: StoreRequest): boolean {
@@ -49,8 +57,23 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
   if (typeof decision !== 'object' || decision === null) {
     invalidAtRequest('limiter.release()', 'decision', 'must be a decision returned by this limiter', decision)
   }
+  // Taken on the limiter's fast path: kept by the decision itself, given back to the store that took it.
+  const lease = DecisionRecord.takeLease(decision, context.ledger)
+  if (lease !== undefined) {
+    if (context.isClosed()) return RESOLVED
+    const request = context.held(decision.key, lease)
+    const done = context.ask(context.store, {
+      mode: 'refund',
+      key: decision.key,
+      request,
+      layerOf: undefined,
+      tier: undefined,
+      at: decision.at,
+    })
+    return isThenable(done) ? done.then(noop) : RESOLVED
+  }
   const call = context.leases.get(decision)
-  if (call === undefined) return Promise.resolve()
+  if (call === undefined) return RESOLVED
   context.leases.delete(decision)
   if (context.isClosed()) return Promise.resolve()
   const { request, layerOf } = call

@@ -110,7 +110,8 @@ export interface Store {
    * whether the request was admitted (and charged).
    *
    * It must be equivalent to `consume({ keys: policies.map(() => subject), policies, cost, now,
-   * tag: subject })`: the same decision, the same charge, the same state afterwards, the same
+   * tag: subject, lease })` (`lease`: the request's lease when a policy is a concurrency one, see
+   * `StoreRequest.lease`; `undefined` otherwise): the same decision, the same charge, the same state afterwards, the same
    * events — reported during the call through the callbacks given to `attach` (there is no
    * `request.events`). It fails as `consume` would, by throwing; the limiter then applies
    * `onStoreError`. `results` may be the limiter's scratch buffer, reused by the next call: write
@@ -124,7 +125,7 @@ export interface Store {
    * `MemoryStore` does): the limiter trusts such a store's answers, from every method, and does
    * not check them for well-formedness (see `ERR_RK_STORE_MALFORMED`).
    */
-  consumeInto?(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[]): boolean
+  consumeInto?(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[], lease?: number): boolean
 }
 
 /** Callbacks a store may use to report what happened, for the limiter's events. */

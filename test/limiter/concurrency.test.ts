@@ -283,3 +283,62 @@ describe('concurrency() options', () => {
     )
   })
 })
+
+// The memory store's fast path (`consumeInto`) takes leases too: the decision keeps its lease for
+// the limiter that took it.
+describe('concurrency on the fast path of an in-process store', () => {
+  /** A memory store whose fast path and calls fail while `down`. */
+  class FailingMemoryStore extends MemoryStore {
+    down = false
+    override consumeInto(...args: Parameters<MemoryStore['consumeInto']>): boolean {
+      if (this.down) throw new Error('store down')
+      return super.consumeInto(...args)
+    }
+  }
+
+  it('a decision of another limiter on the same store is not released by this one', async () => {
+    const store = new MemoryStore()
+    const policies = [concurrency({ name: 'in-flight', limit: 1 })]
+    const a = createLimiter({ store, policies })
+    const b = createLimiter({ store, policies })
+    const d = await a.decide('k')
+    expect(d.allowed).toBe(true)
+    await b.release(d)
+    expect((await a.peek('k')).remaining).toBe(0)
+    // Still a's to release, once.
+    await a.release(d)
+    expect((await a.peek('k')).remaining).toBe(1)
+    expect((await a.consume('k')).allowed).toBe(true)
+    await a.release(d)
+    expect((await a.peek('k')).remaining).toBe(0)
+  })
+
+  it('when the fast path throws, the fallback decides with the lease, and release frees it there', async () => {
+    const c = clock(T0)
+    const main = new FailingMemoryStore()
+    const fallback = new MemoryStore()
+    const inFlight = concurrency({ name: 'in-flight', limit: 1 })
+    const limiter = createLimiter({ store: main, fallback, onStoreError: 'fallback', now: c.now, policies: [inFlight], logger: quiet })
+    const inFallback = createLimiter({ store: fallback, now: c.now, policies: [inFlight] })
+    main.down = true
+    const during = await limiter.consume('k')
+    expect(during).toMatchObject({ allowed: true, reason: 'ok' })
+    expect((await inFallback.peek('k')).remaining).toBe(0)
+    expect((await limiter.consume('k')).allowed).toBe(false)
+    await limiter.release(during)
+    expect((await inFallback.peek('k')).remaining).toBe(1)
+  })
+
+  it('with rate policies: several policies on the fast path, the rate charge stays after the release', async () => {
+    const c = clock(T0)
+    const limiter = createLimiter({
+      now: c.now,
+      policies: [concurrency({ name: 'in-flight', limit: 1 }), tokenBucket({ name: 'tokens', limit: 10, window: '1m' })],
+    })
+    const d = await limiter.decide('k')
+    expect(d.policies.map((p) => p.remaining)).toEqual([0, 9])
+    await limiter.release(d)
+    const after = await limiter.peek('k', { cost: 0 })
+    expect(after.policies.map((p) => p.remaining)).toEqual([1, 9])
+  })
+})

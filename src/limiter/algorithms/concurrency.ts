@@ -31,6 +31,9 @@ const KNOWN = { name: true, limit: true, leaseMs: true, retryAfter: true } as co
  */
 export const LOOK = -1
 
+/** A subject without leases. */
+const NONE: readonly number[] = Object.freeze([])
+
 /** The most leases one subject may hold: a lease is two numbers of state, copied on each step. */
 export const MAX_CONCURRENCY = 100_000
 
@@ -64,38 +67,56 @@ export function concurrency(options: ConcurrencyOptions): Policy {
   const policyName = name ?? `${limit}-in-flight`
   const id = `${policyName}|cc:${limit}:${leaseMs}`
 
-  /** Live leases of `state` at `now` (expired ones dropped), as a new array. */
-  const live = (state: PolicyState | undefined, now: number): number[] => {
-    const kept: number[] = []
-    if (state === undefined) return kept
-    const s = state as number[]
+  // What `scan` found in a state (the policy runs synchronously: one set of numbers suffices).
+  let liveCount = 0
+  let latest = 0
+  let earliest = 0
+  let found = -1
+
+  /** One pass over `state`'s leases at `now`: how many live, the latest and earliest deadlines, and where `lease` is. */
+  const scan = (s: readonly number[], now: number, lease: number | undefined): void => {
+    liveCount = 0
+    latest = now
+    earliest = Number.POSITIVE_INFINITY
+    found = -1
     for (let i = 0; i + 1 < s.length; i += 2) {
-      if (s[i + 1] > now) kept.push(s[i], s[i + 1])
+      const deadline = s[i + 1]
+      if (deadline <= now) continue
+      liveCount++
+      if (deadline > latest) latest = deadline
+      if (deadline < earliest) earliest = deadline
+      if (s[i] === lease) found = i
     }
-    return kept
   }
 
-  /** Writes the outcome's numbers for the leases `held` (not `allowed`, `never`, `retryAfterMs`). */
-  const describe = (held: number[], now: number, out: StepOutcome): void => {
-    let latest = now
-    for (let i = 1; i < held.length; i += 2) if (held[i] > latest) latest = held[i]
-    out.state = held.length === 0 ? undefined : held
-    out.remaining = Math.max(0, limit - held.length / 2)
+  /**
+   * The live leases of `s` (scanned at `now`) as a new array, without the one at `skip` (-1: none):
+   * a plain copy when nothing expired and nothing is skipped, the common case.
+   */
+  const kept = (s: readonly number[], now: number, skip: number): number[] => {
+    if (liveCount * 2 === s.length && skip < 0) return s.slice()
+    const out: number[] = []
+    for (let i = 0; i + 1 < s.length; i += 2) if (s[i + 1] > now && i !== skip) out.push(s[i], s[i + 1])
+    return out
+  }
+
+  /** Writes the outcome's numbers for `held` leases ending at the latest at `last` (not `allowed`, `never`, `retryAfterMs`). */
+  const describe = (state: PolicyState | undefined, held: number, last: number, now: number, out: StepOutcome): void => {
+    out.state = held === 0 ? undefined : state
+    out.remaining = Math.max(0, limit - held)
     // Back to full allowance when every lease held has ended: at the latest, when the last expires.
-    out.resetAt = latest
-    out.ttlMs = latest - now
+    out.resetAt = last
+    out.ttlMs = last - now
   }
 
   /** A denial's wait: the short hint, or until the earliest lease expires if sooner (at least 1 ms). */
-  const retryHint = (held: number[], now: number): number => {
-    let earliest = Number.POSITIVE_INFINITY
-    for (let i = 1; i < held.length; i += 2) if (held[i] < earliest) earliest = held[i]
-    return Math.max(1, Math.min(retryMs, earliest - now))
-  }
+  const retryHint = (now: number): number => Math.max(1, Math.min(retryMs, earliest - now))
 
   const step = (state: PolicyState | undefined, cost: number, now: number, out: StepOutcome, lease?: number): void => {
-    const held = live(state, now)
-    describe(held, now, out)
+    const s = (state as readonly number[] | undefined) ?? NONE
+    scan(s, now, lease)
+    const held = liveCount
+    describe(held === s.length / 2 ? state : kept(s, now, -1), held, latest, now, out)
     out.retryAfterMs = 0
     out.never = false
     // With a lease, a consume: it takes a slot whatever its cost (a request in flight is not a cost).
@@ -114,9 +135,9 @@ export function concurrency(options: ConcurrencyOptions): Policy {
       return
     }
     if (looks) {
-      out.allowed = held.length / 2 < limit
-      if (out.allowed) out.remaining = limit - held.length / 2 - 1
-      else out.retryAfterMs = retryHint(held, now)
+      out.allowed = held < limit
+      if (out.allowed) out.remaining = limit - held - 1
+      else out.retryAfterMs = retryHint(now)
       out.state = state
       return
     }
@@ -129,24 +150,25 @@ export function concurrency(options: ConcurrencyOptions): Policy {
         lease,
       )
     }
-    for (let i = 0; i < held.length; i += 2) {
-      if (held[i] === lease) {
-        // The same lease again (a retried call): admitted once, its deadline renewed.
-        held[i + 1] = now + leaseMs
-        out.allowed = true
-        describe(held, now, out)
-        return
-      }
-    }
-    if (held.length / 2 < limit) {
-      held.push(lease, now + leaseMs)
+    const deadline = now + leaseMs
+    if (found >= 0) {
+      // The same lease again (a retried call): admitted once, its deadline renewed.
+      const next = kept(s, now, -1)
+      for (let i = 0; i < next.length; i += 2) if (next[i] === lease) next[i + 1] = deadline
       out.allowed = true
-      describe(held, now, out)
+      describe(next, held, Math.max(latest, deadline), now, out)
+      return
+    }
+    if (held < limit) {
+      const next = kept(s, now, -1)
+      next.push(lease, deadline)
+      out.allowed = true
+      describe(next, held + 1, Math.max(latest, deadline), now, out)
       return
     }
     out.allowed = false
     out.state = state
-    out.retryAfterMs = retryHint(held, now)
+    out.retryAfterMs = retryHint(now)
   }
 
   const refund = (
@@ -157,26 +179,29 @@ export function concurrency(options: ConcurrencyOptions): Policy {
     out: StepOutcome,
     lease?: number,
   ): void => {
-    const held = live(state, now)
-    if (lease !== undefined) {
-      for (let i = 0; i < held.length; i += 2) {
-        if (held[i] === lease) {
-          held.splice(i, 2)
-          break
-        }
-      }
-    }
+    const s = (state as readonly number[] | undefined) ?? NONE
+    scan(s, now, lease)
     out.allowed = true
     out.never = false
     out.retryAfterMs = 0
-    describe(held, now, out)
+    if (found < 0) {
+      describe(liveCount === s.length / 2 ? state : kept(s, now, -1), liveCount, latest, now, out)
+      return
+    }
+    const next = kept(s, now, found)
+    // The latest deadline among those left (the one released may have been it).
+    let last = now
+    for (let i = 1; i < next.length; i += 2) if (next[i] > last) last = next[i]
+    describe(next, liveCount - 1, last, now, out)
   }
 
   const charge = (state: PolicyState | undefined, _cost: number, now: number, out: StepOutcome): void => {
+    const s = (state as readonly number[] | undefined) ?? NONE
+    scan(s, now, undefined)
     out.allowed = true
     out.never = false
     out.retryAfterMs = 0
-    describe(live(state, now), now, out)
+    describe(liveCount === s.length / 2 ? state : kept(s, now, -1), liveCount, latest, now, out)
   }
 
   return Object.freeze({

@@ -22,7 +22,6 @@ import { type MemoryStoreOptions, memoryStoreOptions } from './options.js'
  *
  * It implements the store contract's fast path (`consumeInto`): a limiter's commonest call
  * builds no request or result objects.
- *
  * @example
  * const limiter = createLimiter({ store: new MemoryStore({ maxKeys: 100_000 }), policies })
  */
@@ -39,8 +38,7 @@ export class MemoryStore implements Store {
    */
   #bucketOut: StepOutcome = { state: 0, allowed: false, never: false, remaining: 0, resetAt: 0, retryAfterMs: 0, ttlMs: 0 }
   #memKeys: string[] = []
-  /** `consumeInto`'s subject, once per policy. */
-  #subjectKeys: string[] = []
+  #subjectKeys: string[] = [] // `consumeInto`'s subject, once per policy
   #states: (PolicyState | undefined)[] = []
   #values: (Value | undefined)[] = []
   /**
@@ -95,17 +93,17 @@ export class MemoryStore implements Store {
    * The store's fast path (see `Store.consumeInto`): `consume` of one subject, into `results`.
    * Kept this small so that the engine inlines it into the limiter whatever else it inlines there.
    */
-  consumeInto(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[]): boolean {
-    return policies.length === 1
+  consumeInto(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[], lease?: number): boolean {
+    return policies.length === 1 && lease === undefined
       ? this.#decideOne(subject, policies[0], cost, now, true, results)
-      : this.#consumeMany(subject, policies, cost, now, results)
+      : this.#consumeMany(subject, policies, cost, now, results, lease)
   }
 
-  /** `consumeInto` on several policies, all for the one subject. */
-  #consumeMany(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[]): boolean {
+  /** `consumeInto` on several policies, all for the one subject, or with a lease (concurrency policies). */
+  #consumeMany(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[], lease?: number): boolean {
     const keys = this.#subjectKeys
     for (let i = 0; i < policies.length; i++) keys[i] = subject
-    return this.#decideMany(keys, policies, cost, now, true, results)
+    return this.#decideMany(keys, policies, cost, now, true, results, lease)
   }
 
   refund(request: StoreRefundRequest): StoreResult {
