@@ -5,6 +5,7 @@ import { ConfigurationError, invalid, StoreError } from './errors.js'
 import { LimiterEmitter, StoreHealth } from './events.js'
 import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, refundOf, requestWith, type StoreCall } from './layers.js'
 import { newLedger, record } from './ledger.js'
+import { hasShadow } from './policy.js'
 import { checkLimiterOptions } from './options.js'
 import { refund } from './refund.js'
 import { type ResetContext, resetIn } from './reset.js'
@@ -44,9 +45,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   let closed = false
 
   // A store that decides in-process into a caller's buffer: the commonest call uses that (not
-  // when a policy takes leases: the fast path has none to give).
+  // when a policy takes leases: the fast path has none to give; nor with a shadow policy, whose
+  // verdict the fast path's one-policy decision does not keep).
   const leasing = policies.some((p) => p.kind === 'concurrency')
-  const fast = hasFastPath(store) && !leasing ? store : undefined
+  const fast = hasFastPath(store) && !leasing && !hasShadow(policies) ? store : undefined
   // The fast path's numbers for one policy; decisions don't keep it (see `consumeFast`).
   const scratchResults = [0, 0, 0]
 
@@ -108,7 +110,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
 
   /** Turns a store's answer into the decision, or into a store error when it is malformed. */
   const answered = (main: boolean, call: StoreCall, answer: StoreResult): Decision | Promise<Decision> => {
-    if (!(main ? storeTrusted : fallbackTrusted) && !wellFormed(answer, call.request.policies.length)) {
+    if (!(main ? storeTrusted : fallbackTrusted) && !wellFormed(answer, call.request.policies)) {
       return failed(main, call, malformedAnswer())
     }
     if (main && health.failing) health.calm()
