@@ -101,7 +101,11 @@ function shadowSuite(newStore: (now: () => number) => Store): void {
     const store = newStore(c.now)
     const key = `rollout-${Math.random()}`
     const base = tokenBucket({ name: 'old', limit: 100, window: '1m' })
-    const watching = createLimiter({ store, now: c.now, policies: [base, fixedWindow({ name: 'new', limit: 2, window: '1m', shadow: true })] })
+    const watching = createLimiter({
+      store,
+      now: c.now,
+      policies: [base, fixedWindow({ name: 'new', limit: 2, window: '1m', shadow: true })],
+    })
     await watching.consume(key)
     await watching.consume(key)
     const enforcing = createLimiter({ store, now: c.now, policies: [base, fixedWindow({ name: 'new', limit: 2, window: '1m' })] })
@@ -188,6 +192,24 @@ describeRedis('shadow policies on RedisStore', () => {
     const s = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000 })
     stores.push(s)
     return s
+  })
+
+  it('the deny cache holds a denial only as long as the enforcing policies deny, whatever the shadow ones say', async () => {
+    const c = clock(T0)
+    const store = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000, denyCache: true })
+    stores.push(store)
+    const limiter = createLimiter({
+      store,
+      now: c.now,
+      policies: [fixedWindow({ name: 'old', limit: 1, window: '1s' }), fixedWindow({ name: 'new', limit: 1, window: '1h', shadow: true })],
+    })
+    const key = `cache-${Math.random()}`
+    expect((await limiter.consume(key)).allowed).toBe(true)
+    expect((await limiter.consume(key)).allowed).toBe(false)
+    c.advance(1000)
+    const later = await limiter.consume(key)
+    expect(later.allowed).toBe(true)
+    expect(later.shadowViolated).toEqual(['new'])
   })
 })
 
