@@ -103,6 +103,22 @@ describe('decisions with shadow policies', () => {
     expect(events.slice(2)).toEqual(['decision:new', 'shadow-limited:new', 'decision:new'])
   })
 
+  it("a layer's policy may be in shadow: the team ceiling is watched while the key's own limit enforces", async () => {
+    const c = clock(T0)
+    const limiter = createLimiter({ now: c.now, policies: [fixedWindow({ name: 'key', limit: 5, window: '1m' })] })
+    const layers = [{ name: 'team', key: 'team:acme', policies: [fixedWindow({ name: 'team-cap', limit: 1, window: '1m', shadow: true })] }]
+    await limiter.consume('k1', { layers })
+    const d = await limiter.consume('k2', { layers })
+    expect(d.allowed).toBe(true)
+    expect(d.shadowViolated).toEqual(['team-cap'])
+    expect(d.policies.map((p) => [p.name, p.layer, p.shadow])).toEqual([
+      ['key', undefined, false],
+      ['team-cap', 'team', true],
+    ])
+    const back = await limiter.refund('k2', { decision: d })
+    expect(back.policies.map((p) => p.name)).toEqual(['key'])
+  })
+
   it('a peek reports the shadow verdict and charges nothing', async () => {
     const { limiter } = setup()
     await limiter.consume('k')
