@@ -536,8 +536,8 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
     end
   end
   out[s] = allowed and 1 or 0; o = s + 3 * n
-  local charged = allowed and op == 1 and (cost > 0 or lease)    -- admitted: charge every check (leases whatever the cost)
-  if charged then
+  local write = allowed and op == 1 and (cost > 0 or lease)      -- admitted: charge every check (leases whatever the cost)
+  if write then
     for i = 1, n do
       local v = specsOf[i]
       if shadows[i] and not shadowsAdmit then                    -- a shadow check is charged only when all admit
@@ -548,7 +548,7 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
   end
   if cost > 0 or lease then                                      -- nothing charged: admitting checks report their uncharged state
     for i = 1, n do
-      if out[s + 3 * i] == 0 and (not charged or shadows[i]) then
+      if out[s + 3 * i] == 0 and (not write or shadows[i]) then
         local _, _, rem, resetAt = step(specsOf[i], raws[i], 0, now, KEYS[base + i], nil)  -- a look: no lease
         out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt
       end

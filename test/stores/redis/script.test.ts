@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '5d95dad982908488a95b502a637330b34709872b',
+  decide: '65524d03b2ecd0e58c4f5868dea9faaaaf2ccc55',
 }
 
 describe('Lua scripts', () => {
