@@ -1,106 +1,29 @@
 import type { Decision, PolicyResult } from '../limiter/decision.js'
-import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import {
+  CANONICAL_NAMES,
+  type HeaderNames,
+  type HeaderOptions,
+  type HeaderSettings,
+  headerSettings,
+  reasonHeaderName,
+} from './header-settings.js'
 import { sfInteger, sfString } from './structured-fields.js'
 
-/**
- * The conventional header set: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
- * `X-RateLimit-Reset` (Unix epoch seconds) and, when the decision has a tier, `X-RateLimit-Tier`.
- * `false` sends none of them.
- */
-export type LegacyHeaders = 'x-ratelimit' | false
-
-/**
- * The IETF header set (draft-ietf-httpapi-ratelimit-headers):
- * - `'draft-10'`: `RateLimit` + `RateLimit-Policy`, structured fields listing every policy;
- * - `'draft-7'`: `RateLimit: limit=100, remaining=50, reset=5` + `RateLimit-Policy: 100;w=60`;
- * - `'draft-6'`: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (delta seconds) + `RateLimit-Policy`;
- * - `false`: none.
- */
-export type StandardHeaders = 'draft-10' | 'draft-7' | 'draft-6' | false
-
-/** Which rate-limit headers to send. `Retry-After` is always sent on a denial that can be retried. */
-export interface HeaderOptions {
-  /**
-   * The conventional `X-RateLimit-*` set.
-   * @default 'x-ratelimit'
-   */
-  legacy?: LegacyHeaders
-  /**
-   * The IETF set and its draft.
-   * @default 'draft-10'
-   */
-  standard?: StandardHeaders
-  /**
-   * Send `X-RateLimit-Tier` (with the `legacy` set) when the decision carries a tier. A tier that
-   * is not 1-128 visible ASCII characters is never sent.
-   * @default true
-   */
-  tier?: boolean
-  /**
-   * The random source of the jitter added to `Retry-After` on a concurrency denial (a number in
-   * [0, 1), like `Math.random`): the hint of `s` seconds becomes `s` to `2s` seconds, so that
-   * denied clients don't all come back together. Inject it to make tests deterministic.
-   * @default Math.random
-   */
-  retryJitter?: () => number
-}
-
-/** The names of the headers a renderer sets. @internal */
-export interface HeaderNames {
-  readonly limit: string
-  readonly remaining: string
-  readonly reset: string
-  readonly tier: string
-  readonly state: string
-  readonly policy: string
-  readonly draftLimit: string
-  readonly draftRemaining: string
-  readonly draftReset: string
-  readonly retryAfter: string
-}
-
-/** @internal */
-export const CANONICAL_NAMES: HeaderNames = {
-  limit: 'X-RateLimit-Limit',
-  remaining: 'X-RateLimit-Remaining',
-  reset: 'X-RateLimit-Reset',
-  tier: 'X-RateLimit-Tier',
-  state: 'RateLimit',
-  policy: 'RateLimit-Policy',
-  draftLimit: 'RateLimit-Limit',
-  draftRemaining: 'RateLimit-Remaining',
-  draftReset: 'RateLimit-Reset',
-  retryAfter: 'Retry-After',
-}
-
-/** @internal */
-export const LOWER_CASE_NAMES: HeaderNames = {
-  limit: 'x-ratelimit-limit',
-  remaining: 'x-ratelimit-remaining',
-  reset: 'x-ratelimit-reset',
-  tier: 'x-ratelimit-tier',
-  state: 'ratelimit',
-  policy: 'ratelimit-policy',
-  draftLimit: 'ratelimit-limit',
-  draftRemaining: 'ratelimit-remaining',
-  draftReset: 'ratelimit-reset',
-  retryAfter: 'retry-after',
-}
-
-/**
- * How a renderer spells header names: `'canonical'` (`X-RateLimit-Limit`), or `'lower'` for
- * frameworks that lower-case every name they are given (Fastify), so they get constants instead
- * of building a new string per header and request.
- * @internal
- */
-export type HeaderNameCase = 'canonical' | 'lower'
+export {
+  CANONICAL_NAMES,
+  type HeaderNameCase,
+  type HeaderNames,
+  type HeaderOptions,
+  type HeaderSettings,
+  headerSettings,
+  type LegacyHeaders,
+  LOWER_CASE_NAMES,
+  reasonHeaderName,
+  type StandardHeaders,
+} from './header-settings.js'
 
 /** Renders the headers of one decision. Made once by {@link createRateLimitHeaders}. */
 export type HeaderRenderer = (decision: Decision) => Record<string, string>
-
-const WHERE = 'rateLimitHeaders()'
-const KNOWN: { readonly [K in keyof Required<HeaderOptions>]: true } = { legacy: true, standard: true, tier: true, retryJitter: true }
-const STANDARDS: readonly unknown[] = ['draft-10', 'draft-7', 'draft-6', false]
 
 /** Visible ASCII, spaces allowed inside only: never CR, LF or other control characters. */
 const TIER_PATTERN = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/
@@ -147,17 +70,26 @@ export function secondsUntilMoreQuota(policy: PolicyResult, at: number): number 
   return Math.max(1, ceilSeconds(ms))
 }
 
-/** Index of the policy behind the decision's headline figures (`limit`, `remaining`, `resetAt`). */
-export function headlineIndex(decision: Decision): number {
-  const list = decision.policies
+/**
+ * Index in `list` (default: the decision's policies) of the policy behind the decision's headline
+ * figures (`limit`, `remaining`, `resetAt`): never a shadow policy.
+ */
+export function headlineIndex(decision: Decision, list: readonly PolicyResult[] = decision.policies): number {
   const denied = !decision.allowed
   for (let i = 0; i < list.length; i++) {
     const p = list[i]
+    if (p.shadow === true) continue
     if (p.limit === decision.limit && p.remaining === decision.remaining && p.resetAt === decision.resetAt && (!denied || p.violated)) {
       return i
     }
   }
   return 0
+}
+
+/** The policies a client may see: shadow ones left out (the list itself when it has none). @internal */
+export function clientVisible(list: readonly PolicyResult[]): readonly PolicyResult[] {
+  for (let i = 0; i < list.length; i++) if (list[i].shadow === true) return list.filter((p) => p.shadow !== true)
+  return list
 }
 
 /** The quota unit parameter of a concurrency policy (draft-10 `qu`). @internal */
@@ -231,38 +163,6 @@ function policyFieldOldDrafts(list: readonly PolicyResult[], head: number): stri
   return out
 }
 
-/** Header options, validated, with their defaults applied. @internal */
-export interface HeaderSettings {
-  readonly legacy: boolean
-  readonly standard: StandardHeaders
-  readonly tier: boolean
-  readonly jitter: () => number
-}
-
-/** Validates header options and applies their defaults. @internal */
-export function headerSettings(options: HeaderOptions | undefined): HeaderSettings {
-  if (options !== undefined) {
-    checkOptionsObject(WHERE, options)
-    checkKnownOptions(WHERE, options, KNOWN)
-    if (options.legacy !== undefined && options.legacy !== 'x-ratelimit' && options.legacy !== false) {
-      invalid(WHERE, 'legacy', "must be 'x-ratelimit' or false", options.legacy)
-    }
-    if (options.standard !== undefined && !STANDARDS.includes(options.standard)) {
-      invalid(WHERE, 'standard', "must be 'draft-10', 'draft-7', 'draft-6' or false", options.standard)
-    }
-    if (options.tier !== undefined && typeof options.tier !== 'boolean') invalid(WHERE, 'tier', 'must be a boolean', options.tier)
-    if (options.retryJitter !== undefined && typeof options.retryJitter !== 'function') {
-      invalid(WHERE, 'retryJitter', 'must be a function returning a number in [0, 1)', options.retryJitter)
-    }
-  }
-  return {
-    legacy: (options?.legacy ?? 'x-ratelimit') !== false,
-    standard: options?.standard ?? 'draft-10',
-    tier: options?.tier ?? true,
-    jitter: options?.retryJitter ?? Math.random,
-  }
-}
-
 /**
  * `String(Math.ceil(ms / 1000))` (epoch seconds of `X-RateLimit-Reset`), remembering the last
  * one: it changes at most once a second, and epoch seconds are too large for V8's small-integer
@@ -284,13 +184,16 @@ export function epochSecondsText(): (ms: number) => string {
 /** The general renderer: any policy list, names spelled by `names`. @internal */
 export function renderer(settings: HeaderSettings, names: HeaderNames): HeaderRenderer {
   const { legacy, standard, tier, jitter } = settings
+  const reasonName = reasonHeaderName(settings, names)
   const resetText = epochSecondsText()
 
   return function renderRateLimitHeaders(decision: Decision): Record<string, string> {
     const out: Record<string, string> = {}
-    const list = decision.policies
-    // A store-error decision knows no policy state: no rate-limit figures at all.
+    // Shadow policies are never shown to clients.
+    const list = clientVisible(decision.policies)
+    // A store-error decision knows no policy state (nor one on shadow policies alone): no rate-limit figures at all.
     if (list.length > 0) {
+      if (reasonName !== undefined) out[reasonName] = quoted(list[headlineIndex(decision, list)].name)
       const remaining = nonNegative(decision.remaining)
       if (legacy) {
         out[names.limit] = String(decision.limit)
@@ -309,7 +212,7 @@ export function renderer(settings: HeaderSettings, names: HeaderNames): HeaderRe
           out[names.draftRemaining] = String(remaining)
           out[names.draftReset] = String(reset)
         }
-        out[names.policy] = policyFieldOldDrafts(list, headlineIndex(decision))
+        out[names.policy] = policyFieldOldDrafts(list, headlineIndex(decision, list))
       }
     }
     const retry = retryAfterSeconds(decision)

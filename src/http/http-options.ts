@@ -91,7 +91,7 @@ export interface HttpLimiterOptions<Raw = unknown, Info extends HttpRequestInfo<
    * hazard met while planning (a client address that is no IP address) through the limiter, once per code.
    */
   plan?: (req: Info, warn: KeyWarn) => RequestPlan | undefined | Promise<RequestPlan | undefined>
-  /** Called with every decision and its request (logging, metrics). Exceptions are reported, not thrown. */
+  /** Called with every decision and its request (logging, metrics). Exceptions are reported (once per limiter, to the `logger`), not thrown. */
   onDecision?: (decision: Decision, req: Info) => void
 }
 

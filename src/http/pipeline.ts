@@ -185,7 +185,8 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     try {
       onDecision(decision, info)
     } catch (error) {
-      process.emitWarning(`ratekeeper: the onDecision hook threw: ${String(error)}`, { code: 'RK_HOOK_THREW' })
+      // Once per limiter, through its logger: a hook that throws on every request is one log line, not one per request.
+      warnOnce('RK_HOOK_THREW', `ratekeeper: the onDecision hook threw: ${String(error)}`)
     }
   }
 

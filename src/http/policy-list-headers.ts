@@ -15,6 +15,7 @@ import {
   LOWER_CASE_NAMES,
   nonNegative,
   quoted,
+  reasonHeaderName,
   renderer,
   retryAfterSeconds,
   windowSeconds,
@@ -39,9 +40,11 @@ export function createPolicyListHeaders(
   const settings = headerSettings(options)
   const names = nameCase === 'lower' ? LOWER_CASE_NAMES : CANONICAL_NAMES
   const general = renderer(settings, names)
-  if (policies === undefined || policies.length !== 1) return general
+  // A shadow policy is never shown: the general renderer leaves it out.
+  if (policies === undefined || policies.length !== 1 || policies[0].shadow) return general
   const { legacy, standard, tier, jitter } = settings
   const p = policies[0]
+  const reasonName = reasonHeaderName(settings, names)
   const isConcurrency = p.kind === 'concurrency'
   const limit = p.limit
   const burst = p.burst
@@ -67,8 +70,8 @@ export function createPolicyListHeaders(
   const statePrefix = `${name};r=`
   const resetText = epochSecondsText()
   // The default sets, without a tier, are one object literal: one allocation, no shape changes.
-  const literal = legacy && standard === 'draft-10' && names === CANONICAL_NAMES
-  const literalLower = legacy && standard === 'draft-10' && names === LOWER_CASE_NAMES
+  const literal = legacy && standard === 'draft-10' && names === CANONICAL_NAMES && reasonName === undefined
+  const literalLower = legacy && standard === 'draft-10' && names === LOWER_CASE_NAMES && reasonName === undefined
 
   /** `RateLimit` of the one policy: `r`, and `t` as secondsUntilMoreQuota gives it, from the headline. */
   const stateOf = (decision: Decision, raw: number): string => {
@@ -106,6 +109,7 @@ export function createPolicyListHeaders(
           }
     } else {
       out = {}
+      if (reasonName !== undefined) out[reasonName] = name
       if (legacy) {
         out[names.limit] = limitText
         out[names.remaining] = remaining

@@ -80,6 +80,9 @@ function headerNamesOf(options: HeaderOptions | undefined): Set<string> {
   if (standard === 'draft-10' || standard === 'draft-7') for (const n of ['ratelimit', 'ratelimit-policy']) names.add(n)
   if (standard === 'draft-6')
     for (const n of ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy']) names.add(n)
+  const reason = options?.reason
+  if (reason === true) names.add('ratelimit-reason')
+  else if (typeof reason === 'string') names.add(reason.toLowerCase())
   return names
 }
 

@@ -1,13 +1,16 @@
 import { StoreError } from './errors.js'
+import type { Policy } from './policy.js'
 import type { Store, StoreResult } from './store.js'
 
 /**
- * Whether a store's answer is a well-formed result for `n` checks: a boolean `allowed`, a
- * finite `now`, and per check a finite `remaining` >= 0, a finite `resetAt` >= 0 and a finite
- * `retryAfterMs` that is 0, positive, or -1 (never); `allowed` exactly when every retry is 0.
- * Anything else would become a 500, a `NaN` header or an admission.
+ * Whether a store's answer is a well-formed result for the checks of `policies`: a boolean
+ * `allowed`, a finite `now`, and per check a finite `remaining` >= 0, a finite `resetAt` >= 0 and
+ * a finite `retryAfterMs` that is 0, positive, or -1 (never); `allowed` exactly when the retry of
+ * every enforcing (not shadow) check is 0. Anything else would become a 500, a `NaN` header or an
+ * admission.
  */
-export function wellFormed(answer: unknown, n: number): answer is StoreResult {
+export function wellFormed(answer: unknown, policies: readonly Policy[]): answer is StoreResult {
+  const n = policies.length
   if (typeof answer !== 'object' || answer === null) return false
   const { allowed, now, results } = answer as StoreResult
   if (typeof allowed !== 'boolean' || typeof now !== 'number' || !Number.isFinite(now)) return false
@@ -20,7 +23,7 @@ export function wellFormed(answer: unknown, n: number): answer is StoreResult {
     if (typeof remaining !== 'number' || !(remaining >= 0) || remaining === Number.POSITIVE_INFINITY) return false
     if (typeof resetAt !== 'number' || !(resetAt >= 0) || resetAt === Number.POSITIVE_INFINITY) return false
     if (typeof retry !== 'number' || !(retry >= -1) || retry === Number.POSITIVE_INFINITY || (retry < 0 && retry !== -1)) return false
-    if (retry !== 0) denied = true
+    if (retry !== 0 && !policies[i / 3].shadow) denied = true
   }
   return allowed !== denied
 }

@@ -115,11 +115,29 @@ export class DecisionRecord implements Decision {
         remaining: r[3 * i],
         resetAt: r[3 * i + 1],
         retryAfterMs: retry < 0 ? Number.POSITIVE_INFINITY : retry,
-        violated: !this.allowed && retry !== 0,
+        violated: !this.allowed && retry !== 0 && !p.shadow,
+        shadow: p.shadow,
       })
     }
     this.#policies = out
     return out
+  }
+
+  /**
+   * Shadow policies that would have denied. Worked out when read (events, metrics), so that a
+   * decision costs nothing more to make. A decision whose numbers are the headline's (`#raw`
+   * undefined: one policy, the limiter's fast path) is never about a shadow policy: the limiter
+   * takes that path only for lists without one.
+   */
+  get shadowViolated(): readonly string[] {
+    const r = this.#raw
+    if (r === undefined) return NO_NAMES
+    const list = this.#list
+    let names: string[] | undefined
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].shadow && r[3 * i + 2] !== 0) (names ??= []).push(list[i].name)
+    }
+    return names ?? NO_NAMES
   }
 
   /** Plain data, `policies` included (JSON, logging, spreading with `{ ...decision.toJSON() }`). */
@@ -135,6 +153,7 @@ export class DecisionRecord implements Decision {
       retryAfterMs: this.retryAfterMs,
       policies: this.policies,
       violated: this.violated,
+      shadowViolated: this.shadowViolated,
       at: this.at,
       tier: this.tier,
       dryRun: this.dryRun,
@@ -166,20 +185,44 @@ export interface StoreAnswer {
  */
 export function decisionOf(answer: StoreAnswer): DecisionRecord {
   const { list, allowed, results: r } = answer
-  let head = 0
+  // The headline policy: never a shadow one (-1 while none is met).
+  let head = -1
   let never = false
   let violated: string[] | readonly string[] = NO_NAMES
   for (let i = 0; i < list.length; i++) {
+    if (list[i].shadow) continue
     const retry = r[3 * i + 2]
     if (!allowed && retry !== 0) {
       if (violated === NO_NAMES) violated = []
       ;(violated as string[]).push(list[i].name)
       if (retry < 0) never = true
     }
-    if (i > 0) {
+    if (head < 0) head = i
+    else {
       const best = r[3 * head + 2]
       if (allowed ? r[3 * i] < r[3 * head] : retry !== 0 && (best === 0 || (best > 0 && (retry < 0 || retry > best)))) head = i
     }
+  }
+  // Shadow policies alone: admitted (they never deny), with no headline.
+  if (head < 0) {
+    return new DecisionRecord(
+      true,
+      'ok',
+      answer.key,
+      answer.cost,
+      0,
+      0,
+      answer.at,
+      0,
+      NO_NAMES,
+      answer.at,
+      answer.tier,
+      undefined,
+      undefined,
+      list,
+      r,
+      answer.layerOf,
+    )
   }
   const headRetry = r[3 * head + 2]
   return new DecisionRecord(

@@ -30,13 +30,21 @@ export interface PolicyResult {
   readonly resetAt: number
   /** 0 when this policy admitted; ms until it would admit this cost; `Infinity` when never. */
   readonly retryAfterMs: number
-  /** This policy denied the request. */
+  /** This policy denied the request. Always `false` for a shadow policy, which never denies: its `retryAfterMs` above 0 says it would have. */
   readonly violated: boolean
+  /**
+   * The policy is in shadow: decided and counted, never denying, never shown to clients. It
+   * would have denied when `retryAfterMs` is not 0 (its name is then in `Decision.shadowViolated`).
+   * Always set on the limiter's decisions.
+   */
+  readonly shadow?: boolean
 }
 
 /**
  * The answer for one request. The headline figures (`limit`, `remaining`, `resetAt`) are those of
  * the policy with the fewest remaining; when denied, of the violated policy with the longest wait.
+ * Shadow policies never make the headline: a request decided on shadow policies alone has none
+ * (`limit`, `remaining` and `retryAfterMs` 0, `resetAt` the decision's `at`).
  */
 export interface Decision {
   readonly allowed: boolean
@@ -53,8 +61,15 @@ export interface Decision {
   readonly retryAfterMs: number
   /** Every policy of the request, in order: the key's own policies first, then each layer's. */
   readonly policies: readonly PolicyResult[]
-  /** Names of the policies that denied. Empty when allowed. */
+  /** Names of the policies that denied. Empty when allowed. Never a shadow policy. */
   readonly violated: readonly string[]
+  /**
+   * Names of the shadow policies that would have denied this request had they been enforcing
+   * (whether or not an enforcing policy denied it). Empty when none would have; never shown to
+   * clients. A consume with names here emits the limiter's `shadow-limited` event. Always set on
+   * the limiter's decisions; optional so that decisions made by hand (tests) need not spell it.
+   */
+  readonly shadowViolated?: readonly string[]
   /** Epoch ms the decision was made at (the store's clock): pass it to `refund` as `at`. */
   readonly at: number
   /** A tier name set by the caller (shown as `X-RateLimit-Tier`). */

@@ -51,7 +51,9 @@ export class LimiterEmitter {
   announce(decision: Decision, nearLimit: number | undefined): void {
     this.emit('decision', decision)
     if (!decision.allowed) this.emit('limited', decision)
-    else if (nearLimit !== undefined && decision.remaining <= nearLimit) this.emit('near-limit', decision)
+    else if (nearLimit !== undefined && decision.remaining <= nearLimit && decision.limit > 0) this.emit('near-limit', decision)
+    // Read only when listened to: a decision works its shadow verdicts out when asked.
+    if (this.#listeners.has('shadow-limited') && (decision.shadowViolated?.length ?? 0) > 0) this.emit('shadow-limited', decision)
   }
 }
 

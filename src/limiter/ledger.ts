@@ -1,7 +1,8 @@
 import type { Decision } from './decision.js'
 import type { BuiltRequest, StoreCall } from './layers.js'
 import { requestWith } from './layers.js'
-import type { Policy } from './policy.js'
+import { hasShadow, type Policy } from './policy.js'
+import type { StoreRequest } from './store.js'
 
 /**
  * What a limiter remembers of the decisions it made, for `refund`, `settle` and `release`: held
@@ -43,6 +44,12 @@ export function record(ledger: Ledger, call: StoreCall, decision: Decision, main
   const { request, layerOf } = call
   if (!main) ledger.chargedByFallback.add(decision)
   if (request.lease !== undefined) ledger.leases.set(decision, call)
+  // A shadow policy that would have denied kept every shadow policy uncharged: what was charged
+  // is the enforcing policies alone, and a refund or settle of the decision touches only them.
+  if (hasShadow(request.policies) && (decision.shadowViolated?.length ?? 0) > 0) {
+    ledger.chargedWith.set(decision, enforcingOnly(request, layerOf))
+    return
+  }
   // What a charge was made on, when not the limiter's defaults: refund({ decision }) gives back there,
   // without the lease (a refund or a settle gives back cost, never the slot: that is `release`'s).
   if (layerOf !== undefined || request.policies !== defaults) {
@@ -50,5 +57,22 @@ export function record(ledger: Ledger, call: StoreCall, decision: Decision, main
       request: request.lease === undefined ? request : requestWith(request, request.cost, request.now, undefined),
       layerOf,
     })
+  }
+}
+
+/** The enforcing checks of `request` (its shadow ones left out), without its lease. */
+function enforcingOnly(request: StoreRequest, layerOf: readonly (string | undefined)[] | undefined): BuiltRequest {
+  const keys: string[] = []
+  const policies: Policy[] = []
+  const layers: (string | undefined)[] | undefined = layerOf === undefined ? undefined : []
+  for (let i = 0; i < request.policies.length; i++) {
+    if (request.policies[i].shadow) continue
+    keys.push(request.keys[i])
+    policies.push(request.policies[i])
+    layers?.push(layerOf?.[i])
+  }
+  return {
+    request: { keys, policies, cost: request.cost, now: request.now, tag: request.tag, events: request.events },
+    layerOf: layers,
   }
 }

@@ -6,6 +6,7 @@ import { LimiterEmitter, StoreHealth } from './events.js'
 import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, refundOf, requestWith, type StoreCall } from './layers.js'
 import { newLedger, record } from './ledger.js'
 import { checkLimiterOptions } from './options.js'
+import { hasShadow } from './policy.js'
 import { refund } from './refund.js'
 import { type ResetContext, resetIn } from './reset.js'
 import { chargeIn, needsLease, newLease, release, type SettleContext, settle } from './settle.js'
@@ -44,9 +45,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   let closed = false
 
   // A store that decides in-process into a caller's buffer: the commonest call uses that (a
-  // concurrency policy's lease is drawn there and kept by the decision).
+  // concurrency policy's lease is drawn there and kept by the decision; not with a shadow policy,
+  // whose verdict the fast path's one-policy decision does not keep).
   const leasing = policies.some((p) => p.kind === 'concurrency')
-  const fast = hasFastPath(store) ? store : undefined
+  const fast = hasFastPath(store) && !hasShadow(policies) ? store : undefined
   // The fast path's numbers for one policy; decisions don't keep it (see `consumeFast`).
   const scratchResults = [0, 0, 0]
 
@@ -108,7 +110,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
 
   /** Turns a store's answer into the decision, or into a store error when it is malformed. */
   const answered = (main: boolean, call: StoreCall, answer: StoreResult): Decision | Promise<Decision> => {
-    if (!(main ? storeTrusted : fallbackTrusted) && !wellFormed(answer, call.request.policies.length)) {
+    if (!(main ? storeTrusted : fallbackTrusted) && !wellFormed(answer, call.request.policies)) {
       return failed(main, call, malformedAnswer())
     }
     if (main && health.failing) health.calm()

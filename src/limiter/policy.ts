@@ -45,6 +45,15 @@ export interface PolicyOptionsBase {
    * Requests (or cost units) allowed per window. `0` denies everything.
    */
   limit: number
+  /**
+   * Roll the policy out in shadow: it is decided and counted in its own state on every request,
+   * and reported (`Decision.shadowViolated`, the limiter's `shadow-limited` event), but it never
+   * denies and never shows in headers or 429 bodies. Its state is charged exactly when an
+   * enforced run would charge it (every policy of the request admits), so making it enforcing
+   * later (same name and numbers, `shadow` left out) carries its state over. See docs/shadow-rollout.md.
+   * @default false
+   */
+  shadow?: boolean
 }
 
 /** A compiled, immutable policy made by {@link tokenBucket}, {@link slidingWindow} or {@link fixedWindow}. */
@@ -59,8 +68,13 @@ export interface Policy {
   readonly window: Duration | 'month'
   /** Most cost units admitted at once: the bucket capacity, or `limit` for windows. */
   readonly burst: number
-  /** Stable identity used in store keys: the name plus the numbers, so a changed limit never reads stale state. */
+  /**
+   * Stable identity used in store keys: the name plus the numbers, so a changed limit never reads
+   * stale state. Not `shadow`: a policy rolled out from shadow to enforcing keeps its state.
+   */
   readonly id: string
+  /** Decided and counted, never denying, never shown to clients (see {@link PolicyOptionsBase.shadow}). */
+  readonly shadow: boolean
   /**
    * Decides `cost` against `state` at `now` (epoch ms) and writes the outcome into `out`.
    * Pure: never mutates `state`. A concurrency policy takes the lease `lease` (the request's
@@ -154,6 +168,12 @@ export function newOutcome(): StepOutcome {
 }
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/
+
+/** Some policy of the list is in shadow (see {@link PolicyOptionsBase.shadow}). */
+export function hasShadow(policies: readonly Pick<Policy, 'shadow'>[]): boolean {
+  for (let i = 0; i < policies.length; i++) if (policies[i].shadow) return true
+  return false
+}
 
 /** Some policy of the list is a concurrency limit (its requests take leases). */
 export function hasConcurrency(policies: readonly Pick<Policy, 'kind'>[]): boolean {

@@ -41,7 +41,12 @@ export function refund(context: RefundContext, key: string, opts: RefundOptions 
   const target = decision !== undefined && fallback !== undefined && context.chargedByFallback.has(decision) ? fallback : context.store
   const cost = typeof decision?.cost === 'number' ? decision.cost : 1
   if (decision === undefined) return run({ mode: 'refund', where, key, options: opts, at, target, defaultCost: cost })
-  const charged = opts?.policies === undefined && opts?.layers === undefined ? context.chargedWith.get(decision) : undefined
+  // What the decision charged, when it was not the limiter's defaults; a shadow-limited decision's
+  // record wins over `policies`/`layers` given again (its shadow policies were not charged).
+  const charged =
+    (opts?.policies === undefined && opts?.layers === undefined) || (decision.shadowViolated?.length ?? 0) > 0
+      ? context.chargedWith.get(decision)
+      : undefined
   // Charged nothing (denied, dry-run, a store error, cost 0) or already given back: nothing to refund.
   if (decision.allowed !== true || decision.reason !== 'ok' || decision.cost === 0 || context.refunded.has(decision)) {
     if (charged === undefined) {

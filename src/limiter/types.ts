@@ -45,7 +45,11 @@ export interface LimiterOptions {
    * @default process.emitWarning
    */
   logger?: Logger
-  /** Decide and report, but mark denials as dry-run so HTTP adapters let them through. @default false */
+  /**
+   * Decide and report, but mark denials as dry-run so HTTP adapters let them through: the whole
+   * limiter, all or nothing. To try one new policy beside enforcing ones, mark that policy
+   * `shadow: true` instead (docs/shadow-rollout.md). @default false
+   */
   dryRun?: boolean
   /** `near-limit` fires for an admitted request whose headline `remaining` is at most this. @default undefined (never) */
   nearLimit?: number
@@ -117,7 +121,12 @@ export interface LimiterEvents {
   decision: Decision
   /** A decision that denied (also in dry-run). */
   limited: Decision
-  /** An admitted decision whose headline `remaining` is at or below `nearLimit`. */
+  /**
+   * A decision in which some shadow policy would have denied (`decision.shadowViolated`), whether
+   * the request was admitted or denied by an enforcing policy. Emitted only when listened to.
+   */
+  'shadow-limited': Decision
+  /** An admitted decision whose headline `remaining` is at or below `nearLimit` (a decision with no headline, on shadow policies alone, has none to be near). */
   'near-limit': Decision
   /** The store failed, timed out or answered something malformed; the decision followed `onStoreError`. */
   'store-error': StoreErrorEvent

@@ -111,18 +111,28 @@ export function casStore(options: CasStoreOptions): Store {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const { keys, found, states } = await read(request)
       const outs: StepOutcome[] = policies.map(() => newOutcome())
+      // Shadow checks never deny; they are written only when every check, shadow ones too, admits.
       let allowed = true
+      let shadowsAdmit = true
       for (let i = 0; i < n; i++) {
         policies[i].step(states[i], cost, now, outs[i], request.lease ?? (charge ? undefined : LOOK))
-        if (!outs[i].allowed) allowed = false
+        if (!outs[i].allowed) {
+          if (policies[i].shadow) shadowsAdmit = false
+          else allowed = false
+        }
       }
       const results = new Array<number>(3 * n)
       // A consume with a lease writes its concurrency checks whatever the cost (a slot is not a cost).
       if (charge && allowed && (cost > 0 || request.lease !== undefined)) {
         const writes: CasWrite[] = []
         for (let i = 0; i < n; i++) {
-          if (cost === 0 && policies[i].kind !== 'concurrency') continue
           const out = outs[i]
+          if (policies[i].shadow && !shadowsAdmit) {
+            // Not charged: report its uncharged state, as an admitting check of a denial does.
+            if (out.allowed) policies[i].step(states[i], 0, now, out)
+            continue
+          }
+          if (cost === 0 && policies[i].kind !== 'concurrency') continue
           writes.push({
             key: keys[i],
             expected: found[i]?.version,

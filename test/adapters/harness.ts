@@ -68,6 +68,7 @@ const COMPARED = new Set([
   'ratelimit-remaining',
   'ratelimit-reset',
   'retry-after',
+  'ratelimit-reason',
 ])
 
 /** Request ids differ by framework (Fastify has its own): the suite compares everything else. */

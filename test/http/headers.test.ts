@@ -418,6 +418,10 @@ describe('option validation', () => {
     ['standard draft-8', { standard: 'draft-8' }, 'ERR_RK_INVALID_OPTION', 'standard'],
     ['standard true', { standard: true }, 'ERR_RK_INVALID_OPTION', 'standard'],
     ['tier string', { tier: 'yes' }, 'ERR_RK_INVALID_OPTION', 'tier'],
+    ['reason number', { reason: 1 }, 'ERR_RK_INVALID_OPTION', 'reason'],
+    ['reason not a header name', { reason: 'Rate Limit: Reason' }, 'ERR_RK_INVALID_OPTION', 'reason'],
+    ['reason empty', { reason: '' }, 'ERR_RK_INVALID_OPTION', 'reason'],
+    ['reason taken by another header', { reason: 'retry-after' }, 'ERR_RK_INVALID_OPTION', 'reason'],
     ['options null', null, 'ERR_RK_INVALID_ARGUMENT', 'options'],
     ['options array', [], 'ERR_RK_INVALID_ARGUMENT', 'options'],
   ]
@@ -623,6 +627,7 @@ describe("createPolicyListHeaders (the HTTP layer's renderer for a known policy 
       legacy: fc.constantFrom<HeaderOptions['legacy']>('x-ratelimit', false),
       standard: fc.constantFrom<HeaderOptions['standard']>('draft-10', 'draft-7', 'draft-6', false),
       tier: fc.boolean(),
+      reason: fc.constantFrom<HeaderOptions['reason']>(false, true, 'X-RateLimit-Resource'),
     },
     { requiredKeys: [] },
   )
@@ -673,5 +678,36 @@ describe("createPolicyListHeaders (the HTTP layer's renderer for a known policy 
     const error = failing.decide('k') as Decision
     expect(createPolicyListHeaders(undefined, [a])(error)).toEqual({ 'Retry-After': '1' })
     expect(createPolicyListHeaders(undefined, [a], 'lower')(error)).toEqual({ 'retry-after': '1' })
+  })
+})
+
+describe('the reason header (headers.reason)', () => {
+  const minute = policy({ name: 'per-minute', remaining: 50 })
+  const hour = policy({ name: 'per-hour', limit: 1000, burst: 1000, windowMs: 3_600_000, remaining: 10 })
+
+  it('names the headline policy: the fewest remaining when admitted, the longest wait when denied', () => {
+    expect(rateLimitHeaders(decision([minute, hour]), { reason: true })['RateLimit-Reason']).toBe('"per-hour"')
+    const denied = decision([
+      policy({ name: 'per-minute', remaining: 0, violated: true, retryAfterMs: 3_000 }),
+      policy({ name: 'per-hour', remaining: 0, violated: true, retryAfterMs: 9_000, resetAt: AT + 9_000 }),
+    ])
+    expect(rateLimitHeaders(denied, { reason: true })['RateLimit-Reason']).toBe('"per-hour"')
+  })
+
+  it('takes a name of your choice, is off by default, and never names a shadow policy', () => {
+    expect(rateLimitHeaders(decision([minute]), { reason: 'X-RateLimit-Resource' })['X-RateLimit-Resource']).toBe('"per-minute"')
+    expect(Object.keys(rateLimitHeaders(decision([minute])))).not.toContain('RateLimit-Reason')
+    const shadow = policy({ name: 'new', remaining: 0, retryAfterMs: 5_000, shadow: true })
+    const d = decision([minute, shadow], { limit: minute.limit, remaining: minute.remaining, resetAt: minute.resetAt, allowed: true })
+    const h = rateLimitHeaders(d, { reason: true })
+    expect(h['RateLimit-Reason']).toBe('"per-minute"')
+    expect(JSON.stringify(h)).not.toContain('new')
+  })
+
+  it('is spelled in lower case by a lower-case renderer', () => {
+    const p = fixedWindow({ name: 'per-minute', limit: 5, window: '1m' })
+    const limiter = createLimiter({ policies: [p], now: () => AT })
+    const d = limiter.decide('k') as Decision
+    expect(createPolicyListHeaders({ reason: 'X-Why' }, [p], 'lower')(d)['x-why']).toBe('"per-minute"')
   })
 })

@@ -7,7 +7,7 @@ export function baseOptions(
   where: string,
   options: unknown,
   known: Record<string, true>,
-): { limit: number; name: string | undefined; raw: Record<string, unknown> } {
+): { limit: number; name: string | undefined; shadow: boolean; raw: Record<string, unknown> } {
   checkOptionsObject(where, options)
   checkKnownOptions(where, options, known as never)
   const raw = options as Record<string, unknown>
@@ -19,7 +19,8 @@ export function baseOptions(
     }
     name = raw.name
   }
-  return { limit, name, raw }
+  if (raw.shadow !== undefined && typeof raw.shadow !== 'boolean') invalid(where, 'shadow', 'must be a boolean', raw.shadow)
+  return { limit, name, shadow: raw.shadow === true, raw }
 }
 
 /** A short label for a window, used in default names: `'1m'` stays `1m`, 60000 becomes `60000ms`. */

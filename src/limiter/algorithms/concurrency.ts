@@ -23,7 +23,7 @@ export interface ConcurrencyOptions extends PolicyOptionsBase {
   retryAfter?: Duration
 }
 
-const KNOWN = { name: true, limit: true, leaseMs: true, retryAfter: true } as const
+const KNOWN = { name: true, shadow: true, limit: true, leaseMs: true, retryAfter: true } as const
 
 /**
  * The lease a store passes to a concurrency policy's `step` to ask without taking a slot (a peek,
@@ -58,7 +58,7 @@ export const MAX_CONCURRENCY = 100_000
  */
 export function concurrency(options: ConcurrencyOptions): Policy {
   const where = 'concurrency()'
-  const { limit, name, raw } = baseOptions(where, options, KNOWN)
+  const { limit, name, shadow, raw } = baseOptions(where, options, KNOWN)
   if (limit > MAX_CONCURRENCY) {
     throw new ConfigurationError('ERR_RK_INVALID_OPTION', where, 'limit', `must be at most ${MAX_CONCURRENCY} requests in flight`, limit)
   }
@@ -212,6 +212,7 @@ export function concurrency(options: ConcurrencyOptions): Policy {
     window: leaseMs as Duration,
     burst: limit,
     id,
+    shadow,
     step,
     refund,
     charge,

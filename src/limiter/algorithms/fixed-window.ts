@@ -12,7 +12,7 @@ export interface FixedWindowOptions extends PolicyOptionsBase {
   window: Duration | 'month'
 }
 
-const KNOWN = { name: true, limit: true, window: true } as const
+const KNOWN = { name: true, shadow: true, limit: true, window: true } as const
 
 /** Nominal length reported for calendar months (30 days); the real boundary is the 1st, 00:00 UTC. */
 export const NOMINAL_MONTH_MS = 30 * 86_400_000
@@ -39,7 +39,7 @@ export function monthEnd(index: number): number {
  */
 export function fixedWindow(options: FixedWindowOptions): Policy {
   const where = 'fixedWindow()'
-  const { limit, name, raw } = baseOptions(where, options, KNOWN)
+  const { limit, name, shadow, raw } = baseOptions(where, options, KNOWN)
   const calendar = raw.window === 'month'
   const windowMs = calendar ? NOMINAL_MONTH_MS : parseWindow(where, raw.window)
   if (!calendar && typeof raw.window === 'string' && /month/i.test(raw.window)) {
@@ -143,6 +143,7 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
     window: raw.window as Duration | 'month',
     burst: limit,
     id,
+    shadow,
     step,
     refund,
     charge,

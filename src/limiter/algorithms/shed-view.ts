@@ -57,7 +57,7 @@ export function shareOf(base: Policy, share: number, where: string, option: stri
   }
   // The base's identity: stores key state by `id` (memory, compare-and-set) or by name and id
   // (Redis), so the view reads and writes the base's state.
-  return Object.freeze({ ...view, id: base.id })
+  return Object.freeze({ ...view, id: base.id, shadow: base.shadow })
 }
 
 /** A `precision` that gives the base's sub-windows (the option itself is not kept on a policy). */

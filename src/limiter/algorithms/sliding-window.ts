@@ -15,7 +15,7 @@ export interface SlidingWindowOptions extends PolicyOptionsBase {
   precision?: number
 }
 
-const KNOWN = { name: true, limit: true, window: true, precision: true } as const
+const KNOWN = { name: true, shadow: true, limit: true, window: true, precision: true } as const
 
 /**
  * A sliding window with a hard guarantee: never more than `limit` in any `window`-long span.
@@ -35,7 +35,7 @@ const KNOWN = { name: true, limit: true, window: true, precision: true } as cons
  */
 export function slidingWindow(options: SlidingWindowOptions): Policy {
   const where = 'slidingWindow()'
-  const { limit, name, raw } = baseOptions(where, options, KNOWN)
+  const { limit, name, shadow, raw } = baseOptions(where, options, KNOWN)
   const windowMs = parseWindow(where, raw.window)
   const precision = raw.precision === undefined ? 10 : checkInteger(where, 'precision', raw.precision, 1, 60)
   const subMs = Math.ceil(windowMs / precision)
@@ -175,6 +175,7 @@ export function slidingWindow(options: SlidingWindowOptions): Policy {
     window: raw.window as Duration,
     burst: limit,
     id,
+    shadow,
     step,
     refund,
     charge,

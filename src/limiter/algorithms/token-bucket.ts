@@ -22,7 +22,7 @@ export interface TokenBucketOptions extends PolicyOptionsBase {
  */
 export const MAX_TICKS_PER_MS = 1024
 
-const KNOWN = { name: true, limit: true, window: true, burst: true } as const
+const KNOWN = { name: true, shadow: true, limit: true, window: true, burst: true } as const
 
 /**
  * A token bucket: refills `limit` tokens per `window` and holds at most `burst`; each request
@@ -39,7 +39,7 @@ const KNOWN = { name: true, limit: true, window: true, burst: true } as const
  */
 export function tokenBucket(options: TokenBucketOptions): Policy {
   const where = 'tokenBucket()'
-  const { limit, name, raw } = baseOptions(where, options, KNOWN)
+  const { limit, name, shadow, raw } = baseOptions(where, options, KNOWN)
   const windowMs = parseWindow(where, raw.window)
   let burst: number
   if (raw.burst === undefined) {
@@ -194,6 +194,7 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
     window: raw.window as Duration,
     burst,
     id,
+    shadow,
     step,
     refund,
     charge,

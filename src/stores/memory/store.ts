@@ -94,7 +94,7 @@ export class MemoryStore implements Store {
    * Kept this small so that the engine inlines it into the limiter whatever else it inlines there.
    */
   consumeInto(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[], lease?: number): boolean {
-    return policies.length === 1 && lease === undefined
+    return policies.length === 1 && lease === undefined && !policies[0].shadow
       ? this.#decideOne(subject, policies[0], cost, now, true, results)
       : this.#consumeMany(subject, policies, cost, now, results, lease)
   }
@@ -168,7 +168,7 @@ export class MemoryStore implements Store {
 
   /** `consume` (charge) or `peek` into `results`, three numbers per check; returns whether the request is admitted. */
   #decide(keys: readonly string[], policies: readonly Policy[], cost: number, now: number, charge: boolean, results: number[]): boolean {
-    return policies.length === 1
+    return policies.length === 1 && !policies[0].shadow
       ? this.#decideOne(keys[0], policies[0], cost, now, charge, results)
       : this.#decideMany(keys, policies, cost, now, charge, results)
   }
@@ -279,7 +279,7 @@ export class MemoryStore implements Store {
     return true
   }
 
-  /** `#decide` for several policies: all are stepped before any is written, so a denial charges none. */
+  /** `#decide` for several policies (or a shadow one): all stepped before any is written; shadow ones never deny, written only if all admit. */
   #decideMany(
     keys: readonly string[],
     policies: readonly Policy[],
@@ -300,6 +300,7 @@ export class MemoryStore implements Store {
     const states = this.#states
     const values = this.#values
     let allowed = true
+    let shadowsAdmit = true
     for (let i = 0; i < n; i++) {
       const policy = policies[i]
       const memKey = this.#entries.keys.of(policySlot(policy), keys[i])
@@ -314,7 +315,7 @@ export class MemoryStore implements Store {
       values[i] = value
       states[i] = state
       policy.step(state, cost, now, outs[i], lease)
-      if (!outs[i].allowed) allowed = false
+      if (!outs[i].allowed) policy.shadow ? (shadowsAdmit = false) : (allowed = false)
     }
     // A consume with a lease writes its concurrency checks whatever the cost (a slot is not a cost).
     const write = charge && allowed && (cost > 0 || lease !== undefined)
@@ -322,7 +323,7 @@ export class MemoryStore implements Store {
     if (write) this.#entries.pin(memKeys, n)
     for (let i = 0; i < n; i++) {
       const out = outs[i]
-      if (write && (cost > 0 || policies[i].kind === 'concurrency')) {
+      if (write && (cost > 0 || policies[i].kind === 'concurrency') && (shadowsAdmit || !policies[i].shadow)) {
         const at = values[i] === undefined ? this.#entries.heap.positionOf(memKeys[i]) : -1
         this.#entries.put(memKeys[i], policies[i], out.state, out.remaining, now, values[i], at)
       } else if (!out.allowed) {

@@ -67,10 +67,12 @@ export class DenyCache {
   }
 
   /** Remembers a denial; `retryAfterMs` per check are in `results`. Never-admissible denials are not cached. */
-  set(signature: string, keys: readonly string[], cost: number, sentAt: number, result: StoreResult): void {
+  set(signature: string, keys: readonly string[], specs: readonly string[], cost: number, sentAt: number, result: StoreResult): void {
     const results = result.results
     let wait = 0
     for (let i = 2; i < results.length; i += 3) {
+      // A shadow check ("s" spec) never denies: its wait is not the request's.
+      if (specs[(i - 2) / 3].charCodeAt(0) === 115) continue
       const retry = results[i]
       if (retry < 0) return
       if (retry > wait) wait = retry

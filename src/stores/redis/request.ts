@@ -5,7 +5,7 @@ import type { StoreRequest } from '../../limiter/store.js'
 import { keyHead, policyPart, stateKey } from './keys.js'
 import { OP, type Op, specOf } from './spec.js'
 
-/** Per policy: the key part and the script's numbers `"kind:limit:…"` (built once per policy). */
+/** Per policy: the key part and the script's numbers `"kind:limit:…"`, `"s…"` in shadow (built once per policy). */
 interface Compiled {
   readonly part: string
   readonly spec: string
@@ -15,7 +15,8 @@ const compiled = new WeakMap<Policy, Compiled>()
 function compile(policy: Policy): Compiled {
   let c = compiled.get(policy)
   if (c === undefined) {
-    c = { part: policyPart(policy), spec: specOf(policy.params) }
+    // A shadow check's spec is led by "s" (the script writes it only when every check admits).
+    c = { part: policyPart(policy), spec: policy.shadow ? `s${specOf(policy.params)}` : specOf(policy.params) }
     compiled.set(policy, c)
   }
   return c

@@ -8,13 +8,14 @@ import { createHash } from 'node:crypto'
  *
  * A change to this text is a change of the pinned SHA1 in test/stores/redis/script.test.ts: deliberate.
  */
-export const DECIDE_SCRIPT = `-- ratekeeper decide v2 (batched)
+export const DECIDE_SCRIPT = `-- ratekeeper decide v3 (batched, shadow checks)
 -- One call decides a batch of requests, one after the other, each atomic and all-or-nothing.
 -- ARGV[1] deadline (Redis ms; -1 none): a batch Redis reaches later is refused whole.
 -- ARGV[2] extra TTL (ms) added to every key's TTL. ARGV[3] S, the number of specs; ARGV[4..3+S]
 -- the specs "kind:limit:a:b:c": 1 token bucket (limit:burst:ticksPerMs:tokenTicks), 2 fixed window
 -- (limit:windowMs), 3 calendar month (limit:0), 4 sliding window (limit:subMs:older),
--- 5 concurrency (limit:leaseMs:retryMs).
+-- 5 concurrency (limit:leaseMs:retryMs). A spec led by "s" is a shadow check: decided, never
+-- denying, written only when every check of its request (shadow ones too) admits.
 -- Then per request: op (1 consume, 2 peek, 3 refund, 4 reset, 5 charge; +16: the caller's now
 -- follows the spec indexes; +32: the request's lease follows), cost, n, the spec index (1..S) of
 -- each of its n checks, [now], [chargedAt, charged (refund)], [lease (a decimal string, kept a string)].
@@ -40,8 +41,10 @@ local extra = tonumber(ARGV[2])
 local nspecs = tonumber(ARGV[3])
 local specs = {}
 local hasTb, hasFw, hasMonth, hasSw, hasCc = false, false, false, false, false
+local shadowSpec = {}                                            -- shadowSpec[j]: spec j is a shadow check
 for j = 1, nspecs do
   local s = ARGV[3 + j]
+  if byte(s, 1) == 115 then shadowSpec[j] = true; s = sub(s, 2) end  -- "s": shadow
   local k = byte(s, 1) - 48                                      -- the kind, from its digit
   if k == 1 then
     local l, b, p, q = match(s, '^1:(%d+):(%d+):(%d+):(%d+)$')
@@ -429,7 +432,7 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
     out[o + 1] = 1; o = o + 1
     return
   end
-  if n == 1 and op == 1 then
+  if n == 1 and op == 1 and not shadowSpec[tonumber(ARGV[at])] then
     -- Fast path, the common case: consume from one token bucket whose limit is not 0 (tbStep, inlined).
     local v = specs[tonumber(ARGV[at])]
     if v[1] == 1 and v[2] > 0 and cost > 0 and cost <= v[3] then              -- else never admissible: the general path says so
@@ -477,8 +480,11 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
       end                                                        -- full: renewed or denied, the general path says
     end
   end
-  local specsOf = {}
-  for i = 1, n do specsOf[i] = specs[tonumber(ARGV[at + i - 1])] end
+  local specsOf, shadows = {}, {}
+  for i = 1, n do
+    local j = tonumber(ARGV[at + i - 1])
+    specsOf[i] = specs[j]; shadows[i] = shadowSpec[j]
+  end
   local s = o + 1                                                -- out[s]: the status
   if op == 3 or op == 5 then                                     -- refund (give cost back) or charge (take it, debt allowed)
     for i = 1, n do
@@ -518,27 +524,31 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
   if n > 1 then raws = redis.call('MGET', unpack(KEYS, base + 1, base + n))         -- false for a sorted set (concurrency): read apart
   elseif specsOf[1][1] == 5 then raws = { false }                                    -- GET would fail on a sorted set
   else raws = { redis.call('GET', KEYS[base + 1]) } end
-  local states, allowed = {}, true
+  local states, allowed, shadowsAdmit = {}, true, true
   for i = 1, n do
     local raw = raws[i]                                          -- false when absent
     if not raw then raw = nil; raws[i] = nil end
     local retry, st, rem, resetAt = step(specsOf[i], raw, cost, now, KEYS[base + i], lease)
     states[i] = st
     out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt; out[s + 3 * i] = retry
-    if retry ~= 0 then allowed = false end
+    if retry ~= 0 then                                           -- a shadow check never denies
+      if shadows[i] then shadowsAdmit = false else allowed = false end
+    end
   end
   out[s] = allowed and 1 or 0; o = s + 3 * n
-  if allowed and op == 1 and (cost > 0 or lease) then            -- admitted: charge every check (leases whatever the cost)
+  local write = allowed and op == 1 and (cost > 0 or lease)      -- admitted: charge every check (leases whatever the cost)
+  if write then
     for i = 1, n do
       local v = specsOf[i]
-      if v[1] == 5 then ccWrite(KEYS[base + i], states[i], now, v[3], out[s + 3 * i - 1])
+      if shadows[i] and not shadowsAdmit then                    -- a shadow check is charged only when all admit
+      elseif v[1] == 5 then ccWrite(KEYS[base + i], states[i], now, v[3], out[s + 3 * i - 1])
       elseif cost > 0 then put(KEYS[base + i], states[i], out[s + 3 * i - 1] - now + extra) end
     end
-    return
+    if shadowsAdmit then return end
   end
   if cost > 0 or lease then                                      -- nothing charged: admitting checks report their uncharged state
     for i = 1, n do
-      if out[s + 3 * i] == 0 then
+      if out[s + 3 * i] == 0 and (not write or shadows[i]) then
         local _, _, rem, resetAt = step(specsOf[i], raws[i], 0, now, KEYS[base + i], nil)  -- a look: no lease
         out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt
       end

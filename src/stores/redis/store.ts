@@ -291,7 +291,7 @@ export class RedisStore implements Store {
   /** Resolves a call with its result, and remembers a denial in the deny cache. */
   #answer(call: Call, result: StoreResult, sentAt: number): void {
     if (!result.allowed && call.signature !== undefined && call.invalidations === this.#invalidations && this.#denied !== undefined) {
-      this.#denied.set(call.signature, call.keys, call.cost, call.now >= 0 ? call.now : sentAt, result)
+      this.#denied.set(call.signature, call.keys, call.specs, call.cost, call.now >= 0 ? call.now : sentAt, result)
     }
     call.resolve(result)
   }

@@ -57,21 +57,27 @@ export class ReferenceStore {
     const n = policies.length
     const outs: StepOutcome[] = []
     const states: (PolicyState | undefined)[] = []
+    // Shadow checks never deny; they are written only when every check, shadow ones too, admits.
     let allowed = true
+    let shadowsAdmit = true
     for (let i = 0; i < n; i++) {
       const state = this.states.get(this.#key(keys[i], policies[i]))
       const out = newOutcome()
       policies[i].step(state, cost, now, out, lease ?? (charge ? undefined : LOOK))
       outs.push(out)
       states.push(state)
-      if (!out.allowed) allowed = false
+      if (!out.allowed) {
+        if (policies[i].shadow) shadowsAdmit = false
+        else allowed = false
+      }
     }
     const results: number[] = []
     for (let i = 0; i < n; i++) {
       const out = outs[i]
       const retry = out.allowed ? 0 : out.retryAfterMs
       // A consume with a lease writes its concurrency checks whatever the cost (a slot is not a cost).
-      if (charge && allowed && (cost > 0 || (lease !== undefined && policies[i].kind === 'concurrency'))) {
+      const written = allowed && (shadowsAdmit || !policies[i].shadow)
+      if (charge && written && (cost > 0 || (lease !== undefined && policies[i].kind === 'concurrency'))) {
         const key = this.#key(keys[i], policies[i])
         if (out.state === undefined) this.states.delete(key)
         else this.states.set(key, out.state)

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '61f59edf510f2b81faa2a1dd557b0278b92defc4',
+  decide: '65524d03b2ecd0e58c4f5868dea9faaaaf2ccc55',
 }
 
 describe('Lua scripts', () => {

@@ -33,11 +33,12 @@ export interface Trace {
   readonly ops: readonly TraceOp[]
 }
 
-export type PolicySpec =
+export type PolicySpec = (
   | { kind: 'tb'; limit: number; burst?: number; window: number }
   | { kind: 'fw'; limit: number; window: number | 'month' }
   | { kind: 'sw'; limit: number; window: number; precision: number }
   | { kind: 'cc'; limit: number; leaseMs: number; retryAfter: number }
+) & { shadow?: boolean }
 
 const windows = fc.constantFrom(1, 7, 250, 1000, 1500, 60_000, 3_600_000, 86_400_000)
 
@@ -77,19 +78,28 @@ const ccSpec: fc.Arbitrary<PolicySpec> = fc.record({
   retryAfter: fc.constantFrom(1, 300, 1000, 5000),
 })
 
-export const specArb = fc.oneof(tbSpec, fwSpec, swSpec, ccSpec)
+/** A policy of any kind, in shadow now and then (decided and counted, never denying). */
+export const specArb: fc.Arbitrary<PolicySpec> = fc
+  .tuple(
+    fc.oneof(tbSpec, fwSpec, swSpec, ccSpec),
+    fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  )
+  .map(([spec, shadow]) => (shadow ? { ...spec, shadow } : spec))
 
 /** Builds the policies of a trace (named p0, p1, … so names never clash). */
 export function buildPolicies(specs: readonly PolicySpec[]): Policy[] {
   return specs.map((s, i) => {
     const name = `p${i}`
+    const shadow = s.shadow
     if (s.kind === 'tb')
       return tokenBucket(
-        s.burst === undefined ? { name, limit: s.limit, window: s.window } : { name, limit: s.limit, window: s.window, burst: s.burst },
+        s.burst === undefined
+          ? { name, limit: s.limit, window: s.window, shadow }
+          : { name, limit: s.limit, window: s.window, burst: s.burst, shadow },
       )
-    if (s.kind === 'fw') return fixedWindow({ name, limit: s.limit, window: s.window })
-    if (s.kind === 'cc') return concurrency({ name, limit: s.limit, leaseMs: s.leaseMs, retryAfter: s.retryAfter })
-    return slidingWindow({ name, limit: s.limit, window: s.window, precision: s.precision })
+    if (s.kind === 'fw') return fixedWindow({ name, limit: s.limit, window: s.window, shadow })
+    if (s.kind === 'cc') return concurrency({ name, limit: s.limit, leaseMs: s.leaseMs, retryAfter: s.retryAfter, shadow })
+    return slidingWindow({ name, limit: s.limit, window: s.window, precision: s.precision, shadow })
   })
 }
 
