@@ -1,6 +1,6 @@
 import { hasOwnDeadline, malformedAnswer, wellFormed, withDeadline } from './deadline.js'
 import type { Decision } from './decision.js'
-import { DecisionRecord, decisionOf, NO_NAMES, storeErrorDecision } from './decision-record.js'
+import { DecisionRecord, decidedByFallback, decisionOf, NO_NAMES, storeErrorDecision } from './decision-record.js'
 import { ConfigurationError, invalid, StoreError } from './errors.js'
 import { LimiterEmitter, StoreHealth } from './events.js'
 import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, refundOf, requestWith, type StoreCall } from './layers.js'
@@ -12,6 +12,7 @@ import { chargeIn, needsLease, newLease, release, type SettleContext, settle } f
 import { timerSleep } from './sleep.js'
 import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
 import { hubOf, type StoreEventHub, type StoreListener } from './store-events.js'
+import { timeStoreCall } from './store-timing.js'
 import { encodeSubject } from './subject.js'
 import { isThenable, promised } from './thenable.js'
 import type { ConsumeOptions, Limiter, LimiterOptions, StoreErrorMode } from './types.js'
@@ -54,12 +55,18 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   // --- store events: each limiter hears what its own calls caused (see store-events.ts) ---
   const storeHub: StoreEventHub = hubOf(store)
   const health = new StoreHealth({ emitter, logger: options.logger, hub: storeHub, now, onStoreError })
-  const self: StoreListener = { evicted: (info) => emitter.emit('evicted', info), hear: (info) => health.hear(info) }
+  const self: StoreListener = {
+    evicted: (info) => emitter.emit('evicted', info),
+    hear: (info) => health.hear(info),
+    measured: (name, value) => {
+      if (emitter.any && emitter.has('store-measure')) emitter.emit('store-measure', { name, value })
+    },
+  }
   const fallbackHub: StoreEventHub | undefined = fallback === undefined ? undefined : hubOf(fallback)
   storeHub.add(self)
   fallbackHub?.add(self)
   /** Given to stores with every request, for what that call causes. */
-  const callEvents: StoreEvents = { evicted: self.evicted, warn: (info) => health.warn(info) }
+  const callEvents: StoreEvents = { evicted: self.evicted, warn: (info) => health.warn(info), measured: self.measured }
   const requests: RequestContext = { policies, now, events: callEvents }
 
   // --- what each store gets: a deadline unless it has its own; validation unless it is in-process ---
@@ -98,7 +105,9 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     }
     if (isThenable(result)) {
       const ms = main ? storeDeadline : fallbackDeadline
-      return (ms > 0 ? withDeadline(result, ms) : result).then(
+      let settled = ms > 0 ? withDeadline(result, ms) : result
+      if (emitter.any && emitter.has('store-call')) settled = timeStoreCall(settled, emitter, main, call.mode)
+      return settled.then(
         (answer) => answered(main, call, answer),
         (error) => failed(main, call, error),
       )
@@ -112,7 +121,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       return failed(main, call, malformedAnswer())
     }
     if (main && health.failing) health.calm()
-    const decision = toDecision(call, answer)
+    const decision = toDecision(call, answer, main)
     record(ledger, call, decision, main, policies)
     return decision
   }
@@ -146,12 +155,13 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       cost: call.request.cost,
       at: call.request.now,
       tier: call.tier,
+      class: call.class,
       error,
       allowed: onStoreError !== 'deny',
     })
 
   /** Turns a store result into a decision, and announces a consume's. */
-  const toDecision = (call: StoreCall, result: StoreResult): Decision => {
+  const toDecision = (call: StoreCall, result: StoreResult, main: boolean): Decision => {
     const { mode, request, layerOf } = call
     const decision = decisionOf({
       key: call.key,
@@ -162,8 +172,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       at: result.now,
       results: result.results,
       tier: call.tier,
+      class: call.class,
       dryRun: dryRun && !result.allowed && mode === 'consume',
     })
+    if (!main) decidedByFallback(decision)
     if (emitter.any && mode === 'consume') emitter.announce(decision, nearLimit)
     return decision
   }
@@ -179,6 +191,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       at,
       results,
       tier: undefined,
+      class: undefined,
       dryRun: dryRun && !allowed,
     })
     if (emitter.any) emitter.announce(decision, nearLimit)
@@ -234,6 +247,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       policies,
       undefined,
       undefined,
+      undefined,
     )
     if (emitter.any) emitter.announce(decision, nearLimit)
     return decision
@@ -266,12 +280,14 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       request: built.request,
       layerOf: built.layerOf,
       tier: opts?.tier,
+      class: opts?.class,
       at: plan.at,
       charged: plan.charged,
     }
     return ask(plan.target ?? store, call)
   }
-  const refunds: SettleContext = { store, fallback, now, run, ask, isClosed: () => closed, ...ledger }
+  const released = (decision: Decision) => emitter.any && emitter.emit('released', decision)
+  const refunds: SettleContext = { store, fallback, now, run, ask, isClosed: () => closed, released, ...ledger }
 
   const resets: ResetContext = { store, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }
 

@@ -14,6 +14,8 @@ export interface SettleContext extends RefundContext {
   readonly looked: WeakSet<Decision>
   /** The limiter was closed: its leases expire on their own. */
   readonly isClosed: () => boolean
+  /** A decision's leases are being given back (the `released` event). */
+  readonly released: (decision: Decision) => void
 }
 
 /** Every check of the request is a concurrency one. */
@@ -52,6 +54,7 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
   const call = context.leases.get(decision)
   if (call === undefined) return Promise.resolve()
   context.leases.delete(decision)
+  context.released(decision)
   if (context.isClosed()) return Promise.resolve()
   const { request, layerOf } = call
   let back: StoreRequest
