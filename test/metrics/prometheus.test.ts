@@ -86,12 +86,19 @@ describe('prometheusMetrics (real prom-client registry, Prometheus text format)'
     const limiter = createLimiter({ policies: free, now: clock(T0).now })
     const http = createHttpLimiter('test', {
       limiter,
-      plan: (req) => ({ key: `key:${req.headers['x-api-key']}`, policies: free, layers: [team], tier: 'free', class: 'write' }),
+      plan: (req) => ({ key: `key:${req.headers.get('x-api-key')}`, policies: free, layers: [team], tier: 'free', class: 'write' }),
     })
     const registry = new Registry()
     prometheusMetrics(limiter, { registry })
     for (let i = 0; i < 2; i++) {
-      await http.handle({ method: 'POST', path: '/v1/jobs', route: '/v1/jobs', ip: '192.0.2.1', headers: { 'x-api-key': 'a' }, raw: {} })
+      await http.handle({
+        method: 'POST',
+        path: '/v1/jobs',
+        route: '/v1/jobs',
+        ip: '192.0.2.1',
+        headers: { get: (name: string) => (name === 'x-api-key' ? 'a' : undefined) },
+        raw: {},
+      })
     }
     const m = await scrape(registry)
     const base = { class: 'write', tier: 'free' }
