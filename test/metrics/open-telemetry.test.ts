@@ -55,7 +55,7 @@ describe('openTelemetryMetrics (the real OpenTelemetry SDK, in-memory exporter)'
     const metrics = await collect()
     const decisions = metrics.get('ratekeeper.decisions')
     expect(decisions?.dataPointType).toBe(DataPointType.SUM)
-    expect(decisions?.isMonotonic).toBe(true)
+    expect(decisions !== undefined && 'isMonotonic' in decisions && decisions.isMonotonic).toBe(true)
     expect(point(decisions, { policy: 'per-minute', outcome: 'allowed', limiter: 'api' })).toBe(2)
     expect(point(decisions, { policy: 'per-minute', outcome: 'limited' })).toBe(3)
     expect(JSON.stringify([...metrics.values()].map((m) => m.dataPoints))).not.toContain('sk_live_secret')
@@ -101,7 +101,8 @@ describe('openTelemetryMetrics (the real OpenTelemetry SDK, in-memory exporter)'
     expect(point(metrics.get('ratekeeper.decisions'), { limiter: 'allow', outcome: 'store-error/allowed' })).toBe(1)
     expect(point(metrics.get('ratekeeper.decisions'), { limiter: 'fallback', outcome: 'fallback' })).toBe(2)
     const inFlight = metrics.get('ratekeeper.concurrency.in_flight')
-    expect(inFlight?.isMonotonic).toBe(false)
+    expect(inFlight?.dataPointType).toBe(DataPointType.SUM)
+    expect(inFlight !== undefined && 'isMonotonic' in inFlight && inFlight.isMonotonic).toBe(false)
     expect(point(inFlight, { limiter: 'leases', policy: 'in-flight' })).toBe(1)
   })
 
