@@ -2,7 +2,15 @@ import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/error
 import type { Limiter } from '../limiter/types.js'
 import { OUTCOMES } from './outcome.js'
 import type { LimiterMetrics } from './prometheus.js'
-import { type Attributes, BATCH_BOUNDS, baseAttributes, LATENCY_BOUNDS, MetricsRecorder, RATIO_BOUNDS } from './recorder.js'
+import {
+  type Attributes,
+  BATCH_BOUNDS,
+  baseAttributes,
+  LATENCY_BOUNDS,
+  MetricsRecorder,
+  type PolicySeries,
+  RATIO_BOUNDS,
+} from './recorder.js'
 
 /** What an observable instrument's callback observes through. */
 export interface OpenTelemetryObservation {
@@ -38,10 +46,19 @@ export interface OpenTelemetryMetricsOptions {
   meter: OpenTelemetryMeter
   /** A `limiter` attribute on every data point, to tell several limiters apart. @default none */
   name?: string
+  /**
+   * Record `ratekeeper.remaining_ratio`. OpenTelemetry has no observable histogram, so this one
+   * instrument is recorded per policy and decision, and the SDK hashes the attributes of every
+   * record (about 0.3 µs with one attribute, 1 µs with four, on the machine of docs/benchmarks.md):
+   * turn it off where that matters. Everything else is read at collection and costs the same as
+   * with Prometheus.
+   * @default true
+   */
+  remainingRatio?: boolean
 }
 
 const WHERE = 'openTelemetryMetrics()'
-const KNOWN: { readonly [K in keyof Required<OpenTelemetryMetricsOptions>]: true } = { meter: true, name: true }
+const KNOWN: { readonly [K in keyof Required<OpenTelemetryMetricsOptions>]: true } = { meter: true, name: true, remainingRatio: true }
 
 /**
  * Exports a limiter's metrics through an OpenTelemetry meter: the counters and the in-flight
@@ -56,17 +73,20 @@ const KNOWN: { readonly [K in keyof Required<OpenTelemetryMetricsOptions>]: true
 export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMetricsOptions): LimiterMetrics {
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
-  const { meter, name } = options
+  const { meter, name, remainingRatio = true } = options
   if (typeof meter !== 'object' || meter === null || typeof meter.createObservableCounter !== 'function') {
     invalid(WHERE, 'meter', "must be an OpenTelemetry Meter (e.g. metrics.getMeter('ratekeeper') from '@opentelemetry/api')", meter)
   }
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) invalid(WHERE, 'name', 'must be a non-empty string', name)
+  if (typeof remainingRatio !== 'boolean') invalid(WHERE, 'remainingRatio', 'must be a boolean', remainingRatio)
 
-  const ratio = meter.createHistogram('ratekeeper.remaining_ratio', {
-    description: "Each policy's remaining allowance at decision time, as a fraction of its capacity (0: spent)",
-    unit: '1',
-    advice: { explicitBucketBoundaries: [...RATIO_BOUNDS] },
-  })
+  const ratio = !remainingRatio
+    ? undefined
+    : meter.createHistogram('ratekeeper.remaining_ratio', {
+        description: "Each policy's remaining allowance at decision time, as a fraction of its capacity (0: spent)",
+        unit: '1',
+        advice: { explicitBucketBoundaries: [...RATIO_BOUNDS] },
+      })
   const latency = meter.createHistogram('ratekeeper.store.call.duration', {
     description: 'Store calls that answered with a promise (Redis, custom stores), from call to answer or failure',
     unit: 's',
@@ -79,7 +99,7 @@ export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMet
   })
   const base = baseAttributes(name)
   const recorder = new MetricsRecorder(limiter, base, {
-    ratio: (series, value) => ratio.record(value, series.attributes),
+    ...(ratio === undefined ? {} : { ratio: (series: PolicySeries, value: number) => ratio.record(value, series.attributes) }),
     latency: (series, seconds) => latency.record(seconds, series.attributes),
     batch: (size) => batch.record(size, base),
   })

@@ -106,6 +106,16 @@ describe('openTelemetryMetrics (the real OpenTelemetry SDK, in-memory exporter)'
     expect(point(inFlight, { limiter: 'leases', policy: 'in-flight' })).toBe(1)
   })
 
+  it('records no remaining ratio with remainingRatio: false (the one per-decision record)', async () => {
+    const { meter, collect } = sdk()
+    const limiter = createLimiter({ policies: [tokenBucket({ name: 'p', limit: 5, window: '1m' })] })
+    openTelemetryMetrics(limiter, { meter, remainingRatio: false })
+    await limiter.consume('k')
+    const metrics = await collect()
+    expect(metrics.has('ratekeeper.remaining_ratio')).toBe(false)
+    expect(point(metrics.get('ratekeeper.decisions'), { outcome: 'allowed' })).toBe(1)
+  })
+
   it('close() stops listening and observing (a cumulative exporter keeps the last value)', async () => {
     const { meter, collect } = sdk()
     const limiter = createLimiter({ policies: [tokenBucket({ name: 'p', limit: 5, window: '1m' })] })
