@@ -24,7 +24,7 @@ export const VARIANTS = [
   'fastify-peer',
   'fastify-metrics-prometheus',
   'fastify-metrics-otel',
-  'fastify-metrics-otel-no-ratio',
+  'fastify-metrics-otel-ratio',
   'koa-bare',
   'koa-headers',
   'koa-ratekeeper',
@@ -53,7 +53,7 @@ export const LABELS: { readonly [V in Variant]: string } = {
   'fastify-peer': '@fastify/rate-limit',
   'fastify-metrics-prometheus': 'ratekeeper with metrics (Prometheus): `prometheusMetrics` on a prom-client registry',
   'fastify-metrics-otel': 'ratekeeper with metrics (OpenTelemetry): `openTelemetryMetrics` on the SDK (a periodic reader, 60 s)',
-  'fastify-metrics-otel-no-ratio': 'ratekeeper with metrics (OpenTelemetry, `remainingRatio: false`: no histogram recorded per decision)',
+  'fastify-metrics-otel-ratio': 'ratekeeper with metrics (OpenTelemetry, `remainingRatio: true`: a histogram recorded per decision)',
   'koa-bare': 'bare Koa 3',
   'koa-headers': "a middleware that only sets ratekeeper's five headers (reference)",
   'koa-ratekeeper': 'ratekeeper',
@@ -240,7 +240,7 @@ async function exportMetrics(variant: Variant, limiter: import('../src/index.js'
   const exporter = new sdk.InMemoryMetricExporter(sdk.AggregationTemporality.CUMULATIVE)
   const reader = new sdk.PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 })
   const provider = new sdk.MeterProvider({ readers: [reader] })
-  openTelemetryMetrics(limiter, { meter: provider.getMeter('ratekeeper'), remainingRatio: variant !== 'fastify-metrics-otel-no-ratio' })
+  openTelemetryMetrics(limiter, { meter: provider.getMeter('ratekeeper'), remainingRatio: variant === 'fastify-metrics-otel-ratio' })
 }
 
 async function main(): Promise<void> {

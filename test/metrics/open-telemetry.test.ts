@@ -61,10 +61,10 @@ describe('openTelemetryMetrics (the real OpenTelemetry SDK, in-memory exporter)'
     expect(JSON.stringify([...metrics.values()].map((m) => m.dataPoints))).not.toContain('sk_live_secret')
   })
 
-  it('records the remaining ratio as a histogram with the documented buckets', async () => {
+  it('records the remaining ratio as a histogram with the documented buckets, when asked to', async () => {
     const { meter, collect } = sdk()
     const limiter = createLimiter({ policies: [tokenBucket({ name: 'b', limit: 4, window: '1m' })], now: clock(T0).now })
-    openTelemetryMetrics(limiter, { meter })
+    openTelemetryMetrics(limiter, { meter, remainingRatio: true })
     for (let i = 0; i < 5; i++) await limiter.consume('k')
     const ratio = (await collect()).get('ratekeeper.remaining_ratio')
     expect(ratio?.dataPointType).toBe(DataPointType.HISTOGRAM)
@@ -106,10 +106,10 @@ describe('openTelemetryMetrics (the real OpenTelemetry SDK, in-memory exporter)'
     expect(point(inFlight, { limiter: 'leases', policy: 'in-flight' })).toBe(1)
   })
 
-  it('records no remaining ratio with remainingRatio: false (the one per-decision record)', async () => {
+  it('records no remaining ratio by default (it would be the one record per decision)', async () => {
     const { meter, collect } = sdk()
     const limiter = createLimiter({ policies: [tokenBucket({ name: 'p', limit: 5, window: '1m' })] })
-    openTelemetryMetrics(limiter, { meter, remainingRatio: false })
+    openTelemetryMetrics(limiter, { meter })
     await limiter.consume('k')
     const metrics = await collect()
     expect(metrics.has('ratekeeper.remaining_ratio')).toBe(false)
