@@ -70,11 +70,6 @@ export const GROUPS: readonly Group[] = [
     targets: [
       { variant: 'fastify-metrics-prometheus', what: 'Fastify 5, with metrics (Prometheus) ÷ without', cpu: 1.03 },
       { variant: 'fastify-metrics-otel', what: 'Fastify 5, with metrics (OpenTelemetry) ÷ without', cpu: 1.03 },
-      {
-        variant: 'fastify-metrics-otel-no-ratio',
-        what: 'Fastify 5, with metrics (OpenTelemetry, remainingRatio: false) ÷ without',
-        cpu: 1.03,
-      },
     ],
   },
   {
