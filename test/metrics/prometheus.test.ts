@@ -5,7 +5,7 @@ import { prometheusMetrics } from 'ratekeeper/metrics'
 import { describe, expect, it } from 'vitest'
 import { clock } from '../helpers/clock.js'
 import { failingStore } from './helpers.js'
-import { parsePromText } from './prom-text.js'
+import { parsePromText } from '../../scripts/prom-text.js'
 
 const T0 = Date.UTC(2026, 0, 1)
 

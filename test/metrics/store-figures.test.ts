@@ -8,7 +8,7 @@ import { RedisStore } from 'ratekeeper/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
 import { silentStore } from './helpers.js'
-import { parsePromText } from './prom-text.js'
+import { parsePromText } from '../../scripts/prom-text.js'
 
 describeRedis('metrics of a RedisStore (real Redis)', () => {
   const prefix = uniquePrefix('metrics')

@@ -1,4 +1,5 @@
-// A strict reader of the Prometheus text exposition format (0.0.4), for the tests: every line is
+// A strict reader of the Prometheus text exposition format (0.0.4), for the tests and the
+// metrics picture (scripts/gen-metrics-picture.ts): every line is
 // a comment (# HELP / # TYPE), blank, or a sample `name{label="value",…} value`; anything else
 // fails the test. Samples are returned with their family's TYPE.
 
