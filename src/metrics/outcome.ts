@@ -7,7 +7,7 @@ export type Outcome =
   | 'allowed'
   /** Denied by a policy. */
   | 'limited'
-  /** Would have been denied, let through: a dry-run limiter (and shadow policies). */
+  /** Would have been denied, let through: a dry-run limiter's denials. */
   | 'shadow-limited'
   /** The store failed and `onStoreError: 'allow'` admitted it. */
   | 'store-error/allowed'
