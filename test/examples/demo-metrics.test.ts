@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createDemo, type Demo, keyFingerprint, startDemo } from '../../examples/demo.js'
-import { clock } from '../helpers/clock.js'
 import { parsePromText } from '../../scripts/prom-text.js'
+import { clock } from '../helpers/clock.js'
 
 const T0 = Date.UTC(2026, 5, 23, 12, 0, 0)
 let demo: Demo | undefined

@@ -3,9 +3,9 @@ import { concurrency, createLimiter, MemoryStore, tokenBucket } from 'ratekeeper
 import { createHttpLimiter } from 'ratekeeper/http'
 import { prometheusMetrics } from 'ratekeeper/metrics'
 import { describe, expect, it } from 'vitest'
+import { parsePromText } from '../../scripts/prom-text.js'
 import { clock } from '../helpers/clock.js'
 import { failingStore } from './helpers.js'
-import { parsePromText } from '../../scripts/prom-text.js'
 
 const T0 = Date.UTC(2026, 0, 1)
 

@@ -6,9 +6,9 @@ import { createLimiter, tokenBucket } from 'ratekeeper'
 import { prometheusMetrics } from 'ratekeeper/metrics'
 import { RedisStore } from 'ratekeeper/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parsePromText } from '../../scripts/prom-text.js'
 import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
 import { silentStore } from './helpers.js'
-import { parsePromText } from '../../scripts/prom-text.js'
 
 describeRedis('metrics of a RedisStore (real Redis)', () => {
   const prefix = uniquePrefix('metrics')
