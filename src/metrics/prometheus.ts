@@ -136,6 +136,8 @@ const FAMILIES: readonly (readonly [string, string, Kind, Family['read']])[] = [
 
 /** The families made per registry and prefix, shared by the limiters exported there. */
 const registries = new WeakMap<PrometheusRegistry, Map<string, Family>>()
+/** Per registry, the prefix and name of each export: two alike would write the same series twice. */
+const exported = new WeakMap<PrometheusRegistry, Set<string>>()
 
 const WHERE = 'prometheusMetrics()'
 const KNOWN: { readonly [K in keyof Required<PrometheusMetricsOptions>]: true } = { registry: true, prefix: true, name: true }
@@ -163,6 +165,13 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
     invalid(WHERE, 'prefix', 'must be a metric name prefix: letters, digits, _ and :, not starting with a digit', prefix)
   }
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) invalid(WHERE, 'name', 'must be a non-empty string', name)
+  let names = exported.get(registry)
+  if (names === undefined) exported.set(registry, (names = new Set()))
+  const slot = `${prefix}\n${name ?? ''}`
+  if (names.has(slot)) {
+    invalid(WHERE, 'name', 'must differ from the name of every other limiter exported to this registry with this prefix', name)
+  }
+  names.add(slot)
   let families = registries.get(registry)
   if (families === undefined) registries.set(registry, (families = new Map()))
   const recorder = new MetricsRecorder(limiter, baseAttributes(name), {})
@@ -181,6 +190,7 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
   const known = families
   return {
     close: () => {
+      if (!names.delete(slot)) return
       recorder.close()
       for (const family of used) {
         family.sources.delete(recorder)

@@ -158,5 +158,14 @@ describe('prometheusMetrics (real prom-client registry, Prometheus text format)'
       expect.objectContaining({ code: 'ERR_RK_INVALID_OPTION', option: 'prefix' }),
     )
     expect(() => prometheusMetrics(limiter, { registry: new Registry(), labels: {} } as never)).toThrow(/labels/)
+    // Two limiters (or one, twice) under one name would write the same series twice.
+    const registry = new Registry()
+    const first = prometheusMetrics(limiter, { registry })
+    expect(() => prometheusMetrics(createLimiter({ policies: [tokenBucket({ limit: 1, window: '1m' })] }), { registry })).toThrow(
+      expect.objectContaining({ code: 'ERR_RK_INVALID_OPTION', option: 'name' }),
+    )
+    first.close()
+    first.close()
+    expect(() => prometheusMetrics(limiter, { registry }).close()).not.toThrow()
   })
 })
