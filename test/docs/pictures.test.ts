@@ -80,7 +80,8 @@ describe('algorithm pictures (scripts/gen-pictures.ts)', () => {
     for (const s of run.samples.filter((x) => x.t <= 25)) expect(s.limitedPerS).toBe(0)
     // Its bucket runs low before it is limited: the early warning of the third panel.
     expect(at(25)?.nearLimitShare.public_key).toBe(0)
-    expect(at(30)?.nearLimitShare.public_key).toBeGreaterThan(0)
+    expect(at(30)?.nearLimitShare.public_key).toBeGreaterThan(at(30)?.limitedShare.public_key ?? 1)
+    expect(at(60)?.nearLimitShare.public_key).toBe(1)
     // Then most of its requests are limited (about 1.7 of 10 a second get through), and the other keys never are.
     for (const s of run.samples.filter((x) => x.t >= 35)) {
       expect(s.limitedShare.public_key).toBeGreaterThan(0.8)
