@@ -286,7 +286,9 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     }
     return ask(plan.target ?? store, call)
   }
-  const released = (decision: Decision) => emitter.any && emitter.emit('released', decision)
+  const released = (decision: Decision): void => {
+    if (emitter.any) emitter.emit('released', decision)
+  }
   const refunds: SettleContext = { store, fallback, now, run, ask, isClosed: () => closed, released, ...ledger }
 
   const resets: ResetContext = { store, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }

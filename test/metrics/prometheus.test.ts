@@ -29,6 +29,24 @@ describe('prometheusMetrics (real prom-client registry, Prometheus text format)'
     expect(m.find('ratekeeper_decisions_total', { outcome: 'store-error/allowed' })).toEqual([])
   })
 
+  it('counts a decision once, on the policy its headers report: the closest to its limit, or the violated one with the longest wait', async () => {
+    const c = clock(T0)
+    const limiter = createLimiter({
+      policies: [tokenBucket({ name: 'minute', limit: 1, window: '1m' }), tokenBucket({ name: 'hour', limit: 2, window: '1h', burst: 1 })],
+      now: c.now,
+    })
+    const registry = new Registry()
+    prometheusMetrics(limiter, { registry })
+    const first = await limiter.consume('k')
+    const second = await limiter.consume('k')
+    expect([first.limit, second.limit, second.violated]).toEqual([1, 2, ['minute', 'hour']])
+    const m = await scrape(registry)
+    expect(m.value('ratekeeper_decisions_total', { policy: 'minute', outcome: 'allowed' })).toBe(1)
+    expect(m.value('ratekeeper_decisions_total', { policy: 'hour', outcome: 'limited' })).toBe(1)
+    expect(m.find('ratekeeper_decisions_total')).toHaveLength(2)
+    expect(m.value('ratekeeper_remaining_ratio_count', { policy: 'hour' })).toBe(2)
+  })
+
   it('observes the remaining ratio of every policy at decision time as a histogram', async () => {
     const c = clock(T0)
     const limiter = createLimiter({ policies: [tokenBucket({ name: 'b', limit: 4, window: '1m' })], now: c.now })
