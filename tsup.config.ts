@@ -16,6 +16,7 @@ const entryPoints: Record<string, string> = {
   fastify: 'adapters/fastify.ts',
   fetch: 'adapters/fetch.ts',
   client: 'src/client/index.ts',
+  metrics: 'src/metrics/index.ts',
 }
 
 // Build only the entries that exist yet, so the build works at every step of development; the
@@ -60,6 +61,6 @@ export default defineConfig({
   treeshake: false,
   // dependencies and peerDependencies are external already (tsup reads package.json); listed
   // again so that no bundling change can ever inline a framework or a Redis client.
-  external: ['express', 'koa', 'fastify', 'fastify-plugin', 'ioredis', 'lru-cache'],
+  external: ['express', 'koa', 'fastify', 'fastify-plugin', 'ioredis', 'lru-cache', 'prom-client', '@opentelemetry/api'],
   onSuccess: async () => fastifyPluginAsModule(),
 })

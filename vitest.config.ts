@@ -19,6 +19,7 @@ export default defineConfig({
       { find: /^ratekeeper\/fastify$/, replacement: here('./adapters/fastify.ts') },
       { find: /^ratekeeper\/fetch$/, replacement: here('./adapters/fetch.ts') },
       { find: /^ratekeeper\/client$/, replacement: here('./src/client/index.ts') },
+      { find: /^ratekeeper\/metrics$/, replacement: here('./src/metrics/index.ts') },
     ],
   },
   test: {

@@ -27,6 +27,9 @@ export const VARIANTS = [
   'fastify-concurrency',
   'fastify-concurrency-floor',
   'fastify-peer',
+  'fastify-metrics-prometheus',
+  'fastify-metrics-otel',
+  'fastify-metrics-otel-ratio',
   'koa-bare',
   'koa-headers',
   'koa-ratekeeper',
@@ -55,6 +58,9 @@ export const LABELS: { readonly [V in Variant]: string } = {
   'fastify-concurrency': 'ratekeeper, one concurrency policy (lease released at each response end)',
   'fastify-concurrency-floor': FLOOR_LABEL,
   'fastify-peer': '@fastify/rate-limit',
+  'fastify-metrics-prometheus': 'ratekeeper with metrics (Prometheus): `prometheusMetrics` on a prom-client registry',
+  'fastify-metrics-otel': 'ratekeeper with metrics (OpenTelemetry): `openTelemetryMetrics` on the SDK (a periodic reader, 60 s)',
+  'fastify-metrics-otel-ratio': 'ratekeeper with metrics (OpenTelemetry, `remainingRatio: true`: a histogram recorded per decision)',
   'koa-bare': 'bare Koa 3',
   'koa-headers': "a middleware that only sets ratekeeper's five headers (reference)",
   'koa-ratekeeper': 'ratekeeper',
@@ -218,6 +224,13 @@ async function fastify(variant: Variant, prefix: string): Promise<Listen> {
   } else if (variant === 'fastify-ratekeeper') {
     const { default: plugin } = await import('../adapters/fastify.js')
     await app.register(plugin, { policies })
+  } else if (variant.startsWith('fastify-metrics-')) {
+    // The same server as fastify-ratekeeper, with a limiter of its own exported.
+    const { default: plugin } = await import('../adapters/fastify.js')
+    const { createLimiter } = await import('../src/index.js')
+    const limiter = createLimiter({ policies })
+    await exportMetrics(variant, limiter)
+    await app.register(plugin, { limiter })
   } else if (variant === 'fastify-concurrency') {
     const { default: plugin } = await import('../adapters/fastify.js')
     await app.register(plugin, { policies: IN_FLIGHT() })
@@ -254,6 +267,21 @@ async function fastify(variant: Variant, prefix: string): Promise<Listen> {
     await app.listen({ port, host })
     return (app.server.address() as { port: number }).port
   }
+}
+
+/** Exports the limiter's metrics the way an application would: prom-client's registry, or the OpenTelemetry SDK. */
+async function exportMetrics(variant: Variant, limiter: import('../src/index.js').Limiter): Promise<void> {
+  const { openTelemetryMetrics, prometheusMetrics } = await import('../src/metrics/index.js')
+  if (variant === 'fastify-metrics-prometheus') {
+    const { Registry } = await import('prom-client')
+    prometheusMetrics(limiter, { registry: new Registry() })
+    return
+  }
+  const sdk = await import('@opentelemetry/sdk-metrics')
+  const exporter = new sdk.InMemoryMetricExporter(sdk.AggregationTemporality.CUMULATIVE)
+  const reader = new sdk.PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 })
+  const provider = new sdk.MeterProvider({ readers: [reader] })
+  openTelemetryMetrics(limiter, { meter: provider.getMeter('ratekeeper'), remainingRatio: variant === 'fastify-metrics-otel-ratio' })
 }
 
 async function main(): Promise<void> {

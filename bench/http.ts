@@ -63,6 +63,16 @@ export const GROUPS: readonly Group[] = [
     targets: [{ variant: 'koa-ratekeeper', what: 'Koa 3, one memory policy', cpu: 1.05, floor: 'koa-headers' }],
   },
   {
+    // Ratios here are to ratekeeper without metrics: what exporting them costs (the target: 1.03×).
+    title: 'Fastify 5, metrics on vs off',
+    bare: 'fastify-ratekeeper',
+    others: ['fastify-metrics-prometheus', 'fastify-metrics-otel', 'fastify-metrics-otel-ratio'],
+    targets: [
+      { variant: 'fastify-metrics-prometheus', what: 'Fastify 5, with metrics (Prometheus) ÷ without', cpu: 1.03 },
+      { variant: 'fastify-metrics-otel', what: 'Fastify 5, with metrics (OpenTelemetry) ÷ without', cpu: 1.03 },
+    ],
+  },
+  {
     // Ratios here are to ratekeeper with one rate policy: what a concurrency policy adds (a lease taken, released at the response end).
     title: 'Express 5, concurrency policy vs rate policy',
     bare: 'express-ratekeeper',

@@ -19,7 +19,9 @@
 // - X-RateLimit-* (+ X-RateLimit-Tier) and IETF RateLimit/RateLimit-Policy headers, Retry-After
 //   and a 429 body on every denial, GET /v1/rate-limits for the live state (managed.dev shape),
 //   itself limited to bursts of 10 and 60/min;
-// - 429s are logged with a fingerprint of the key (a short hash), never the key.
+// - 429s are logged with a fingerprint of the key (a short hash), never the key;
+// - GET /metrics in the Prometheus text format when prom-client is installed (docs/observability.md),
+//   and GET /metrics/top-limited: the most limited subjects (fingerprints), from a bounded sketch.
 
 import { createHash, randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
@@ -31,6 +33,7 @@ import { Redis } from 'ioredis'
 import { createLimiter, fixedWindow, type Limiter, MemoryStore, type Store, tokenBucket } from 'ratekeeper'
 import { rateLimit, rateLimitsRoute } from 'ratekeeper/express'
 import type { BodyPreset } from 'ratekeeper/http'
+import { type PrometheusRegistry, prometheusMetrics, topLimited } from 'ratekeeper/metrics'
 import { cachedLookup, providerPlan, tierByPrefix } from 'ratekeeper/provider'
 import { RedisStore } from 'ratekeeper/redis'
 // The auth endpoints as skakio's page sets them: one class and one 10 req/s bucket (burst 20) each,
@@ -118,6 +121,12 @@ export interface DemoOptions {
    * picks its IP with X-Forwarded-For. @default none trusted (the IP is the TCP peer)
    */
   trustProxy?: number | string
+  /**
+   * A prom-client registry to export the limiter's metrics to, served at GET /metrics (and the
+   * most limited subjects at GET /metrics/top-limited). `startDemo` passes one when prom-client
+   * is installed. @default none: no /metrics
+   */
+  metrics?: PrometheusRegistry & { metrics(): Promise<string>; readonly contentType: string }
 }
 
 export interface Demo {
@@ -190,6 +199,22 @@ export function createDemo(options: DemoOptions = {}): Demo {
   app.get('/health', (_req, res) => {
     res.json({ ok: true })
   })
+  const registry = options.metrics
+  if (registry !== undefined) {
+    // Decisions by outcome, policy, class and tier; never a key. The scrape is not rate limited.
+    prometheusMetrics(limiter, { registry })
+    const top = topLimited(limiter, { size: 20, subject: (d) => keyFingerprint(d.key) })
+    app.get('/metrics', async (_req, res, next) => {
+      try {
+        res.type(registry.contentType).send(await registry.metrics())
+      } catch (error) {
+        next(error)
+      }
+    })
+    app.get('/metrics/top-limited', (_req, res) => {
+      res.json({ total: top.total, top: top.top() })
+    })
+  }
 
   // 1. Every request, per IP, before anything else.
   app.use(rateLimit({ limiter, policies: IP_LIMIT, body, requestId: 'x-request-id' }))
@@ -367,6 +392,17 @@ async function connectRedis(url: string, timeoutMs: number, log: (line: string) 
   }
 }
 
+/** A new prom-client registry when prom-client is installed (an optional peer dependency), else undefined: no /metrics. */
+async function promRegistry(log: (line: string) => void): Promise<DemoOptions['metrics']> {
+  try {
+    const client = await import('prom-client')
+    return new client.Registry()
+  } catch {
+    log('prom-client is not installed: no /metrics (npm install prom-client)')
+    return undefined
+  }
+}
+
 /** Starts the demo API and resolves once it listens. Rejects with {@link RedisUnavailableError} when Redis can't be used. */
 export async function startDemo(options: StartOptions = {}): Promise<RunningDemo> {
   const log = options.log ?? ((line: string) => console.log(line))
@@ -376,7 +412,7 @@ export async function startDemo(options: StartOptions = {}): Promise<RunningDemo
     redis = await connectRedis(options.redisUrl, options.redisStartTimeoutMs ?? 5000, log)
     store = new RedisStore({ client: redis, prefix: options.redisPrefix ?? 'rk-demo', timeoutMs: 100 })
   }
-  const demo = createDemo({ store, body: options.body, log, trustProxy: options.trustProxy })
+  const demo = createDemo({ store, body: options.body, log, trustProxy: options.trustProxy, metrics: await promRegistry(log) })
   const server = demo.app.listen(options.port ?? 3000, options.host ?? '127.0.0.1')
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)

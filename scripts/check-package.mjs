@@ -56,6 +56,8 @@ const subpaths = {
   },
   './fetch': { names: ['rateLimit'], allowed: ['lru-cache'] },
   './client': { names: ['createClient', 'RateLimitError', 'parseRateLimitHeaders'], allowed: ['lru-cache'] },
+  // The exporters take the caller's registry or meter: neither prom-client nor the OpenTelemetry API is loaded.
+  './metrics': { names: ['prometheusMetrics', 'openTelemetryMetrics', 'topLimited', 'SpaceSaving'], allowed: ['lru-cache'] },
 }
 
 /**
@@ -68,7 +70,7 @@ const ignoredAttwRules = []
  * The packages a subpath must not load at run time unless it lists them in `allowed`. (Their own
  * dependencies are theirs: ioredis may load denque. The static graph check is the strict one.)
  */
-const heavy = ['express', 'koa', '@koa/router', 'fastify', 'fastify-plugin', 'ioredis', 'hono']
+const heavy = ['express', 'koa', '@koa/router', 'fastify', 'fastify-plugin', 'ioredis', 'hono', 'prom-client', '@opentelemetry/api']
 
 const failures = []
 const fail = (message) => {

@@ -20,7 +20,17 @@ export const DEFAULT_FILE = 'docs/architecture.md'
 export const REGENERATE = 'npm run docs:architecture'
 
 /** Top to bottom: the order the layers are drawn in (layers not listed come after, sorted). */
-const ORDER = ['src/index', 'adapters/', 'src/provider', 'src/http', 'src/client', 'src/create-limiter', 'src/stores/', 'src/limiter']
+const ORDER = [
+  'src/index',
+  'adapters/',
+  'src/provider',
+  'src/http',
+  'src/client',
+  'src/metrics',
+  'src/create-limiter',
+  'src/stores/',
+  'src/limiter',
+]
 
 const isIn = (layer: string, entry: string) => (entry.endsWith('/') ? layer.startsWith(entry) : layer === entry)
 const rank = (layer: string): number => {
@@ -34,7 +44,9 @@ function label(layer: string): string {
   if (layer === 'src/index') return 'src/index.ts<br/>root entry'
   if (layer.startsWith('adapters/')) return layer.slice('adapters/'.length)
   // A layer that is one file directly in src/ (create-limiter) is shown with its extension.
-  return layer.split('/').length === 2 && !['src/limiter', 'src/http', 'src/provider', 'src/client'].includes(layer) ? `${layer}.ts` : layer
+  return layer.split('/').length === 2 && !['src/limiter', 'src/http', 'src/provider', 'src/client', 'src/metrics'].includes(layer)
+    ? `${layer}.ts`
+    : layer
 }
 
 /** The Mermaid block (fenced), from the import graph given. */

@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { createLimiter, fixedWindow, type Policy, slidingWindow, tokenBucket } from '../src/index.js'
 import { drawLeasePictures } from './gen-lease-pictures.js'
+import { drawMetricsPicture } from './gen-metrics-picture.js'
 import { BLUE, esc, fmt, frame, GREEN, GREY, RED, stepPath } from './svg.js'
 
 /** Start of the timeline: a whole minute, so fixed windows start at t = 0, 10 s, 20 s, … */
@@ -212,6 +213,8 @@ export async function drawAll(): Promise<Map<string, string>> {
   const files = new Map<string, string>()
   for (const picture of PICTURES) files.set(picture.file, render(picture, await simulate(picture.policy)))
   for (const [file, svg] of await drawLeasePictures()) files.set(file, svg)
+  const [file, svg] = await drawMetricsPicture()
+  files.set(file, svg)
   return files
 }
 

@@ -238,22 +238,29 @@ export interface LayerRule {
  *
  *   adapters/ → src/provider → src/http → src/limiter ← src/stores
  *   src/client → src/limiter;  src/http and src/client → src/create-limiter.ts → limiter + stores/memory
+ *   src/metrics → src/limiter
  */
 export const LAYER_RULES: readonly LayerRule[] = [
   {
     // The kernel: policies, the Store contract, decisions, the limiter. Its default store is joined
     // to it one level up, in src/create-limiter.ts.
     files: 'src/limiter/',
-    mustNotImport: ['src/stores/', 'src/http/', 'src/provider/', 'src/client/', 'src/create-limiter.ts', 'adapters/'],
+    mustNotImport: ['src/stores/', 'src/http/', 'src/provider/', 'src/client/', 'src/metrics/', 'src/create-limiter.ts', 'adapters/'],
     noPackages: true,
   },
   // Stores keep state for the kernel and know nothing of requests or frameworks.
-  { files: 'src/stores/', mustNotImport: ['src/http/', 'src/provider/', 'src/client/', 'adapters/'] },
+  { files: 'src/stores/', mustNotImport: ['src/http/', 'src/provider/', 'src/client/', 'src/metrics/', 'adapters/'] },
   // The request pipeline reaches the kernel (and createLimiter), never what is built on it.
   { files: 'src/http/', mustNotImport: ['src/provider/', 'src/client/', 'adapters/', 'src/stores/'] },
   { files: 'src/provider/', mustNotImport: ['adapters/', 'src/client/'] },
   // The outgoing side uses the kernel (and createLimiter) for its queue, nothing of the server side.
   { files: 'src/client/', mustNotImport: ['src/http/', 'src/provider/', 'src/stores/', 'adapters/'] },
+  // Metrics listen to a limiter's events: the kernel only, no store, no request, no package (the caller hands in its registry or meter).
+  {
+    files: 'src/metrics/',
+    mustNotImport: ['src/stores/', 'src/http/', 'src/provider/', 'src/client/', 'src/create-limiter.ts', 'adapters/'],
+    noPackages: true,
+  },
 ]
 
 /** Whether `file` is in `area` (a folder ending in `/`, or one file). */

@@ -285,7 +285,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
       invalidAtRequest(where, 'plan().countMode', "must be 'all', 'success' or 'failure'", countMode)
     }
     const policies = p.policies ?? policyOverride
-    const call: ConsumeOptions = { cost: p.cost, policies, layers: p.layers, tag: p.tag, tier: p.tier }
+    const call: ConsumeOptions = { cost: p.cost, policies, layers: p.layers, tag: p.tag, tier: p.tier, class: p.class }
     const counted = countMode === 'all' ? undefined : { key: p.key, policies, layers: p.layers, tag: p.tag, countMode }
     const decided = (d: Decision) => outcome(d, info, counted)
     const decision = limiter.decide(p.key, call)

@@ -50,6 +50,8 @@ export interface RequestPlan {
   readonly tag?: string
   /** A tier name to report (`X-RateLimit-Tier`, bodies that have a place for it). */
   readonly tier?: string
+  /** A request class name to report (`decision.class`: metrics and logs). */
+  readonly class?: string
   /** @default 'all' */
   readonly countMode?: CountMode
 }

@@ -25,6 +25,9 @@ export class DecisionRecord implements Decision {
   declare readonly tier: string | undefined
   declare readonly dryRun: boolean | undefined
   declare readonly error: unknown
+  declare readonly class: string | undefined
+  /** Set (to true) only on a decision of the fallback store, after construction: see `decidedByFallback`. */
+  declare readonly fallback: boolean | undefined
   #list: readonly Policy[]
   #raw: readonly number[] | undefined
   #layerOf: readonly (string | undefined)[] | undefined
@@ -74,6 +77,8 @@ export class DecisionRecord implements Decision {
     raw: readonly number[] | undefined,
     /** The layer of each policy (`undefined`: the key's own); `undefined` when there are no layers. */
     layerOf: readonly (string | undefined)[] | undefined,
+    /** The request class the caller reported. */
+    cls: string | undefined,
   ) {
     this.allowed = allowed
     this.reason = reason
@@ -88,6 +93,7 @@ export class DecisionRecord implements Decision {
     this.tier = tier
     this.dryRun = dryRun
     this.error = error
+    this.class = cls
     this.#list = list
     this.#raw = raw
     this.#layerOf = layerOf
@@ -140,6 +146,30 @@ export class DecisionRecord implements Decision {
     return names ?? NO_NAMES
   }
 
+  /** @internal The policies decided, in order (metrics read the figures below without building `policies`). */
+  get list(): readonly Policy[] {
+    return this.#list
+  }
+
+  /** @internal Policy `i`'s remaining. */
+  remainingAt(i: number): number {
+    const raw = this.#raw
+    return raw === undefined ? this.remaining : raw[3 * i]
+  }
+
+  /** @internal Policy `i`'s retry: 0 when it admitted, -1 never, else ms. */
+  retryAt(i: number): number {
+    const raw = this.#raw
+    if (raw !== undefined) return raw[3 * i + 2]
+    return this.retryAfterMs === Number.POSITIVE_INFINITY ? -1 : this.retryAfterMs
+  }
+
+  /** @internal Policy `i`'s layer (`undefined`: the key's own). */
+  layerAt(i: number): string | undefined {
+    const layerOf = this.#layerOf
+    return layerOf === undefined ? undefined : layerOf[i]
+  }
+
   /** Plain data, `policies` included (JSON, logging, spreading with `{ ...decision.toJSON() }`). */
   toJSON(): Decision {
     return {
@@ -157,6 +187,8 @@ export class DecisionRecord implements Decision {
       at: this.at,
       tier: this.tier,
       dryRun: this.dryRun,
+      ...(this.class === undefined ? {} : { class: this.class }),
+      ...(this.fallback === true ? { fallback: true } : {}),
     }
   }
 }
@@ -174,6 +206,7 @@ export interface StoreAnswer {
   /** Three numbers per policy: remaining, resetAt, retryAfterMs (0 admits, -1 never). */
   readonly results: readonly number[]
   readonly tier: string | undefined
+  readonly class: string | undefined
   /** A denial let through by a dry-run limiter. */
   readonly dryRun: boolean
 }
@@ -222,6 +255,7 @@ export function decisionOf(answer: StoreAnswer): DecisionRecord {
       list,
       r,
       answer.layerOf,
+      answer.class,
     )
   }
   const headRetry = r[3 * head + 2]
@@ -242,6 +276,7 @@ export function decisionOf(answer: StoreAnswer): DecisionRecord {
     list,
     r,
     answer.layerOf,
+    answer.class,
   )
 }
 
@@ -251,6 +286,7 @@ export function storeErrorDecision(failure: {
   cost: number
   at: number
   tier: string | undefined
+  class: string | undefined
   error: unknown
   allowed: boolean
 }): DecisionRecord {
@@ -272,7 +308,13 @@ export function storeErrorDecision(failure: {
     NO_POLICY_LIST,
     undefined,
     undefined,
+    failure.class,
   )
 }
 
 const NO_POLICY_LIST: readonly Policy[] = Object.freeze([])
+
+/** Marks a decision as made by the fallback store (off the hot path: only during an outage). */
+export function decidedByFallback(decision: DecisionRecord): void {
+  ;(decision as { fallback: boolean | undefined }).fallback = true
+}

@@ -74,6 +74,10 @@ export interface Decision {
   readonly at: number
   /** A tier name set by the caller (shown as `X-RateLimit-Tier`). */
   readonly tier?: string | undefined
+  /** A request class set by the caller (`read`, `write`, … from `ratekeeper/provider`): for metrics and logs. */
+  readonly class?: string | undefined
+  /** Decided by the fallback store while the store failed (`onStoreError: 'fallback'`). */
+  readonly fallback?: boolean
   /** The request was not blocked because the limiter runs in dry-run mode (it would have been). */
   readonly dryRun?: boolean
   /** The error behind a `'store-error'` decision. Never shown to clients. */

@@ -20,6 +20,8 @@ export interface StoreCall extends BuiltRequest {
   readonly mode: Mode
   readonly key: string
   readonly tier: string | undefined
+  /** The request class its decision reports. */
+  readonly class?: string | undefined
   /** A refund's `at`: when the cost was charged. */
   readonly at: number | undefined
   /** A refund's whole charge, when it gives back only part of it (see `StoreRefundRequest.charged`). */

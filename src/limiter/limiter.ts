@@ -1,6 +1,6 @@
 import { hasOwnDeadline, malformedAnswer, wellFormed, withDeadline } from './deadline.js'
 import type { Decision } from './decision.js'
-import { DecisionRecord, decisionOf, NO_NAMES, storeErrorDecision } from './decision-record.js'
+import { DecisionRecord, decidedByFallback, decisionOf, NO_NAMES, storeErrorDecision } from './decision-record.js'
 import { ConfigurationError, invalid, StoreError } from './errors.js'
 import { LimiterEmitter, StoreHealth } from './events.js'
 import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, refundOf, requestWith, type StoreCall } from './layers.js'
@@ -8,11 +8,12 @@ import { newLedger, record } from './ledger.js'
 import { checkLimiterOptions } from './options.js'
 import { hasShadow } from './policy.js'
 import { refund } from './refund.js'
-import { type ResetContext, resetIn } from './reset.js'
+import { type ResetContext, resetKey } from './reset.js'
 import { chargeIn, needsLease, newLease, release, type SettleContext, settle } from './settle.js'
 import { timerSleep } from './sleep.js'
 import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
 import { hubOf, type StoreEventHub, type StoreListener } from './store-events.js'
+import { timeStoreCall } from './store-timing.js'
 import { encodeSubject } from './subject.js'
 import { isThenable, promised } from './thenable.js'
 import type { ConsumeOptions, Limiter, LimiterOptions, StoreErrorMode } from './types.js'
@@ -56,12 +57,18 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   // --- store events: each limiter hears what its own calls caused (see store-events.ts) ---
   const storeHub: StoreEventHub = hubOf(store)
   const health = new StoreHealth({ emitter, logger: options.logger, hub: storeHub, now, onStoreError })
-  const self: StoreListener = { evicted: (info) => emitter.emit('evicted', info), hear: (info) => health.hear(info) }
+  const self: StoreListener = {
+    evicted: (info) => emitter.emit('evicted', info),
+    hear: (info) => health.hear(info),
+    measured: (name, value) => {
+      if (emitter.any && emitter.has('store-measure')) emitter.emit('store-measure', { name, value })
+    },
+  }
   const fallbackHub: StoreEventHub | undefined = fallback === undefined ? undefined : hubOf(fallback)
   storeHub.add(self)
   fallbackHub?.add(self)
   /** Given to stores with every request, for what that call causes. */
-  const callEvents: StoreEvents = { evicted: self.evicted, warn: (info) => health.warn(info) }
+  const callEvents: StoreEvents = { evicted: self.evicted, warn: (info) => health.warn(info), measured: self.measured }
   const requests: RequestContext = { policies, now, events: callEvents }
 
   // --- what each store gets: a deadline unless it has its own; validation unless it is in-process ---
@@ -100,7 +107,9 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     }
     if (isThenable(result)) {
       const ms = main ? storeDeadline : fallbackDeadline
-      return (ms > 0 ? withDeadline(result, ms) : result).then(
+      let settled = ms > 0 ? withDeadline(result, ms) : result
+      if (emitter.any && emitter.has('store-call')) settled = timeStoreCall(settled, emitter, main, call.mode)
+      return settled.then(
         (answer) => answered(main, call, answer),
         (error) => failed(main, call, error),
       )
@@ -114,7 +123,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       return failed(main, call, malformedAnswer())
     }
     if (main && health.failing) health.calm()
-    const decision = toDecision(call, answer)
+    const decision = toDecision(call, answer, main)
     record(ledger, call, decision, main, policies)
     return decision
   }
@@ -142,18 +151,13 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     return decision
   }
 
-  const storeErrorOf = (call: StoreCall, error: unknown): Decision =>
-    storeErrorDecision({
-      key: call.key,
-      cost: call.request.cost,
-      at: call.request.now,
-      tier: call.tier,
-      error,
-      allowed: onStoreError !== 'deny',
-    })
+  const storeErrorOf = (call: StoreCall, error: unknown): Decision => {
+    const { key, tier, class: kind, request } = call
+    return storeErrorDecision({ key, cost: request.cost, at: request.now, tier, class: kind, error, allowed: onStoreError !== 'deny' })
+  }
 
   /** Turns a store result into a decision, and announces a consume's. */
-  const toDecision = (call: StoreCall, result: StoreResult): Decision => {
+  const toDecision = (call: StoreCall, result: StoreResult, main: boolean): Decision => {
     const { mode, request, layerOf } = call
     const decision = decisionOf({
       key: call.key,
@@ -164,8 +168,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       at: result.now,
       results: result.results,
       tier: call.tier,
+      class: call.class,
       dryRun: dryRun && !result.allowed && mode === 'consume',
     })
+    if (!main) decidedByFallback(decision)
     if (emitter.any && mode === 'consume') emitter.announce(decision, nearLimit)
     return decision
   }
@@ -181,6 +187,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       at,
       results,
       tier: undefined,
+      class: undefined,
       dryRun: dryRun && !allowed,
     })
     if (lease !== undefined && allowed) DecisionRecord.holdLease(decision, lease, ledger)
@@ -239,6 +246,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       policies,
       undefined,
       undefined,
+      undefined,
     )
     if (lease !== undefined && allowed) DecisionRecord.holdLease(decision, lease, ledger)
     if (emitter.any) emitter.announce(decision, nearLimit)
@@ -272,21 +280,19 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       request: built.request,
       layerOf: built.layerOf,
       tier: opts?.tier,
+      class: opts?.class,
       at: plan.at,
       charged: plan.charged,
     }
     return ask(plan.target ?? store, call)
   }
-  // A fast-path lease's release: the limiter's concurrency policies, for the decision's subject.
+  const released = (d: Decision): void => void (emitter.any && emitter.emit('released', d))
+  // Fast-path leases are released in the limiter's concurrency policies, for the decision's subject.
   const leasePolicies = policies.filter((p) => p.kind === 'concurrency')
-  const held = (key: string, lease: number): StoreRequest => {
-    const subject = encodeSubject('limiter.release()', key)
-    const keys = new Array<string>(leasePolicies.length).fill(subject)
-    return { keys, policies: leasePolicies, cost: 1, now: now(), tag: subject, events: callEvents, lease }
-  }
-  const refunds: SettleContext = { store, fallback, now, run, ask, held, ledger, isClosed: () => closed, ...ledger }
+  const shared = { store, fallback, now, run, ask, released, ledger, leasePolicies, events: callEvents }
+  const refunds: SettleContext = { ...shared, ...ledger, isClosed: () => closed }
 
-  const resets: ResetContext = { store, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }
+  const resets: ResetContext = { store, fallback, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }
 
   const limiter: Limiter = {
     policies,
@@ -317,12 +323,11 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
         if (closed) throw new StoreError('ERR_RK_CLOSED', 'limiter.settle(): the limiter is closed')
         return settle(refunds, decision, actualCost)
       }),
-    reset: async (key, opts) => {
-      const where = 'limiter.reset()'
-      if (closed) throw new StoreError('ERR_RK_CLOSED', `${where}: the limiter is closed`)
-      const { request } = buildRequest(requests, { where, key, options: opts, defaultCost: 0 })
-      await resetIn(resets, store, request)
-      if (fallback !== undefined) await resetIn(resets, fallback, request)
+    reset: (key, opts) => {
+      if (closed) return Promise.reject(new StoreError('ERR_RK_CLOSED', 'limiter.reset(): the limiter is closed'))
+      return promised(() =>
+        resetKey(resets, buildRequest(requests, { where: 'limiter.reset()', key, options: opts, defaultCost: 0 }).request),
+      )
     },
     wait: (key, opts) => waitFor({ consume: (k, o) => limiter.consume(k, o), now, sleep: options.sleep ?? timerSleep }, key, opts),
     // Like a store's warnings: printed when nobody listens and there is no logger.

@@ -84,6 +84,9 @@ const CALL_OPTIONS = {
   tier: (where, option, value) => {
     if (typeof value !== 'string') invalidInCall(where, option, 'must be a string', value)
   },
+  class: (where, option, value) => {
+    if (typeof value !== 'string') invalidInCall(where, option, 'must be a string', value)
+  },
   layers: (where, option, value) => {
     if (!Array.isArray(value)) invalidInCall(where, option, 'must be an array of { name, key, policies }', value)
   },
@@ -109,5 +112,6 @@ export function checkCallOptions(where: string, options: unknown): asserts optio
   if (o.cost !== undefined) cost(where, 'cost', o.cost)
   if (o.policies !== undefined) policies(where, 'policies', o.policies)
   if (o.tier !== undefined) tier(where, 'tier', o.tier)
+  if (o.class !== undefined) CALL_OPTIONS.class(where, 'class', o.class)
   if (o.layers !== undefined) layers(where, 'layers', o.layers)
 }

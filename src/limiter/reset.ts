@@ -8,6 +8,7 @@ import { isThenable } from './thenable.js'
 /** What `limiter.reset()` needs of its limiter. */
 export interface ResetContext {
   readonly store: Store
+  readonly fallback: Store | undefined
   readonly storeHub: StoreEventHub
   readonly fallbackHub: StoreEventHub | undefined
   /** Deadline of the store's promises, ms (0: the store has its own). */
@@ -16,6 +17,12 @@ export interface ResetContext {
   /** The limiter, as the stores' event hubs know it: what a reset causes is its own. */
   readonly self: StoreListener
   readonly health: StoreHealth
+}
+
+/** `limiter.reset()`: forgets the request's state in the store, then in the fallback store if any. */
+export async function resetKey(context: ResetContext, request: StoreRequest): Promise<void> {
+  await resetIn(context, context.store, request)
+  if (context.fallback !== undefined) await resetIn(context, context.fallback, request)
 }
 
 /** Resets in one store (the store, or the fallback), with the same deadline as its other calls; failures reject. */

@@ -2,10 +2,11 @@ import type { Decision } from './decision.js'
 import { DecisionRecord } from './decision-record.js'
 import { invalidAtRequest } from './errors.js'
 import { requestWith, type StoreCall } from './layers.js'
-import { hasConcurrency } from './policy.js'
+import { hasConcurrency, type Policy } from './policy.js'
 import { invalidInCall } from './policy-list.js'
 import { type RefundContext, refund } from './refund.js'
-import type { Store, StoreRequest, StoreResult } from './store.js'
+import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
+import { encodeSubject } from './subject.js'
 import { isThenable } from './thenable.js'
 
 /** What `release` and `settle` need of their limiter, beyond what `refund` does. */
@@ -16,10 +17,14 @@ export interface SettleContext extends RefundContext {
   readonly looked: WeakSet<Decision>
   /** The limiter was closed: its leases expire on their own. */
   readonly isClosed: () => boolean
-  /** The release of a lease taken on the fast path (the limiter's own policies, no layers), as a store request. */
-  readonly held: (key: string, lease: number) => StoreRequest
   /** The limiter's ledger as a whole: the owner of its fast-path leases. */
   readonly ledger: object
+  /** The limiter's own concurrency policies: what a lease taken on the fast path (no options, no layers) is released in. */
+  readonly leasePolicies: readonly Policy[]
+  /** The events given to stores with every request. */
+  readonly events: StoreEvents
+  /** A decision's leases are being given back (the `released` event). */
+  readonly released: (decision: Decision) => void
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -60,8 +65,12 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
   // Taken on the limiter's fast path: kept by the decision itself, given back to the store that took it.
   const lease = DecisionRecord.takeLease(decision, context.ledger)
   if (lease !== undefined) {
+    context.released(decision)
     if (context.isClosed()) return RESOLVED
-    const request = context.held(decision.key, lease)
+    const subject = encodeSubject('limiter.release()', decision.key)
+    const policies = context.leasePolicies
+    const keys = new Array<string>(policies.length).fill(subject)
+    const request: StoreRequest = { keys, policies, cost: 1, now: context.now(), tag: subject, events: context.events, lease }
     const done = context.ask(context.store, {
       mode: 'refund',
       key: decision.key,
@@ -75,6 +84,7 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
   const call = context.leases.get(decision)
   if (call === undefined) return RESOLVED
   context.leases.delete(decision)
+  context.released(decision)
   if (context.isClosed()) return Promise.resolve()
   const { request, layerOf } = call
   let back: StoreRequest

@@ -1,5 +1,8 @@
 import type { Store, StoreEvents } from './store.js'
 
+/** What a store measured of itself (see `StoreEvents.measured`). */
+export type StoreMeasure = 'batch-size' | 'deny-cache-hit'
+
 /** Payload of an eviction a store reports. */
 export interface EvictedInfo {
   key: string
@@ -18,6 +21,8 @@ export interface StoreListener {
   evicted(info: EvictedInfo): void
   /** Hands a warning to the limiter's `warn` listeners and logger; true when any took it. */
   hear(info: WarnInfo): boolean
+  /** A figure the store measured of itself (see `StoreEvents.measured`). */
+  measured(name: StoreMeasure, value: number): void
 }
 
 /**
@@ -50,6 +55,15 @@ export class StoreEventHub implements StoreEvents {
     if (current !== undefined) heard = current.hear(info)
     else for (const listener of [...this.#listeners]) heard = listener.hear(info) || heard
     if (!heard) this.print(info)
+  }
+
+  readonly measured = (name: StoreMeasure, value: number): void => {
+    const current = this.current
+    if (current !== undefined) {
+      current.measured(name, value)
+      return
+    }
+    for (const listener of this.#listeners) listener.measured(name, value)
   }
 
   /** Prints a warning nobody took: once per code until {@link recovered}. */

@@ -137,4 +137,10 @@ export interface StoreEvents {
    * outage) when no limiter listens for `warn` and none has a `logger`.
    */
   warn?(info: { code: string; message: string }): void
+  /**
+   * A figure the store measured of itself, for metrics: `'batch-size'` (requests in one round
+   * trip) or `'deny-cache-hit'` (a request answered locally, value 1). Positional, so that a
+   * report allocates nothing; cheap when nobody listens.
+   */
+  measured?(name: 'batch-size' | 'deny-cache-hit', value: number): void
 }

@@ -82,6 +82,8 @@ export interface ConsumeOptions {
   tag?: string
   /** A tier name to report (`X-RateLimit-Tier`). */
   tier?: string
+  /** A request class name to report (`decision.class`: metrics, logs). */
+  class?: string
 }
 
 /** Options of `refund`. */
@@ -138,6 +140,22 @@ export interface LimiterEvents {
    * these are printed with `process.emitWarning`.
    */
   warn: { code: string; message: string }
+  /**
+   * A store call that answered with a promise (a Redis or custom store; the memory store answers
+   * in-process and is not timed), timed by the limiter from the call to its answer or failure
+   * (`performance.now()`, ms). `result` `'timeout'`: it missed its deadline (`ERR_RK_STORE_TIMEOUT`).
+   * Emitted only when listened to.
+   */
+  'store-call': {
+    readonly store: 'main' | 'fallback'
+    readonly mode: 'consume' | 'peek' | 'refund' | 'charge'
+    readonly durationMs: number
+    readonly result: 'ok' | 'error' | 'timeout'
+  }
+  /** A figure a store reported of itself (see `StoreEvents.measured`): Redis batch sizes, deny-cache hits. Emitted only when listened to. */
+  'store-measure': { readonly name: 'batch-size' | 'deny-cache-hit'; readonly value: number }
+  /** `release(decision)` gave back the decision's leases (its concurrency policies). */
+  released: Decision
 }
 
 export type LimiterEventName = keyof LimiterEvents

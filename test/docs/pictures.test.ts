@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CONCURRENCY, RESERVATIONS, SETTLE, simulateConcurrency, simulateSettle, WORK } from '../../scripts/gen-lease-pictures.js'
+import { METRICS_PICTURE, simulateMetrics } from '../../scripts/gen-metrics-picture.js'
 import { drawAll, IMG_DIR, PICTURES, simulate } from '../../scripts/gen-pictures.js'
 
 describe('algorithm pictures (scripts/gen-pictures.ts)', () => {
@@ -69,5 +70,26 @@ describe('algorithm pictures (scripts/gen-pictures.ts)', () => {
     expect(sim.events.find((e) => e.kind === 'hung-up')?.measured).toBe(0)
     // Every reservation that was admitted was settled once.
     expect(sim.events.filter((e) => e.kind !== 'reserved' && e.kind !== 'denied')).toHaveLength(RESERVATIONS.length - 1)
+  })
+
+  it('shows what docs/observability.md says about the demo under load', async () => {
+    const run = await simulateMetrics()
+    const at = (t: number) => run.samples.find((s) => s.t === t)
+    expect(run.samples.map((s) => s.t)).toEqual([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60])
+    // Nobody is limited until the public key has spent its burst of 150 (at 10 req/s, refilled at 100/min).
+    for (const s of run.samples.filter((x) => x.t <= 25)) expect(s.limitedPerS).toBe(0)
+    // Its bucket runs low before it is limited: the early warning of the third panel.
+    expect(at(25)?.nearLimitShare.public_key).toBe(0)
+    expect(at(30)?.nearLimitShare.public_key).toBeGreaterThan(at(30)?.limitedShare.public_key ?? 1)
+    expect(at(60)?.nearLimitShare.public_key).toBe(1)
+    // Then most of its requests are limited (about 1.7 of 10 a second get through), and the other keys never are.
+    for (const s of run.samples.filter((x) => x.t >= 35)) {
+      expect(s.limitedShare.public_key).toBeGreaterThan(0.8)
+      expect(s.limitedShare.secret_key).toBe(0)
+    }
+    expect(run.publicKey.ok + run.publicKey.limited).toBe(10 * (60 - METRICS_PICTURE.limitedFromS))
+    expect(run.publicKey.limited).toBeGreaterThan(run.publicKey.ok)
+    // The key is never a label.
+    expect(run.lastScrape).not.toContain('pk_test_demo')
   })
 })

@@ -142,7 +142,10 @@ export class RedisStore implements Store {
         // shedding's views of one budget share its state), and one's denial says nothing of the other.
         signature = denySignatureOf(this.#cluster ? group : signatureOf(keys), specs)
         const hit = denied.get(signature, policies, cost, caller ? now : Date.now(), caller ? now : undefined)
-        if (hit !== undefined) return hit
+        if (hit !== undefined) {
+          this.#events?.measured?.('deny-cache-hit', 1)
+          return hit
+        }
       }
     }
 
@@ -225,6 +228,7 @@ export class RedisStore implements Store {
     const deadline = this.#offset.deadline(wall, expires)
     const args = encodeBatch(calls, this.clock === 'caller', deadline, this.extraTtlMs)
     const batch = newBatch(calls, { args, expires, sentAt: wall, node: nodeKey, probe })
+    this.#events?.measured?.('batch-size', calls.length)
     this.#batcher.open(batch)
     this.#send(batch, false)
   }

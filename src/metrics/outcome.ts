@@ -1,0 +1,62 @@
+import type { Decision } from '../limiter/decision.js'
+import { DecisionRecord } from '../limiter/decision-record.js'
+
+/** What became of a request, as the metrics count it. */
+export type Outcome =
+  /** Admitted by the store. */
+  | 'allowed'
+  /** Denied by a policy. */
+  | 'limited'
+  /** Would have been denied, let through: a dry-run limiter's denials. */
+  | 'shadow-limited'
+  /** The store failed and `onStoreError: 'allow'` admitted it. */
+  | 'store-error/allowed'
+  /** The store failed and `onStoreError: 'deny'` denied it. */
+  | 'store-error/denied'
+  /** The store failed and the fallback store decided (`onStoreError: 'fallback'`). */
+  | 'fallback'
+
+/** Every outcome, in the order the counters keep them. */
+export const OUTCOMES: readonly Outcome[] = Object.freeze([
+  'allowed',
+  'limited',
+  'shadow-limited',
+  'store-error/allowed',
+  'store-error/denied',
+  'fallback',
+])
+
+/** The index of a decision's outcome in {@link OUTCOMES}. */
+export function outcomeIndex(d: Decision): number {
+  if (d.reason === 'store-error') return d.allowed ? 3 : 4
+  if (d.fallback === true) return 5
+  if (d.allowed) return 0
+  return d.dryRun === true ? 2 : 1
+}
+
+/**
+ * The decision's headline policy, by index (-1 for a store error, which decided no policy): the
+ * one with the fewest remaining when admitted, else the violated one with the longest wait — the
+ * policy the headers report. Read from the decision's figures, without building `policies`.
+ */
+export function headlineIndex(d: DecisionRecord): number {
+  const n = d.list.length
+  if (n <= 1) return n - 1
+  let head = -1
+  for (let i = 0; i < n; i++) {
+    if (d.allowed) {
+      if (head < 0 || d.remainingAt(i) < d.remainingAt(head)) head = i
+      continue
+    }
+    const retry = d.retryAt(i)
+    if (retry === 0) continue
+    const best = head < 0 ? 0 : d.retryAt(head)
+    if (head < 0 || (best > 0 && (retry < 0 || retry > best))) head = i
+  }
+  return Math.max(head, 0)
+}
+
+/** The kernel's decisions are records; anything else (a hand-made object) is read through `policies`. */
+export function isRecord(d: Decision): d is DecisionRecord {
+  return d instanceof DecisionRecord
+}
