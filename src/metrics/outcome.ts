@@ -7,7 +7,10 @@ export type Outcome =
   | 'allowed'
   /** Denied by a policy. */
   | 'limited'
-  /** Would have been denied, let through: a dry-run limiter's denials. */
+  /**
+   * Would have been denied, let through: a dry-run limiter's denials (on the headline policy),
+   * and a shadow policy's would-be denials (on that policy's series).
+   */
   | 'shadow-limited'
   /** The store failed and `onStoreError: 'allow'` admitted it. */
   | 'store-error/allowed'
@@ -35,15 +38,18 @@ export function outcomeIndex(d: Decision): number {
 }
 
 /**
- * The decision's headline policy, by index (-1 for a store error, which decided no policy): the
- * one with the fewest remaining when admitted, else the violated one with the longest wait — the
- * policy the headers report. Read from the decision's figures, without building `policies`.
+ * The decision's headline policy, by index (-1 when no policy enforces: none, or only shadow
+ * ones): the one with the fewest remaining when admitted, else the violated one with the longest
+ * wait — the policy the headers report. Read from the decision's figures, without building `policies`.
  */
 export function headlineIndex(d: DecisionRecord): number {
-  const n = d.list.length
-  if (n <= 1) return n - 1
+  const list = d.list
   let head = -1
-  for (let i = 0; i < n; i++) {
+  let enforcing = -1
+  for (let i = 0; i < list.length; i++) {
+    // Shadow policies are never the headline (the headers do not show them).
+    if (list[i].shadow) continue
+    if (enforcing < 0) enforcing = i
     if (d.allowed) {
       if (head < 0 || d.remainingAt(i) < d.remainingAt(head)) head = i
       continue
@@ -53,7 +59,17 @@ export function headlineIndex(d: DecisionRecord): number {
     const best = head < 0 ? 0 : d.retryAt(head)
     if (head < 0 || (best > 0 && (retry < 0 || retry > best))) head = i
   }
-  return Math.max(head, 0)
+  return head < 0 ? enforcing : head
+}
+
+/**
+ * Whether the shadow policies of `d` were charged (a concurrency one took its lease): only when
+ * every policy of the request admitted, shadow ones included.
+ */
+export function shadowCharged(d: DecisionRecord): boolean {
+  const list = d.list
+  for (let i = 0; i < list.length; i++) if (list[i].shadow && d.retryAt(i) !== 0) return false
+  return true
 }
 
 /** The kernel's decisions are records; anything else (a hand-made object) is read through `policies`. */

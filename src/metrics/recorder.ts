@@ -1,7 +1,7 @@
 import type { Decision } from '../limiter/decision.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Limiter, LimiterEvents } from '../limiter/types.js'
-import { headlineIndex, isRecord, OUTCOMES, outcomeIndex } from './outcome.js'
+import { headlineIndex, isRecord, OUTCOMES, outcomeIndex, shadowCharged } from './outcome.js'
 
 /** The attributes of a series, as exported (an attribute that does not apply is left out). */
 export type Attributes = Readonly<Record<string, string>>
@@ -163,12 +163,14 @@ export class MetricsRecorder {
       const p: Policy = list[i]
       const series = this.seriesOf(p.name, d.layerAt(i), d.class, d.tier)
       if (i === head) series.decisions[outcome]++
+      // A shadow policy's own verdict, on its own series: what it would do if it enforced.
+      else if (p.shadow) series.decisions[d.retryAt(i) === 0 ? 0 : 2]++
       const ratio = p.burst > 0 ? Math.min(1, d.remainingAt(i) / p.burst) : 0
       series.ratio.observe(ratio)
       this.#sinks.ratio?.(series, ratio)
       if (p.kind === 'concurrency') {
         series.concurrency = true
-        if (holds) {
+        if (holds && (!p.shadow || shadowCharged(d))) {
           series.inFlight++
           this.#holding.add(d)
         }
@@ -181,7 +183,8 @@ export class MetricsRecorder {
     this.#holding.delete(d)
     const list = d.list
     for (let i = 0; i < list.length; i++) {
-      if (list[i].kind === 'concurrency') this.seriesOf(list[i].name, d.layerAt(i), d.class, d.tier).inFlight--
+      if (list[i].kind === 'concurrency' && (!list[i].shadow || shadowCharged(d)))
+        this.seriesOf(list[i].name, d.layerAt(i), d.class, d.tier).inFlight--
     }
   }
 

@@ -141,6 +141,32 @@ describe('prometheusMetrics (real prom-client registry, Prometheus text format)'
     expect(m.value('ratekeeper_concurrency_in_flight', { policy: 'in-flight' })).toBe(1)
   })
 
+  it('counts a shadow policy on its own series (allowed, or shadow-limited when it would deny), never as the headline', async () => {
+    const c = clock(T0)
+    const limiter = createLimiter({
+      policies: [
+        tokenBucket({ name: 'enforced', limit: 10, window: '1m' }),
+        tokenBucket({ name: 'trial', limit: 1, window: '1m', shadow: true }),
+        concurrency({ name: 'trial-in-flight', limit: 5, shadow: true }),
+      ],
+      now: c.now,
+    })
+    const registry = new Registry()
+    prometheusMetrics(limiter, { registry })
+    const first = await limiter.consume('k')
+    const second = await limiter.consume('k')
+    expect([first.allowed, second.allowed, second.shadowViolated]).toEqual([true, true, ['trial']])
+    const m = await scrape(registry)
+    expect(m.value('ratekeeper_decisions_total', { policy: 'enforced', outcome: 'allowed' })).toBe(2)
+    expect(m.value('ratekeeper_decisions_total', { policy: 'trial', outcome: 'allowed' })).toBe(1)
+    expect(m.value('ratekeeper_decisions_total', { policy: 'trial', outcome: 'shadow-limited' })).toBe(1)
+    // The second request charged no shadow policy (one of them would have denied): one lease in the shadow count.
+    expect(m.value('ratekeeper_concurrency_in_flight', { policy: 'trial-in-flight' })).toBe(1)
+    await limiter.release(first)
+    await limiter.release(second)
+    expect((await scrape(registry)).value('ratekeeper_concurrency_in_flight', { policy: 'trial-in-flight' })).toBe(0)
+  })
+
   it('has no in-flight series without a concurrency policy', async () => {
     const limiter = createLimiter({ policies: [tokenBucket({ limit: 5, window: '1m' })] })
     const registry = new Registry()
