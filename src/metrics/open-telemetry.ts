@@ -6,6 +6,7 @@ import {
   type Attributes,
   BATCH_BOUNDS,
   baseAttributes,
+  checkMaxSeries,
   LATENCY_BOUNDS,
   MetricsRecorder,
   type PolicySeries,
@@ -55,10 +56,21 @@ export interface OpenTelemetryMetricsOptions {
    * @default false
    */
   remainingRatio?: boolean
+  /**
+   * Most attribute sets (policy, layer, class, tier) kept apart; past it, new ones are counted in
+   * one series with `overflow: 'true'`, and the limiter warns once (`RK_METRICS_SERIES_CAPPED`).
+   * @default 1000
+   */
+  maxSeries?: number
 }
 
 const WHERE = 'openTelemetryMetrics()'
-const KNOWN: { readonly [K in keyof Required<OpenTelemetryMetricsOptions>]: true } = { meter: true, name: true, remainingRatio: true }
+const KNOWN: { readonly [K in keyof Required<OpenTelemetryMetricsOptions>]: true } = {
+  meter: true,
+  name: true,
+  remainingRatio: true,
+  maxSeries: true,
+}
 
 /**
  * Exports a limiter's metrics through an OpenTelemetry meter: the counters and the in-flight
@@ -74,7 +86,8 @@ const KNOWN: { readonly [K in keyof Required<OpenTelemetryMetricsOptions>]: true
 export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMetricsOptions): LimiterMetrics {
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
-  const { meter, name, remainingRatio = false } = options
+  const { meter, name, remainingRatio = false, maxSeries } = options
+  checkMaxSeries(WHERE, maxSeries)
   if (typeof meter !== 'object' || meter === null || typeof meter.createObservableCounter !== 'function') {
     invalid(WHERE, 'meter', "must be an OpenTelemetry Meter (e.g. metrics.getMeter('ratekeeper') from '@opentelemetry/api')", meter)
   }
@@ -99,11 +112,16 @@ export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMet
     advice: { explicitBucketBoundaries: [...BATCH_BOUNDS] },
   })
   const base = baseAttributes(name)
-  const recorder = new MetricsRecorder(limiter, base, {
-    ...(ratio === undefined ? {} : { ratio: (series: PolicySeries, value: number) => ratio.record(value, series.attributes) }),
-    latency: (series, seconds) => latency.record(seconds, series.attributes),
-    batch: (size) => batch.record(size, base),
-  })
+  const recorder = new MetricsRecorder(
+    limiter,
+    base,
+    {
+      ...(ratio === undefined ? {} : { ratio: (series: PolicySeries, value: number) => ratio.record(value, series.attributes) }),
+      latency: (series, seconds) => latency.record(seconds, series.attributes),
+      batch: (size) => batch.record(size, base),
+    },
+    maxSeries,
+  )
 
   const observed: [OpenTelemetryObservable, (result: OpenTelemetryObservation) => void][] = []
   const observe = (instrument: OpenTelemetryObservable, callback: (result: OpenTelemetryObservation) => void) => {

@@ -1,7 +1,7 @@
 import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
 import { OUTCOMES } from './outcome.js'
-import { type Attributes, baseAttributes, type LocalHistogram, MetricsRecorder } from './recorder.js'
+import { type Attributes, baseAttributes, checkMaxSeries, type LocalHistogram, MetricsRecorder } from './recorder.js'
 
 /**
  * The part of a prom-client `Registry` the exporter uses: pass prom-client's `register` (its
@@ -20,6 +20,12 @@ export interface PrometheusMetricsOptions {
   prefix?: string
   /** A `limiter` label on every series, to tell several limiters in one registry apart. @default none */
   name?: string
+  /**
+   * Most label sets (policy, layer, class, tier) kept apart; past it, new ones are counted in one
+   * series labelled `overflow="true"`, and the limiter warns once (`RK_METRICS_SERIES_CAPPED`).
+   * @default 1000
+   */
+  maxSeries?: number
 }
 
 /** A limiter's metrics, exported: stop them with `close()`. */
@@ -140,7 +146,12 @@ const registries = new WeakMap<PrometheusRegistry, Map<string, Family>>()
 const exported = new WeakMap<PrometheusRegistry, Set<string>>()
 
 const WHERE = 'prometheusMetrics()'
-const KNOWN: { readonly [K in keyof Required<PrometheusMetricsOptions>]: true } = { registry: true, prefix: true, name: true }
+const KNOWN: { readonly [K in keyof Required<PrometheusMetricsOptions>]: true } = {
+  registry: true,
+  prefix: true,
+  name: true,
+  maxSeries: true,
+}
 const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 
 /**
@@ -157,7 +168,8 @@ const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOptions): LimiterMetrics {
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
-  const { registry, prefix = 'ratekeeper_', name } = options
+  const { registry, prefix = 'ratekeeper_', name, maxSeries } = options
+  checkMaxSeries(WHERE, maxSeries)
   if (typeof registry !== 'object' || registry === null || typeof registry.registerMetric !== 'function') {
     invalid(WHERE, 'registry', "must be a prom-client Registry (e.g. `register` from 'prom-client')", registry)
   }
@@ -174,7 +186,7 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
   names.add(slot)
   let families = registries.get(registry)
   if (families === undefined) registries.set(registry, (families = new Map()))
-  const recorder = new MetricsRecorder(limiter, baseAttributes(name), {})
+  const recorder = new MetricsRecorder(limiter, baseAttributes(name), {}, maxSeries)
   const used: Family[] = []
   for (const [suffix, help, type, read] of FAMILIES) {
     const full = `${prefix}${suffix}`

@@ -1,10 +1,23 @@
 import type { Decision } from '../limiter/decision.js'
+import { invalid } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Limiter, LimiterEvents } from '../limiter/types.js'
 import { headlineIndex, isRecord, OUTCOMES, outcomeIndex, shadowCharged } from './outcome.js'
 
 /** The attributes of a series, as exported (an attribute that does not apply is left out). */
 export type Attributes = Readonly<Record<string, string>>
+
+/** Default of the exporters' `maxSeries`: attribute sets of policies kept apart. */
+export const DEFAULT_MAX_SERIES = 1000
+/** Code of the warning given when an exporter's `maxSeries` is reached. */
+export const METRICS_SERIES_CAPPED = 'RK_METRICS_SERIES_CAPPED'
+
+/** Validates an exporter's `maxSeries` option. */
+export function checkMaxSeries(where: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1_000_000)) {
+    invalid(where, 'maxSeries', 'must be an integer from 1 to 1000000', value)
+  }
+}
 
 /** Upper bounds of the remaining-ratio histogram (remaining ÷ capacity at decision time). */
 export const RATIO_BOUNDS: readonly number[] = Object.freeze([0, 0.1, 0.25, 0.5, 0.75, 0.9, 1])
@@ -101,9 +114,16 @@ export class MetricsRecorder {
   readonly #off: (() => void)[]
   #last: { policy: string; layer: string | undefined; cls: string | undefined; tier: string | undefined; series: PolicySeries } | undefined
 
-  constructor(limiter: Limiter, base: Attributes, sinks: RecorderSinks) {
+  /** Most policy series kept; past it, new attribute sets share the overflow series. */
+  readonly #maxSeries: number
+  #overflow: PolicySeries | undefined
+  readonly #limiter: Limiter
+
+  constructor(limiter: Limiter, base: Attributes, sinks: RecorderSinks, maxSeries = DEFAULT_MAX_SERIES) {
     this.base = base
     this.#sinks = sinks
+    this.#maxSeries = maxSeries
+    this.#limiter = limiter
     this.#off = [
       limiter.on('decision', (d) => this.decided(d)),
       limiter.on('released', (d) => this.released(d)),
@@ -129,6 +149,7 @@ export class MetricsRecorder {
     const last = this.#last
     if (last !== undefined && last.policy === policy && last.layer === layer && last.cls === cls && last.tier === tier) return last.series
     let series = nestedGet(this.#policies, policy, layer ?? '', cls ?? '', tier ?? '')
+    if (series === undefined && this.series.length >= this.#maxSeries) return this.#overflowSeries()
     if (series === undefined) {
       const attributes: Record<string, string> = { ...this.base }
       if (policy !== '') attributes.policy = policy
@@ -147,6 +168,23 @@ export class MetricsRecorder {
       last.tier = tier
       last.series = series
     }
+    return series
+  }
+
+  /**
+   * The one series every attribute set past `maxSeries` is counted in (`overflow="true"`): names
+   * made per customer (a policy, class or tier) would otherwise grow the figures, and the
+   * backend's series, without bound. Said once, through the limiter's `warn`.
+   */
+  #overflowSeries(): PolicySeries {
+    if (this.#overflow !== undefined) return this.#overflow
+    const series = new PolicySeries(Object.freeze({ ...this.base, overflow: 'true' }))
+    this.#overflow = series
+    this.series.push(series)
+    this.#limiter.warn?.({
+      code: METRICS_SERIES_CAPPED,
+      message: `ratekeeper metrics: more than ${this.#maxSeries} policy/layer/class/tier combinations; the rest are counted in one series labelled overflow="true". Keep policy, class and tier names a fixed set (never one per customer), or raise maxSeries.`,
+    })
     return series
   }
 
