@@ -212,23 +212,4 @@ describe('prometheusMetrics (real prom-client registry, Prometheus text format)'
     first.close()
     expect(() => prometheusMetrics(limiter, { registry }).close()).not.toThrow()
   })
-
-  it('keeps at most maxSeries label sets: policies named per customer fold into one overflow series, with one warning', async () => {
-    const limiter = createLimiter({ policies: [tokenBucket({ limit: 5, window: '1m' })], now: clock(T0).now })
-    const warnings: string[] = []
-    limiter.on('warn', (w) => warnings.push(w.code))
-    const registry = new Registry()
-    prometheusMetrics(limiter, { registry, maxSeries: 2 })
-    for (let i = 0; i < 50; i++) {
-      await limiter.consume('k', { policies: [tokenBucket({ name: `customer-${i}`, limit: 5, window: '1m' })] })
-    }
-    const m = await scrape(registry)
-    const series = m.find('ratekeeper_decisions_total')
-    expect(series.map((s) => s.labels.policy ?? `overflow=${s.labels.overflow}`)).toEqual(['customer-0', 'customer-1', 'overflow=true'])
-    expect(m.value('ratekeeper_decisions_total', { overflow: 'true', outcome: 'allowed' })).toBe(48)
-    expect(warnings).toEqual(['RK_METRICS_SERIES_CAPPED'])
-    expect(() => prometheusMetrics(limiter, { registry: new Registry(), maxSeries: 0 })).toThrow(
-      expect.objectContaining({ code: 'ERR_RK_INVALID_OPTION', option: 'maxSeries' }),
-    )
-  })
 })
