@@ -37,6 +37,26 @@ export function checkActualCost(where: string, name: string, value: unknown): vo
 
 /** Costs reported by handlers, by the object the adapter keys them on (the Node response, the Fetch request). */
 const reported = new WeakMap<object, number>()
+/** Requests whose end has read the reported cost: a report after that is too late. */
+const ended = new WeakSet<object>()
+/** HTTP limiters with an `actualCost` option created in this process. */
+let settlingLimiters = 0
+/** Warnings given already (once per process each). */
+const warned = new Set<string>()
+
+/** Code of the warning given when a handler's report of the actual cost cannot be used. */
+export const ACTUAL_COST_IGNORED = 'RK_ACTUAL_COST_IGNORED'
+
+/** An HTTP limiter with an `actualCost` option was made: handlers' reports are read from now on. */
+export function settlingLimiterCreated(): void {
+  settlingLimiters++
+}
+
+function ignored(where: string, why: string): void {
+  if (warned.has(why)) return
+  warned.add(why)
+  process.emitWarning(`ratekeeper: ${where}: the cost reported is ignored: ${why}`, { code: ACTUAL_COST_IGNORED })
+}
 
 /** Whether `value` is a cost a request may settle at: a whole number from 0 to 1000000000. */
 export function isCost(value: unknown): value is number {
@@ -50,11 +70,20 @@ export function isCost(value: unknown): value is number {
  */
 export function reportActualCost(where: string, target: object, cost: number): void {
   if (!isCost(cost)) invalidAtRequest(where, 'cost', 'must be an integer from 0 to 1000000000', cost)
+  if (settlingLimiters === 0) {
+    ignored(where, 'no rate limiter settles costs (give one the actualCost option: true, a response header name or a function)')
+  } else if (ended.has(target)) {
+    ignored(
+      where,
+      "the response had ended (report the cost before the response's end: before res.end(), or before the last chunk of a stream)",
+    )
+  }
   reported.set(target, cost)
 }
 
-/** The cost reported for `target`, if any. */
+/** The cost reported for `target`, if any, read when its response ends: a later report is too late (and warned of). */
 export function reportedActualCost(target: object): number | undefined {
+  ended.add(target)
   return reported.get(target)
 }
 

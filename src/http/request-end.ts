@@ -4,7 +4,7 @@
 import type { Decision } from '../limiter/decision.js'
 import { hasConcurrency } from '../limiter/policy.js'
 import type { Limiter } from '../limiter/types.js'
-import { type ActualCostSource, costFromHeader, isCost } from './actual-cost.js'
+import { type ActualCostSource, costFromHeader, isCost, settlingLimiterCreated } from './actual-cost.js'
 import { type CountedRequest, countingFinish, type HttpFinish, responseCounts } from './count-mode.js'
 import type { HeaderReader, HttpRequestInfo } from './request.js'
 
@@ -45,6 +45,7 @@ export function requestEnd<Info extends HttpRequestInfo>(
   const header = typeof source === 'string' ? source.toLowerCase() : undefined
   const hook = typeof source === 'function' ? source : undefined
   const settling = source !== undefined
+  if (settling) settlingLimiterCreated()
 
   const invalidCost = (what: string, value: unknown): undefined => {
     warn(
