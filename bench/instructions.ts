@@ -64,6 +64,9 @@ const GROUPS: readonly Group[] = [
     ],
   },
   { title: 'Koa 3, memory store', bare: 'koa-bare', others: ['koa-headers', 'koa-ratekeeper', 'koa-peer'] },
+  // Ratios to ratekeeper with a rate policy, beside the floor: a rate policy plus an in-flight count lowered at the response end.
+  { title: 'Express 5, concurrency policy', bare: 'express-ratekeeper', others: ['express-concurrency-floor', 'express-concurrency'] },
+  { title: 'Fastify 5, concurrency policy', bare: 'fastify-ratekeeper', others: ['fastify-concurrency-floor', 'fastify-concurrency'] },
 ]
 
 /** The HTTP section's targets on CPU per request, for the servers counted here. */

@@ -154,9 +154,14 @@ export function concurrency(options: ConcurrencyOptions): Policy {
     if (found >= 0) {
       // The same lease again (a retried call): admitted once, its deadline renewed.
       const next = kept(s, now, -1)
-      for (let i = 0; i < next.length; i += 2) if (next[i] === lease) next[i + 1] = deadline
+      // Its old deadline may have been the latest (and later than the new one, on a clock that went back).
+      let last = now
+      for (let i = 0; i < next.length; i += 2) {
+        if (next[i] === lease) next[i + 1] = deadline
+        if (next[i + 1] > last) last = next[i + 1]
+      }
       out.allowed = true
-      describe(next, held, Math.max(latest, deadline), now, out)
+      describe(next, held, last, now, out)
       return
     }
     if (held < limit) {
