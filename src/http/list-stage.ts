@@ -1,6 +1,7 @@
 // The allow / deny stage of the request pipeline: before any limit is asked, nothing is charged.
 import { isThenable } from '../limiter/thenable.js'
-import { type AccessList, type DeniedOptions, deniedResponder, listOption } from './access-list.js'
+import type { Limiter } from '../limiter/types.js'
+import { type AccessList, type DeniedOptions, deniedResponder, type ListKind, listOption } from './access-list.js'
 import type { HttpOutcome, HttpRequestInfo } from './request.js'
 
 /** What the list stage says about a request: answer it now (denied, or allow-listed), or go on to the limits. */
@@ -32,6 +33,7 @@ export function listStage(
   options: { allow?: unknown; deny?: unknown; denied?: DeniedOptions },
   requestIdOf: (req: HttpRequestInfo) => string | undefined,
   pass: HttpOutcome,
+  limiter: Pick<Limiter, 'listed'>,
 ): ListStage | undefined {
   const allow = listOption(where, 'allow', options.allow)
   const deny = listOption(where, 'deny', options.deny)
@@ -41,10 +43,19 @@ export function listStage(
   const allowedByIp = new WeakSet<HttpRequestInfo>()
   const denyKeys = deny?.byKey === true ? deny : undefined
   const allowKeys = allow?.byKey === true ? allow : undefined
+  /** Counted in the metrics through the limiter's `listed` event. */
+  const passed = (by: ListKind): HttpOutcome => {
+    limiter.listed?.({ list: 'allow', by })
+    return pass
+  }
+  const refused = (info: HttpRequestInfo, by: ListKind): HttpOutcome => {
+    limiter.listed?.({ list: 'deny', by })
+    return respond(info, by)
+  }
 
   const afterIpAllow = (info: HttpRequestInfo, yes: boolean): ListVerdict => {
     if (!yes) return undefined
-    if (denyKeys === undefined) return pass
+    if (denyKeys === undefined) return passed('ip')
     allowedByIp.add(info)
     return undefined
   }
@@ -54,10 +65,10 @@ export function listStage(
     return isThenable(yes) ? yes.then((y) => afterIpAllow(info, y)) : afterIpAllow(info, yes)
   }
   const keyAllow = (key: string, info: HttpRequestInfo): ListVerdict | Promise<ListVerdict> => {
-    if (allowedByIp.has(info)) return pass
+    if (allowedByIp.has(info)) return passed('ip')
     if (allowKeys === undefined) return undefined
     const yes = allowKeys.hasKey(key, info)
-    return isThenable(yes) ? yes.then((y) => (y ? pass : undefined)) : yes ? pass : undefined
+    return isThenable(yes) ? yes.then((y) => (y ? passed('key') : undefined)) : yes ? passed('key') : undefined
   }
   const first = (
     list: AccessList | undefined,
@@ -75,14 +86,14 @@ export function listStage(
       first(
         deny,
         (l) => l.hasIp(info),
-        () => respond(info, 'ip'),
+        () => refused(info, 'ip'),
         () => ipAllow(info),
       ),
     byKey: (key, info) =>
       first(
         denyKeys,
         (l) => l.hasKey(key, info),
-        () => respond(info, 'key'),
+        () => refused(info, 'key'),
         () => keyAllow(key, info),
       ),
   }

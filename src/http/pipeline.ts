@@ -192,7 +192,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   }
 
   // Allow and deny lists: asked before any limit, by address (before `skip`), then by key.
-  const lists = listStage(where, options, (info) => requestIdOf(info as Info), PASS)
+  const lists = listStage(where, options, (info) => requestIdOf(info as Info), PASS, limiter)
 
   const warnedHere = new Set<string>()
   /** Reports `code` once per application object, or once per limiter without one. */
