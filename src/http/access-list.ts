@@ -62,7 +62,12 @@ function listed(where: string, answer: unknown): boolean {
  * @example
  * const deny = accessList({ ips: ['203.0.113.0/24'], keys: ['key:sk_live_revoked'] })
  */
-export function accessList(options: readonly string[] | AccessListOptions, where = 'accessList()', option = ''): AccessList {
+export function accessList(options: readonly string[] | AccessListOptions): AccessList {
+  return compileList(options, 'accessList()', '')
+}
+
+/** {@link accessList}, its errors naming `where` and the options under `option` (`deny.ips[2]`). */
+function compileList(options: readonly string[] | AccessListOptions, where: string, option: string): AccessList {
   const spec: AccessListOptions = Array.isArray(options) ? { ips: options as readonly string[] } : (options as AccessListOptions)
   const path = (name: string) => (option === '' ? name : `${option}.${name}`)
   if (!Array.isArray(options)) {
@@ -108,7 +113,7 @@ export function listOption(where: string, name: string, value: unknown): AccessL
   if (value === undefined || isAccessList(value)) return value
   if (typeof value !== 'object' || value === null)
     invalid(where, name, 'must be accessList(), an options object or an array of addresses', value)
-  return accessList(value as AccessListOptions, where, name)
+  return compileList(value as AccessListOptions, where, name)
 }
 
 /** What a custom deny body formatter receives besides the request. */

@@ -1,4 +1,5 @@
 // The allow / deny stage of the request pipeline: before any limit is asked, nothing is charged.
+import { invalid } from '../limiter/errors.js'
 import { isThenable } from '../limiter/thenable.js'
 import type { Limiter } from '../limiter/types.js'
 import { type AccessList, type DeniedOptions, deniedResponder, type ListKind, listOption } from './access-list.js'
@@ -38,6 +39,7 @@ export function listStage(
   const allow = listOption(where, 'allow', options.allow)
   const deny = listOption(where, 'deny', options.deny)
   const respond = deniedResponder(where, options.denied, requestIdOf)
+  if (deny === undefined && options.denied !== undefined) invalid(where, 'denied', 'has no effect without `deny`', options.denied)
   if (allow === undefined && deny === undefined) return undefined
   /** Requests whose address is allow-listed, waiting for their key to be checked against the deny list. */
   const allowedByIp = new WeakSet<HttpRequestInfo>()

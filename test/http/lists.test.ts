@@ -67,7 +67,7 @@ describe('deny lists', () => {
   })
 
   it('a match function answering anything but a boolean fails the request', () => {
-    const { http } = setup({ deny: { match: () => 'yes' } })
+    const { http } = setup({ deny: { match: () => 'yes' as never } })
     expect(() => http.handle(info('192.0.2.1'))).toThrow(expect.objectContaining({ code: 'ERR_RK_INVALID_ARGUMENT' }))
   })
 
@@ -132,13 +132,14 @@ describe('list options are validated', () => {
     [{ allow: { keys: ['a', ''] } }, 'allow.keys[1]'],
     [{ deny: { match: 1 } }, 'deny.match'],
     [{ deny: 'x' }, 'deny'],
-    [{ denied: { status: 200 } }, 'denied.status'],
-    [{ denied: { body: 'x' } }, 'denied.body'],
+    [{ deny: [], denied: { status: 200 } }, 'denied.status'],
+    [{ deny: [], denied: { body: 'x' } }, 'denied.body'],
+    [{ denied: { status: 404 } }, 'denied'],
   ])('%j names %s', (options, option) => {
     expect(() => setup(options)).toThrow(expect.objectContaining({ option }))
   })
   it('rejects unknown list options, naming them', () => {
     expect(() => setup({ deny: { ip: ['10.0.0.0/8'] } })).toThrow(expect.objectContaining({ code: 'ERR_RK_UNKNOWN_OPTION' }))
-    expect(() => setup({ denied: { code: 403 } })).toThrow(expect.objectContaining({ code: 'ERR_RK_UNKNOWN_OPTION' }))
+    expect(() => setup({ deny: [], denied: { code: 403 } })).toThrow(expect.objectContaining({ code: 'ERR_RK_UNKNOWN_OPTION' }))
   })
 })
