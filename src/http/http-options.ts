@@ -8,6 +8,7 @@ import type { Policy } from '../limiter/policy.js'
 import { checkPolicies } from '../limiter/policy-list.js'
 import type { Store } from '../limiter/store.js'
 import type { Limiter, LimiterOptions, Logger, StoreErrorMode } from '../limiter/types.js'
+import type { AccessList, AccessListOptions, DeniedOptions } from './access-list.js'
 import { type ActualCostSource, checkActualCost } from './actual-cost.js'
 import type { BodyFormatter, BodyOptions, BodyPreset } from './bodies.js'
 import type { HeaderOptions } from './headers.js'
@@ -67,6 +68,20 @@ export interface HttpLimiterOptions<Raw = unknown, Info extends HttpRequestInfo<
   /** Requests for which it returns `true` are not limited and get no headers (see `allowList`). */
   skip?: RequestFunction<Raw, Info, boolean | Promise<boolean>>
   /**
+   * Clients let through unlimited, with no headers and nothing charged: by address or CIDR range,
+   * by key, or a `match` function (see `accessList`). A bare array lists addresses and ranges.
+   * @default none
+   */
+  allow?: AccessList | AccessListOptions | readonly string[]
+  /**
+   * Clients refused before any limit is asked (nothing charged): answered as `denied` says, a 403
+   * problem by default. Wins over `allow`. Same forms as `allow`.
+   * @default none
+   */
+  deny?: AccessList | AccessListOptions | readonly string[]
+  /** How a deny-listed request is answered: `status` and `body`. @default 403, an RFC 9457 problem */
+  denied?: DeniedOptions
+  /**
    * Which rate-limit headers to send (`legacy`, `standard`, `tier`); `false` sends only
    * `Retry-After` on a 429. @default X-RateLimit-* and draft-10 RateLimit/RateLimit-Policy
    */
@@ -123,6 +138,8 @@ export type AdapterOptionTable = { readonly [name: string]: OptionCheck }
 const checkedWithLimiter: OptionCheck = () => {}
 /** Checked by the header or body renderer it configures (errors renamed to the option). */
 const checkedByRenderer: OptionCheck = () => {}
+/** Checked when the allow / deny lists are compiled (`listStage`). */
+const checkedByLists: OptionCheck = () => {}
 
 /** An option that must be a function; `expected` says which. */
 export function functionOption(expected = 'must be a function'): OptionCheck {
@@ -158,6 +175,9 @@ export const HTTP_OPTIONS: { readonly [K in keyof Required<HttpLimiterOptions>]:
   },
   actualCost: checkActualCost,
   skip: isFunction,
+  allow: checkedByLists,
+  deny: checkedByLists,
+  denied: checkedByLists,
   headers: checkedByRenderer,
   body: checkedByRenderer,
   statusCode: isStatus,

@@ -6,6 +6,15 @@
  * @packageDocumentation
  */
 
+export {
+  type AccessList,
+  type AccessListOptions,
+  accessList,
+  type DeniedContext,
+  type DeniedOptions,
+  type ListKind,
+  type ListMatch,
+} from './access-list.js'
 export type { ActualCostSource, FinishedResponse } from './actual-cost.js'
 export { allowList } from './allow-list.js'
 export {

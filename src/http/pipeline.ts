@@ -18,6 +18,7 @@ import {
 } from './http-options.js'
 import { DEFAULT_IPV6_SUBNET } from './ip.js'
 import { ipKey } from './keys.js'
+import { listed, listStage } from './list-stage.js'
 import { createPolicyListHeaders } from './policy-list-headers.js'
 import type { HttpOutcome, HttpRequestInfo, RequestPlan } from './request.js'
 import { requestEnd } from './request-end.js'
@@ -190,6 +191,9 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     }
   }
 
+  // Allow and deny lists: asked before any limit, by address (before `skip`), then by key.
+  const lists = listStage(where, options, (info) => requestIdOf(info as Info), PASS, limiter)
+
   const warnedHere = new Set<string>()
   /** Reports `code` once per application object, or once per limiter without one. */
   const warnOnce = (code: string, message: string, app?: object): void => {
@@ -257,13 +261,17 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   }
 
   const decideKey = (info: Info, key: string | undefined, call: ConsumeOptions | undefined, routeScope: string | undefined) => {
-    let subject = key === undefined ? addressKey(info.ip) : key
+    const subject = key === undefined ? addressKey(info.ip) : key
     if (typeof subject !== 'string' || subject.length === 0) {
       // Request-time errors name the type, never the value (it may be a secret; see errors.ts).
       invalidAtRequest(where, 'key', 'must return a non-empty string, or undefined for the client IP', subject)
     }
-    if (routeScope !== undefined) subject = scopedKey(routeScope, subject)
-    const decision = limiter.decide(subject, call)
+    if (lists === undefined) return decideSubject(info, subject, call, routeScope)
+    return listed(lists.byKey(subject, info), () => decideSubject(info, subject, call, routeScope))
+  }
+
+  const decideSubject = (info: Info, key: string, call: ConsumeOptions | undefined, routeScope: string | undefined) => {
+    const decision = limiter.decide(routeScope === undefined ? key : scopedKey(routeScope, key), call)
     if (isThenable(decision)) return decision.then((d) => outcome(d, info, undefined))
     return outcome(decision, info, undefined)
   }
@@ -288,8 +296,11 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     const call: ConsumeOptions = { cost: p.cost, policies, layers: p.layers, tag: p.tag, tier: p.tier, class: p.class }
     const counted = countMode === 'all' ? undefined : { key: p.key, policies, layers: p.layers, tag: p.tag, countMode }
     const decided = (d: Decision) => outcome(d, info, counted)
-    const decision = limiter.decide(p.key, call)
-    return isThenable(decision) ? decision.then(decided) : decided(decision)
+    const decide = () => {
+      const decision = limiter.decide(p.key, call)
+      return isThenable(decision) ? decision.then(decided) : decided(decision)
+    }
+    return lists === undefined ? decide() : listed(lists.byKey(p.key, info), decide)
   }
 
   const afterSkip = (info: Info, routeScope: string | undefined): HttpOutcome | Promise<HttpOutcome> => {
@@ -303,10 +314,13 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   }
 
   const handleAny = (info: Info, routeScope?: string): HttpOutcome | Promise<HttpOutcome> => {
-    const raw = info.raw
-    if (!firstTime(raw)) return PASS
+    if (!firstTime(info.raw)) return PASS
+    return lists === undefined ? afterLists(info, routeScope) : listed(lists.byIp(info), () => afterLists(info, routeScope))
+  }
+
+  const afterLists = (info: Info, routeScope?: string): HttpOutcome | Promise<HttpOutcome> => {
     if (skip !== undefined) {
-      const skipped = skip(raw, info)
+      const skipped = skip(info.raw, info)
       if (isThenable(skipped)) return skipped.then((yes) => (yes === true ? PASS : afterSkip(info, routeScope)))
       if (skipped === true) return PASS
     }
@@ -323,7 +337,10 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
 
   return {
     limiter,
-    handle: skip === undefined && plan === undefined && keyFn === undefined && costFn === undefined ? handleByIp : handleAny,
+    handle:
+      skip === undefined && plan === undefined && keyFn === undefined && costFn === undefined && lists === undefined
+        ? handleByIp
+        : handleAny,
     warnOnce,
     close: async () => {
       if (ownsLimiter) await limiter.close()

@@ -332,6 +332,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     wait: (key, opts) => waitFor({ consume: (k, o) => limiter.consume(k, o), now, sleep: options.sleep ?? timerSleep }, key, opts),
     // Like a store's warnings: printed when nobody listens and there is no logger.
     warn: (info) => health.warn(info),
+    listed: (event) => emitter.emit('listed', event),
     on: (event, listener) => {
       if (typeof listener !== 'function') invalid('limiter.on()', 'listener', 'must be a function', listener)
       return emitter.on(event, listener)

@@ -156,6 +156,12 @@ export interface LimiterEvents {
   'store-measure': { readonly name: 'batch-size' | 'deny-cache-hit'; readonly value: number }
   /** `release(decision)` gave back the decision's leases (its concurrency policies). */
   released: Decision
+  /**
+   * A request answered by an allow or deny list, undecided (nothing charged): `list` says which,
+   * `by` whether the client address or the key was listed. Announced by the HTTP layer through
+   * `limiter.listed`; the metrics count it (outcomes `allow-listed`, `deny-listed`).
+   */
+  listed: { readonly list: 'allow' | 'deny'; readonly by: 'ip' | 'key' }
 }
 
 export type LimiterEventName = keyof LimiterEvents
@@ -198,6 +204,8 @@ export interface Limiter {
   on<E extends LimiterEventName>(event: E, listener: (payload: LimiterEvents[E]) => void): () => void
   /** Emits a `warn` event and logs it with the `logger` once per code, or prints it with `process.emitWarning` when neither is there (adapters report configuration hazards, e.g. a permissive trust-proxy setting). */
   warn?(info: { code: string; message: string }): void
+  /** Emits a `listed` event: a request an allow or deny list answered without a decision (the HTTP layer calls it). */
+  listed?(event: LimiterEvents['listed']): void
   /** Closes the stores this limiter created itself (a store you passed in stays yours to close). */
   close(): Promise<void>
   readonly policies: readonly Policy[]

@@ -18,6 +18,10 @@ export type Outcome =
   | 'store-error/denied'
   /** The store failed and the fallback store decided (`onStoreError: 'fallback'`). */
   | 'fallback'
+  /** Let through by an allow list, undecided (on the series without a policy). */
+  | 'allow-listed'
+  /** Refused by a deny list, undecided (on the series without a policy). */
+  | 'deny-listed'
 
 /** Every outcome, in the order the counters keep them. */
 export const OUTCOMES: readonly Outcome[] = Object.freeze([
@@ -27,7 +31,11 @@ export const OUTCOMES: readonly Outcome[] = Object.freeze([
   'store-error/allowed',
   'store-error/denied',
   'fallback',
+  'allow-listed',
+  'deny-listed',
 ])
+/** The index of a listed request's outcome in {@link OUTCOMES}. */
+export const LISTED_OUTCOME = { allow: 6, deny: 7 } as const
 
 /** The index of a decision's outcome in {@link OUTCOMES}. */
 export function outcomeIndex(d: Decision): number {

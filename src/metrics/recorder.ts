@@ -2,7 +2,7 @@ import type { Decision } from '../limiter/decision.js'
 import { invalid } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Limiter, LimiterEvents } from '../limiter/types.js'
-import { headlineIndex, isRecord, OUTCOMES, outcomeIndex, shadowCharged } from './outcome.js'
+import { headlineIndex, isRecord, LISTED_OUTCOME, OUTCOMES, outcomeIndex, shadowCharged } from './outcome.js'
 
 /** The attributes of a series, as exported (an attribute that does not apply is left out). */
 export type Attributes = Readonly<Record<string, string>>
@@ -127,6 +127,8 @@ export class MetricsRecorder {
     this.#off = [
       limiter.on('decision', (d) => this.decided(d)),
       limiter.on('released', (d) => this.released(d)),
+      // Undecided, so without a policy, class or tier: on the series of the limiter alone.
+      limiter.on('listed', (e) => this.seriesOf('', undefined, undefined, undefined).decisions[LISTED_OUTCOME[e.list]]++),
       limiter.on('store-call', (e) => this.called(e)),
       limiter.on('store-measure', (e) => {
         if (e.name === 'deny-cache-hit') this.denyCacheHits += e.value

@@ -4,6 +4,7 @@
  * adapter takes a plan through its `plan` option.
  * @packageDocumentation
  */
+export { type CachedList, type CachedListOptions, cachedList } from './cached-list.js'
 export { type RequestClass, type RequestClassesOptions, type RequestClassifier, requestClasses } from './classes.js'
 export {
   type BucketState,

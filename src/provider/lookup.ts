@@ -100,8 +100,10 @@ export function cachedLookup(
   const now = checkOptionalFunction(WHERE, 'now', 'must be a function returning ms', options.now)
   const setTimer = checkOptionalFunction(WHERE, 'setTimer', 'must be a function', options.setTimer) ?? defaultTimer
 
-  // An injected clock is read on every check (ttlResolution 0): tests move it without timers.
-  const cache = new LRUCache<string, string | typeof NONE>({ max, ttl, ...(now === undefined ? {} : { perf: { now }, ttlResolution: 0 }) })
+  // An injected clock is read on every check (ttlResolution 0): tests move it without timers. It is
+  // read 1 ms on, as lru-cache takes a start time of 0 for "none" (never stale); only differences count.
+  const perf = now === undefined ? undefined : { now: () => now() + 1 }
+  const cache = new LRUCache<string, string | typeof NONE>({ max, ttl, ...(perf === undefined ? {} : { perf, ttlResolution: 0 }) })
   const inFlight = new Map<string, Promise<string | undefined>>()
 
   const fail = (error: unknown): string => {

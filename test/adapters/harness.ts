@@ -84,7 +84,7 @@ export function normalize(method: string, status: number, headers: Iterable<[str
   const out: Record<string, string> = {}
   for (const [name, value] of headers) {
     const n = name.toLowerCase()
-    if (COMPARED.has(n) || (n === 'content-type' && (status === 429 || status === 503))) out[n] = value
+    if (COMPARED.has(n) || (n === 'content-type' && (status === 403 || status === 429 || status === 503))) out[n] = value
   }
   return { status, headers: out, body: method === 'HEAD' ? '' : body }
 }
