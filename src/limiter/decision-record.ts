@@ -230,6 +230,8 @@ export function decisionOf(answer: StoreAnswer): DecisionRecord {
       ;(violated as string[]).push(list[i].name)
       if (retry < 0) never = true
     }
+    // A penalty box that admits is no allowance of the client's: never the headline.
+    if (retry === 0 && list[i].kind === 'penalty-box') continue
     if (head < 0) head = i
     else {
       const best = r[3 * head + 2]
