@@ -42,7 +42,8 @@ export async function blockIn(
   }
   const opts: UnblockOptions = options ?? {}
   const policies = boxesOf(opts.policies ?? limiterPolicies, until)
-  if (policies.length === 0) invalid(where, 'policies', 'must include a penaltyBox() (the limiter\'s, or of options.policies)', opts.policies)
+  if (policies.length === 0)
+    invalid(where, 'policies', "must include a penaltyBox() (the limiter's, or of options.policies)", opts.policies)
   const decision = await run({ mode: 'charge', where, key, options: { policies, tag: opts.tag }, defaultCost: 1 })
   if (decision.reason === 'store-error')
     throw new StoreError('ERR_RK_STORE', `${where}: the store failed; the block was not written`, { cause: decision.error })

@@ -153,7 +153,12 @@ export function casStore(options: CasStoreOptions): Store {
           if (offended && outs[i].allowed && offence !== undefined) {
             offence(states[i], now, outs[i])
             const state = outs[i].state
-            writes.push({ key: keys[i], expected: found[i]?.version, value: state === undefined ? undefined : encodeState(state), ttlMs: Math.max(1, outs[i].ttlMs) })
+            writes.push({
+              key: keys[i],
+              expected: found[i]?.version,
+              value: state === undefined ? undefined : encodeState(state),
+              ttlMs: Math.max(1, outs[i].ttlMs),
+            })
           } else if (outs[i].allowed && (cost > 0 || request.lease !== undefined)) policies[i].step(states[i], 0, now, outs[i])
         }
         if (writes.length > 0 && !(await backend.commit(writes))) continue

@@ -144,29 +144,26 @@ function boxSuite(newStore: (now: () => number) => Store, runs: number): void {
   it('property: never admitted before the block ends; always admitted after it plus forgiveness, and then forgiven', async () => {
     const forgiveMs = 10 * MIN
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.integer({ min: 0, max: 3 * MIN }), { minLength: 1, maxLength: 40 }),
-        async (gaps) => {
-          const { c, limiter, key } = setup([
-            rate(),
-            penaltyBox({ name: 'box', after: 2, within: '10s', blocks: ['30s', '2m'], forgiveAfter: forgiveMs }),
-          ])
-          let blockedUntil = 0
-          for (const gap of gaps) {
-            c.advance(gap)
-            const d = await limiter.consume(key)
-            if (c.now() < blockedUntil) expect(d.allowed).toBe(false)
-            const b = d.policies.find((p) => p.name === 'box')
-            if (b?.violated) blockedUntil = Math.max(blockedUntil, c.now() + b.retryAfterMs)
-          }
-          c.set(Math.max(c.now(), blockedUntil) + forgiveMs)
-          expect((await limiter.consume(key)).allowed).toBe(true)
-          // Forgiven: two offences give the first block length again.
-          await limiter.consume(key)
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 3 * MIN }), { minLength: 1, maxLength: 40 }), async (gaps) => {
+        const { c, limiter, key } = setup([
+          rate(),
+          penaltyBox({ name: 'box', after: 2, within: '10s', blocks: ['30s', '2m'], forgiveAfter: forgiveMs }),
+        ])
+        let blockedUntil = 0
+        for (const gap of gaps) {
+          c.advance(gap)
           const d = await limiter.consume(key)
-          expect(d.policies.find((p) => p.name === 'box')?.retryAfterMs).toBe(30_000)
-        },
-      ),
+          if (c.now() < blockedUntil) expect(d.allowed).toBe(false)
+          const b = d.policies.find((p) => p.name === 'box')
+          if (b?.violated) blockedUntil = Math.max(blockedUntil, c.now() + b.retryAfterMs)
+        }
+        c.set(Math.max(c.now(), blockedUntil) + forgiveMs)
+        expect((await limiter.consume(key)).allowed).toBe(true)
+        // Forgiven: two offences give the first block length again.
+        await limiter.consume(key)
+        const d = await limiter.consume(key)
+        expect(d.policies.find((p) => p.name === 'box')?.retryAfterMs).toBe(30_000)
+      }),
       { numRuns: runs },
     )
   })
@@ -185,7 +182,10 @@ describe('penaltyBox() options', () => {
 
   it('block and unblock need a penalty box and a valid until', async () => {
     const limiter = createLimiter({ policies: [rate()] })
-    await expect(limiter.block('k', { until: Date.now() + 1000 })).rejects.toMatchObject({ code: 'ERR_RK_INVALID_OPTION', option: 'policies' })
+    await expect(limiter.block('k', { until: Date.now() + 1000 })).rejects.toMatchObject({
+      code: 'ERR_RK_INVALID_OPTION',
+      option: 'policies',
+    })
     const boxed = createLimiter({ policies: [rate(), box()] })
     await expect(boxed.block('k', { until: 'soon' as never })).rejects.toMatchObject({ code: 'ERR_RK_INVALID_OPTION', option: 'until' })
   })

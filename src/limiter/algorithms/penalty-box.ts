@@ -87,7 +87,14 @@ export function penaltyBox(options: PenaltyBoxOptions): PenaltyBoxPolicy {
   const label = typeof raw.within === 'string' ? raw.within.replace(/\s+/g, '') : `${withinMs}ms`
   const name = (raw.name as string | undefined) ?? `box-${after}-per-${label}`
   const id = `${name}|pb:${after}:${withinMs}:${blocksMs.join('.')}:${forgiveMs}`
-  return make(name, id, raw.within as Duration, raw.shadow === true, { kind: 'penalty-box', after, withinMs, blocksMs, forgiveMs, setUntil: 0 })
+  return make(name, id, raw.within as Duration, raw.shadow === true, {
+    kind: 'penalty-box',
+    after,
+    withinMs,
+    blocksMs,
+    forgiveMs,
+    setUntil: 0,
+  })
 }
 
 function make(name: string, id: string, within: Duration, shadow: boolean, params: PenaltyBoxParams): PenaltyBoxPolicy {

@@ -23,7 +23,13 @@ export function shareOf(base: Policy, share: number, where: string, option: stri
     throw new ConfigurationError('ERR_RK_INVALID_OPTION', where, option, 'must be a share of the budget above 0 and at most 1', share)
   }
   if (base.kind === 'penalty-box') {
-    throw new ConfigurationError('ERR_RK_INVALID_OPTION', where, option, 'must share a rate or concurrency budget, not a penalty box', base.name)
+    throw new ConfigurationError(
+      'ERR_RK_INVALID_OPTION',
+      where,
+      option,
+      'must share a rate or concurrency budget, not a penalty box',
+      base.name,
+    )
   }
   // A budget that admits nothing is shed by nobody: every view of it is the base.
   if (share === 1 || base.limit === 0) return base

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '65524d03b2ecd0e58c4f5868dea9faaaaf2ccc55',
+  decide: 'a77b595a1df4e1b0e2a61de23f6c190f985211f8',
 }
 
 describe('Lua scripts', () => {
