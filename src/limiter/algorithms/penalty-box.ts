@@ -68,7 +68,7 @@ export function hasPenaltyBox(policies: readonly Pick<Policy, 'kind'>[]): boolea
  * @example
  * penaltyBox({ name: 'abuse', after: 5, within: '1m', blocks: ['1m', '10m', '1h'], forgiveAfter: '1d' })
  */
-export function penaltyBox(options: PenaltyBoxOptions): PenaltyBoxPolicy {
+export function penaltyBox(options: PenaltyBoxOptions): Policy {
   const where = 'penaltyBox()'
   checkOptionsObject(where, options)
   checkKnownOptions(where, options, KNOWN)
