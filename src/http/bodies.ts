@@ -138,14 +138,6 @@ function problemHead(
   return head
 }
 
-/** When the penalty boxes that denied the decision let it through again (epoch ms), if one did. */
-function blockedUntil(decision: Decision): number | undefined {
-  let until: number | undefined
-  for (const p of decision.policies)
-    if (p.kind === 'penalty-box' && p.violated && (until === undefined || p.resetAt > until)) until = p.resetAt
-  return until
-}
-
 /** Closes a body begun by {@link problemHead}. */
 const problemEnd = (requestId: string | undefined): string =>
   requestId === undefined ? '}' : `,"request-id":${JSON.stringify(requestId)}}`
@@ -218,7 +210,7 @@ function compile(options: BodyOptions | undefined): BodyRenderer {
       // Without a wait, the message depends on more than the names (costs, capacities): not remembered.
       if (retry !== undefined) {
         const names = decision.violated
-        const blocked = blockedUntil(decision)
+        const blocked = decision.blockedUntil
         let head: string
         if (
           memo !== undefined &&

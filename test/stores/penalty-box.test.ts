@@ -54,6 +54,8 @@ function boxSuite(newStore: (now: () => number) => Store, runs: number): void {
     expect(third.violated).toEqual(['rate', 'box'])
     expect(third.retryAfterMs).toBe(MIN)
     expect(third.policies.find((p) => p.name === 'box')?.resetAt).toBe(T0 + 2 + MIN)
+    expect(third.blockedUntil).toBe(T0 + 2 + MIN)
+    expect(first.blockedUntil).toBeUndefined()
     // In the box: denied even once the rate admits again, until the block ends to the ms.
     c.advance(5000)
     const boxed = await limiter.consume(key)
