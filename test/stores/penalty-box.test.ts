@@ -6,7 +6,7 @@
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLimiter, type Decision, fixedWindow, type Limiter, type Policy, type Store } from '../../src/index.js'
+import { createLimiter, type Decision, fixedWindow, type Limiter, MemoryStore, type Policy, type Store } from '../../src/index.js'
 import { penaltyBox } from '../../src/limiter/algorithms/penalty-box.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { clock } from '../helpers/clock.js'
@@ -190,6 +190,23 @@ describe('penaltyBox() options', () => {
     })
     const boxed = createLimiter({ policies: [rate(), box()] })
     await expect(boxed.block('k', { until: 'soon' as never })).rejects.toMatchObject({ code: 'ERR_RK_INVALID_OPTION', option: 'until' })
+  })
+})
+
+describe('penalty box on a full MemoryStore', () => {
+  it('a flood of new keys never frees a boxed subject before its block ends, by record or by hand', async () => {
+    const c = clock(T0)
+    const store = new MemoryStore({ maxKeys: 200 })
+    const limiter = createLimiter({ store, now: c.now, policies: [rate(), box()] })
+    await limiter.consume('boxed')
+    for (let i = 0; i < 3; i++) await limiter.consume('boxed')
+    await limiter.block('by-hand', { until: T0 + 30 * MIN })
+    // Many new subjects, each admitted once (not limited): they take the room of everything else.
+    for (let i = 0; i < 5_000; i++) await limiter.consume(`flood-${i}`)
+    expect(store.size).toBeLessThanOrEqual(200)
+    c.advance(30_000)
+    expect((await limiter.consume('boxed')).violated).toEqual(['box'])
+    expect((await limiter.consume('by-hand')).violated).toEqual(['box'])
   })
 })
 

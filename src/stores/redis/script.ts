@@ -576,9 +576,10 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
         end
       else
         local raw = redis.call('GET', key)
-        if kind == 6 then
-          local _                                                -- a box gives nothing back
-          _, _, rem, resetAt = pbStep(raw, 0, now, v)
+        if kind == 6 then                                        -- a box gives nothing back; its state is kept as it stands now
+          local _
+          _, st, rem, resetAt, e = pbStep(raw, 0, now, v)
+          changed = true
         elseif kind == 1 then
           changed, st, rem, resetAt = tbRefund(raw, cost, chargedAt, charged, now, limit, v[3], v[4], v[5])
         elseif kind == 4 then

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: 'a77b595a1df4e1b0e2a61de23f6c190f985211f8',
+  decide: '4a0dc22696b34ea7b2d1fbe09081a421d407149f',
 }
 
 describe('Lua scripts', () => {
