@@ -8,6 +8,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, type Decision, fixedWindow, type Limiter, MemoryStore, type Policy, type Store } from '../../src/index.js'
 import { penaltyBox } from '../../src/limiter/algorithms/penalty-box.js'
+import { shareOf } from '../../src/limiter/algorithms/shed-view.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { clock } from '../helpers/clock.js'
 import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
@@ -143,6 +144,25 @@ function boxSuite(newStore: (now: () => number) => Store, runs: number): void {
     expect((await limiter.consume(`${key}-c`, { layers: [team] })).allowed).toBe(true)
   })
 
+  it("per request class: a box in one class's list counts that class's denials only", async () => {
+    const { c, limiter, key } = setup([fixedWindow({ name: 'read', limit: 1, window: '1s' })])
+    const auth = [
+      fixedWindow({ name: 'auth', limit: 1, window: '1s' }),
+      penaltyBox({ name: 'auth-box', after: 2, within: '1m', blocks: ['1h'], forgiveAfter: '1d' }),
+    ]
+    // Denials of the read class are no offence for the auth box.
+    for (let i = 0; i < 5; i++) await limiter.consume(key)
+    c.advance(1000)
+    expect((await limiter.consume(key, { policies: auth, class: 'auth' })).allowed).toBe(true)
+    await limiter.consume(key, { policies: auth, class: 'auth' })
+    const boxed = await limiter.consume(key, { policies: auth, class: 'auth' })
+    expect(boxed.violated).toEqual(['auth', 'auth-box'])
+    c.advance(1000)
+    // The read class goes on; the auth class is boxed for the hour.
+    expect((await limiter.consume(key)).allowed).toBe(true)
+    expect(await limiter.consume(key, { policies: auth, class: 'auth' })).toMatchObject({ allowed: false, violated: ['auth-box'] })
+  })
+
   it('property: never admitted before the block ends; always admitted after it plus forgiveness, and then forgiven', async () => {
     const forgiveMs = 10 * MIN
     await fc.assert(
@@ -180,6 +200,10 @@ describe('penaltyBox() options', () => {
     expect(() => penaltyBox({ ...ok, forgiveAfter: -1 })).toThrow(/forgiveAfter/)
     expect(() => penaltyBox({ ...ok, within: undefined as never })).toThrow(/within/)
     expect(() => penaltyBox({ ...ok, extra: 1 } as never)).toThrow(/extra/)
+  })
+
+  it('is no budget to shed', () => {
+    expect(() => shareOf(box(), 0.5, 'providerPlan()', 'shedding.budget')).toThrow(/penalty box/)
   })
 
   it('block and unblock need a penalty box and a valid until', async () => {
