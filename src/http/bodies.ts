@@ -120,7 +120,7 @@ const PROBLEM_503_START = '{"type":"about:blank","title":"Service Unavailable","
 /**
  * An RFC 9457 body up to its per-request member (`request-id`), written out member by member in
  * the order JSON.stringify of the object would give: type, title, status, detail, instance,
- * violated-policies (429 only), retry-after.
+ * violated-policies (429 only), retry-after, blocked-until (a penalty box denied).
  */
 function problemHead(
   decision: Decision,
@@ -128,11 +128,13 @@ function problemHead(
   message: string,
   retry: number | undefined,
   instance: string | undefined,
+  blocked?: number,
 ): string {
   let head = `${status === 503 ? PROBLEM_503_START : PROBLEM_429_START},"detail":${JSON.stringify(message)}`
   if (instance !== undefined) head += `,"instance":${JSON.stringify(instance)}`
   if (status === 429) head += `,"violated-policies":${JSON.stringify(decision.violated)}`
   if (retry !== undefined) head += `,"retry-after":${retry}`
+  if (blocked !== undefined) head += `,"blocked-until":"${new Date(blocked).toISOString()}"`
   return head
 }
 
@@ -155,6 +157,8 @@ interface ProblemMemo {
   readonly retry: number
   readonly names: readonly string[]
   readonly instance: string | undefined
+  /** The penalty box's end, when one denied. */
+  readonly blocked: number | undefined
   readonly head: string
 }
 
@@ -206,12 +210,19 @@ function compile(options: BodyOptions | undefined): BodyRenderer {
       // Without a wait, the message depends on more than the names (costs, capacities): not remembered.
       if (retry !== undefined) {
         const names = decision.violated
+        const blocked = decision.blockedUntil
         let head: string
-        if (memo !== undefined && memo.retry === retry && memo.instance === info.instance && sameNames(memo.names, names)) {
+        if (
+          memo !== undefined &&
+          memo.retry === retry &&
+          memo.instance === info.instance &&
+          memo.blocked === blocked &&
+          sameNames(memo.names, names)
+        ) {
           head = memo.head
         } else {
-          head = problemHead(decision, 429, denialMessage(decision), retry, info.instance)
-          memo = { retry, names: [...names], instance: info.instance, head }
+          head = problemHead(decision, 429, denialMessage(decision), retry, info.instance, blocked)
+          memo = { retry, names: [...names], instance: info.instance, blocked, head }
         }
         return { status: 429, contentType: PROBLEM_JSON, body: head + problemEnd(info.requestId) }
       }

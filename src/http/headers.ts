@@ -78,7 +78,7 @@ export function headlineIndex(decision: Decision, list: readonly PolicyResult[] 
   const denied = !decision.allowed
   for (let i = 0; i < list.length; i++) {
     const p = list[i]
-    if (p.shadow === true) continue
+    if (hidden(p)) continue
     if (p.limit === decision.limit && p.remaining === decision.remaining && p.resetAt === decision.resetAt && (!denied || p.violated)) {
       return i
     }
@@ -86,9 +86,12 @@ export function headlineIndex(decision: Decision, list: readonly PolicyResult[] 
   return 0
 }
 
-/** The policies a client may see: shadow ones left out (the list itself when it has none). @internal */
+/** A policy no client sees: a shadow one, or a penalty box that is not blocking (no allowance of the client's). */
+const hidden = (p: PolicyResult): boolean => p.shadow === true || (p.kind === 'penalty-box' && !p.violated)
+
+/** The policies a client may see: shadow ones and penalty boxes not blocking left out (the list itself when it has none). @internal */
 export function clientVisible(list: readonly PolicyResult[]): readonly PolicyResult[] {
-  for (let i = 0; i < list.length; i++) if (list[i].shadow === true) return list.filter((p) => p.shadow !== true)
+  for (let i = 0; i < list.length; i++) if (hidden(list[i])) return list.filter((p) => !hidden(p))
   return list
 }
 

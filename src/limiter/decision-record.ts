@@ -28,6 +28,7 @@ export class DecisionRecord implements Decision {
   declare readonly class: string | undefined
   /** Set (to true) only on a decision of the fallback store, after construction: see `decidedByFallback`. */
   declare readonly fallback: boolean | undefined
+  declare readonly blockedUntil: number | undefined
   #list: readonly Policy[]
   #raw: readonly number[] | undefined
   #layerOf: readonly (string | undefined)[] | undefined
@@ -222,6 +223,7 @@ export function decisionOf(answer: StoreAnswer): DecisionRecord {
   let head = -1
   let never = false
   let violated: string[] | readonly string[] = NO_NAMES
+  let blocked = 0
   for (let i = 0; i < list.length; i++) {
     if (list[i].shadow) continue
     const retry = r[3 * i + 2]
@@ -229,7 +231,10 @@ export function decisionOf(answer: StoreAnswer): DecisionRecord {
       if (violated === NO_NAMES) violated = []
       ;(violated as string[]).push(list[i].name)
       if (retry < 0) never = true
+      if (list[i].kind === 'penalty-box' && r[3 * i + 1] > blocked) blocked = r[3 * i + 1]
     }
+    // A penalty box that admits is no allowance of the client's: never the headline.
+    if (retry === 0 && list[i].kind === 'penalty-box') continue
     if (head < 0) head = i
     else {
       const best = r[3 * head + 2]
@@ -259,7 +264,7 @@ export function decisionOf(answer: StoreAnswer): DecisionRecord {
     )
   }
   const headRetry = r[3 * head + 2]
-  return new DecisionRecord(
+  const decision = new DecisionRecord(
     allowed,
     allowed ? 'ok' : never ? 'exceeds-capacity' : 'limited',
     answer.key,
@@ -278,6 +283,9 @@ export function decisionOf(answer: StoreAnswer): DecisionRecord {
     answer.layerOf,
     answer.class,
   )
+  // Only on a penalty box's denial: every other decision keeps its shape.
+  if (blocked > 0) (decision as { blockedUntil?: number }).blockedUntil = blocked
+  return decision
 }
 
 /** What a failed store call becomes: admitted (`'allow'`, `'fallback'` with none left) or denied for a second. */

@@ -82,4 +82,6 @@ export interface Decision {
   readonly dryRun?: boolean
   /** The error behind a `'store-error'` decision. Never shown to clients. */
   readonly error?: unknown
+  /** Epoch ms when the penalty box that denied this request lets the subject through again; absent unless a box denied. */
+  readonly blockedUntil?: number
 }

@@ -1,3 +1,5 @@
+import { hasPenaltyBox } from './algorithms/penalty-box.js'
+import { blockIn } from './block.js'
 import { hasOwnDeadline, malformedAnswer, wellFormed, withDeadline } from './deadline.js'
 import type { Decision } from './decision.js'
 import { DecisionRecord, decidedByFallback, decisionOf, NO_NAMES, storeErrorDecision } from './decision-record.js'
@@ -45,11 +47,9 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const timeoutMs = options.timeoutMs ?? 100
   let closed = false
 
-  // A store that decides in-process into a caller's buffer: the commonest call uses that (a
-  // concurrency policy's lease is drawn there and kept by the decision; not with a shadow policy,
-  // whose verdict the fast path's one-policy decision does not keep).
+  // An in-process store's buffer path, for the commonest call (leases drawn there; never with shadows or penalty boxes).
   const leasing = policies.some((p) => p.kind === 'concurrency')
-  const fast = hasFastPath(store) && !hasShadow(policies) ? store : undefined
+  const fast = hasFastPath(store) && !hasShadow(policies) && !hasPenaltyBox(policies) ? store : undefined
   // The fast path's numbers for one policy; decisions don't keep it (see `consumeFast`).
   const scratchResults = [0, 0, 0]
 
@@ -293,7 +293,6 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const refunds: SettleContext = { ...shared, ...ledger, isClosed: () => closed }
 
   const resets: ResetContext = { store, fallback, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }
-
   const limiter: Limiter = {
     policies,
     store,
@@ -323,12 +322,13 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
         if (closed) throw new StoreError('ERR_RK_CLOSED', 'limiter.settle(): the limiter is closed')
         return settle(refunds, decision, actualCost)
       }),
-    reset: (key, opts) => {
-      if (closed) return Promise.reject(new StoreError('ERR_RK_CLOSED', 'limiter.reset(): the limiter is closed'))
-      return promised(() =>
-        resetKey(resets, buildRequest(requests, { where: 'limiter.reset()', key, options: opts, defaultCost: 0 }).request),
-      )
-    },
+    reset: (key, opts) =>
+      promised(() => {
+        if (closed) throw new StoreError('ERR_RK_CLOSED', 'limiter.reset(): the limiter is closed')
+        return resetKey(resets, buildRequest(requests, { where: 'limiter.reset()', key, options: opts, defaultCost: 0 }).request)
+      }),
+    block: (key, opts) => blockIn(run, policies, 'limiter.block()', key, opts, false),
+    unblock: (key, opts) => blockIn(run, policies, 'limiter.unblock()', key, opts, true),
     wait: (key, opts) => waitFor({ consume: (k, o) => limiter.consume(k, o), now, sleep: options.sleep ?? timerSleep }, key, opts),
     // Like a store's warnings: printed when nobody listens and there is no logger.
     warn: (info) => health.warn(info),

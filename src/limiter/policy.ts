@@ -1,7 +1,7 @@
 import type { Duration } from './duration.js'
 
 /** The algorithm behind a policy. @inline */
-export type PolicyKind = 'token-bucket' | 'sliding-window' | 'fixed-window' | 'concurrency'
+export type PolicyKind = 'token-bucket' | 'sliding-window' | 'fixed-window' | 'concurrency' | 'penalty-box'
 
 /**
  * The stored state of one policy for one subject. Plain numbers so that every store can keep it
@@ -108,13 +108,20 @@ export interface Policy {
    * implementation of them needs (the Redis store's Lua twin is driven by these). @internal
    */
   readonly params: PolicyParams
+  /**
+   * Penalty boxes only (`kind: 'penalty-box'`): records one offence — the request was denied by
+   * another policy of its list — into `out` (the new state; a denial until the block's end when
+   * this offence starts one). Stores call it, in the same atomic call, for every box of a
+   * request that another policy denied. @internal
+   */
+  offence?(state: PolicyState | undefined, now: number, out: StepOutcome): void
 }
 
 /**
  * A policy's arithmetic as numbers, one shape per algorithm (`kind` is the policy's). Integers;
  * times in ms unless the name says otherwise. Two policies with the same `id` have equal params.
  */
-export type PolicyParams = TokenBucketParams | FixedWindowParams | SlidingWindowParams | ConcurrencyParams
+export type PolicyParams = TokenBucketParams | FixedWindowParams | SlidingWindowParams | ConcurrencyParams | PenaltyBoxParams
 
 /** {@link PolicyParams} of a token bucket: GCRA with time counted in ticks of `1 / ticksPerMs` ms. */
 export interface TokenBucketParams {
@@ -160,6 +167,25 @@ export interface ConcurrencyParams {
   readonly leaseMs: number
   /** The wait a denial suggests, at most: completion times are unknown, ms. */
   readonly retryMs: number
+}
+
+/** {@link PolicyParams} of a penalty box. */
+export interface PenaltyBoxParams {
+  readonly kind: 'penalty-box'
+  /** Offences that put the subject in the box. */
+  readonly after: number
+  /** The span offences are counted in, ms. */
+  readonly withinMs: number
+  /** Block lengths, ms, by repeat offence (the last one repeats). */
+  readonly blocksMs: readonly number[]
+  /** Quiet period before the record is forgotten, ms. */
+  readonly forgiveMs: number
+  /**
+   * A box written by `limiter.block`/`unblock` (through the store's `charge`): 0 for the box
+   * itself; otherwise its `charge` sets the block to end at `setUntil` (a time not after the
+   * store's now clears the whole record).
+   */
+  readonly setUntil: number
 }
 
 /** A fresh scratch outcome. */

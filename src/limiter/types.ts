@@ -101,6 +101,20 @@ export interface RefundOptions extends ConsumeOptions {
   decision?: Decision
 }
 
+/** Options of `unblock`: which penalty boxes. */
+export interface UnblockOptions {
+  /** The policies whose penalty boxes are written (others are ignored). @default the limiter's */
+  policies?: readonly Policy[]
+  /** Placement tag (Redis Cluster hash tag), as in `consume`. @default the key */
+  tag?: string
+}
+
+/** Options of `block`. */
+export interface BlockOptions extends UnblockOptions {
+  /** When the block ends: a Date or epoch ms. The subject's penalty boxes deny until then. */
+  until: number | Date
+}
+
 /** Options of `wait`. */
 export interface WaitOptions extends ConsumeOptions {
   /** Cancels the wait; the promise rejects with the signal's reason. */
@@ -198,6 +212,14 @@ export interface Limiter {
   settle(decision: Decision, actualCost: number): Promise<Decision>
   /** Forgets the key's state for the given (or default) policies and layers. */
   reset(key: string, options?: ConsumeOptions): Promise<void>
+  /**
+   * Puts the key in its penalty boxes (`penaltyBox()` policies) until `until`, whatever its
+   * record: support staff, or a signal of the app's own (a fraud score). One atomic store call.
+   * Rejects when no penalty box applies (`ERR_RK_INVALID_OPTION`) or the store fails.
+   */
+  block(key: string, options: BlockOptions): Promise<Decision>
+  /** Takes the key out of its penalty boxes and forgets its record (the next block is the first). */
+  unblock(key: string, options?: UnblockOptions): Promise<Decision>
   /** Waits until the request is admitted, then charges it. Rejects when it can never be admitted. */
   wait(key: string, options?: WaitOptions): Promise<Decision>
   /** Subscribes to an event; returns the unsubscribe function. */

@@ -1,9 +1,12 @@
 /**
  * `ratekeeper/provider`: what an API provider needs, framework-free: request classes, tiers and
- * plans, team ceilings, count modes, the `GET /v1/rate-limits` handler and upstream 429s. Every
+ * plans, team ceilings, count modes, the `GET /v1/rate-limits` handler, upstream 429s and the
+ * penalty box (`limiter.block` / `limiter.unblock` take its options). Every
  * adapter takes a plan through its `plan` option.
  * @packageDocumentation
  */
+export { type PenaltyBoxOptions, penaltyBox } from '../limiter/algorithms/penalty-box.js'
+export type { BlockOptions, UnblockOptions } from '../limiter/types.js'
 export { type CachedList, type CachedListOptions, cachedList } from './cached-list.js'
 export { type RequestClass, type RequestClassesOptions, type RequestClassifier, requestClasses } from './classes.js'
 export {

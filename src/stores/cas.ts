@@ -113,14 +113,19 @@ export function casStore(options: CasStoreOptions): Store {
       const outs: StepOutcome[] = policies.map(() => newOutcome())
       // Shadow checks never deny; they are written only when every check, shadow ones too, admits.
       let allowed = true
+      let boxed = false
       let shadowsAdmit = true
       for (let i = 0; i < n; i++) {
         policies[i].step(states[i], cost, now, outs[i], request.lease ?? (charge ? undefined : LOOK))
         if (!outs[i].allowed) {
           if (policies[i].shadow) shadowsAdmit = false
+          else if (policies[i].offence !== undefined) boxed = true
           else allowed = false
         }
       }
+      // Denied by a policy other than a penalty box: an offence for every box that admitted.
+      const offended = charge && !allowed && cost > 0
+      allowed &&= !boxed
       const results = new Array<number>(3 * n)
       // A consume with a lease writes its concurrency checks whatever the cost (a slot is not a cost).
       if (charge && allowed && (cost > 0 || request.lease !== undefined)) {
@@ -142,8 +147,21 @@ export function casStore(options: CasStoreOptions): Store {
         }
         if (!(await backend.commit(writes))) continue
       } else {
-        for (let i = 0; i < n; i++)
-          if (outs[i].allowed && (cost > 0 || request.lease !== undefined)) policies[i].step(states[i], 0, now, outs[i])
+        const writes: CasWrite[] = []
+        for (let i = 0; i < n; i++) {
+          const offence = policies[i].offence
+          if (offended && outs[i].allowed && offence !== undefined) {
+            offence(states[i], now, outs[i])
+            const state = outs[i].state
+            writes.push({
+              key: keys[i],
+              expected: found[i]?.version,
+              value: state === undefined ? undefined : encodeState(state),
+              ttlMs: Math.max(1, outs[i].ttlMs),
+            })
+          } else if (outs[i].allowed && (cost > 0 || request.lease !== undefined)) policies[i].step(states[i], 0, now, outs[i])
+        }
+        if (writes.length > 0 && !(await backend.commit(writes))) continue
       }
       for (let i = 0; i < n; i++) {
         results[3 * i] = outs[i].remaining

@@ -22,6 +22,15 @@ export function shareOf(base: Policy, share: number, where: string, option: stri
   if (typeof share !== 'number' || !(share > 0 && share <= 1)) {
     throw new ConfigurationError('ERR_RK_INVALID_OPTION', where, option, 'must be a share of the budget above 0 and at most 1', share)
   }
+  if (base.kind === 'penalty-box') {
+    throw new ConfigurationError(
+      'ERR_RK_INVALID_OPTION',
+      where,
+      option,
+      'must share a rate or concurrency budget, not a penalty box',
+      base.name,
+    )
+  }
   // A budget that admits nothing is shed by nobody: every view of it is the base.
   if (share === 1 || base.limit === 0) return base
   const capacity = Math.floor(share * base.burst)
@@ -54,6 +63,9 @@ export function shareOf(base: Policy, share: number, where: string, option: stri
     case 'concurrency':
       view = concurrency({ name: base.name, limit: capacity, leaseMs: params.leaseMs, retryAfter: params.retryMs })
       break
+    case 'penalty-box':
+      // Unreachable: refused above.
+      return base
   }
   // The base's identity: stores key state by `id` (memory, compare-and-set) or by name and id
   // (Redis), so the view reads and writes the base's state.

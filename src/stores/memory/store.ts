@@ -31,20 +31,13 @@ export class MemoryStore implements Store {
   #closed = false
   // Scratch space reused across calls: the store is synchronous, so one set suffices.
   #outs: StepOutcome[] = [newOutcome()]
-  /**
-   * Where a charge on a stored token bucket steps: its `state` only ever holds numbers, and with its
-   * properties in another order it has a hidden class of its own, so the engine updates that number
-   * in place instead of allocating a boxed one per decision (window states share `#outs`).
-   */
+  /** Where a charge on a stored token bucket steps: its `state` only ever holds numbers, and with its properties in another order it has a hidden class of its own, so the engine updates that number in place instead of allocating a boxed one per decision (window states share `#outs`). */
   #bucketOut: StepOutcome = { state: 0, allowed: false, never: false, remaining: 0, resetAt: 0, retryAfterMs: 0, ttlMs: 0 }
   #memKeys: string[] = []
   #subjectKeys: string[] = [] // `consumeInto`'s subject, once per policy
   #states: (PolicyState | undefined)[] = []
   #values: (Value | undefined)[] = []
-  /**
-   * A policy whose entries are keyed by the bare subject (see EntryKeys), once `#decideOne` has met
-   * it: the commonest decision finds its entry key with one comparison.
-   */
+  /** A policy whose entries are keyed by the bare subject (see EntryKeys), once `#decideOne` has met it: the commonest decision finds its entry key with one comparison. */
   #barePolicy: Policy | undefined = undefined
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -130,10 +123,7 @@ export class MemoryStore implements Store {
     this.#entries.clear()
   }
 
-  /**
-   * Drops every entry whose state is fresh again, and moves limited entries whose block has
-   * ended back among the others. Optional: memory is bounded without it.
-   */
+  /** Drops every entry whose state is fresh again, and moves limited entries whose block has ended back among the others. Optional: memory is bounded without it. */
   prune(now: number = Date.now()): number {
     return this.#entries.prune(now)
   }
@@ -279,6 +269,12 @@ export class MemoryStore implements Store {
     return true
   }
 
+  /** Writes check `i` of the request `#decideMany` decides. */
+  #put(i: number, policy: Policy, out: StepOutcome, now: number): void {
+    const at = this.#values[i] === undefined ? this.#entries.heap.positionOf(this.#memKeys[i]) : -1
+    this.#entries.put(this.#memKeys[i], policy, out.state, out.remaining, now, this.#values[i], at)
+  }
+
   /** `#decide` for several policies (or a shadow one): all stepped before any is written; shadow ones never deny, written only if all admit. */
   #decideMany(
     keys: readonly string[],
@@ -300,6 +296,7 @@ export class MemoryStore implements Store {
     const states = this.#states
     const values = this.#values
     let allowed = true
+    let boxed = false
     let shadowsAdmit = true
     for (let i = 0; i < n; i++) {
       const policy = policies[i]
@@ -315,17 +312,22 @@ export class MemoryStore implements Store {
       values[i] = value
       states[i] = state
       policy.step(state, cost, now, outs[i], lease)
-      if (!outs[i].allowed) policy.shadow ? (shadowsAdmit = false) : (allowed = false)
+      if (!outs[i].allowed) policy.shadow ? (shadowsAdmit = false) : policy.offence ? (boxed = true) : (allowed = false)
     }
+    // Denied by a policy other than a penalty box: an offence for every box that admitted.
+    const offended = charge && !allowed && cost > 0
+    allowed &&= !boxed
     // A consume with a lease writes its concurrency checks whatever the cost (a slot is not a cost).
     const write = charge && allowed && (cost > 0 || lease !== undefined)
     // While this request's entries are written, making room for one never evicts another.
-    if (write) this.#entries.pin(memKeys, n)
+    if (write || offended) this.#entries.pin(memKeys, n)
     for (let i = 0; i < n; i++) {
       const out = outs[i]
-      if (write && (cost > 0 || policies[i].kind === 'concurrency') && (shadowsAdmit || !policies[i].shadow)) {
-        const at = values[i] === undefined ? this.#entries.heap.positionOf(memKeys[i]) : -1
-        this.#entries.put(memKeys[i], policies[i], out.state, out.remaining, now, values[i], at)
+      if (offended && out.allowed && policies[i].offence !== undefined) {
+        policies[i].offence?.(states[i], now, out)
+        this.#put(i, policies[i], out, now)
+      } else if (write && (cost > 0 || policies[i].kind === 'concurrency') && (shadowsAdmit || !policies[i].shadow)) {
+        this.#put(i, policies[i], out, now)
       } else if (!out.allowed) {
         // A full concurrency limit stays protected while its leases live (until the last expires).
         const until = policies[i].kind === 'concurrency' ? out.resetAt : now + out.retryAfterMs
@@ -337,8 +339,7 @@ export class MemoryStore implements Store {
       results[3 * i] = out.remaining
       results[3 * i + 1] = out.resetAt
       results[3 * i + 2] = out.allowed ? 0 : out.retryAfterMs
-      states[i] = undefined
-      values[i] = undefined
+      states[i] = values[i] = undefined
     }
     this.#entries.unpin()
     this.#entries.flush()

@@ -71,9 +71,12 @@ export class DenyCache {
     const results = result.results
     let wait = 0
     for (let i = 2; i < results.length; i += 3) {
-      // A shadow check ("s" spec) never denies: its wait is not the request's.
-      if (specs[(i - 2) / 3].charCodeAt(0) === 115) continue
+      const spec = specs[(i - 2) / 3]
       const retry = results[i]
+      // A penalty box ("6" spec) that admits counts every denial that reaches Redis: none is cached.
+      if (retry === 0 && (spec.charCodeAt(0) === 54 || spec.startsWith('s6'))) return
+      // A shadow check ("s" spec) never denies: its wait is not the request's.
+      if (spec.charCodeAt(0) === 115) continue
       if (retry < 0) return
       if (retry > wait) wait = retry
     }

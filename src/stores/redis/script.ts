@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
  *
  * A change to this text is a change of the pinned SHA1 in test/stores/redis/script.test.ts: deliberate.
  */
-export const DECIDE_SCRIPT = `-- ratekeeper decide v3 (batched, shadow checks)
+export const DECIDE_SCRIPT = `-- ratekeeper decide v4 (batched, shadow checks, penalty boxes)
 -- One call decides a batch of requests, one after the other, each atomic and all-or-nothing.
 -- ARGV[1] deadline (Redis ms; -1 none): a batch Redis reaches later is refused whole.
 -- ARGV[2] extra TTL (ms) added to every key's TTL. ARGV[3] S, the number of specs; ARGV[4..3+S]
@@ -40,7 +40,7 @@ local extra = tonumber(ARGV[2])
 -- The specs, parsed once per batch (one exact pattern per kind: no backtracking).
 local nspecs = tonumber(ARGV[3])
 local specs = {}
-local hasTb, hasFw, hasMonth, hasSw, hasCc = false, false, false, false, false
+local hasTb, hasFw, hasMonth, hasSw, hasCc, hasPb = false, false, false, false, false, false
 local shadowSpec = {}                                            -- shadowSpec[j]: spec j is a shadow check
 for j = 1, nspecs do
   local s = ARGV[3 + j]
@@ -58,6 +58,12 @@ for j = 1, nspecs do
     local l, d, r = match(s, '^5:(%d+):(%d+):(%d+)$')
     specs[j] = { 5, tonumber(l), tonumber(d), tonumber(r) }
     hasCc = true
+  elseif k == 6 then
+    local a, w, f, u, bl = match(s, '^6:(%d+):(%d+):(%d+):(%d+):([%d.]+)$')
+    local blocks = {}                                            -- block lengths, ms, by repeat offence
+    for b in string.gmatch(bl, '%d+') do blocks[#blocks + 1] = tonumber(b) end
+    specs[j] = { 6, tonumber(a), tonumber(w), tonumber(f), tonumber(u), blocks }
+    hasPb = true
   else
     local l, w = match(s, '^%d:(%d+):(%d+)$')
     specs[j] = { k, tonumber(l), tonumber(w) }
@@ -76,7 +82,7 @@ end
 -- Only the kinds the batch holds get their functions built (a closure costs on every call).
 local civil, daysOf, fwIndex, fwEnd, fwParse, fwPack, fwStep, fwRefund, fwCharge
 local tbStep, tbRefund, tbCharge, swLoad, swEmptyAt, swSave, swStep, swRefund, swCharge
-local ccStep, ccWrite, ccAdjust
+local ccStep, ccWrite, ccAdjust, pbLoad, pbSave, pbAnswer, pbStep, pbOffence, pbCharge
 local U32 = 4294967295                                           -- the largest count a uint32 holds
 
 if hasMonth then
@@ -406,11 +412,74 @@ if hasCc then
 end
 
 -- Decides cost for a check with numbers v (key and lease: a concurrency check). Returns retry, new state, remaining, resetAt.
+if hasPb then
+  pbLoad = function(raw, now, v)                                 -- the state as it stands at now
+    if not raw then return 0, 0, 0, 0, 0 end
+    local u, lv, fi, c, la = unpackState('<ddddd', raw)            -- until, level, first offence, offences, last
+    local q = u > la and u or la                                   -- the quiet period runs from the later
+    if lv > 0 and now >= q + v[4] then lv = 0 end                  -- forgiven
+    if c > 0 and now >= fi + v[3] then c = 0; fi = 0 end           -- the offences' span is over
+    return u, lv, fi, c, la
+  end
+
+  pbSave = function(now, v, u, lv, fi, c, la)                     -- the state and when it stops mattering
+    local e = u
+    if c > 0 and fi + v[3] > e then e = fi + v[3] end
+    local q = u > la and u or la
+    if lv > 0 and q + v[4] > e then e = q + v[4] end
+    if e <= now then return nil, now end                           -- nothing left: fresh
+    return pack('<ddddd', u, lv, fi, c, la), e
+  end
+
+  pbAnswer = function(cost, now, v, u, fi, c)                     -- retry, remaining, resetAt
+    if cost > 0 and u > now then return u - now, 0, u end          -- in the box until u
+    if u > now then return 0, 0, u end
+    if c > 0 then return 0, v[2] - c, fi + v[3] end
+    return 0, v[2], now
+  end
+
+  pbStep = function(raw, cost, now, v)
+    local u, lv, fi, c, la = pbLoad(raw, now, v)
+    local st, e = pbSave(now, v, u, lv, fi, c, la)
+    local retry, rem, resetAt = pbAnswer(cost, now, v, u, fi, c)
+    return retry, st, rem, resetAt, e
+  end
+
+  pbOffence = function(raw, now, v)                              -- the request was denied by another policy
+    local u, lv, fi, c, la = pbLoad(raw, now, v)
+    if u <= now then                                             -- requests denied in the box are no offence
+      if c == 0 then fi = now end
+      c = c + 1; la = now
+      if c >= v[2] then                                          -- in the box: the next block length, capped
+        local blocks = v[6]
+        lv = lv + 1
+        if lv > #blocks then lv = #blocks end
+        u = now + blocks[lv]; c = 0; fi = 0
+      end
+    end
+    local st, e = pbSave(now, v, u, lv, fi, c, la)
+    local retry, rem, resetAt = pbAnswer(1, now, v, u, fi, c)
+    return retry, st, rem, resetAt, e
+  end
+
+  pbCharge = function(raw, now, v)                               -- limiter.block / unblock (v[5]: the block's end)
+    local u, lv, fi, c, la = pbLoad(raw, now, v)
+    if v[5] ~= 0 then
+      if v[5] <= now then u, lv, fi, c, la = 0, 0, 0, 0, 0       -- unblock: the record is forgotten
+      else u = v[5]; la = now end
+    end
+    local st, e = pbSave(now, v, u, lv, fi, c, la)
+    local _, rem, resetAt = pbAnswer(0, now, v, u, fi, c)
+    return st, rem, resetAt, e
+  end
+end
+
 local function step(v, raw, cost, now, key, lease)
   local kind = v[1]
   if kind == 1 then return tbStep(raw, cost, now, v[2], v[3], v[4], v[5]) end
   if kind == 4 then return swStep(raw, cost, now, v[2], v[3], v[4]) end
   if kind == 5 then return ccStep(key, cost, now, v[2], v[3], v[4], lease) end
+  if kind == 6 then return pbStep(raw, cost, now, v) end
   return fwStep(raw, cost, now, v[2], kind == 3 and 0 or v[3])
 end
 
@@ -490,7 +559,7 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
     for i = 1, n do
       local v, key = specsOf[i], KEYS[base + i]
       local kind, limit = v[1], v[2]
-      local changed, st, rem, resetAt = false, nil, 0, 0
+      local changed, st, rem, resetAt, e = false, nil, 0, 0, nil
       if kind == 5 then                                          -- a lease: released by a refund, untouched by a charge
         rem, resetAt = ccAdjust(key, now, limit, op == 3 and lease or nil)
       elseif op == 5 then
@@ -498,6 +567,8 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
         changed = true
         if kind == 1 then
           st, rem, resetAt = tbCharge(raw, cost, now, limit, v[3], v[4], v[5])
+        elseif kind == 6 then
+          st, rem, resetAt, e = pbCharge(raw, now, v)             -- a settled cost changes nothing; a block is written
         elseif kind == 4 then
           st, rem, resetAt = swCharge(raw, cost, now, limit, v[3], v[4])
         else
@@ -505,7 +576,11 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
         end
       else
         local raw = redis.call('GET', key)
-        if kind == 1 then
+        if kind == 6 then                                        -- a box gives nothing back; its state is kept as it stands now
+          local _
+          _, st, rem, resetAt, e = pbStep(raw, 0, now, v)
+          changed = true
+        elseif kind == 1 then
           changed, st, rem, resetAt = tbRefund(raw, cost, chargedAt, charged, now, limit, v[3], v[4], v[5])
         elseif kind == 4 then
           changed, st, rem, resetAt = swRefund(raw, cost, chargedAt, now, limit, v[3], v[4])
@@ -513,7 +588,7 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
           changed, st, rem, resetAt = fwRefund(raw, cost, chargedAt, now, limit, kind == 3 and 0 or v[3])
         end
       end
-      if changed then put(key, st, resetAt - now + extra) end
+      if changed then put(key, st, (e or resetAt) - now + extra) end
       out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt; out[s + 3 * i] = 0
     end
     out[s] = 1; o = s + 3 * n
@@ -524,31 +599,46 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
   if n > 1 then raws = redis.call('MGET', unpack(KEYS, base + 1, base + n))         -- false for a sorted set (concurrency): read apart
   elseif specsOf[1][1] == 5 then raws = { false }                                    -- GET would fail on a sorted set
   else raws = { redis.call('GET', KEYS[base + 1]) } end
-  local states, allowed, shadowsAdmit = {}, true, true
+  local states, ends, allowed, boxed, shadowsAdmit = {}, {}, true, false, true
   for i = 1, n do
     local raw = raws[i]                                          -- false when absent
     if not raw then raw = nil; raws[i] = nil end
-    local retry, st, rem, resetAt = step(specsOf[i], raw, cost, now, KEYS[base + i], lease)
-    states[i] = st
+    local retry, st, rem, resetAt, e = step(specsOf[i], raw, cost, now, KEYS[base + i], lease)
+    states[i] = st; ends[i] = e                                  -- e: a penalty box's state lives until then
     out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt; out[s + 3 * i] = retry
     if retry ~= 0 then                                           -- a shadow check never denies
-      if shadows[i] then shadowsAdmit = false else allowed = false end
+      if shadows[i] then shadowsAdmit = false elseif specsOf[i][1] == 6 then boxed = true else allowed = false end
     end
   end
+  local offended = op == 1 and not allowed and cost > 0          -- denied by a policy other than a box: an offence
+  if boxed then allowed = false end
   out[s] = allowed and 1 or 0; o = s + 3 * n
+  local done = {}                                                -- boxes that recorded the offence
+  if offended and hasPb then
+    for i = 1, n do
+      local v = specsOf[i]
+      if v[1] == 6 and out[s + 3 * i] == 0 then
+        local retry, st, rem, resetAt, e = pbOffence(raws[i], now, v)
+        put(KEYS[base + i], st, e - now + extra)
+        out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt; out[s + 3 * i] = retry
+        done[i] = true
+      end
+    end
+  end
   local write = allowed and op == 1 and (cost > 0 or lease)      -- admitted: charge every check (leases whatever the cost)
   if write then
     for i = 1, n do
       local v = specsOf[i]
       if shadows[i] and not shadowsAdmit then                    -- a shadow check is charged only when all admit
       elseif v[1] == 5 then ccWrite(KEYS[base + i], states[i], now, v[3], out[s + 3 * i - 1])
+      elseif v[1] == 6 then if cost > 0 then put(KEYS[base + i], states[i], ends[i] - now + extra) end
       elseif cost > 0 then put(KEYS[base + i], states[i], out[s + 3 * i - 1] - now + extra) end
     end
     if shadowsAdmit then return end
   end
   if cost > 0 or lease then                                      -- nothing charged: admitting checks report their uncharged state
     for i = 1, n do
-      if out[s + 3 * i] == 0 and (not write or shadows[i]) then
+      if out[s + 3 * i] == 0 and (not write or shadows[i]) and not done[i] then
         local _, _, rem, resetAt = step(specsOf[i], raws[i], 0, now, KEYS[base + i], nil)  -- a look: no lease
         out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt
       end

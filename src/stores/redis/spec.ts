@@ -15,6 +15,7 @@ export const SCRIPT_KIND = {
   calendarMonth: 3,
   slidingWindow: 4,
   concurrency: 5,
+  penaltyBox: 6,
 } as const
 
 /**
@@ -23,6 +24,7 @@ export const SCRIPT_KIND = {
  * - fixed window `2:limit:windowMs`, calendar month `3:limit:0`
  * - sliding window `4:limit:subWindowMs:olderSubWindows`
  * - concurrency `5:limit:leaseMs:retryMs`
+ * - penalty box `6:after:withinMs:forgiveMs:setUntil:block.block…` (block lengths in ms, `.`-separated)
  */
 export function specOf(params: PolicyParams): string {
   switch (params.kind) {
@@ -36,5 +38,7 @@ export function specOf(params: PolicyParams): string {
       return `${SCRIPT_KIND.slidingWindow}:${params.limit}:${params.subWindowMs}:${params.olderSubWindows}`
     case 'concurrency':
       return `${SCRIPT_KIND.concurrency}:${params.limit}:${params.leaseMs}:${params.retryMs}`
+    case 'penalty-box':
+      return `${SCRIPT_KIND.penaltyBox}:${params.after}:${params.withinMs}:${params.forgiveMs}:${params.setUntil}:${params.blocksMs.join('.')}`
   }
 }

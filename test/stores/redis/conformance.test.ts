@@ -11,7 +11,7 @@ import { monthEnd, monthIndex } from '../../../src/limiter/algorithms/fixed-wind
 import { RedisStore } from '../../../src/stores/redis/index.js'
 import { deleteUnder, describeRedis, keysWithoutTtl, REDIS_URL, uniquePrefix } from '../../helpers/redis.js'
 import { ReferenceStore } from './reference.js'
-import { concurrencyTraceArb, replayTrace, traceArb } from './traces.js'
+import { concurrencyTraceArb, penaltyBoxTraceArb, replayTrace, traceArb } from './traces.js'
 
 const DAY = 86_400_000
 
@@ -64,6 +64,21 @@ describeRedis('RedisStore conformance (single node)', () => {
           trace,
           { reference: new ReferenceStore(), memory: new MemoryStore({ maxKeys: 10_000 }), redis: store },
           `cc${run++}`,
+        )
+      }),
+      { numRuns: 300 },
+    )
+    expect(compared).toBeGreaterThan(3000)
+  })
+
+  it('gives the reference and MemoryStore answers for penalty-box traces (offences, blocks, escalation, forgiveness, shadow boxes)', async () => {
+    let compared = 0
+    await fc.assert(
+      fc.asyncProperty(penaltyBoxTraceArb(40), async (trace) => {
+        compared += await replayTrace(
+          trace,
+          { reference: new ReferenceStore(), memory: new MemoryStore({ maxKeys: 10_000 }), redis: store },
+          `pb${run++}`,
         )
       }),
       { numRuns: 300 },

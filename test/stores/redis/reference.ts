@@ -59,6 +59,7 @@ export class ReferenceStore {
     const states: (PolicyState | undefined)[] = []
     // Shadow checks never deny; they are written only when every check, shadow ones too, admits.
     let allowed = true
+    let boxed = false
     let shadowsAdmit = true
     for (let i = 0; i < n; i++) {
       const state = this.states.get(this.#key(keys[i], policies[i]))
@@ -68,12 +69,25 @@ export class ReferenceStore {
       states.push(state)
       if (!out.allowed) {
         if (policies[i].shadow) shadowsAdmit = false
+        else if (policies[i].kind === 'penalty-box') boxed = true
         else allowed = false
       }
     }
+    // Denied by a policy other than a penalty box: one offence for every box that admitted.
+    const offended = charge && !allowed && cost > 0
+    allowed &&= !boxed
     const results: number[] = []
     for (let i = 0; i < n; i++) {
       const out = outs[i]
+      const offence = policies[i].offence
+      if (offended && out.allowed && offence !== undefined) {
+        offence(states[i], now, out)
+        const key = this.#key(keys[i], policies[i])
+        if (out.state === undefined) this.states.delete(key)
+        else this.states.set(key, out.state)
+        results.push(out.remaining, out.resetAt, out.allowed ? 0 : out.retryAfterMs)
+        continue
+      }
       const retry = out.allowed ? 0 : out.retryAfterMs
       // A consume with a lease writes its concurrency checks whatever the cost (a slot is not a cost).
       const written = allowed && (shadowsAdmit || !policies[i].shadow)

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '65524d03b2ecd0e58c4f5868dea9faaaaf2ccc55',
+  decide: '4a0dc22696b34ea7b2d1fbe09081a421d407149f',
 }
 
 describe('Lua scripts', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { expect } from 'vitest'
 import { concurrency, fixedWindow, type Policy, slidingWindow, tokenBucket } from '../../../src/index.js'
+import { penaltyBox } from '../../../src/limiter/algorithms/penalty-box.js'
 import type { Store, StoreResult } from '../../../src/limiter/store.js'
 
 /** One check of a request: policy index and which subject it applies to. */
@@ -38,6 +39,7 @@ export type PolicySpec = (
   | { kind: 'fw'; limit: number; window: number | 'month' }
   | { kind: 'sw'; limit: number; window: number; precision: number }
   | { kind: 'cc'; limit: number; leaseMs: number; retryAfter: number }
+  | { kind: 'pb'; after: number; within: number; blocks: number[]; forgiveAfter: number }
 ) & { shadow?: boolean }
 
 const windows = fc.constantFrom(1, 7, 250, 1000, 1500, 60_000, 3_600_000, 86_400_000)
@@ -78,10 +80,18 @@ const ccSpec: fc.Arbitrary<PolicySpec> = fc.record({
   retryAfter: fc.constantFrom(1, 300, 1000, 5000),
 })
 
+const pbSpec: fc.Arbitrary<PolicySpec> = fc.record({
+  kind: fc.constant('pb' as const),
+  after: fc.integer({ min: 1, max: 3 }),
+  within: fc.constantFrom(7, 250, 1000, 60_000),
+  blocks: fc.array(fc.constantFrom(1, 7, 250, 1000, 60_000, 3_600_000), { minLength: 1, maxLength: 3 }),
+  forgiveAfter: fc.constantFrom(1, 1000, 60_000, 86_400_000),
+})
+
 /** A policy of any kind, in shadow now and then (decided and counted, never denying). */
 export const specArb: fc.Arbitrary<PolicySpec> = fc
   .tuple(
-    fc.oneof(tbSpec, fwSpec, swSpec, ccSpec),
+    fc.oneof(tbSpec, fwSpec, swSpec, ccSpec, pbSpec),
     fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   )
   .map(([spec, shadow]) => (shadow ? { ...spec, shadow } : spec))
@@ -98,6 +108,8 @@ export function buildPolicies(specs: readonly PolicySpec[]): Policy[] {
           : { name, limit: s.limit, window: s.window, burst: s.burst, shadow },
       )
     if (s.kind === 'fw') return fixedWindow({ name, limit: s.limit, window: s.window, shadow })
+    if (s.kind === 'pb')
+      return penaltyBox({ name, after: s.after, within: s.within, blocks: s.blocks, forgiveAfter: s.forgiveAfter, shadow })
     if (s.kind === 'cc') return concurrency({ name, limit: s.limit, leaseMs: s.leaseMs, retryAfter: s.retryAfter, shadow })
     return slidingWindow({ name, limit: s.limit, window: s.window, precision: s.precision, shadow })
   })
@@ -170,6 +182,34 @@ export function traceArb(maxOps: number): fc.Arbitrary<Trace> {
         checks: subjectOf.map((subject, policy) => ({ policy, subject })),
       })),
     )
+}
+
+/**
+ * Traces around a penalty box: a box (in shadow now and then) beside 1-2 rate policies that deny
+ * often, so that offences, blocks, escalation and forgiveness all happen.
+ */
+export function penaltyBoxTraceArb(maxOps: number): fc.Arbitrary<Trace> {
+  const rateSpec = fc.oneof(tbSpec, fwSpec, swSpec).map((s) => ({ ...s, limit: Math.min((s as { limit: number }).limit, 2) }) as PolicySpec)
+  return fc
+    .record({
+      box: pbSpec,
+      boxShadow: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      rates: fc.array(rateSpec, { minLength: 1, maxLength: 2 }),
+      subjects: fc.integer({ min: 1, max: 2 }),
+      start: startArb,
+      leases: leasesArb,
+      ops: fc.array(opArb, { minLength: 1, maxLength: maxOps }),
+    })
+    .chain(({ box, boxShadow, rates, ...t }) => {
+      const specs = [boxShadow ? { ...box, shadow: true } : box, ...rates]
+      return fc
+        .array(fc.integer({ min: 0, max: t.subjects - 1 }), { minLength: specs.length, maxLength: specs.length })
+        .map((subjectOf) => ({
+          ...t,
+          specs,
+          checks: subjectOf.map((subject, policy) => ({ policy, subject })),
+        }))
+    })
 }
 
 const ccOpArb = fc.record({
