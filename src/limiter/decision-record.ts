@@ -54,6 +54,11 @@ export class DecisionRecord implements Decision {
     return lease
   }
 
+  /** The policy list `decision` was decided with; `undefined` for an object that is no decision record. */
+  static listOf(decision: object): readonly Policy[] | undefined {
+    return #list in decision ? (decision as DecisionRecord).#list : undefined
+  }
+
   /**
    * Positional, and internal (the public type is `Decision`): on the hot path an object of fields
    * would be allocated per decision whenever this constructor is not inlined.

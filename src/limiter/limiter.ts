@@ -8,7 +8,7 @@ import { LimiterEmitter, StoreHealth } from './events.js'
 import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, refundOf, requestWith, type StoreCall } from './layers.js'
 import { newLedger, record } from './ledger.js'
 import { checkLimiterOptions } from './options.js'
-import { hasShadow } from './policy.js'
+import { hasShadow, type Policy } from './policy.js'
 import { refund } from './refund.js'
 import { type ResetContext, resetKey } from './reset.js'
 import { chargeIn, needsLease, newLease, release, type SettleContext, settle } from './settle.js'
@@ -35,7 +35,7 @@ function hasFastPath(store: Store | undefined): store is FastStore {
  */
 export function createLimiterWith(options: LimiterOptions, newDefaultStore: () => Store): Limiter {
   checkLimiterOptions('createLimiter()', options)
-  const policies = options.policies
+  const policies: readonly Policy[] = Object.freeze(options.policies.slice()) // its own list: see `checkOwn`
   const ownsStore = options.store === undefined
   const store: Store = options.store ?? newDefaultStore()
   const onStoreError: StoreErrorMode = options.onStoreError ?? 'allow'
@@ -289,7 +289,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const released = (d: Decision): void => void (emitter.any && emitter.emit('released', d))
   // Fast-path leases are released in the limiter's concurrency policies, for the decision's subject.
   const leasePolicies = policies.filter((p) => p.kind === 'concurrency')
-  const shared = { store, fallback, now, run, ask, released, ledger, leasePolicies, events: callEvents }
+  const shared = { store, fallback, policies, now, run, ask, released, ledger, leasePolicies, events: callEvents }
   const refunds: SettleContext = { ...shared, ...ledger, isClosed: () => closed }
 
   const resets: ResetContext = { store, fallback, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }

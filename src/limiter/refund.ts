@@ -1,7 +1,9 @@
 import type { Decision } from './decision.js'
+import { DecisionRecord } from './decision-record.js'
 import { invalidAtRequest } from './errors.js'
 import type { BuiltRequest, CallPlan, StoreCall } from './layers.js'
 import { callCost } from './options.js'
+import type { Policy } from './policy.js'
 import type { Store, StoreRequest } from './store.js'
 import type { RefundOptions } from './types.js'
 
@@ -9,6 +11,8 @@ import type { RefundOptions } from './types.js'
 export interface RefundContext {
   readonly store: Store
   readonly fallback: Store | undefined
+  /** The limiter's own policies (its copy): the list its default decisions are made with. */
+  readonly policies: readonly Policy[]
   readonly now: () => number
   /** Decisions charged by the fallback store: their refunds go there. */
   readonly chargedByFallback: WeakSet<Decision>
@@ -56,10 +60,23 @@ export function refund(context: RefundContext, key: string, opts: RefundOptions 
     const look: StoreRequest = { ...charged.request, cost: 0, now: now() }
     return ask(target, { mode: 'peek', key, request: look, layerOf: charged.layerOf, tier: decision.tier, at: undefined })
   }
+  checkOwn(context, where, decision)
   context.refunded.add(decision)
   // The decision's whole cost was charged: a token bucket gives a part back out of what is left of it.
   if (charged === undefined) return run({ mode: 'refund', where, key, options: opts, at, target, defaultCost: cost, charged: cost })
   // The policies and layers the decision was made with, not the limiter's defaults.
   const back: StoreRequest = { ...charged.request, cost: opts?.cost === undefined ? cost : callCost(where, opts.cost), now: now() }
   return ask(target, { mode: 'refund', key, request: back, layerOf: charged.layerOf, tier: opts?.tier ?? decision.tier, at, charged: cost })
+}
+
+/**
+ * Throws unless this limiter made `decision`: a charge given back, or settled, in a limiter that
+ * never made it would credit a bucket it was never taken from. A decision of another limiter
+ * (even one with the same policies, which each limiter copies) or an object that only looks like
+ * a decision is refused, naming the option.
+ */
+export function checkOwn(context: RefundContext, where: string, decision: Decision): void {
+  if (DecisionRecord.listOf(decision) === context.policies) return
+  if (context.chargedWith.has(decision)) return
+  invalidAtRequest(where, 'decision', 'must be a decision this limiter returned (give it back to the limiter that made it)', decision)
 }

@@ -4,7 +4,7 @@ import { invalidAtRequest } from './errors.js'
 import { requestWith, type StoreCall } from './layers.js'
 import { hasConcurrency, type Policy } from './policy.js'
 import { invalidInCall } from './policy-list.js'
-import { type RefundContext, refund } from './refund.js'
+import { checkOwn, type RefundContext, refund } from './refund.js'
 import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
 import { encodeSubject } from './subject.js'
 import { isThenable } from './thenable.js'
@@ -129,6 +129,7 @@ export function settle(context: SettleContext, decision: Decision, actualCost: u
   }
   const key = decision.key
   const charged = decision.allowed === true && decision.reason === 'ok' && !context.refunded.has(decision) && !context.looked.has(decision)
+  if (charged) checkOwn(context, where, decision)
   const diff = actualCost - decision.cost
   // Nothing charged or already given back, or exactly the estimate: refund() reports the state (and, for
   // a charged decision, marks it given back so that a second settle or refund changes nothing).
