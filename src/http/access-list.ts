@@ -66,6 +66,18 @@ export function accessList(options: readonly string[] | AccessListOptions): Acce
   return compileList(options, 'accessList()', '')
 }
 
+/**
+ * A deny list for the `deny` option, beside `allowList` for `allow` (or `skip`): addresses and
+ * CIDR ranges, IPv4 or IPv6, or the same options object as {@link accessList} (keys, a `match`
+ * function). Deny always wins over allow.
+ *
+ * @example
+ * app.use(rateLimit({ policies, deny: denyList(['203.0.113.0/24', '2001:db8:bad::/48']) }))
+ */
+export function denyList(entries: readonly string[] | AccessListOptions): AccessList {
+  return compileList(entries, 'denyList()', '')
+}
+
 /** {@link accessList}, its errors naming `where` and the options under `option` (`deny.ips[2]`). */
 function compileList(options: readonly string[] | AccessListOptions, where: string, option: string): AccessList {
   const spec: AccessListOptions = Array.isArray(options) ? { ips: options as readonly string[] } : (options as AccessListOptions)
@@ -103,9 +115,9 @@ function compileList(options: readonly string[] | AccessListOptions, where: stri
   }
 }
 
-/** Whether `value` is a list made by {@link accessList}. */
+/** Whether `value` is a list made by {@link accessList}, {@link denyList} or `allowList` (a function that is a list too). */
 function isAccessList(value: unknown): value is AccessList {
-  return typeof value === 'object' && value !== null && typeof (value as AccessList).hasIp === 'function'
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as AccessList).hasIp === 'function'
 }
 
 /** The list of an `allow` / `deny` option: an {@link AccessList}, or what {@link accessList} takes (its errors under `where`). */

@@ -12,11 +12,12 @@ export {
   accessList,
   type DeniedContext,
   type DeniedOptions,
+  denyList,
   type ListKind,
   type ListMatch,
 } from './access-list.js'
 export type { ActualCostSource, FinishedResponse } from './actual-cost.js'
-export { allowList } from './allow-list.js'
+export { type AllowList, allowList } from './allow-list.js'
 export {
   type BodyContext,
   type BodyFormatter,

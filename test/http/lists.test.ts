@@ -143,3 +143,28 @@ describe('list options are validated', () => {
     expect(() => setup({ deny: [], denied: { code: 403 } })).toThrow(expect.objectContaining({ code: 'ERR_RK_UNKNOWN_OPTION' }))
   })
 })
+
+describe('denyList and allowList', () => {
+  it('denyList builds a list for `deny`, its errors naming denyList()', async () => {
+    const { denyList } = await import('../../src/http/index.js')
+    const { http, remaining } = setup({ deny: denyList(['203.0.113.0/24', '2001:db8:bad::/48']) })
+    expect((await http.handle(info('203.0.113.9'))).status).toBe(403)
+    expect((await http.handle(info('2001:db8:bad:1::7'))).status).toBe(403)
+    expect(await remaining('ip:203.0.113.9')).toBe(5)
+    expect((await http.handle(info('198.51.100.1'))).action).toBe('next')
+    expect(() => denyList(['203.0.113.0/33'])).toThrow(/denyList\(\).*ips\[0\]/)
+  })
+
+  it('allowList is a list for `allow` too, where a deny list wins over it', async () => {
+    const { allowList, denyList } = await import('../../src/http/index.js')
+    const office = allowList(['10.0.0.0/8'])
+    const { http, remaining } = setup({ key: apiKey, allow: office, deny: denyList({ keys: ['key:revoked'] }) })
+    const allowed = await http.handle(info('10.1.2.3', { 'x-api-key': 'good' }))
+    expect(allowed).toMatchObject({ action: 'next', headers: {} })
+    expect(await remaining('key:good')).toBe(5)
+    expect((await http.handle(info('10.1.2.3', { 'x-api-key': 'revoked' }))).status).toBe(403)
+    // Still a skip function, as before.
+    expect(office({}, { ip: '10.9.9.9' })).toBe(true)
+    expect(office({}, { ip: '192.0.2.1' })).toBe(false)
+  })
+})
