@@ -5,8 +5,8 @@
 //   node --import tsx bench/http-server.ts <variant> [redis prefix]
 
 import { Redis } from 'ioredis'
-import type { Policy } from '../src/index.js'
-import { concurrency, tokenBucket } from '../src/index.js'
+import type { Policy } from 'ratekeeper'
+import { concurrency, tokenBucket } from 'ratekeeper'
 
 const FLOOR_LABEL =
   "ratekeeper's rate policy plus a count of each client's requests in flight, lowered when the response ends (reference: what any in-process concurrency limit adds at least)"
@@ -152,13 +152,13 @@ async function express(variant: Variant): Promise<Listen> {
       next()
     })
   } else if (variant === 'express-ratekeeper') {
-    const { rateLimit } = await import('../adapters/express.js')
+    const { rateLimit } = await import('ratekeeper/express')
     app.use(rateLimit({ policies: [tokenBucket({ limit: HUGE, window: WINDOW_MS })] }))
   } else if (variant === 'express-concurrency') {
-    const { rateLimit } = await import('../adapters/express.js')
+    const { rateLimit } = await import('ratekeeper/express')
     app.use(rateLimit({ policies: IN_FLIGHT() }))
   } else if (variant === 'express-concurrency-floor') {
-    const { rateLimit } = await import('../adapters/express.js')
+    const { rateLimit } = await import('ratekeeper/express')
     app.use(rateLimit({ policies: [tokenBucket({ limit: HUGE, window: WINDOW_MS })] }))
     const count = inFlightCount()
     app.use((req, res, next) => {
@@ -189,7 +189,7 @@ async function koa(variant: Variant): Promise<Listen> {
       return next()
     })
   } else if (variant === 'koa-ratekeeper') {
-    const { rateLimit } = await import('../adapters/koa.js')
+    const { rateLimit } = await import('ratekeeper/koa')
     app.use(rateLimit({ policies: [tokenBucket({ limit: HUGE, window: WINDOW_MS })] }))
   } else if (variant === 'koa-peer') {
     const ratelimit = defaultOf<(options: object) => Handler>(await load('koa-ratelimit'))
@@ -222,20 +222,20 @@ async function fastify(variant: Variant, prefix: string): Promise<Listen> {
       reply.code(429).send(Buffer.from(`${FIXED_429_BODY}${JSON.stringify(request.id)}}`))
     })
   } else if (variant === 'fastify-ratekeeper') {
-    const { default: plugin } = await import('../adapters/fastify.js')
+    const { default: plugin } = await import('ratekeeper/fastify')
     await app.register(plugin, { policies })
   } else if (variant.startsWith('fastify-metrics-')) {
     // The same server as fastify-ratekeeper, with a limiter of its own exported.
-    const { default: plugin } = await import('../adapters/fastify.js')
-    const { createLimiter } = await import('../src/index.js')
+    const { default: plugin } = await import('ratekeeper/fastify')
+    const { createLimiter } = await import('ratekeeper')
     const limiter = createLimiter({ policies })
     await exportMetrics(variant, limiter)
     await app.register(plugin, { limiter })
   } else if (variant === 'fastify-concurrency') {
-    const { default: plugin } = await import('../adapters/fastify.js')
+    const { default: plugin } = await import('ratekeeper/fastify')
     await app.register(plugin, { policies: IN_FLIGHT() })
   } else if (variant === 'fastify-concurrency-floor') {
-    const { default: plugin } = await import('../adapters/fastify.js')
+    const { default: plugin } = await import('ratekeeper/fastify')
     await app.register(plugin, { policies })
     const count = inFlightCount()
     app.addHook('onRequest', (request, reply, done) => {
@@ -248,8 +248,8 @@ async function fastify(variant: Variant, prefix: string): Promise<Listen> {
     const plugin = defaultOf<never>(await load('@fastify/rate-limit'))
     await app.register(plugin, { max: HUGE, timeWindow: WINDOW_MS } as never)
   } else if (variant.startsWith('fastify-redis-ratekeeper')) {
-    const { default: plugin } = await import('../adapters/fastify.js')
-    const { RedisStore } = await import('../src/stores/redis/index.js')
+    const { default: plugin } = await import('ratekeeper/fastify')
+    const { RedisStore } = await import('ratekeeper/redis')
     const client = redisClient()
     await app.register(plugin, { policies, store: new RedisStore({ client, prefix, denyCache: limited }) })
   } else if (variant.startsWith('fastify-redis-peer')) {
@@ -270,8 +270,8 @@ async function fastify(variant: Variant, prefix: string): Promise<Listen> {
 }
 
 /** Exports the limiter's metrics the way an application would: prom-client's registry, or the OpenTelemetry SDK. */
-async function exportMetrics(variant: Variant, limiter: import('../src/index.js').Limiter): Promise<void> {
-  const { openTelemetryMetrics, prometheusMetrics } = await import('../src/metrics/index.js')
+async function exportMetrics(variant: Variant, limiter: import('ratekeeper').Limiter): Promise<void> {
+  const { openTelemetryMetrics, prometheusMetrics } = await import('ratekeeper/metrics')
   if (variant === 'fastify-metrics-prometheus') {
     const { Registry } = await import('prom-client')
     prometheusMetrics(limiter, { registry: new Registry() })

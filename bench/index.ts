@@ -66,12 +66,29 @@ async function machine(): Promise<{ header: string; short: string }> {
     `- Redis: ${await redisVersion()}`,
     `- Date: ${date}`,
     `- Load average when the run started (1, 5, 15 min): ${load}`,
-    `- ratekeeper: ${gitRevision()}`,
+    `- ratekeeper: ${gitRevision()}, the built package (dist/)`,
   ].join('\n')
   return { header, short: `${date.slice(0, 16).replace('T', ' ')} UTC on ${model} ×${cpu.length}, Node ${process.version}` }
 }
 
+/**
+ * The library under test is the built package (dist/), as users run it: `npm run bench` builds it
+ * and runs with bench/tsconfig.json, whose empty `paths` let `ratekeeper/*` resolve through
+ * package.json `exports`. Run from the sources, every closure the library creates per request
+ * would pay tsx's name-keeping helper, a cost the package does not have.
+ */
+function libraryUnderTest(): string {
+  const resolved = fileURLToPath(import.meta.resolve('ratekeeper'))
+  if (!resolved.startsWith(`${root}dist/`)) {
+    throw new Error(
+      `bench: 'ratekeeper' resolves to ${resolved}, not the built package; run the benchmarks with \`npm run bench\` (it builds dist/ and sets TSX_TSCONFIG_PATH=bench/tsconfig.json)`,
+    )
+  }
+  return resolved
+}
+
 async function main(): Promise<void> {
+  libraryUnderTest()
   const requested = process.argv.slice(2).filter((arg) => arg !== '--')
   const unknown = requested.filter((name) => !(SECTIONS as readonly string[]).includes(name))
   if (unknown.length > 0) {

@@ -7,7 +7,7 @@
 import { pathToFileURL } from 'node:url'
 import { MemoryStore as ErlMemoryStore } from 'express-rate-limit'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
-import { createLimiter, fixedWindow, MemoryStore, type Policy, slidingWindow, tokenBucket } from '../src/index.js'
+import { createLimiter, fixedWindow, MemoryStore, type Policy, slidingWindow, tokenBucket } from 'ratekeeper'
 
 export const KEYS = 1_000_000
 /** Never reached during a measurement: every decision admits. */
