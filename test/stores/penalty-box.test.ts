@@ -6,6 +6,7 @@
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { limitedBody } from '../../src/http/bodies.js'
 import { createLimiter, type Decision, fixedWindow, type Limiter, MemoryStore, type Policy, type Store } from '../../src/index.js'
 import { penaltyBox } from '../../src/limiter/algorithms/penalty-box.js'
 import { shareOf } from '../../src/limiter/algorithms/shed-view.js'
@@ -127,6 +128,35 @@ function boxSuite(newStore: (now: () => number) => Store, runs: number): void {
     expect((await limiter.consume(key)).allowed).toBe(true)
   })
 
+  it('limiter.block with a reason: stored with the block, shown while it lasts, gone with it', async () => {
+    const { c, limiter, key } = setup()
+    await limiter.block(key, { until: T0 + 5 * MIN, reason: 'fraud score 0.97' })
+    const d = await limiter.consume(key)
+    expect(d).toMatchObject({ allowed: false, violated: ['box'], blockReason: 'fraud score 0.97' })
+    expect(JSON.parse(limitedBody(d).body)['block-reason']).toBe('fraud score 0.97')
+    expect((await limiter.peek(key)).blockReason).toBe('fraud score 0.97')
+    // Another block by hand replaces it, reason and all.
+    await limiter.block(key, { until: T0 + 6 * MIN })
+    const plain = await limiter.consume(key)
+    expect(plain.allowed).toBe(false)
+    expect(plain.blockReason).toBeUndefined()
+    expect(JSON.parse(limitedBody(plain).body)).not.toHaveProperty('block-reason')
+    await limiter.block(key, { until: T0 + 6 * MIN, reason: 'support: ticket 4512' })
+    expect((await limiter.consume(key)).blockReason).toBe('support: ticket 4512')
+    // Over at its end; the next block, earned by offences, has no reason.
+    c.set(T0 + 6 * MIN)
+    const after = await offend(limiter, key, c, 4)
+    expect(after.violated).toEqual(['rate', 'box'])
+    expect(after.blockReason).toBeUndefined()
+    c.advance(1000)
+    expect((await limiter.consume(key)).blockReason).toBeUndefined()
+    // unblock forgets it.
+    await limiter.block(key, { until: c.now() + MIN, reason: 'manual' })
+    await limiter.unblock(key)
+    await limiter.block(key, { until: c.now() + MIN })
+    expect((await limiter.consume(key)).blockReason).toBeUndefined()
+  })
+
   it('boxes a team through its layer: every member is denied', async () => {
     const teamBox = penaltyBox({ name: 'team-box', after: 2, within: '1m', blocks: ['5m'], forgiveAfter: '1h' })
     const teamRate = fixedWindow({ name: 'team-rate', limit: 1, window: '1s' })
@@ -214,6 +244,13 @@ describe('penaltyBox() options', () => {
     })
     const boxed = createLimiter({ policies: [rate(), box()] })
     await expect(boxed.block('k', { until: 'soon' as never })).rejects.toMatchObject({ code: 'ERR_RK_INVALID_OPTION', option: 'until' })
+    const until = Date.now() + 1000
+    for (const reason of [42, '', 'x'.repeat(129), 'line\nbreak', 'tab\there', 'é\u0085', '\ud800'])
+      await expect(boxed.block('k', { until, reason: reason as never }), JSON.stringify(reason)).rejects.toMatchObject({
+        code: 'ERR_RK_INVALID_OPTION',
+        option: 'reason',
+      })
+    await expect(boxed.unblock('k', { reason: 'x' } as never)).rejects.toMatchObject({ code: 'ERR_RK_UNKNOWN_OPTION' })
   })
 })
 
@@ -276,9 +313,12 @@ describeRedis('penalty box on RedisStore', () => {
     expect(hits).toBe(1)
     c.advance(MIN - 30_000)
     expect((await limiter.consume(key)).allowed).toBe(true)
-    // unblock reaches a cached block too
-    await limiter.block(key, { until: T0 + 10 * MIN })
-    expect((await limiter.consume(key)).allowed).toBe(false)
+    // unblock reaches a cached block too; a cached denial keeps its block's reason
+    await limiter.block(key, { until: T0 + 10 * MIN, reason: 'chargeback' })
+    expect((await limiter.consume(key)).blockReason).toBe('chargeback')
+    const before = hits
+    expect((await limiter.consume(key)).blockReason).toBe('chargeback')
+    expect(hits).toBe(before + 1)
     await limiter.unblock(key)
     c.advance(1000)
     expect((await limiter.consume(key)).allowed).toBe(true)
