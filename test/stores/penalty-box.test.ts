@@ -251,6 +251,23 @@ describe('penaltyBox() options', () => {
         option: 'reason',
       })
     await expect(boxed.unblock('k', { reason: 'x' } as never)).rejects.toMatchObject({ code: 'ERR_RK_UNKNOWN_OPTION' })
+    // A store answering a reason that is no valid reason (a custom store's bug) answers malformed.
+    const lying: Store = {
+      consume: (r) => ({
+        allowed: false,
+        now: r.now,
+        results: [0, r.now + 1000, 1000, 0, r.now + 1000, 1000],
+        reason: 'a\r\nSet-Cookie: x',
+      }),
+      peek: (r) => ({ allowed: true, now: r.now, results: [1, r.now, 0, 3, r.now, 0] }),
+      refund: (r) => ({ allowed: true, now: r.now, results: [1, r.now, 0, 3, r.now, 0] }),
+      reset: () => {},
+      close: () => {},
+    }
+    const d = await createLimiter({ store: lying, policies: [rate(), box()], onStoreError: 'deny' }).consume('k')
+    expect(d.reason).toBe('store-error')
+    expect((d.error as { code?: string }).code).toBe('ERR_RK_STORE_MALFORMED')
+    expect(d.blockReason).toBeUndefined()
   })
 })
 
