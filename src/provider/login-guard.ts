@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { createLimiter } from '../create-limiter.js'
 import { limitedBody } from '../http/bodies.js'
 import { retryAfterSeconds } from '../http/headers.js'
+import { renameError } from '../http/http-options.js'
 import { DEFAULT_IPV6_SUBNET } from '../http/ip.js'
 import { ipKey } from '../http/keys.js'
 import { penaltyBox } from '../limiter/algorithms/penalty-box.js'
@@ -11,7 +12,7 @@ import type { Decision } from '../limiter/decision.js'
 import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Layer, Limiter } from '../limiter/types.js'
-import { type LoginGuardOptions, resolveLoginGuardOptions } from './login-guard-options.js'
+import { type LoginGuardOptions, type LoginLimit, resolveLoginGuardOptions } from './login-guard-options.js'
 
 export type { LoginGuardOptions, LoginLimit, LoginPenalty } from './login-guard-options.js'
 
@@ -73,6 +74,15 @@ function usernameId(username: string): string {
   return createHash('sha256').update(normalizeUsername(username)).digest('base64url').slice(0, 22)
 }
 
+/** A counter of failed attempts: a sliding window, its errors named as the guard's option. */
+function counter(name: string, option: string, limit: LoginLimit): Policy {
+  try {
+    return slidingWindow({ name, limit: limit.limit, window: limit.window })
+  } catch (error) {
+    throw renameError(error, WHERE, `${option}.`)
+  }
+}
+
 /**
  * Brute-force protection for logins. Each attempt is counted as a failure **before** the password
  * is checked, in one atomic store call over three counters — username+IP, IP, username — so
@@ -88,11 +98,16 @@ function usernameId(username: string): string {
  */
 export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
   const o = resolveLoginGuardOptions(WHERE, options)
-  const pairPolicies: Policy[] = [slidingWindow({ name: 'login-pair', limit: o.perPair.limit, window: o.perPair.window })]
-  const ipPolicies: Policy[] = [slidingWindow({ name: 'login-ip', limit: o.perIp.limit, window: o.perIp.window })]
-  if (o.penalty !== false) ipPolicies.push(penaltyBox({ name: 'login-box', ...o.penalty }))
-  const userPolicies: Policy[] =
-    o.perUsername === false ? [] : [slidingWindow({ name: 'login-username', limit: o.perUsername.limit, window: o.perUsername.window })]
+  const pairPolicies: Policy[] = [counter('login-pair', 'perPair', o.perPair)]
+  const ipPolicies: Policy[] = [counter('login-ip', 'perIp', o.perIp)]
+  if (o.penalty !== false) {
+    try {
+      ipPolicies.push(penaltyBox({ name: 'login-box', ...o.penalty }))
+    } catch (error) {
+      throw renameError(error, WHERE, 'penalty.')
+    }
+  }
+  const userPolicies: Policy[] = o.perUsername === false ? [] : [counter('login-username', 'perUsername', o.perUsername)]
   const limiter =
     o.limiter ??
     createLimiter({

@@ -13,6 +13,8 @@ describe('loginGuard()', () => {
       [{ perPair: { limit: 5, window: '1m', max: 3 } }, 'perPair.max'],
       [{ perUsername: true }, 'perUsername'],
       [{ penalty: 'yes' }, 'penalty'],
+      [{ penalty: { after: 0, within: '1m', blocks: ['1m'], forgiveAfter: '1d' } }, 'penalty.after'],
+      [{ penalty: { after: 3, within: '1m', blocks: [], forgiveAfter: '1d' } }, 'penalty.blocks'],
       [{ tag: '' }, 'tag'],
       [{ ipv6Subnet: 0 }, 'ipv6Subnet'],
       [{ limiter: createLimiter({ policies: [fixedWindow({ limit: 1, window: '1s' })] }), store: new MemoryStore() }, 'store'],
