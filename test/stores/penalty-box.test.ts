@@ -278,13 +278,16 @@ describe('penalty box on a full MemoryStore', () => {
     const limiter = createLimiter({ store, now: c.now, policies: [rate(), box()] })
     await limiter.consume('boxed')
     for (let i = 0; i < 3; i++) await limiter.consume('boxed')
-    await limiter.block('by-hand', { until: T0 + 30 * MIN })
+    await limiter.block('by-hand', { until: T0 + 30 * MIN, reason: 'kept through a flood' })
     // Many new subjects, each admitted once (not limited): they take the room of everything else.
     for (let i = 0; i < 5_000; i++) await limiter.consume(`flood-${i}`)
     expect(store.size).toBeLessThanOrEqual(200)
     c.advance(30_000)
     expect((await limiter.consume('boxed')).violated).toEqual(['box'])
-    expect((await limiter.consume('by-hand')).violated).toEqual(['box'])
+    const byHand = await limiter.consume('by-hand')
+    expect(byHand.violated).toEqual(['box'])
+    // Held among the limited entries, with its reason.
+    expect(byHand.blockReason).toBe('kept through a flood')
   })
 })
 
