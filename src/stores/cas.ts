@@ -170,7 +170,8 @@ export function casStore(options: CasStoreOptions): Store {
         results[3 * i + 1] = outs[i].resetAt
         results[3 * i + 2] = outs[i].allowed ? 0 : outs[i].retryAfterMs
         // A box that denied with a block by hand: its reason (the state read; a denial writes no such block).
-        if (reason === undefined && !outs[i].allowed && policies[i].kind === 'penalty-box') reason = blockReasonOf(states[i], now)
+        if (reason === undefined && !outs[i].allowed && policies[i].kind === 'penalty-box' && !policies[i].shadow)
+          reason = blockReasonOf(states[i], now)
       }
       return reason === undefined ? { allowed, now, results } : { allowed, now, results, reason }
     }

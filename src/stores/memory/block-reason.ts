@@ -17,7 +17,7 @@ export function blockReasonIn(
 ): string | undefined {
   if (!hasPenaltyBox(policies)) return undefined
   for (let i = 0; i < policies.length; i++) {
-    if (policies[i].kind !== 'penalty-box' || results[3 * i + 2] <= 0) continue
+    if (policies[i].kind !== 'penalty-box' || policies[i].shadow || results[3 * i + 2] <= 0) continue
     const memKey = entries.keys.of(policySlot(policies[i]), keys[i])
     const value = entries.get(memKey)
     let state: PolicyState | undefined
