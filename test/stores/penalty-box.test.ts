@@ -305,14 +305,16 @@ describeRedis('penalty box on RedisStore', () => {
     client.disconnect()
   })
   boxSuite(() => {
-    const s = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000 })
+    // The suite's clock is simulated: keys must outlive a slow machine's real milliseconds (a window
+    // ending 1 ms after a step has a 1 ms TTL, gone before the next step without the extra TTL).
+    const s = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000, extraTtlMs: 600_000 })
     stores.push(s)
     return s
   }, 15)
 
   it('with the deny cache: every denial still counts, and the block is answered locally until it ends', async () => {
     const c = clock(T0)
-    const store = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000, denyCache: true })
+    const store = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000, denyCache: true, extraTtlMs: 600_000 })
     stores.push(store)
     const limiter = createLimiter({ store, now: c.now, policies: [rate(), box()] })
     let hits = 0
@@ -362,7 +364,7 @@ describe.runIf(clusterAvailable)('penalty box on RedisStore, Redis Cluster (3 ma
   })
   boxSuite(() => {
     if (client === undefined) throw new Error('the cluster did not start')
-    const s = new RedisStore({ client, prefix: 'rkpb', clock: 'caller', timeoutMs: 5000 })
+    const s = new RedisStore({ client, prefix: 'rkpb', clock: 'caller', timeoutMs: 5000, extraTtlMs: 600_000 })
     stores.push(s)
     return s
   }, 10)
