@@ -56,8 +56,16 @@ export interface LoginGuard {
   attempt(info: LoginAttemptInfo): Promise<LoginAttempt>
   /** The limiter the guard counts with (its events, `block`, `unblock`, `close`). */
   readonly limiter: Limiter
-  /** The subject keys of an attempt (as stored): for `limiter.block`, `reset`, logs. */
+  /** The subject keys of an attempt (as stored): for `limiter.reset`, logs. */
   keysOf(info: LoginAttemptInfo): { readonly pair: string; readonly ip: string; readonly username: string }
+  /**
+   * Puts a client address in the guard's penalty box until `until`, with an optional `reason`
+   * shown in its 429s (support staff, a fraud signal): every login attempt from it is refused.
+   * Needs the `penalty` option (not `false`).
+   */
+  block(ip: string, options: { until: number | Date; reason?: string }): Promise<void>
+  /** Takes a client address out of the penalty box and forgets its record. */
+  unblock(ip: string): Promise<void>
 }
 
 const WHERE = 'loginGuard()'
@@ -164,5 +172,16 @@ export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
     }
   }
 
-  return { attempt, limiter, keysOf }
+  const boxOf = (where: string, ip: string) => {
+    if (o.penalty === false) invalidAtRequest(where, 'penalty', 'must be set on the guard to block an address (it is false)', false)
+    return ipKey(ip, subnet)
+  }
+  const block = async (ip: string, options: { until: number | Date; reason?: string }): Promise<void> => {
+    await limiter.block(boxOf('loginGuard().block()', ip), { ...options, policies: ipPolicies, tag })
+  }
+  const unblock = async (ip: string): Promise<void> => {
+    await limiter.unblock(boxOf('loginGuard().unblock()', ip), { policies: ipPolicies, tag })
+  }
+
+  return { attempt, limiter, keysOf, block, unblock }
 }

@@ -86,4 +86,18 @@ describe('loginGuard()', () => {
     await second.failed()
     expect((await guard.attempt({ username: 'carol', ip: '192.0.2.1' })).decision.violated).toEqual(['login-ip'])
   })
+
+  it('blocks an address by hand, with a reason its attempts show, and unblocks it', async () => {
+    const c = clock(T0)
+    const guard = loginGuard({ now: c.now })
+    await guard.block('203.0.113.5', { until: T0 + 3_600_000, reason: 'Too many failed logins; contact support' })
+    const denied = await guard.attempt({ username: 'anyone', ip: '203.0.113.5' })
+    expect(denied).toMatchObject({ allowed: false, status: 429, retryAfterMs: 3_600_000 })
+    expect(denied.decision.violated).toEqual(['login-box'])
+    expect(JSON.parse(denied.body)['block-reason']).toBe('Too many failed logins; contact support')
+    expect((await guard.attempt({ username: 'anyone', ip: '203.0.113.6' })).allowed).toBe(true)
+    await guard.unblock('203.0.113.5')
+    expect((await guard.attempt({ username: 'anyone', ip: '203.0.113.5' })).allowed).toBe(true)
+    await expect(loginGuard({ penalty: false }).block('203.0.113.5', { until: T0 + 1000 })).rejects.toMatchObject({ option: 'penalty' })
+  })
 })
