@@ -120,7 +120,8 @@ const PROBLEM_503_START = '{"type":"about:blank","title":"Service Unavailable","
 /**
  * An RFC 9457 body up to its per-request member (`request-id`), written out member by member in
  * the order JSON.stringify of the object would give: type, title, status, detail, instance,
- * violated-policies (429 only), retry-after, blocked-until (a penalty box denied).
+ * violated-policies (429 only), retry-after, blocked-until and block-reason (a penalty box denied;
+ * the reason of `limiter.block`, JSON-escaped, never in a header).
  */
 function problemHead(
   decision: Decision,
@@ -135,6 +136,7 @@ function problemHead(
   if (status === 429) head += `,"violated-policies":${JSON.stringify(decision.violated)}`
   if (retry !== undefined) head += `,"retry-after":${retry}`
   if (blocked !== undefined) head += `,"blocked-until":"${new Date(blocked).toISOString()}"`
+  if (blocked !== undefined && decision.blockReason !== undefined) head += `,"block-reason":${JSON.stringify(decision.blockReason)}`
   return head
 }
 
@@ -159,6 +161,7 @@ interface ProblemMemo {
   readonly instance: string | undefined
   /** The penalty box's end, when one denied. */
   readonly blocked: number | undefined
+  readonly reason: string | undefined
   readonly head: string
 }
 
@@ -217,12 +220,13 @@ function compile(options: BodyOptions | undefined): BodyRenderer {
           memo.retry === retry &&
           memo.instance === info.instance &&
           memo.blocked === blocked &&
+          memo.reason === decision.blockReason &&
           sameNames(memo.names, names)
         ) {
           head = memo.head
         } else {
           head = problemHead(decision, 429, denialMessage(decision), retry, info.instance, blocked)
-          memo = { retry, names: [...names], instance: info.instance, blocked, head }
+          memo = { retry, names: [...names], instance: info.instance, blocked, reason: decision.blockReason, head }
         }
         return { status: 429, contentType: PROBLEM_JSON, body: head + problemEnd(info.requestId) }
       }

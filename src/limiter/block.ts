@@ -5,12 +5,32 @@ import type { CallPlan } from './layers.js'
 import type { Policy } from './policy.js'
 import type { BlockOptions, UnblockOptions } from './types.js'
 
-const KNOWN = { until: true, policies: true, tag: true } as const
+const KNOWN = { until: true, reason: true, policies: true, tag: true } as const
+
+export const MAX_REASON = 128
+
+/**
+ * Whether `reason` may be a block's reason (also how a store's answer is checked): 1-128 UTF-16
+ * units, no control character (C0, DEL, C1), line separator or lone surrogate.
+ */
+export function isBlockReason(reason: unknown): reason is string {
+  if (typeof reason !== 'string' || reason.length === 0 || reason.length > MAX_REASON) return false
+  for (let i = 0; i < reason.length; i++) {
+    const c = reason.charCodeAt(i)
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029) return false
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = reason.charCodeAt(i + 1)
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return false
+      i++
+    } else if (c >= 0xdc00 && c <= 0xdfff) return false
+  }
+  return true
+}
 
 /** The penalty boxes of `list`, each as the box whose `charge` writes the block ending at `until`. */
-function boxesOf(list: readonly Policy[], until: number): Policy[] {
+function boxesOf(list: readonly Policy[], until: number, reason: string): Policy[] {
   const boxes: Policy[] = []
-  for (const p of list) if (p.kind === 'penalty-box') boxes.push((p as PenaltyBoxPolicy).blocking(until))
+  for (const p of list) if (p.kind === 'penalty-box') boxes.push((p as PenaltyBoxPolicy).blocking(until, reason))
   return boxes
 }
 
@@ -29,6 +49,7 @@ export async function blockIn(
   unblock: boolean,
 ): Promise<Decision> {
   let until = 0
+  let reason = ''
   if (!unblock) {
     checkOptionsObject(where, options)
     checkKnownOptions(where, options as BlockOptions, KNOWN)
@@ -36,12 +57,23 @@ export async function blockIn(
     until = raw instanceof Date ? raw.getTime() : (raw as number)
     if (typeof until !== 'number' || !Number.isSafeInteger(until) || until < 1)
       invalid(where, 'until', 'must be a Date or epoch ms (a positive integer)', raw)
+    const why = (options as BlockOptions).reason
+    if (why !== undefined) {
+      if (!isBlockReason(why))
+        invalid(
+          where,
+          'reason',
+          `must be a string of 1-${MAX_REASON} characters without control characters`,
+          typeof (why as unknown) === 'string' ? `${(why as string).length} characters` : why,
+        )
+      reason = why
+    }
   } else if (options !== undefined) {
     checkOptionsObject(where, options)
     checkKnownOptions(where, options as UnblockOptions, { policies: true, tag: true })
   }
   const opts: UnblockOptions = options ?? {}
-  const policies = boxesOf(opts.policies ?? limiterPolicies, until)
+  const policies = boxesOf(opts.policies ?? limiterPolicies, until, reason)
   if (policies.length === 0)
     invalid(where, 'policies', "must include a penaltyBox() (the limiter's, or of options.policies)", opts.policies)
   const decision = await run({ mode: 'charge', where, key, options: { policies, tag: opts.tag }, defaultCost: 1 })

@@ -1,3 +1,4 @@
+import { isBlockReason } from './block.js'
 import { StoreError } from './errors.js'
 import type { Policy } from './policy.js'
 import type { Store, StoreResult } from './store.js'
@@ -15,6 +16,8 @@ export function wellFormed(answer: unknown, policies: readonly Policy[]): answer
   const { allowed, now, results } = answer as StoreResult
   if (typeof allowed !== 'boolean' || typeof now !== 'number' || !Number.isFinite(now)) return false
   if (!Array.isArray(results) || results.length !== 3 * n) return false
+  const reason = (answer as StoreResult).reason
+  if (reason !== undefined && !isBlockReason(reason)) return false
   let denied = false
   for (let i = 0; i < 3 * n; i += 3) {
     const remaining = results[i]

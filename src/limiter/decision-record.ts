@@ -29,6 +29,7 @@ export class DecisionRecord implements Decision {
   /** Set (to true) only on a decision of the fallback store, after construction: see `decidedByFallback`. */
   declare readonly fallback: boolean | undefined
   declare readonly blockedUntil: number | undefined
+  declare readonly blockReason: string | undefined
   #list: readonly Policy[]
   #raw: readonly number[] | undefined
   #layerOf: readonly (string | undefined)[] | undefined
@@ -215,6 +216,8 @@ export interface StoreAnswer {
   readonly class: string | undefined
   /** A denial let through by a dry-run limiter. */
   readonly dryRun: boolean
+  /** The reason of the block by hand that denied (the store's `StoreResult.reason`). */
+  readonly reason?: string
 }
 
 /**
@@ -289,7 +292,10 @@ export function decisionOf(answer: StoreAnswer): DecisionRecord {
     answer.class,
   )
   // Only on a penalty box's denial: every other decision keeps its shape.
-  if (blocked > 0) (decision as { blockedUntil?: number }).blockedUntil = blocked
+  if (blocked > 0) {
+    ;(decision as { blockedUntil?: number }).blockedUntil = blocked
+    if (answer.reason !== undefined) (decision as { blockReason?: string }).blockReason = answer.reason
+  }
   return decision
 }
 

@@ -84,4 +84,6 @@ export interface Decision {
   readonly error?: unknown
   /** Epoch ms when the penalty box that denied this request lets the subject through again; absent unless a box denied. */
   readonly blockedUntil?: number
+  /** Why the subject is blocked, when the block was written by `limiter.block(key, { until, reason })`; absent otherwise. */
+  readonly blockReason?: string
 }

@@ -170,6 +170,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       tier: call.tier,
       class: call.class,
       dryRun: dryRun && !result.allowed && mode === 'consume',
+      reason: result.reason,
     })
     if (!main) decidedByFallback(decision)
     if (emitter.any && mode === 'consume') emitter.announce(decision, nearLimit)
@@ -226,8 +227,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     storeHub.current = previous
     if (health.failing) health.calm()
     if (results !== scratchResults) return decidedMany(key, allowed, t, results, lease)
-    // One policy: the headline is its numbers, so the decision keeps no copy of the scratch. Built
-    // here, not by a helper: one call level less keeps the whole path within what the engine inlines.
+    // One policy: its numbers are the headline (no copy of the scratch kept); built here, inlined.
     const retry = results[2]
     const decision = new DecisionRecord(
       allowed,

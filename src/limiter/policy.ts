@@ -186,6 +186,8 @@ export interface PenaltyBoxParams {
    * store's now clears the whole record).
    */
   readonly setUntil: number
+  /** The reason `limiter.block` gives the block it writes (`setUntil` after now); `''` for none. */
+  readonly setReason: string
 }
 
 /** A fresh scratch outcome. */

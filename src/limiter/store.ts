@@ -59,6 +59,11 @@ export interface StoreResult {
   /** The time the store decided at, epoch ms (its own clock, or the request's `now`). */
   readonly now: number
   readonly results: readonly number[]
+  /**
+   * When a penalty box denied and its block was written by `limiter.block` with a reason: that
+   * reason (1-128 characters, no control characters). Absent otherwise.
+   */
+  readonly reason?: string
 }
 
 /**

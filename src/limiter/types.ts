@@ -113,6 +113,13 @@ export interface UnblockOptions {
 export interface BlockOptions extends UnblockOptions {
   /** When the block ends: a Date or epoch ms. The subject's penalty boxes deny until then. */
   until: number | Date
+  /**
+   * Why (support staff, a fraud signal): kept in the store with the block, shown to the blocked
+   * client in the 429 problem body (`block-reason`, never a header) and in `decision.blockReason`
+   * while the block lasts. 1-128 characters, no control characters. A later block (by hand or
+   * earned) replaces it.
+   */
+  reason?: string
 }
 
 /** Options of `wait`. */

@@ -16,6 +16,16 @@ export {
   type RateLimitsHandlerOptions,
   rateLimitsHandler,
 } from './introspection.js'
+export {
+  type LoginAttempt,
+  type LoginAttemptInfo,
+  type LoginGuard,
+  type LoginGuardOptions,
+  type LoginLimit,
+  type LoginPenalty,
+  loginGuard,
+  normalizeUsername,
+} from './login-guard.js'
 export { type CachedLookup, type CachedLookupOptions, cachedLookup, type KeyResolver } from './lookup.js'
 export { type PlanSubject, type ProviderPlan, providerPlan } from './plan.js'
 export type { TierLimits } from './plan-limits.js'

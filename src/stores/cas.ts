@@ -1,4 +1,5 @@
 import { LOOK } from '../limiter/algorithms/concurrency.js'
+import { blockReasonOf } from '../limiter/algorithms/penalty-box.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, StoreError } from '../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../limiter/policy.js'
 import { newOutcome } from '../limiter/policy.js'
@@ -163,12 +164,16 @@ export function casStore(options: CasStoreOptions): Store {
         }
         if (writes.length > 0 && !(await backend.commit(writes))) continue
       }
+      let reason: string | undefined
       for (let i = 0; i < n; i++) {
         results[3 * i] = outs[i].remaining
         results[3 * i + 1] = outs[i].resetAt
         results[3 * i + 2] = outs[i].allowed ? 0 : outs[i].retryAfterMs
+        // A box that denied with a block by hand: its reason (the state read; a denial writes no such block).
+        if (reason === undefined && !outs[i].allowed && policies[i].kind === 'penalty-box' && !policies[i].shadow)
+          reason = blockReasonOf(states[i], now)
       }
-      return { allowed, now, results }
+      return reason === undefined ? { allowed, now, results } : { allowed, now, results, reason }
     }
     throw new StoreError('ERR_RK_STORE', `casStore: gave up after ${maxAttempts} compare-and-set conflicts`)
   }

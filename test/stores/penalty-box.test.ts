@@ -6,6 +6,7 @@
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { limitedBody } from '../../src/http/bodies.js'
 import { createLimiter, type Decision, fixedWindow, type Limiter, MemoryStore, type Policy, type Store } from '../../src/index.js'
 import { penaltyBox } from '../../src/limiter/algorithms/penalty-box.js'
 import { shareOf } from '../../src/limiter/algorithms/shed-view.js'
@@ -127,6 +128,35 @@ function boxSuite(newStore: (now: () => number) => Store, runs: number): void {
     expect((await limiter.consume(key)).allowed).toBe(true)
   })
 
+  it('limiter.block with a reason: stored with the block, shown while it lasts, gone with it', async () => {
+    const { c, limiter, key } = setup()
+    await limiter.block(key, { until: T0 + 5 * MIN, reason: 'fraud score 0.97' })
+    const d = await limiter.consume(key)
+    expect(d).toMatchObject({ allowed: false, violated: ['box'], blockReason: 'fraud score 0.97' })
+    expect(JSON.parse(limitedBody(d).body)['block-reason']).toBe('fraud score 0.97')
+    expect((await limiter.peek(key)).blockReason).toBe('fraud score 0.97')
+    // Another block by hand replaces it, reason and all.
+    await limiter.block(key, { until: T0 + 6 * MIN })
+    const plain = await limiter.consume(key)
+    expect(plain.allowed).toBe(false)
+    expect(plain.blockReason).toBeUndefined()
+    expect(JSON.parse(limitedBody(plain).body)).not.toHaveProperty('block-reason')
+    await limiter.block(key, { until: T0 + 6 * MIN, reason: 'support: ticket 4512' })
+    expect((await limiter.consume(key)).blockReason).toBe('support: ticket 4512')
+    // Over at its end; the next block, earned by offences, has no reason.
+    c.set(T0 + 6 * MIN)
+    const after = await offend(limiter, key, c, 4)
+    expect(after.violated).toEqual(['rate', 'box'])
+    expect(after.blockReason).toBeUndefined()
+    c.advance(1000)
+    expect((await limiter.consume(key)).blockReason).toBeUndefined()
+    // unblock forgets it.
+    await limiter.block(key, { until: c.now() + MIN, reason: 'manual' })
+    await limiter.unblock(key)
+    await limiter.block(key, { until: c.now() + MIN })
+    expect((await limiter.consume(key)).blockReason).toBeUndefined()
+  })
+
   it('boxes a team through its layer: every member is denied', async () => {
     const teamBox = penaltyBox({ name: 'team-box', after: 2, within: '1m', blocks: ['5m'], forgiveAfter: '1h' })
     const teamRate = fixedWindow({ name: 'team-rate', limit: 1, window: '1s' })
@@ -214,6 +244,30 @@ describe('penaltyBox() options', () => {
     })
     const boxed = createLimiter({ policies: [rate(), box()] })
     await expect(boxed.block('k', { until: 'soon' as never })).rejects.toMatchObject({ code: 'ERR_RK_INVALID_OPTION', option: 'until' })
+    const until = Date.now() + 1000
+    for (const reason of [42, '', 'x'.repeat(129), 'line\nbreak', 'tab\there', 'é\u0085', '\ud800'])
+      await expect(boxed.block('k', { until, reason: reason as never }), JSON.stringify(reason)).rejects.toMatchObject({
+        code: 'ERR_RK_INVALID_OPTION',
+        option: 'reason',
+      })
+    await expect(boxed.unblock('k', { reason: 'x' } as never)).rejects.toMatchObject({ code: 'ERR_RK_UNKNOWN_OPTION' })
+    // A store answering a reason that is no valid reason (a custom store's bug) answers malformed.
+    const lying: Store = {
+      consume: (r) => ({
+        allowed: false,
+        now: r.now,
+        results: [0, r.now + 1000, 1000, 0, r.now + 1000, 1000],
+        reason: 'a\r\nSet-Cookie: x',
+      }),
+      peek: (r) => ({ allowed: true, now: r.now, results: [1, r.now, 0, 3, r.now, 0] }),
+      refund: (r) => ({ allowed: true, now: r.now, results: [1, r.now, 0, 3, r.now, 0] }),
+      reset: () => {},
+      close: () => {},
+    }
+    const d = await createLimiter({ store: lying, policies: [rate(), box()], onStoreError: 'deny' }).consume('k')
+    expect(d.reason).toBe('store-error')
+    expect((d.error as { code?: string }).code).toBe('ERR_RK_STORE_MALFORMED')
+    expect(d.blockReason).toBeUndefined()
   })
 })
 
@@ -224,13 +278,16 @@ describe('penalty box on a full MemoryStore', () => {
     const limiter = createLimiter({ store, now: c.now, policies: [rate(), box()] })
     await limiter.consume('boxed')
     for (let i = 0; i < 3; i++) await limiter.consume('boxed')
-    await limiter.block('by-hand', { until: T0 + 30 * MIN })
+    await limiter.block('by-hand', { until: T0 + 30 * MIN, reason: 'kept through a flood' })
     // Many new subjects, each admitted once (not limited): they take the room of everything else.
     for (let i = 0; i < 5_000; i++) await limiter.consume(`flood-${i}`)
     expect(store.size).toBeLessThanOrEqual(200)
     c.advance(30_000)
     expect((await limiter.consume('boxed')).violated).toEqual(['box'])
-    expect((await limiter.consume('by-hand')).violated).toEqual(['box'])
+    const byHand = await limiter.consume('by-hand')
+    expect(byHand.violated).toEqual(['box'])
+    // Held among the limited entries, with its reason.
+    expect(byHand.blockReason).toBe('kept through a flood')
   })
 })
 
@@ -248,14 +305,16 @@ describeRedis('penalty box on RedisStore', () => {
     client.disconnect()
   })
   boxSuite(() => {
-    const s = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000 })
+    // The suite's clock is simulated: keys must outlive a slow machine's real milliseconds (a window
+    // ending 1 ms after a step has a 1 ms TTL, gone before the next step without the extra TTL).
+    const s = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000, extraTtlMs: 600_000 })
     stores.push(s)
     return s
   }, 15)
 
   it('with the deny cache: every denial still counts, and the block is answered locally until it ends', async () => {
     const c = clock(T0)
-    const store = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000, denyCache: true })
+    const store = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000, denyCache: true, extraTtlMs: 600_000 })
     stores.push(store)
     const limiter = createLimiter({ store, now: c.now, policies: [rate(), box()] })
     let hits = 0
@@ -276,9 +335,12 @@ describeRedis('penalty box on RedisStore', () => {
     expect(hits).toBe(1)
     c.advance(MIN - 30_000)
     expect((await limiter.consume(key)).allowed).toBe(true)
-    // unblock reaches a cached block too
-    await limiter.block(key, { until: T0 + 10 * MIN })
-    expect((await limiter.consume(key)).allowed).toBe(false)
+    // unblock reaches a cached block too; a cached denial keeps its block's reason
+    await limiter.block(key, { until: T0 + 10 * MIN, reason: 'chargeback' })
+    expect((await limiter.consume(key)).blockReason).toBe('chargeback')
+    const before = hits
+    expect((await limiter.consume(key)).blockReason).toBe('chargeback')
+    expect(hits).toBe(before + 1)
     await limiter.unblock(key)
     c.advance(1000)
     expect((await limiter.consume(key)).allowed).toBe(true)
@@ -302,7 +364,7 @@ describe.runIf(clusterAvailable)('penalty box on RedisStore, Redis Cluster (3 ma
   })
   boxSuite(() => {
     if (client === undefined) throw new Error('the cluster did not start')
-    const s = new RedisStore({ client, prefix: 'rkpb', clock: 'caller', timeoutMs: 5000 })
+    const s = new RedisStore({ client, prefix: 'rkpb', clock: 'caller', timeoutMs: 5000, extraTtlMs: 600_000 })
     stores.push(s)
     return s
   }, 10)

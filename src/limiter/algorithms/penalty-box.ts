@@ -23,6 +23,8 @@ export interface PenaltyBoxOptions {
 
 const KNOWN = { name: true, shadow: true, after: true, within: true, blocks: true, forgiveAfter: true } as const
 
+const NO_REASON: number[] = []
+
 /** The largest number of block durations. */
 export const MAX_BLOCKS = 16
 
@@ -35,8 +37,38 @@ export interface PenaltyBoxPolicy extends Policy {
    * and, when this offence starts a block, a denial until its end (`retryAfterMs`).
    */
   offence(state: PolicyState | undefined, now: number, out: StepOutcome): void
-  /** The same box (same state) whose `charge` blocks until `until` (a time already past: forgives everything). */
-  blocking(until: number): PenaltyBoxPolicy
+  /** The same box (same state) whose `charge` blocks until `until` (a time already past: forgives everything), for `reason` (`''`: none). */
+  blocking(until: number, reason?: string): PenaltyBoxPolicy
+}
+
+/**
+ * The reason a block by hand was given, from a box's stored state, while the block lasts at
+ * `now`. It is kept after the five numbers, three UTF-16 units per number (48 bits each), so
+ * every store keeps states of numbers.
+ */
+export function blockReasonOf(state: PolicyState | undefined, now: number): string | undefined {
+  if (!Array.isArray(state) || state.length <= 5 || !(state[0] > now)) return undefined
+  let text = ''
+  for (let i = 5; i < state.length; i++) {
+    let word = state[i]
+    for (let k = 0; k < 3 && word > 0; k++) {
+      const unit = word % 65536
+      word = (word - unit) / 65536
+      if (unit !== 0) text += String.fromCharCode(unit)
+    }
+  }
+  return text === '' ? undefined : text
+}
+
+/** `reason` as the numbers {@link blockReasonOf} reads (three UTF-16 units per number; none for `''`). */
+function encodeReason(reason: string): number[] {
+  const words: number[] = []
+  for (let i = 0; i < reason.length; i += 3) {
+    let word = 0
+    for (let k = Math.min(2, reason.length - 1 - i); k >= 0; k--) word = word * 65536 + reason.charCodeAt(i + k)
+    words.push(word)
+  }
+  return words
 }
 
 /** The state: `[blockedUntil, level, firstOffenceAt, offences, lastAt]` (see docs/penalty-box.md). */
@@ -94,21 +126,27 @@ export function penaltyBox(options: PenaltyBoxOptions): Policy {
     blocksMs,
     forgiveMs,
     setUntil: 0,
+    setReason: '',
   })
 }
 
 function make(name: string, id: string, within: Duration, shadow: boolean, params: PenaltyBoxParams): PenaltyBoxPolicy {
   const { after, withinMs, blocksMs, forgiveMs, setUntil } = params
   const s = [0, 0, 0, 0, 0]
+  /** The reason of the block by hand in `s` (numbers, see blockReasonOf); empty for none. */
+  let why: number[] = NO_REASON
+  const setWhy = setUntil === 0 ? NO_REASON : encodeReason(params.setReason)
 
   /** Reads `state` into `s` as it stands at `now`: an expired count or a forgiven record is gone. */
   const load = (state: PolicyState | undefined, now: number): void => {
     if (state === undefined) {
       s[UNTIL] = s[LEVEL] = s[FIRST] = s[COUNT] = s[LAST] = 0
+      why = NO_REASON
       return
     }
     const st = state as number[]
     for (let i = 0; i < 5; i++) s[i] = st[i]
+    why = st.length > 5 && st[UNTIL] > now ? st.slice(5) : NO_REASON
     if (s[LEVEL] > 0 && now >= Math.max(s[UNTIL], s[LAST]) + forgiveMs) s[LEVEL] = 0
     if (s[COUNT] > 0 && now >= s[FIRST] + withinMs) s[COUNT] = s[FIRST] = 0
   }
@@ -122,7 +160,7 @@ function make(name: string, id: string, within: Duration, shadow: boolean, param
       out.state = undefined
       out.ttlMs = 0
     } else {
-      out.state = s.slice()
+      out.state = why.length > 0 && s[UNTIL] > now ? [...s, ...why] : s.slice()
       out.ttlMs = end - now
     }
   }
@@ -159,6 +197,7 @@ function make(name: string, id: string, within: Duration, shadow: boolean, param
         s[LEVEL] = Math.min(s[LEVEL] + 1, blocksMs.length)
         s[UNTIL] = now + blocksMs[s[LEVEL] - 1]
         s[COUNT] = s[FIRST] = 0
+        why = NO_REASON
       }
     }
     save(now, out)
@@ -174,10 +213,13 @@ function make(name: string, id: string, within: Duration, shadow: boolean, param
   const charge = (state: PolicyState | undefined, _cost: number, now: number, out: StepOutcome): void => {
     load(state, now)
     if (setUntil !== 0) {
-      if (setUntil <= now) s[UNTIL] = s[LEVEL] = s[FIRST] = s[COUNT] = s[LAST] = 0
-      else {
+      if (setUntil <= now) {
+        s[UNTIL] = s[LEVEL] = s[FIRST] = s[COUNT] = s[LAST] = 0
+        why = NO_REASON
+      } else {
         s[UNTIL] = setUntil
         s[LAST] = now
+        why = setWhy
       }
     }
     save(now, out)
@@ -197,7 +239,8 @@ function make(name: string, id: string, within: Duration, shadow: boolean, param
     refund,
     charge,
     offence,
-    blocking: (until: number) => make(name, id, within, shadow, { ...params, setUntil: Math.max(1, until) }),
+    blocking: (until: number, reason = '') =>
+      make(name, id, within, shadow, { ...params, setUntil: Math.max(1, until), setReason: reason }),
     params: Object.freeze(params),
   })
   return policy

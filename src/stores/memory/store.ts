@@ -4,6 +4,7 @@ import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import { hasConcurrency, newOutcome } from '../../limiter/policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { policySlot } from '../policy-slot.js'
+import { blockReasonIn } from './block-reason.js'
 import { type Adjustment, Entries, type Value } from './entries.js'
 import { type MemoryStoreOptions, memoryStoreOptions } from './options.js'
 
@@ -79,7 +80,8 @@ export class MemoryStore implements Store {
       lease === undefined
         ? this.#decide(keys, policies, cost, now, charge, results)
         : this.#decideMany(keys, policies, cost, now, charge, results, lease)
-    return { allowed, now, results }
+    const reason = allowed ? undefined : blockReasonIn(this.#entries, keys, policies, now, results)
+    return reason === undefined ? { allowed, now, results } : { allowed, now, results, reason }
   }
 
   /**

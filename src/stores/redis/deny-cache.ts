@@ -12,6 +12,8 @@ interface Entry {
   /** The store's time of the denial. */
   readonly now: number
   readonly results: readonly number[]
+  /** The reason of the block by hand that denied, if any. */
+  readonly reason: string | undefined
   /** Redis keys of the request, to clear the entry when one of them is reset or refunded. */
   readonly keys: readonly string[]
 }
@@ -63,7 +65,8 @@ export class DenyCache {
     for (let i = 2; i < results.length; i += 3) {
       if (results[i] > 0) results[i] = Math.max(1, results[i] - elapsed)
     }
-    return { allowed: false, now: storeNow ?? entry.now + elapsed, results }
+    const now = storeNow ?? entry.now + elapsed
+    return entry.reason === undefined ? { allowed: false, now, results } : { allowed: false, now, results, reason: entry.reason }
   }
 
   /** Remembers a denial; `retryAfterMs` per check are in `results`. Never-admissible denials are not cached. */
@@ -82,7 +85,7 @@ export class DenyCache {
     }
     if (wait <= 0) return
     // Set first: replacing an entry disposes (and unindexes) the old one.
-    this.#entries.set(signature, { until: sentAt + wait, cost, sentAt, now: result.now, results, keys })
+    this.#entries.set(signature, { until: sentAt + wait, cost, sentAt, now: result.now, results, reason: result.reason, keys })
     // Indexed by each key (an entry's name holds its specs too), so that a refund, charge or reset of any of them forgets it.
     for (const key of keys) {
       let set = this.#byKey.get(key)

@@ -18,6 +18,8 @@ const LEASE_FOLLOWS = 32
 export const REPLY_LATE = -1
 /** A request's status in a reply: it failed (the error text follows), nothing of it was written. */
 export const STATUS_FAILED = -2
+/** A request's status in a reply: denied by a penalty box whose block has a reason, which follows the figures. */
+export const STATUS_DENIED_WITH_REASON = 2
 
 /** The figures a decided request gets back: remaining, resetAt, retryAfterMs per check (none for a reset). */
 export function figuresOf(call: Call): number {
@@ -103,12 +105,18 @@ export function decodeReply(reply: unknown, calls: readonly Call[]): DecodedRepl
       continue
     }
     const count = figuresOf(call)
-    if ((status !== 0 && status !== 1) || at + count > r.length) break
+    const reasoned = status === STATUS_DENIED_WITH_REASON
+    if ((status !== 0 && status !== 1 && !reasoned) || at + count + (reasoned ? 1 : 0) > r.length) break
     const results = r.slice(at, at + count) as number[]
     // Figures beyond 2^53 come as their digits (see the script's end): read them as a number.
     for (let i = 0; i < count; i++) if (typeof results[i] === 'string') results[i] = Number(results[i])
     at += count
-    answers[c] = { allowed: status === 1, now: call.now >= 0 ? call.now : redisNow, results }
+    const now = call.now >= 0 ? call.now : redisNow
+    if (reasoned) {
+      const reason = r[at++]
+      // A Buffer when the client returns buffers: its UTF-8 text (the limiter checks what it holds).
+      answers[c] = { allowed: false, now, results, reason: typeof reason === 'string' ? reason : String(reason) }
+    } else answers[c] = { allowed: status === 1, now, results }
   }
   return { redisNow, late: false, answers }
 }

@@ -8,25 +8,27 @@ import { createHash } from 'node:crypto'
  *
  * A change to this text is a change of the pinned SHA1 in test/stores/redis/script.test.ts: deliberate.
  */
-export const DECIDE_SCRIPT = `-- ratekeeper decide v4 (batched, shadow checks, penalty boxes)
+export const DECIDE_SCRIPT = `-- ratekeeper decide v5 (batched, shadow checks, penalty boxes, block reasons)
 -- One call decides a batch of requests, one after the other, each atomic and all-or-nothing.
 -- ARGV[1] deadline (Redis ms; -1 none): a batch Redis reaches later is refused whole.
 -- ARGV[2] extra TTL (ms) added to every key's TTL. ARGV[3] S, the number of specs; ARGV[4..3+S]
 -- the specs "kind:limit:a:b:c": 1 token bucket (limit:burst:ticksPerMs:tokenTicks), 2 fixed window
 -- (limit:windowMs), 3 calendar month (limit:0), 4 sliding window (limit:subMs:older),
--- 5 concurrency (limit:leaseMs:retryMs). A spec led by "s" is a shadow check: decided, never
+-- 5 concurrency (limit:leaseMs:retryMs), 6 penalty box (after:withinMs:forgiveMs:setUntil:blocks[:reason hex]). A spec led by "s" is a shadow check: decided, never
 -- denying, written only when every check of its request (shadow ones too) admits.
 -- Then per request: op (1 consume, 2 peek, 3 refund, 4 reset, 5 charge; +16: the caller's now
 -- follows the spec indexes; +32: the request's lease follows), cost, n, the spec index (1..S) of
 -- each of its n checks, [now], [chargedAt, charged (refund)], [lease (a decimal string, kept a string)].
 -- KEYS: the n state keys of each request, in request order.
 -- Returns {1, redisNow, then per request: status, ...}: status 1 admitted, 0 denied, each followed
--- by remaining, resetAt, retryAfterMs per check (reset: nothing); -2 failed, followed by the
+-- by remaining, resetAt, retryAfterMs per check (reset: nothing); 2 denied by a penalty box whose
+-- block was given a reason (limiter.block), the same figures, then the reason; -2 failed, followed by the
 -- error text (nothing of that request was written). {-1, redisNow}: the batch arrived after its
 -- deadline and nothing was read or written.
 -- States are binary (struct, little-endian): token bucket TAT as a double; fixed window index
 -- (double) and count (uint32; a double once a charge takes it past 2^32 - 1); sliding window
--- newest index (double) and counts (uint32 each; doubles and a trailing byte, past 2^32 - 1).
+-- newest index (double) and counts (uint32 each; doubles and a trailing byte, past 2^32 - 1); penalty
+-- box five doubles, then the reason of a block by hand (its bytes, while the block lasts).
 -- A concurrency limit is a sorted set: member = lease, score = its deadline (ms); expired =
 -- deadline <= now, removed whenever the set is written.
 local floor, ceil, tonumber, tostring, match, byte, sub = math.floor, math.ceil, tonumber, tostring, string.match, string.byte, string.sub
@@ -59,10 +61,11 @@ for j = 1, nspecs do
     specs[j] = { 5, tonumber(l), tonumber(d), tonumber(r) }
     hasCc = true
   elseif k == 6 then
-    local a, w, f, u, bl = match(s, '^6:(%d+):(%d+):(%d+):(%d+):([%d.]+)$')
+    local a, w, f, u, bl, why = match(s, '^6:(%d+):(%d+):(%d+):(%d+):([%d.]+):?(%x*)$')
     local blocks = {}                                            -- block lengths, ms, by repeat offence
     for b in string.gmatch(bl, '%d+') do blocks[#blocks + 1] = tonumber(b) end
-    specs[j] = { 6, tonumber(a), tonumber(w), tonumber(f), tonumber(u), blocks }
+    why = why:gsub('%x%x', function(h) return string.char(tonumber(h, 16)) end)  -- the reason of limiter.block ('' none)
+    specs[j] = { 6, tonumber(a), tonumber(w), tonumber(f), tonumber(u), blocks, why }
     hasPb = true
   else
     local l, w = match(s, '^%d:(%d+):(%d+)$')
@@ -413,22 +416,22 @@ end
 
 -- Decides cost for a check with numbers v (key and lease: a concurrency check). Returns retry, new state, remaining, resetAt.
 if hasPb then
-  pbLoad = function(raw, now, v)                                 -- the state as it stands at now
-    if not raw then return 0, 0, 0, 0, 0 end
+  pbLoad = function(raw, now, v)                                 -- the state as it stands at now, and the block's reason
+    if not raw then return 0, 0, 0, 0, 0, '' end
     local u, lv, fi, c, la = unpackState('<ddddd', raw)            -- until, level, first offence, offences, last
     local q = u > la and u or la                                   -- the quiet period runs from the later
     if lv > 0 and now >= q + v[4] then lv = 0 end                  -- forgiven
     if c > 0 and now >= fi + v[3] then c = 0; fi = 0 end           -- the offences' span is over
-    return u, lv, fi, c, la
+    return u, lv, fi, c, la, u > now and sub(raw, 41) or ''        -- a reason lasts as long as its block
   end
 
-  pbSave = function(now, v, u, lv, fi, c, la)                     -- the state and when it stops mattering
+  pbSave = function(now, v, u, lv, fi, c, la, why)                -- the state and when it stops mattering
     local e = u
     if c > 0 and fi + v[3] > e then e = fi + v[3] end
     local q = u > la and u or la
     if lv > 0 and q + v[4] > e then e = q + v[4] end
     if e <= now then return nil, now end                           -- nothing left: fresh
-    return pack('<ddddd', u, lv, fi, c, la), e
+    return pack('<ddddd', u, lv, fi, c, la) .. (u > now and why or ''), e
   end
 
   pbAnswer = function(cost, now, v, u, fi, c)                     -- retry, remaining, resetAt
@@ -439,14 +442,14 @@ if hasPb then
   end
 
   pbStep = function(raw, cost, now, v)
-    local u, lv, fi, c, la = pbLoad(raw, now, v)
-    local st, e = pbSave(now, v, u, lv, fi, c, la)
+    local u, lv, fi, c, la, why = pbLoad(raw, now, v)
+    local st, e = pbSave(now, v, u, lv, fi, c, la, why)
     local retry, rem, resetAt = pbAnswer(cost, now, v, u, fi, c)
-    return retry, st, rem, resetAt, e
+    return retry, st, rem, resetAt, e, why
   end
 
   pbOffence = function(raw, now, v)                              -- the request was denied by another policy
-    local u, lv, fi, c, la = pbLoad(raw, now, v)
+    local u, lv, fi, c, la, why = pbLoad(raw, now, v)
     if u <= now then                                             -- requests denied in the box are no offence
       if c == 0 then fi = now end
       c = c + 1; la = now
@@ -454,21 +457,21 @@ if hasPb then
         local blocks = v[6]
         lv = lv + 1
         if lv > #blocks then lv = #blocks end
-        u = now + blocks[lv]; c = 0; fi = 0
+        u = now + blocks[lv]; c = 0; fi = 0; why = ''             -- an earned block has no reason
       end
     end
-    local st, e = pbSave(now, v, u, lv, fi, c, la)
+    local st, e = pbSave(now, v, u, lv, fi, c, la, why)
     local retry, rem, resetAt = pbAnswer(1, now, v, u, fi, c)
     return retry, st, rem, resetAt, e
   end
 
   pbCharge = function(raw, now, v)                               -- limiter.block / unblock (v[5]: the block's end)
-    local u, lv, fi, c, la = pbLoad(raw, now, v)
+    local u, lv, fi, c, la, why = pbLoad(raw, now, v)
     if v[5] ~= 0 then
-      if v[5] <= now then u, lv, fi, c, la = 0, 0, 0, 0, 0       -- unblock: the record is forgotten
-      else u = v[5]; la = now end
+      if v[5] <= now then u, lv, fi, c, la, why = 0, 0, 0, 0, 0, ''  -- unblock: the record is forgotten
+      else u = v[5]; la = now; why = v[7] end                    -- the block and its reason ('' none)
     end
-    local st, e = pbSave(now, v, u, lv, fi, c, la)
+    local st, e = pbSave(now, v, u, lv, fi, c, la, why)
     local _, rem, resetAt = pbAnswer(0, now, v, u, fi, c)
     return st, rem, resetAt, e
   end
@@ -599,15 +602,18 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
   if n > 1 then raws = redis.call('MGET', unpack(KEYS, base + 1, base + n))         -- false for a sorted set (concurrency): read apart
   elseif specsOf[1][1] == 5 then raws = { false }                                    -- GET would fail on a sorted set
   else raws = { redis.call('GET', KEYS[base + 1]) } end
-  local states, ends, allowed, boxed, shadowsAdmit = {}, {}, true, false, true
+  local states, ends, allowed, boxed, shadowsAdmit, reason = {}, {}, true, false, true, nil
   for i = 1, n do
     local raw = raws[i]                                          -- false when absent
     if not raw then raw = nil; raws[i] = nil end
-    local retry, st, rem, resetAt, e = step(specsOf[i], raw, cost, now, KEYS[base + i], lease)
+    local retry, st, rem, resetAt, e, why = step(specsOf[i], raw, cost, now, KEYS[base + i], lease)
     states[i] = st; ends[i] = e                                  -- e: a penalty box's state lives until then
     out[s + 3 * i - 2] = rem; out[s + 3 * i - 1] = resetAt; out[s + 3 * i] = retry
     if retry ~= 0 then                                           -- a shadow check never denies
-      if shadows[i] then shadowsAdmit = false elseif specsOf[i][1] == 6 then boxed = true else allowed = false end
+      if shadows[i] then shadowsAdmit = false elseif specsOf[i][1] == 6 then
+        boxed = true
+        if not reason and why ~= '' then reason = why end        -- the first box that denies with a reason
+      else allowed = false end
     end
   end
   local offended = op == 1 and not allowed and cost > 0          -- denied by a policy other than a box: an offence
@@ -644,6 +650,7 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
       end
     end
   end
+  if reason and not allowed then out[s] = 2; out[o + 1] = reason; o = o + 1 end  -- denied in a box given a reason: it follows
 end
 
 local a, base, last = 4 + nspecs, 0, #ARGV                       -- a: the next argument; base: keys used

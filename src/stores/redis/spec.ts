@@ -24,7 +24,8 @@ export const SCRIPT_KIND = {
  * - fixed window `2:limit:windowMs`, calendar month `3:limit:0`
  * - sliding window `4:limit:subWindowMs:olderSubWindows`
  * - concurrency `5:limit:leaseMs:retryMs`
- * - penalty box `6:after:withinMs:forgiveMs:setUntil:block.block…` (block lengths in ms, `.`-separated)
+ * - penalty box `6:after:withinMs:forgiveMs:setUntil:block.block…[:reason]` (block lengths in ms,
+ *   `.`-separated; the reason of `limiter.block`, when given, as the hex of its UTF-8)
  */
 export function specOf(params: PolicyParams): string {
   switch (params.kind) {
@@ -39,6 +40,6 @@ export function specOf(params: PolicyParams): string {
     case 'concurrency':
       return `${SCRIPT_KIND.concurrency}:${params.limit}:${params.leaseMs}:${params.retryMs}`
     case 'penalty-box':
-      return `${SCRIPT_KIND.penaltyBox}:${params.after}:${params.withinMs}:${params.forgiveMs}:${params.setUntil}:${params.blocksMs.join('.')}`
+      return `${SCRIPT_KIND.penaltyBox}:${params.after}:${params.withinMs}:${params.forgiveMs}:${params.setUntil}:${params.blocksMs.join('.')}${params.setReason === '' ? '' : `:${Buffer.from(params.setReason).toString('hex')}`}`
   }
 }

@@ -1,4 +1,5 @@
 import { LOOK } from '../../../src/limiter/algorithms/concurrency.js'
+import { blockReasonOf } from '../../../src/limiter/algorithms/penalty-box.js'
 import { newOutcome, type Policy, type PolicyState, type StepOutcome } from '../../../src/limiter/policy.js'
 import type { StoreRefundRequest, StoreRequest, StoreResult } from '../../../src/limiter/store.js'
 
@@ -100,6 +101,12 @@ export class ReferenceStore {
         policies[i].step(states[i], 0, now, out)
       }
       results.push(out.remaining, out.resetAt, retry)
+    }
+    // The reason of the first box that denied with a block by hand (the state it decided on).
+    for (let i = 0; i < n && !allowed; i++) {
+      const reason =
+        policies[i].kind === 'penalty-box' && !policies[i].shadow && results[3 * i + 2] > 0 ? blockReasonOf(states[i], now) : undefined
+      if (reason !== undefined) return { allowed, now, results, reason }
     }
     return { allowed, now, results }
   }

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '4a0dc22696b34ea7b2d1fbe09081a421d407149f',
+  decide: '5bb9204c93afe936abf17ffdd2a0c889972bbe49',
 }
 
 describe('Lua scripts', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { expect } from 'vitest'
 import { concurrency, fixedWindow, type Policy, slidingWindow, tokenBucket } from '../../../src/index.js'
-import { penaltyBox } from '../../../src/limiter/algorithms/penalty-box.js'
+import { type PenaltyBoxPolicy, penaltyBox } from '../../../src/limiter/algorithms/penalty-box.js'
 import type { Store, StoreResult } from '../../../src/limiter/store.js'
 
 /** One check of a request: policy index and which subject it applies to. */
@@ -11,8 +11,12 @@ export interface TraceCheck {
 }
 
 export interface TraceOp {
-  /** `release`: a refund of the concurrency checks alone, with the lease (what `limiter.release` sends). */
-  readonly kind: 'consume' | 'peek' | 'refund' | 'reset' | 'release' | 'charge'
+  /**
+   * `release`: a refund of the concurrency checks alone, with the lease (what `limiter.release` sends).
+   * `block`: what `limiter.block` sends: a charge of the penalty boxes alone, blocking until now +
+   * `chargedAgo` (not after now: an unblock), with one of `REASONS` (by `lease`).
+   */
+  readonly kind: 'consume' | 'peek' | 'refund' | 'reset' | 'release' | 'charge' | 'block'
   /** Time step before the op, ms (negative now and then: a clock that ran backwards). */
   readonly dt: number
   readonly cost: number
@@ -184,6 +188,14 @@ export function traceArb(maxOps: number): fc.Arbitrary<Trace> {
     )
 }
 
+/** Block reasons of `block` ops: none, short, with JSON's special characters, non-ASCII, the longest. */
+const REASONS = ['', 'fraud', 'say "why" \\ here', 'Sperre – 封锁 🚫', 'x'.repeat(128)]
+
+/** The ops of penalty-box traces: those of every trace, and blocks by hand. */
+const pbOpArb = opArb.chain((op) =>
+  fc.oneof({ weight: 6, arbitrary: fc.constant(op) }, { weight: 1, arbitrary: fc.constant({ ...op, kind: 'block' as const }) }),
+)
+
 /**
  * Traces around a penalty box: a box (in shadow now and then) beside 1-2 rate policies that deny
  * often, so that offences, blocks, escalation and forgiveness all happen.
@@ -198,7 +210,7 @@ export function penaltyBoxTraceArb(maxOps: number): fc.Arbitrary<Trace> {
       subjects: fc.integer({ min: 1, max: 2 }),
       start: startArb,
       leases: leasesArb,
-      ops: fc.array(opArb, { minLength: 1, maxLength: maxOps }),
+      ops: fc.array(pbOpArb, { minLength: 1, maxLength: maxOps }),
     })
     .chain(({ box, boxShadow, rates, ...t }) => {
       const specs = [boxShadow ? { ...box, shadow: true } : box, ...rates]
@@ -281,9 +293,19 @@ export async function replayTrace(trace: Trace, stores: Record<string, Store>, s
     }
     // A lease never taken (an unknown one) is past the end of the trace's leases.
     const lease = trace.leases[op.lease] ?? 424_242_424_242 + op.lease
+    if (op.kind === 'block') {
+      const boxed = trace.checks.filter((c) => policies[c.policy].kind === 'penalty-box')
+      if (boxed.length > 0) checks = boxed
+    }
+    const reason = REASONS[op.lease % REASONS.length]
     const request = {
       keys: checks.map((c) => subjects[c.subject]),
-      policies: checks.map((c) => policies[c.policy]),
+      policies: checks.map((c) => {
+        const policy = policies[c.policy]
+        return op.kind === 'block' && policy.kind === 'penalty-box'
+          ? (policy as PenaltyBoxPolicy).blocking(now + op.chargedAgo, reason)
+          : policy
+      }),
       // Huge costs are settled debts: only a charge takes them (a consume of them is a plain denial).
       cost: op.cost > 1_000_000 && op.kind !== 'charge' ? op.cost % 15 : op.cost,
       now,
@@ -296,7 +318,7 @@ export async function replayTrace(trace: Trace, stores: Record<string, Store>, s
       else if (op.kind === 'peek') answers[name] = await store.peek(request)
       else if (op.kind === 'refund' || op.kind === 'release')
         answers[name] = await store.refund({ ...request, chargedAt: now - op.chargedAgo })
-      else if (op.kind === 'charge') {
+      else if (op.kind === 'charge' || op.kind === 'block') {
         if (store.charge === undefined) throw new Error(`${name} has no charge()`)
         answers[name] = await store.charge(request)
       } else {
