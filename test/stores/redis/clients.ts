@@ -69,8 +69,12 @@ function nodeRedis(raw: unknown): StoreClient {
     client: raw as NodeRedisClient,
     ready,
     close: () => {
-      if (typeof c.destroy === 'function') c.destroy()
-      else c.disconnect?.().catch(() => {})
+      try {
+        if (typeof c.destroy === 'function') c.destroy()
+        else c.disconnect?.().catch(() => {})
+      } catch {
+        // Closed already.
+      }
     },
   }
 }
