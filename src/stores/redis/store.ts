@@ -88,7 +88,9 @@ export class RedisStore implements Store {
 
   attach(events: StoreEvents): void {
     this.#events = events
-    if (this.#clientWarning !== '') events.warn?.({ code: 'RK_REDIS_CLIENT', message: this.#clientWarning })
+    // On the next tick: the limiter attaching, and the listeners added right after it, hear it.
+    const message = this.#clientWarning
+    if (message !== '') process.nextTick(() => events.warn?.({ code: 'RK_REDIS_CLIENT', message }))
   }
 
   /** Denials held by the deny cache (0 when it is off). */
