@@ -2,7 +2,7 @@
 // createCluster 4, 5 and 6), on a 3-master cluster of redis-server processes this suite starts:
 // the conformance traces on many hash tags (so every master), a key and its team decided in one
 // slot all or nothing, the script reloaded on every master after SCRIPT FLUSH (NOSCRIPT), every
-// key with a TTL. (ioredis 5 and 6 run the full Cluster suites: cluster.test.ts and
+// key with a TTL, and a frozen master failing only its own slots (the others decide on). (ioredis 5 and 6 run the full Cluster suites: cluster.test.ts and
 // cluster-failover.test.ts.)
 
 import fc from 'fast-check'
@@ -10,6 +10,8 @@ import { Cluster } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, MemoryStore, tokenBucket } from '../../../src/index.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
+import { keyHead } from '../../../src/stores/redis/keys.js'
+import { keySlot } from '../../../src/stores/redis/slots.js'
 import { banner } from '../../helpers/redis.js'
 import { hasRedisServer, type RedisCluster, startCluster } from '../../helpers/redis-servers.js'
 import { ready, STORE_CLIENTS, type StoreClient } from './clients.js'
@@ -92,6 +94,43 @@ describe.runIf(available)('RedisStore on Redis Cluster, other client libraries',
       const last = await limiter.consume(`u2-${team}`, { layers })
       expect(last.reason).toBe('limited')
       expect(last.violated).toEqual(['team-day'])
+      store.close()
+    })
+
+    it('fails only the slots of a frozen master, each call by its deadline, and recovers when it resumes', async () => {
+      const TIMEOUT_MS = 100
+      const store = new RedisStore({ client: handle.client, prefix, timeoutMs: TIMEOUT_MS })
+      const limiter = createLimiter({ store, policies: [tokenBucket({ name: 'tb', limit: 1000, window: '1h' })], onStoreError: 'deny' })
+      const warnings: string[] = []
+      limiter.on('warn', (w) => warnings.push(w.code))
+      const subjects = Array.from({ length: 30 }, (_, i) => `frz${i}-${Math.random()}`)
+      const masterOf = (subject: string) => (admin.slots[keySlot(keyHead(prefix, subject))] ?? [])[0]
+      const victim = masterOf(subjects[0])
+      const server = cluster.nodes.find((n) => victim === `127.0.0.1:${n.port}`)
+      if (server === undefined) throw new Error(`no server for ${victim}`)
+      const onVictim = new Set(subjects.filter((s) => masterOf(s) === victim))
+      expect(onVictim.size).toBeLessThan(subjects.length)
+      for (const d of await Promise.all(subjects.map((s) => limiter.consume(s)))) expect(d.reason).toBe('ok')
+
+      server.pause()
+      try {
+        for (let round = 0; round < 5; round++) {
+          const started = performance.now()
+          const decisions = await Promise.all(subjects.map((s) => limiter.consume(s)))
+          expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + 400)
+          expect(decisions.map((d) => d.reason)).toEqual(subjects.map((s) => (onVictim.has(s) ? 'store-error' : 'ok')))
+        }
+      } finally {
+        server.resume()
+      }
+      const until = performance.now() + 5000
+      for (;;) {
+        const decisions = await Promise.all(subjects.map((s) => limiter.consume(s)))
+        if (decisions.every((d) => d.reason === 'ok')) break
+        if (performance.now() > until) throw new Error('the frozen master never served its slots again')
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      expect(warnings[0]).toBe('RK_REDIS_CONNECTION')
       store.close()
     })
   })
