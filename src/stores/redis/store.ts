@@ -42,6 +42,7 @@ export class RedisStore implements Store {
   readonly extraTtlMs: number
   /** Replicas that must acknowledge a decision's writes before it is answered (`WAIT`). */
   readonly replicas: number
+  /** The client as the store talks to it: yours as given, or a node-redis client wrapped into a {@link RedisClient}. */
   readonly client: RedisClient
   readonly #transport: ScriptTransport
   readonly #deadlines: DeadlineQueue<Call>
