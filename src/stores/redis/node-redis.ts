@@ -9,7 +9,13 @@ import type { RedisClient } from './client.js'
 interface NodeRedisSingle {
   readonly isReady: boolean
   readonly isOpen: boolean
-  readonly options?: { readonly disableOfflineQueue?: unknown; readonly socket?: { readonly reconnectStrategy?: unknown } }
+  readonly options?: {
+    readonly disableOfflineQueue?: unknown
+    readonly legacyMode?: unknown
+    readonly socket?: { readonly reconnectStrategy?: unknown }
+  }
+  /** node-redis 4 in `legacyMode`: the promise-returning commands. */
+  readonly v4?: { sendCommand(args: string[]): Promise<unknown> }
   sendCommand(args: string[]): Promise<unknown>
   on(event: string, listener: (...args: unknown[]) => void): unknown
 }
@@ -62,10 +68,13 @@ function statusOf(ready: boolean, open: boolean, everReady: boolean): string {
  */
 class NodeRedisSingleClient implements RedisClient {
   readonly raw: NodeRedisSingle
+  /** What sends the commands: the client, or its `v4` commands in node-redis 4's `legacyMode` (callbacks otherwise). */
+  readonly #sender: { sendCommand(args: string[]): Promise<unknown> }
   #everReady: boolean
 
   constructor(raw: NodeRedisSingle) {
     this.raw = raw
+    this.#sender = raw.options?.legacyMode === true && raw.v4 !== undefined ? raw.v4 : raw
     this.#everReady = raw.isReady
     raw.on('ready', () => {
       this.#everReady = true
@@ -78,11 +87,11 @@ class NodeRedisSingleClient implements RedisClient {
   }
 
   evalsha(...args: (string | number)[]): Promise<unknown> {
-    return this.raw.sendCommand(texts(args, 0, ['EVALSHA']))
+    return this.#sender.sendCommand(texts(args, 0, ['EVALSHA']))
   }
 
   eval(...args: (string | number)[]): Promise<unknown> {
-    return this.raw.sendCommand(texts(args, 0, ['EVAL']))
+    return this.#sender.sendCommand(texts(args, 0, ['EVAL']))
   }
 
   on(event: 'error' | 'ready' | 'node error', listener: (...args: unknown[]) => void): unknown {
