@@ -9,7 +9,7 @@ import { renderReport, renderSection } from './report.js'
 import type { BenchModule } from './types.js'
 
 /** Every section, in report order: bench/<name>.ts exporting `run` (see bench/types.ts). */
-const SECTIONS = ['memory', 'lists', 'redis', 'http', 'instructions'] as const
+const SECTIONS = ['memory', 'lists', 'redis', 'redis-clients', 'http', 'instructions'] as const
 /** Sections that run only when named: `instructions` needs valgrind and about ten minutes. */
 const ON_REQUEST: readonly string[] = ['instructions']
 

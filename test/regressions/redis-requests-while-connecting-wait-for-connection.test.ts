@@ -8,7 +8,7 @@ import { createLimiter, StoreError, tokenBucket } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { banner } from '../helpers/redis.js'
 import { freePort, hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'
-import { IOREDIS } from '../stores/redis/clients.js'
+import { IOREDIS, STORE_CLIENTS } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
 // Wall-clock bounds tell "settled by the deadline" from "hung until the client gave up" (10 s or
@@ -90,6 +90,44 @@ describe.runIf(available)('RedisStore requests made while the client connects', 
         store.close()
       } finally {
         client.disconnect()
+      }
+    })
+  })
+
+  // node-redis: `connect()` called and not awaited (a common start-up), the store made at once.
+  describe.each(STORE_CLIENTS.filter((library) => library.name.startsWith('node-redis')))('$name', (library) => {
+    const policies = [tokenBucket({ name: 'pm', limit: 5, window: '1m' })]
+
+    it('are decided by Redis', async () => {
+      const made = library.single(server.url, { reconnectMs: 50 })
+      try {
+        const store = new RedisStore({ client: made.client, timeoutMs: 1000, prefix: `rkt-connecting-nr-${process.pid}-${Date.now()}` })
+        const limiter = createLimiter({ store, policies })
+        expect(store.client.status).not.toBe('ready')
+        const decisions = await Promise.all([limiter.consume('a'), limiter.consume('a'), limiter.consume('b')])
+        expect(decisions.map((d) => d.reason)).toEqual(['ok', 'ok', 'ok'])
+        expect(decisions.map((d) => d.remaining)).toEqual([4, 3, 4])
+        store.close()
+      } finally {
+        made.close()
+      }
+    })
+
+    it('fail fast once a connection attempt has failed (Redis down at start-up)', async () => {
+      const made = library.single(`redis://127.0.0.1:${await freePort()}`, { reconnectMs: 50 })
+      try {
+        const store = new RedisStore({ client: made.client, timeoutMs: 5000 })
+        const limiter = createLimiter({ store, policies })
+        limiter.on('warn', () => {})
+        const first = performance.now()
+        expect((await limiter.consume('k')).reason).toBe('store-error')
+        expect(performance.now() - first).toBeLessThan(1000)
+        const started = performance.now()
+        for (let i = 0; i < 5; i++) expect((await limiter.consume('k')).reason).toBe('store-error')
+        expect(performance.now() - started).toBeLessThan(SLACK_MS)
+        store.close()
+      } finally {
+        made.close()
       }
     })
   })

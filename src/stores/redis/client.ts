@@ -8,16 +8,37 @@
 export function noop(): void {}
 
 /**
- * The part of an ioredis client (v5 or v6, `Redis` or `Cluster`) that the store uses. Declared
- * structurally so that either major version's classes fit.
+ * What the store needs of a Redis client: the interface an ioredis or iovalkey client (`Redis` or
+ * `Cluster`) has as it is, which the store wraps a node-redis client into, and which an adapter
+ * for any other client implements (docs/redis.md, "Another client").
+ *
+ * - `evalsha` and `eval` take Redis's own arguments, `[sha1 or script, numKeys, ...keys, ...argv]`
+ *   (numbers among them are sent as their decimal text), and resolve with the reply in RESP2
+ *   shape (arrays, integers, strings, `null`). They send the command now, never queue it for
+ *   later; `EVAL` also loads the script (no separate `SCRIPT LOAD` is needed).
+ * - An error that Redis replied with has `name` `'ReplyError'` (as ioredis's) and Redis's text as
+ *   its message (`NOSCRIPT …`, `CLUSTERDOWN …`); any other rejection means the connection failed.
+ * - `status` is `'ready'` while commands can go; `'wait'`, `'connecting'` or `'connect'` while the
+ *   first connection is being made (calls wait for it, within their deadline); anything else
+ *   (`'reconnecting'`, `'end'`…) makes calls fail at once.
+ * - `on('error')` hears each failed connection, `on('ready')` each new connection.
+ * - On a cluster: `isCluster: true`; the call goes to the master of its first key's slot, and
+ *   `masterOf(slot)` (`host:port`) lets the store tell one node's failure from another's.
  */
 export interface RedisClient {
-  /** ioredis connection status. The store sends commands only when it is `'ready'`. */
+  /** Connection status (ioredis's values). The store sends commands only when it is `'ready'`. */
   readonly status: string
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   on(event: 'error' | 'ready' | 'node error', listener: (...args: unknown[]) => void): unknown
+  /** Called by the store when `status` is `'wait'` (a client that connects on demand). */
   connect?(): Promise<void>
+  /** A Redis Cluster client. */
+  readonly isCluster?: boolean
+  /** On a cluster: the master serving `slot`, as `host:port` ('' when unknown). */
+  masterOf?(slot: number): string
+  /** On a cluster: every master serving a slot now, as `host:port`. */
+  masters?(): Set<string>
 }
 
 /** `evalsha` or `eval`, called with the client as `this`. */
@@ -30,7 +51,7 @@ export interface PipelineClient {
 
 /** The client is a Redis Cluster. */
 export function isCluster(client: RedisClient): boolean {
-  return (client as { isCluster?: unknown }).isCluster === true
+  return client.isCluster === true
 }
 
 /** A Cluster's slot table as ioredis keeps it: per slot, its master's `host:port` first. */
@@ -41,11 +62,13 @@ function slotTable(client: RedisClient): readonly (readonly string[] | undefined
 /** The master that serves `slot` (`host:port`), or '' when unknown or on a single node (`slot` -1). */
 export function masterOf(client: RedisClient, slot: number): string {
   if (slot < 0) return ''
+  if (client.masterOf !== undefined) return client.masterOf(slot)
   return slotTable(client)?.[slot]?.[0] ?? ''
 }
 
 /** The masters that serve a slot now, or `undefined` when the client keeps no slot table. */
 export function mastersOf(client: RedisClient): Set<string> | undefined {
+  if (client.masters !== undefined) return client.masters()
   const slots = slotTable(client)
   if (slots === undefined) return undefined
   const masters = new Set<string>()
@@ -156,9 +179,17 @@ export function unwatch(client: RedisClient, listener: ClientListener): void {
 
 // ---- errors ----
 
-/** An error Redis replied with (the server ran the command and refused it). */
+/**
+ * An error Redis replied with (the server ran the command and refused it): named `ReplyError`
+ * (ioredis, iovalkey, adapters), or of node-redis's `ErrorReply` classes (which keep the name `Error`).
+ */
 export function isReplyError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError'
+  if (!(error instanceof Error)) return false
+  if (error.name === 'ReplyError') return true
+  for (let proto = Object.getPrototypeOf(error); proto !== null && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
+    if ((proto as { constructor?: { name?: unknown } }).constructor?.name === 'ErrorReply') return true
+  }
+  return false
 }
 
 /**

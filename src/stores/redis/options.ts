@@ -1,9 +1,20 @@
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../../limiter/errors.js'
 import type { RedisClient } from './client.js'
 import { checkPrefix } from './keys.js'
+import { isNodeRedis, wrapNodeRedis } from './node-redis.js'
 
 /** Which clock decides: Redis `TIME` (one clock for every app server) or the limiter's `now`. */
 export type RedisClock = 'redis' | 'caller'
+
+/**
+ * A node-redis client (the `redis` package, v4, v5 or v6): `createClient(…)` or
+ * `createCluster(…)`, connected (`await client.connect()`). The store wraps it into a
+ * {@link RedisClient}.
+ */
+export interface NodeRedisClient {
+  readonly isOpen: boolean
+  sendCommand(...args: never[]): Promise<unknown>
+}
 
 /** Options of the deny cache. */
 export interface DenyCacheOptions {
@@ -16,8 +27,12 @@ export interface DenyCacheOptions {
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
-  /** An ioredis client (v5 or v6), single node (`new Redis(url)`) or `new Redis.Cluster(nodes)`. Stays yours: `close()` doesn't quit it. */
-  client: RedisClient
+  /**
+   * The Redis client, which stays yours (`close()` doesn't quit it): ioredis 5 or 6 or iovalkey
+   * (`new Redis(url)`, `new Redis.Cluster(nodes)`), node-redis 4, 5 or 6 (`createClient`,
+   * `createCluster`, connected), or an adapter for any other client ({@link RedisClient}).
+   */
+  client: RedisClient | NodeRedisClient
   /**
    * Start of every key: `<prefix>:{<tag>}:…`. Letters, digits and `_ . : / -`.
    * @default 'rk'
@@ -77,6 +92,7 @@ const DENY_CACHE_OPTIONS: { readonly [K in keyof Required<DenyCacheOptions>]: tr
  */
 const OPTIONS = {
   client: (value: unknown): RedisClient => {
+    if (isNodeRedis(value)) return wrapNodeRedis(value)
     const client = value as RedisClient | null
     if (
       typeof client !== 'object' ||
@@ -86,7 +102,12 @@ const OPTIONS = {
       typeof client.status !== 'string' ||
       typeof client.on !== 'function'
     ) {
-      invalid(WHERE, 'client', 'must be an ioredis client (new Redis(...) or new Redis.Cluster(...), ioredis 5 or 6)', value)
+      invalid(
+        WHERE,
+        'client',
+        'must be an ioredis or iovalkey client (new Redis(...), new Cluster(...)), a node-redis client (createClient(...), createCluster(...)), or an adapter with status, evalsha, eval and on (see RedisClient)',
+        value,
+      )
     }
     return client
   },
@@ -130,7 +151,7 @@ export function resolveOptions(options: RedisStoreOptions): RedisStoreSettings {
   const resolved = settings as RedisStoreSettings
   // Checked once every option is valid: which client `replicas` needs.
   if (resolved.replicas > 0 && typeof (resolved.client as { pipeline?: unknown }).pipeline !== 'function') {
-    invalid(WHERE, 'client', 'must have pipeline() when replicas > 0 (an ioredis client)', resolved.client)
+    invalid(WHERE, 'client', 'must have pipeline() when replicas > 0 (an ioredis or iovalkey client)', resolved.client)
   }
   return resolved
 }

@@ -8,6 +8,7 @@ import { DeadlineQueue } from './deadlines.js'
 import { DenyCache, denySignatureOf, signatureOf } from './deny-cache.js'
 import * as fail from './failures.js'
 import { Health, type NodeState } from './health.js'
+import { nodeRedisWarning } from './node-redis.js'
 import { type RedisClock, type RedisStoreOptions, resolveOptions } from './options.js'
 import { decodeReply, encodeBatch, mayWrite, wrote } from './protocol.js'
 import { checkArguments, checksOf } from './request.js'
@@ -16,7 +17,7 @@ import { OP, type Op } from './spec.js'
 import { type ScriptHandlers, ScriptTransport } from './transport.js'
 
 /**
- * Keeps limiter state in Redis (ioredis v5 or v6, single node or Cluster).
+ * Keeps limiter state in Redis (ioredis 5 or 6, iovalkey, node-redis 4, 5 or 6; single node or Cluster).
  *
  * - One round trip per decision, whatever the number of policies: a Lua script (the twin of each
  *   policy's TypeScript step function) reads, decides and writes every check atomically. Requests
@@ -41,6 +42,7 @@ export class RedisStore implements Store {
   readonly extraTtlMs: number
   /** Replicas that must acknowledge a decision's writes before it is answered (`WAIT`). */
   readonly replicas: number
+  /** The client as the store talks to it: yours as given, or a node-redis client wrapped into a {@link RedisClient}. */
   readonly client: RedisClient
   readonly #transport: ScriptTransport
   readonly #deadlines: DeadlineQueue<Call>
@@ -55,6 +57,8 @@ export class RedisStore implements Store {
   /** Bumped by every reset and refund: denials that were in flight meanwhile are not cached. */
   #invalidations = 0
   readonly #connection = new ConnectionWait()
+  /** What the client's settings would break, told to the limiter when it attaches ('' when nothing). */
+  readonly #clientWarning: string
 
   constructor(options: RedisStoreOptions) {
     const settings = resolveOptions(options)
@@ -66,6 +70,7 @@ export class RedisStore implements Store {
     this.replicas = settings.replicas
     this.#denied = settings.denyCache === undefined ? undefined : new DenyCache(settings.denyCache)
     this.#cluster = isCluster(this.client)
+    this.#clientWarning = nodeRedisWarning(this.client)
     this.#transport = new ScriptTransport(this.client, this.replicas)
     this.#health = new Health(this.client, this.#cluster, this.timeoutMs, (warning) => this.#events?.warn?.(warning))
     this.#deadlines = new DeadlineQueue<Call>((call) => {
@@ -84,6 +89,9 @@ export class RedisStore implements Store {
 
   attach(events: StoreEvents): void {
     this.#events = events
+    // On the next tick: the limiter attaching, and the listeners added right after it, hear it.
+    const message = this.#clientWarning
+    if (message !== '') process.nextTick(() => events.warn?.({ code: 'RK_REDIS_CLIENT', message }))
   }
 
   /** Denials held by the deny cache (0 when it is off). */

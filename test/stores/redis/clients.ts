@@ -1,6 +1,10 @@
 import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis'
 import { Cluster as Cluster6, Redis as Redis6 } from 'ioredis6'
-import type { RedisClient } from '../../../src/stores/redis/index.js'
+import { Valkey, Cluster as ValkeyCluster } from 'iovalkey'
+import { createClient as createClient6, createCluster as createCluster6 } from 'redis'
+import { createClient as createClient4, createCluster as createCluster4 } from 'redis4'
+import { createClient as createClient5, createCluster as createCluster5 } from 'redis5'
+import type { NodeRedisClient, RedisClient } from '../../../src/stores/redis/index.js'
 
 /** The ioredis major versions the store supports; suites run once per version. */
 export const IOREDIS = [
@@ -30,3 +34,97 @@ export async function ready(client: { status: string; once(event: string, listen
   if (client.status === 'ready') return
   await new Promise<void>((resolve) => client.once('ready', resolve))
 }
+
+/** A client made for a store, whatever its library: what to hand the store, when it is ready, how to close it. */
+export interface StoreClient {
+  /** What `new RedisStore({ client })` takes. */
+  readonly client: RedisClient | NodeRedisClient
+  /** Resolves once the client is connected. */
+  readonly ready: Promise<void>
+  close(): void
+}
+
+/** How a suite wants its client: reconnect every `reconnectMs` (the library's default when undefined). */
+export interface StoreClientOptions {
+  reconnectMs?: number
+}
+
+type NodeRedisLike = {
+  isReady: boolean
+  on(event: string, listener: (...args: unknown[]) => void): unknown
+  connect(): Promise<unknown>
+  destroy?(): void
+  disconnect?(): Promise<void>
+}
+
+/** A node-redis client or cluster, connecting; errors go to a listener (node-redis throws them otherwise). */
+function nodeRedis(raw: unknown): StoreClient {
+  const c = raw as NodeRedisLike
+  c.on('error', () => {})
+  const ready = c.connect().then(
+    () => undefined,
+    () => new Promise<void>((resolve) => c.on('ready', () => resolve())),
+  )
+  return {
+    client: raw as NodeRedisClient,
+    ready,
+    close: () => {
+      try {
+        if (typeof c.destroy === 'function') c.destroy()
+        else c.disconnect?.().catch(() => {})
+      } catch {
+        // Closed already.
+      }
+    },
+  }
+}
+
+function ioredisLike(client: RedisClient & { disconnect(): void; once(event: string, listener: () => void): unknown }): StoreClient {
+  return { client, ready: ready(client), close: () => client.disconnect() }
+}
+
+const reconnect = (ms: number | undefined) => (ms === undefined ? {} : { retryStrategy: () => ms })
+const nodeReconnect = (ms: number | undefined) => (ms === undefined ? {} : { reconnectStrategy: () => ms })
+const nodeRedisCluster = (make: (options: never) => unknown, nodes: readonly { host: string; port: number }[]) =>
+  nodeRedis(make({ rootNodes: nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })) } as never))
+
+/**
+ * Every client library the store takes; suites that run per client iterate this list. `cluster`
+ * is there for the libraries whose cluster client the store supports.
+ */
+export const STORE_CLIENTS: readonly {
+  name: string
+  single(url: string, options?: StoreClientOptions): StoreClient
+  cluster(nodes: readonly { host: string; port: number }[]): StoreClient
+}[] = [
+  {
+    name: 'ioredis 5',
+    single: (url, o = {}) => ioredisLike(new Redis5(url, reconnect(o.reconnectMs))),
+    cluster: (nodes) => ioredisLike(new Cluster5([...nodes])),
+  },
+  {
+    name: 'ioredis 6',
+    single: (url, o = {}) => ioredisLike(new Redis6(url, reconnect(o.reconnectMs))),
+    cluster: (nodes) => ioredisLike(new Cluster6([...nodes])),
+  },
+  {
+    name: 'iovalkey',
+    single: (url, o = {}) => ioredisLike(new Valkey(url, reconnect(o.reconnectMs)) as never),
+    cluster: (nodes) => ioredisLike(new ValkeyCluster([...nodes]) as never),
+  },
+  {
+    name: 'node-redis 4',
+    single: (url, o = {}) => nodeRedis(createClient4({ url, socket: nodeReconnect(o.reconnectMs) })),
+    cluster: (nodes) => nodeRedisCluster(createCluster4 as never, nodes),
+  },
+  {
+    name: 'node-redis 5',
+    single: (url, o = {}) => nodeRedis(createClient5({ url, socket: nodeReconnect(o.reconnectMs) })),
+    cluster: (nodes) => nodeRedisCluster(createCluster5 as never, nodes),
+  },
+  {
+    name: 'node-redis 6',
+    single: (url, o = {}) => nodeRedis(createClient6({ url, socket: nodeReconnect(o.reconnectMs) })),
+    cluster: (nodes) => nodeRedisCluster(createCluster6 as never, nodes),
+  },
+]

@@ -3,12 +3,13 @@
 // call settles by its deadline with a StoreError code, the limiter applies onStoreError, nothing
 // is written late, nothing is unhandled, and counting resumes within about a second.
 
+import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLimiter, type Decision, fixedWindow, type Limiter, StoreError, tokenBucket } from '../../../src/index.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
 import { banner } from '../../helpers/redis.js'
 import { freePort, hasRedisServer, type RedisServer, startRedisServer } from '../../helpers/redis-servers.js'
-import { IOREDIS, ready } from './clients.js'
+import { IOREDIS, ready, STORE_CLIENTS, type StoreClient } from './clients.js'
 
 const TIMEOUT_MS = 100
 /** Generous: the machine is shared, the assertion is "bounded", not "fast". */
@@ -66,14 +67,30 @@ describe.runIf(available)('RedisStore failure modes', () => {
 
   // Each version with ioredis's defaults, and with auto-pipelining on (the store then sends its
   // script calls to sendCommand itself, past the pipeline, for the ioredis it resolves).
-  const CLIENTS = IOREDIS.flatMap((version) => [
-    { ...version, label: version.name, options: {} },
-    { ...version, label: `${version.name}, auto-pipelining`, options: { enableAutoPipelining: true } },
-  ])
+  // The other libraries with their defaults too, except a quick reconnect (node-redis: its
+  // offline queue on, so a call queued while it reconnects would go out late if the store let it).
+  const CLIENTS: { label: string; make: (url: string) => StoreClient }[] = [
+    ...IOREDIS.flatMap((version) =>
+      [
+        { label: version.name, options: {} },
+        { label: `${version.name}, auto-pipelining`, options: { enableAutoPipelining: true } },
+      ].map(({ label, options }) => ({
+        label,
+        make: (url: string): StoreClient => {
+          const c = version.single(url, { ...options, retryStrategy: () => 50 })
+          return { client: c, ready: ready(c), close: () => c.disconnect() }
+        },
+      })),
+    ),
+    ...STORE_CLIENTS.filter((library) => !library.name.startsWith('ioredis')).map((library) => ({
+      label: library.name,
+      make: (url: string) => library.single(url, { reconnectMs: 50 }),
+    })),
+  ]
 
   describe.each(CLIENTS)('$label', (version) => {
     let server: RedisServer
-    let client: ReturnType<typeof version.single>
+    let handle: StoreClient
     const stores: RedisStore[] = []
     const warnings: { code: string }[] = []
     const storeErrors: unknown[] = []
@@ -83,7 +100,7 @@ describe.runIf(available)('RedisStore failure modes', () => {
       onStoreError: 'allow' | 'deny' | 'fallback' = 'allow',
       policies = [tokenBucket({ limit: 1_000_000, window: '1h' })],
     ) => {
-      const store = new RedisStore({ client, timeoutMs: TIMEOUT_MS })
+      const store = new RedisStore({ client: handle.client, timeoutMs: TIMEOUT_MS })
       stores.push(store)
       const created = createLimiter({ store, policies, onStoreError })
       created.on('warn', (w) => warnings.push(w))
@@ -94,23 +111,23 @@ describe.runIf(available)('RedisStore failure modes', () => {
     beforeEach(async () => {
       server = await startRedisServer()
       // Defaults (offline queue on, 20 retries per request) except a quick reconnect.
-      client = version.single(server.url, { ...version.options, retryStrategy: () => 50 })
-      await ready(client)
+      handle = version.make(server.url)
+      await handle.ready
       warnings.length = 0
       storeErrors.length = 0
     })
 
     afterEach(async () => {
       for (const s of stores.splice(0)) s.close()
-      client.disconnect()
+      handle.close()
       await server.stop()
     })
 
     it('fails fast while Redis is down at start-up, applies onStoreError, and recovers when it comes up', async () => {
       const port = await freePort()
-      const down = version.single(`redis://127.0.0.1:${port}`, { ...version.options, retryStrategy: () => 50 })
+      const down = version.make(`redis://127.0.0.1:${port}`)
       try {
-        const store = new RedisStore({ client: down, timeoutMs: TIMEOUT_MS })
+        const store = new RedisStore({ client: down.client, timeoutMs: TIMEOUT_MS })
         stores.push(store)
         const policies = [tokenBucket({ name: 'pm', limit: 2, window: '1m' })]
         const make = (mode: 'allow' | 'deny' | 'fallback') => {
@@ -143,11 +160,11 @@ describe.runIf(available)('RedisStore failure modes', () => {
           expect(took).toBeLessThan(RECOVERY_MS)
           expect(warnings.filter((w) => w.code === 'RK_REDIS_CONNECTION').length).toBeGreaterThanOrEqual(1)
         } finally {
-          down.disconnect()
+          down.close()
           await late.stop()
         }
       } finally {
-        down.disconnect()
+        down.close()
       }
     })
 
@@ -209,8 +226,7 @@ describe.runIf(available)('RedisStore failure modes', () => {
       const l = limiter('deny', [fixedWindow({ name: 'count', limit: 1_000_000, window: '1d' })])
       const key = 'flush'
       for (let i = 0; i < 3; i++) expect((await l.consume(key)).reason).toBe('ok')
-      const admin = version.single(server.url)
-      await ready(admin)
+      const admin = new Redis(server.url)
       await admin.script('FLUSH')
       admin.disconnect()
       const after = await l.consume(key)

@@ -1,5 +1,7 @@
 // Exactness across processes: several Node processes share one Redis and fire thousands of
-// concurrent requests at one key; exactly the limit is admitted, in every trial.
+// concurrent requests at one key; exactly the limit is admitted, in every trial. The processes
+// use different client libraries (rotating over trials: every library the store takes races
+// the others at least twice).
 
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -29,10 +31,10 @@ describeRedis('RedisStore across processes', () => {
 
   it(`admits exactly the limit when ${PROCESSES} processes fire ${PROCESSES * REQUESTS} requests at one key, in every trial`, async () => {
     const outputs = await Promise.all(
-      Array.from({ length: PROCESSES }, () =>
+      Array.from({ length: PROCESSES }, (_, p) =>
         run(
           process.execPath,
-          ['--import', 'tsx', hammer, REDIS_URL, prefix, String(PROCESSES), String(REQUESTS), Object.keys(TRIALS).join(',')],
+          ['--import', 'tsx', hammer, REDIS_URL, prefix, String(PROCESSES), String(REQUESTS), Object.keys(TRIALS).join(','), String(p)],
           {
             cwd: root,
             timeout: 120_000,
@@ -41,7 +43,8 @@ describeRedis('RedisStore across processes', () => {
       ),
     )
     const perProcess = outputs.map(
-      ({ stdout }) => JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, { admitted: number; errors: number }>,
+      ({ stdout }) =>
+        JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, { admitted: number; errors: number; library: string }>,
     )
     for (const [trial, limit] of Object.entries(TRIALS)) {
       const admitted = perProcess.reduce((sum, r) => sum + r[trial].admitted, 0)
@@ -50,5 +53,8 @@ describeRedis('RedisStore across processes', () => {
       // The processes really raced: admissions are spread over more than one of them.
       expect(perProcess.filter((r) => r[trial].admitted > 0).length).toBeGreaterThan(1)
     }
+    // Every library took part.
+    const libraries = new Set(perProcess.flatMap((r) => Object.values(r).map((x) => x.library)))
+    expect(libraries.size).toBe(7)
   }, 180_000)
 })

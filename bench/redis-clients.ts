@@ -1,0 +1,218 @@
+// Redis clients section: ratekeeper's RedisStore on every client library it takes (ioredis 5 and
+// 6, iovalkey, node-redis 4, 5 and 6), beside rate-limiter-flexible's RateLimiterRedis and a bare
+// PING, on one dedicated redis-server started for the run. Two loads: one request in flight (what
+// most API processes see most of the time: latency, sequential) and 64 in flight on one
+// connection (throughput). Token bucket, 1,000 keys round-robin, every request admitted.
+
+import { Redis as Redis5 } from 'ioredis'
+import { Redis as Redis6 } from 'ioredis6'
+import { Valkey } from 'iovalkey'
+import { RateLimiterRedis } from 'rate-limiter-flexible'
+import { createClient as createClient6 } from 'redis'
+import { createClient as createClient4 } from 'redis4'
+import { createClient as createClient5 } from 'redis5'
+import { createLimiter, tokenBucket } from '../src/index.js'
+import { type NodeRedisClient, type RedisClient, RedisStore } from '../src/stores/redis/index.js'
+import { hasRedisServer, startRedisServer } from '../test/helpers/redis-servers.js'
+import { type Contender, num, progress, table, targetsTable, timeRounds } from './stats.js'
+import type { BenchSection } from './types.js'
+
+const KEYS = 1000
+const IN_FLIGHT = 64
+const SEQ_OPS = Number(process.env.RK_BENCH_SEQ_OPS ?? 5000)
+const OPS = Number(process.env.RK_BENCH_REDIS_OPS ?? 20_000)
+const ROUNDS = Number(process.env.RK_BENCH_ROUNDS ?? 9)
+const HUGE = 1_000_000_000
+
+const RLF = 'rate-limiter-flexible `RateLimiterRedis.consume` (ioredis 5)'
+const PING = 'bare `PING` (ioredis 5)'
+
+/** A connected client of one library, and how to close it. */
+interface Made {
+  readonly client: RedisClient | NodeRedisClient
+  close(): void
+}
+
+type NodeRedis = { connect(): Promise<unknown>; on(e: string, l: () => void): unknown; destroy?(): void; disconnect?(): Promise<void> }
+
+async function nodeRedis(raw: unknown): Promise<Made> {
+  const c = raw as NodeRedis
+  c.on('error', () => {})
+  await c.connect()
+  return { client: raw as NodeRedisClient, close: () => (c.destroy ? c.destroy() : void c.disconnect?.()) }
+}
+
+async function ioredisLike(client: Redis5): Promise<Made> {
+  await client.ping()
+  return { client, close: () => client.disconnect() }
+}
+
+/** Every library with its defaults (one connection, no auto-pipelining). */
+const LIBRARIES: readonly { name: string; make: (url: string) => Promise<Made> }[] = [
+  { name: 'ioredis 5', make: (url) => ioredisLike(new Redis5(url)) },
+  { name: 'ioredis 6', make: (url) => ioredisLike(new Redis6(url) as unknown as Redis5) },
+  { name: 'iovalkey', make: (url) => ioredisLike(new Valkey(url) as unknown as Redis5) },
+  { name: 'node-redis 4', make: (url) => nodeRedis(createClient4({ url })) },
+  { name: 'node-redis 5', make: (url) => nodeRedis(createClient5({ url })) },
+  { name: 'node-redis 6', make: (url) => nodeRedis(createClient6({ url })) },
+]
+
+/** Sorted copy's value at quantile `q`. */
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]
+}
+
+/**
+ * Latency at one request in flight: `n` iterations, each running every contender's op once (in
+ * an order that rotates), awaited one at a time; each op timed on its own (µs), so that the
+ * machine's noise lands on every contender alike.
+ */
+async function latencies(ops: readonly { name: string; op: (i: number) => Promise<unknown> }[], n: number): Promise<Map<string, number[]>> {
+  const times = new Map<string, number[]>(ops.map((o) => [o.name, []]))
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < ops.length; j++) {
+      const { name, op } = ops[(i + j) % ops.length]
+      const started = process.hrtime.bigint()
+      await op(i)
+      times.get(name)?.push(Number(process.hrtime.bigint() - started) / 1000)
+    }
+  }
+  for (const list of times.values()) list.sort((a, b) => a - b)
+  return times
+}
+
+/** `op` run `n` times, one at a time. */
+async function sequential(n: number, op: (i: number) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < n; i++) await op(i)
+}
+
+/** `op` run `n` times, IN_FLIGHT at a time. */
+async function inFlight(n: number, op: (i: number) => Promise<unknown>): Promise<void> {
+  let started = 0
+  const worker = async () => {
+    while (started < n) await op(started++)
+  }
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker))
+}
+
+const rk = (name: string) => `ratekeeper \`consume\`, ${name}`
+
+export async function run(): Promise<BenchSection> {
+  if (!hasRedisServer()) throw new Error('bench/redis-clients.ts starts its own redis-server: install Redis (redis-server on the PATH)')
+  const server = await startRedisServer()
+  const closers: (() => void)[] = []
+  try {
+    const ops: { name: string; op: (i: number) => Promise<unknown> }[] = []
+    for (const library of LIBRARIES) {
+      const made = await library.make(server.url)
+      closers.push(() => made.close())
+      const limiter = createLimiter({
+        store: new RedisStore({ client: made.client, prefix: `rkc${ops.length}` }),
+        policies: [tokenBucket({ name: 'tb', limit: HUGE, window: '1h' })],
+      })
+      ops.push({ name: rk(library.name), op: (i) => limiter.consume(`k${i % KEYS}`) })
+    }
+    const rlfClient = new Redis5(server.url)
+    const pingClient = new Redis5(server.url)
+    closers.push(
+      () => rlfClient.disconnect(),
+      () => pingClient.disconnect(),
+    )
+    const rlf = new RateLimiterRedis({ storeClient: rlfClient, points: HUGE, duration: 3600, keyPrefix: 'rlf' })
+    ops.push({ name: RLF, op: (i) => rlf.consume(`k${i % KEYS}`) })
+    ops.push({ name: PING, op: () => pingClient.ping() })
+    for (const { op } of ops) await sequential(200, op)
+
+    const contenders = (load: (n: number, op: (i: number) => Promise<unknown>) => Promise<void>): Contender[] =>
+      ops.map(({ name, op }) => ({ name, batch: (n) => load(n, op) }))
+    progress(`latency, 1 in flight: ${num(SEQ_OPS)} decisions per contender, interleaved one by one`)
+    const seq = await latencies(ops, SEQ_OPS)
+    progress('Redis CPU per decision (INFO commandstats)')
+    const redisUs = new Map<string, number>()
+    const admin = new Redis5(server.url)
+    closers.push(() => admin.disconnect())
+    for (const { name, op } of ops) {
+      await admin.config('RESETSTAT')
+      await sequential(2000, op)
+      const stats = await admin.info('commandstats')
+      let usec = 0
+      for (const m of stats.matchAll(/^cmdstat_([^:]+):calls=\d+,usec=(\d+)/gm)) if (!m[1].startsWith('config')) usec += Number(m[2])
+      redisUs.set(name, usec / 2000)
+    }
+    progress(`decisions/s, ${IN_FLIGHT} in flight: ${ROUNDS} interleaved rounds of ${num(OPS)} per contender`)
+    const par = await timeRounds(
+      contenders(inFlight).filter((c) => c.name !== PING),
+      { ops: OPS, rounds: ROUNDS, clock: 'wall' },
+    )
+
+    const at = (name: string, q: number) => quantile(seq.get(name) ?? [], q)
+    const us = (name: string) => at(name, 0.5)
+    const rate = (name: string) => 1e9 / (par.get(name) ?? Number.NaN)
+    const ours = LIBRARIES.map((l) => rk(l.name))
+    const targets = [
+      ...ours.map(
+        (name) =>
+          [
+            `median latency at 1 in flight, ${name.slice(22)}`,
+            `${num(us(name), 1)} µs`,
+            `≤ ${num(us(RLF), 1)} µs (${RLF.slice(0, 21)})`,
+            us(name) <= us(RLF),
+          ] as const,
+      ),
+      [
+        `decisions/s at ${IN_FLIGHT} in flight, ioredis 5`,
+        num(rate(rk('ioredis 5'))),
+        `> ${num(rate(RLF))} (rate-limiter-flexible)`,
+        rate(rk('ioredis 5')) > rate(RLF),
+      ] as const,
+    ]
+    const rows = [...ours, RLF, PING].map((name) => [
+      name,
+      num(us(name), 1),
+      num(at(name, 0.9), 1),
+      num(us(name) - us(PING), 1),
+      num(redisUs.get(name) ?? Number.NaN, 1),
+      name === PING ? '—' : num(rate(name)),
+      name === PING ? '—' : num(rate(name) / rate(RLF), 2),
+    ])
+    const markdown = [
+      '### Targets',
+      '',
+      targetsTable(targets),
+      '',
+      `### Every client: latency at 1 in flight, decisions/s at ${IN_FLIGHT} in flight (decisions/s: medians of ${ROUNDS} interleaved rounds)`,
+      '',
+      table(
+        [
+          'contender',
+          'µs, 1 in flight (median)',
+          'p90',
+          'median − PING',
+          'Redis CPU µs',
+          `decisions/s, ${IN_FLIGHT} in flight`,
+          '÷ rate-limiter-flexible',
+        ],
+        rows,
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+      'How these are measured (`bench/redis-clients.ts`):',
+      '',
+      '- A dedicated `redis-server` (no persistence) started for the run. Every contender has its own',
+      "  client with the library's defaults (one connection, no auto-pipelining) and its own keys;",
+      `  ${num(KEYS)} keys round-robin, a token bucket of 10⁹ per hour (every request admitted and written).`,
+      '- 1 in flight: each decision awaited before the next starts, each timed on its own (wall clock);',
+      `  the contenders take turns decision by decision (${num(SEQ_OPS)} each), so the machine's noise lands on`,
+      '  all alike. Median and 90th percentile. Redis CPU: `INFO commandstats` over 2,000 decisions of',
+      `  each contender alone. ${IN_FLIGHT} in flight: ${IN_FLIGHT} loops sharing ${num(OPS)} decisions, elapsed time,`,
+      '  median of interleaved rounds that rotate the order of contenders after one warm-up round.',
+      '- ratekeeper is the whole limiter (`await limiter.consume(key)`) with the default `timeoutMs: 100`',
+      '  and the Redis clock; rate-limiter-flexible is its Redis limiter alone. A bare `PING` is the floor',
+      '  of one round trip on the same client library.',
+    ].join('\n')
+    return { title: 'Redis clients', markdown }
+  } finally {
+    for (const close of closers) close()
+    await server.stop()
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * node-redis (the `redis` package, v4, v5 and v6) behind the store's client interface: a client
+ * from `createClient` or a cluster from `createCluster`, wrapped once at construction so that the
+ * store talks to every client alike (see {@link RedisClient}).
+ */
+import type { RedisClient } from './client.js'
+
+/** The part of a node-redis client (`createClient`, v4–v6) that the store uses. */
+interface NodeRedisSingle {
+  readonly isReady: boolean
+  readonly isOpen: boolean
+  readonly options?: {
+    readonly disableOfflineQueue?: unknown
+    readonly legacyMode?: unknown
+    readonly socket?: { readonly reconnectStrategy?: unknown }
+  }
+  /** node-redis 4 in `legacyMode`: the promise-returning commands. */
+  readonly v4?: { sendCommand(args: string[]): Promise<unknown> }
+  sendCommand(args: string[]): Promise<unknown>
+  on(event: string, listener: (...args: unknown[]) => void): unknown
+}
+
+/** A master of a node-redis cluster's slot table. */
+interface NodeRedisShard {
+  readonly master?: { readonly host?: unknown; readonly port?: unknown }
+}
+
+/** The part of a node-redis cluster (`createCluster`, v4–v6) that the store uses. */
+interface NodeRedisCluster {
+  readonly isOpen: boolean
+  readonly isReady?: boolean
+  readonly slots: readonly (NodeRedisShard | undefined)[]
+  readonly options?: { readonly defaults?: { readonly disableOfflineQueue?: unknown } }
+  sendCommand(firstKey: string | undefined, isReadonly: boolean, args: string[]): Promise<unknown>
+  getSlotMaster(slot: number): unknown
+  on(event: string, listener: (...args: unknown[]) => void): unknown
+}
+
+/** A node-redis client or cluster: it sends raw commands and says whether it is open, and has no ioredis `status`. */
+export function isNodeRedis(client: unknown): boolean {
+  if (typeof client !== 'object' || client === null) return false
+  const c = client as { sendCommand?: unknown; isOpen?: unknown; status?: unknown }
+  return typeof c.sendCommand === 'function' && typeof c.isOpen === 'boolean' && typeof c.status !== 'string'
+}
+
+/** The node-redis `client` is a cluster (`createCluster`). */
+function isNodeRedisCluster(client: unknown): client is NodeRedisCluster {
+  return typeof (client as { getSlotMaster?: unknown }).getSlotMaster === 'function'
+}
+
+/** Every argument as text: node-redis sends strings and buffers only. */
+function texts(args: readonly unknown[], from: number, into: string[]): string[] {
+  for (let i = from; i < args.length; i++) into.push(typeof args[i] === 'string' ? (args[i] as string) : String(args[i]))
+  return into
+}
+
+/** Its status as ioredis would say it: 'ready', 'connecting' (never ready yet), 'reconnecting' or 'end'. */
+function statusOf(ready: boolean, open: boolean, everReady: boolean): string {
+  if (ready) return 'ready'
+  if (!open) return 'end'
+  return everReady ? 'reconnecting' : 'connecting'
+}
+
+/**
+ * A node-redis client (`createClient`) as the store's client. Commands go only while it is
+ * ready (the store checks `status` before each call), so its offline queue never holds one of
+ * the store's calls; and the script refuses to run past a call's deadline in any case.
+ */
+class NodeRedisSingleClient implements RedisClient {
+  readonly raw: NodeRedisSingle
+  /** What sends the commands: the client, or its `v4` commands in node-redis 4's `legacyMode` (callbacks otherwise). */
+  readonly #sender: { sendCommand(args: string[]): Promise<unknown> }
+  #everReady: boolean
+
+  constructor(raw: NodeRedisSingle) {
+    this.raw = raw
+    this.#sender = raw.options?.legacyMode === true && raw.v4 !== undefined ? raw.v4 : raw
+    this.#everReady = raw.isReady
+    raw.on('ready', () => {
+      this.#everReady = true
+    })
+  }
+
+  get status(): string {
+    const raw = this.raw
+    return statusOf(raw.isReady, raw.isOpen, this.#everReady)
+  }
+
+  evalsha(...args: (string | number)[]): Promise<unknown> {
+    return this.#sender.sendCommand(texts(args, 0, ['EVALSHA']))
+  }
+
+  eval(...args: (string | number)[]): Promise<unknown> {
+    return this.#sender.sendCommand(texts(args, 0, ['EVAL']))
+  }
+
+  on(event: 'error' | 'ready' | 'node error', listener: (...args: unknown[]) => void): unknown {
+    if (event === 'node error') return this
+    return this.raw.on(event, listener)
+  }
+}
+
+/**
+ * A node-redis cluster (`createCluster`) as the store's client: a script call goes to the master
+ * of its first key's slot (node-redis follows MOVED and ASK), and the slot table says which
+ * master that is, so that a node that stops answering fails only its own slots.
+ */
+class NodeRedisClusterClient implements RedisClient {
+  readonly raw: NodeRedisCluster
+  readonly isCluster = true
+
+  constructor(raw: NodeRedisCluster) {
+    this.raw = raw
+  }
+
+  get status(): string {
+    const raw = this.raw
+    // v4 and v5 clusters say only whether they are open; a closed node shows in its slots' calls.
+    return statusOf(raw.isReady ?? raw.isOpen, raw.isOpen, true)
+  }
+
+  evalsha(...args: (string | number)[]): Promise<unknown> {
+    return this.raw.sendCommand(Number(args[1]) > 0 ? String(args[2]) : undefined, false, texts(args, 0, ['EVALSHA']))
+  }
+
+  eval(...args: (string | number)[]): Promise<unknown> {
+    return this.raw.sendCommand(Number(args[1]) > 0 ? String(args[2]) : undefined, false, texts(args, 0, ['EVAL']))
+  }
+
+  /** The master that serves `slot`, `host:port`, or '' when unknown. */
+  masterOf(slot: number): string {
+    const master = this.raw.slots[slot]?.master
+    return master === undefined ? '' : `${String(master.host)}:${String(master.port)}`
+  }
+
+  /** Every master that serves a slot now. */
+  masters(): Set<string> {
+    const masters = new Set<string>()
+    for (const shard of new Set(this.raw.slots)) {
+      if (shard?.master !== undefined) masters.add(`${String(shard.master.host)}:${String(shard.master.port)}`)
+    }
+    return masters
+  }
+
+  on(event: 'error' | 'ready' | 'node error', listener: (...args: unknown[]) => void): unknown {
+    if (event === 'ready') return this.raw.on('connect', listener)
+    if (event === 'error') return this.raw.on('error', listener)
+    // v5 and v6 report a node's connection errors apart, with the node (v4 reports them as 'error').
+    return this.raw.on('node-error', (error: unknown, node: unknown) => {
+      const n = node as { host?: unknown; port?: unknown } | undefined
+      listener(error, n === undefined ? '' : `${String(n.host)}:${String(n.port)}`)
+    })
+  }
+}
+
+/** A node-redis client or cluster as the store's client (see {@link isNodeRedis}). */
+export function wrapNodeRedis(client: unknown): RedisClient {
+  return isNodeRedisCluster(client) ? new NodeRedisClusterClient(client) : new NodeRedisSingleClient(client as NodeRedisSingle)
+}
+
+/** What a node-redis client's settings would break, said once at construction; '' when nothing. */
+export function nodeRedisWarning(client: RedisClient): string {
+  if (!(client instanceof NodeRedisSingleClient)) return ''
+  if (client.raw.options?.socket?.reconnectStrategy === false) {
+    return 'RedisStore: the node-redis client has reconnectStrategy: false, so after its first connection failure it never reconnects and every call fails; use the default strategy or a function'
+  }
+  return ''
+}
