@@ -1,4 +1,5 @@
 import { StoreError } from '../../limiter/errors.js'
+import { LATE_SQLSTATE } from './sql.js'
 
 /**
  * The store's failures, as the limiter sees them: each a `StoreError` (the limiter applies
@@ -24,8 +25,8 @@ export function gaveUp(attempts: number): StoreError {
 /** A rejected query, by its SQLSTATE. */
 export function callFailed(error: unknown, table: string): StoreError {
   const code = (error as { code?: unknown } | null)?.code
-  // lock_not_available (lock_timeout), query_canceled (statement_timeout)
-  if (code === '55P03' || code === '57014') {
+  // lock_not_available (lock_timeout), query_canceled (statement_timeout), written too late
+  if (code === '55P03' || code === '57014' || code === LATE_SQLSTATE) {
     return new StoreError('ERR_RK_STORE_TIMEOUT', 'PostgresStore: a lock held by another transaction outlasted the deadline', {
       cause: error,
     })

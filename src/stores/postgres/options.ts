@@ -42,12 +42,13 @@ export interface PostgresStoreOptions {
    */
   extraTtlMs?: number
   /**
-   * Rows the cleanup looks at in one sweep (every 16th write, in the same statement), deleting
-   * the expired ones; `0` turns the cleanup off (then delete rows whose `expires_at` has passed
-   * yourself). Sweeping 4 rows per write keeps the table within about twice its live rows.
-   * @default 64
+   * Heap pages (8 kB, about 60 rows each) the cleanup looks at per 16 writes, in the same
+   * statement as a write, deleting the expired rows it finds; `0` turns the cleanup off (then
+   * delete rows whose `expires_at` has passed yourself). With 1, the cleanup looks at about 4
+   * rows per write: under a flood of new keys the table stays within a few times the rows still live.
+   * @default 1
    */
-  cleanupBatch?: number
+  cleanupPages?: number
 }
 
 const WHERE = 'new PostgresStore()'
@@ -74,7 +75,7 @@ const OPTIONS = {
     return value ?? 'database'
   },
   extraTtlMs: (value: unknown): number => (value === undefined ? 0 : checkInteger(WHERE, 'extraTtlMs', value, 0, 365 * 86_400_000)),
-  cleanupBatch: (value: unknown): number => (value === undefined ? 64 : checkInteger(WHERE, 'cleanupBatch', value, 0, 100_000)),
+  cleanupPages: (value: unknown): number => (value === undefined ? 1 : checkInteger(WHERE, 'cleanupPages', value, 0, 10_000)),
 } satisfies { readonly [K in keyof Required<PostgresStoreOptions>]: (value: unknown) => unknown }
 
 /** The store's settings: every option validated, defaults filled in. */

@@ -9,8 +9,8 @@ export interface DecideReply {
   readonly states: readonly (string | null)[] | null
   /** Their expiry, epoch ms, parallel to `states`. */
   readonly expires: readonly (number | null)[] | null
-  /** Last key the cleanup looked at; null when it looked at none (start over). */
-  readonly sweptTo: string | null
+  /** The heap page the next sweep starts at (null: no sweep ran). */
+  readonly sweptTo: number | null
 }
 
 const APPLIED_VALUES = new Set<number>(Object.values(APPLIED))
@@ -26,8 +26,9 @@ export function parseDecideReply(rows: unknown, checks: number): DecideReply | u
   // bigint columns come back as text from pg (they may exceed 2^53); ours never do.
   const nowMs = Number(row.now_ms)
   if (typeof applied !== 'number' || !APPLIED_VALUES.has(applied) || !Number.isSafeInteger(nowMs)) return undefined
-  const { states, expires, swept_to: sweptTo } = row
-  if (!isText(sweptTo)) return undefined
+  const { states, expires } = row
+  const sweptTo = row.swept_to === null ? null : Number(row.swept_to)
+  if (sweptTo !== null && !Number.isSafeInteger(sweptTo)) return undefined
   if (applied === APPLIED.done) return { applied: APPLIED.done, nowMs, states: null, expires: null, sweptTo }
   if (!Array.isArray(states) || !Array.isArray(expires) || states.length !== checks || expires.length !== checks) return undefined
   if (!states.every(isText)) return undefined

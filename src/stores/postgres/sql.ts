@@ -4,6 +4,9 @@
  * stored ones (a multi-key compare-and-set, in one statement, so one round trip).
  */
 
+/** The error the decide function raises to undo writes made past the call's deadline. */
+export const LATE_SQLSTATE = 'RK001'
+
 /** What `decide` answers in `applied`. */
 export const APPLIED = { conflict: 0, done: 1, clock: 2, late: 3 } as const
 
@@ -38,8 +41,8 @@ export function schemaSql(table: string): string {
 
 CREATE OR REPLACE FUNCTION ${n.decide}(
   p_keys text[], p_expected text[], p_write boolean[], p_states text[], p_ttls bigint[],
-  p_at bigint, p_caller boolean, p_deadline bigint, p_lock_ms integer, p_sweep_from text, p_sweep integer,
-  OUT applied integer, OUT now_ms bigint, OUT states text[], OUT expires bigint[], OUT swept_to text
+  p_at bigint, p_caller boolean, p_deadline bigint, p_lock_ms integer, p_sweep_from bigint, p_sweep integer,
+  OUT applied integer, OUT now_ms bigint, OUT states text[], OUT expires bigint[], OUT swept_to bigint
 ) LANGUAGE plpgsql AS $fn$
 DECLARE
   h bigint;
@@ -68,19 +71,26 @@ BEGIN
     SELECT w.k, w.s, p_at + w.ttl FROM unnest(p_keys, p_write, p_states, p_ttls) AS w(k, wr, s, ttl)
     WHERE w.wr AND w.s IS NOT NULL
     ON CONFLICT (k) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at;
+  -- Past the deadline once written (a row lock held elsewhere was waited for): the caller has
+  -- given up, so the writes are undone with the statement.
+  IF p_deadline > 0 AND floor(extract(epoch FROM clock_timestamp()) * 1000) > p_deadline THEN
+    RAISE EXCEPTION 'ratekeeper: past the call''s deadline' USING ERRCODE = '${LATE_SQLSTATE}';
+  END IF;
   applied := ${APPLIED.done};
   states := NULL;
   expires := NULL;
-  -- Cleanup, a bounded batch at a time: the next p_sweep keys after p_sweep_from, expired ones
-  -- deleted. SKIP LOCKED: the sweep never waits, so it cannot deadlock with a decision.
+  -- Cleanup, a bounded batch at a time: the p_sweep heap pages from page p_sweep_from on, their
+  -- expired rows deleted (physical order: unrelated to how keys are named or when they came).
+  -- SKIP LOCKED: the sweep never waits, so it cannot deadlock with a decision.
   IF p_sweep > 0 THEN
-    WITH batch AS (SELECT b.k, b.expires_at FROM ${n.table} b WHERE b.k > p_sweep_from ORDER BY b.k LIMIT p_sweep),
-    doomed AS (
-      SELECT d.k FROM ${n.table} d WHERE d.k IN (SELECT batch.k FROM batch WHERE batch.expires_at <= p_at)
-        AND d.expires_at <= p_at FOR UPDATE SKIP LOCKED
-    ),
-    gone AS (DELETE FROM ${n.table} g USING doomed WHERE g.k = doomed.k RETURNING 1)
-    SELECT (SELECT max(batch.k) FROM batch) INTO swept_to FROM (SELECT count(*) FROM gone) AS c;
+    DELETE FROM ${n.table} WHERE ctid = ANY (ARRAY(
+      SELECT d.ctid FROM ${n.table} d
+      WHERE d.ctid >= format('(%s,0)', p_sweep_from)::tid AND d.ctid < format('(%s,0)', p_sweep_from + p_sweep)::tid
+        AND d.expires_at <= p_at
+      FOR UPDATE SKIP LOCKED));
+    swept_to := p_sweep_from + p_sweep;
+    -- Past the last page: start over.
+    IF swept_to * current_setting('block_size')::bigint >= pg_relation_size('${n.table.replace(/'/g, "''")}') THEN swept_to := 0; END IF;
   END IF;
 END
 $fn$;

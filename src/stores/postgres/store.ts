@@ -28,8 +28,10 @@ type Planner = (states: readonly (PolicyState | undefined)[], at: number) => Ste
 const MAX_ATTEMPTS = 32
 /** States remembered, to guess the stored ones (a wrong guess costs one more round trip, never a wrong answer). */
 const KNOWN_STATES = 10_000
-/** One write in this many carries a cleanup sweep. */
+/** One write in this many carries a cleanup sweep of `cleanupPages` rows. */
 const SWEEP_EVERY = 16
+/** Most batches one sweep makes up for (writes made while the previous sweep was in flight). */
+const SWEEP_CATCH_UP = 8
 
 /**
  * Keeps limiter state in PostgreSQL, on a `pg` pool.
@@ -40,8 +42,8 @@ const SWEEP_EVERY = 16
  *   none), under per-key transaction locks taken in one order. When they are not, its reply carries
  *   the current states, and the decision is made again from them (one more round trip).
  * - Time from the database's `clock_timestamp()`, so app servers with skewed clocks agree.
- * - Every row has an expiry; every 16th write also sweeps a bounded batch of rows and deletes
- *   the expired ones, so the table stays bounded with no cron to remember.
+ * - Every row has an expiry; every 16th write also sweeps a heap page (about 60 rows) and deletes
+ *   its expired rows, so the table stays bounded with no cron to remember.
  * - Every call has a deadline (`timeoutMs`), locks are waited for no longer, and a call the
  *   database only reaches after its deadline writes nothing. The store never decides to allow:
  *   failures reject with a `StoreError` and the limiter applies its `onStoreError`.
@@ -57,7 +59,7 @@ export class PostgresStore implements Store {
   readonly table: string
   readonly timeoutMs: number
   readonly clock: PostgresClock
-  readonly cleanupBatch: number
+  readonly cleanupPages: number
   readonly extraTtlMs: number
   readonly #decideSql: string
   readonly #resetSql: string
@@ -65,8 +67,12 @@ export class PostgresStore implements Store {
   readonly #known = new LRUCache<string, Known>({ max: KNOWN_STATES })
   readonly #locks = new KeyLocks()
   readonly #dbClock = new DatabaseClock()
-  #writes = 0
-  #sweepFrom = ''
+  /** Writes since the last cleanup sweep was sent. */
+  #unswept = 0
+  /** A sweep is in flight: the next starts where it ends, so two never look at the same rows. */
+  #sweeping = false
+  /** The heap page the next sweep starts at. */
+  #sweepFrom = 0
   #closed = false
 
   constructor(options: PostgresStoreOptions) {
@@ -75,7 +81,7 @@ export class PostgresStore implements Store {
     this.table = settings.table
     this.timeoutMs = settings.timeoutMs
     this.clock = settings.clock
-    this.cleanupBatch = settings.cleanupBatch
+    this.cleanupPages = settings.cleanupPages
     this.extraTtlMs = settings.extraTtlMs
     const names = sqlNames(this.table)
     this.#decideSql = `SELECT * FROM ${names.decide}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
@@ -215,23 +221,44 @@ export class PostgresStore implements Store {
         next[w.index] = w.state === undefined ? null : encodeState(w.state)
         ttls[w.index] = w.ttlMs + this.extraTtlMs
       }
-      const sweep = planned !== undefined && planned.writes.length > 0 && ++this.#writes % SWEEP_EVERY === 0 ? this.cleanupBatch : 0
+      const sweep = planned !== undefined && planned.writes.length > 0 ? this.#sweepSize() : 0
       const lockMs = this.#lockMs(deadline)
       const values = [keys, expected, write, next, ttls, at, caller, dbNow < 0 ? 0 : dbNow + lockMs, lockMs, this.#sweepFrom, sweep]
-      const rows = await this.#query(this.#decideSql, values, this.#statement)
+      let rows: unknown[]
+      try {
+        rows = await this.#query(this.#decideSql, values, this.#statement)
+      } finally {
+        if (sweep > 0) this.#sweeping = false
+      }
+      const swept = sweep > 0 && rows.length === 1 && (rows[0] as { applied?: unknown }).applied === APPLIED.done
+      // A sweep that did not run (the call was refused) is owed by the next write.
+      if (sweep > 0 && !swept) this.#unswept += (sweep / this.cleanupPages) * SWEEP_EVERY
       const reply = parseDecideReply(rows, n)
       if (reply === undefined) throw fail.unexpectedReply()
       this.#dbClock.sample(reply.nowMs, Date.now(), reply.applied === APPLIED.clock && at >= 0)
       // The database reached the call after its deadline (a pool that had no free connection).
       if (reply.applied === APPLIED.late) throw fail.noAnswerWithin(this.timeoutMs)
       if (reply.applied === APPLIED.done && planned !== undefined) {
-        if (sweep > 0) this.#sweepFrom = reply.sweptTo ?? ''
+        if (sweep > 0) this.#sweepFrom = reply.sweptTo ?? 0
         for (let i = 0; i < n; i++) if (write[i]) this.#known.set(keys[i], { text: next[i], expiresAt: at + ttls[i] })
         return { allowed: planned.allowed, now: at, results: planned.results }
       }
       this.#learn(keys, reply)
     }
     throw fail.gaveUp(MAX_ATTEMPTS)
+  }
+
+  /**
+   * Heap pages the sweep this write carries looks at (0: none): `cleanupPages` per 16 writes since
+   * the last sweep, one sweep in flight at a time, so the rows looked at keep pace with the writes.
+   */
+  #sweepSize(): number {
+    this.#unswept++
+    if (this.cleanupPages === 0 || this.#sweeping || this.#unswept < SWEEP_EVERY) return 0
+    this.#sweeping = true
+    const batches = Math.min(SWEEP_CATCH_UP, Math.floor(this.#unswept / SWEEP_EVERY))
+    this.#unswept -= batches * SWEEP_EVERY
+    return this.cleanupPages * batches
   }
 
   /** Remembers the stored states a refused call answered with. */
