@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
-import { decodeState, encodeState, planAdjust, planDecision, type StepPlan } from '../step-plan.js'
+import { decodeState, planAdjust, planDecision } from '../step-plan.js'
+import { type Batch, type Member, type Planner, planBatch, settle } from './batch.js'
 import { DatabaseClock } from './clock.js'
 import * as fail from './failures.js'
 import { KeyLocks } from './key-locks.js'
@@ -21,17 +22,16 @@ interface Deadline {
   expired: boolean
 }
 
-/** How a call plans its writes from the states it assumes, decided at `at`. */
-type Planner = (states: readonly (PolicyState | undefined)[], at: number) => StepPlan
-
-/** Decisions in a row that may find their states changed before one gives up (each is one round trip). */
-const MAX_ATTEMPTS = 32
+/** Attempts that may find their states changed before a decision gives up (each is one round trip; the deadline bounds them too). */
+const MAX_ATTEMPTS = 256
 /** States remembered, to guess the stored ones (a wrong guess costs one more round trip, never a wrong answer). */
 const KNOWN_STATES = 10_000
 /** One write in this many carries a cleanup sweep of `cleanupPages` rows. */
 const SWEEP_EVERY = 16
 /** Most batches one sweep makes up for (writes made while the previous sweep was in flight). */
 const SWEEP_CATCH_UP = 8
+/** Most calls one batch carries. */
+const MAX_BATCH = 128
 
 /**
  * Keeps limiter state in PostgreSQL, on a `pg` pool.
@@ -66,6 +66,8 @@ export class PostgresStore implements Store {
   readonly #statement: string
   readonly #known = new LRUCache<string, Known>({ max: KNOWN_STATES })
   readonly #locks = new KeyLocks()
+  /** Batches waiting for their keys, by the keys: calls on the same keys join them. */
+  readonly #open = new Map<string, Batch>()
   readonly #dbClock = new DatabaseClock()
   /** Writes since the last cleanup sweep was sent. */
   #unswept = 0
@@ -184,65 +186,107 @@ export class PostgresStore implements Store {
   }
 
   #run(request: StoreRequest, plan: Planner): Promise<StoreResult> {
-    return this.#deadlined(async (deadline) => {
-      const keys = this.#keysOf(request)
-      const release = await this.#locks.acquire(keys)
-      try {
-        return await this.#decide(request, keys, plan, deadline)
-      } finally {
-        release()
+    if (this.#closed) return Promise.reject(fail.closed())
+    const keys = this.#keysOf(request)
+    // With the caller's clock, only calls made at the same time share a batch.
+    const signature = this.clock === 'caller' ? `${keys.join('\u0000')}\u0000${request.now}` : keys.join('\u0000')
+    return new Promise<StoreResult>((resolve, reject) => {
+      const member: Member = { plan, expires: performance.now() + this.timeoutMs, done: false, resolve, reject }
+      const timer = setTimeout(() => settle(member, undefined, fail.noAnswerWithin(this.timeoutMs)), this.timeoutMs)
+      member.resolve = (result) => {
+        clearTimeout(timer)
+        resolve(result)
       }
+      member.reject = (error) => {
+        clearTimeout(timer)
+        reject(error)
+      }
+      const open = this.#open.get(signature)
+      if (open !== undefined && open.members.length < MAX_BATCH) {
+        open.members.push(member)
+        return
+      }
+      const batch: Batch = { keys, policies: request.policies, members: [member] }
+      this.#open.set(signature, batch)
+      this.#runBatch(batch, signature, request.now)
     })
   }
 
-  async #decide(request: StoreRequest, keys: readonly string[], plan: Planner, deadline: Deadline): Promise<StoreResult> {
+  async #runBatch(batch: Batch, signature: string, callerNow: number): Promise<void> {
+    const release = await this.#locks.acquire(batch.keys)
+    // From here on the batch takes no more members: the next calls on these keys start another.
+    if (this.#open.get(signature) === batch) this.#open.delete(signature)
+    try {
+      await this.#decide(batch, callerNow)
+    } catch (error) {
+      for (const member of batch.members) settle(member, undefined, error)
+    } finally {
+      release()
+    }
+  }
+
+  async #decide(batch: Batch, callerNow: number): Promise<void> {
+    const { keys } = batch
     const n = keys.length
     const caller = this.clock === 'caller'
+    let members = batch.members
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      if (deadline.expired) throw fail.noAnswerWithin(this.timeoutMs)
+      members = members.filter((m) => !m.done)
+      if (members.length === 0) return
       const wall = Date.now()
       const dbNow = this.#dbClock.now(wall)
-      const at = caller ? request.now : dbNow
+      const at = caller ? callerNow : dbNow
       const expected: (string | null)[] = []
       const states: (PolicyState | undefined)[] = []
       for (let i = 0; i < n; i++) {
         const known = this.#known.get(keys[i])
         const text = known === undefined || known.text === null || known.expiresAt <= at ? null : known.text
         expected.push(text)
-        states.push(text === null ? undefined : decodeState(request.policies[i], text))
+        states.push(text === null ? undefined : decodeState(batch.policies[i], text))
       }
       // Without the database's time yet, the first call only reads it (and the states).
-      const planned = at < 0 ? undefined : plan(states, at)
-      const write: boolean[] = new Array(n).fill(false)
-      const next: (string | null)[] = new Array(n).fill(null)
-      const ttls: number[] = new Array(n).fill(0)
-      for (const w of planned?.writes ?? []) {
-        write[w.index] = true
-        next[w.index] = w.state === undefined ? null : encodeState(w.state)
-        ttls[w.index] = w.ttlMs + this.extraTtlMs
-      }
-      const sweep = planned !== undefined && planned.writes.length > 0 ? this.#sweepSize() : 0
-      const lockMs = this.#lockMs(deadline)
-      const values = [keys, expected, write, next, ttls, at, caller, dbNow < 0 ? 0 : dbNow + lockMs, lockMs, this.#sweepFrom, sweep]
+      const planned = at < 0 ? undefined : planBatch(members, states, at, this.extraTtlMs)
+      const write = planned?.write ?? new Array<boolean>(n).fill(false)
+      const sweep = planned !== undefined && planned.writes > 0 ? this.#sweepSize() : 0
+      // The earliest deadline of the batch: the database writes nothing after it.
+      const earliest = Math.min(...members.map((m) => m.expires))
+      const lockMs = Math.max(1, Math.ceil(earliest - performance.now()))
+      const values = [
+        keys,
+        expected,
+        write,
+        planned?.next ?? new Array(n).fill(null),
+        planned?.ttls ?? new Array(n).fill(0),
+        at,
+        caller,
+        dbNow < 0 ? 0 : dbNow + lockMs,
+        lockMs,
+        this.#sweepFrom,
+        sweep,
+      ]
       let rows: unknown[]
       try {
         rows = await this.#query(this.#decideSql, values, this.#statement)
       } finally {
         if (sweep > 0) this.#sweeping = false
       }
-      const swept = sweep > 0 && rows.length === 1 && (rows[0] as { applied?: unknown }).applied === APPLIED.done
-      // A sweep that did not run (the call was refused) is owed by the next write.
-      if (sweep > 0 && !swept) this.#unswept += (sweep / this.cleanupPages) * SWEEP_EVERY
       const reply = parseDecideReply(rows, n)
+      // A sweep that did not run (the call was refused) is owed by the next write.
+      if (sweep > 0 && reply?.applied !== APPLIED.done) this.#unswept += (sweep / this.cleanupPages) * SWEEP_EVERY
       if (reply === undefined) throw fail.unexpectedReply()
       this.#dbClock.sample(reply.nowMs, Date.now(), reply.applied === APPLIED.clock && at >= 0)
-      // The database reached the call after its deadline (a pool that had no free connection).
-      if (reply.applied === APPLIED.late) throw fail.noAnswerWithin(this.timeoutMs)
       if (reply.applied === APPLIED.done && planned !== undefined) {
         if (sweep > 0) this.#sweepFrom = reply.sweptTo ?? 0
-        for (let i = 0; i < n; i++) if (write[i]) this.#known.set(keys[i], { text: next[i], expiresAt: at + ttls[i] })
-        return { allowed: planned.allowed, now: at, results: planned.results }
+        for (let i = 0; i < n; i++) if (write[i]) this.#known.set(keys[i], { text: planned.next[i], expiresAt: at + planned.ttls[i] })
+        for (let j = 0; j < members.length; j++) {
+          settle(members[j], { allowed: planned.plans[j].allowed, now: at, results: planned.plans[j].results })
+        }
+        return
       }
+      // The database reached the call after the earliest deadline (a pool with no free
+      // connection): those calls have failed; the others try again.
+      if (reply.applied === APPLIED.late)
+        for (const m of members) if (m.expires <= earliest) settle(m, undefined, fail.noAnswerWithin(this.timeoutMs))
       this.#learn(keys, reply)
     }
     throw fail.gaveUp(MAX_ATTEMPTS)

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, type Policy, slidingWindow, tokenBucket } from '../../../src/index.js'
 import { type PostgresPool, PostgresStore } from '../../../src/stores/postgres/index.js'
 import { describePostgres, postgresFixture } from '../../helpers/postgres.js'
+import { ReferenceStore } from '../redis/reference.js'
 
 /** A pool that counts the queries sent through it (round trips). */
 function counting(pool: PostgresPool): PostgresPool & { count: number } {
@@ -80,6 +81,24 @@ describePostgres('PostgresStore', () => {
     const policy = fixedWindow({ name: 'hot', limit: 150, window: '1h' })
     const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 === 0 ? a : b).consume(request(['hot'], [policy]))))
     expect(results.filter((r) => r.allowed).length).toBe(150)
+  })
+
+  it('decides the calls queued on one key in one round trip, in call order, as if one after the other', async () => {
+    const pool = counting(fixture.pool)
+    const store = new PostgresStore({ pool, table: fixture.table, clock: 'caller', timeoutMs: 10_000 })
+    const reference = new ReferenceStore()
+    const policies = [
+      tokenBucket({ name: 'batched', limit: 50, window: '1m', burst: 60 }),
+      fixedWindow({ name: 'fwb', limit: 90, window: '1h' }),
+    ]
+    const now = Date.now()
+    const calls = Array.from({ length: 200 }, (_, i) => ({ keys: ['batch', 'batch-team'], policies, cost: 1 + (i % 3), now, tag: 'batch' }))
+    const answers = await Promise.all(calls.map((c, i) => (i % 5 === 4 ? store.peek(c) : store.consume(c))))
+    const expected = calls.map((c, i) => (i % 5 === 4 ? reference.peek(c) : reference.consume(c)))
+    expect(answers).toEqual(expected)
+    expect(answers.filter((a) => a.allowed).length).toBeGreaterThan(10)
+    // 200 calls queued together: two batches of at most 128 (and a first read of the states).
+    expect(pool.count).toBeLessThanOrEqual(4)
   })
 
   it('keeps the table bounded under a flood of distinct keys (expired rows swept without a cron)', async () => {
