@@ -5,6 +5,7 @@
 // (queries sent), rows written (and so row-locked until commit, from pg_stat_user_tables), and
 // the hot key, from one process and from two stores racing (two processes' worth of guesses).
 
+import { cpus, loadavg } from 'node:os'
 import pg from 'pg'
 import { RateLimiterPostgres } from 'rate-limiter-flexible'
 import { createLimiter, fixedWindow, type Limiter, slidingWindow, tokenBucket } from '../src/index.js'
@@ -184,7 +185,7 @@ export async function run(): Promise<BenchSection> {
       `${num(perOf(name).hotShare * 100)} %`,
     ])
     const markdown = [
-      `PostgreSQL ${version} on the same machine (\`DATABASE_URL\`), default settings (synchronous commit). Wall-clock decisions per second with ${IN_FLIGHT} in flight per contender on a pool of ${POOL} connections, ${num(KEYS)} keys round-robin unless "hot key"; median of ${ROUNDS} interleaved rounds of ${num(OPS)}. Round trips: queries sent per decision. Rows written: rows inserted, updated or deleted per decision (pg_stat_user_tables), each row-locked until its statement commits; PostgresStore also takes one transaction-scoped advisory lock per key.`,
+      `PostgreSQL ${version} on the same machine (\`DATABASE_URL\`), default settings (synchronous commit). Wall-clock decisions per second with ${IN_FLIGHT} in flight per contender on a pool of ${POOL} connections, ${num(KEYS)} keys round-robin unless "hot key"; median of ${ROUNDS} interleaved rounds of ${num(OPS)}. Round trips: queries sent per decision. Rows written: rows inserted, updated or deleted per decision (pg_stat_user_tables), each row-locked until its statement commits, the cleanup's deletes of expired rows included; PostgresStore also takes one transaction-scoped advisory lock per key. A store remembers the last 10,000 states it saw: with 3 policies over 10,000 subjects (30,000 rows) a decision whose row it forgot costs a second round trip. Load average (1 min) when the section finished: ${loadavg()[0].toFixed(2)} on ${cpus().length} cores.`,
       '',
       table(['contender', 'decisions/s', 'round trips / decision', 'rows written (row locks) / decision', 'HOT updates'], rows, [
         'l',
