@@ -98,7 +98,9 @@ export class PostgresStore implements Store {
 
   /** Creates the table and its functions if missing (idempotent; needs CREATE on the schema). */
   async createSchema(): Promise<void> {
-    await this.pool.query({ text: schemaSql(this.table) })
+    // One statement list runs as one transaction: the lock makes processes that start together
+    // create the schema one after the other (concurrent CREATE … IF NOT EXISTS can collide).
+    await this.pool.query({ text: `SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.table)}` })
   }
 
   consume(request: StoreRequest): Promise<StoreResult> {

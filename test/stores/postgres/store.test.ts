@@ -2,6 +2,7 @@
 // all policies of a request all or nothing, exactness with many calls in flight, the cleanup
 // keeping the table bounded under a flood of keys, options and a missing schema reported clearly.
 
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, type Policy, slidingWindow, tokenBucket } from '../../../src/index.js'
 import { type PostgresPool, PostgresStore } from '../../../src/stores/postgres/index.js'
@@ -165,5 +166,16 @@ describe('new PostgresStore() options', () => {
     const sql = new PostgresStore({ pool, table: 'app.limits' }).schemaSql()
     expect(sql).toContain('CREATE TABLE IF NOT EXISTS "app"."limits"')
     expect(sql).toContain('FUNCTION "app"."limits_decide"')
+  })
+})
+
+describe('docs/stores.md', () => {
+  it('prints the table exactly as createSchema() creates it (comments aside)', () => {
+    const doc = readFileSync(new URL('../../../docs/stores.md', import.meta.url), 'utf8')
+    const block = /```sql\n([\s\S]*?)```/.exec(doc)?.[1] ?? ''
+    const strip = (sql: string) => sql.replace(/--.*$/gm, '').replace(/\s+/g, ' ').trim()
+    const pool: PostgresPool = { query: async () => ({ rows: [] }) }
+    const created = new PostgresStore({ pool }).schemaSql().split('\n\n')[0]
+    expect(strip(block)).toBe(strip(created))
   })
 })
