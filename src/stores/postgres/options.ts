@@ -17,7 +17,7 @@ export interface PostgresStoreOptions {
   pool: PostgresPool
   /**
    * The table of states, `table` or `schema.table` (letters, digits, `_`; at most 55 characters
-   * per part). Its functions are named after it (`<table>_decide`, `<table>_reset`).
+   * per part). Its function is named after it (`<table>_decide`).
    * @default 'ratekeeper_state'
    */
   table?: string

@@ -16,11 +16,11 @@ export function quoteName(parts: readonly string[]): string {
 }
 
 /** The names the SQL uses, from the `table` option (already validated: `[schema.]table`). */
-export function sqlNames(table: string): { table: string; decide: string; reset: string; lockSeed: string } {
+export function sqlNames(table: string): { table: string; decide: string; lockSeed: string } {
   const parts = table.split('.')
   const last = parts.length - 1
   const withSuffix = (suffix: string) => quoteName(parts.map((p, i) => (i === last ? `${p}${suffix}` : p)))
-  return { table: quoteName(parts), decide: withSuffix('_decide'), reset: withSuffix('_reset'), lockSeed: table }
+  return { table: quoteName(parts), decide: withSuffix('_decide'), lockSeed: table }
 }
 
 /**
@@ -55,8 +55,8 @@ BEGIN
   END LOOP;
   now_ms := floor(extract(epoch FROM clock_timestamp()) * 1000);
   -- The stored states as of the decision's time (an expired one reads as absent).
-  SELECT array_agg(CASE WHEN r.expires_at > p_at THEN r.state END ORDER BY i.n),
-         array_agg(CASE WHEN r.expires_at > p_at THEN r.expires_at END ORDER BY i.n)
+  SELECT coalesce(array_agg(CASE WHEN r.expires_at > p_at THEN r.state END ORDER BY i.n), '{}'),
+         coalesce(array_agg(CASE WHEN r.expires_at > p_at THEN r.expires_at END ORDER BY i.n), '{}')
     INTO states, expires
     FROM unnest(p_keys) WITH ORDINALITY AS i(k, n) LEFT JOIN ${n.table} r ON r.k = i.k;
   -- Decided on a clock ahead of the database's (p_at < 0: the caller does not know it yet).
@@ -92,18 +92,6 @@ BEGIN
     -- Past the last page: start over.
     IF swept_to * current_setting('block_size')::bigint >= pg_relation_size('${n.table.replace(/'/g, "''")}') THEN swept_to := 0; END IF;
   END IF;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION ${n.reset}(p_keys text[], p_lock_ms integer) RETURNS void LANGUAGE plpgsql AS $fn$
-DECLARE
-  h bigint;
-BEGIN
-  PERFORM set_config('lock_timeout', p_lock_ms || 'ms', true);
-  FOR h IN SELECT DISTINCT hashtextextended('${n.lockSeed}' || key, 0) FROM unnest(p_keys) AS key ORDER BY 1 LOOP
-    PERFORM pg_advisory_xact_lock(h);
-  END LOOP;
-  DELETE FROM ${n.table} WHERE k = ANY (p_keys);
 END
 $fn$;
 `

@@ -2,10 +2,10 @@ import { LRUCache } from 'lru-cache'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { decodeState, planAdjust, planDecision } from '../step-plan.js'
-import { type Batch, type Member, type Planner, planBatch, settle } from './batch.js'
+import { type Batch, type Member, type Planner, settle } from './batch.js'
 import { DatabaseClock } from './clock.js'
+import { Dispatcher } from './dispatcher.js'
 import * as fail from './failures.js'
-import { KeyLocks } from './key-locks.js'
 import { type PostgresClock, type PostgresPool, type PostgresStoreOptions, resolveOptions } from './options.js'
 import { type DecideReply, parseDecideReply } from './reply.js'
 import { APPLIED, schemaSql, sqlNames } from './sql.js'
@@ -16,20 +16,14 @@ interface Known {
   readonly expiresAt: number
 }
 
-/** One call's deadline, `performance.now()` ms; `expired` once its timer fired. */
-interface Deadline {
-  readonly expires: number
-  expired: boolean
-}
-
 /** Attempts that may find their states changed before a decision gives up (each is one round trip; the deadline bounds them too). */
 const MAX_ATTEMPTS = 256
 /** States remembered, to guess the stored ones (a wrong guess costs one more round trip, never a wrong answer). */
 const KNOWN_STATES = 10_000
-/** One write in this many carries a cleanup sweep of `cleanupPages` rows. */
+/** Every this many writes, the cleanup sweeps `cleanupPages` heap pages. */
 const SWEEP_EVERY = 16
-/** Most batches one sweep makes up for (writes made while the previous sweep was in flight). */
-const SWEEP_CATCH_UP = 8
+/** Most sweeps' worth of pages one call carries. */
+const SWEEP_MOST = 32
 /** Most calls one batch carries. */
 const MAX_BATCH = 128
 
@@ -62,18 +56,13 @@ export class PostgresStore implements Store {
   readonly cleanupPages: number
   readonly extraTtlMs: number
   readonly #decideSql: string
-  readonly #resetSql: string
   readonly #statement: string
   readonly #known = new LRUCache<string, Known>({ max: KNOWN_STATES })
-  readonly #locks = new KeyLocks()
-  /** Batches waiting for their keys, by the keys: calls on the same keys join them. */
-  readonly #open = new Map<string, Batch>()
+  readonly #dispatcher: Dispatcher
   readonly #dbClock = new DatabaseClock()
   /** Writes since the last cleanup sweep was sent. */
   #unswept = 0
-  /** A sweep is in flight: the next starts where it ends, so two never look at the same rows. */
-  #sweeping = false
-  /** The heap page the next sweep starts at. */
+  /** The heap page the next sweep starts at (moved on when a sweep is sent: two never overlap). */
   #sweepFrom = 0
   #closed = false
 
@@ -87,8 +76,15 @@ export class PostgresStore implements Store {
     this.extraTtlMs = settings.extraTtlMs
     const names = sqlNames(this.table)
     this.#decideSql = `SELECT * FROM ${names.decide}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-    this.#resetSql = `SELECT ${names.reset}($1, $2)`
     this.#statement = `rk_decide_${this.table}`
+    // As many database calls at once as the pool has connections (pg's default: 10).
+    const poolMax = (this.pool as { options?: { max?: unknown } }).options?.max
+    this.#dispatcher = new Dispatcher({
+      maxCalls: typeof poolMax === 'number' && poolMax >= 1 ? Math.min(poolMax, 64) : 10,
+      maxBatch: MAX_BATCH,
+      sameNow: this.clock === 'caller',
+      send: (batch, now) => this.#send(batch, now),
+    })
   }
 
   /** The SQL that creates the table and its functions (idempotent): what `createSchema()` runs. */
@@ -121,18 +117,13 @@ export class PostgresStore implements Store {
     return this.#adjust(request, (policy, state, at, out) => policy.charge(state, request.cost, at, out))
   }
 
-  reset(request: StoreRequest): Promise<void> {
-    return this.#deadlined(async (deadline) => {
-      const keys = this.#keysOf(request)
-      const release = await this.#locks.acquire(keys)
-      try {
-        if (deadline.expired) return
-        await this.#query(this.#resetSql, [keys, this.#lockMs(deadline)])
-        for (const key of keys) this.#known.set(key, { text: null, expiresAt: 0 })
-      } finally {
-        release()
-      }
-    })
+  async reset(request: StoreRequest): Promise<void> {
+    // Deletes every check's row, through the same compare-and-set as a decision.
+    await this.#run(request, (states) => ({
+      allowed: true,
+      results: [],
+      writes: states.map((_, index) => ({ index, state: undefined, ttlMs: 1 })),
+    }))
   }
 
   /** Stops using the pool (which stays open: it is yours). Calls after close reject with `ERR_RK_CLOSED`. */
@@ -153,32 +144,6 @@ export class PostgresStore implements Store {
     return request.policies.map((policy, i) => `${policy.id}\n${request.keys[i]}`)
   }
 
-  #lockMs(deadline: Deadline): number {
-    return Math.max(1, Math.ceil(deadline.expires - performance.now()))
-  }
-
-  /** Runs `work` under the store's deadline: rejects with `ERR_RK_STORE_TIMEOUT` when it passes. */
-  #deadlined<T>(work: (deadline: Deadline) => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(fail.closed())
-    return new Promise<T>((resolve, reject) => {
-      const deadline: Deadline = { expires: performance.now() + this.timeoutMs, expired: false }
-      const timer = setTimeout(() => {
-        deadline.expired = true
-        reject(fail.noAnswerWithin(this.timeoutMs))
-      }, this.timeoutMs)
-      work(deadline).then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
-  }
-
   async #query(text: string, values: unknown[], name?: string): Promise<unknown[]> {
     try {
       return (await this.pool.query(name === undefined ? { text, values } : { name, text, values })).rows
@@ -189,41 +154,33 @@ export class PostgresStore implements Store {
 
   #run(request: StoreRequest, plan: Planner): Promise<StoreResult> {
     if (this.#closed) return Promise.reject(fail.closed())
-    const keys = this.#keysOf(request)
-    // With the caller's clock, only calls made at the same time share a batch.
-    const signature = this.clock === 'caller' ? `${keys.join('\u0000')}\u0000${request.now}` : keys.join('\u0000')
     return new Promise<StoreResult>((resolve, reject) => {
-      const member: Member = { plan, expires: performance.now() + this.timeoutMs, done: false, resolve, reject }
       const timer = setTimeout(() => settle(member, undefined, fail.noAnswerWithin(this.timeoutMs)), this.timeoutMs)
-      member.resolve = (result) => {
-        clearTimeout(timer)
-        resolve(result)
+      const member: Member = {
+        keys: this.#keysOf(request),
+        policies: request.policies,
+        plan,
+        now: request.now,
+        expires: performance.now() + this.timeoutMs,
+        done: false,
+        resolve: (result) => {
+          clearTimeout(timer)
+          resolve(result)
+        },
+        reject: (error) => {
+          clearTimeout(timer)
+          reject(error)
+        },
       }
-      member.reject = (error) => {
-        clearTimeout(timer)
-        reject(error)
-      }
-      const open = this.#open.get(signature)
-      if (open !== undefined && open.members.length < MAX_BATCH) {
-        open.members.push(member)
-        return
-      }
-      const batch: Batch = { keys, policies: request.policies, members: [member] }
-      this.#open.set(signature, batch)
-      this.#runBatch(batch, signature, request.now)
+      this.#dispatcher.enqueue(member)
     })
   }
 
-  async #runBatch(batch: Batch, signature: string, callerNow: number): Promise<void> {
-    const release = await this.#locks.acquire(batch.keys)
-    // From here on the batch takes no more members: the next calls on these keys start another.
-    if (this.#open.get(signature) === batch) this.#open.delete(signature)
+  async #send(batch: Batch, callerNow: number): Promise<void> {
     try {
       await this.#decide(batch, callerNow)
     } catch (error) {
       for (const member of batch.members) settle(member, undefined, error)
-    } finally {
-      release()
     }
   }
 
@@ -231,9 +188,8 @@ export class PostgresStore implements Store {
     const { keys } = batch
     const n = keys.length
     const caller = this.clock === 'caller'
-    let members = batch.members
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      members = members.filter((m) => !m.done)
+      const members = batch.members.filter((m) => !m.done)
       if (members.length === 0) return
       const wall = Date.now()
       const dbNow = this.#dbClock.now(wall)
@@ -247,9 +203,11 @@ export class PostgresStore implements Store {
         states.push(text === null ? undefined : decodeState(batch.policies[i], text))
       }
       // Without the database's time yet, the first call only reads it (and the states).
-      const planned = at < 0 ? undefined : planBatch(members, states, at, this.extraTtlMs)
+      const planned = at < 0 ? undefined : batch.plan(states, at, this.extraTtlMs)
       const write = planned?.write ?? new Array<boolean>(n).fill(false)
-      const sweep = planned !== undefined && planned.writes > 0 ? this.#sweepSize() : 0
+      const sweep = planned !== undefined && planned.writes > 0 ? this.#sweepSize(planned.writes) : 0
+      const sweepFrom = this.#sweepFrom
+      this.#sweepFrom += sweep
       // The earliest deadline of the batch: the database writes nothing after it.
       const earliest = Math.min(...members.map((m) => m.expires))
       const lockMs = Math.max(1, Math.ceil(earliest - performance.now()))
@@ -263,26 +221,22 @@ export class PostgresStore implements Store {
         caller,
         dbNow < 0 ? 0 : dbNow + lockMs,
         lockMs,
-        this.#sweepFrom,
+        sweepFrom,
         sweep,
       ]
-      let rows: unknown[]
-      try {
-        rows = await this.#query(this.#decideSql, values, this.#statement)
-      } finally {
-        if (sweep > 0) this.#sweeping = false
-      }
+      const rows = await this.#query(this.#decideSql, values, this.#statement)
       const reply = parseDecideReply(rows, n)
       // A sweep that did not run (the call was refused) is owed by the next write.
       if (sweep > 0 && reply?.applied !== APPLIED.done) this.#unswept += (sweep / this.cleanupPages) * SWEEP_EVERY
+      // Its writes are counted again when it is sent again.
+      if (planned !== undefined && reply?.applied !== APPLIED.done) this.#unswept -= planned.writes
       if (reply === undefined) throw fail.unexpectedReply()
       this.#dbClock.sample(reply.nowMs, Date.now(), reply.applied === APPLIED.clock && at >= 0)
       if (reply.applied === APPLIED.done && planned !== undefined) {
-        if (sweep > 0) this.#sweepFrom = reply.sweptTo ?? 0
+        // Past the table's last page: start over.
+        if (sweep > 0 && reply.sweptTo === 0) this.#sweepFrom = 0
         for (let i = 0; i < n; i++) if (write[i]) this.#known.set(keys[i], { text: planned.next[i], expiresAt: at + planned.ttls[i] })
-        for (let j = 0; j < members.length; j++) {
-          settle(members[j], { allowed: planned.plans[j].allowed, now: at, results: planned.plans[j].results })
-        }
+        for (const { member, plan } of planned.planned) settle(member, { allowed: plan.allowed, now: at, results: plan.results })
         return
       }
       // The database reached the call after the earliest deadline (a pool with no free
@@ -295,14 +249,13 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Heap pages the sweep this write carries looks at (0: none): `cleanupPages` per 16 writes since
-   * the last sweep, one sweep in flight at a time, so the rows looked at keep pace with the writes.
+   * Heap pages the sweep a call with `writes` writes carries looks at (0: none): `cleanupPages`
+   * per 16 writes since the last sweep, so the rows looked at keep pace with the writes.
    */
-  #sweepSize(): number {
-    this.#unswept++
-    if (this.cleanupPages === 0 || this.#sweeping || this.#unswept < SWEEP_EVERY) return 0
-    this.#sweeping = true
-    const batches = Math.min(SWEEP_CATCH_UP, Math.floor(this.#unswept / SWEEP_EVERY))
+  #sweepSize(writes: number): number {
+    this.#unswept += writes
+    if (this.cleanupPages === 0 || this.#unswept < SWEEP_EVERY) return 0
+    const batches = Math.min(SWEEP_MOST, Math.floor(this.#unswept / SWEEP_EVERY))
     this.#unswept -= batches * SWEEP_EVERY
     return this.cleanupPages * batches
   }
