@@ -35,9 +35,12 @@ const MAX_BATCH = 128
  *   function writes the result if, and only if, those are still the stored states (all checks or
  *   none), under per-key transaction locks taken in one order. When they are not, its reply carries
  *   the current states, and the decision is made again from them (one more round trip).
+ * - As many calls at once as the pool has connections; requests that wait meanwhile go together
+ *   in the next call (decided one after the other, applied all or none), never two calls in
+ *   flight on one key.
  * - Time from the database's `clock_timestamp()`, so app servers with skewed clocks agree.
- * - Every row has an expiry; every 16th write also sweeps a heap page (about 60 rows) and deletes
- *   its expired rows, so the table stays bounded with no cron to remember.
+ * - Every row has an expiry; per 16 writes a call also sweeps a heap page (about 60 rows) and
+ *   deletes its expired rows, so the table stays bounded with no cron to remember.
  * - Every call has a deadline (`timeoutMs`), locks are waited for no longer, and a call the
  *   database only reaches after its deadline writes nothing. The store never decides to allow:
  *   failures reject with a `StoreError` and the limiter applies its `onStoreError`.
