@@ -13,7 +13,11 @@ export type PostgresClock = 'database' | 'caller'
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
-  /** A `pg` `Pool` (`new pg.Pool({ connectionString })`). Stays yours: `close()` doesn't end it. */
+  /**
+   * A `pg` `Pool` (`new pg.Pool({ connectionString })`). Stays yours: `close()` doesn't end it.
+   * The store makes as many calls at once as the pool's `max` (10 when it has none); requests
+   * that arrive meanwhile go together in the next calls.
+   */
   pool: PostgresPool
   /**
    * The table of states, `table` or `schema.table` (letters, digits, `_`; at most 55 characters

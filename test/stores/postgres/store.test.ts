@@ -102,6 +102,29 @@ describePostgres('PostgresStore', () => {
     expect(pool.count).toBeLessThanOrEqual(4)
   })
 
+  it('sends requests on different keys that wait together in one call, each decided on its own', async () => {
+    const pool = counting(fixture.pool)
+    const store = new PostgresStore({ pool, table: fixture.table, timeoutMs: 10_000 })
+    const policy = fixedWindow({ name: 'spread', limit: 3, window: '1h' })
+    await store.peek(request(['spread-warm'], [policy])) // learns the database's clock
+    pool.count = 0
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => store.consume(request([`spread-${i % 100}`], [policy]))))
+    // Each of the 100 keys admitted exactly 3, in call order: 2, 1, 0 remaining.
+    expect(results.map((r) => r.results[0])).toEqual([...Array(100).fill(2), ...Array(100).fill(1), ...Array(100).fill(0)])
+    expect(pool.count).toBeLessThanOrEqual(10)
+  })
+
+  it('admits exactly the limit per key when two stores batch requests over shared keys at once', async () => {
+    const stores = [0, 1].map(() => new PostgresStore({ pool: fixture.pool, table: fixture.table, timeoutMs: 10_000 }))
+    const policy = fixedWindow({ name: 'shared', limit: 7, window: '1h' })
+    const results = await Promise.all(
+      Array.from({ length: 400 }, (_, i) =>
+        stores[i % 2].consume(request([`shared-${i % 10}`], [policy])).then((r) => ({ key: i % 10, r })),
+      ),
+    )
+    for (let key = 0; key < 10; key++) expect(results.filter((x) => x.key === key && x.r.allowed).length).toBe(7)
+  })
+
   it('keeps the table bounded under a flood of distinct keys (expired rows swept without a cron)', async () => {
     const f = await postgresFixture('flood', undefined, 8)
     try {
