@@ -11,6 +11,7 @@ const entryPoints: Record<string, string> = {
   http: 'src/http/index.ts',
   provider: 'src/provider/index.ts',
   redis: 'src/stores/redis/index.ts',
+  postgres: 'src/stores/postgres/index.ts',
   express: 'adapters/express.ts',
   koa: 'adapters/koa.ts',
   fastify: 'adapters/fastify.ts',
@@ -61,6 +62,6 @@ export default defineConfig({
   treeshake: false,
   // dependencies and peerDependencies are external already (tsup reads package.json); listed
   // again so that no bundling change can ever inline a framework or a Redis client.
-  external: ['express', 'koa', 'fastify', 'fastify-plugin', 'ioredis', 'lru-cache', 'prom-client', '@opentelemetry/api'],
+  external: ['express', 'koa', 'fastify', 'fastify-plugin', 'ioredis', 'pg', 'lru-cache', 'prom-client', '@opentelemetry/api'],
   onSuccess: async () => fastifyPluginAsModule(),
 })

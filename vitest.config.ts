@@ -14,6 +14,7 @@ export default defineConfig({
       { find: /^ratekeeper\/http$/, replacement: here('./src/http/index.ts') },
       { find: /^ratekeeper\/provider$/, replacement: here('./src/provider/index.ts') },
       { find: /^ratekeeper\/redis$/, replacement: here('./src/stores/redis/index.ts') },
+      { find: /^ratekeeper\/postgres$/, replacement: here('./src/stores/postgres/index.ts') },
       { find: /^ratekeeper\/express$/, replacement: here('./adapters/express.ts') },
       { find: /^ratekeeper\/koa$/, replacement: here('./adapters/koa.ts') },
       { find: /^ratekeeper\/fastify$/, replacement: here('./adapters/fastify.ts') },

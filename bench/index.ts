@@ -9,9 +9,12 @@ import { renderReport, renderSection } from './report.js'
 import type { BenchModule } from './types.js'
 
 /** Every section, in report order: bench/<name>.ts exporting `run` (see bench/types.ts). */
-const SECTIONS = ['memory', 'lists', 'redis', 'redis-clients', 'http', 'instructions'] as const
-/** Sections that run only when named: `instructions` needs valgrind and about ten minutes. */
-const ON_REQUEST: readonly string[] = ['instructions']
+const SECTIONS = ['memory', 'lists', 'redis', 'redis-clients', 'postgres', 'http', 'instructions'] as const
+/**
+ * Sections that run only when named: `instructions` needs valgrind and about ten minutes;
+ * `postgres` needs a PostgreSQL (DATABASE_URL) and about a minute.
+ */
+const ON_REQUEST: readonly string[] = ['instructions', 'postgres']
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const reportPath = `${root}docs/benchmarks.md`

@@ -28,7 +28,8 @@ const REQUESTS = Number(process.env.RK_BENCH_INSTR_REQUESTS ?? 4_000)
 const RUNS = Number(process.env.RK_BENCH_INSTR_RUNS ?? 3)
 /** Only the groups whose title contains one of these words (comma-separated), e.g. `Koa,Fastify`. */
 const ONLY = (process.env.RK_BENCH_INSTR_ONLY ?? '').split(',').filter(Boolean)
-const CONNECTIONS = 10
+/** Connections autocannon keeps open (one: every request arrives alone, whatever the machine's load). */
+const CONNECTIONS = Number(process.env.RK_BENCH_INSTR_CONNECTIONS ?? 10)
 /** Variants counted at the same time (each valgrind keeps one core busy). */
 const PARALLEL = 2
 

@@ -1,9 +1,10 @@
 // The demo API behind `npm start`: a small listings API limited the way the seed providers limit
-// theirs, on the embedded MemoryStore (or Redis when REDIS_URL is set).
+// theirs, on the embedded MemoryStore (or Redis when REDIS_URL is set, PostgreSQL when DATABASE_URL is).
 //
 //   npm start                     http://127.0.0.1:3000
 //   PORT=8080 npm start           or: npm start -- --port 8080
 //   REDIS_URL=redis://127.0.0.1:6379 npm start
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm start   (table rk_demo_state)
 //   BODY=skakio npm start         429 bodies: problem (default), skakio, managed-dev, scalekit
 //   TRUST_PROXY=1 npm start       behind one reverse proxy (default: trust none)
 //
@@ -30,10 +31,12 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import express, { type Express, type NextFunction, type Request, type Response } from 'express'
 import { Redis } from 'ioredis'
+import pg from 'pg'
 import { createLimiter, fixedWindow, type Limiter, MemoryStore, type Store, tokenBucket } from 'ratekeeper'
 import { rateLimit, rateLimitsRoute } from 'ratekeeper/express'
 import type { BodyPreset } from 'ratekeeper/http'
 import { type PrometheusRegistry, prometheusMetrics, topLimited } from 'ratekeeper/metrics'
+import { PostgresStore } from 'ratekeeper/postgres'
 import { cachedLookup, providerPlan, tierByPrefix } from 'ratekeeper/provider'
 import { RedisStore } from 'ratekeeper/redis'
 // The auth endpoints as skakio's page sets them: one class and one 10 req/s bucket (burst 20) each,
@@ -310,6 +313,10 @@ export interface StartOptions {
   redisPrefix?: string
   /** How long the first connection to Redis may take before the demo gives up. @default 5000 */
   redisStartTimeoutMs?: number
+  /** Use PostgreSQL at this URL (`postgres://` or `postgresql://`) instead of the memory store. */
+  databaseUrl?: string
+  /** The PostgreSQL table (created if missing). @default 'rk_demo_state' */
+  databaseTable?: string
   /** Express's `trust proxy` (see {@link DemoOptions.trustProxy}). @default none trusted */
   trustProxy?: number | string
   body?: BodyFormat
@@ -319,8 +326,8 @@ export interface StartOptions {
 export interface RunningDemo {
   readonly url: string
   readonly server: Server
-  readonly store: 'memory' | 'redis'
-  /** Stops accepting connections, closes open ones, the limiter and Redis. Idempotent. */
+  readonly store: 'memory' | 'redis' | 'postgres'
+  /** Stops accepting connections, closes open ones, the limiter and Redis or PostgreSQL. Idempotent. */
   close(): Promise<void>
 }
 
@@ -392,6 +399,57 @@ async function connectRedis(url: string, timeoutMs: number, log: (line: string) 
   }
 }
 
+/** PostgreSQL could not be used at start-up: the message names DATABASE_URL, its password masked. */
+export class PostgresUnavailableError extends Error {
+  override readonly name = 'PostgresUnavailableError'
+}
+
+const DATABASE_URL_HELP = 'DATABASE_URL must be a postgres:// or postgresql:// URL (postgres://[user:password@]host:port/database)'
+
+/** The URL with its password masked; throws when it is not a postgres(ql):// URL. */
+export function maskDatabaseUrl(text: string): string {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new RangeError(DATABASE_URL_HELP)
+  }
+  if ((url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || url.hostname === '') throw new RangeError(DATABASE_URL_HELP)
+  if (url.password !== '') url.password = '***'
+  return url.href
+}
+
+/**
+ * Connects to PostgreSQL once, within `timeoutMs`, and creates the table if missing. As for
+ * Redis, a database the demo can't use at start-up is reported, not retried forever.
+ */
+async function connectPostgres(
+  url: string,
+  table: string,
+  timeoutMs: number,
+  log: (line: string) => void,
+): Promise<{ pool: pg.Pool; store: PostgresStore }> {
+  const shown = maskDatabaseUrl(url)
+  const password = new URL(url).password
+  const secrets = password === '' ? [] : [password, decodeURIComponent(password)]
+  const hide = (text: string) => secrets.reduce((t, secret) => t.split(secret).join('***'), text)
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: timeoutMs })
+  // An idle connection that breaks is replaced on the next query; the limiter bounds every call.
+  pool.on('error', (error) => log(`postgres: ${hide(error.message)}`))
+  try {
+    const store = new PostgresStore({ pool, table, timeoutMs: 100 })
+    await store.createSchema()
+    return { pool, store }
+  } catch (error) {
+    await pool.end().catch(() => {})
+    const reason = hide(error instanceof Error ? error.message : String(error)).replace(/\.+$/, '')
+    throw new PostgresUnavailableError(
+      `cannot use PostgreSQL at DATABASE_URL=${shown}: ${reason}. Fix DATABASE_URL (or start PostgreSQL), or unset DATABASE_URL to run on the in-memory store.`,
+      { cause: error },
+    )
+  }
+}
+
 /** A new prom-client registry when prom-client is installed (an optional peer dependency), else undefined: no /metrics. */
 async function promRegistry(log: (line: string) => void): Promise<DemoOptions['metrics']> {
   try {
@@ -407,10 +465,16 @@ async function promRegistry(log: (line: string) => void): Promise<DemoOptions['m
 export async function startDemo(options: StartOptions = {}): Promise<RunningDemo> {
   const log = options.log ?? ((line: string) => console.log(line))
   let redis: Redis | undefined
+  let pool: pg.Pool | undefined
   let store: Store | undefined
+  if (options.redisUrl !== undefined && options.databaseUrl !== undefined) {
+    throw new RangeError('set REDIS_URL or DATABASE_URL, not both: the demo keeps its limits in one store')
+  }
   if (options.redisUrl !== undefined) {
     redis = await connectRedis(options.redisUrl, options.redisStartTimeoutMs ?? 5000, log)
     store = new RedisStore({ client: redis, prefix: options.redisPrefix ?? 'rk-demo', timeoutMs: 100 })
+  } else if (options.databaseUrl !== undefined) {
+    ;({ pool, store } = await connectPostgres(options.databaseUrl, options.databaseTable ?? 'rk_demo_state', 5000, log))
   }
   const demo = createDemo({ store, body: options.body, log, trustProxy: options.trustProxy, metrics: await promRegistry(log) })
   const server = demo.app.listen(options.port ?? 3000, options.host ?? '127.0.0.1')
@@ -421,6 +485,7 @@ export async function startDemo(options: StartOptions = {}): Promise<RunningDemo
     await demo.close()
     await store?.close()
     redis?.disconnect()
+    await pool?.end()
     throw error
   })
   const address = server.address() as AddressInfo
@@ -429,7 +494,7 @@ export async function startDemo(options: StartOptions = {}): Promise<RunningDemo
   return {
     url: `http://${host}:${address.port}`,
     server,
-    store: redis === undefined ? 'memory' : 'redis',
+    store: redis !== undefined ? 'redis' : pool !== undefined ? 'postgres' : 'memory',
     close: () => {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -439,6 +504,7 @@ export async function startDemo(options: StartOptions = {}): Promise<RunningDemo
         await demo.close()
         await store?.close()
         if (redis !== undefined) await redis.quit().catch(() => redis?.disconnect())
+        await pool?.end()
       })()
       return closing
     },
@@ -461,6 +527,16 @@ export function parseRedisUrl(env: Readonly<Record<string, string | undefined>>)
   const text = env.REDIS_URL
   if (text === undefined || text === '') return undefined
   maskRedisUrl(text)
+  return text
+}
+
+/** Reads DATABASE_URL (empty or unset: no PostgreSQL); throws, without echoing it, when it is not a postgres(ql):// URL. */
+export function parseDatabaseUrl(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const text = env.DATABASE_URL
+  if (text === undefined || text === '') return undefined
+  maskDatabaseUrl(text)
+  if (env.REDIS_URL !== undefined && env.REDIS_URL !== '')
+    throw new RangeError('set REDIS_URL or DATABASE_URL, not both: the demo keeps its limits in one store')
   return text
 }
 
@@ -516,11 +592,13 @@ async function main(): Promise<void> {
   let port: number
   let body: BodyFormat
   let redisUrl: string | undefined
+  let databaseUrl: string | undefined
   let trustProxy: number | string | undefined
   try {
     port = parsePort(process.argv.slice(2), process.env)
     body = parseBody(process.env)
     redisUrl = parseRedisUrl(process.env)
+    databaseUrl = parseDatabaseUrl(process.env)
     trustProxy = parseTrustProxy(process.env)
   } catch (error) {
     console.error(`demo: ${error instanceof Error ? error.message : String(error)}`)
@@ -529,11 +607,11 @@ async function main(): Promise<void> {
   }
   let running: RunningDemo
   try {
-    running = await startDemo({ port, redisUrl, body, trustProxy, host: process.env.HOST || '127.0.0.1' })
+    running = await startDemo({ port, redisUrl, databaseUrl, body, trustProxy, host: process.env.HOST || '127.0.0.1' })
   } catch (error) {
-    // Asked for Redis and unable to use it, the demo stops: falling back to memory would hide
+    // Asked for Redis (or PostgreSQL) and unable to use it, the demo stops: falling back to memory would hide
     // that several demo processes no longer share their counts.
-    if (error instanceof RedisUnavailableError) console.error(`demo: ${error.message}`)
+    if (error instanceof RedisUnavailableError || error instanceof PostgresUnavailableError) console.error(`demo: ${error.message}`)
     else console.error(`demo: could not start: ${error instanceof Error ? error.message : String(error)}`)
     process.exitCode = 1
     return

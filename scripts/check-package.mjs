@@ -46,6 +46,7 @@ const subpaths = {
     allowed: ['lru-cache'],
   },
   './redis': { names: ['RedisStore'], allowed: ['lru-cache', 'ioredis'] },
+  './postgres': { names: ['PostgresStore'], allowed: ['lru-cache'] },
   './express': { names: ['rateLimit'], allowed: ['lru-cache', 'express'] },
   './koa': { names: ['rateLimit'], allowed: ['lru-cache', 'koa'] },
   // A Fastify plugin is the module itself under require(), its named exports as properties.
@@ -70,7 +71,7 @@ const ignoredAttwRules = []
  * The packages a subpath must not load at run time unless it lists them in `allowed`. (Their own
  * dependencies are theirs: ioredis may load denque. The static graph check is the strict one.)
  */
-const heavy = ['express', 'koa', '@koa/router', 'fastify', 'fastify-plugin', 'ioredis', 'hono', 'prom-client', '@opentelemetry/api']
+const heavy = ['express', 'koa', '@koa/router', 'fastify', 'fastify-plugin', 'ioredis', 'pg', 'hono', 'prom-client', '@opentelemetry/api']
 
 const failures = []
 const fail = (message) => {

@@ -25,6 +25,7 @@ const ENTRY_POINTS = {
   'src/http/index.ts': 'ratekeeper/http',
   'src/provider/index.ts': 'ratekeeper/provider',
   'src/stores/redis/index.ts': 'ratekeeper/redis',
+  'src/stores/postgres/index.ts': 'ratekeeper/postgres',
   'adapters/express.ts': 'ratekeeper/express',
   'adapters/koa.ts': 'ratekeeper/koa',
   'adapters/fastify.ts': 'ratekeeper/fastify',

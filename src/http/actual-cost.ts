@@ -83,6 +83,9 @@ export function reportActualCost(where: string, target: object, cost: number): v
 
 /** The cost reported for `target`, if any, read when its response ends: a later report is too late (and warned of). */
 export function reportedActualCost(target: object): number | undefined {
+  // No limiter settles: a report was warned of and is of no use; a weak set with an entry per
+  // response is a cost (ephemeron tables slow every GC) that only settling can justify.
+  if (settlingLimiters === 0) return undefined
   ended.add(target)
   return reported.get(target)
 }

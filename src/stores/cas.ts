@@ -1,9 +1,7 @@
-import { LOOK } from '../limiter/algorithms/concurrency.js'
-import { blockReasonOf } from '../limiter/algorithms/penalty-box.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, StoreError } from '../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../limiter/policy.js'
-import { newOutcome } from '../limiter/policy.js'
 import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../limiter/store.js'
+import { decodeState, encodeState, planAdjust, planDecision, type StepPlan } from './step-plan.js'
 
 /**
  * What a key-value store must offer to serve as a ratekeeper store through {@link casStore}:
@@ -57,14 +55,6 @@ export interface CasStoreOptions {
 
 const KNOWN = { backend: true, prefix: true, maxAttempts: true } as const
 
-function encodeState(state: PolicyState): string {
-  return typeof state === 'number' ? String(state) : state.join(',')
-}
-
-function decodeState(policy: Policy, text: string): PolicyState {
-  return policy.kind === 'token-bucket' ? Number(text) : text.split(',').map(Number)
-}
-
 /**
  * Turns any key-value store with versioned reads and an atomic multi-key compare-and-set into a
  * ratekeeper {@link Store}, running the same step functions as the memory store (no algorithm
@@ -106,74 +96,21 @@ export function casStore(options: CasStoreOptions): Store {
     return { keys, found, states }
   }
 
+  const toWrites = (plan: StepPlan, keys: readonly string[], found: readonly (Versioned | undefined)[]): CasWrite[] =>
+    plan.writes.map((w) => ({
+      key: keys[w.index],
+      expected: found[w.index]?.version,
+      value: w.state === undefined ? undefined : encodeState(w.state),
+      ttlMs: w.ttlMs,
+    }))
+
   const decide = async (request: StoreRequest, charge: boolean): Promise<StoreResult> => {
-    const { policies, cost, now } = request
-    const n = policies.length
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const { keys, found, states } = await read(request)
-      const outs: StepOutcome[] = policies.map(() => newOutcome())
-      // Shadow checks never deny; they are written only when every check, shadow ones too, admits.
-      let allowed = true
-      let boxed = false
-      let shadowsAdmit = true
-      for (let i = 0; i < n; i++) {
-        policies[i].step(states[i], cost, now, outs[i], request.lease ?? (charge ? undefined : LOOK))
-        if (!outs[i].allowed) {
-          if (policies[i].shadow) shadowsAdmit = false
-          else if (policies[i].offence !== undefined) boxed = true
-          else allowed = false
-        }
-      }
-      // Denied by a policy other than a penalty box: an offence for every box that admitted.
-      const offended = charge && !allowed && cost > 0
-      allowed &&= !boxed
-      const results = new Array<number>(3 * n)
-      // A consume with a lease writes its concurrency checks whatever the cost (a slot is not a cost).
-      if (charge && allowed && (cost > 0 || request.lease !== undefined)) {
-        const writes: CasWrite[] = []
-        for (let i = 0; i < n; i++) {
-          const out = outs[i]
-          if (policies[i].shadow && !shadowsAdmit) {
-            // Not charged: report its uncharged state, as an admitting check of a denial does.
-            if (out.allowed) policies[i].step(states[i], 0, now, out)
-            continue
-          }
-          if (cost === 0 && policies[i].kind !== 'concurrency') continue
-          writes.push({
-            key: keys[i],
-            expected: found[i]?.version,
-            value: out.state === undefined ? undefined : encodeState(out.state),
-            ttlMs: Math.max(1, out.ttlMs),
-          })
-        }
-        if (!(await backend.commit(writes))) continue
-      } else {
-        const writes: CasWrite[] = []
-        for (let i = 0; i < n; i++) {
-          const offence = policies[i].offence
-          if (offended && outs[i].allowed && offence !== undefined) {
-            offence(states[i], now, outs[i])
-            const state = outs[i].state
-            writes.push({
-              key: keys[i],
-              expected: found[i]?.version,
-              value: state === undefined ? undefined : encodeState(state),
-              ttlMs: Math.max(1, outs[i].ttlMs),
-            })
-          } else if (outs[i].allowed && (cost > 0 || request.lease !== undefined)) policies[i].step(states[i], 0, now, outs[i])
-        }
-        if (writes.length > 0 && !(await backend.commit(writes))) continue
-      }
-      let reason: string | undefined
-      for (let i = 0; i < n; i++) {
-        results[3 * i] = outs[i].remaining
-        results[3 * i + 1] = outs[i].resetAt
-        results[3 * i + 2] = outs[i].allowed ? 0 : outs[i].retryAfterMs
-        // A box that denied with a block by hand: its reason (the state read; a denial writes no such block).
-        if (reason === undefined && !outs[i].allowed && policies[i].kind === 'penalty-box' && !policies[i].shadow)
-          reason = blockReasonOf(states[i], now)
-      }
-      return reason === undefined ? { allowed, now, results } : { allowed, now, results, reason }
+      const plan = planDecision(request, states, charge, request.now)
+      if (plan.writes.length > 0 && !(await backend.commit(toWrites(plan, keys, found)))) continue
+      const answer: StoreResult = { allowed: plan.allowed, now: request.now, results: plan.results }
+      return plan.reason === undefined ? answer : { ...answer, reason: plan.reason }
     }
     throw new StoreError('ERR_RK_STORE', `casStore: gave up after ${maxAttempts} compare-and-set conflicts`)
   }
@@ -183,25 +120,11 @@ export function casStore(options: CasStoreOptions): Store {
     request: StoreRequest,
     apply: (policy: Policy, state: PolicyState | undefined, out: StepOutcome) => void,
   ): Promise<StoreResult> => {
-    const { policies, now } = request
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const { keys, found, states } = await read(request)
-      const results: number[] = []
-      const writes: CasWrite[] = []
-      for (let i = 0; i < policies.length; i++) {
-        const out = newOutcome()
-        apply(policies[i], states[i], out)
-        results.push(out.remaining, out.resetAt, 0)
-        if (found[i] !== undefined || out.state !== undefined) {
-          writes.push({
-            key: keys[i],
-            expected: found[i]?.version,
-            value: out.state === undefined ? undefined : encodeState(out.state),
-            ttlMs: Math.max(1, out.ttlMs),
-          })
-        }
-      }
-      if (writes.length === 0 || (await backend.commit(writes))) return { allowed: true, now, results }
+      const plan = planAdjust(request.policies, states, apply)
+      if (plan.writes.length === 0 || (await backend.commit(toWrites(plan, keys, found))))
+        return { allowed: true, now: request.now, results: plan.results }
     }
     throw new StoreError('ERR_RK_STORE', `casStore: gave up after ${maxAttempts} compare-and-set conflicts`)
   }

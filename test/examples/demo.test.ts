@@ -303,7 +303,7 @@ describe('examples/demo.ts as `npm start` (a child process)', () => {
   const start = (args: string[], env: Record<string, string> = {}) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args], {
       cwd: root,
-      env: { ...process.env, REDIS_URL: '', PORT: '', ...env },
+      env: { ...process.env, REDIS_URL: '', DATABASE_URL: '', PORT: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''

@@ -16,7 +16,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 function runDemo(env: Record<string, string>, guardMs = 15_000): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--port', '0'], {
     cwd: root,
-    env: { ...process.env, PORT: '', ...env },
+    env: { ...process.env, DATABASE_URL: '', PORT: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

@@ -1,0 +1,72 @@
+import { Batch, type Member } from './batch.js'
+
+/**
+ * The calls of one store waiting for the database, sent as batches: up to `maxCalls` database
+ * calls at once (the pool's size), each carrying the calls that queued meanwhile (up to
+ * `maxBatch`). A call waits while an earlier call on one of its keys is queued or in flight, so
+ * this process never races itself on a key and the calls on a key are decided in the order they
+ * were made. Calls made in the same tick are queued together (the dispatch runs in a microtask).
+ */
+export class Dispatcher {
+  #queue: Member[] = []
+  /** Keys of the batches in flight. */
+  readonly #busy = new Set<string>()
+  #calls = 0
+  #scheduled = false
+  readonly #maxCalls: number
+  readonly #maxBatch: number
+  /** With the caller's clock, one batch holds calls made at one time only. */
+  readonly #sameNow: boolean
+  /** Decides a batch; settles every member, never rejects. */
+  readonly #send: (batch: Batch, now: number) => Promise<void>
+
+  constructor(options: { maxCalls: number; maxBatch: number; sameNow: boolean; send: (batch: Batch, now: number) => Promise<void> }) {
+    this.#maxCalls = options.maxCalls
+    this.#maxBatch = options.maxBatch
+    this.#sameNow = options.sameNow
+    this.#send = options.send
+  }
+
+  enqueue(member: Member): void {
+    this.#queue.push(member)
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    queueMicrotask(this.#dispatch)
+  }
+
+  #dispatch = (): void => {
+    this.#scheduled = false
+    while (this.#calls < this.#maxCalls && this.#queue.length > 0) {
+      const batch = new Batch()
+      // Keys of calls left waiting: a later call on one of them waits too (order per key).
+      const waiting = new Set<string>()
+      const rest: Member[] = []
+      let now: number | undefined
+      for (const member of this.#queue) {
+        if (member.done) continue
+        const blocked = member.keys.some((key) => this.#busy.has(key) || waiting.has(key))
+        const fits = batch.members.length < this.#maxBatch && (!this.#sameNow || now === undefined || member.now === now)
+        if (blocked || !fits) {
+          rest.push(member)
+          for (const key of member.keys) waiting.add(key)
+          continue
+        }
+        batch.add(member)
+        now ??= member.now
+      }
+      this.#queue = rest
+      if (now === undefined) return
+      for (const key of batch.keys) this.#busy.add(key)
+      this.#calls++
+      void this.#send(batch, now).finally(() => {
+        for (const key of batch.keys) this.#busy.delete(key)
+        this.#calls--
+        if (this.#queue.length > 0) this.#schedule()
+      })
+    }
+  }
+}
