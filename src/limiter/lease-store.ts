@@ -140,12 +140,16 @@ export class LeaseStore implements Store {
   async #consumeSlow(request: StoreRequest, leased: number[], pools: LeasePool[]): Promise<StoreResult> {
     const { cost } = request
     for (const pool of pools) {
-      // A renewal in flight may bring enough; else one acquisition of what this request lacks (at least the next lease).
-      if (pool.available() < cost && pool.renewing !== undefined) await pool.renewing.catch(() => undefined)
-      const t = this.now()
-      for (const s of pool.expire(t)) this.#giveBack(pool, s)
-      const lacking = cost - pool.available()
-      if (lacking > 0 && pool.deniedUntil <= t) await this.#acquire(pool, Math.max(lacking, pool.desired(t)), lacking, t)
+      // A renewal in flight may bring enough; else one acquisition of what this request lacks (at
+      // least the next lease), never two in flight for one pool.
+      for (let tries = 0; tries < 4 && pool.available() < cost; tries++) {
+        if (pool.renewing !== undefined) await pool.renewing.catch(() => undefined)
+        const t = this.now()
+        for (const s of pool.expire(t)) this.#giveBack(pool, s)
+        const lacking = cost - pool.available()
+        if (lacking <= 0 || pool.deniedUntil > t) break
+        if (pool.renewing === undefined) await this.#acquire(pool, Math.max(lacking, pool.desired(t)), lacking, t)
+      }
     }
     const t = this.now()
     if (!pools.every((p) => p.available() >= cost)) return this.#answer(request, pools, leased, false, t)
