@@ -9,9 +9,9 @@ import { renderReport, renderSection } from './report.js'
 import type { BenchModule } from './types.js'
 
 /** Every section, in report order: bench/<name>.ts exporting `run` (see bench/types.ts). */
-const SECTIONS = ['memory', 'lists', 'redis', 'http', 'instructions'] as const
+const SECTIONS = ['memory', 'lists', 'redis', 'http', 'instructions', 'leases'] as const
 /** Sections that run only when named: `instructions` needs valgrind and about ten minutes. */
-const ON_REQUEST: readonly string[] = ['instructions']
+const ON_REQUEST: readonly string[] = ['instructions', 'leases']
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const reportPath = `${root}docs/benchmarks.md`

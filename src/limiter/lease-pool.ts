@@ -120,10 +120,18 @@ export class LeasePool {
     return true
   }
 
-  /** The next lease's size: the units spent in the last rate span (busier of the last two), within 1..size. */
+  /**
+   * The next lease's size: what the recent local rate (the busier of the last two quarter-ttl
+   * spans) spends in half the lease's life — `ttlMs`, or up to a fixed window's end when sooner —
+   * within 1..size. So a lease renewed at its low-water mark is spent before it expires (nothing
+   * to give back, no refund call), a quiet server holds little, and a lease taken near a window's
+   * end is small.
+   */
   desired(now: number): number {
     this.#roll(now)
-    return Math.min(this.spec.size, Math.max(1, this.#spent, this.#spentBefore))
+    const rate = Math.max(this.#spent, this.#spentBefore) / this.#span
+    const left = this.policy.kind === 'fixed-window' && this.resetAt > now ? this.resetAt - now : this.spec.ttlMs
+    return Math.min(this.spec.size, Math.max(1, Math.ceil((rate * Math.min(left, this.spec.ttlMs)) / 2)))
   }
 
   /** Renew in the background once this little is left: half the next lease. */
