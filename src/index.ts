@@ -17,7 +17,6 @@ export { type TokenBucketOptions, tokenBucket } from './limiter/algorithms/token
 export type { Decision, DecisionReason, PolicyResult } from './limiter/decision.js'
 export type { Duration } from './limiter/duration.js'
 export { ConfigurationError, RateKeeperError, type RateKeeperErrorCode, StoreError } from './limiter/errors.js'
-export type { LeaseOptions } from './limiter/lease-pool.js'
 export type { Policy, PolicyState, StepOutcome } from './limiter/policy.js'
 export type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './limiter/store.js'
 export type {

@@ -15,11 +15,8 @@ export interface LeaseOptions {
   ttlMs: Duration
 }
 
-/** A policy's parsed `lease` option. */
-export interface LeaseSpec {
-  readonly size: number
-  readonly ttlMs: number
-}
+/** A policy's parsed `lease` option (`Policy.lease`). */
+export type LeaseSpec = NonNullable<Policy['lease']>
 
 const KNOWN = { size: true, ttlMs: true } as const
 

@@ -3,7 +3,7 @@ import type { Policy } from './policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './store.js'
 import { isThenable } from './thenable.js'
 
-/** Some policy of the list takes leases (see `LeaseOptions`). */
+/** Some policy of the list takes leases (the `lease` option of `tokenBucket` and `fixedWindow`). */
 export function hasLease(policies: readonly Policy[]): boolean {
   return policies.some((p) => p.lease !== undefined)
 }

@@ -1,6 +1,6 @@
 import type { Duration } from '../duration.js'
 import { invalid } from '../errors.js'
-import { type LeaseOptions, parseLease } from '../lease-pool.js'
+import { parseLease } from '../lease-pool.js'
 import type { Policy, PolicyOptionsBase, PolicyState, StepOutcome } from '../policy.js'
 import { baseOptions, parseWindow, windowLabel } from './common.js'
 
@@ -12,7 +12,12 @@ export interface FixedWindowOptions extends PolicyOptionsBase {
    */
   window: Duration | 'month'
   /** Spend the shared budget from local leases of up to `size` units, each ending with its window (see docs/algorithms.md, "Leases"). */
-  lease?: LeaseOptions
+  lease?: {
+    /** Most units one lease takes from the store (its size adapts to the local rate, up to this). From 1 to the burst. */
+    size: number
+    /** How long a lease may be spent; unspent units are then given back with a refund. */
+    ttlMs: Duration
+  }
 }
 
 const KNOWN = { name: true, shadow: true, limit: true, window: true, lease: true } as const

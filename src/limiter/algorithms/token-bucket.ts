@@ -1,6 +1,6 @@
 import type { Duration } from '../duration.js'
 import { checkInteger, invalid } from '../errors.js'
-import { type LeaseOptions, parseLease } from '../lease-pool.js'
+import { parseLease } from '../lease-pool.js'
 import { gcd, MAX_TIME_MS } from '../math.js'
 import type { Policy, PolicyOptionsBase, PolicyState, StepOutcome } from '../policy.js'
 import { baseOptions, parseWindow, windowLabel } from './common.js'
@@ -16,7 +16,12 @@ export interface TokenBucketOptions extends PolicyOptionsBase {
    */
   burst?: number
   /** Spend the shared budget from local leases of up to `size` units (see docs/algorithms.md, "Leases"). */
-  lease?: LeaseOptions
+  lease?: {
+    /** Most units one lease takes from the store (its size adapts to the local rate, up to this). From 1 to the burst. */
+    size: number
+    /** How long a lease may be spent; unspent units are then given back with a refund. */
+    ttlMs: Duration
+  }
 }
 
 /**
