@@ -53,7 +53,9 @@ export interface Slice {
 export class LeasePool {
   readonly slices: Slice[] = []
   /** The acquisition in flight (at most one per pool). */
-  renewing: Promise<void> | undefined = undefined
+  renewing: Promise<boolean> | undefined = undefined
+  /** Units the requests waiting for this pool need (sizes the next acquisition). */
+  wanted = 0
   /** Local time until which the store said no (a cached denial), and the store's remaining/reset then. */
   deniedUntil = 0
   storeRemaining = 0

@@ -140,18 +140,32 @@ export class LeaseStore implements Store {
   async #consumeSlow(request: StoreRequest, leased: number[], pools: LeasePool[]): Promise<StoreResult> {
     const { cost } = request
     for (const pool of pools) {
-      // A renewal in flight may bring enough; else one acquisition of what this request lacks (at
-      // least the next lease), never two in flight for one pool.
-      for (let tries = 0; tries < 4 && pool.available() < cost; tries++) {
-        if (pool.renewing !== undefined) await pool.renewing.catch(() => undefined)
-        const t = this.now()
-        for (const s of pool.expire(t)) this.#giveBack(pool, s)
-        const lacking = cost - pool.available()
-        if (lacking <= 0 || pool.deniedUntil > t) break
-        if (pool.renewing === undefined) await this.#acquire(pool, Math.max(lacking, pool.desired(t)), lacking, t)
+      // A renewal in flight may bring enough; else one acquisition of what the waiting requests
+      // lack (at least the next lease), never two in flight for one pool. Only the store's
+      // denial (or failure) ends the wait short.
+      pool.wanted += cost
+      try {
+        for (;;) {
+          // Closed meanwhile (its leases given back): the store decides this one as it is.
+          if (this.#closed) return await this.inner.consume(request)
+          // Leases that ended while this request waited (a window's end) are never spent.
+          const t = this.now()
+          for (const s of pool.expire(t)) this.#giveBack(pool, s)
+          const lacking = cost - pool.available()
+          if (lacking <= 0 || pool.deniedUntil > t) break
+          if (pool.renewing !== undefined) {
+            await pool.renewing.catch(() => undefined)
+            continue
+          }
+          const want = Math.max(lacking, Math.min(pool.spec.size, Math.max(pool.desired(t), pool.wanted)))
+          if (!(await this.#acquire(pool, want, lacking, t))) break
+        }
+      } finally {
+        pool.wanted -= cost
       }
     }
     const t = this.now()
+    for (const pool of pools) for (const s of pool.expire(t)) this.#giveBack(pool, s)
     if (!pools.every((p) => p.available() >= cost)) return this.#answer(request, pools, leased, false, t)
     for (const pool of pools) this.#spend(pool, cost, t)
     if (leased.length === request.policies.length) return this.#answer(request, pools, leased, true, t)
@@ -171,8 +185,8 @@ export class LeaseStore implements Store {
    * One acquisition (the pool's only one in flight): `want` units, or what the store has left when
    * that is at least `need`. A denial is remembered until the store's retry time.
    */
-  #acquire(pool: LeasePool, want: number, need: number, now: number): Promise<void> {
-    const run = async (): Promise<void> => {
+  #acquire(pool: LeasePool, want: number, need: number, now: number): Promise<boolean> {
+    const run = async (): Promise<boolean> => {
       let answer = await this.#take(pool, want, now)
       if (!answer.allowed) {
         const left = answer.results[0]
@@ -180,11 +194,12 @@ export class LeaseStore implements Store {
         const second = left >= need ? Math.min(left, want) : need
         if (second !== want) answer = await this.#take(pool, second, now)
       }
-      if (answer.allowed) return
+      if (answer.allowed) return true
       const retry = answer.results[2]
       pool.storeRemaining = answer.results[0]
       pool.resetAt = answer.results[1]
       pool.deniedUntil = retry > 0 ? now + retry : 0
+      return false
     }
     const p = run().finally(() => {
       pool.renewing = undefined
