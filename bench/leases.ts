@@ -3,9 +3,13 @@
 // traffic, servers leaving and crashing — run with and without `lease`. Virtual time: the figures
 // do not depend on this machine's speed. Writes the table here and two pictures into docs/img/.
 
+import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
 import { fixedWindow, type Policy, tokenBucket } from 'ratekeeper'
 import { BLUE, esc, FAINT, fmt, frame, GREEN, GREY, INK, RED } from '../scripts/svg.js'
+import { hasRedisServer, startRedisServer } from '../test/helpers/redis-servers.js'
 import { type Scenario, type SimResult, simulate } from './lease-sim.js'
 import { num, progress, table } from './stats.js'
 import type { BenchSection } from './types.js'
@@ -79,6 +83,7 @@ export async function run(): Promise<BenchSection> {
     rows.push({ kind, servers, plain, leased })
   }
   for (const row of rows.filter((r) => r.servers === 1_000)) writePicture(row)
+  const real = hasRedisServer() ? await realRun() : 'Skipped: no `redis-server` on this machine.'
 
   const body = rows.map((row) => {
     const { plain, leased } = row
@@ -131,6 +136,10 @@ export async function run(): Promise<BenchSection> {
     '![Admitted per second with and without leases, fixed window, 1,000 servers](img/lease-sim-fixed-window.svg)',
     '',
     '![Admitted per second with and without leases, token bucket, 1,000 servers](img/lease-sim-token-bucket.svg)',
+    '',
+    '### A real run: several processes on one Redis',
+    '',
+    real,
   ].join('\n')
   return { title: 'Leases: a simulated fleet of 10 to 1,000 servers', markdown }
 }
@@ -192,4 +201,66 @@ function writePicture(row: Row): void {
   })
   out.push('</svg>')
   writeFileSync(new URL(`../docs/img/${file}`, import.meta.url), `${out.join('\n')}\n`)
+}
+
+const WORKERS = 4
+const REAL_MS = 5_000
+
+/** Calls of every command but our own INFO/CONFIG (INFO commandstats). */
+async function commandCalls(admin: Redis): Promise<number> {
+  const info = await admin.info('commandstats')
+  let all = 0
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (!/^(info|config)\b/.test(m[1])) all += Number(m[2])
+  return all
+}
+
+/** WORKERS processes (bench/lease-worker.ts) on one dedicated redis-server, without and with leases. */
+async function realRun(): Promise<string> {
+  const server = await startRedisServer()
+  const admin = new Redis(server.url)
+  const worker = fileURLToPath(new URL('./lease-worker.ts', import.meta.url))
+  const rows: string[][] = []
+  try {
+    for (const leased of [false, true]) {
+      progress(`leases: real run, ${WORKERS} processes, ${leased ? 'with' : 'without'} lease`)
+      const before = await commandCalls(admin)
+      const start = Date.now() + 1_500 // time for the processes to start
+      const outputs = await Promise.all(
+        Array.from({ length: WORKERS }, () => {
+          const args = ['--import', 'tsx', worker, server.url, `rkl${leased ? 1 : 0}`, leased ? '1' : '0', String(start), String(REAL_MS)]
+          return new Promise<string>((resolve, reject) => {
+            const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+            let out = ''
+            child.stdout.on('data', (chunk) => {
+              out += chunk
+            })
+            child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`lease worker exited with ${code}`))))
+          })
+        }),
+      )
+      const calls = (await commandCalls(admin)) - before
+      const counts = outputs.map((o) => JSON.parse(o) as { decisions: number; admitted: number })
+      const decisions = counts.reduce((n, c) => n + c.decisions, 0)
+      const seconds = REAL_MS / 1_000
+      rows.push([
+        leased ? "`lease: { size: 500, ttlMs: '1s' }`" : 'no lease',
+        num(decisions / seconds),
+        num(calls / seconds),
+        num(calls / decisions, 4),
+      ])
+    }
+  } finally {
+    admin.disconnect()
+    await server.stop()
+  }
+  return [
+    `${WORKERS} Node processes on this machine (2 cores, shared with the Redis server and whatever else runs), each with 64`,
+    `decisions in flight on one global key for ${REAL_MS / 1_000} s: \`tokenBucket({ limit: 1_000_000, window: '1s' })\` on one`,
+    'dedicated `redis-server`, through `RedisStore` (ioredis, auto-pipelining). Redis commands counted with INFO',
+    'commandstats (every command but our own INFO; the commands a script runs count too, so a decision without a lease is',
+    'its EVALSHA and what the script calls). Processes compete for the same two cores, so decisions per second are what this',
+    'machine gives, not what a fleet would; with leases, Redis is no longer what limits them.',
+    '',
+    table(['', 'decisions/s (all processes)', 'Redis commands/s', 'commands per decision'], rows, ['l', 'r', 'r', 'r']),
+  ].join('\n')
 }
