@@ -110,11 +110,17 @@ export class LeasePool {
     return true
   }
 
-  /** Gives `cost` back to the newest live lease (a refund of a decision admitted from it); false when none can take it. */
-  giveBack(cost: number): boolean {
+  /** The newest live lease, when it can take `cost` back (never above what it was granted). */
+  takesBack(cost: number): Slice | undefined {
     let newest: Slice | undefined
     for (const s of this.slices) if (newest === undefined || s.expiresAt > newest.expiresAt) newest = s
-    if (newest === undefined || newest.units + cost > newest.granted) return false
+    return newest !== undefined && newest.units + cost <= newest.granted ? newest : undefined
+  }
+
+  /** Gives `cost` back to the newest live lease (a refund of a decision admitted from it); false when none can take it. */
+  giveBack(cost: number): boolean {
+    const newest = this.takesBack(cost)
+    if (newest === undefined) return false
     newest.units += cost
     return true
   }

@@ -60,12 +60,17 @@ export class LeaseStore implements Store {
     if (leased === undefined) return answer
     const now = this.now()
     const pools = leased.map((i) => this.#pool(request, i, now))
+    // The store's answer, plus what this server holds: a check its leases would admit admits.
     const add = (r: StoreResult): StoreResult => {
       const results = r.results.slice()
       leased.forEach((i, j) => {
-        results[3 * i] += pools[j].available()
+        const pool = pools[j]
+        results[3 * i] = Math.min(pool.policy.burst, results[3 * i] + pool.available())
+        if (pool.available() >= request.cost) results[3 * i + 2] = 0
       })
-      return { allowed: r.allowed, now: r.now, results }
+      let allowed = true
+      for (let i = 0; i < request.policies.length; i++) if (results[3 * i + 2] !== 0 && !request.policies[i].shadow) allowed = false
+      return { allowed, now: r.now, results }
     }
     return isThenable(answer) ? answer.then(add) : add(answer)
   }
@@ -76,7 +81,9 @@ export class LeaseStore implements Store {
     const now = this.now()
     // Units of a live lease go back to it; a check whose lease is gone is refunded in the store.
     const pools = leased.map((i) => this.#pool(request, i, now))
-    if (leased.length === request.policies.length && pools.every((p) => p.giveBack(request.cost))) {
+    // All or nothing: a refund goes either to the leases or, whole, to the store (never to both).
+    if (leased.length === request.policies.length && pools.every((p) => p.takesBack(request.cost) !== undefined)) {
+      for (const pool of pools) pool.giveBack(request.cost)
       return this.#answer(request, pools, leased, true, now)
     }
     return this.inner.refund(request)
@@ -172,7 +179,13 @@ export class LeaseStore implements Store {
     // Mixed: the other checks are decided by the store; a denial there gives the units back.
     const rest = request.policies.map((_, i) => i).filter((i) => !leased.includes(i))
     const sub = { ...request, keys: rest.map((i) => request.keys[i]), policies: rest.map((i) => request.policies[i]) }
-    const answer = await this.inner.consume(sub)
+    let answer: StoreResult
+    try {
+      answer = await this.inner.consume(sub)
+    } catch (error) {
+      for (const pool of pools) pool.giveBack(cost)
+      throw error
+    }
     if (!answer.allowed) for (const pool of pools) pool.giveBack(cost)
     const results = this.#answer(request, pools, leased, answer.allowed, t).results as number[]
     rest.forEach((i, j) => {
