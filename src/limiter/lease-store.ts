@@ -153,8 +153,8 @@ export class LeaseStore implements Store {
       pool.wanted += cost
       try {
         for (;;) {
-          // Closed meanwhile (its leases given back): the store decides this one as it is.
-          if (this.#closed) return await this.inner.consume(request)
+          // Closed meanwhile (its leases given back): the store decides this one, at the time it is decided.
+          if (this.#closed) return await this.inner.consume({ ...request, now: this.now() })
           // Leases that ended while this request waited (a window's end) are never spent.
           const t = this.now()
           for (const s of pool.expire(t)) this.#giveBack(pool, s)
@@ -178,7 +178,7 @@ export class LeaseStore implements Store {
     if (leased.length === request.policies.length) return this.#answer(request, pools, leased, true, t)
     // Mixed: the other checks are decided by the store; a denial there gives the units back.
     const rest = request.policies.map((_, i) => i).filter((i) => !leased.includes(i))
-    const sub = { ...request, keys: rest.map((i) => request.keys[i]), policies: rest.map((i) => request.policies[i]) }
+    const sub = { ...request, now: t, keys: rest.map((i) => request.keys[i]), policies: rest.map((i) => request.policies[i]) }
     let answer: StoreResult
     try {
       answer = await this.inner.consume(sub)

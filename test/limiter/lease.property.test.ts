@@ -88,7 +88,27 @@ describe('lease bound (property)', () => {
         for (const [t, cost] of admitted) perWindow.set(Math.floor(t / 1_000), (perWindow.get(Math.floor(t / 1_000)) ?? 0) + cost)
         for (const n of perWindow.values()) expect(n).toBeLessThanOrEqual(limit)
       }),
-      { numRuns: 150 },
+      // A server that leaves while requests wait across a window's edge (found by this property).
+      {
+        numRuns: 150,
+        examples: [
+          [
+            1,
+            50,
+            [
+              { kind: 'request', server: 0, cost: 1 },
+              { kind: 'request', server: 0, cost: 2 },
+              { kind: 'advance', ms: 600 },
+              { kind: 'leave', server: 0 },
+              { kind: 'request', server: 0, cost: 1 },
+              { kind: 'request', server: 0, cost: 3 },
+              { kind: 'request', server: 0, cost: 1 },
+              { kind: 'request', server: 0, cost: 3 },
+              { kind: 'request', server: 0, cost: 2 },
+            ],
+          ] as never,
+        ],
+      },
     )
   })
 
