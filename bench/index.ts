@@ -9,12 +9,13 @@ import { renderReport, renderSection } from './report.js'
 import type { BenchModule } from './types.js'
 
 /** Every section, in report order: bench/<name>.ts exporting `run` (see bench/types.ts). */
-const SECTIONS = ['memory', 'lists', 'redis', 'redis-clients', 'postgres', 'http', 'instructions'] as const
+const SECTIONS = ['memory', 'lists', 'redis', 'redis-clients', 'postgres', 'http', 'instructions', 'leases'] as const
 /**
  * Sections that run only when named: `instructions` needs valgrind and about ten minutes;
- * `postgres` needs a PostgreSQL (DATABASE_URL) and about a minute.
+ * `postgres` needs a PostgreSQL (DATABASE_URL) and about a minute; `leases` (a simulation, then
+ * processes on a Redis of its own) about a minute.
  */
-const ON_REQUEST: readonly string[] = ['instructions', 'postgres']
+const ON_REQUEST: readonly string[] = ['instructions', 'postgres', 'leases']
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const reportPath = `${root}docs/benchmarks.md`

@@ -6,6 +6,7 @@ import { DecisionRecord, decidedByFallback, decisionOf, NO_NAMES, storeErrorDeci
 import { ConfigurationError, invalid, StoreError } from './errors.js'
 import { LimiterEmitter, StoreHealth } from './events.js'
 import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, refundOf, requestWith, type StoreCall } from './layers.js'
+import { hasLease, LeaseStore } from './lease-store.js'
 import { newLedger, record } from './ledger.js'
 import { checkLimiterOptions } from './options.js'
 import { hasShadow, type Policy } from './policy.js'
@@ -36,12 +37,12 @@ function hasFastPath(store: Store | undefined): store is FastStore {
 export function createLimiterWith(options: LimiterOptions, newDefaultStore: () => Store): Limiter {
   checkLimiterOptions('createLimiter()', options)
   const policies: readonly Policy[] = Object.freeze(options.policies.slice()) // its own list: see `checkOwn`
-  const ownsStore = options.store === undefined
-  const store: Store = options.store ?? newDefaultStore()
   const onStoreError: StoreErrorMode = options.onStoreError ?? 'allow'
   const ownsFallback = onStoreError === 'fallback' && options.fallback === undefined
   const fallback: Store | undefined = onStoreError === 'fallback' ? (options.fallback ?? newDefaultStore()) : undefined
   const now = options.now ?? Date.now
+  const base: Store = options.store ?? newDefaultStore()
+  const store: Store = hasLease(policies) ? new LeaseStore(base, now) : base // leased policies spend local leases (lease-store.ts)
   const dryRun = options.dryRun ?? false
   const nearLimit = options.nearLimit
   const timeoutMs = options.timeoutMs ?? 100
@@ -52,10 +53,9 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const fast = hasFastPath(store) && !hasShadow(policies) && !hasPenaltyBox(policies) ? store : undefined
   // The fast path's numbers for one policy; decisions don't keep it (see `consumeFast`).
   const scratchResults = [0, 0, 0]
-
   const emitter = new LimiterEmitter()
   // --- store events: each limiter hears what its own calls caused (see store-events.ts) ---
-  const storeHub: StoreEventHub = hubOf(store)
+  const storeHub: StoreEventHub = hubOf(base)
   const health = new StoreHealth({ emitter, logger: options.logger, hub: storeHub, now, onStoreError })
   const self: StoreListener = {
     evicted: (info) => emitter.emit('evicted', info),
@@ -291,11 +291,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const leasePolicies = policies.filter((p) => p.kind === 'concurrency')
   const shared = { store, fallback, policies, now, run, ask, released, ledger, leasePolicies, events: callEvents }
   const refunds: SettleContext = { ...shared, ...ledger, isClosed: () => closed }
-
   const resets: ResetContext = { store, fallback, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }
   const limiter: Limiter = {
     policies,
-    store,
+    store: base,
     onStoreError,
     dryRun,
     // The fast path when the store has one and the call passes no options (a closed limiter goes to run, which refuses).
@@ -342,7 +341,8 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       closed = true
       storeHub.delete(self)
       fallbackHub?.delete(self)
-      if (ownsStore) await store.close()
+      if (store !== base) await store.close() // gives the leases back; then the store, when the limiter made it
+      if (options.store === undefined) await base.close()
       if (ownsFallback && fallback !== undefined) await fallback.close()
     },
   }

@@ -75,6 +75,8 @@ export interface Policy {
   readonly id: string
   /** Decided and counted, never denying, never shown to clients (see {@link PolicyOptionsBase.shadow}). */
   readonly shadow: boolean
+  /** Token buckets and fixed windows: spent from local leases of the shared budget (the `lease` option of `tokenBucket` and `fixedWindow`). */
+  readonly lease?: { readonly size: number; readonly ttlMs: number }
   /**
    * Decides `cost` against `state` at `now` (epoch ms) and writes the outcome into `out`.
    * Pure: never mutates `state`. A concurrency policy takes the lease `lease` (the request's

@@ -1,5 +1,6 @@
 import type { Duration } from '../duration.js'
 import { invalid } from '../errors.js'
+import { parseLease } from '../lease-pool.js'
 import type { Policy, PolicyOptionsBase, PolicyState, StepOutcome } from '../policy.js'
 import { baseOptions, parseWindow, windowLabel } from './common.js'
 
@@ -10,9 +11,16 @@ export interface FixedWindowOptions extends PolicyOptionsBase {
    * `'1h'` starts on the hour. `'month'` is a UTC calendar month (a monthly quota with a hard stop).
    */
   window: Duration | 'month'
+  /** Spend the shared budget from local leases of up to `size` units, each ending with its window (see docs/algorithms.md, "Leases"). */
+  lease?: {
+    /** Most units one lease takes from the store (its size adapts to the local rate, up to this). From 1 to the burst. */
+    size: number
+    /** How long a lease may be spent; unspent units are then given back with a refund. */
+    ttlMs: Duration
+  }
 }
 
-const KNOWN = { name: true, shadow: true, limit: true, window: true } as const
+const KNOWN = { name: true, shadow: true, limit: true, window: true, lease: true } as const
 
 /** Nominal length reported for calendar months (30 days); the real boundary is the 1st, 00:00 UTC. */
 export const NOMINAL_MONTH_MS = 30 * 86_400_000
@@ -45,6 +53,7 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
   if (!calendar && typeof raw.window === 'string' && /month/i.test(raw.window)) {
     invalid(where, 'window', "must be a duration or exactly 'month'", raw.window)
   }
+  const lease = parseLease(where, raw.lease, limit, shadow)
   const label = calendar ? 'month' : windowLabel(raw.window, windowMs)
   const policyName = name ?? `${limit}-per-${label}`
   const id = `${policyName}|fw:${limit}:${calendar ? 'M' : windowMs}`
@@ -144,6 +153,7 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
     burst: limit,
     id,
     shadow,
+    lease,
     step,
     refund,
     charge,

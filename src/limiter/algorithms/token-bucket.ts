@@ -1,5 +1,6 @@
 import type { Duration } from '../duration.js'
 import { checkInteger, invalid } from '../errors.js'
+import { parseLease } from '../lease-pool.js'
 import { gcd, MAX_TIME_MS } from '../math.js'
 import type { Policy, PolicyOptionsBase, PolicyState, StepOutcome } from '../policy.js'
 import { baseOptions, parseWindow, windowLabel } from './common.js'
@@ -14,6 +15,13 @@ export interface TokenBucketOptions extends PolicyOptionsBase {
    * @default limit
    */
   burst?: number
+  /** Spend the shared budget from local leases of up to `size` units (see docs/algorithms.md, "Leases"). */
+  lease?: {
+    /** Most units one lease takes from the store (its size adapts to the local rate, up to this). From 1 to the burst. */
+    size: number
+    /** How long a lease may be spent; unspent units are then given back with a refund. */
+    ttlMs: Duration
+  }
 }
 
 /**
@@ -22,7 +30,7 @@ export interface TokenBucketOptions extends PolicyOptionsBase {
  */
 export const MAX_TICKS_PER_MS = 1024
 
-const KNOWN = { name: true, shadow: true, limit: true, window: true, burst: true } as const
+const KNOWN = { name: true, shadow: true, limit: true, window: true, lease: true, burst: true } as const
 
 /**
  * A token bucket: refills `limit` tokens per `window` and holds at most `burst`; each request
@@ -48,6 +56,7 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
     if (limit === 0) invalid(where, 'burst', 'must be omitted when "limit" is 0 (a zero limit denies everything)', raw.burst)
     burst = checkInteger(where, 'burst', raw.burst, 1, 1_000_000_000)
   }
+  const lease = parseLease(where, raw.lease, burst, shadow)
 
   // Time is kept in ticks of 1/ticksPerMs ms so one token is a whole number of ticks.
   let ticksPerMs = 1
@@ -195,6 +204,7 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
     burst,
     id,
     shadow,
+    lease,
     step,
     refund,
     charge,
