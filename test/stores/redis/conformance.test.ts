@@ -83,7 +83,8 @@ describeRedis('RedisStore conformance (single node)', () => {
         }),
         { numRuns: runs(300) },
       )
-      expect(compared).toBeGreaterThan(runs(3000))
+      // Not vacuous: traces average about 10 compared answers; half of that is a bound no run misses by chance.
+      expect(compared).toBeGreaterThan(runs(1500))
     })
 
     it('gives the reference and MemoryStore answers for penalty-box traces (offences, blocks, escalation, forgiveness, shadow boxes)', async () => {
@@ -98,7 +99,8 @@ describeRedis('RedisStore conformance (single node)', () => {
         }),
         { numRuns: runs(300) },
       )
-      expect(compared).toBeGreaterThan(runs(3000))
+      // Not vacuous: traces average about 10 compared answers; half of that is a bound no run misses by chance.
+      expect(compared).toBeGreaterThan(runs(1500))
     })
 
     it('keeps a lease near 2^53 exact: released by that number only, not by its neighbours', async () => {
