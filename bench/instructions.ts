@@ -72,7 +72,8 @@ const GROUPS: readonly Group[] = [
 
 /** The HTTP section's targets on CPU per request, for the servers counted here. */
 const targetsOf = (group: Group): Target[] =>
-  HTTP_GROUPS.flatMap((g) => g.targets).filter((t) => t.variant === group.bare || group.others.includes(t.variant))
+  // Only the group's other servers: its bare one may be another group's subject (ratekeeper with a rate policy is the concurrency groups' bare).
+  HTTP_GROUPS.flatMap((g) => g.targets).filter((t) => group.others.includes(t.variant))
 
 interface AutocannonResult {
   requests: { total: number }
