@@ -33,6 +33,7 @@ export function parseDecideReply(rows: unknown, checks: number): DecideReply | u
   if (!Array.isArray(states) || !Array.isArray(expires) || states.length !== checks || expires.length !== checks) return undefined
   if (!states.every(isText)) return undefined
   const expiresMs = expires.map((e) => (e === null ? null : Number(e)))
-  if (!expiresMs.every((e) => e === null || Number.isSafeInteger(e))) return undefined
+  // A debt's expiry may lie past 2^53 ms (a charge of 1e9 on a daily bucket): read it as the nearest double, as no precision matters there.
+  if (!expiresMs.every((e) => e === null || Number.isFinite(e))) return undefined
   return { applied: applied as DecideReply['applied'], nowMs, states, expires: expiresMs, sweptTo }
 }
