@@ -38,6 +38,51 @@ local rnow = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)  -- in ms
 local deadline = tonumber(ARGV[1])
 if deadline >= 0 and rnow > deadline then return { -1, rnow } end  -- too late: the caller gave up, touch nothing
 local extra = tonumber(ARGV[2])
+local format = string.format
+local BIG = 9007199254740991                                     -- 2^53 - 1: larger numbers go as digits (see the end)
+
+-- A TTL in ms for PSETEX/PEXPIRE (capped at about 3,000 years).
+local function ttlOf(ms)
+  if ms > 99999999999999 then ms = 99999999999999 end
+  return format('%d', ms)                                        -- integer formatting: cheaper than tostring's %.14g
+end
+
+-- The common case: one consume from one token bucket that can admit it (limit > 0, 0 < cost <=
+-- burst); tbStep and put, inlined. Returns status (1 admitted, 0 denied), remaining, resetAt,
+-- retry; nothing (and nothing written) when a figure lies past 2^53: the general path formats it.
+local function tbFast(key, cost, now, burst, tpm, tt)
+  local raw = redis.call('GET', key)                             -- stored TAT, or false
+  local nowT = now * tpm                                         -- now, in ticks
+  local tat = raw and (unpackState('<d', raw)) or nowT
+  if tat < nowT then tat = nowT end                              -- an idle bucket is full, never fuller
+  local cap = burst * tt                                         -- capacity, in ticks
+  local nxt = tat + cost * tt                                    -- TAT once this cost is taken
+  local over = nxt - nowT - cap                                  -- ticks beyond capacity
+  if over <= 0 then                                              -- admitted: store the new TAT until it has drained
+    local resetAt = ceil(nxt / tpm)
+    if resetAt > BIG then return end
+    redis.call('PSETEX', key, ttlOf(resetAt - now + extra), pack('<d', nxt))
+    return 1, floor((cap - (nxt - nowT)) / tt), resetAt, 0
+  end
+  local avail = floor((cap - (tat - nowT)) / tt)                 -- denied: whole tokens available now
+  if avail < 0 then avail = 0 end
+  local resetAt, retry = ceil(tat / tpm), ceil(over / tpm)
+  if resetAt > BIG or retry > BIG then return end
+  return 0, avail, resetAt, retry
+end
+
+-- A batch of that one request alone (what a process with one request in flight sends) is
+-- answered before any of the general setup below is built: ARGV is exactly deadline, extra, 1,
+-- "1:limit:burst:ticksPerMs:tokenTicks", op 1 (consume, Redis clock, no lease), cost, 1 check,
+-- spec 1. A failure (a key of another type) or a figure past 2^53 leaves it to the general path.
+if #ARGV == 8 and ARGV[5] == '1' and ARGV[3] == '1' and ARGV[7] == '1' and ARGV[8] == '1' and byte(ARGV[4], 1) == 49 then
+  local l, b, p, q = match(ARGV[4], '^1:(%d+):(%d+):(%d+):(%d+)$')
+  local cost, burst = tonumber(ARGV[6]), tonumber(b)
+  if l and tonumber(l) > 0 and cost > 0 and cost <= burst then
+    local ok, st, rem, resetAt, retry = pcall(tbFast, KEYS[1], cost, rnow, burst, tonumber(p), tonumber(q))
+    if ok and st then return { 1, rnow, st, rem, resetAt, retry } end
+  end
+end
 
 -- The specs, parsed once per batch (one exact pattern per kind: no backtracking).
 local nspecs = tonumber(ARGV[3])
@@ -73,13 +118,6 @@ for j = 1, nspecs do
     hasFw = true
     if k == 3 then hasMonth = true end
   end
-end
-
--- A TTL in ms for PSETEX/PEXPIRE (capped at about 3,000 years).
-local format = string.format
-local function ttlOf(ms)
-  if ms > 99999999999999 then ms = 99999999999999 end
-  return format('%d', ms)                                        -- integer formatting: cheaper than tostring's %.14g
 end
 
 -- Only the kinds the batch holds get their functions built (a closure costs on every call).
@@ -505,29 +543,15 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
     return
   end
   if n == 1 and op == 1 and not shadowSpec[tonumber(ARGV[at])] then
-    -- Fast path, the common case: consume from one token bucket whose limit is not 0 (tbStep, inlined).
+    -- Fast path, the common case: consume from one token bucket that can admit it (tbFast).
     local v = specs[tonumber(ARGV[at])]
     if v[1] == 1 and v[2] > 0 and cost > 0 and cost <= v[3] then              -- else never admissible: the general path says so
-      local key, burst, tpm, tt = KEYS[base + 1], v[3], v[4], v[5]
-      local raw = redis.call('GET', key)                         -- stored TAT, or false
-      local nowT = now * tpm                                     -- now, in ticks
-      local tat = raw and (unpackState('<d', raw)) or nowT
-      if tat < nowT then tat = nowT end                          -- an idle bucket is full, never fuller
-      local cap = burst * tt                                     -- capacity, in ticks
-      local nxt = tat + cost * tt                                -- TAT once this cost is taken
-      local over = nxt - nowT - cap                              -- ticks beyond capacity
-      if over <= 0 then                                          -- admitted: store the new TAT until it has drained
-        local resetAt = ceil(nxt / tpm)
-        redis.call('PSETEX', key, ttlOf(resetAt - now + extra), pack('<d', nxt))
-        out[o + 1] = 1; out[o + 2] = floor((cap - (nxt - nowT)) / tt); out[o + 3] = resetAt; out[o + 4] = 0
+      local st, rem, resetAt, retry = tbFast(KEYS[base + 1], cost, now, v[3], v[4], v[5])
+      if st then
+        out[o + 1] = st; out[o + 2] = rem; out[o + 3] = resetAt; out[o + 4] = retry
         o = o + 4
         return
       end
-      local avail = floor((cap - (tat - nowT)) / tt)             -- denied: whole tokens available now
-      if avail < 0 then avail = 0 end
-      out[o + 1] = 0; out[o + 2] = avail; out[o + 3] = ceil(tat / tpm); out[o + 4] = ceil(over / tpm)
-      o = o + 4
-      return
     end
     if v[1] == 5 and v[2] > 0 and lease then
       -- Fast path: take a lease of one concurrency limit that has a slot free (ccStep and ccWrite, inlined).
@@ -678,7 +702,7 @@ end
 -- truncate it to a 64-bit integer, and a client reading digit by digit rounds it.
 for i = 3, o do
   local x = out[i]
-  if type(x) == 'number' and (x > 9007199254740991 or x < -9007199254740991) then out[i] = format('%.0f', x) end
+  if type(x) == 'number' and (x > BIG or x < -BIG) then out[i] = format('%.0f', x) end
 end
 return out
 `

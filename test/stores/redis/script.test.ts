@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '5bb9204c93afe936abf17ffdd2a0c889972bbe49',
+  decide: 'f6cc3bd74dac276085c9aa64c5d5a39baa699e3e',
 }
 
 describe('Lua scripts', () => {
