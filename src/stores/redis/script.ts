@@ -71,17 +71,49 @@ local function tbFast(key, cost, now, burst, tpm, tt)
   return 0, avail, resetAt, retry
 end
 
--- A batch of that one request alone (what a process with one request in flight sends) is
--- answered before any of the general setup below is built: ARGV is exactly deadline, extra, 1,
--- "1:limit:burst:ticksPerMs:tokenTicks", op 1 (consume, Redis clock, no lease), cost, 1 check,
--- spec 1. A failure (a key of another type) or a figure past 2^53 leaves it to the general path.
-if #ARGV == 8 and ARGV[5] == '1' and ARGV[3] == '1' and ARGV[7] == '1' and ARGV[8] == '1' and byte(ARGV[4], 1) == 49 then
-  local l, b, p, q = match(ARGV[4], '^1:(%d+):(%d+):(%d+):(%d+)$')
-  local cost, burst = tonumber(ARGV[6]), tonumber(b)
-  if l and tonumber(l) > 0 and cost > 0 and cost <= burst then
-    local ok, st, rem, resetAt, retry = pcall(tbFast, KEYS[1], cost, rnow, burst, tonumber(p), tonumber(q))
-    if ok and st then return { 1, rnow, st, rem, resetAt, retry } end
+-- The other common case: one consume from one fixed window (not a calendar month) that can admit
+-- it (limit > 0, 0 < cost <= limit); fwStep and put, inlined. Returns as tbFast.
+local function fwFast(key, cost, now, limit, w)
+  local raw = redis.call('GET', key)                             -- window index and count, or false
+  local idx, count = floor(now / w), 0                           -- the window now falls in
+  if raw then
+    local si, sc
+    if #raw == 16 then si, sc = unpackState('<dd', raw) else si, sc = unpackState('<dI4', raw) end
+    if si >= idx then idx = si; count = sc end                   -- a clock that ran back stays in the newer window
   end
+  local e = (idx + 1) * w                                        -- when the window ends
+  if e > BIG then return end
+  if count + cost <= limit then                                  -- admitted: count it until the window ends
+    local c = count + cost
+    redis.call('PSETEX', key, ttlOf(e - now + extra), c > 4294967295 and pack('<dd', idx, c) or pack('<dI4', idx, c))
+    return 1, limit - c, e, 0
+  end
+  local rem = limit - count                                      -- denied until the window ends
+  if rem < 0 then rem = 0 end                                    -- never negative (a charged debt)
+  return 0, rem, e, e - now
+end
+
+-- A batch of one of those requests alone (what a process with one request in flight sends) is
+-- answered before any of the general setup below is built: ARGV is exactly deadline, extra, 1,
+-- the spec, op 1 (consume, Redis clock, no lease), cost, 1 check, spec 1. A failure (a key of
+-- another type) or a figure past 2^53 leaves it to the general path, which answers it as always.
+if #ARGV == 8 and ARGV[5] == '1' and ARGV[3] == '1' and ARGV[7] == '1' and ARGV[8] == '1' then
+  local kind, cost = byte(ARGV[4], 1), tonumber(ARGV[6])
+  local ok, st, rem, resetAt, retry = false, nil, 0, 0, 0
+  if kind == 49 then                                             -- "1:limit:burst:ticksPerMs:tokenTicks"
+    local l, b, p, q = match(ARGV[4], '^1:(%d+):(%d+):(%d+):(%d+)$')
+    local burst = tonumber(b)
+    if l and tonumber(l) > 0 and cost > 0 and cost <= burst then
+      ok, st, rem, resetAt, retry = pcall(tbFast, KEYS[1], cost, rnow, burst, tonumber(p), tonumber(q))
+    end
+  elseif kind == 50 then                                         -- "2:limit:windowMs"
+    local l, w = match(ARGV[4], '^2:(%d+):(%d+)$')
+    local limit = tonumber(l)
+    if limit and limit > 0 and cost > 0 and cost <= limit then
+      ok, st, rem, resetAt, retry = pcall(fwFast, KEYS[1], cost, rnow, limit, tonumber(w))
+    end
+  end
+  if ok and st then return { 1, rnow, st, rem, resetAt, retry } end
 end
 
 -- The specs, parsed once per batch (one exact pattern per kind: no backtracking).

@@ -1,14 +1,14 @@
-// The script answers a batch holding one token-bucket consume on the Redis clock (what a process
-// with one request in flight sends) before it builds its general machinery. That shortcut has no
+// The script answers a batch holding one token-bucket or fixed-window consume on the Redis clock
+// (what a process with one request in flight sends) before it builds its general machinery. That shortcut has no
 // caller clock, so the conformance traces (clock 'caller') never take it: this property holds it
-// to the TypeScript policy at the Redis time the script reports, through admissions, denials,
+// to the TypeScript policies at the Redis time the script reports, through admissions, denials,
 // costs it can never admit, refills, charged debts (figures past 2^53 included) and keys of
 // another type.
 
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { tokenBucket } from '../../../src/index.js'
+import { fixedWindow, tokenBucket } from '../../../src/index.js'
 import { newOutcome, type PolicyState } from '../../../src/limiter/policy.js'
 import type { Call } from '../../../src/stores/redis/batcher.js'
 import { decodeReply, encodeBatch } from '../../../src/stores/redis/protocol.js'
@@ -19,6 +19,12 @@ import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../../helpe
 /** What the store would send for one request alone: the script's own encoding (Redis clock, no deadline). */
 function callOf(op: number, key: string, spec: string, cost: number): Call {
   return { op, keys: [key], specs: [spec], cost, now: -1, chargedAt: 0, charged: 0, lease: undefined } as unknown as Call
+}
+
+/** A stored state read back: a token bucket's TAT; a fixed window's index and count (doubles past 2^32 - 1). */
+function stateOf(kind: string, stored: Buffer): PolicyState {
+  if (kind === 'token-bucket') return stored.readDoubleLE(0)
+  return [stored.readDoubleLE(0), stored.length === 16 ? stored.readDoubleLE(8) : stored.readUInt32LE(8)]
 }
 
 const step = fc.record({
@@ -37,7 +43,7 @@ const step = fc.record({
   waitMs: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, fc.integer({ min: 1, max: 12 })),
 })
 
-describeRedis('Redis decide script: one token-bucket consume alone', () => {
+describeRedis('Redis decide script: one token-bucket or fixed-window consume alone', () => {
   const prefix = uniquePrefix('alone')
   let client: Redis
   let run = 0
@@ -58,16 +64,18 @@ describeRedis('Redis decide script: one token-bucket consume alone', () => {
     client.disconnect()
   })
 
-  it('answers what tokenBucket.step answers at the Redis time it reports, and stores what it stores', async () => {
+  it('answers what the policy answers at the Redis time it reports, and stores what it stores', async () => {
     await fc.assert(
       fc.asyncProperty(
+        fc.constantFrom('token-bucket', 'fixed-window'),
         fc.integer({ min: 0, max: 4 }),
         fc.constantFrom('20ms', '50ms', '1d'),
         fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
         fc.array(step, { minLength: 1, maxLength: 25 }),
-        async (limit, window, burstOver, steps) => {
+        async (kind, limit, window, burstOver, steps) => {
           const burst = burstOver === undefined || limit === 0 ? undefined : limit + burstOver
-          const policy = tokenBucket({ name: 'tb', limit, window, burst })
+          const policy =
+            kind === 'token-bucket' ? tokenBucket({ name: 'tb', limit, window, burst }) : fixedWindow({ name: 'fw', limit, window })
           const spec = specOf(policy.params)
           const tpm = policy.params.kind === 'token-bucket' ? policy.params.ticksPerMs : 1
           const key = `${prefix}{r${run++}}`
@@ -109,16 +117,21 @@ describeRedis('Redis decide script: one token-bucket consume alone', () => {
             }
             // The stored TAT is the policy's state; a key gone is a full bucket (its TTL ended when the bucket was full again).
             const stored = await client.getBuffer(key)
-            if (stored !== null) expect(stored.readDoubleLE(0)).toBe(state)
-            else if (state !== undefined) expect(Math.ceil((state as number) / tpm)).toBeLessThanOrEqual(await redisMs())
+            if (stored !== null) expect(stateOf(kind, stored)).toEqual(state)
+            else if (typeof state === 'number') expect(Math.ceil(state / tpm)).toBeLessThanOrEqual(await redisMs())
+            else if (state !== undefined)
+              expect(((state[0] as number) + 1) * (policy.params.kind === 'fixed-window' ? policy.params.windowMs : 0)).toBeLessThanOrEqual(
+                await redisMs(),
+              )
           }
         },
       ),
       {
-        numRuns: 120,
+        numRuns: 200,
         // A day's bucket charged 1e9 owes until past 2^53 ms: the consumes after it still answer exactly.
         examples: [
           [
+            'token-bucket',
             1,
             '1d',
             undefined,
@@ -126,6 +139,17 @@ describeRedis('Redis decide script: one token-bucket consume alone', () => {
               { kind: 'charge', cost: 1_000_000_000, waitMs: 0 },
               { kind: 'consume', cost: 1, waitMs: 0 },
               { kind: 'consume', cost: 0, waitMs: 1 },
+            ],
+          ],
+          [
+            'fixed-window',
+            4,
+            '20ms',
+            undefined,
+            [
+              { kind: 'charge', cost: 1_000_000_000, waitMs: 0 },
+              { kind: 'consume', cost: 1, waitMs: 0 },
+              { kind: 'consume', cost: 2, waitMs: 25 },
             ],
           ],
         ],

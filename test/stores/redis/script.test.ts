@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: 'f6cc3bd74dac276085c9aa64c5d5a39baa699e3e',
+  decide: '3ff9e379a37450a1aa15b52123db4dee3b1267c0',
 }
 
 describe('Lua scripts', () => {
