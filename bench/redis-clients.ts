@@ -24,7 +24,8 @@ const OPS = Number(process.env.RK_BENCH_REDIS_OPS ?? 20_000)
 const ROUNDS = Number(process.env.RK_BENCH_ROUNDS ?? 9)
 const HUGE = 1_000_000_000
 
-const RLF = 'rate-limiter-flexible `RateLimiterRedis.consume` (ioredis 5)'
+const rlfOn = (library: string) => `rate-limiter-flexible \`RateLimiterRedis.consume\`, ${library}`
+const RLF = rlfOn('ioredis 5')
 const PING = 'bare `PING` (ioredis 5)'
 const FLOOR = 'floor: a script doing only what a token bucket on the Redis clock must (`TIME`, `GET`, `PSETEX`), bare `EVALSHA` (ioredis 5)'
 const RK_FW = 'ratekeeper `consume`, fixed window (the algorithm rate-limiter-flexible runs), ioredis 5'
@@ -119,15 +120,20 @@ export async function run(): Promise<BenchSection> {
         policies: [tokenBucket({ name: 'tb', limit: HUGE, window: '1h' })],
       })
       ops.push({ name: rk(library.name), op: (i) => limiter.consume(`k${i % KEYS}`) })
+      // The peer on the same client library, with its own connection (node-redis: its `useRedisPackage` mode).
+      const peerClient = await library.make(server.url)
+      closers.push(() => peerClient.close())
+      const peer = new RateLimiterRedis({
+        storeClient: peerClient.client,
+        useRedisPackage: library.name.startsWith('node-redis'),
+        points: HUGE,
+        duration: 3600,
+        keyPrefix: `rlf${ops.length}`,
+      })
+      ops.push({ name: rlfOn(library.name), op: (i) => peer.consume(`k${i % KEYS}`) })
     }
-    const rlfClient = new Redis5(server.url)
     const pingClient = new Redis5(server.url)
-    closers.push(
-      () => rlfClient.disconnect(),
-      () => pingClient.disconnect(),
-    )
-    const rlf = new RateLimiterRedis({ storeClient: rlfClient, points: HUGE, duration: 3600, keyPrefix: 'rlf' })
-    ops.push({ name: RLF, op: (i) => rlf.consume(`k${i % KEYS}`) })
+    closers.push(() => pingClient.disconnect())
     const fwClient = new Redis5(server.url)
     const floorClient = new Redis5(server.url)
     closers.push(
@@ -169,25 +175,27 @@ export async function run(): Promise<BenchSection> {
     const at = (name: string, q: number) => quantile(seq.get(name) ?? [], q)
     const us = (name: string) => at(name, 0.5)
     const rate = (name: string) => 1e9 / (par.get(name) ?? Number.NaN)
-    const ours = LIBRARIES.map((l) => rk(l.name))
     const targets = [
-      ...ours.map(
-        (name) =>
+      ...LIBRARIES.map(
+        ({ name }) =>
           [
-            `median latency at 1 in flight, ${name.slice(22)}`,
-            `${num(us(name), 1)} µs`,
-            `≤ ${num(us(RLF), 1)} µs (${RLF.slice(0, 21)})`,
-            us(name) <= us(RLF),
+            `median latency at 1 in flight, ${name}`,
+            `${num(us(rk(name)), 1)} µs`,
+            `≤ ${num(us(rlfOn(name)), 1)} µs (rate-limiter-flexible, same client)`,
+            us(rk(name)) <= us(rlfOn(name)),
           ] as const,
       ),
-      [
-        `decisions/s at ${IN_FLIGHT} in flight, ioredis 5`,
-        num(rate(rk('ioredis 5'))),
-        `> ${num(rate(RLF))} (rate-limiter-flexible)`,
-        rate(rk('ioredis 5')) > rate(RLF),
-      ] as const,
+      ...LIBRARIES.map(
+        ({ name }) =>
+          [
+            `decisions/s at ${IN_FLIGHT} in flight, ${name}`,
+            num(rate(rk(name))),
+            `> ${num(rate(rlfOn(name)))} (rate-limiter-flexible, same client)`,
+            rate(rk(name)) > rate(rlfOn(name)),
+          ] as const,
+      ),
     ]
-    const rows = [...ours, RK_FW, RLF, FLOOR, PING].map((name) => [
+    const rows = [...LIBRARIES.flatMap(({ name }) => [rk(name), rlfOn(name)]), RK_FW, FLOOR, PING].map((name) => [
       name,
       num(us(name), 1),
       num(at(name, 0.9), 1),
@@ -211,7 +219,7 @@ export async function run(): Promise<BenchSection> {
           'median − PING',
           'Redis CPU µs',
           `decisions/s, ${IN_FLIGHT} in flight`,
-          '÷ rate-limiter-flexible',
+          '÷ rate-limiter-flexible on ioredis 5',
         ],
         rows,
         ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
@@ -228,11 +236,12 @@ export async function run(): Promise<BenchSection> {
       `  each contender alone. ${IN_FLIGHT} in flight: ${IN_FLIGHT} loops sharing ${num(OPS)} decisions, elapsed time,`,
       '  median of interleaved rounds that rotate the order of contenders after one warm-up round.',
       '- ratekeeper is the whole limiter (`await limiter.consume(key)`) with the default `timeoutMs: 100`',
-      '  and the Redis clock; rate-limiter-flexible is its Redis limiter alone. A bare `PING` is the floor',
+      '  and the Redis clock; rate-limiter-flexible is its Redis limiter alone, on each client library',
+      '  (node-redis in its `useRedisPackage` mode, which sends the script whole with `EVAL`). A bare `PING` is the floor',
       '  of one round trip on the same client library. The floor is no limiter: a script of the three',
       '  commands any token bucket on the Redis clock needs (read the clock, read the state, write it),',
       '  without the arithmetic, called bare; what a limiter adds to it is its own cost.',
-      '- Redis CPU counts every command in `INFO commandstats`: a script\'s own commands are counted both',
+      "- Redis CPU counts every command in `INFO commandstats`: a script's own commands are counted both",
       '  in its `evalsha` line and in their own, so figures compare only with each other.',
     ].join('\n')
     return { title: 'Redis clients', markdown }

@@ -44,33 +44,28 @@ export function wrote(call: Call, admitted: boolean): boolean {
  */
 export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadline: number, extraTtlMs: number): unknown[] {
   const args: unknown[] = [DECIDE_SHA, 0]
+  // Keys first; then the distinct specs, found by a scan (a batch names a handful: one per policy).
   const specs: string[] = []
-  const indexOf = new Map<string, number>()
-  const tail: unknown[] = []
-  const caller = callerClock ? CALLER_CLOCK : 0
   for (const call of calls) {
     const n = call.keys.length
-    for (let i = 0; i < n; i++) args.push(call.keys[i])
-    const lease = call.lease
-    tail.push(call.op + caller + (lease === undefined ? 0 : LEASE_FOLLOWS), call.cost, n)
     for (let i = 0; i < n; i++) {
-      const spec = call.specs[i]
-      let index = indexOf.get(spec)
-      if (index === undefined) {
-        specs.push(spec)
-        index = specs.length
-        indexOf.set(spec, index)
-      }
-      tail.push(index)
+      args.push(call.keys[i])
+      if (!specs.includes(call.specs[i])) specs.push(call.specs[i])
     }
-    if (caller !== 0) tail.push(call.now)
-    if (call.op === OP.refund) tail.push(call.chargedAt, call.charged)
-    if (lease !== undefined) tail.push(lease)
   }
   args[1] = args.length - 2 // the keys come first
   args.push(deadline, extraTtlMs, specs.length)
   for (const spec of specs) args.push(spec)
-  for (const arg of tail) args.push(arg)
+  const caller = callerClock ? CALLER_CLOCK : 0
+  for (const call of calls) {
+    const n = call.keys.length
+    const lease = call.lease
+    args.push(call.op + caller + (lease === undefined ? 0 : LEASE_FOLLOWS), call.cost, n)
+    for (let i = 0; i < n; i++) args.push(specs.indexOf(call.specs[i]) + 1)
+    if (caller !== 0) args.push(call.now)
+    if (call.op === OP.refund) args.push(call.chargedAt, call.charged)
+    if (lease !== undefined) args.push(lease)
+  }
   return args
 }
 
