@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, MemoryStore, type Policy, slidingWindow, tokenBucket } from '../../src/index.js'
+import { type Admission, maxPerWindow } from '../helpers/admissions.js'
 
 type Step = { dt: number; cost: number; refund: boolean }
 
@@ -12,7 +13,7 @@ function replay(policy: Policy, steps: Step[], opts: { refunds?: boolean; backwa
   let t = 1_700_000_000_000
   let maxT = Number.NEGATIVE_INFINITY
   const limiter = createLimiter({ store: new MemoryStore(), now: () => t, policies: [policy] })
-  const admitted: { t: number; cost: number }[] = []
+  const admitted: Admission[] = []
   for (const s of steps) {
     t += opts.backwards && s.refund && !opts.refunds ? -s.dt : s.dt
     const d = limiter.decide('k', { cost: s.cost })
@@ -37,7 +38,7 @@ function replay(policy: Policy, steps: Step[], opts: { refunds?: boolean; backwa
 }
 
 /** Most cost admitted in any span of `span` ms ending at an admitted request. */
-function maxInSpan(admitted: { t: number; cost: number }[], span: number): number {
+function maxInSpan(admitted: readonly Admission[], span: number): number {
   let best = 0
   for (let j = 0; j < admitted.length; j++) {
     let sum = 0
@@ -80,9 +81,7 @@ describe('properties', () => {
         fc.array(stepArb(500, 6), { maxLength: 120 }),
         (limit, windowMs, steps) => {
           const admitted = replay(fixedWindow({ limit, window: windowMs }), steps)
-          const perWindow = new Map<number, number>()
-          for (const a of admitted) perWindow.set(Math.floor(a.t / windowMs), (perWindow.get(Math.floor(a.t / windowMs)) ?? 0) + a.cost)
-          for (const v of perWindow.values()) expect(v).toBeLessThanOrEqual(limit)
+          expect(maxPerWindow(admitted, windowMs)).toBeLessThanOrEqual(limit)
         },
       ),
       { numRuns: 150 },
@@ -101,7 +100,7 @@ describe('properties', () => {
           const sub = Math.ceil(windowMs / precision)
           let t = 1_700_000_000_000
           const limiter = createLimiter({ now: () => t, policies: [policy] })
-          const admitted: { t: number; cost: number }[] = []
+          const admitted: Admission[] = []
           for (const s of steps) {
             t += s.dt
             const d = limiter.decide('k', { cost: s.cost })
@@ -149,9 +148,7 @@ describe('properties', () => {
           }
         }
         const fw = replay(fixedWindow({ limit: 4, window: 1000 }), steps, { backwards: true })
-        const perWindow = new Map<number, number>()
-        for (const a of fw) perWindow.set(Math.floor(a.t / 1000), (perWindow.get(Math.floor(a.t / 1000)) ?? 0) + a.cost)
-        for (const v of perWindow.values()) expect(v).toBeLessThanOrEqual(4)
+        expect(maxPerWindow(fw, 1000)).toBeLessThanOrEqual(4)
         const sw = replay(slidingWindow({ limit: 4, window: 1000 }), steps, { backwards: true })
         expect(maxInSpan(sw, 1000)).toBeLessThanOrEqual(4)
       }),
