@@ -10,7 +10,7 @@ import pg from 'pg'
 import { RateLimiterPostgres } from 'rate-limiter-flexible'
 import { createLimiter, fixedWindow, type Limiter, slidingWindow, tokenBucket } from 'ratekeeper'
 import { PostgresStore } from 'ratekeeper/postgres'
-import { type Contender, num, progress, table, timeRounds } from './stats.js'
+import { type Contender, inFlight, num, progress, table, timeRounds } from './stats.js'
 import type { BenchSection } from './types.js'
 
 const URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -26,18 +26,6 @@ const RK3 = 'ratekeeper `consume`, 3 policies (tokenBucket + fixedWindow + slidi
 const RKH = 'ratekeeper `consume`, 1 policy, one hot key'
 const RLF = 'rate-limiter-flexible `RateLimiterPostgres.consume`'
 const RLFH = 'rate-limiter-flexible `RateLimiterPostgres.consume`, one hot key'
-
-/** Runs `n` operations with IN_FLIGHT of them outstanding at any time. */
-async function inFlight(n: number, op: () => Promise<unknown>): Promise<void> {
-  let started = 0
-  const worker = async () => {
-    while (started < n) {
-      started++
-      await op()
-    }
-  }
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker))
-}
 
 /** Counts the queries sent through `pool` (each checks a connection out: pg's 'acquire' event). */
 function counting(pool: pg.Pool): pg.Pool & { count: number } {
@@ -94,7 +82,7 @@ async function setup(schema: string, pools: pg.Pool[]): Promise<Contenders> {
     [RLF, { op: () => rlf.consume(key()), table: 'rlf', queries: () => rlfPool.count }],
     [RLFH, { op: () => rlf.consume('hot'), table: 'rlf', queries: () => rlfPool.count }],
   ])
-  const contenders = [...one].map(([name, { op }]) => ({ name, batch: (ops: number) => inFlight(ops, op) }))
+  const contenders = [...one].map(([name, { op }]) => ({ name, batch: (ops: number) => inFlight(ops, IN_FLIGHT, op) }))
   return { contenders, one, errors: () => errors }
 }
 
@@ -126,7 +114,7 @@ async function perDecision(admin: pg.Pool, schema: string, one: Contenders['one'
     await flushStats()
     const w0 = await written(admin, schema, t)
     const q0 = queries()
-    await inFlight(n, op)
+    await inFlight(n, IN_FLIGHT, op)
     const q1 = queries()
     await flushStats()
     const w1 = await written(admin, schema, t)
@@ -151,7 +139,7 @@ async function twoStoresOnAHotKey(schema: string, pools: pg.Pool[]): Promise<{ p
   const started = process.hrtime.bigint()
   await Promise.all(
     limiters.map((l) =>
-      inFlight(n / 2, async () => {
+      inFlight(n / 2, IN_FLIGHT, async () => {
         if ((await l.consume('race')).allowed) admitted++
       }),
     ),

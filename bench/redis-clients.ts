@@ -14,7 +14,7 @@ import { createClient as createClient6 } from 'redis'
 import { createClient as createClient4 } from 'redis4'
 import { createClient as createClient5 } from 'redis5'
 import { hasRedisServer, startRedisServer } from '../test/helpers/redis-servers.js'
-import { type Contender, num, progress, table, targetsTable, timeRounds } from './stats.js'
+import { type Contender, inFlight, num, progress, table, targetsTable, timeRounds } from './stats.js'
 import type { BenchSection } from './types.js'
 
 const KEYS = 1000
@@ -95,15 +95,6 @@ async function sequential(n: number, op: (i: number) => Promise<unknown>): Promi
   for (let i = 0; i < n; i++) await op(i)
 }
 
-/** `op` run `n` times, IN_FLIGHT at a time. */
-async function inFlight(n: number, op: (i: number) => Promise<unknown>): Promise<void> {
-  let started = 0
-  const worker = async () => {
-    while (started < n) await op(started++)
-  }
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker))
-}
-
 const rk = (name: string) => `ratekeeper \`consume\`, ${name}`
 
 export async function run(): Promise<BenchSection> {
@@ -168,7 +159,7 @@ export async function run(): Promise<BenchSection> {
     }
     progress(`decisions/s, ${IN_FLIGHT} in flight: ${ROUNDS} interleaved rounds of ${num(OPS)} per contender`)
     const par = await timeRounds(
-      contenders(inFlight).filter((c) => c.name !== PING),
+      contenders((n, op) => inFlight(n, IN_FLIGHT, op)).filter((c) => c.name !== PING),
       { ops: OPS, rounds: ROUNDS, clock: 'wall' },
     )
 

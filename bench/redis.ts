@@ -10,7 +10,7 @@ import { RateLimiterRedis } from 'rate-limiter-flexible'
 import { concurrency, createLimiter, fixedWindow, type Limiter, slidingWindow, tokenBucket } from 'ratekeeper'
 import { RedisStore } from 'ratekeeper/redis'
 import { hasRedisServer, type RedisServer, startRedisServer } from '../test/helpers/redis-servers.js'
-import { type Contender, num, progress, table, targetsTable, timeRounds } from './stats.js'
+import { type Contender, inFlight, num, progress, table, targetsTable, timeRounds } from './stats.js'
 import type { BenchSection } from './types.js'
 
 const IN_FLIGHT = 64
@@ -37,18 +37,6 @@ interface FastifyRedisStore {
   incr(key: string, cb: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number, max: number): void
 }
 type FastifyRedisStoreClass = new (continueExceeding: boolean, exponentialBackoff: boolean, redis: Redis, key?: string) => FastifyRedisStore
-
-/** Runs `n` operations with IN_FLIGHT of them outstanding at any time. */
-async function inFlight(n: number, op: () => Promise<unknown>): Promise<void> {
-  let started = 0
-  const worker = async () => {
-    while (started < n) {
-      started++
-      await op()
-    }
-  }
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker))
-}
 
 /** A client per contender, all with the same options: one connection, auto-pipelining on. */
 function newClient(server: RedisServer): Redis {
@@ -135,6 +123,7 @@ async function setup(server: RedisServer): Promise<Setup> {
     const releases: Promise<void>[] = []
     await inFlight(
       n,
+      IN_FLIGHT,
       keyed(async (key) => {
         const d = await rkc.consume(key)
         if (!d.allowed) throw new Error(`bench: concurrency denied (${d.reason})`)
@@ -144,7 +133,10 @@ async function setup(server: RedisServer): Promise<Setup> {
     await Promise.all(releases)
   }
   return {
-    contenders: [...one].map(([name, op]) => ({ name, batch: (n: number) => (name === RKC ? leasesAsAServer(n) : inFlight(n, op)) })),
+    contenders: [...one].map(([name, op]) => ({
+      name,
+      batch: (n: number) => (name === RKC ? leasesAsAServer(n) : inFlight(n, IN_FLIGHT, op)),
+    })),
     one,
     storeErrors: () => storeErrors,
     close: () => {
@@ -183,10 +175,10 @@ async function perDecision(admin: Redis, one: Map<string, () => Promise<unknown>
   const out = new Map<string, PerDecision>()
   const n = 20_000
   for (const [name, op] of one) {
-    await inFlight(1000, op) // keys exist already: measure the steady state
+    await inFlight(1000, IN_FLIGHT, op) // keys exist already: measure the steady state
     await admin.config('RESETSTAT')
     const cpu0 = await redisCpuSeconds(admin)
-    await inFlight(n, op)
+    await inFlight(n, IN_FLIGHT, op)
     const cpu1 = await redisCpuSeconds(admin)
     const stats = await commandStats(admin)
     const detail = [...stats.byCommand]
@@ -215,7 +207,7 @@ async function denyCacheHammer(
   const n = 200_000
   let denied = 0
   const started = process.hrtime.bigint()
-  await inFlight(n, async () => {
+  await inFlight(n, IN_FLIGHT, async () => {
     const d = await limiter.consume('abuser')
     if (!d.allowed) denied++
   })

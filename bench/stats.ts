@@ -1,4 +1,5 @@
-// Helpers shared by the benchmark sections: interleaved timing rounds, medians, Markdown tables.
+// Helpers shared by the benchmark sections: interleaved timing rounds, operations in flight, medians,
+// Markdown tables.
 
 /** The median of some numbers (the mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
@@ -55,6 +56,18 @@ export async function timeRounds(contenders: readonly Contender[], options: Roun
     }
   }
   return new Map([...samples].map(([name, values]) => [name, median(values)]))
+}
+
+/**
+ * Runs `n` operations with `outstanding` of them in flight at any time: that many loops, each
+ * starting the next operation (`op(i)`, `i` counting from 0) as soon as its last one settled.
+ */
+export async function inFlight(n: number, outstanding: number, op: (i: number) => Promise<unknown>): Promise<void> {
+  let started = 0
+  const worker = async () => {
+    while (started < n) await op(started++)
+  }
+  await Promise.all(Array.from({ length: outstanding }, worker))
 }
 
 /** A Markdown table; cells are written as given. */

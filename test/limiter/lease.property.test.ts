@@ -8,6 +8,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, type Limiter, type Policy, tokenBucket } from '../../src/index.js'
+import { type Admission, maxPerWindow } from '../helpers/admissions.js'
 import { clock } from '../helpers/clock.js'
 import { countingStore } from './lease-stores.js'
 
@@ -37,8 +38,8 @@ const ops = (faults: boolean): fc.Arbitrary<Op[]> =>
   )
 
 interface Run {
-  /** Admissions: [time, cost]. */
-  readonly admitted: [number, number][]
+  /** Admissions, at the time each was decided for. */
+  readonly admitted: Admission[]
   /** Per op: [time, live servers]. */
   readonly marks: [number, number][]
   readonly store: ReturnType<typeof countingStore>
@@ -50,7 +51,7 @@ async function run(policy: Policy, schedule: readonly Op[], start: number): Prom
   const store = countingStore({ async: true })
   const fresh = () => createLimiter({ store, now: c.now, policies: [policy], onStoreError: 'deny' })
   const servers: Limiter[] = Array.from({ length: SERVERS }, fresh)
-  const admitted: [number, number][] = []
+  const admitted: Admission[] = []
   const marks: [number, number][] = []
   const pending: Promise<void>[] = []
   for (const op of schedule) {
@@ -60,7 +61,7 @@ async function run(policy: Policy, schedule: readonly Op[], start: number): Prom
       pending.push(
         servers[op.server].consume('k', { cost: op.cost }).then((d) => {
           // Counted at the time it was decided for, not when its promise settled (after later clock steps).
-          if (d.allowed) admitted.push([d.at, op.cost])
+          if (d.allowed) admitted.push({ t: d.at, cost: op.cost })
         }),
       )
     } else if (op.kind === 'advance') c.advance(op.ms)
@@ -85,9 +86,7 @@ describe('lease bound (property)', () => {
         const limit = 12
         const policy = fixedWindow({ name: 'g', limit, window: '1s', lease: { size, ttlMs: ttl } })
         const { admitted } = await run(policy, schedule, T0 + 400)
-        const perWindow = new Map<number, number>()
-        for (const [t, cost] of admitted) perWindow.set(Math.floor(t / 1_000), (perWindow.get(Math.floor(t / 1_000)) ?? 0) + cost)
-        for (const n of perWindow.values()) expect(n).toBeLessThanOrEqual(limit)
+        expect(maxPerWindow(admitted, 1_000)).toBeLessThanOrEqual(limit)
       }),
       // A server that leaves while requests wait across a window's edge (found by this property);
       // requests that settle only after the clock crossed a window's edge (charged to the window
@@ -137,7 +136,7 @@ describe('lease bound (property)', () => {
         const policy = fixedWindow({ name: 'g', limit, window: '1m', lease: { size, ttlMs: '10m' } })
         const steps = schedule.filter((op) => op.kind !== 'advance') // one window throughout
         const { admitted, store, now } = await run(policy, steps, T0)
-        const spent = admitted.reduce((n, [, cost]) => n + cost, 0)
+        const spent = admitted.reduce((n, a) => n + a.cost, 0)
         expect(spent).toBeLessThanOrEqual(limit)
         const check = createLimiter({ store, now, policies: [fixedWindow({ name: 'g', limit, window: '1m' })] })
         expect((await check.peek('k')).remaining).toBe(limit - spent)
@@ -158,7 +157,7 @@ describe('lease bound (property)', () => {
         for (const [from, live] of marks) {
           for (const [to] of marks) {
             if (to < from) continue
-            const n = admitted.filter(([t]) => t >= from && t <= to).reduce((sum, [, cost]) => sum + cost, 0)
+            const n = admitted.filter((a) => a.t >= from && a.t <= to).reduce((sum, a) => sum + a.cost, 0)
             expect(n).toBeLessThanOrEqual(burst + Math.ceil(((to - from) * limit) / 1_000) + held(live))
           }
         }

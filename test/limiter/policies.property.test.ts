@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, MemoryStore, type Policy, slidingWindow, tokenBucket } from '../../src/index.js'
+import { type Admission, maxPerWindow } from '../helpers/admissions.js'
 
 type Step = { dt: number; cost: number; refund: boolean }
 
@@ -12,7 +13,7 @@ function replay(policy: Policy, steps: Step[], opts: { refunds?: boolean; backwa
   let t = 1_700_000_000_000
   let maxT = Number.NEGATIVE_INFINITY
   const limiter = createLimiter({ store: new MemoryStore(), now: () => t, policies: [policy] })
-  const admitted: { t: number; cost: number }[] = []
+  const admitted: Admission[] = []
   for (const s of steps) {
     t += opts.backwards && s.refund && !opts.refunds ? -s.dt : s.dt
     const d = limiter.decide('k', { cost: s.cost })
@@ -37,7 +38,7 @@ function replay(policy: Policy, steps: Step[], opts: { refunds?: boolean; backwa
 }
 
 /** Most cost admitted in any span of `span` ms ending at an admitted request. */
-function maxInSpan(admitted: { t: number; cost: number }[], span: number): number {
+function maxInSpan(admitted: readonly Admission[], span: number): number {
   let best = 0
   for (let j = 0; j < admitted.length; j++) {
     let sum = 0
@@ -45,6 +46,18 @@ function maxInSpan(admitted: { t: number; cost: number }[], span: number): numbe
     best = Math.max(best, sum)
   }
   return best
+}
+
+/** A token bucket's bound: the cost admitted from one admission to a later one is at most `burst` plus the refill between them. */
+function expectBucketBound(admitted: readonly Admission[], burst: number, limit: number, windowMs: number): void {
+  for (let j = 0; j < admitted.length; j++) {
+    let sum = 0
+    for (let i = j; i >= 0; i--) {
+      sum += admitted[i].cost
+      const span = admitted[j].t - admitted[i].t
+      expect(sum).toBeLessThanOrEqual(burst + Math.floor((span * limit) / windowMs))
+    }
+  }
 }
 
 describe('properties', () => {
@@ -57,15 +70,7 @@ describe('properties', () => {
         fc.array(stepArb(400, 5), { maxLength: 120 }),
         (limit, windowMs, extra, steps) => {
           const burst = limit + extra
-          const admitted = replay(tokenBucket({ limit, window: windowMs, burst }), steps)
-          for (let j = 0; j < admitted.length; j++) {
-            let sum = 0
-            for (let i = j; i >= 0; i--) {
-              sum += admitted[i].cost
-              const span = admitted[j].t - admitted[i].t
-              expect(sum).toBeLessThanOrEqual(burst + Math.floor((span * limit) / windowMs))
-            }
-          }
+          expectBucketBound(replay(tokenBucket({ limit, window: windowMs, burst }), steps), burst, limit, windowMs)
         },
       ),
       { numRuns: 150 },
@@ -80,9 +85,7 @@ describe('properties', () => {
         fc.array(stepArb(500, 6), { maxLength: 120 }),
         (limit, windowMs, steps) => {
           const admitted = replay(fixedWindow({ limit, window: windowMs }), steps)
-          const perWindow = new Map<number, number>()
-          for (const a of admitted) perWindow.set(Math.floor(a.t / windowMs), (perWindow.get(Math.floor(a.t / windowMs)) ?? 0) + a.cost)
-          for (const v of perWindow.values()) expect(v).toBeLessThanOrEqual(limit)
+          expect(maxPerWindow(admitted, windowMs)).toBeLessThanOrEqual(limit)
         },
       ),
       { numRuns: 150 },
@@ -101,7 +104,7 @@ describe('properties', () => {
           const sub = Math.ceil(windowMs / precision)
           let t = 1_700_000_000_000
           const limiter = createLimiter({ now: () => t, policies: [policy] })
-          const admitted: { t: number; cost: number }[] = []
+          const admitted: Admission[] = []
           for (const s of steps) {
             t += s.dt
             const d = limiter.decide('k', { cost: s.cost })
@@ -141,17 +144,9 @@ describe('properties', () => {
       fc.property(fc.array(stepArb(2000, 3), { maxLength: 100 }), (steps) => {
         const tb = replay(tokenBucket({ limit: 4, window: 1000 }), steps, { backwards: true })
         // Admissions are stamped with the latest time seen: the bound holds against it.
-        for (let j = 0; j < tb.length; j++) {
-          let sum = 0
-          for (let i = j; i >= 0; i--) {
-            sum += tb[i].cost
-            expect(sum).toBeLessThanOrEqual(4 + Math.floor(((tb[j].t - tb[i].t) * 4) / 1000))
-          }
-        }
+        expectBucketBound(tb, 4, 4, 1000)
         const fw = replay(fixedWindow({ limit: 4, window: 1000 }), steps, { backwards: true })
-        const perWindow = new Map<number, number>()
-        for (const a of fw) perWindow.set(Math.floor(a.t / 1000), (perWindow.get(Math.floor(a.t / 1000)) ?? 0) + a.cost)
-        for (const v of perWindow.values()) expect(v).toBeLessThanOrEqual(4)
+        expect(maxPerWindow(fw, 1000)).toBeLessThanOrEqual(4)
         const sw = replay(slidingWindow({ limit: 4, window: 1000 }), steps, { backwards: true })
         expect(maxInSpan(sw, 1000)).toBeLessThanOrEqual(4)
       }),

@@ -1,14 +1,11 @@
 // loginGuard on a real Redis and on a Redis Cluster (3 masters): the three counters of an attempt
 // are decided in one script call (one hash tag, so one slot), so parallel attempts never pass more
 // than the limits, and a fleet of servers shares the counts.
-import { Redis } from 'ioredis'
 import type { Store } from 'ratekeeper'
 import { loginGuard } from 'ratekeeper/provider'
-import { RedisStore } from 'ratekeeper/redis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { clock } from '../helpers/clock.js'
-import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
-import { hasRedisServer, type RedisCluster, startCluster } from '../helpers/redis-servers.js'
+import { describeRedisStores } from '../helpers/redis-store-suite.js'
 
 const T0 = Date.UTC(2026, 0, 1)
 
@@ -52,33 +49,4 @@ function suite(newStore: () => Store): void {
   })
 }
 
-describeRedis('loginGuard on RedisStore', () => {
-  let client: Redis
-  const prefix = uniquePrefix('login')
-  beforeAll(() => {
-    client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
-  })
-  afterAll(async () => {
-    await deleteUnder(client, prefix)
-    client.disconnect()
-  })
-  suite(() => new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 2000 }))
-})
-
-describe.runIf(hasRedisServer())('loginGuard on RedisStore, Redis Cluster (3 masters)', () => {
-  let cluster: RedisCluster
-  let client: InstanceType<typeof Redis.Cluster> | undefined
-  beforeAll(async () => {
-    cluster = await startCluster(3)
-    client = new Redis.Cluster([...cluster.startupNodes])
-    await new Promise<void>((resolve) => client?.once('ready', resolve))
-  }, 60_000)
-  afterAll(async () => {
-    client?.disconnect()
-    await cluster?.stop()
-  })
-  suite(() => {
-    if (client === undefined) throw new Error('the cluster did not start')
-    return new RedisStore({ client, prefix: 'rklogin', clock: 'caller', timeoutMs: 5000 })
-  })
-})
+describeRedisStores('loginGuard', 'login', { clock: 'caller', timeoutMs: 5000 }, (newStore) => suite(() => newStore()))

@@ -4,16 +4,13 @@
 // written by limiter.block / limiter.unblock.
 
 import fc from 'fast-check'
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { limitedBody } from '../../src/http/bodies.js'
 import { createLimiter, type Decision, fixedWindow, type Limiter, MemoryStore, type Policy, type Store } from '../../src/index.js'
 import { penaltyBox } from '../../src/limiter/algorithms/penalty-box.js'
 import { shareOf } from '../../src/limiter/algorithms/shed-view.js'
-import { RedisStore } from '../../src/stores/redis/index.js'
 import { clock } from '../helpers/clock.js'
-import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
-import { hasRedisServer, type RedisCluster, startCluster } from '../helpers/redis-servers.js'
+import { describeRedisStores } from '../helpers/redis-store-suite.js'
 import { STORES } from '../limiter/concurrency-stores.js'
 
 const T0 = Date.UTC(2030, 4, 17, 12, 0, 0)
@@ -295,27 +292,15 @@ describe.each(STORES)('penalty box on %s', (_name, newStore) => {
   boxSuite(newStore, 60)
 })
 
-describeRedis('penalty box on RedisStore', () => {
-  const prefix = uniquePrefix('box')
-  const client = new Redis(REDIS_URL)
-  const stores: RedisStore[] = []
-  afterAll(async () => {
-    for (const s of stores) s.close()
-    await deleteUnder(client, prefix)
-    client.disconnect()
-  })
-  boxSuite(() => {
-    // The suite's clock is simulated: keys must outlive a slow machine's real milliseconds (a window
-    // ending 1 ms after a step has a 1 ms TTL, gone before the next step without the extra TTL).
-    const s = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000, extraTtlMs: 600_000 })
-    stores.push(s)
-    return s
-  }, 15)
+// The suite's clock is simulated: keys must outlive a slow machine's real milliseconds (a window
+// ending 1 ms after a step has a 1 ms TTL, gone before the next step without the extra TTL).
+describeRedisStores('penalty box', 'box', { clock: 'caller', timeoutMs: 5000, extraTtlMs: 600_000 }, (newStore, on) => {
+  boxSuite(() => newStore(), on === 'Redis' ? 15 : 10)
+  if (on !== 'Redis') return
 
   it('with the deny cache: every denial still counts, and the block is answered locally until it ends', async () => {
     const c = clock(T0)
-    const store = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000, denyCache: true, extraTtlMs: 600_000 })
-    stores.push(store)
+    const store = newStore({ denyCache: true })
     const limiter = createLimiter({ store, now: c.now, policies: [rate(), box()] })
     let hits = 0
     limiter.on('store-measure', (m) => {
@@ -345,27 +330,4 @@ describeRedis('penalty box on RedisStore', () => {
     c.advance(1000)
     expect((await limiter.consume(key)).allowed).toBe(true)
   })
-})
-
-const clusterAvailable = hasRedisServer()
-describe.runIf(clusterAvailable)('penalty box on RedisStore, Redis Cluster (3 masters)', () => {
-  let cluster: RedisCluster
-  let client: InstanceType<typeof Redis.Cluster> | undefined
-  const stores: RedisStore[] = []
-  beforeAll(async () => {
-    cluster = await startCluster(3)
-    client = new Redis.Cluster([...cluster.startupNodes])
-    await new Promise<void>((resolve) => client?.once('ready', resolve))
-  }, 60_000)
-  afterAll(async () => {
-    for (const s of stores) s.close()
-    client?.disconnect()
-    await cluster?.stop()
-  })
-  boxSuite(() => {
-    if (client === undefined) throw new Error('the cluster did not start')
-    const s = new RedisStore({ client, prefix: 'rkpb', clock: 'caller', timeoutMs: 5000, extraTtlMs: 600_000 })
-    stores.push(s)
-    return s
-  }, 10)
 })

@@ -2,8 +2,7 @@
 // shadow policy is decided and counted in its own state, never denies, and is charged exactly
 // when an enforced run of it would have been: when every policy of the request admits.
 
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   concurrency,
   createLimiter,
@@ -15,10 +14,8 @@ import {
   slidingWindow,
   tokenBucket,
 } from '../../src/index.js'
-import { RedisStore } from '../../src/stores/redis/index.js'
 import { clock } from '../helpers/clock.js'
-import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
-import { hasRedisServer, type RedisCluster, startCluster } from '../helpers/redis-servers.js'
+import { describeRedisStores } from '../helpers/redis-store-suite.js'
 import { STORES } from '../limiter/concurrency-stores.js'
 
 const T0 = Date.UTC(2030, 4, 17, 12, 0, 0)
@@ -179,25 +176,13 @@ describe.each(STORES)('shadow policies on %s', (_name, newStore) => {
   shadowSuite(newStore)
 })
 
-describeRedis('shadow policies on RedisStore', () => {
-  const prefix = uniquePrefix('shadow')
-  const client = new Redis(REDIS_URL)
-  const stores: RedisStore[] = []
-  afterAll(async () => {
-    for (const s of stores) s.close()
-    await deleteUnder(client, prefix)
-    client.disconnect()
-  })
-  shadowSuite(() => {
-    const s = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000 })
-    stores.push(s)
-    return s
-  })
+describeRedisStores('shadow policies', 'shadow', { clock: 'caller', timeoutMs: 5000 }, (newStore, on) => {
+  shadowSuite(() => newStore())
+  if (on !== 'Redis') return
 
   it('the deny cache holds a denial only as long as the enforcing policies deny, whatever the shadow ones say', async () => {
     const c = clock(T0)
-    const store = new RedisStore({ client, prefix, clock: 'caller', timeoutMs: 5000, denyCache: true })
-    stores.push(store)
+    const store = newStore({ denyCache: true })
     const limiter = createLimiter({
       store,
       now: c.now,
@@ -210,28 +195,5 @@ describeRedis('shadow policies on RedisStore', () => {
     const later = await limiter.consume(key)
     expect(later.allowed).toBe(true)
     expect(later.shadowViolated).toEqual(['new'])
-  })
-})
-
-const clusterAvailable = hasRedisServer()
-describe.runIf(clusterAvailable)('shadow policies on RedisStore, Redis Cluster (3 masters)', () => {
-  let cluster: RedisCluster
-  let client: InstanceType<typeof Redis.Cluster> | undefined
-  const stores: RedisStore[] = []
-  beforeAll(async () => {
-    cluster = await startCluster(3)
-    client = new Redis.Cluster([...cluster.startupNodes])
-    await new Promise<void>((resolve) => client?.once('ready', resolve))
-  }, 60_000)
-  afterAll(async () => {
-    for (const s of stores) s.close()
-    client?.disconnect()
-    await cluster?.stop()
-  })
-  shadowSuite(() => {
-    if (client === undefined) throw new Error('the cluster did not start')
-    const s = new RedisStore({ client, prefix: 'rksh', clock: 'caller', timeoutMs: 5000 })
-    stores.push(s)
-    return s
   })
 })

@@ -1,4 +1,5 @@
-import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../../limiter/errors.js'
+import { checkInteger, invalid } from '../../limiter/errors.js'
+import { type ResolvedOptions, type ResolvingTable, resolveOptionTable } from '../../limiter/option-table.js'
 
 /**
  * What the store needs of a PostgreSQL client: `query` with a config object, as `pg`'s `Pool`
@@ -80,21 +81,12 @@ const OPTIONS = {
   },
   extraTtlMs: (value: unknown): number => (value === undefined ? 0 : checkInteger(WHERE, 'extraTtlMs', value, 0, 365 * 86_400_000)),
   cleanupPages: (value: unknown): number => (value === undefined ? 1 : checkInteger(WHERE, 'cleanupPages', value, 0, 10_000)),
-} satisfies { readonly [K in keyof Required<PostgresStoreOptions>]: (value: unknown) => unknown }
+} satisfies ResolvingTable<PostgresStoreOptions>
 
 /** The store's settings: every option validated, defaults filled in. */
-export type PostgresStoreSettings = { readonly [K in keyof typeof OPTIONS]: ReturnType<(typeof OPTIONS)[K]> }
-
-const KNOWN = Object.fromEntries(Object.keys(OPTIONS).map((name) => [name, true])) as {
-  readonly [K in keyof Required<PostgresStoreOptions>]: true
-}
+export type PostgresStoreSettings = ResolvedOptions<typeof OPTIONS>
 
 /** Validates the options of `new PostgresStore()` (throws a `ConfigurationError`) and fills in the defaults. */
 export function resolveOptions(options: PostgresStoreOptions): PostgresStoreSettings {
-  checkOptionsObject(WHERE, options)
-  checkKnownOptions(WHERE, options, KNOWN)
-  const given = options as unknown as Record<string, unknown>
-  const settings = {} as Record<string, unknown>
-  for (const [name, resolve] of Object.entries(OPTIONS)) settings[name] = resolve(given[name])
-  return settings as PostgresStoreSettings
+  return resolveOptionTable(WHERE, options, OPTIONS)
 }

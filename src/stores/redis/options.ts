@@ -1,4 +1,5 @@
-import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../../limiter/errors.js'
+import { checkInteger, checkKnownOptions, invalid } from '../../limiter/errors.js'
+import { type ResolvedOptions, type ResolvingTable, resolveOptionTable } from '../../limiter/option-table.js'
 import type { RedisClient } from './client.js'
 import { checkPrefix } from './keys.js'
 import { isNodeRedis, wrapNodeRedis } from './node-redis.js'
@@ -132,23 +133,14 @@ const OPTIONS = {
   },
   extraTtlMs: (value: unknown): number => (value === undefined ? 0 : checkInteger(WHERE, 'extraTtlMs', value, 0, 365 * 86_400_000)),
   replicas: (value: unknown): number => (value === undefined ? 0 : checkInteger(WHERE, 'replicas', value, 0, 64)),
-} satisfies { readonly [K in keyof Required<RedisStoreOptions>]: (value: unknown) => unknown }
+} satisfies ResolvingTable<RedisStoreOptions>
 
 /** The store's settings: every option validated, defaults filled in. */
-export type RedisStoreSettings = { readonly [K in keyof typeof OPTIONS]: ReturnType<(typeof OPTIONS)[K]> }
-
-const KNOWN = Object.fromEntries(Object.keys(OPTIONS).map((name) => [name, true])) as {
-  readonly [K in keyof Required<RedisStoreOptions>]: true
-}
+export type RedisStoreSettings = ResolvedOptions<typeof OPTIONS>
 
 /** Validates the options of `new RedisStore()` (throws a `ConfigurationError`) and fills in the defaults. */
 export function resolveOptions(options: RedisStoreOptions): RedisStoreSettings {
-  checkOptionsObject(WHERE, options)
-  checkKnownOptions(WHERE, options, KNOWN)
-  const given = options as unknown as Record<string, unknown>
-  const settings = {} as Record<string, unknown>
-  for (const [name, resolve] of Object.entries(OPTIONS)) settings[name] = resolve(given[name])
-  const resolved = settings as RedisStoreSettings
+  const resolved = resolveOptionTable(WHERE, options, OPTIONS)
   // Checked once every option is valid: which client `replicas` needs.
   if (resolved.replicas > 0 && typeof (resolved.client as { pipeline?: unknown }).pipeline !== 'function') {
     invalid(WHERE, 'client', 'must have pipeline() when replicas > 0 (an ioredis or iovalkey client)', resolved.client)
