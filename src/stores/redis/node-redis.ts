@@ -25,14 +25,23 @@ interface NodeRedisShard {
   readonly master?: { readonly host?: unknown; readonly port?: unknown }
 }
 
+/** A node client of a node-redis cluster, enough to send commands in one write (a pipeline). */
+interface NodeRedisNodeClient {
+  multi(): { addCommand(args: string[]): unknown; execAsPipeline(): Promise<unknown[]> }
+}
+
 /** The part of a node-redis cluster (`createCluster`, v4–v6) that the store uses. */
 interface NodeRedisCluster {
   readonly isOpen: boolean
   readonly isReady?: boolean
   readonly slots: readonly (NodeRedisShard | undefined)[]
   readonly options?: { readonly defaults?: { readonly disableOfflineQueue?: unknown } }
+  /** The cluster's nodes by `host:port` (v4–v6). */
+  readonly nodeByAddress?: ReadonlyMap<string, unknown>
   sendCommand(firstKey: string | undefined, isReadonly: boolean, args: string[]): Promise<unknown>
   getSlotMaster(slot: number): unknown
+  /** A node's client, connected (v4–v6). */
+  nodeClient?(node: unknown): NodeRedisNodeClient | Promise<NodeRedisNodeClient>
   on(event: string, listener: (...args: unknown[]) => void): unknown
 }
 
@@ -120,11 +129,35 @@ class NodeRedisClusterClient implements RedisClient {
   }
 
   evalsha(...args: (string | number)[]): Promise<unknown> {
-    return this.raw.sendCommand(Number(args[1]) > 0 ? String(args[2]) : undefined, false, texts(args, 0, ['EVALSHA']))
+    return this.#send(Number(args[1]) > 0 ? String(args[2]) : undefined, texts(args, 0, ['EVALSHA']))
   }
 
   eval(...args: (string | number)[]): Promise<unknown> {
-    return this.raw.sendCommand(Number(args[1]) > 0 ? String(args[2]) : undefined, false, texts(args, 0, ['EVAL']))
+    return this.#send(Number(args[1]) > 0 ? String(args[2]) : undefined, texts(args, 0, ['EVAL']))
+  }
+
+  #send(firstKey: string | undefined, command: string[]): Promise<unknown> {
+    return this.raw.sendCommand(firstKey, false, command).catch((error: unknown) => this.#ask(error, command))
+  }
+
+  /**
+   * An ASK the cluster gave up on: followed once more, with ASKING and the call in one pipeline.
+   * ASKING holds only for the next command on its connection; node-redis 4 sends it on its own
+   * and awaits its reply before the call, so under concurrent traffic another command can take it,
+   * and the call bounces (MOVED from the target, ASK from the source) until the redirections run
+   * out. ASK means the source ran nothing, so following it runs the script once. (node-redis 5 and
+   * 6 send the two together, and only give up after their own redirections.)
+   */
+  async #ask(error: unknown, command: string[]): Promise<unknown> {
+    const message = error instanceof Error ? error.message : ''
+    const node = message.startsWith('ASK ') ? this.raw.nodeByAddress?.get(message.slice(message.lastIndexOf(' ') + 1)) : undefined
+    if (node === undefined || this.raw.nodeClient === undefined) throw error
+    const client = await this.raw.nodeClient(node)
+    const pipeline = client.multi()
+    pipeline.addCommand(['ASKING'])
+    pipeline.addCommand(command)
+    const replies = await pipeline.execAsPipeline()
+    return replies[1]
   }
 
   /** The master that serves `slot`, `host:port`, or '' when unknown. */

@@ -2,12 +2,19 @@
 // cluster of redis-server processes started (and stopped, killed, paused) by PID on loopback,
 // with a short cluster-node-timeout: a master killed (kill -9), a master frozen (SIGSTOP) past the
 // node timeout and then resumed, slots resharded under traffic, a slot held half-migrated.
-// Each runs ~1,000 decisions/s (token bucket + fixed window, half of them with a team layer) and
-// asserts: every decision within its deadline, failures decided by onStoreError ('deny') and only
-// for the slots concerned, the outage warned about and its end too, and exact counts afterwards.
+// Each runs ~1,000 decisions/s per client library (token bucket + fixed window, half of them with
+// a team layer) and asserts: every decision within its deadline, failures decided by onStoreError
+// ('deny') and only for the slots concerned, the outage warned about and its end too, and exact
+// counts afterwards.
+//
+// Every client library the store takes goes through every event (STORE_CLIENTS: ioredis 5 and 6,
+// iovalkey, node-redis 4, 5 and 6), each with its own Cluster client, store and key prefix. The
+// kills and the freeze take every library through one event at once (a failover takes seconds,
+// six in a row would take a minute of CI each); the migrations go one library at a time (moving
+// six libraries' keys at once keeps keys split for longer than the scenario allows). `replicas: 1`
+// needs a pipeline, so node-redis sits that one out (docs/redis.md).
 
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { Cluster } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, type Decision, fixedWindow, type Limiter, tokenBucket } from '../../../src/index.js'
 import { RedisStore, type RedisStoreOptions } from '../../../src/stores/redis/index.js'
@@ -22,16 +29,35 @@ import {
   startCluster,
   waitClusterHealthy,
 } from '../../helpers/redis-servers.js'
-import { IOREDIS, ready } from './clients.js'
+import { STORE_CLIENTS, type StoreClient } from './clients.js'
 
-/** What the harness needs of a Cluster client, ioredis 5 or 6. */
-type ClusterClient = Pick<Cluster, 'status' | 'once' | 'disconnect'> & RedisStoreOptions['client']
+type Library = (typeof STORE_CLIENTS)[number]
 
 const TIMEOUT_MS = 100
 const NODE_TIMEOUT_MS = 1000
 /** Timer slack; the event loop's own worst delay during the run is added (the machine is shared). */
 const MARGIN_MS = 15
 const LIMIT = 1_000_000
+/** How soon after a replica took over a dead master's slots a client must route them to it. */
+const FOLLOW_MS = 2500
+
+/**
+ * The client learns of a failover while the old master stays dead. ioredis and iovalkey refresh
+ * their slot table when a node's connection closes; node-redis 6 does after its node has been
+ * reconnecting for `topologyRefreshOnReconnectionAttemptStrategy` ms (set to 1 s in clients.ts).
+ * node-redis 4 and 5 only learn from a MOVED reply, which a dead node never sends: until the old
+ * address answers again (here: restarted as a replica), its slots fail (docs/redis.md).
+ */
+const followsFailover = (name: string) => !/^node-redis [45]$/.test(name)
+
+/**
+ * The deadline of the migration scenarios. node-redis 4's redirections bounce on a slot in
+ * migration (it sends ASKING apart from the call, another call takes it: MOVED, the slot table
+ * reread, ASK again) before the store follows the ASK itself: tens of ms, more on a loaded
+ * machine, and a call left past its deadline takes the whole node for down. docs/redis.md says
+ * to give it 250 ms.
+ */
+const migrationTimeoutMs = (name: string) => (name === 'node-redis 4' ? 250 : TIMEOUT_MS)
 const SUBJECTS = 120
 const TEAMS = 7
 
@@ -39,6 +65,12 @@ const available = hasRedisServer()
 if (!available) {
   banner('redis-server is not on the PATH: the Redis Cluster failover suite is SKIPPED')
   if (process.env.CI === 'true') throw new Error('redis-server is required for the Redis Cluster failover suite under CI=true')
+}
+
+/** A failed decision's error and its cause, for a failure's message. */
+const why = (d: Decision): string => {
+  const error = d.error as (Error & { code?: string }) | undefined
+  return `${String(error?.code)}: ${String(error?.message)} ${String((error?.cause as Error | undefined)?.message ?? '')}`
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -51,12 +83,15 @@ interface Outcome {
   readonly reason: Decision['reason']
   readonly allowed: boolean
   readonly ms: number
+  /** `performance.now()` when it was asked for. */
+  readonly at: number
   readonly error: string | undefined
 }
 
-/** One scenario's limiter, its traffic and what it saw. */
+/** One library's limiter in a scenario, its traffic and what it saw. */
 class Harness {
-  readonly client: ClusterClient
+  readonly name: string
+  readonly handle: StoreClient
   readonly store: RedisStore
   readonly limiter: Limiter
   readonly warnings: string[] = []
@@ -66,17 +101,23 @@ class Harness {
   readonly timeoutMs: number
 
   constructor(
+    library: Library,
     nodes: readonly { host: string; port: number }[],
     label: string,
     /** Subject i's key and, for even i, its team (the request's hash tag). */
     readonly subjectName: (i: number) => string,
     readonly teamName: (i: number) => string,
     options: Partial<RedisStoreOptions> = {},
-    makeClient: (nodes: readonly { host: string; port: number }[]) => ClusterClient = (n) => new Cluster([...n]),
   ) {
-    this.client = makeClient(nodes)
+    this.name = library.name
+    this.handle = library.cluster(nodes)
     this.timeoutMs = options.timeoutMs ?? TIMEOUT_MS
-    this.store = new RedisStore({ client: this.client, prefix: `rkf-${label}-${process.pid}`, ...options, timeoutMs: this.timeoutMs })
+    this.store = new RedisStore({
+      client: this.handle.client,
+      prefix: `rkf-${label}-${library.name.replace(/\W/g, '')}-${process.pid}`,
+      ...options,
+      timeoutMs: this.timeoutMs,
+    })
     this.limiter = createLimiter({ store: this.store, policies, onStoreError: 'deny' })
     // The store's own signals; the limiter's outage lines (RK_STORE_*) are checked apart.
     this.limiter.on('warn', (w) => (w.code.startsWith('RK_REDIS_') ? this.warnings : this.limiterLines).push(w.code))
@@ -99,32 +140,18 @@ class Harness {
       d.error instanceof Error
         ? `${(d.error as { code?: string }).code}: ${d.error.message} ${String((d.error.cause as Error | undefined)?.message ?? '')}`
         : undefined
-    this.outcomes.push({ subject: i, reason: d.reason, allowed: d.allowed, ms: performance.now() - started, error })
+    this.outcomes.push({ subject: i, reason: d.reason, allowed: d.allowed, ms: performance.now() - started, at: started, error })
   }
 
-  /** ~1,000 decisions/s over every subject while `event` runs. */
-  async drive(event: () => Promise<void>): Promise<void> {
-    const delay = monitorEventLoopDelay({ resolution: 5 })
-    delay.enable()
+  /** ~1,000 decisions/s over every subject until `stopped()`; every decision settled at the end. */
+  async traffic(stopped: () => boolean): Promise<void> {
     const pending: Promise<void>[] = []
-    let stop = false
     let n = 0
-    const loop = (async () => {
-      while (!stop) {
-        for (let j = 0; j < 5; j++) pending.push(this.decide(n++ % SUBJECTS))
-        await sleep(5)
-      }
-    })()
-    try {
-      await sleep(300)
-      await event()
-    } finally {
-      stop = true
-      await loop
-      await Promise.all(pending)
-      delay.disable()
-      this.loopDelayMs = Math.max(this.loopDelayMs, delay.max / 1e6)
+    while (!stopped()) {
+      for (let j = 0; j < 5; j++) pending.push(this.decide(n++ % SUBJECTS))
+      await sleep(5)
     }
+    await Promise.all(pending)
   }
 
   /** Keeps deciding until the end of the outage is reported. */
@@ -142,7 +169,10 @@ class Harness {
   async used(i: number): Promise<number> {
     const layers = this.layers(i)
     const d = await this.limiter.peek(this.subjectName(i), layers ? { layers } : {})
-    expect(d.reason, `peek of subject ${i}`).toBe('ok')
+    expect(
+      d.reason,
+      `peek of subject ${i}: ${String((d.error as Error | undefined)?.message)} ${String(((d.error as Error | undefined)?.cause as Error | undefined)?.message ?? '')}`,
+    ).toBe('ok')
     const fw = d.policies.find((p) => p.name === 'fw')
     return LIMIT - (fw?.remaining ?? Number.NaN)
   }
@@ -153,6 +183,32 @@ class Harness {
 
   failed(i: number): number {
     return this.outcomes.filter((o) => o.subject === i && o.reason === 'store-error').length
+  }
+
+  /**
+   * How long after `from` (a replica took over) a request on `onVictim` was first decided by Redis
+   * again, as text for the log: 'not during the traffic' when none was.
+   */
+  servedAgain(onVictim: ReadonlySet<number>, from: number): string {
+    const ms = this.servedAgainMs(onVictim, from)
+    return ms === undefined ? 'not during the traffic' : `${Math.round(ms)} ms after`
+  }
+
+  servedAgainMs(onVictim: ReadonlySet<number>, from: number): number | undefined {
+    const first = this.outcomes.find((o) => o.at >= from && onVictim.has(o.subject) && o.reason === 'ok')
+    return first === undefined ? undefined : first.at - from
+  }
+
+  /** The errors of the failed decisions, the commonest first, with how many: for a failure's message. */
+  errorSummary(): string {
+    const counts = new Map<string, number>()
+    for (const o of this.outcomes)
+      if (o.error !== undefined) counts.set(o.error.slice(0, 160), (counts.get(o.error.slice(0, 160)) ?? 0) + 1)
+    return [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 4)
+      .map(([e, n]) => `${n}× ${e}`)
+      .join('; ')
   }
 
   /** Every decision settled within its deadline (plus timer slack and the event loop's own delays). */
@@ -183,10 +239,61 @@ class Harness {
     })
   }
 
-  async close(): Promise<void> {
+  close(): void {
     this.store.close()
-    this.client.disconnect()
+    this.handle.close()
   }
+}
+
+/** Harnesses not closed yet: a scenario that failed half-way leaves none behind. */
+const open = new Set<Harness>()
+
+/** One harness per library, each on its own client, connected. */
+async function harnesses(
+  libraries: readonly Library[],
+  ...args: ConstructorParameters<typeof Harness> extends [Library, ...infer R] ? R : never
+) {
+  const made = libraries.map((library) => new Harness(library, ...args))
+  for (const h of made) open.add(h)
+  await Promise.all(made.map((h) => h.handle.ready))
+  return made
+}
+
+function closeAll(hs: readonly Harness[]): void {
+  for (const h of hs) {
+    open.delete(h)
+    h.close()
+  }
+}
+
+/** Every harness's traffic while `event` runs once; the event loop's worst delay goes to each. */
+async function drive(hs: readonly Harness[], event: () => Promise<void>): Promise<void> {
+  const delay = monitorEventLoopDelay({ resolution: 5 })
+  delay.enable()
+  let stop = false
+  const loops = hs.map((h) => h.traffic(() => stop))
+  try {
+    await sleep(300)
+    await event()
+  } finally {
+    stop = true
+    await Promise.all(loops)
+    delay.disable()
+    for (const h of hs) h.loopDelayMs = Math.max(h.loopDelayMs, delay.max / 1e6)
+  }
+}
+
+/** Runs `check` for every harness and reports every library that failed it, by name. */
+async function forEach(hs: readonly Harness[], check: (h: Harness) => Promise<void> | void): Promise<void> {
+  const failures: string[] = []
+  for (const h of hs) {
+    try {
+      await check(h)
+    } catch (error) {
+      failures.push(`${h.name}: ${error instanceof Error ? error.message : String(error)} (errors seen: ${h.errorSummary()})`)
+    }
+  }
+  if (failures.length > 0) throw new Error(failures.join('\n\n'))
 }
 
 /** The master serving `slot` in `nodes`. */
@@ -209,6 +316,7 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
 
   // A scenario that failed half-way must not leave the next one a broken cluster.
   afterEach(async () => {
+    closeAll([...open])
     if (cluster === undefined) return
     for (const node of cluster.nodes) {
       if (node.running) node.resume()
@@ -282,14 +390,23 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
     }
   }
 
-  // replicas: 1 answers a decision only once the replica holds it: nothing admitted is lost.
+  /** Every harness keeps deciding until its store reports the end of the outage. */
+  async function recoverAll(hs: readonly Harness[]): Promise<void> {
+    const settled = await Promise.allSettled(hs.map((h) => h.recover()))
+    const failures = settled.flatMap((r, k) => (r.status === 'rejected' ? [`${hs[k].name}: ${String(r.reason)}`] : []))
+    if (failures.length > 0) throw new Error(failures.join('\n'))
+  }
+
+  // replicas: 1 answers a decision only once the replica holds it: nothing admitted is lost. It
+  // needs a client with a pipeline (the script call and its WAIT in one round trip): not node-redis.
   it.each([
-    { replicas: 0, victim: 0 },
-    { replicas: 1, victim: 2 },
+    { replicas: 0, victim: 0, libraries: STORE_CLIENTS },
+    { replicas: 1, victim: 2, libraries: STORE_CLIENTS.filter((library) => !library.name.startsWith('node-redis')) },
   ])(
     'master killed (kill -9), replicas: $replicas: its slots fail fast until the replica takes over, the others never fail',
     async (scenario) => {
-      const h = new Harness(
+      const hs = await harnesses(
+        scenario.libraries,
         cluster.startupNodes,
         `kill${scenario.replicas}`,
         (i) => `kill-${i}`,
@@ -297,72 +414,84 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
         // With replicas, a deadline that leaves WAIT room to report a lagging replica before it.
         { replicas: scenario.replicas, timeoutMs: scenario.replicas > 0 ? 250 : TIMEOUT_MS },
       )
-      await ready(h.client)
       const before = await view()
       const victim = before.filter((n) => n.flags.includes('master'))[scenario.victim]
       const server = cluster.nodes.find((n) => n.port === victim.port)
       if (server === undefined) throw new Error('victim not found')
-      const onVictim = split(h, before, victim)
-      expect(onVictim.size).toBeGreaterThan(0)
+      const onVictim = split(hs[0], before, victim)
+      // Without replicas, the new master serves the slots as soon as the client knows of it.
+      const following = scenario.replicas === 0 ? hs.filter((h) => followsFailover(h.name)) : []
       let takeover = 0
-      await h.drive(async () => {
+      let takenOverAt = 0
+      await drive(hs, async () => {
         await server.kill()
         takeover = await waitTakeover(victim)
+        takenOverAt = performance.now()
+        const until = takenOverAt + FOLLOW_MS
+        while (performance.now() < until && following.some((h) => h.servedAgainMs(onVictim, takenOverAt) === undefined)) await sleep(20)
         await sleep(200)
       })
       // The old master comes back as a replica of the new one. (Until then, with replicas: 1, the
       // new master has no replica to acknowledge its writes, so they fail: the outage goes on.)
       await server.restart()
       await waitClusterHealthy(cluster.nodes, 3, 1)
-      await h.recover()
+      await recoverAll(hs)
 
-      h.expectDeadlinesMet()
-      h.expectWarnings(true)
-      const failed = h.outcomes.filter((o) => o.reason === 'store-error')
-      expect(failed.length).toBeGreaterThan(0)
-      // Once the master is known to be down, its slots fail at once rather than at the deadline.
-      const slow = failed.filter((o) => o.ms > h.timeoutMs / 2).length
-      expect(slow, `${slow} of ${failed.length} failures waited for the deadline`).toBeLessThan(failed.length * 0.3)
-      await expectCounts(h, onVictim, scenario.replicas > 0)
-      console.info(
-        `[cluster-failover] kill -9, replicas ${scenario.replicas}: replica took over after ${Math.round(takeover)} ms; ${failed.length} failed of ${h.outcomes.length} decisions (${slow} at the deadline); worst ${Math.max(...h.outcomes.map((o) => o.ms)).toFixed(1)} ms`,
-      )
-      await h.close()
+      await forEach(hs, async (h) => {
+        expect(onVictim.size).toBeGreaterThan(0)
+        // The old master stays dead until after this: the slots were served by the new one.
+        if (following.includes(h))
+          expect(
+            h.servedAgainMs(onVictim, takenOverAt) ?? Number.POSITIVE_INFINITY,
+            'ms from the takeover until its slots were served again',
+          ).toBeLessThan(FOLLOW_MS)
+        h.expectDeadlinesMet()
+        h.expectWarnings(true)
+        const failed = h.outcomes.filter((o) => o.reason === 'store-error')
+        expect(failed.length).toBeGreaterThan(0)
+        // Once the master is known to be down, its slots fail at once rather than at the deadline.
+        const slow = failed.filter((o) => o.ms > h.timeoutMs / 2).length
+        expect(slow, `${slow} of ${failed.length} failures waited for the deadline`).toBeLessThan(failed.length * 0.3)
+        await expectCounts(h, onVictim, scenario.replicas > 0)
+        console.info(
+          `[cluster-failover] ${h.name}, kill -9, replicas ${scenario.replicas}: replica took over after ${Math.round(takeover)} ms, its slots served again ${h.servedAgain(onVictim, takenOverAt)}; ${failed.length} failed of ${h.outcomes.length} decisions (${slow} at the deadline); worst ${Math.max(...h.outcomes.map((o) => o.ms)).toFixed(1)} ms`,
+        )
+      })
+      closeAll(hs)
     },
   )
 
-  // With each ioredis major version (their Cluster code differs).
-  it.each(IOREDIS.map((version, k) => ({ ...version, victim: 1 - k })))(
-    '$name: master frozen (SIGSTOP) past the node timeout, then resumed: nothing it held is written late',
-    async (version) => {
-      const h = new Harness(
-        cluster.startupNodes,
-        `stop${version.victim}`,
-        (i) => `stop-${i}`,
-        (i) => `stop-team-${i % TEAMS}`,
-        {},
-        (nodes) => version.cluster(nodes) as unknown as ClusterClient,
-      )
-      await ready(h.client)
-      const before = await view()
-      const victim = before.filter((n) => n.flags.includes('master'))[version.victim]
-      const server = cluster.nodes.find((n) => n.port === victim.port)
-      if (server === undefined) throw new Error('victim not found')
-      const onVictim = split(h, before, victim)
-      let takeover = 0
-      await h.drive(async () => {
-        server.pause()
-        try {
-          takeover = await waitTakeover(victim)
-          await sleep(200)
-        } finally {
-          server.resume()
-        }
-        await sleep(300)
-      })
-      await h.recover()
-      await waitClusterHealthy(cluster.nodes, 3, 1)
+  // With every library at once (their Cluster code differs), on a master the kills above spared.
+  it('master frozen (SIGSTOP) past the node timeout, then resumed: nothing it held is written late', async () => {
+    const hs = await harnesses(
+      STORE_CLIENTS,
+      cluster.startupNodes,
+      'stop',
+      (i) => `stop-${i}`,
+      (i) => `stop-team-${i % TEAMS}`,
+    )
+    const before = await view()
+    const victim = before.filter((n) => n.flags.includes('master'))[1]
+    const server = cluster.nodes.find((n) => n.port === victim.port)
+    if (server === undefined) throw new Error('victim not found')
+    let takeover = 0
+    let takenOverAt = 0
+    await drive(hs, async () => {
+      server.pause()
+      try {
+        takeover = await waitTakeover(victim)
+        takenOverAt = performance.now()
+        await sleep(200)
+      } finally {
+        server.resume()
+      }
+      await sleep(300)
+    })
+    await recoverAll(hs)
+    await waitClusterHealthy(cluster.nodes, 3, 1)
 
+    await forEach(hs, async (h) => {
+      const onVictim = split(h, before, victim)
       h.expectDeadlinesMet()
       h.expectWarnings(true)
       const failed = h.outcomes.filter((o) => o.reason === 'store-error')
@@ -371,13 +500,13 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
       expect(slow, `${slow} of ${failed.length} failures waited for the deadline`).toBeLessThan(failed.length * 0.3)
       await expectCounts(h, onVictim, false)
       console.info(
-        `[cluster-failover] SIGSTOP: replica took over after ${Math.round(takeover)} ms; ${failed.length} failed of ${h.outcomes.length} decisions (${slow} at the deadline); worst ${Math.max(...h.outcomes.map((o) => o.ms)).toFixed(1)} ms`,
+        `[cluster-failover] ${h.name}, SIGSTOP: replica took over after ${Math.round(takeover)} ms, its slots served again ${h.servedAgain(onVictim, takenOverAt)}; ${failed.length} failed of ${h.outcomes.length} decisions (${slow} at the deadline); worst ${Math.max(...h.outcomes.map((o) => o.ms)).toFixed(1)} ms`,
       )
-      await h.close()
-    },
-  )
+    })
+    closeAll(hs)
+  })
 
-  it('slots resharded under traffic: every request decided on its own, counts exact', async () => {
+  it.each(STORE_CLIENTS)('$name: slots resharded under traffic: every request decided on its own, counts exact', async (library) => {
     const before = await view()
     const masters = before.filter((n) => n.flags.includes('master'))
     const [source, target] = masters
@@ -391,15 +520,16 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
       slots.add(slot)
       tags.push(tag)
     }
-    const h = new Harness(
+    const hs = await harnesses(
+      [library],
       cluster.startupNodes,
       'reshard',
       (i) => (i % 2 === 1 ? tags[(i - 1) / 2] : `rs-user-${i}`),
       (i) => tags[SUBJECTS / 2 + (i % TEAMS)],
+      { timeoutMs: migrationTimeoutMs(library.name) },
     )
-    await ready(h.client)
     const started = performance.now()
-    await h.drive(async () => {
+    await drive(hs, async () => {
       for (const slot of slots) {
         await beginSlotMigration(slot, source, target)
         await finishSlotMigration(slot, source, target, masters)
@@ -407,100 +537,129 @@ describe.runIf(available)('RedisStore through Redis Cluster failover (3 masters 
       await sleep(200)
     })
     const took = performance.now() - started
-    await h.recover()
+    await recoverAll(hs)
     const after = await view()
     for (const slot of slots) expect(ownerOf(after, slot)?.id).toBe(target.id)
 
-    h.expectDeadlinesMet()
-    h.expectWarnings(false)
-    const failed = h.outcomes.filter((o) => o.reason === 'store-error')
-    // Requests whose keys a MIGRATE had split between the nodes get TRYAGAIN (documented); no other fails.
-    expect(failed.length).toBeLessThan(h.outcomes.length * 0.05)
-    for (let i = 0; i < SUBJECTS; i++) {
-      const used = await h.used(i)
-      expect(used).toBeGreaterThanOrEqual(h.admitted(i))
-      expect(used).toBeLessThanOrEqual(h.admitted(i) + h.failed(i))
-    }
-    console.info(
-      `[cluster-failover] reshard of ${slots.size} slots in ${Math.round(took)} ms: ${failed.length} failed of ${h.outcomes.length}; worst ${Math.max(...h.outcomes.map((o) => o.ms)).toFixed(1)} ms`,
-    )
-    await h.close()
+    await forEach(hs, async (h) => {
+      h.expectDeadlinesMet()
+      h.expectWarnings(false)
+      const failed = h.outcomes.filter((o) => o.reason === 'store-error')
+      // Requests whose keys a MIGRATE had split between the nodes get TRYAGAIN (documented); no other fails.
+      expect(failed.length).toBeLessThan(h.outcomes.length * 0.05)
+      for (let i = 0; i < SUBJECTS; i++) {
+        const used = await h.used(i)
+        expect(used).toBeGreaterThanOrEqual(h.admitted(i))
+        expect(used).toBeLessThanOrEqual(h.admitted(i) + h.failed(i))
+      }
+      console.info(
+        `[cluster-failover] ${h.name}, reshard of ${slots.size} slots in ${Math.round(took)} ms: ${failed.length} failed of ${h.outcomes.length}; worst ${Math.max(...h.outcomes.map((o) => o.ms)).toFixed(1)} ms`,
+      )
+    })
+    closeAll(hs)
   })
 
-  it('a slot held half-migrated: one-key requests are served, multi-key ones fail within the deadline, counts exact', async () => {
-    const before = await view()
-    const masters = before.filter((n) => n.flags.includes('master'))
-    const team = `half-team-${Date.now()}`
-    const slot = keySlot(`{${team}}`)
-    const source = ownerOf(before, slot)
-    const target = masters.find((m) => m.id !== source?.id)
-    if (source === undefined || target === undefined) throw new Error('no source or target')
-    const client = new Cluster([...cluster.startupNodes])
-    await ready(client)
-    const store = new RedisStore({ client, prefix: `rkf-half-${process.pid}`, timeoutMs: TIMEOUT_MS })
-    // Multi-key: a user's two policies and the team's; one-key: one policy per subject under the team's tag.
-    const multi = createLimiter({ store, policies, onStoreError: 'deny' })
-    const single = createLimiter({ store, policies: [fixedWindow({ name: 'one', limit: LIMIT, window: '1d' })], onStoreError: 'deny' })
-    const layers = [{ name: 'team', key: team, policies: teamPolicies }]
-    const users = Array.from({ length: 10 }, (_, i) => `u${i}`)
-    const admitted = new Map<string, number>()
-    const count = (name: string, d: Decision) => d.allowed && admitted.set(name, (admitted.get(name) ?? 0) + 1)
-    for (const u of users) {
-      count(`m:${u}`, await multi.consume(u, { layers }))
-      count(`s:${u}`, await single.consume(u, { tag: team }))
-    }
-    const during: { kind: 'multi' | 'single'; d: Decision; ms: number }[] = []
-    await beginSlotMigration(slot, source, target)
-    try {
-      // Half of the subjects' keys move; the rest (and the team's key) stay.
-      await migrateKeys(source, target, await keysInSlot(source.port, slot, (key) => /:u[0-4]$/.test(key)))
-      const until = performance.now() + 1000
-      while (performance.now() < until) {
-        await Promise.all(
-          users.flatMap((u) => [
-            (async () => {
-              const t = performance.now()
-              const d = await multi.consume(u, { layers })
-              count(`m:${u}`, d)
-              during.push({ kind: 'multi', d, ms: performance.now() - t })
-            })(),
-            (async () => {
-              const t = performance.now()
-              const d = await single.consume(u, { tag: team })
-              count(`s:${u}`, d)
-              during.push({ kind: 'single', d, ms: performance.now() - t })
-            })(),
-          ]),
+  it.each(STORE_CLIENTS)(
+    '$name: a slot held half-migrated: one-key requests are served, multi-key ones fail within the deadline, counts exact',
+    async (library) => {
+      const before = await view()
+      const masters = before.filter((n) => n.flags.includes('master'))
+      const team = `half-team-${Date.now()}`
+      const slot = keySlot(`{${team}}`)
+      const source = ownerOf(before, slot)
+      const target = masters.find((m) => m.id !== source?.id)
+      if (source === undefined || target === undefined) throw new Error('no source or target')
+      const handle = library.cluster(cluster.startupNodes)
+      const timeoutMs = migrationTimeoutMs(library.name)
+      const store = new RedisStore({
+        client: handle.client,
+        prefix: `rkf-half-${library.name.replace(/\W/g, '')}-${process.pid}`,
+        timeoutMs,
+      })
+      try {
+        await handle.ready
+        // Multi-key: a user's two policies and the team's; one-key: one policy per subject under the team's tag.
+        const multi = createLimiter({ store, policies, onStoreError: 'deny' })
+        const single = createLimiter({ store, policies: [fixedWindow({ name: 'one', limit: LIMIT, window: '1d' })], onStoreError: 'deny' })
+        const layers = [{ name: 'team', key: team, policies: teamPolicies }]
+        const users = Array.from({ length: 10 }, (_, i) => `u${i}`)
+        const admitted = new Map<string, number>()
+        const count = (name: string, d: Decision) => d.allowed && admitted.set(name, (admitted.get(name) ?? 0) + 1)
+        for (const u of users) {
+          count(`m:${u}`, await multi.consume(u, { layers }))
+          count(`s:${u}`, await single.consume(u, { tag: team }))
+        }
+        const during: { kind: 'multi' | 'single'; d: Decision; ms: number }[] = []
+        const delay = monitorEventLoopDelay({ resolution: 5 })
+        delay.enable()
+        await beginSlotMigration(slot, source, target)
+        try {
+          // Half of the subjects' keys move; the rest (and the team's key) stay.
+          await migrateKeys(source, target, await keysInSlot(source.port, slot, (key) => /:u[0-4]$/.test(key)))
+          const until = performance.now() + 1000
+          while (performance.now() < until) {
+            await Promise.all(
+              users.flatMap((u) => [
+                (async () => {
+                  const t = performance.now()
+                  const d = await multi.consume(u, { layers })
+                  count(`m:${u}`, d)
+                  during.push({ kind: 'multi', d, ms: performance.now() - t })
+                })(),
+                (async () => {
+                  const t = performance.now()
+                  const d = await single.consume(u, { tag: team })
+                  count(`s:${u}`, d)
+                  during.push({ kind: 'single', d, ms: performance.now() - t })
+                })(),
+              ]),
+            )
+            await sleep(20)
+          }
+        } finally {
+          await finishSlotMigration(slot, source, target, masters)
+          delay.disable()
+        }
+        // As in the harness: this process stalling for half a deadline or more (a shared CI
+        // machine) excuses a deadline missed by as much, and nothing else.
+        const loopDelayMs = delay.max / 1e6
+        const stalled = loopDelayMs >= timeoutMs / 2
+
+        const singles = during.filter((x) => x.kind === 'single')
+        const multis = during.filter((x) => x.kind === 'multi')
+        const failedSingles = singles
+          .filter((x) => x.d.reason !== 'ok')
+          .map((x) => why(x.d))
+          .filter((e) => !(stalled && /no answer within/.test(e)))
+        expect(
+          failedSingles.length,
+          `one-key requests failed: ${JSON.stringify(failedSingles.slice(0, 3))}; event loop delayed up to ${loopDelayMs.toFixed(1)} ms`,
+        ).toBe(0)
+        // The documented degradation: TRYAGAIN for multi-key requests whose keys are split, decided by onStoreError.
+        expect(multis.some((x) => x.d.reason === 'store-error')).toBe(true)
+        for (const x of during)
+          expect(x.ms, `event loop delayed up to ${loopDelayMs.toFixed(1)} ms`).toBeLessThan(timeoutMs + 60 + loopDelayMs)
+        // Afterwards every request is served again and the counts are exact.
+        for (const u of users) {
+          const d = await multi.consume(u, { layers })
+          expect(d.reason, why(d)).toBe('ok')
+          count(`m:${u}`, d)
+        }
+        for (const u of users) {
+          const m = await multi.peek(u, { layers })
+          expect(LIMIT - (m.policies.find((p) => p.name === 'fw')?.remaining ?? 0)).toBe(admitted.get(`m:${u}`))
+          const s = await single.peek(u, { tag: team })
+          expect(LIMIT - s.remaining).toBe(admitted.get(`s:${u}`))
+        }
+        const failedMulti = multis.filter((x) => x.d.reason === 'store-error').length
+        console.info(
+          `[cluster-failover] ${library.name}, half-migrated slot for 1 s: ${singles.length} one-key requests all served; ${failedMulti} of ${multis.length} multi-key requests failed (TRYAGAIN)`,
         )
-        await sleep(20)
+      } finally {
+        store.close()
+        handle.close()
       }
-    } finally {
-      await finishSlotMigration(slot, source, target, masters)
-    }
-    const singles = during.filter((x) => x.kind === 'single')
-    const multis = during.filter((x) => x.kind === 'multi')
-    expect(singles.every((x) => x.d.reason === 'ok')).toBe(true)
-    // The documented degradation: TRYAGAIN for multi-key requests whose keys are split, decided by onStoreError.
-    expect(multis.some((x) => x.d.reason === 'store-error')).toBe(true)
-    for (const x of during) expect(x.ms).toBeLessThan(TIMEOUT_MS + 60)
-    // Afterwards every request is served again and the counts are exact.
-    for (const u of users) {
-      const d = await multi.consume(u, { layers })
-      expect(d.reason).toBe('ok')
-      count(`m:${u}`, d)
-    }
-    for (const u of users) {
-      const m = await multi.peek(u, { layers })
-      expect(LIMIT - (m.policies.find((p) => p.name === 'fw')?.remaining ?? 0)).toBe(admitted.get(`m:${u}`))
-      const s = await single.peek(u, { tag: team })
-      expect(LIMIT - s.remaining).toBe(admitted.get(`s:${u}`))
-    }
-    const failedMulti = multis.filter((x) => x.d.reason === 'store-error').length
-    console.info(
-      `[cluster-failover] half-migrated slot for 1 s: ${singles.length} one-key requests all served; ${failedMulti} of ${multis.length} multi-key requests failed (TRYAGAIN)`,
-    )
-    store.close()
-    client.disconnect()
-    await withNode(target.port, (c) => c.ping())
-  })
+      await withNode(target.port, (c) => c.ping())
+    },
+  )
 })

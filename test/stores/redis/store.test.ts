@@ -1,5 +1,7 @@
-// RedisStore behaviour on a real Redis, once per ioredis major version: options, the limiter on
-// top (peek, refund, reset, layers, wait), the key layout, TTLs, and the deny cache.
+// RedisStore behaviour on a real Redis, once per client library the store takes (ioredis 5 and 6,
+// iovalkey, node-redis 4, 5 and 6): options, the limiter on top (peek, refund, reset, layers,
+// wait), the key layout, TTLs, and the deny cache. What the checks read from Redis goes through a
+// plain ioredis connection of their own (`admin`): the store's client is the thing under test.
 
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -17,7 +19,7 @@ import type { StoreRequest } from '../../../src/limiter/store.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
 import { clock } from '../../helpers/clock.js'
 import { deleteUnder, describeRedis, keysUnder, keysWithoutTtl, REDIS_URL, uniquePrefix } from '../../helpers/redis.js'
-import { IOREDIS, ready } from './clients.js'
+import { countScriptCalls, STORE_CLIENTS, type StoreClient } from './clients.js'
 
 const T0 = Date.UTC(2030, 4, 17, 12, 0, 0)
 
@@ -45,9 +47,12 @@ describeRedis('RedisStore', () => {
     admin.disconnect()
   })
 
-  describe.each(IOREDIS)('$name', (version) => {
-    const client = version.single(REDIS_URL)
-    const p = `${prefix}:${version.name.replace(' ', '')}`
+  describe.each(STORE_CLIENTS)('$name', (library) => {
+    const handle = library.single(REDIS_URL)
+    const client = handle.client
+    /** Clients of this library made by the tests below, closed at the end. */
+    const handles: StoreClient[] = [handle]
+    const p = `${prefix}:${library.name.replace(/\W/g, '')}`
     const stores: RedisStore[] = []
     const store = (options: Partial<ConstructorParameters<typeof RedisStore>[0]> = {}) => {
       const s = new RedisStore({ client, prefix: p, ...options })
@@ -55,10 +60,10 @@ describeRedis('RedisStore', () => {
       return s
     }
 
-    beforeAll(() => ready(client))
+    beforeAll(() => handle.ready)
     afterAll(() => {
       for (const s of stores) s.close()
-      client.disconnect()
+      for (const h of handles) h.close()
     })
 
     describe('options', () => {
@@ -81,13 +86,18 @@ describeRedis('RedisStore', () => {
         expectConfigError(() => new RedisStore({ client, denyCache: { max: 5 } as never }), 'max', 'ERR_RK_UNKNOWN_OPTION')
       })
 
-      it('connects a lazyConnect client itself (it sends nothing until the client is ready)', async () => {
-        const lazy = version.single(REDIS_URL, { lazyConnect: true })
+      // ioredis and iovalkey: a lazyConnect client, which the store connects. node-redis has no
+      // lazyConnect: its connect() is under way (called, not awaited) when the store is made.
+      it('connects a lazyConnect client itself, or waits for one connecting (it sends nothing until the client is ready)', async () => {
+        const lazy = library.single(REDIS_URL, { lazy: true })
         try {
-          expect(lazy.status).toBe('wait')
-          const s = new RedisStore({ client: lazy, prefix: p })
+          const status = (lazy.client as { status?: unknown }).status
+          if (typeof status === 'string') expect(status).toBe('wait')
+          else expect((lazy.client as { isReady?: unknown }).isReady).toBe(false)
+          const s = new RedisStore({ client: lazy.client, prefix: p })
           stores.push(s)
-          await ready(lazy)
+          expect(s.client.status).not.toBe('ready')
+          await lazy.ready
           const r = await s.consume({
             keys: ['lazy'],
             policies: [tokenBucket({ limit: 5, window: '1m' })],
@@ -97,7 +107,7 @@ describeRedis('RedisStore', () => {
           })
           expect(r.allowed).toBe(true)
         } finally {
-          lazy.disconnect()
+          lazy.close()
         }
       })
 
@@ -285,16 +295,15 @@ describeRedis('RedisStore', () => {
 
     describe('deny cache', () => {
       const limited = tokenBucket({ name: 'tiny', limit: 2, window: '1h' })
+      /** A client of this library whose script calls are counted: only the stores of `counted` use it. */
+      const countedHandle = library.single(REDIS_URL)
+      handles.push(countedHandle)
+      const counting = countScriptCalls(countedHandle.client)
+      beforeAll(() => countedHandle.ready)
+
       /** A store whose script calls are counted. */
       const counted = (options: Partial<ConstructorParameters<typeof RedisStore>[0]>) => {
-        const counting = Object.create(client) as typeof client & { calls: number }
-        counting.calls = 0
-        const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>
-        counting.evalsha = ((...args: unknown[]) => {
-          counting.calls++
-          return evalsha(...args)
-        }) as typeof client.evalsha
-        const s = new RedisStore({ client: counting, prefix: p, clock: 'caller', ...options })
+        const s = new RedisStore({ client: countedHandle.client, prefix: p, clock: 'caller', ...options })
         stores.push(s)
         // The store's clock calibration at construction is not a decision.
         counting.calls = 0
