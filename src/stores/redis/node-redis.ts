@@ -42,8 +42,16 @@ interface NodeRedisCluster {
   getSlotMaster(slot: number): unknown
   /** A node's client, connected (v4–v6). */
   nodeClient?(node: unknown): NodeRedisNodeClient | Promise<NodeRedisNodeClient>
+  /** The slot table's keeper (v5, v6): rereads the topology through a node's client. */
+  readonly _slots?: {
+    readonly masters?: readonly { readonly address?: unknown; readonly client?: { readonly isReady?: unknown } }[]
+    rediscover?(startWith: unknown): Promise<unknown>
+  }
   on(event: string, listener: (...args: unknown[]) => void): unknown
 }
+
+/** How often a cluster's slot table may be reread while a master's connection keeps failing. */
+const REDISCOVER_EVERY_MS = 1000
 
 /** A node-redis client or cluster: it sends raw commands and says whether it is open, and has no ioredis `status`. */
 export function isNodeRedis(client: unknown): boolean {
@@ -118,8 +126,32 @@ class NodeRedisClusterClient implements RedisClient {
   readonly raw: NodeRedisCluster
   readonly isCluster = true
 
+  /** `performance.now()` before which no other reread of the slot table starts. */
+  #rediscoverAfter = 0
+
   constructor(raw: NodeRedisCluster) {
     this.raw = raw
+    // node-redis rereads its slot table on a MOVED reply, which a dead master never sends (v6.4
+    // also 5 s after a node starts reconnecting): its slots would keep going to the dead address
+    // after a replica took over. While a master's connection fails, the store has it reread the
+    // topology through a live master, at most once a second (v5, v6; v4 keeps its table private).
+    if (typeof raw._slots?.rediscover === 'function') {
+      raw.on('node-error', (_error: unknown, node: unknown) => this.#masterFailing(node))
+    }
+  }
+
+  #masterFailing(node: unknown): void {
+    const n = node as { host?: unknown; port?: unknown } | undefined
+    const address = n === undefined ? '' : `${String(n.host)}:${String(n.port)}`
+    const slots = this.raw._slots
+    if (slots?.rediscover === undefined || !this.raw.isOpen || !this.masters().has(address)) return
+    const now = performance.now()
+    if (now < this.#rediscoverAfter) return
+    const live = slots.masters?.find((m) => m.client?.isReady === true && String(m.address) !== address)
+    if (live === undefined) return
+    this.#rediscoverAfter = now + REDISCOVER_EVERY_MS
+    // A failed reread changes nothing: the next error of the failing master tries again.
+    slots.rediscover(live.client).catch(() => {})
   }
 
   get status(): string {
@@ -193,6 +225,9 @@ export function wrapNodeRedis(client: unknown): RedisClient {
 
 /** What a node-redis client's settings would break, said once at construction; '' when nothing. */
 export function nodeRedisWarning(client: RedisClient): string {
+  if (client instanceof NodeRedisClusterClient && typeof client.raw._slots?.rediscover !== 'function') {
+    return 'RedisStore: this node-redis Cluster client (node-redis 4) learns of a new master only from a MOVED reply, which a dead master never sends: after a master dies, its slots fail until its address answers again, however long after its replica took over; for a Cluster use node-redis 5 or 6, ioredis or iovalkey'
+  }
   if (!(client instanceof NodeRedisSingleClient)) return ''
   if (client.raw.options?.socket?.reconnectStrategy === false) {
     return 'RedisStore: the node-redis client has reconnectStrategy: false, so after its first connection failure it never reconnects and every call fails; use the default strategy or a function'

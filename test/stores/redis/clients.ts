@@ -134,9 +134,8 @@ export const STORE_CLIENTS: readonly {
   {
     name: 'node-redis 6',
     single: (url, o = {}) => nodeRedis(createClient6({ url, socket: nodeReconnect(o.reconnectMs) })),
-    // A master that died is replaced in the slot table 1 s after its node starts reconnecting (5 s
-    // by default), as docs/redis.md advises: node-redis otherwise learns of a failover from MOVED only.
-    cluster: (nodes) => nodeRedisCluster(createCluster6 as never, nodes, { topologyRefreshOnReconnectionAttemptStrategy: 1000 }),
+    // node-redis's own defaults: the store has the slot table reread when a master dies.
+    cluster: (nodes) => nodeRedisCluster(createCluster6 as never, nodes),
   },
 ]
 
