@@ -4,11 +4,23 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import { banner } from './redis.js'
 
 /** True when a `redis-server` binary is on the PATH. */
 export function hasRedisServer(): boolean {
   const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
   return r.status === 0
+}
+
+/**
+ * Whether this suite can start its own redis-server processes; when it cannot, says loudly that
+ * `suite` is skipped, and under CI=true throws instead (CI never skips).
+ */
+export function redisServerFor(suite: string): boolean {
+  if (hasRedisServer()) return true
+  banner(`redis-server is not on the PATH: ${suite} is SKIPPED`)
+  if (process.env.CI === 'true') throw new Error(`redis-server is required for ${suite} under CI=true`)
+  return false
 }
 
 /** A free loopback TCP port (bound then released; good enough for tests). */

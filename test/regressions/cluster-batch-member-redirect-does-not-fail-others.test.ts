@@ -7,19 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { keySlot } from '../../src/stores/redis/slots.js'
-import { banner } from '../helpers/redis.js'
 import { beginSlotMigration, finishSlotMigration, keysInSlot, masterOfSlot, migrateKeys } from '../helpers/redis-cluster-ops.js'
-import { clusterNodes, hasRedisServer, type RedisCluster, startCluster } from '../helpers/redis-servers.js'
+import { clusterNodes, type RedisCluster, redisServerFor, startCluster } from '../helpers/redis-servers.js'
 import { IOREDIS, ready } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
 const MARGIN_MS = 50
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the Cluster redirection regression test is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true')
-}
+const available = redisServerFor('the Cluster redirection regression test')
 
 describe.runIf(available)('a redirection for one request of a batch does not fail the others', () => {
   let cluster: RedisCluster

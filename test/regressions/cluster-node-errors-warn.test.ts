@@ -6,16 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, tokenBucket } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { keySlot } from '../../src/stores/redis/slots.js'
-import { banner } from '../helpers/redis.js'
 import { masterOfSlot } from '../helpers/redis-cluster-ops.js'
-import { hasRedisServer, type RedisCluster, startCluster, waitClusterHealthy } from '../helpers/redis-servers.js'
+import { type RedisCluster, redisServerFor, startCluster, waitClusterHealthy } from '../helpers/redis-servers.js'
 import { IOREDIS, ready } from '../stores/redis/clients.js'
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the Cluster warning regression test is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true')
-}
+const available = redisServerFor('the Cluster warning regression test')
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -11,18 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, type Decision, fixedWindow } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { keySlot } from '../../src/stores/redis/slots.js'
-import { banner } from '../helpers/redis.js'
 import { beginSlotMigration, finishSlotMigration, keysInSlot, masterOfSlot, migrateKeys } from '../helpers/redis-cluster-ops.js'
-import { clusterNodes, hasRedisServer, type RedisCluster, startCluster } from '../helpers/redis-servers.js'
+import { clusterNodes, type RedisCluster, redisServerFor, startCluster } from '../helpers/redis-servers.js'
 import { STORE_CLIENTS } from '../stores/redis/clients.js'
 
 const LIMIT = 1000
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the Cluster ASK regression test is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true')
-}
+const available = redisServerFor('the Cluster ASK regression test')
 
 describe.runIf(available)('a one-key request on a slot in migration', () => {
   let cluster: RedisCluster

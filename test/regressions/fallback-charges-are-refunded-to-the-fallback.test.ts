@@ -9,15 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { countingFinish } from '../../src/http/count-mode.js'
 import { createLimiter, type Decision, fixedWindow, type Limiter, MemoryStore } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
-import { banner, uniquePrefix } from '../helpers/redis.js'
-import { hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'
+import { uniquePrefix } from '../helpers/redis.js'
+import { type RedisServer, redisServerFor, startRedisServer } from '../helpers/redis-servers.js'
 import { ready } from '../stores/redis/clients.js'
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the fallback refund regression is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true')
-}
+const available = redisServerFor('the fallback refund regression')
 
 const policies = [fixedWindow({ name: 'per-hour', limit: 2, window: '1h' })]
 const quiet = { warn: () => {} }

@@ -7,18 +7,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, type Limiter } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
-import { banner } from '../helpers/redis.js'
-import { hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'
+import { type RedisServer, redisServerFor, startRedisServer } from '../helpers/redis-servers.js'
 import { STORE_CLIENTS, type StoreClient } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
 const LIMIT = 1_000_000
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the node-redis offline-queue regression test is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true')
-}
+const available = redisServerFor('the node-redis offline-queue regression test')
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -7,8 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
-import { banner } from '../helpers/redis.js'
-import { hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'
+import { type RedisServer, redisServerFor, startRedisServer } from '../helpers/redis-servers.js'
 import { STORE_CLIENTS } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
@@ -16,11 +15,7 @@ const TIMEOUT_MS = 100
 const MARGIN_MS = 15
 const FREEZE_MS = 2000
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the frozen-Redis regression test is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true')
-}
+const available = redisServerFor('the frozen-Redis regression test')
 
 /**
  * Counts the commands a client was handed and has not settled: its script calls (ioredis,

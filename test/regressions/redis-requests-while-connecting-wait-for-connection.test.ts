@@ -6,8 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, StoreError, tokenBucket } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
-import { banner } from '../helpers/redis.js'
-import { freePort, hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'
+import { freePort, type RedisServer, redisServerFor, startRedisServer } from '../helpers/redis-servers.js'
 import { IOREDIS, STORE_CLIENTS } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
@@ -15,11 +14,7 @@ const TIMEOUT_MS = 100
 // 5 s below); they are loose on purpose, so a busy machine can't make them fail.
 const SLACK_MS = 1000
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the connecting-Redis regression test is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true')
-}
+const available = redisServerFor('the connecting-Redis regression test')
 
 describe.runIf(available)('RedisStore requests made while the client connects', () => {
   let server: RedisServer

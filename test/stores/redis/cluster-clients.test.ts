@@ -12,17 +12,12 @@ import { createLimiter, fixedWindow, MemoryStore, tokenBucket } from '../../../s
 import { RedisStore } from '../../../src/stores/redis/index.js'
 import { keyHead } from '../../../src/stores/redis/keys.js'
 import { keySlot } from '../../../src/stores/redis/slots.js'
-import { banner } from '../../helpers/redis.js'
-import { hasRedisServer, type RedisCluster, startCluster } from '../../helpers/redis-servers.js'
+import { type RedisCluster, redisServerFor, startCluster } from '../../helpers/redis-servers.js'
 import { ready, STORE_CLIENTS, type StoreClient } from './clients.js'
 import { ReferenceStore } from './reference.js'
 import { replayTrace, traceArb } from './traces.js'
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the Redis Cluster suite for other clients is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required for the Redis Cluster suite under CI=true')
-}
+const available = redisServerFor('the Redis Cluster suite for other clients')
 
 describe.runIf(available)('RedisStore on Redis Cluster, other client libraries', () => {
   let cluster: RedisCluster

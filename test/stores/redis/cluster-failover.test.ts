@@ -19,13 +19,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, type Decision, fixedWindow, type Limiter, tokenBucket } from '../../../src/index.js'
 import { RedisStore, type RedisStoreOptions } from '../../../src/stores/redis/index.js'
 import { keySlot } from '../../../src/stores/redis/slots.js'
-import { banner } from '../../helpers/redis.js'
 import { beginSlotMigration, finishSlotMigration, keysInSlot, migrateKeys, withNode } from '../../helpers/redis-cluster-ops.js'
 import {
   type ClusterNodeInfo,
   clusterNodes,
-  hasRedisServer,
   type RedisCluster,
+  redisServerFor,
   startCluster,
   waitClusterHealthy,
 } from '../../helpers/redis-servers.js'
@@ -62,11 +61,7 @@ const migrationTimeoutMs = (name: string) => (name === 'node-redis 4' ? 250 : TI
 const SUBJECTS = 120
 const TEAMS = 7
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the Redis Cluster failover suite is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required for the Redis Cluster failover suite under CI=true')
-}
+const available = redisServerFor('the Redis Cluster failover suite')
 
 /** A failed decision's error and its cause, for a failure's message. */
 const why = (d: Decision): string => {

@@ -8,17 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { concurrency, createLimiter, fixedWindow, MemoryStore, slidingWindow, tokenBucket } from '../../../src/index.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
 import { keySlot } from '../../../src/stores/redis/slots.js'
-import { banner } from '../../helpers/redis.js'
-import { hasRedisServer, type RedisCluster, startCluster } from '../../helpers/redis-servers.js'
+import { type RedisCluster, redisServerFor, startCluster } from '../../helpers/redis-servers.js'
 import { IOREDIS, ready } from './clients.js'
 import { ReferenceStore } from './reference.js'
 import { concurrencyTraceArb, replayTrace, traceArb } from './traces.js'
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the Redis Cluster suite is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required for the Redis Cluster suite under CI=true')
-}
+const available = redisServerFor('the Redis Cluster suite')
 
 describe.runIf(available)('RedisStore on Redis Cluster (3 masters)', () => {
   let cluster: RedisCluster

@@ -7,8 +7,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLimiter, type Decision, fixedWindow, type Limiter, StoreError, tokenBucket } from '../../../src/index.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
-import { banner } from '../../helpers/redis.js'
-import { freePort, hasRedisServer, type RedisServer, startRedisServer } from '../../helpers/redis-servers.js'
+import { freePort, type RedisServer, redisServerFor, startRedisServer } from '../../helpers/redis-servers.js'
 import { IOREDIS, ready, STORE_CLIENTS, type StoreClient } from './clients.js'
 
 const TIMEOUT_MS = 100
@@ -17,11 +16,7 @@ const SLACK_MS = 400
 /** Recovery: the client reconnects every 50 ms; counting must resume within about a second. */
 const RECOVERY_MS = 1500
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the Redis failure-injection suite is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required for the failure-injection suite under CI=true')
-}
+const available = redisServerFor('the Redis failure-injection suite')
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -6,15 +6,11 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigurationError, createLimiter, fixedWindow, StoreError, tokenBucket } from '../../../src/index.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
-import { banner, uniquePrefix } from '../../helpers/redis.js'
-import { hasRedisServer, type RedisServer, startRedisServer } from '../../helpers/redis-servers.js'
+import { uniquePrefix } from '../../helpers/redis.js'
+import { type RedisServer, redisServerFor, startRedisServer } from '../../helpers/redis-servers.js'
 import { ready } from './clients.js'
 
-const available = hasRedisServer()
-if (!available) {
-  banner('redis-server is not on the PATH: the RedisStore replicas suite is SKIPPED')
-  if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true')
-}
+const available = redisServerFor('the RedisStore replicas suite')
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
