@@ -41,8 +41,19 @@ export function wrote(call: Call, admitted: boolean): boolean {
  * per call: op, cost, n, spec index…, [now], [chargedAt, charged], [lease]]`. Each distinct spec is sent
  * once and the calls name theirs by index, so the script parses a policy's numbers once per batch.
  * The lease travels as its decimal text, which the script keeps a string (a sorted set member).
+ * One consume alone of one token bucket or fixed window on the Redis clock goes compact:
+ * `[sha, 1, key, deadline, extra TTL, spec, cost]`.
  */
 export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadline: number, extraTtlMs: number): unknown[] {
+  if (calls.length === 1 && !callerClock) {
+    // One consume alone of one token bucket or fixed window: the compact layout, which the script
+    // answers before it builds its general machinery (fewer arguments to encode, send and read).
+    const call = calls[0]
+    const spec = call.specs[0]
+    if (call.op === OP.consume && call.keys.length === 1 && call.lease === undefined && (spec.startsWith('1:') || spec.startsWith('2:'))) {
+      return [DECIDE_SHA, 1, call.keys[0], deadline, extraTtlMs, spec, call.cost]
+    }
+  }
   const args: unknown[] = [DECIDE_SHA, 0]
   // Keys first; then the distinct specs, found by a scan (a batch names a handful: one per policy).
   const specs: string[] = []

@@ -20,6 +20,8 @@ export const DECIDE_SCRIPT = `-- ratekeeper decide v5 (batched, shadow checks, p
 -- follows the spec indexes; +32: the request's lease follows), cost, n, the spec index (1..S) of
 -- each of its n checks, [now], [chargedAt, charged (refund)], [lease (a decimal string, kept a string)].
 -- KEYS: the n state keys of each request, in request order.
+-- A batch of one consume alone of one check on the Redis clock, without a lease (what a process
+-- with one request in flight sends), may come compact: ARGV = deadline, extra TTL, spec, cost.
 -- Returns {1, redisNow, then per request: status, ...}: status 1 admitted, 0 denied, each followed
 -- by remaining, resetAt, retryAfterMs per check (reset: nothing); 2 denied by a penalty box whose
 -- block was given a reason (limiter.block), the same figures, then the reason; -2 failed, followed by the
@@ -41,14 +43,75 @@ local extra = tonumber(ARGV[2])
 local format = string.format
 local BIG = 9007199254740991                                     -- 2^53 - 1: larger numbers go as digits (see the end)
 
+-- A compact batch: one consume alone. A token bucket or a fixed window (not a calendar month)
+-- that can admit it (limit > 0, 0 < cost <= its capacity) is decided here, inline, before any
+-- function or table of the general path is built (each costs on every call): tbStep / fwStep and
+-- put, operation for operation. Anything else (a key of another type: the GET fails; a figure
+-- past 2^53; any other kind) goes on as the same request in the general layout (A).
+local A = ARGV
+if #ARGV == 4 and byte(ARGV[3], 2) == 58 then                    -- "k:…": a spec where a batch has its count
+  local spec, cost, key = ARGV[3], tonumber(ARGV[4]), KEYS[1]
+  local kind = byte(spec, 1)
+  local l, b, p, q, raw
+  if kind == 49 then l, b, p, q = match(spec, '^1:(%d+):(%d+):(%d+):(%d+)$')  -- "1:limit:burst:ticksPerMs:tokenTicks"
+  elseif kind == 50 then l, b = match(spec, '^2:(%d+):(%d+)$') end            -- "2:limit:windowMs"
+  local limit = tonumber(l)
+  local capacity = kind == 49 and tonumber(b) or limit                        -- burst, or the window's limit
+  if limit and limit > 0 and cost > 0 and cost <= capacity then raw = redis.pcall('GET', key) end
+  if raw ~= nil and type(raw) ~= 'table' then                    -- eligible, and read (false: absent; a table: failed)
+    if kind == 49 then
+      local burst, tpm, tt = capacity, tonumber(p), tonumber(q)
+      local nowT = rnow * tpm                                    -- now, in ticks
+      local tat = raw and (unpackState('<d', raw)) or nowT       -- stored TAT, or fresh
+      if tat < nowT then tat = nowT end                          -- an idle bucket is full, never fuller
+      local cap = burst * tt                                     -- capacity, in ticks
+      local nxt = tat + cost * tt                                -- TAT once this cost is taken
+      local over = nxt - nowT - cap                              -- ticks beyond capacity
+      if over <= 0 then                                          -- admitted: the new TAT, kept until it has drained
+        local resetAt = ceil(nxt / tpm)
+        if resetAt <= BIG then
+          local ms = resetAt - rnow + extra                      -- the TTL, capped as ttlOf caps it
+          redis.call('PSETEX', key, format('%d', ms > 99999999999999 and 99999999999999 or ms), pack('<d', nxt))
+          return { 1, rnow, 1, floor((cap - (nxt - nowT)) / tt), resetAt, 0 }
+        end
+      else                                                       -- denied until the excess drains
+        local avail, resetAt, retry = floor((cap - (tat - nowT)) / tt), ceil(tat / tpm), ceil(over / tpm)
+        if avail < 0 then avail = 0 end
+        if resetAt <= BIG and retry <= BIG then return { 1, rnow, 0, avail, resetAt, retry } end
+      end
+    else
+      local w = tonumber(b)
+      local idx, count = floor(rnow / w), 0                      -- the window now falls in
+      if raw then
+        local si, sc
+        if #raw == 16 then si, sc = unpackState('<dd', raw) else si, sc = unpackState('<dI4', raw) end
+        if si >= idx then idx = si; count = sc end               -- a clock that ran back stays in the newer window
+      end
+      local e = (idx + 1) * w                                    -- when the window ends
+      if e <= BIG then
+        if count + cost <= limit then                            -- admitted: counted until the window ends
+          local c = count + cost
+          local ms = e - rnow + extra                            -- the TTL, capped as ttlOf caps it
+          redis.call('PSETEX', key, format('%d', ms > 99999999999999 and 99999999999999 or ms), c > 4294967295 and pack('<dd', idx, c) or pack('<dI4', idx, c))
+          return { 1, rnow, 1, limit - c, e, 0 }
+        end
+        local rem = limit - count                                -- denied until the window ends
+        if rem < 0 then rem = 0 end                              -- never negative (a charged debt)
+        return { 1, rnow, 0, rem, e, e - rnow }
+      end
+    end
+  end
+  A = { ARGV[1], ARGV[2], '1', spec, '1', ARGV[4], '1', '1' }     -- the general layout: 1 spec, 1 request of 1 check
+end
+
 -- A TTL in ms for PSETEX/PEXPIRE (capped at about 3,000 years).
 local function ttlOf(ms)
   if ms > 99999999999999 then ms = 99999999999999 end
   return format('%d', ms)                                        -- integer formatting: cheaper than tostring's %.14g
 end
 
--- The common case: one consume from one token bucket that can admit it (limit > 0, 0 < cost <=
--- burst); tbStep and put, inlined. Returns status (1 admitted, 0 denied), remaining, resetAt,
+-- One consume from one token bucket that can admit it (limit > 0, 0 < cost <= burst), in a batch
+-- of several: tbStep and put, inlined. Returns status (1 admitted, 0 denied), remaining, resetAt,
 -- retry; nothing (and nothing written) when a figure lies past 2^53: the general path formats it.
 local function tbFast(key, cost, now, burst, tpm, tt)
   local raw = redis.call('GET', key)                             -- stored TAT, or false
@@ -71,58 +134,13 @@ local function tbFast(key, cost, now, burst, tpm, tt)
   return 0, avail, resetAt, retry
 end
 
--- The other common case: one consume from one fixed window (not a calendar month) that can admit
--- it (limit > 0, 0 < cost <= limit); fwStep and put, inlined. Returns as tbFast.
-local function fwFast(key, cost, now, limit, w)
-  local raw = redis.call('GET', key)                             -- window index and count, or false
-  local idx, count = floor(now / w), 0                           -- the window now falls in
-  if raw then
-    local si, sc
-    if #raw == 16 then si, sc = unpackState('<dd', raw) else si, sc = unpackState('<dI4', raw) end
-    if si >= idx then idx = si; count = sc end                   -- a clock that ran back stays in the newer window
-  end
-  local e = (idx + 1) * w                                        -- when the window ends
-  if e > BIG then return end
-  if count + cost <= limit then                                  -- admitted: count it until the window ends
-    local c = count + cost
-    redis.call('PSETEX', key, ttlOf(e - now + extra), c > 4294967295 and pack('<dd', idx, c) or pack('<dI4', idx, c))
-    return 1, limit - c, e, 0
-  end
-  local rem = limit - count                                      -- denied until the window ends
-  if rem < 0 then rem = 0 end                                    -- never negative (a charged debt)
-  return 0, rem, e, e - now
-end
-
--- A batch of one of those requests alone (what a process with one request in flight sends) is
--- answered before any of the general setup below is built: ARGV is exactly deadline, extra, 1,
--- the spec, op 1 (consume, Redis clock, no lease), cost, 1 check, spec 1. A failure (a key of
--- another type) or a figure past 2^53 leaves it to the general path, which answers it as always.
-if #ARGV == 8 and ARGV[5] == '1' and ARGV[3] == '1' and ARGV[7] == '1' and ARGV[8] == '1' then
-  local kind, cost = byte(ARGV[4], 1), tonumber(ARGV[6])
-  local ok, st, rem, resetAt, retry = false, nil, 0, 0, 0
-  if kind == 49 then                                             -- "1:limit:burst:ticksPerMs:tokenTicks"
-    local l, b, p, q = match(ARGV[4], '^1:(%d+):(%d+):(%d+):(%d+)$')
-    local burst = tonumber(b)
-    if l and tonumber(l) > 0 and cost > 0 and cost <= burst then
-      ok, st, rem, resetAt, retry = pcall(tbFast, KEYS[1], cost, rnow, burst, tonumber(p), tonumber(q))
-    end
-  elseif kind == 50 then                                         -- "2:limit:windowMs"
-    local l, w = match(ARGV[4], '^2:(%d+):(%d+)$')
-    local limit = tonumber(l)
-    if limit and limit > 0 and cost > 0 and cost <= limit then
-      ok, st, rem, resetAt, retry = pcall(fwFast, KEYS[1], cost, rnow, limit, tonumber(w))
-    end
-  end
-  if ok and st then return { 1, rnow, st, rem, resetAt, retry } end
-end
-
 -- The specs, parsed once per batch (one exact pattern per kind: no backtracking).
-local nspecs = tonumber(ARGV[3])
+local nspecs = tonumber(A[3])
 local specs = {}
 local hasTb, hasFw, hasMonth, hasSw, hasCc, hasPb = false, false, false, false, false, false
 local shadowSpec = {}                                            -- shadowSpec[j]: spec j is a shadow check
 for j = 1, nspecs do
-  local s = ARGV[3 + j]
+  local s = A[3 + j]
   if byte(s, 1) == 115 then shadowSpec[j] = true; s = sub(s, 2) end  -- "s": shadow
   local k = byte(s, 1) - 48                                      -- the kind, from its digit
   if k == 1 then
@@ -567,16 +585,16 @@ end
 
 local out, o = { 1, rnow }, 2                                    -- o: the last index of out written
 
--- One request: n checks with keys KEYS[base + 1..base + n] and spec indexes at ARGV[at..at + n - 1].
+-- One request: n checks with keys KEYS[base + 1..base + n] and spec indexes at A[at..at + n - 1].
 local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
   if op == 4 then                                                -- reset: forget every check
     if n > 0 then redis.call('DEL', unpack(KEYS, base + 1, base + n)) end
     out[o + 1] = 1; o = o + 1
     return
   end
-  if n == 1 and op == 1 and not shadowSpec[tonumber(ARGV[at])] then
+  if n == 1 and op == 1 and not shadowSpec[tonumber(A[at])] then
     -- Fast path, the common case: consume from one token bucket that can admit it (tbFast).
-    local v = specs[tonumber(ARGV[at])]
+    local v = specs[tonumber(A[at])]
     if v[1] == 1 and v[2] > 0 and cost > 0 and cost <= v[3] then              -- else never admissible: the general path says so
       local st, rem, resetAt, retry = tbFast(KEYS[base + 1], cost, now, v[3], v[4], v[5])
       if st then
@@ -610,7 +628,7 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
   end
   local specsOf, shadows = {}, {}
   for i = 1, n do
-    local j = tonumber(ARGV[at + i - 1])
+    local j = tonumber(A[at + i - 1])
     specsOf[i] = specs[j]; shadows[i] = shadowSpec[j]
   end
   local s = o + 1                                                -- out[s]: the status
@@ -709,17 +727,17 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
   if reason and not allowed then out[s] = 2; out[o + 1] = reason; o = o + 1 end  -- denied in a box given a reason: it follows
 end
 
-local a, base, last = 4 + nspecs, 0, #ARGV                       -- a: the next argument; base: keys used
+local a, base, last = 4 + nspecs, 0, #A                       -- a: the next argument; base: keys used
 while a <= last do
-  local op, cost, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local op, cost, n = tonumber(A[a]), tonumber(A[a + 1]), tonumber(A[a + 2])
   local at = a + 3
   a = at + n
   local now, chargedAt, charged, lease = rnow, 0, 0, nil
   local leased = op > 32
   if leased then op = op - 32 end
-  if op > 16 then op = op - 16; now = tonumber(ARGV[a]); a = a + 1 end  -- the caller's clock decides
-  if op == 3 then chargedAt, charged = tonumber(ARGV[a]), tonumber(ARGV[a + 1]); a = a + 2 end  -- charged: the whole charge (>= cost)
-  if leased then lease = ARGV[a]; a = a + 1 end                  -- a string: tostring would round a 53-bit number
+  if op > 16 then op = op - 16; now = tonumber(A[a]); a = a + 1 end  -- the caller's clock decides
+  if op == 3 then chargedAt, charged = tonumber(A[a]), tonumber(A[a + 1]); a = a + 2 end  -- charged: the whole charge (>= cost)
+  if leased then lease = A[a]; a = a + 1 end                  -- a string: tostring would round a 53-bit number
   local mark = o
   local ok, err = pcall(decide, op, cost, n, now, chargedAt, charged, lease, base, at)
   if not ok then                                                 -- this request failed (a read fails before any write); the others go on

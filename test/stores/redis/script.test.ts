@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '3ff9e379a37450a1aa15b52123db4dee3b1267c0',
+  decide: '50ad6d4aa3dfa924c46ae6ec6de9c49551c74b47',
 }
 
 describe('Lua scripts', () => {
