@@ -209,13 +209,23 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     else process.emitWarning(message, { code })
   }
 
+  // The last client address `addressKey` was given, and its key.
+  let lastIp: string | undefined
+  let lastKey = ''
   /**
    * The key of a request counted by its client address. A request with none is refused (the
    * adapter's error path: a 500 by default), never admitted uncounted nor put in one bucket with
-   * every other such request; the first one is also reported through `warn`.
+   * every other such request; the first one is also reported through `warn`. The last address's
+   * key is kept: a client sending request after request gets the very same key string, whose hash
+   * a store's map lookup then computes once, not per request.
    */
   const addressKey = (ip: string | undefined): string => {
-    if (typeof ip === 'string' && ip.length > 0) return ipKey(ip, subnet, warnOnce)
+    if (ip === lastIp && ip !== undefined) return lastKey
+    if (typeof ip === 'string' && ip.length > 0) {
+      lastKey = ipKey(ip, subnet, warnOnce)
+      lastIp = ip
+      return lastKey
+    }
     warnOnce(NO_CLIENT_ADDRESS, `${where}: a request has no key and no client address, and is refused: ${addressHint}.`)
     throw new ConfigurationError(
       'ERR_RK_INVALID_ARGUMENT',

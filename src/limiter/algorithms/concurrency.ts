@@ -94,6 +94,8 @@ export function concurrency(options: ConcurrencyOptions): Policy {
    * a plain copy when nothing expired, the common case.
    */
   const kept = (s: readonly number[], now: number, skip: number): number[] => {
+    // None kept: a new empty array (a copy of the frozen empty state would take the engine's slow path).
+    if (liveCount === 0 || (skip >= 0 && liveCount === 1)) return []
     if (liveCount * 2 === s.length) {
       const copy = s.slice()
       if (skip < 0) return copy
@@ -174,8 +176,9 @@ export function concurrency(options: ConcurrencyOptions): Policy {
       return
     }
     if (held < limit) {
-      const next = kept(s, now, -1)
-      next.push(lease, deadline)
+      // The first lease (the common case on a quiet key) as a literal, not an empty copy grown by a push.
+      const next = held === 0 ? [lease, deadline] : kept(s, now, -1)
+      if (held !== 0) next.push(lease, deadline)
       out.allowed = true
       describe(next, held + 1, Math.max(latest, deadline), now, out)
       return
