@@ -78,6 +78,22 @@ export function ipKey(ip: string | undefined, ipv6Subnet: number = DEFAULT_IPV6_
   return IP_PREFIX + encodeSubject('ipKey()', address)
 }
 
+/**
+ * {@link ipKey} for the requests of one limiter, keeping the last address's key: a client sending
+ * request after request gets the very same key string, whose hash a store's map lookup then
+ * computes once, not once per request.
+ */
+export function lastIpKey(ipv6Subnet: number, warn: KeyWarn): (ip: string) => string {
+  let lastIp: string | undefined
+  let lastKey = ''
+  return function keyOfIp(ip: string): string {
+    if (ip === lastIp) return lastKey
+    lastKey = ipKey(ip, ipv6Subnet, warn)
+    lastIp = ip
+    return lastKey
+  }
+}
+
 /** Options of {@link apiKey}. */
 export interface ApiKeyOptions {
   /**

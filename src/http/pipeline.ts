@@ -17,7 +17,7 @@ import {
   resolveLimiter,
 } from './http-options.js'
 import { DEFAULT_IPV6_SUBNET } from './ip.js'
-import { ipKey } from './keys.js'
+import { lastIpKey } from './keys.js'
 import { listed, listStage } from './list-stage.js'
 import { createPolicyListHeaders } from './policy-list-headers.js'
 import type { HttpOutcome, HttpRequestInfo, RequestPlan } from './request.js'
@@ -209,13 +209,14 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     else process.emitWarning(message, { code })
   }
 
+  const keyOfIp = lastIpKey(subnet, warnOnce)
   /**
    * The key of a request counted by its client address. A request with none is refused (the
    * adapter's error path: a 500 by default), never admitted uncounted nor put in one bucket with
    * every other such request; the first one is also reported through `warn`.
    */
   const addressKey = (ip: string | undefined): string => {
-    if (typeof ip === 'string' && ip.length > 0) return ipKey(ip, subnet, warnOnce)
+    if (typeof ip === 'string' && ip.length > 0) return keyOfIp(ip)
     warnOnce(NO_CLIENT_ADDRESS, `${where}: a request has no key and no client address, and is refused: ${addressHint}.`)
     throw new ConfigurationError(
       'ERR_RK_INVALID_ARGUMENT',

@@ -3,6 +3,7 @@
 // `finish` the adapters call, exactly once. Built only for the decisions that need it.
 import type { Decision } from '../limiter/decision.js'
 import { hasConcurrency } from '../limiter/policy.js'
+import { RESOLVED } from '../limiter/thenable.js'
 import type { Limiter } from '../limiter/types.js'
 import { type ActualCostSource, costFromHeader, isCost, settlingLimiterCreated } from './actual-cost.js'
 import { type CountedRequest, countingFinish, type HttpFinish, responseCounts } from './count-mode.js'
@@ -85,7 +86,11 @@ export function requestEnd<Info extends HttpRequestInfo>(
       if (done) return
       done = true
       // Each step resolves or is caught: a failing store is the limiter's `store-error` event, never an unhandled rejection.
-      if (leased) limiter.release(decision).catch(ignore)
+      if (leased) {
+        const released = limiter.release(decision)
+        // A release done synchronously answers with the shared resolved promise: nothing to catch (no promise, no microtask).
+        if (released !== RESOLVED) released.catch(ignore)
+      }
       if (counted !== undefined && mode !== 'all' && !responseCounts(mode, r)) {
         // Not counted: the whole estimate goes back, whatever it really cost.
         limiter.refund(counted.key, { decision, policies: counted.policies, layers: counted.layers, tag: counted.tag }).catch(ignore)

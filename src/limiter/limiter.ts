@@ -12,7 +12,7 @@ import { checkLimiterOptions } from './options.js'
 import { hasShadow, type Policy } from './policy.js'
 import { refund } from './refund.js'
 import { type ResetContext, resetKey } from './reset.js'
-import { chargeIn, needsLease, newLease, release, type SettleContext, settle } from './settle.js'
+import { chargeIn, needsLease, newLease, RELEASE_ANSWER, releasing, type SettleContext, settle } from './settle.js'
 import { timerSleep } from './sleep.js'
 import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
 import { hubOf, type StoreEventHub, type StoreListener } from './store-events.js'
@@ -123,6 +123,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       return failed(main, call, malformedAnswer())
     }
     if (main && health.failing) health.calm()
+    if (call.mode === 'refund' && call.request.lease !== undefined) return RELEASE_ANSWER // a release's: never read, so not built
     const decision = toDecision(call, answer, main)
     record(ledger, call, decision, main, policies)
     return decision
@@ -198,8 +199,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
 
   /** `consumeFast` when the store threw: recovered as `run` would recover the same request. */
   const fastFailed = (key: string, subject: string, t: number, lease: number | undefined, error: unknown): Decision | Promise<Decision> => {
-    const n = policies.length
-    const keys = new Array<string>(n).fill(subject)
+    const keys = new Array<string>(policies.length).fill(subject)
     const request: StoreRequest = { keys, policies, cost: 1, now: t, tag: subject, events: callEvents, lease }
     return recover({ mode: 'consume', key, request, layerOf: undefined, tier: undefined, at: undefined }, error)
   }
@@ -315,7 +315,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     },
     peek: (key, opts) => promised(() => run({ mode: 'peek', where: 'limiter.peek()', key, options: opts })),
     refund: (key, opts) => promised(() => refund(refunds, key, opts)),
-    release: (decision) => promised(() => release(refunds, decision)),
+    release: (decision) => releasing(refunds, decision),
     settle: (decision, actualCost) =>
       promised(() => {
         if (closed) throw new StoreError('ERR_RK_CLOSED', 'limiter.settle(): the limiter is closed')

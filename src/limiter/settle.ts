@@ -1,5 +1,5 @@
 import type { Decision } from './decision.js'
-import { DecisionRecord } from './decision-record.js'
+import { DecisionRecord, NO_NAMES } from './decision-record.js'
 import { invalidAtRequest } from './errors.js'
 import { requestWith, type StoreCall } from './layers.js'
 import { hasConcurrency, type Policy } from './policy.js'
@@ -7,7 +7,7 @@ import { invalidInCall } from './policy-list.js'
 import { checkOwn, type RefundContext, refund } from './refund.js'
 import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
 import { encodeSubject } from './subject.js'
-import { isThenable } from './thenable.js'
+import { isThenable, RESOLVED } from './thenable.js'
 
 /** What `release` and `settle` need of their limiter, beyond what `refund` does. */
 export interface SettleContext extends RefundContext {
@@ -27,7 +27,13 @@ export interface SettleContext extends RefundContext {
   readonly released: (decision: Decision) => void
 }
 
-const RESOLVED: Promise<void> = Promise.resolve()
+/**
+ * What a store's answer to a release (a refund carrying its lease) becomes: `release` resolves to
+ * nothing, so no decision is built from the answer, which nobody reads.
+ */
+export const RELEASE_ANSWER: Decision = Object.freeze(
+  new DecisionRecord(true, 'ok', '', 0, 0, 0, 0, 0, NO_NAMES, 0, undefined, undefined, undefined, [], undefined, undefined, undefined),
+)
 
 /** Every check of the request is a concurrency one. */
 function onlyLeases(request: StoreRequest): boolean {
@@ -69,7 +75,8 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
     if (context.isClosed()) return RESOLVED
     const subject = encodeSubject('limiter.release()', decision.key)
     const policies = context.leasePolicies
-    const keys = new Array<string>(policies.length).fill(subject)
+    // One policy (the common case): a literal, not `fill` (a call into the runtime).
+    const keys = policies.length === 1 ? [subject] : new Array<string>(policies.length).fill(subject)
     const request: StoreRequest = { keys, policies, cost: 1, now: context.now(), tag: subject, events: context.events, lease }
     const done = context.ask(context.store, {
       mode: 'refund',
@@ -110,6 +117,15 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
 }
 
 function noop(): void {}
+
+/** `limiter.release()`: {@link release}, its throw (a bad argument) as a rejection; no closure per call. */
+export function releasing(context: SettleContext, decision: Decision): Promise<void> {
+  try {
+    return release(context, decision)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
 
 /**
  * `limiter.settle()`: the decision reserved its `cost` as an estimate; `actualCost` is what the

@@ -8,6 +8,12 @@ export function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
 }
 
 /**
+ * The one resolved promise a call answers with when it has nothing to wait for (a release done
+ * synchronously). It never rejects, so a caller that would only catch its rejection can skip that.
+ */
+export const RESOLVED: Promise<void> = Promise.resolve()
+
+/**
  * `call()` as a promise: its value, or its throw as a rejection (a limiter method never throws
  * synchronously). No async function, so a synchronous answer costs one resolved promise.
  */

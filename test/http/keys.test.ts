@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { allowList } from '../../src/http/allow-list.js'
 import { normalizeIp } from '../../src/http/ip.js'
-import { apiKey, ipKey, userKey } from '../../src/http/keys.js'
+import { apiKey, ipKey, lastIpKey, userKey } from '../../src/http/keys.js'
 import { ConfigurationError } from '../../src/limiter/errors.js'
 
 const info = (headers: Record<string, string> = {}, ip: string | undefined = '203.0.113.7') => ({
@@ -131,6 +131,18 @@ describe('ipKey', () => {
       expect(() => ipKey(ip)).toThrow(ConfigurationError)
       expect(() => ipKey(ip)).toThrow(expect.objectContaining({ code: 'ERR_RK_INVALID_ARGUMENT', option: 'ip' }))
     }
+  })
+})
+
+describe('lastIpKey', () => {
+  it('gives every address its own ipKey, whatever came before, and the same string for the same address', () => {
+    const warnings: string[] = []
+    const keyOf = lastIpKey(56, (code) => warnings.push(code))
+    const addresses = ['203.0.113.7', '203.0.113.8', '203.0.113.8', '2001:db8::1', '2001:db8::ff', '203.0.113.7', 'not an ip', '::ffff:203.0.113.7']
+    for (const address of addresses) expect(keyOf(address)).toBe(ipKey(address, 56, () => {}))
+    expect(keyOf('203.0.113.7')).toBe(keyOf('203.0.113.7'))
+    expect(warnings).toEqual(['RK_IP_NOT_AN_ADDRESS'])
+    expect(() => keyOf('')).toThrow(ConfigurationError)
   })
 })
 

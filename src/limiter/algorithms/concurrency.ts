@@ -91,10 +91,21 @@ export function concurrency(options: ConcurrencyOptions): Policy {
 
   /**
    * The live leases of `s` (scanned at `now`) as a new array, without the one at `skip` (-1: none):
-   * a plain copy when nothing expired and nothing is skipped, the common case.
+   * a plain copy when nothing expired, the common case.
    */
   const kept = (s: readonly number[], now: number, skip: number): number[] => {
-    if (liveCount * 2 === s.length && skip < 0) return s.slice()
+    // None kept: a new empty array (a copy of the frozen empty state would take the engine's slow path).
+    if (liveCount === 0 || (skip >= 0 && liveCount === 1)) return []
+    if (liveCount * 2 === s.length) {
+      const copy = s.slice()
+      if (skip < 0) return copy
+      // Nothing expired (a release, commonly): the copy without the skipped pair, shifted down in
+      // place, instead of pushing every pair into an empty array (which grows it, maybe twice).
+      for (let i = skip; i + 2 < copy.length; i++) copy[i] = copy[i + 2]
+      copy.pop()
+      copy.pop()
+      return copy
+    }
     const out: number[] = []
     for (let i = 0; i + 1 < s.length; i += 2) if (s[i + 1] > now && i !== skip) out.push(s[i], s[i + 1])
     return out
@@ -165,8 +176,9 @@ export function concurrency(options: ConcurrencyOptions): Policy {
       return
     }
     if (held < limit) {
-      const next = kept(s, now, -1)
-      next.push(lease, deadline)
+      // The first lease (the common case on a quiet key) as a literal, not an empty copy grown by a push.
+      const next = held === 0 ? [lease, deadline] : kept(s, now, -1)
+      if (held !== 0) next.push(lease, deadline)
       out.allowed = true
       describe(next, held + 1, Math.max(latest, deadline), now, out)
       return

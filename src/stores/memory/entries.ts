@@ -338,9 +338,11 @@ export class Entries {
    * Deletes an entry of the LRU. The last one goes by `pop`: lru-cache's `delete` of its only
    * entry clears the whole cache, filling arrays of `maxKeys` slots (hundreds of µs), which a
    * lone key going back to fresh (a concurrency lease released) would pay on every request.
+   * Only for an entry the LRU holds (`put` is given its value): when it holds one entry, that is
+   * the one, and no lookup needs to tell.
    */
   #deleteLru(memKey: string): void {
-    if (this.#cache.size === 1 && this.#cache.has(memKey)) this.#cache.pop()
+    if (this.#cache.size === 1) this.#cache.pop()
     else this.#cache.delete(memKey)
   }
 
