@@ -138,7 +138,16 @@ describe('lastIpKey', () => {
   it('gives every address its own ipKey, whatever came before, and the same string for the same address', () => {
     const warnings: string[] = []
     const keyOf = lastIpKey(56, (code) => warnings.push(code))
-    const addresses = ['203.0.113.7', '203.0.113.8', '203.0.113.8', '2001:db8::1', '2001:db8::ff', '203.0.113.7', 'not an ip', '::ffff:203.0.113.7']
+    const addresses = [
+      '203.0.113.7',
+      '203.0.113.8',
+      '203.0.113.8',
+      '2001:db8::1',
+      '2001:db8::ff',
+      '203.0.113.7',
+      'not an ip',
+      '::ffff:203.0.113.7',
+    ]
     for (const address of addresses) expect(keyOf(address)).toBe(ipKey(address, 56, () => {}))
     expect(keyOf('203.0.113.7')).toBe(keyOf('203.0.113.7'))
     expect(warnings).toEqual(['RK_IP_NOT_AN_ADDRESS'])
