@@ -218,9 +218,17 @@ class NodeRedisClusterClient implements RedisClient {
   }
 }
 
+/** One wrapper per node-redis client, shared by every store made on it (so its listeners are added once). */
+const wrappers = new WeakMap<object, RedisClient>()
+
 /** A node-redis client or cluster as the store's client (see {@link isNodeRedis}). */
 export function wrapNodeRedis(client: unknown): RedisClient {
-  return isNodeRedisCluster(client) ? new NodeRedisClusterClient(client) : new NodeRedisSingleClient(client as NodeRedisSingle)
+  let wrapped = wrappers.get(client as object)
+  if (wrapped === undefined) {
+    wrapped = isNodeRedisCluster(client) ? new NodeRedisClusterClient(client) : new NodeRedisSingleClient(client as NodeRedisSingle)
+    wrappers.set(client as object, wrapped)
+  }
+  return wrapped
 }
 
 /** What a node-redis client's settings would break, said once at construction; '' when nothing. */
