@@ -1,7 +1,7 @@
 import type { StoreResult } from '../../limiter/store.js'
 import type { Call } from './batcher.js'
 import { DECIDE_SHA } from './script.js'
-import { OP } from './spec.js'
+import { OP, SCRIPT_KIND } from './spec.js'
 
 /**
  * The script's calling convention on the TypeScript side (the Lua side is `DECIDE_SCRIPT`, whose
@@ -13,6 +13,9 @@ import { OP } from './spec.js'
 const CALLER_CLOCK = 16
 /** Added to a request's op when its lease follows (after [now] and [chargedAt]). */
 const LEASE_FOLLOWS = 32
+
+/** The spec heads of the kinds the script decides inline when one consume comes alone (compact layout). */
+const ALONE_KINDS = [`${SCRIPT_KIND.tokenBucket}:`, `${SCRIPT_KIND.fixedWindow}:`]
 
 /** First number of a reply: the batch arrived after its deadline, nothing was read or written. */
 export const REPLY_LATE = -1
@@ -50,7 +53,7 @@ export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadli
     // answers before it builds its general machinery (fewer arguments to encode, send and read).
     const call = calls[0]
     const spec = call.specs[0]
-    if (call.op === OP.consume && call.keys.length === 1 && call.lease === undefined && (spec.startsWith('1:') || spec.startsWith('2:'))) {
+    if (call.op === OP.consume && call.keys.length === 1 && call.lease === undefined && ALONE_KINDS.some((head) => spec.startsWith(head))) {
       return [DECIDE_SHA, 1, call.keys[0], deadline, extraTtlMs, spec, call.cost]
     }
   }
