@@ -42,6 +42,7 @@ if deadline >= 0 and rnow > deadline then return { -1, rnow } end  -- too late: 
 local extra = tonumber(ARGV[2])
 local format = string.format
 local BIG = 9007199254740991                                     -- 2^53 - 1: larger numbers go as digits (see the end)
+local MAX_TTL = 99999999999999                                  -- the longest TTL written, ms (about 3,000 years)
 
 -- A compact batch: one consume alone. A token bucket or a fixed window (not a calendar month)
 -- that can admit it (limit > 0, 0 < cost <= its capacity) is decided here, inline, before any
@@ -70,8 +71,8 @@ if #ARGV == 4 and byte(ARGV[3], 2) == 58 then                    -- "k:…": a s
       if over <= 0 then                                          -- admitted: the new TAT, kept until it has drained
         local resetAt = ceil(nxt / tpm)
         if resetAt <= BIG then
-          local ms = resetAt - rnow + extra                      -- the TTL, capped as ttlOf caps it
-          redis.call('PSETEX', key, format('%d', ms > 99999999999999 and 99999999999999 or ms), pack('<d', nxt))
+          local ms = resetAt - rnow + extra                      -- the TTL, capped at MAX_TTL as ttlOf caps it
+          redis.call('PSETEX', key, format('%d', ms > MAX_TTL and MAX_TTL or ms), pack('<d', nxt))
           return { 1, rnow, 1, floor((cap - (nxt - nowT)) / tt), resetAt, 0 }
         end
       else                                                       -- denied until the excess drains
@@ -91,8 +92,8 @@ if #ARGV == 4 and byte(ARGV[3], 2) == 58 then                    -- "k:…": a s
       if e <= BIG then
         if count + cost <= limit then                            -- admitted: counted until the window ends
           local c = count + cost
-          local ms = e - rnow + extra                            -- the TTL, capped as ttlOf caps it
-          redis.call('PSETEX', key, format('%d', ms > 99999999999999 and 99999999999999 or ms), c > 4294967295 and pack('<dd', idx, c) or pack('<dI4', idx, c))
+          local ms = e - rnow + extra                            -- the TTL, capped at MAX_TTL as ttlOf caps it
+          redis.call('PSETEX', key, format('%d', ms > MAX_TTL and MAX_TTL or ms), c > 4294967295 and pack('<dd', idx, c) or pack('<dI4', idx, c))
           return { 1, rnow, 1, limit - c, e, 0 }
         end
         local rem = limit - count                                -- denied until the window ends
@@ -104,9 +105,9 @@ if #ARGV == 4 and byte(ARGV[3], 2) == 58 then                    -- "k:…": a s
   A = { ARGV[1], ARGV[2], '1', spec, '1', ARGV[4], '1', '1' }     -- the general layout: 1 spec, 1 request of 1 check
 end
 
--- A TTL in ms for PSETEX/PEXPIRE (capped at about 3,000 years).
+-- A TTL in ms for PSETEX/PEXPIRE (capped at MAX_TTL).
 local function ttlOf(ms)
-  if ms > 99999999999999 then ms = 99999999999999 end
+  if ms > MAX_TTL then ms = MAX_TTL end
   return format('%d', ms)                                        -- integer formatting: cheaper than tostring's %.14g
 end
 

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '50ad6d4aa3dfa924c46ae6ec6de9c49551c74b47',
+  decide: '28e2c8fd327dab160cfa592e1a259e1135c4d31d',
 }
 
 describe('Lua scripts', () => {
