@@ -50,6 +50,11 @@ interface NodeRedisCluster {
   on(event: string, listener: (...args: unknown[]) => void): unknown
 }
 
+/** A node-redis node (or shard master) as `host:port`; '' when there is none. */
+function addressOf(node: { readonly host?: unknown; readonly port?: unknown } | undefined): string {
+  return node === undefined ? '' : `${String(node.host)}:${String(node.port)}`
+}
+
 /** How often a cluster's slot table may be reread while a master's connection keeps failing. */
 const REDISCOVER_EVERY_MS = 1000
 
@@ -141,8 +146,7 @@ class NodeRedisClusterClient implements RedisClient {
   }
 
   #masterFailing(node: unknown): void {
-    const n = node as { host?: unknown; port?: unknown } | undefined
-    const address = n === undefined ? '' : `${String(n.host)}:${String(n.port)}`
+    const address = addressOf(node as { host?: unknown; port?: unknown } | undefined)
     const slots = this.raw._slots
     if (slots?.rediscover === undefined || !this.raw.isOpen || !this.masters().has(address)) return
     const now = performance.now()
@@ -194,15 +198,14 @@ class NodeRedisClusterClient implements RedisClient {
 
   /** The master that serves `slot`, `host:port`, or '' when unknown. */
   masterOf(slot: number): string {
-    const master = this.raw.slots[slot]?.master
-    return master === undefined ? '' : `${String(master.host)}:${String(master.port)}`
+    return addressOf(this.raw.slots[slot]?.master)
   }
 
   /** Every master that serves a slot now. */
   masters(): Set<string> {
     const masters = new Set<string>()
     for (const shard of new Set(this.raw.slots)) {
-      if (shard?.master !== undefined) masters.add(`${String(shard.master.host)}:${String(shard.master.port)}`)
+      if (shard?.master !== undefined) masters.add(addressOf(shard.master))
     }
     return masters
   }
@@ -211,10 +214,9 @@ class NodeRedisClusterClient implements RedisClient {
     if (event === 'ready') return this.raw.on('connect', listener)
     if (event === 'error') return this.raw.on('error', listener)
     // v5 and v6 report a node's connection errors apart, with the node (v4 reports them as 'error').
-    return this.raw.on('node-error', (error: unknown, node: unknown) => {
-      const n = node as { host?: unknown; port?: unknown } | undefined
-      listener(error, n === undefined ? '' : `${String(n.host)}:${String(n.port)}`)
-    })
+    return this.raw.on('node-error', (error: unknown, node: unknown) =>
+      listener(error, addressOf(node as { host?: unknown; port?: unknown } | undefined)),
+    )
   }
 }
 
