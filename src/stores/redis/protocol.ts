@@ -14,6 +14,17 @@ const CALLER_CLOCK = 16
 /** Added to a request's op when its lease follows (after [now] and [chargedAt]). */
 const LEASE_FOLLOWS = 32
 
+/**
+ * The script's codes of a lease alone: a consume (acquire) or a refund (release) carrying its
+ * lease, of one concurrency check, sent as `[code (+16 with the caller's now), spec index, [now],
+ * lease]`, without the cost, count and charge of the general layout, which a lease never reads.
+ */
+const RELEASE = 6
+const ACQUIRE = 7
+
+/** The spec head of a concurrency check. */
+const CONCURRENCY_HEAD = `${SCRIPT_KIND.concurrency}:`
+
 /** The spec heads of the kinds the script decides inline when one consume comes alone (compact layout). */
 const ALONE_KINDS = [`${SCRIPT_KIND.tokenBucket}:`, `${SCRIPT_KIND.fixedWindow}:`]
 
@@ -44,6 +55,7 @@ export function wrote(call: Call, admitted: boolean): boolean {
  * per call: op, cost, n, spec index…, [now], [chargedAt, charged], [lease]]`. Each distinct spec is sent
  * once and the calls name theirs by index, so the script parses a policy's numbers once per batch.
  * The lease travels as its decimal text, which the script keeps a string (a sorted set member).
+ * The lease of one concurrency check alone goes as `[7 acquire or 6 release (+16), spec index, [now], lease]`.
  * One consume alone of one token bucket or fixed window on the Redis clock goes compact:
  * `[sha, 1, key, deadline, extra TTL, spec, cost]`.
  */
@@ -74,6 +86,12 @@ export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadli
   for (const call of calls) {
     const n = call.keys.length
     const lease = call.lease
+    if (lease !== undefined && n === 1 && (call.op === OP.consume || call.op === OP.refund) && call.specs[0].startsWith(CONCURRENCY_HEAD)) {
+      args.push((call.op === OP.consume ? ACQUIRE : RELEASE) + caller, specs.indexOf(call.specs[0]) + 1)
+      if (caller !== 0) args.push(call.now)
+      args.push(lease)
+      continue
+    }
     args.push(call.op + caller + (lease === undefined ? 0 : LEASE_FOLLOWS), call.cost, n)
     for (let i = 0; i < n; i++) args.push(specs.indexOf(call.specs[i]) + 1)
     if (caller !== 0) args.push(call.now)

@@ -19,6 +19,8 @@ export const DECIDE_SCRIPT = `-- ratekeeper decide v5 (batched, shadow checks, p
 -- Then per request: op (1 consume, 2 peek, 3 refund, 4 reset, 5 charge; +16: the caller's now
 -- follows the spec indexes; +32: the request's lease follows), cost, n, the spec index (1..S) of
 -- each of its n checks, [now], [chargedAt, charged (refund)], [lease (a decimal string, kept a string)].
+-- The lease of one concurrency check alone (a consume or a refund carrying it, of that one check)
+-- comes shorter: 7 acquire or 6 release (+16: the caller's now follows), the spec index, [now], lease.
 -- KEYS: the n state keys of each request, in request order.
 -- A batch of one consume alone of one check on the Redis clock, without a lease (what a process
 -- with one request in flight sends), may come compact: ARGV = deadline, extra TTL, spec, cost.
@@ -154,7 +156,7 @@ for j = 1, nspecs do
     hasSw = true
   elseif k == 5 then
     local l, d, r = match(s, '^5:(%d+):(%d+):(%d+)$')
-    specs[j] = { 5, tonumber(l), tonumber(d), tonumber(r) }
+    specs[j] = { 5, tonumber(l), tonumber(d), tonumber(r), ttlOf(tonumber(d) + extra) }  -- [5]: the TTL of a first lease
     hasCc = true
   elseif k == 6 then
     local a, w, f, u, bl, why = match(s, '^6:(%d+):(%d+):(%d+):(%d+):([%d.]+):?(%x*)$')
@@ -485,11 +487,12 @@ if hasCc then
     redis.call('PEXPIRE', key, ttlOf(resetAt - now + extra))
   end
 
-  -- Refund (lease given: released, idempotent) or charge (nil: unchanged). Returns remaining, resetAt.
+  -- Refund (lease given: released, idempotent) or charge (nil: unchanged); count: the set's size,
+  -- when the caller has it. Returns remaining, resetAt.
   -- Leases only go, so the key's TTL (set by the acquire of the latest lease) still covers them.
-  ccAdjust = function(key, now, limit, lease)
+  ccAdjust = function(key, now, limit, lease, count)
     if lease then redis.call('ZREM', key, lease) end
-    local count = redis.call('ZCARD', key)                         -- an empty set is gone already
+    count = count or redis.call('ZCARD', key)                      -- (given: counted already); an empty set is gone already
     if count > 0 then                                              -- expired leases go
       count = count - redis.call('ZREMRANGEBYSCORE', key, '-inf', format('%d', now))
     end
@@ -606,14 +609,8 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
     end
     if v[1] == 5 and v[2] > 0 and lease then
       -- Fast path: take a lease of one concurrency limit that has a slot free (ccStep and ccWrite, inlined).
+      -- (The request loop takes a first lease, the set absent, of a compact acquire itself.)
       local key, limit = KEYS[base + 1], v[2]
-      if redis.call('EXISTS', key) == 0 then                     -- no lease held: the first one
-        redis.call('ZADD', key, format('%d', now + v[3]), lease)
-        redis.call('PEXPIRE', key, ttlOf(v[3] + extra))
-        out[o + 1] = 1; out[o + 2] = limit - 1; out[o + 3] = now + v[3]; out[o + 4] = 0
-        o = o + 4
-        return
-      end
       local nowS = format('%d', now)
       local live = redis.call('ZCOUNT', key, '(' .. nowS, '+inf')  -- leases held now
       if live < limit then                                       -- admitted, the lease held already or not
@@ -730,24 +727,51 @@ end
 
 local a, base, last = 4 + nspecs, 0, #A                       -- a: the next argument; base: keys used
 while a <= last do
-  local op, cost, n = tonumber(A[a]), tonumber(A[a + 1]), tonumber(A[a + 2])
-  local at = a + 3
-  a = at + n
-  local now, chargedAt, charged, lease = rnow, 0, 0, nil
-  local leased = op > 32
-  if leased then op = op - 32 end
-  if op > 16 then op = op - 16; now = tonumber(A[a]); a = a + 1 end  -- the caller's clock decides
-  if op == 3 then chargedAt, charged = tonumber(A[a]), tonumber(A[a + 1]); a = a + 2 end  -- charged: the whole charge (>= cost)
-  if leased then lease = A[a]; a = a + 1 end                  -- a string: tostring would round a 53-bit number
-  local mark = o
-  local ok, err = pcall(decide, op, cost, n, now, chargedAt, charged, lease, base, at)
+  local op, mark, ok, err = tonumber(A[a]), o, true, nil
+  if op % 16 > 5 then
+    -- A concurrency check's lease alone: 6 release, 7 acquire (+16: the caller's now follows),
+    -- the spec index of its one check, [now], lease.
+    local at, now = a + 1, rnow
+    if op > 16 then op = op - 16; now = tonumber(A[a + 2]); a = a + 1 end
+    local lease, key, v = A[a + 2], KEYS[base + 1], specs[tonumber(A[at])]
+    a = a + 3
+    if op == 6 then                                              -- released (none held: released, expired or unknown, nothing changes)
+      local gone = redis.pcall('ZREM', key, lease)
+      if type(gone) == 'table' then ok, err = false, gone else   -- not a sorted set: fails, as the general path does
+        local count, rem, latest = redis.call('ZCARD', key), v[2], now  -- none left: the set is gone, the whole limit free
+        if count > 0 then rem, latest = ccAdjust(key, now, v[2], nil, count) end  -- others held: the live ones count
+        out[o + 1] = 1; out[o + 2] = rem; out[o + 3] = latest; out[o + 4] = 0
+        o = o + 4
+      end
+    elseif v[2] > 0 and redis.call('EXISTS', key) == 0 then      -- the first lease (no set: none held)
+      if v[6] ~= now then v[6] = now; v[7] = format('%d', now + v[3]) end  -- its deadline, once per batch on one clock
+      local added = redis.pcall('ZADD', key, v[7], lease)        -- out of memory: nothing written, this request fails
+      if type(added) == 'table' then ok, err = false, added else
+        redis.call('PEXPIRE', key, v[5])                         -- the key lives as long as its lease
+        out[o + 1] = 1; out[o + 2] = v[2] - 1; out[o + 3] = now + v[3]; out[o + 4] = 0
+        o = o + 4
+      end
+    else ok, err = pcall(decide, 1, 1, 1, now, 0, 0, lease, base, at) end  -- others held, or never: the cost does not matter to a lease
+    base = base + 1
+  else
+    local cost, n = tonumber(A[a + 1]), tonumber(A[a + 2])
+    local at = a + 3
+    a = at + n
+    local now, chargedAt, charged, lease = rnow, 0, 0, nil
+    local leased = op > 32
+    if leased then op = op - 32 end
+    if op > 16 then op = op - 16; now = tonumber(A[a]); a = a + 1 end  -- the caller's clock decides
+    if op == 3 then chargedAt, charged = tonumber(A[a]), tonumber(A[a + 1]); a = a + 2 end  -- charged: the whole charge (>= cost)
+    if leased then lease = A[a]; a = a + 1 end                -- a string: tostring would round a 53-bit number
+    ok, err = pcall(decide, op, cost, n, now, chargedAt, charged, lease, base, at)
+    base = base + n
+  end
   if not ok then                                                 -- this request failed (a read fails before any write); the others go on
     for i = o, mark + 1, -1 do out[i] = nil end
     out[mark + 1] = -2
     out[mark + 2] = type(err) == 'table' and (err.err or 'error') or tostring(err)
     o = mark + 2
   end
-  base = base + n
 end
 -- Beyond 2^53 (a charged debt far in the future) a number goes as its exact digits: Redis would
 -- truncate it to a 64-bit integer, and a client reading digit by digit rounds it.

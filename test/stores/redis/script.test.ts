@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '28e2c8fd327dab160cfa592e1a259e1135c4d31d',
+  decide: '057cbe3846637f328fae5436ce758968ed6faa8f',
 }
 
 describe('Lua scripts', () => {
