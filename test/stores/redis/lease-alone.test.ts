@@ -111,13 +111,16 @@ describeRedis('Redis decide script: a lease alone (acquire and release in their 
             expect(answer, `${r.kind} ${JSON.stringify(r)} at ${now}`).toEqual(expected)
           })
           expect(await client.get(junkKey)).toBe('not a set')
-          // The set holds the live leases the policy holds, and lives until the latest of them ends.
+          // The set holds the leases the policy holds that were live when it was read (after: Redis
+          // drops the key at its latest deadline), and lives until the latest of them ends.
+          const members = await client.zrange(ccKey, 0, -1, 'WITHSCORES')
+          const after = await redisMs()
           const state = reference.states.get(`${cc.id}\u0000s`) as number[] | undefined
           const held = new Map<string, number>()
-          for (let i = 0; state !== undefined && i < state.length; i += 2) if (state[i + 1] > now) held.set(String(state[i]), state[i + 1])
-          const members = await client.zrange(ccKey, 0, -1, 'WITHSCORES')
+          for (let i = 0; state !== undefined && i < state.length; i += 2)
+            if (state[i + 1] > after) held.set(String(state[i]), state[i + 1])
           const stored = new Map<string, number>()
-          for (let i = 0; i < members.length; i += 2) if (Number(members[i + 1]) > now) stored.set(members[i], Number(members[i + 1]))
+          for (let i = 0; i < members.length; i += 2) if (Number(members[i + 1]) > after) stored.set(members[i], Number(members[i + 1]))
           expect(stored).toEqual(held)
           if (members.length > 0) {
             const latest = Math.max(...members.filter((_, i) => i % 2 === 1).map(Number))
