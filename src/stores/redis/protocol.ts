@@ -16,11 +16,14 @@ const LEASE_FOLLOWS = 32
 
 /**
  * The script's codes of a lease alone: a consume (acquire) or a refund (release) carrying its
- * lease, of one concurrency check, sent as `[code (+16 with the caller's now), spec index, [now],
- * lease]`, without the cost, count and charge of the general layout, which a lease never reads.
+ * lease, of one concurrency check, sent as `[-(spec index × 32 + code (+16 with the caller's
+ * now)), [now], lease]`: one number where the general layout sends four (op, cost, count, spec
+ * index; a lease never reads the cost), since every argument costs the client and Redis alike.
  */
 const RELEASE = 6
 const ACQUIRE = 7
+/** The spec index of a lease alone is its code's multiple of LEASE_ALONE_INDEX (a code is below it). */
+const LEASE_ALONE_INDEX = 32
 
 /** The spec head of a concurrency check. */
 const CONCURRENCY_HEAD = `${SCRIPT_KIND.concurrency}:`
@@ -55,7 +58,7 @@ export function wrote(call: Call, admitted: boolean): boolean {
  * per call: op, cost, n, spec index…, [now], [chargedAt, charged], [lease]]`. Each distinct spec is sent
  * once and the calls name theirs by index, so the script parses a policy's numbers once per batch.
  * The lease travels as its decimal text, which the script keeps a string (a sorted set member).
- * The lease of one concurrency check alone goes as `[7 acquire or 6 release (+16), spec index, [now], lease]`.
+ * The lease of one concurrency check alone goes as `[-(spec index × 32 + 7 acquire or 6 release (+16)), [now], lease]`.
  * One consume alone of one token bucket or fixed window on the Redis clock goes compact:
  * `[sha, 1, key, deadline, extra TTL, spec, cost]`.
  */
@@ -87,7 +90,7 @@ export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadli
     const n = call.keys.length
     const lease = call.lease
     if (lease !== undefined && n === 1 && (call.op === OP.consume || call.op === OP.refund) && call.specs[0].startsWith(CONCURRENCY_HEAD)) {
-      args.push((call.op === OP.consume ? ACQUIRE : RELEASE) + caller, specs.indexOf(call.specs[0]) + 1)
+      args.push(-((specs.indexOf(call.specs[0]) + 1) * LEASE_ALONE_INDEX + (call.op === OP.consume ? ACQUIRE : RELEASE) + caller))
       if (caller !== 0) args.push(call.now)
       args.push(lease)
       continue

@@ -20,7 +20,8 @@ export const DECIDE_SCRIPT = `-- ratekeeper decide v5 (batched, shadow checks, p
 -- follows the spec indexes; +32: the request's lease follows), cost, n, the spec index (1..S) of
 -- each of its n checks, [now], [chargedAt, charged (refund)], [lease (a decimal string, kept a string)].
 -- The lease of one concurrency check alone (a consume or a refund carrying it, of that one check)
--- comes shorter: 7 acquire or 6 release (+16: the caller's now follows), the spec index, [now], lease.
+-- comes shorter: -(spec index * 32 + code), code 7 acquire or 6 release (+16: the caller's now
+-- follows), then [now], lease.
 -- KEYS: the n state keys of each request, in request order.
 -- A batch of one consume alone of one check on the Redis clock, without a lease (what a process
 -- with one request in flight sends), may come compact: ARGV = deadline, extra TTL, spec, cost.
@@ -589,16 +590,17 @@ end
 
 local out, o = { 1, rnow }, 2                                    -- o: the last index of out written
 
--- One request: n checks with keys KEYS[base + 1..base + n] and spec indexes at A[at..at + n - 1].
-local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
+-- One request: n checks with keys KEYS[base + 1..base + n] and spec indexes at I[at..at + n - 1]
+-- (I: the arguments, or the index a lease alone carried in its code).
+local function decide(op, cost, n, now, chargedAt, charged, lease, base, I, at)
   if op == 4 then                                                -- reset: forget every check
     if n > 0 then redis.call('DEL', unpack(KEYS, base + 1, base + n)) end
     out[o + 1] = 1; o = o + 1
     return
   end
-  if n == 1 and op == 1 and not shadowSpec[tonumber(A[at])] then
+  if n == 1 and op == 1 and not shadowSpec[tonumber(I[at])] then
     -- Fast path, the common case: consume from one token bucket that can admit it (tbFast).
-    local v = specs[tonumber(A[at])]
+    local v = specs[tonumber(I[at])]
     if v[1] == 1 and v[2] > 0 and cost > 0 and cost <= v[3] then              -- else never admissible: the general path says so
       local st, rem, resetAt, retry = tbFast(KEYS[base + 1], cost, now, v[3], v[4], v[5])
       if st then
@@ -626,7 +628,7 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
   end
   local specsOf, shadows = {}, {}
   for i = 1, n do
-    local j = tonumber(A[at + i - 1])
+    local j = tonumber(I[at + i - 1])
     specsOf[i] = specs[j]; shadows[i] = shadowSpec[j]
   end
   local s = o + 1                                                -- out[s]: the status
@@ -726,16 +728,19 @@ local function decide(op, cost, n, now, chargedAt, charged, lease, base, at)
 end
 
 local a, base, last = 4 + nspecs, 0, #A                       -- a: the next argument; base: keys used
+local one = {}                                                   -- the spec index of a lease alone, for decide
 while a <= last do
   local op, mark, ok, err = tonumber(A[a]), o, true, nil
-  if op % 16 > 5 then
-    -- A concurrency check's lease alone: 6 release, 7 acquire (+16: the caller's now follows),
-    -- the spec index of its one check, [now], lease.
-    local at, now = a + 1, rnow
-    if op > 16 then op = op - 16; now = tonumber(A[a + 2]); a = a + 1 end
-    local lease, key, v = A[a + 2], KEYS[base + 1], specs[tonumber(A[at])]
-    a = a + 3
-    if op == 6 then                                              -- released (none held: released, expired or unknown, nothing changes)
+  if op < 0 then
+    -- A concurrency check's lease alone: -(spec index * 32 + code), code 6 release or 7 acquire
+    -- (+16: the caller's now follows), [now], lease.
+    local code = -op % 32
+    local j, now = (-op - code) / 32, rnow
+    if code > 16 then code = code - 16; now = tonumber(A[a + 1]); a = a + 1 end
+    local lease, key, v = A[a + 1], KEYS[base + 1], specs[j]
+    a = a + 2
+    one[1] = j                                                   -- where decide reads the spec index
+    if code == 6 then                                            -- released (none held: released, expired or unknown, nothing changes)
       local gone = redis.pcall('ZREM', key, lease)
       if type(gone) == 'table' then ok, err = false, gone else   -- not a sorted set: fails, as the general path does
         local count, rem, latest = redis.call('ZCARD', key), v[2], now  -- none left: the set is gone, the whole limit free
@@ -751,7 +756,7 @@ while a <= last do
         out[o + 1] = 1; out[o + 2] = v[2] - 1; out[o + 3] = now + v[3]; out[o + 4] = 0
         o = o + 4
       end
-    else ok, err = pcall(decide, 1, 1, 1, now, 0, 0, lease, base, at) end  -- others held, or never: the cost does not matter to a lease
+    else ok, err = pcall(decide, 1, 1, 1, now, 0, 0, lease, base, one, 1) end  -- others held, or never: the cost does not matter to a lease
     base = base + 1
   else
     local cost, n = tonumber(A[a + 1]), tonumber(A[a + 2])
@@ -763,7 +768,7 @@ while a <= last do
     if op > 16 then op = op - 16; now = tonumber(A[a]); a = a + 1 end  -- the caller's clock decides
     if op == 3 then chargedAt, charged = tonumber(A[a]), tonumber(A[a + 1]); a = a + 2 end  -- charged: the whole charge (>= cost)
     if leased then lease = A[a]; a = a + 1 end                -- a string: tostring would round a 53-bit number
-    ok, err = pcall(decide, op, cost, n, now, chargedAt, charged, lease, base, at)
+    ok, err = pcall(decide, op, cost, n, now, chargedAt, charged, lease, base, A, at)
     base = base + n
   end
   if not ok then                                                 -- this request failed (a read fails before any write); the others go on
