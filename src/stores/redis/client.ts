@@ -13,7 +13,7 @@ export function noop(): void {}
  * for any other client implements (docs/redis.md, "Another client").
  *
  * - `evalsha` and `eval` take Redis's own arguments, `[sha1 or script, numKeys, ...keys, ...argv]`
- *   (numbers among them are sent as their decimal text; a `Buffer` only if `binaryArguments`), and resolve with the reply in RESP2
+ *   (numbers among them are sent as their decimal text), and resolve with the reply in RESP2
  *   shape (arrays, integers, strings, `null`). They send the command now, never queue it for
  *   later; `EVAL` also loads the script (no separate `SCRIPT LOAD` is needed).
  * - An error that Redis replied with has `name` `'ReplyError'` (as ioredis's) and Redis's text as
@@ -28,15 +28,9 @@ export function noop(): void {}
 export interface RedisClient {
   /** Connection status (ioredis's values). The store sends commands only when it is `'ready'`. */
   readonly status: string
-  evalsha(sha: string, numKeys: number, ...args: (string | number | Buffer)[]): Promise<unknown>
-  eval(script: string, numKeys: number, ...args: (string | number | Buffer)[]): Promise<unknown>
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   on(event: 'error' | 'ready' | 'node error', listener: (...args: unknown[]) => void): unknown
-  /**
-   * The client sends a `Buffer` argument as its bytes (ioredis, iovalkey and node-redis do; the
-   * store knows them without it). Then a lone decision goes as one binary argument, which Redis
-   * reads faster than the same figures as text; without it, every argument is text.
-   */
-  readonly binaryArguments?: boolean
   /** Called by the store when `status` is `'wait'` (a client that connects on demand). */
   connect?(): Promise<void>
   /** A Redis Cluster client. */
@@ -53,11 +47,6 @@ export type ScriptCall = (...args: unknown[]) => Promise<unknown>
 /** What `replicas` needs of an ioredis client: a pipeline (the script call and its `WAIT` in one round trip). */
 export interface PipelineClient {
   pipeline(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> }
-}
-
-/** The client sends a `Buffer` argument as its bytes: it says so, or it is an ioredis or iovalkey client (which has `evalshaBuffer`). */
-export function sendsBinary(client: RedisClient): boolean {
-  return client.binaryArguments === true || typeof (client as { evalshaBuffer?: unknown }).evalshaBuffer === 'function'
 }
 
 /** The client is a Redis Cluster. */

@@ -15,8 +15,8 @@ interface NodeRedisSingle {
     readonly socket?: { readonly reconnectStrategy?: unknown }
   }
   /** node-redis 4 in `legacyMode`: the promise-returning commands. */
-  readonly v4?: { sendCommand(args: (string | Buffer)[]): Promise<unknown> }
-  sendCommand(args: (string | Buffer)[]): Promise<unknown>
+  readonly v4?: { sendCommand(args: string[]): Promise<unknown> }
+  sendCommand(args: string[]): Promise<unknown>
   on(event: string, listener: (...args: unknown[]) => void): unknown
 }
 
@@ -27,7 +27,7 @@ interface NodeRedisShard {
 
 /** A node client of a node-redis cluster, enough to send commands in one write (a pipeline). */
 interface NodeRedisNodeClient {
-  multi(): { addCommand(args: (string | Buffer)[]): unknown; execAsPipeline(): Promise<unknown[]> }
+  multi(): { addCommand(args: string[]): unknown; execAsPipeline(): Promise<unknown[]> }
 }
 
 /** The part of a node-redis cluster (`createCluster`, v4–v6) that the store uses. */
@@ -38,7 +38,7 @@ interface NodeRedisCluster {
   readonly options?: { readonly defaults?: { readonly disableOfflineQueue?: unknown } }
   /** The cluster's nodes by `host:port` (v4–v6). */
   readonly nodeByAddress?: ReadonlyMap<string, unknown>
-  sendCommand(firstKey: string | undefined, isReadonly: boolean, args: (string | Buffer)[]): Promise<unknown>
+  sendCommand(firstKey: string | undefined, isReadonly: boolean, args: string[]): Promise<unknown>
   getSlotMaster(slot: number): unknown
   /** A node's client, connected (v4–v6). */
   nodeClient?(node: unknown): NodeRedisNodeClient | Promise<NodeRedisNodeClient>
@@ -70,10 +70,9 @@ function isNodeRedisCluster(client: unknown): client is NodeRedisCluster {
   return typeof (client as { getSlotMaster?: unknown }).getSlotMaster === 'function'
 }
 
-/** Every argument as text, or the buffer it is (a binary argument): node-redis sends strings and buffers only. */
-function texts(args: readonly unknown[], from: number, into: (string | Buffer)[]): (string | Buffer)[] {
-  for (let i = from; i < args.length; i++)
-    into.push(typeof args[i] === 'string' || Buffer.isBuffer(args[i]) ? (args[i] as string | Buffer) : String(args[i]))
+/** Every argument as text: node-redis sends strings and buffers only. */
+function texts(args: readonly unknown[], from: number, into: string[]): string[] {
+  for (let i = from; i < args.length; i++) into.push(typeof args[i] === 'string' ? (args[i] as string) : String(args[i]))
   return into
 }
 
@@ -91,9 +90,8 @@ function statusOf(ready: boolean, open: boolean, everReady: boolean): string {
  */
 class NodeRedisSingleClient implements RedisClient {
   readonly raw: NodeRedisSingle
-  readonly binaryArguments = true
   /** What sends the commands: the client, or its `v4` commands in node-redis 4's `legacyMode` (callbacks otherwise). */
-  readonly #sender: { sendCommand(args: (string | Buffer)[]): Promise<unknown> }
+  readonly #sender: { sendCommand(args: string[]): Promise<unknown> }
   #everReady: boolean
 
   constructor(raw: NodeRedisSingle) {
@@ -110,11 +108,11 @@ class NodeRedisSingleClient implements RedisClient {
     return statusOf(raw.isReady, raw.isOpen, this.#everReady)
   }
 
-  evalsha(...args: (string | number | Buffer)[]): Promise<unknown> {
+  evalsha(...args: (string | number)[]): Promise<unknown> {
     return this.#sender.sendCommand(texts(args, 0, ['EVALSHA']))
   }
 
-  eval(...args: (string | number | Buffer)[]): Promise<unknown> {
+  eval(...args: (string | number)[]): Promise<unknown> {
     return this.#sender.sendCommand(texts(args, 0, ['EVAL']))
   }
 
@@ -132,7 +130,6 @@ class NodeRedisSingleClient implements RedisClient {
 class NodeRedisClusterClient implements RedisClient {
   readonly raw: NodeRedisCluster
   readonly isCluster = true
-  readonly binaryArguments = true
 
   /** `performance.now()` before which no other reread of the slot table starts. */
   #rediscoverAfter = 0
@@ -167,15 +164,15 @@ class NodeRedisClusterClient implements RedisClient {
     return statusOf(raw.isReady ?? raw.isOpen, raw.isOpen, true)
   }
 
-  evalsha(...args: (string | number | Buffer)[]): Promise<unknown> {
+  evalsha(...args: (string | number)[]): Promise<unknown> {
     return this.#send(Number(args[1]) > 0 ? String(args[2]) : undefined, texts(args, 0, ['EVALSHA']))
   }
 
-  eval(...args: (string | number | Buffer)[]): Promise<unknown> {
+  eval(...args: (string | number)[]): Promise<unknown> {
     return this.#send(Number(args[1]) > 0 ? String(args[2]) : undefined, texts(args, 0, ['EVAL']))
   }
 
-  #send(firstKey: string | undefined, command: (string | Buffer)[]): Promise<unknown> {
+  #send(firstKey: string | undefined, command: string[]): Promise<unknown> {
     return this.raw.sendCommand(firstKey, false, command).catch((error: unknown) => this.#ask(error, command))
   }
 
@@ -187,7 +184,7 @@ class NodeRedisClusterClient implements RedisClient {
    * out. ASK means the source ran nothing, so following it runs the script once. (node-redis 5 and
    * 6 send the two together, and only give up after their own redirections.)
    */
-  async #ask(error: unknown, command: (string | Buffer)[]): Promise<unknown> {
+  async #ask(error: unknown, command: string[]): Promise<unknown> {
     const message = error instanceof Error ? error.message : ''
     const node = message.startsWith('ASK ') ? this.raw.nodeByAddress?.get(message.slice(message.lastIndexOf(' ') + 1)) : undefined
     if (node === undefined || this.raw.nodeClient === undefined) throw error

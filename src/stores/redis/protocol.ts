@@ -31,48 +31,6 @@ const CONCURRENCY_HEAD = `${SCRIPT_KIND.concurrency}:`
 /** The spec heads of the kinds the script decides inline when one consume comes alone (compact layout). */
 const ALONE_KINDS = [`${SCRIPT_KIND.tokenBucket}:`, `${SCRIPT_KIND.fixedWindow}:`]
 
-/** The compact layout's one argument: deadline, extra TTL (doubles), the kind (a byte), then five doubles. */
-const COMPACT_BYTES = 8 + 8 + 1 + 5 * 8
-
-/**
- * The figures the compact layout sends for a spec, `[kind, limit, capacity, a, b]`, or `null` when
- * the spec never goes compact (another kind, a shadow check, a figure that isn't an integer below
- * 2^53, which the script would write back as text if it falls back to its general path). Remembered
- * per spec text: a process names a handful of specs; the memory is bounded all the same.
- */
-const compactSpecs = new Map<string, readonly number[] | null>()
-const COMPACT_SPECS_KEPT = 1024
-
-function compactFiguresOf(spec: string): readonly number[] | null {
-  let figures = compactSpecs.get(spec)
-  if (figures !== undefined) return figures
-  const f = spec.split(':').map(Number)
-  figures = null
-  if (f[0] === SCRIPT_KIND.tokenBucket && f.length === 5)
-    figures = f // limit, burst, ticksPerMs, tokenTicks
-  else if (f[0] === SCRIPT_KIND.fixedWindow && f.length === 3) figures = [f[0], f[1], f[1], f[2], 0] // a window's capacity is its limit
-  if (figures !== null && !figures.every(Number.isSafeInteger)) figures = null
-  if (compactSpecs.size >= COMPACT_SPECS_KEPT) compactSpecs.clear()
-  compactSpecs.set(spec, figures)
-  return figures
-}
-
-/** The compact layout's argument, or `undefined` when a figure of the call can't go in it. */
-function compactArgument(figures: readonly number[], deadline: number, extraTtlMs: number, cost: number): Buffer | undefined {
-  if (!Number.isSafeInteger(cost) || !Number.isSafeInteger(extraTtlMs)) return undefined
-  const b = Buffer.allocUnsafe(COMPACT_BYTES)
-  // Redis refuses a batch when its clock (whole ms) is past the deadline: the same for its floor.
-  b.writeDoubleLE(Math.floor(deadline), 0)
-  b.writeDoubleLE(extraTtlMs, 8)
-  b[16] = figures[0]
-  b.writeDoubleLE(figures[1], 17)
-  b.writeDoubleLE(figures[2], 25)
-  b.writeDoubleLE(figures[3], 33)
-  b.writeDoubleLE(figures[4], 41)
-  b.writeDoubleLE(cost, 49)
-  return b
-}
-
 /** First number of a reply: the batch arrived after its deadline, nothing was read or written. */
 export const REPLY_LATE = -1
 /** A request's status in a reply: it failed (the error text follows), nothing of it was written. */
@@ -102,25 +60,16 @@ export function wrote(call: Call, admitted: boolean): boolean {
  * The lease travels as its decimal text, which the script keeps a string (a sorted set member).
  * The lease of one concurrency check alone goes as `[-(spec index × 32 + 7 acquire or 6 release (+16)), [now], lease]`.
  * One consume alone of one token bucket or fixed window on the Redis clock goes compact:
- * `[sha, 1, key, figures]`, its figures in one binary argument (see `compactArgument`): Redis
- * reads them in one step where it would parse each from text, the dearest part of a lone call.
- * For a client that sends only text (`binary` false: an adapter that doesn't say it sends buffers
- * as bytes), `[sha, 1, key, deadline, extra TTL, spec, cost]`.
+ * `[sha, 1, key, deadline, extra TTL, spec, cost]`.
  */
-export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadline: number, extraTtlMs: number, binary = true): unknown[] {
+export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadline: number, extraTtlMs: number): unknown[] {
   if (calls.length === 1 && !callerClock) {
     // One consume alone of one token bucket or fixed window: the compact layout, which the script
-    // answers before it builds its general machinery (one argument to send and read, no text to parse).
+    // answers before it builds its general machinery (fewer arguments to encode, send and read).
     const call = calls[0]
     const spec = call.specs[0]
-    if (call.op === OP.consume && call.keys.length === 1 && call.lease === undefined) {
-      if (!binary) {
-        if (ALONE_KINDS.some((head) => spec.startsWith(head))) return [DECIDE_SHA, 1, call.keys[0], deadline, extraTtlMs, spec, call.cost]
-      } else {
-        const figures = compactFiguresOf(spec)
-        const compact = figures === null ? undefined : compactArgument(figures, deadline, extraTtlMs, call.cost)
-        if (compact !== undefined) return [DECIDE_SHA, 1, call.keys[0], compact]
-      }
+    if (call.op === OP.consume && call.keys.length === 1 && call.lease === undefined && ALONE_KINDS.some((head) => spec.startsWith(head))) {
+      return [DECIDE_SHA, 1, call.keys[0], deadline, extraTtlMs, spec, call.cost]
     }
   }
   const args: unknown[] = [DECIDE_SHA, 0]

@@ -24,11 +24,7 @@ export const DECIDE_SCRIPT = `-- ratekeeper decide v5 (batched, shadow checks, p
 -- follows), then [now], lease.
 -- KEYS: the n state keys of each request, in request order.
 -- A batch of one consume alone of one check on the Redis clock, without a lease (what a process
--- with one request in flight sends), may come compact: one binary argument, little-endian doubles
--- deadline, extra TTL, a byte (the kind: 1 or 2), limit, capacity (burst; a window's limit), then
--- ticksPerMs and tokenTicks (1) or windowMs and 0 (2), then cost; every figure an integer below
--- 2^53 (read by one struct.unpack: no number parsed from text, the costliest part of a lone call).
--- A client that sends text only sends it as ARGV = deadline, extra TTL, spec, cost.
+-- with one request in flight sends), may come compact: ARGV = deadline, extra TTL, spec, cost.
 -- Returns {1, redisNow, then per request: status, ...}: status 1 admitted, 0 denied, each followed
 -- by remaining, resetAt, retryAfterMs per check (reset: nothing); 2 denied by a penalty box whose
 -- block was given a reason (limiter.block), the same figures, then the reason; -2 failed, followed by the
@@ -44,25 +40,10 @@ local floor, ceil, tonumber, tostring, match, byte, sub = math.floor, math.ceil,
 local pack, unpackState = struct.pack, struct.unpack
 local t = redis.call('TIME')                                     -- the server clock
 local rnow = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)  -- in ms
-local format = string.format
-local A, deadline, extra = ARGV, nil, nil
-local kind, limit, capacity, p, q, cost, spec                    -- a consume alone: its figures (and its spec, sent as text)
-if #ARGV == 1 then                                               -- compact, binary: a batch has at least 3 arguments
-  deadline, extra, kind, limit, capacity, p, q, cost = unpackState('<ddBddddd', ARGV[1])
-else
-  deadline, extra = tonumber(ARGV[1]), tonumber(ARGV[2])
-  if #ARGV == 4 and byte(ARGV[3], 2) == 58 then                  -- compact, as text ("k:…" where a batch has its count)
-    spec, cost = ARGV[3], tonumber(ARGV[4])
-    local l, b, c, d = match(spec, '^1:(%d+):(%d+):(%d+):(%d+)$')  -- "1:limit:burst:ticksPerMs:tokenTicks"
-    if l then kind = 1 else
-      l, c = match(spec, '^2:(%d+):(%d+)$'); b = l; d = 0         -- "2:limit:windowMs"
-      if l then kind = 2 end
-    end
-    if kind then limit, capacity, p, q = tonumber(l), tonumber(b), tonumber(c), tonumber(d)
-    else A = { ARGV[1], ARGV[2], '1', spec, '1', ARGV[4], '1', '1' } end  -- the general layout: 1 spec, 1 request of 1 check
-  end
-end
+local deadline = tonumber(ARGV[1])
 if deadline >= 0 and rnow > deadline then return { -1, rnow } end  -- too late: the caller gave up, touch nothing
+local extra = tonumber(ARGV[2])
+local format = string.format
 local BIG = 9007199254740991                                     -- 2^53 - 1: larger numbers go as digits (see the end)
 local MAX_TTL = 99999999999999                                  -- the longest TTL written, ms (about 3,000 years)
 
@@ -71,12 +52,19 @@ local MAX_TTL = 99999999999999                                  -- the longest T
 -- function or table of the general path is built (each costs on every call): tbStep / fwStep and
 -- put, operation for operation. Anything else (a key of another type: the GET fails; a figure
 -- past 2^53; any other kind) goes on as the same request in the general layout (A).
-if kind then
-  local key, raw = KEYS[1], nil
-  if limit > 0 and cost > 0 and cost <= capacity then raw = redis.pcall('GET', key) end
+local A = ARGV
+if #ARGV == 4 and byte(ARGV[3], 2) == 58 then                    -- "k:…": a spec where a batch has its count
+  local spec, cost, key = ARGV[3], tonumber(ARGV[4]), KEYS[1]
+  local kind = byte(spec, 1)
+  local l, b, p, q, raw
+  if kind == 49 then l, b, p, q = match(spec, '^1:(%d+):(%d+):(%d+):(%d+)$')  -- "1:limit:burst:ticksPerMs:tokenTicks"
+  elseif kind == 50 then l, b = match(spec, '^2:(%d+):(%d+)$') end            -- "2:limit:windowMs"
+  local limit = tonumber(l)
+  local capacity = kind == 49 and tonumber(b) or limit                        -- burst, or the window's limit
+  if limit and limit > 0 and cost > 0 and cost <= capacity then raw = redis.pcall('GET', key) end
   if raw ~= nil and type(raw) ~= 'table' then                    -- eligible, and read (false: absent; a table: failed)
-    if kind == 1 then
-      local burst, tpm, tt = capacity, p, q
+    if kind == 49 then
+      local burst, tpm, tt = capacity, tonumber(p), tonumber(q)
       local nowT = rnow * tpm                                    -- now, in ticks
       local tat = raw and (unpackState('<d', raw)) or nowT       -- stored TAT, or fresh
       if tat < nowT then tat = nowT end                          -- an idle bucket is full, never fuller
@@ -96,7 +84,7 @@ if kind then
         if resetAt <= BIG and retry <= BIG then return { 1, rnow, 0, avail, resetAt, retry } end
       end
     else
-      local w = p
+      local w = tonumber(b)
       local idx, count = floor(rnow / w), 0                      -- the window now falls in
       if raw then
         local si, sc
@@ -117,8 +105,7 @@ if kind then
       end
     end
   end
-  if not spec then spec = kind == 1 and format('1:%d:%d:%d:%d', limit, capacity, p, q) or format('2:%d:%d', limit, p) end
-  A = { deadline, extra, '1', spec, '1', ARGV[4] or format('%d', cost), '1', '1' }  -- the general layout, as above
+  A = { ARGV[1], ARGV[2], '1', spec, '1', ARGV[4], '1', '1' }     -- the general layout: 1 spec, 1 request of 1 check
 end
 
 -- A TTL in ms for PSETEX/PEXPIRE (capped at MAX_TTL).

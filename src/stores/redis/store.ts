@@ -1,18 +1,7 @@
 import type { StoreError } from '../../limiter/errors.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { type Batch, Batcher, type Call, newBatch, newCall } from './batcher.js'
-import {
-  type ClientListener,
-  errorCode,
-  isCluster,
-  isOutage,
-  isReplyError,
-  noop,
-  type RedisClient,
-  sendsBinary,
-  unwatch,
-  watch,
-} from './client.js'
+import { type ClientListener, errorCode, isCluster, isOutage, isReplyError, noop, type RedisClient, unwatch, watch } from './client.js'
 import { ClockOffset } from './clock.js'
 import { ConnectionWait } from './connection-wait.js'
 import { DeadlineQueue } from './deadlines.js'
@@ -62,8 +51,6 @@ export class RedisStore implements Store {
   readonly #offset = new ClockOffset()
   /** The client is a Redis Cluster: a batch holds one hash tag's calls only. */
   readonly #cluster: boolean
-  /** The client sends buffers as bytes: a lone decision goes as one binary argument. */
-  readonly #binary: boolean
   readonly #denied: DenyCache | undefined
   #events: StoreEvents | undefined
   #closed = false
@@ -83,7 +70,6 @@ export class RedisStore implements Store {
     this.replicas = settings.replicas
     this.#denied = settings.denyCache === undefined ? undefined : new DenyCache(settings.denyCache)
     this.#cluster = isCluster(this.client)
-    this.#binary = sendsBinary(this.client)
     this.#clientWarning = nodeRedisWarning(this.client)
     this.#transport = new ScriptTransport(this.client, this.replicas)
     this.#health = new Health(this.client, this.#cluster, this.timeoutMs, (warning) => this.#events?.warn?.(warning))
@@ -248,7 +234,7 @@ export class RedisStore implements Store {
     const wall = Date.now()
     // The script refuses to run after the earliest deadline of the batch, in Redis time.
     const deadline = this.#offset.deadline(wall, expires)
-    const args = encodeBatch(calls, this.clock === 'caller', deadline, this.extraTtlMs, this.#binary)
+    const args = encodeBatch(calls, this.clock === 'caller', deadline, this.extraTtlMs)
     const batch = newBatch(calls, { args, expires, sentAt: wall, node: nodeKey, probe })
     this.#events?.measured?.('batch-size', calls.length)
     this.#batcher.open(batch)

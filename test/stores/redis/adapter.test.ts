@@ -89,32 +89,4 @@ describeRedis('RedisStore with a client adapter', () => {
     expect(raw.sent).toEqual([])
     store.close()
   })
-
-  it('sends a lone decision as one binary argument to an adapter that says it sends bytes, and as text to one that does not', async () => {
-    for (const binaryArguments of [true, false]) {
-      const text = new RawClientAdapter(new RawClient(redis))
-      /** Per script call with keys (a decision; the clock read has none): whether a Buffer was among its arguments. */
-      const binary: boolean[] = []
-      const adapter: RedisClient = {
-        binaryArguments,
-        status: 'ready',
-        evalsha: (sha, numKeys, ...args) => {
-          if (numKeys > 0) binary.push(args.some((arg) => Buffer.isBuffer(arg)))
-          // ioredis's call sends a Buffer as its bytes; the text-only adapter above sends text.
-          return binaryArguments
-            ? redis.call('EVALSHA', sha, numKeys, ...args)
-            : text.evalsha(sha, numKeys, ...(args as (string | number)[]))
-        },
-        eval: (script, numKeys, ...args) => redis.call('EVAL', script, numKeys, ...args),
-        on: () => adapter,
-      }
-      const store = new RedisStore({ client: adapter, prefix: uniquePrefix('adapter-bin') })
-      const limiter = createLimiter({ store, policies: [tokenBucket({ name: 'tb', limit: 2, window: '1h' })] })
-      const reasons: string[] = []
-      for (let i = 0; i < 3; i++) reasons.push((await limiter.consume('k')).reason)
-      expect(reasons).toEqual(['ok', 'ok', 'limited'])
-      expect(binary).toEqual([binaryArguments, binaryArguments, binaryArguments])
-      store.close()
-    }
-  })
 })

@@ -43,7 +43,7 @@ const step = fc.record({
   waitMs: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, fc.integer({ min: 1, max: 12 })),
 })
 
-describeRedis('Redis decide script: one token-bucket or fixed-window consume alone (binary or text)', () => {
+describeRedis('Redis decide script: one token-bucket or fixed-window consume alone', () => {
   const prefix = uniquePrefix('alone')
   let client: Redis
   let run = 0
@@ -72,8 +72,7 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
         fc.constantFrom('20ms', '50ms', '1d'),
         fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
         fc.array(step, { minLength: 1, maxLength: 25 }),
-        fc.boolean(),
-        async (kind, limit, window, burstOver, steps, binary) => {
+        async (kind, limit, window, burstOver, steps) => {
           const burst = burstOver === undefined || limit === 0 ? undefined : limit + burstOver
           const policy =
             kind === 'token-bucket' ? tokenBucket({ name: 'tb', limit, window, burst }) : fixedWindow({ name: 'fw', limit, window })
@@ -88,7 +87,7 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
               await client.del(key)
               await client.zadd(key, 1, 'not a bucket')
               const call = callOf(OP.consume, key, spec, s.cost)
-              const decoded = decodeReply(await client.evalsha(...(encodeBatch([call], false, -1, 0, binary) as [string, number])), [call])
+              const decoded = decodeReply(await client.evalsha(...(encodeBatch([call], false, -1, 0) as [string, number])), [call])
               expect(decoded?.answers[0]).toHaveProperty('failed')
               expect(await client.zrange(key, 0, -1)).toEqual(['not a bucket'])
               await client.del(key)
@@ -97,10 +96,7 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
             }
             const op = s.kind === 'consume' ? OP.consume : OP.charge
             const call = callOf(op, key, spec, s.cost)
-            const args = encodeBatch([call], false, -1, 0, binary)
-            // A consume alone goes compact: its figures in one binary argument, or as text for a client that sends only text.
-            if (op === OP.consume) expect([args.length, Buffer.isBuffer(args[3])]).toEqual(binary ? [4, true] : [7, false])
-            const reply = await client.evalsha(...(args as [string, number]))
+            const reply = await client.evalsha(...(encodeBatch([call], false, -1, 0) as [string, number]))
             const decoded = decodeReply(reply, [call])
             if (decoded === undefined) throw new Error(`unreadable reply ${JSON.stringify(reply)}`)
             const now = decoded.redisNow
@@ -144,7 +140,6 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
               { kind: 'consume', cost: 1, waitMs: 0 },
               { kind: 'consume', cost: 0, waitMs: 1 },
             ],
-            true,
           ],
           [
             'fixed-window',
@@ -156,37 +151,9 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
               { kind: 'consume', cost: 1, waitMs: 0 },
               { kind: 'consume', cost: 2, waitMs: 25 },
             ],
-            false,
           ],
         ],
       },
     )
   }, 120_000)
-
-  it('refuses a compact batch past its deadline, touching nothing, and adds the extra TTL to the TTL it writes', async () => {
-    for (const binary of [true, false]) {
-      const policy = tokenBucket({ name: 'tb', limit: 10, window: '1s' })
-      const spec = specOf(policy.params)
-      const key = `${prefix}{deadline-${binary}}`
-      const call = callOf(OP.consume, key, spec, 1)
-      const late = decodeReply(
-        await client.evalsha(...(encodeBatch([call], false, (await redisMs()) - 5, 0, binary) as [string, number])),
-        [call],
-      )
-      expect(late?.late).toBe(true)
-      expect(await client.exists(key)).toBe(0)
-      // A deadline well ahead (not a whole ms: Redis compares its whole-ms clock) and 60 s of extra TTL.
-      const args = encodeBatch([call], false, (await redisMs()) + 60_000.5, 60_000, binary)
-      expect(args).toHaveLength(binary ? 4 : 7)
-      const decoded = decodeReply(await client.evalsha(...(args as [string, number])), [call])
-      const answer = decoded?.answers[0]
-      if (answer === undefined || 'failed' in answer) throw new Error(`failed: ${JSON.stringify(answer)}`)
-      expect(answer.allowed).toBe(true)
-      // The bucket refills one token in 100 ms: the key lives that long plus the extra 60 s.
-      const ttl = await client.pttl(key)
-      expect(ttl).toBeGreaterThan(60_000)
-      expect(ttl).toBeLessThanOrEqual(60_100)
-      expect(answer.results[1] - (decoded as { redisNow: number }).redisNow).toBe(100)
-    }
-  })
 })

@@ -145,8 +145,8 @@ export const STORE_CLIENTS: readonly {
  * iovalkey, the raw commands of node-redis (`sendCommand`), patched on the instance before any
  * store takes it.
  */
-export function countScriptCalls(client: StoreClient['client']): { calls: number; binary: number } {
-  const counter = { calls: 0, binary: 0 }
+export function countScriptCalls(client: StoreClient['client']): { calls: number } {
+  const counter = { calls: 0 }
   const target = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
   const raw = typeof target.sendCommand === 'function' && 'isOpen' in target
   const name = raw ? 'sendCommand' : 'evalsha'
@@ -154,10 +154,7 @@ export function countScriptCalls(client: StoreClient['client']): { calls: number
   target[name] = function (this: unknown, ...args: unknown[]) {
     // node-redis: `sendCommand(args)` on a client, `sendCommand(firstKey, isReadonly, args)` on a cluster.
     const command = raw ? (Array.isArray(args[0]) ? args[0] : args[2]) : undefined
-    if (!raw || (Array.isArray(command) && String(command[0]).toUpperCase() === 'EVALSHA')) {
-      counter.calls++
-      if ((raw ? (command as unknown[]) : args).some((arg) => Buffer.isBuffer(arg))) counter.binary++ // a binary argument among them
-    }
+    if (!raw || (Array.isArray(command) && String(command[0]).toUpperCase() === 'EVALSHA')) counter.calls++
     return original.apply(this, args)
   }
   return counter

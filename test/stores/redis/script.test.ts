@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '21d471a22e462f988487773563991b95b84d6dea',
+  decide: '0e78969957e731d5ce8c1417a898e713e7342092',
 }
 
 describe('Lua scripts', () => {

@@ -307,19 +307,8 @@ describeRedis('RedisStore', () => {
         stores.push(s)
         // The store's clock calibration at construction is not a decision.
         counting.calls = 0
-        counting.binary = 0
         return { s, counting }
       }
-
-      it('sends a lone decision on the Redis clock as one binary argument (this client sends bytes), which Redis decides', async () => {
-        const { s, counting } = counted({ clock: 'redis' })
-        const limiter = createLimiter({ store: s, policies: [limited] })
-        const key = `binary-${Math.random()}`
-        const reasons: string[] = []
-        for (let i = 0; i < 3; i++) reasons.push((await limiter.consume(key)).reason)
-        expect(reasons).toEqual(['ok', 'ok', 'limited'])
-        expect(counting).toEqual({ calls: 3, binary: 3 })
-      })
 
       it('is off by default', async () => {
         const { s, counting } = counted({})
