@@ -96,7 +96,10 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
             }
             const op = s.kind === 'consume' ? OP.consume : OP.charge
             const call = callOf(op, key, spec, s.cost)
-            const reply = await client.evalsha(...(encodeBatch([call], false, -1, 0) as [string, number]))
+            const args = encodeBatch([call], false, -1, 0)
+            // A consume alone goes compact: sha, 1 key, the key, then deadline, extra TTL, spec and cost.
+            if (op === OP.consume) expect(args).toHaveLength(7)
+            const reply = await client.evalsha(...(args as [string, number]))
             const decoded = decodeReply(reply, [call])
             if (decoded === undefined) throw new Error(`unreadable reply ${JSON.stringify(reply)}`)
             const now = decoded.redisNow
@@ -156,4 +159,24 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
       },
     )
   }, 120_000)
+
+  it('refuses a compact batch past its deadline, touching nothing, and adds the extra TTL to the TTL it writes', async () => {
+    const policy = tokenBucket({ name: 'tb', limit: 10, window: '1s' })
+    const key = `${prefix}{deadline}`
+    const call = callOf(OP.consume, key, specOf(policy.params), 1)
+    const late = decodeReply(await client.evalsha(...(encodeBatch([call], false, (await redisMs()) - 5, 0) as [string, number])), [call])
+    expect(late?.late).toBe(true)
+    expect(await client.exists(key)).toBe(0)
+    const args = encodeBatch([call], false, (await redisMs()) + 60_000, 60_000)
+    expect(args).toHaveLength(7)
+    const decoded = decodeReply(await client.evalsha(...(args as [string, number])), [call])
+    const answer = decoded?.answers[0]
+    if (decoded === undefined || answer === undefined || 'failed' in answer) throw new Error(`failed: ${JSON.stringify(answer)}`)
+    expect(answer.allowed).toBe(true)
+    // A token comes back in 100 ms: the key lives that long, plus the extra 60 s.
+    expect(answer.results[1] - decoded.redisNow).toBe(100)
+    const ttl = await client.pttl(key)
+    expect(ttl).toBeGreaterThan(60_000)
+    expect(ttl).toBeLessThanOrEqual(60_100)
+  })
 })
