@@ -1,12 +1,13 @@
 import { LOOK } from '../../limiter/algorithms/concurrency.js'
-import { ConfigurationError, StoreError } from '../../limiter/errors.js'
+import { StoreError } from '../../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import { hasConcurrency, newOutcome } from '../../limiter/policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { policySlot } from '../policy-slot.js'
 import { blockReasonIn } from './block-reason.js'
+import { decideLimited } from './decide-limited.js'
 import { type Adjustment, Entries, type Value } from './entries.js'
-import { type MemoryStoreOptions, memoryStoreOptions } from './options.js'
+import { checkFits, type MemoryStoreOptions, memoryStoreOptions } from './options.js'
 
 /**
  * The embedded store: state in this process, bounded by `maxKeys`, with no timer per key.
@@ -133,7 +134,7 @@ export class MemoryStore implements Store {
   /** A refund or a charge: every check's state changed by `apply`, which always admits. */
   #adjust(request: StoreRequest, apply: Adjustment): StoreResult {
     this.#checkOpen()
-    this.#checkFits(request.policies.length)
+    checkFits(this.maxKeys, request.policies.length)
     return {
       allowed: true,
       now: request.now,
@@ -143,19 +144,6 @@ export class MemoryStore implements Store {
 
   #checkOpen(): void {
     if (this.#closed) throw new StoreError('ERR_RK_CLOSED', 'MemoryStore: used after close()')
-  }
-
-  /** One request needs an entry per policy: a store smaller than that would mix their states. */
-  #checkFits(n: number): void {
-    if (n > this.maxKeys) {
-      throw new ConfigurationError(
-        'ERR_RK_INVALID_OPTION',
-        'new MemoryStore()',
-        'maxKeys',
-        `must be at least the number of policies one request is decided against (${n})`,
-        this.maxKeys,
-      )
-    }
   }
 
   /** `consume` (charge) or `peek` into `results`, three numbers per check; returns whether the request is admitted. */
@@ -175,7 +163,7 @@ export class MemoryStore implements Store {
     const value = entries.lookup(memKey)
     if (value === undefined && entries.heap.size !== 0) {
       const at = entries.heap.positionOf(memKey)
-      if (at >= 0) return this.#decideLimited(memKey, at, policy, cost, now, charge, results)
+      if (at >= 0) return decideLimited(entries, memKey, at, policy, cost, now, charge, this.#outs[0], results)
     }
     let out = this.#outs[0]
     if (typeof value === 'number' && cost > 0) {
@@ -243,34 +231,6 @@ export class MemoryStore implements Store {
     results[1] = out.resetAt
   }
 
-  /** `#decideOne` for an entry that is limited (held in the heap at `at`). */
-  #decideLimited(memKey: string, at: number, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
-    const entries = this.#entries
-    const state = entries.heap.states[at]
-    const out = this.#outs[0]
-    policy.step(state, cost, now, out)
-    const allowed = out.allowed
-    if (!charge || !allowed || cost === 0) {
-      results[2] = allowed ? 0 : out.retryAfterMs
-      if (!allowed && charge && !out.never) entries.protect(memKey, undefined, now + out.retryAfterMs)
-      // A peek reports the uncharged state.
-      if (!charge && cost > 0) policy.step(state, 0, now, out)
-      results[0] = out.remaining
-      results[1] = out.resetAt
-      return allowed
-    }
-    const remaining = out.remaining
-    const resetAt = out.resetAt
-    const stored = entries.put(memKey, policy, out.state, remaining, now, undefined, at)
-    if (stored === undefined) entries.forget()
-    else entries.remember(memKey, stored)
-    entries.flush()
-    results[0] = remaining
-    results[1] = resetAt
-    results[2] = 0
-    return true
-  }
-
   /** Writes check `i` of the request `#decideMany` decides. */
   #put(i: number, policy: Policy, out: StepOutcome, now: number): void {
     const at = this.#values[i] === undefined ? this.#entries.heap.positionOf(this.#memKeys[i]) : -1
@@ -289,7 +249,7 @@ export class MemoryStore implements Store {
   ): boolean {
     this.#checkOpen()
     const n = policies.length
-    this.#checkFits(n)
+    checkFits(this.maxKeys, n)
     this.#entries.seen(now)
     this.#entries.forget()
     const outs = this.#outs
