@@ -52,6 +52,11 @@ export class MemoryStore implements Store {
     return this.#entries.size
   }
 
+  /** Entries held, dormant ones included (concurrency entries without a lease, which `size` leaves out): what `maxKeys` bounds. @internal */
+  get held(): number {
+    return this.#entries.held
+  }
+
   /**
    * Entries visited or moved to make room and to keep limited entries in order, since
    * construction: the work eviction has cost. Tests hold it flat whatever the store holds. @internal
