@@ -7,6 +7,7 @@ import { policySlot } from '../policy-slot.js'
 import { blockReasonIn } from './block-reason.js'
 import { decideLimited } from './decide-limited.js'
 import { type Adjustment, Entries, type Value } from './entries.js'
+import { acquireOne, releaseOne } from './leased.js'
 import { checkFits, type MemoryStoreOptions, memoryStoreOptions } from './options.js'
 
 /**
@@ -95,9 +96,18 @@ export class MemoryStore implements Store {
    * Kept this small so that the engine inlines it into the limiter whatever else it inlines there.
    */
   consumeInto(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[], lease?: number): boolean {
-    return policies.length === 1 && lease === undefined && !policies[0].shadow
+    if (policies.length !== 1 || policies[0].shadow) return this.#consumeMany(subject, policies, cost, now, results, lease)
+    return lease === undefined
       ? this.#decideOne(subject, policies[0], cost, now, true, results)
-      : this.#consumeMany(subject, policies, cost, now, results, lease)
+      : this.#acquireOne(subject, policies, cost, now, results, lease)
+  }
+
+  /** `consumeInto` of one policy with a lease: a concurrency one alone takes its slot without the general path's arrays. */
+  #acquireOne(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[], lease: number): boolean {
+    const policy = policies[0]
+    if (policy.kind !== 'concurrency') return this.#consumeMany(subject, policies, cost, now, results, lease)
+    this.#checkOpen()
+    return acquireOne(this.#entries, this.#memKeyOf(policy, subject), policy, cost, now, this.#outs[0], results, lease)
   }
 
   /** `consumeInto` on several policies, all for the one subject, or with a lease (concurrency policies). */
@@ -109,6 +119,14 @@ export class MemoryStore implements Store {
 
   refund(request: StoreRefundRequest): StoreResult {
     const { cost, chargedAt, now, lease, charged } = request
+    const policy = request.policies[0]
+    // A release of one concurrency policy (the commonest refund): without the general path's closure and arrays, when the LRU holds its entry.
+    if (lease !== undefined && request.policies.length === 1 && policy.kind === 'concurrency') {
+      this.#checkOpen()
+      const results = new Array<number>(3)
+      if (releaseOne(this.#entries, this.#memKeyOf(policy, request.keys[0]), request, this.#outs[0], results))
+        return { allowed: true, now, results }
+    }
     return this.#adjust(request, (policy, state, out) => policy.refund(state, cost, chargedAt, now, out, lease, charged))
   }
 
@@ -205,6 +223,7 @@ export class MemoryStore implements Store {
 
   /** The entry key of (policy, subject); remembers a policy whose entries are keyed by the bare subject. */
   #memKeyOf(policy: Policy, subject: string): string {
+    if (policy === this.#barePolicy) return subject
     const memKey = this.#entries.keys.of(policySlot(policy), subject)
     if (memKey === subject) this.#barePolicy = policy
     return memKey
