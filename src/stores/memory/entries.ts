@@ -282,10 +282,12 @@ export class Entries {
   /**
    * Empties a concurrency entry's array in place: the entry goes dormant. The entry keeps its
    * place, and the array is written only by this store (a policy's `step` returns a new array).
+   * By `pop`, not `length = 0`: setting a length is a call into the engine's runtime, and popping
+   * keeps the array's room for the refill.
    */
   #empty(value: number[]): number[] {
     if (value.length !== 0) {
-      value.length = 0
+      while (value.length !== 0) value.pop()
       this.#dormant++
     }
     return value
@@ -296,8 +298,8 @@ export class Entries {
     if (leases === value) return value
     if (value.length === 0) this.#dormant--
     const n = leases.length
+    while (value.length > n) value.pop()
     for (let i = 0; i < n; i++) value[i] = leases[i]
-    value.length = n
     return value
   }
 
