@@ -79,6 +79,13 @@ export class Entries {
    */
   #mruKey = NO_KEY
   #mruValue: Value = 0
+  /**
+   * Dormant entries held: concurrency entries whose last lease was given back. Such an entry stays
+   * in the LRU, emptied in place (its array of leases, length 0), instead of being deleted and
+   * made again by the subject's next request; its state reads as fresh (no lease), it takes a
+   * slot of `maxKeys` and is evicted like any entry that is not limited, and `size` leaves it out.
+   */
+  #dormant = 0
 
   constructor(maxKeys: number) {
     this.#maxKeys = maxKeys
@@ -89,12 +96,18 @@ export class Entries {
       dispose: (value) => {
         this.forget()
         if (typeof value === 'number') this.#freeSlots.push(value)
+        else if (value.length === 0) this.#dormant--
       },
     })
   }
 
-  /** Number of entries held now. */
+  /** Number of entries held now, dormant ones left out (their state is fresh: no entry as far as anyone can tell). */
   get size(): number {
+    return this.#cache.size + this.heap.size - this.#dormant
+  }
+
+  /** Entries held, dormant ones included: what `maxKeys` bounds. */
+  get held(): number {
     return this.#cache.size + this.heap.size
   }
 
@@ -195,7 +208,8 @@ export class Entries {
     for (let i = 0; i < n; i++) {
       const policy = policies[i]
       const memKey = memKeys[i]
-      const value = this.peek(memKey)
+      // A concurrency entry is written in place (see `put`): marked used here, as writing it anew would.
+      const value = policy.kind === 'concurrency' ? this.get(memKey) : this.peek(memKey)
       const at = value === undefined ? this.heap.positionOf(memKey) : -1
       apply(policy, at >= 0 ? this.heap.states[at] : this.stateOf(value), out)
       const remaining = out.remaining
@@ -227,8 +241,11 @@ export class Entries {
     at: number,
   ): Value | undefined {
     if (state === undefined) {
-      if (value !== undefined) this.#deleteLru(memKey)
-      else if (at >= 0) this.heap.remove(at)
+      if (value !== undefined) {
+        // A concurrency entry left without leases goes dormant: its subject's next request refills it.
+        if (policy.kind === 'concurrency' && typeof value !== 'number') return this.#empty(value)
+        this.#deleteLru(memKey)
+      } else if (at >= 0) this.heap.remove(at)
       return undefined
     }
     if (remaining === 0) {
@@ -253,11 +270,37 @@ export class Entries {
         this.pool[value] = state
         return value
       }
+      // Concurrency entry already stored: its leases copied into its array, which the LRU keeps.
+      if (policy.kind === 'concurrency' && typeof value !== 'number') return this.#refill(value, state as readonly number[])
       return this.#setLru(memKey, state)
     }
     this.#register(policy)
-    if (this.size >= this.#maxKeys) this.#makeRoom(-1)
+    if (this.held >= this.#maxKeys) this.#makeRoom(-1)
     return this.#setLru(memKey, state)
+  }
+
+  /**
+   * Empties a concurrency entry's array in place: the entry goes dormant. The entry keeps its
+   * place, and the array is written only by this store (a policy's `step` returns a new array).
+   * By `pop`, not `length = 0`: setting a length is a call into the engine's runtime, and popping
+   * keeps the array's room for the refill.
+   */
+  #empty(value: number[]): number[] {
+    if (value.length !== 0) {
+      while (value.length !== 0) value.pop()
+      this.#dormant++
+    }
+    return value
+  }
+
+  /** Copies a concurrency entry's new leases into its array, waking it if it was dormant. */
+  #refill(value: number[], leases: readonly number[]): number[] {
+    if (leases === value) return value
+    if (value.length === 0) this.#dormant--
+    const n = leases.length
+    while (value.length > n) value.pop()
+    for (let i = 0; i < n; i++) value[i] = leases[i]
+    return value
   }
 
   /** `put` of a state with nothing left, limited until `until`. */
@@ -269,7 +312,7 @@ export class Entries {
       this.heap.push(memKey, until, state)
     } else {
       this.#register(policy)
-      if (this.size < this.#maxKeys || this.#makeRoom(until)) this.heap.push(memKey, until, state)
+      if (this.held < this.#maxKeys || this.#makeRoom(until)) this.heap.push(memKey, until, state)
       // The new entry's block ends sooner than every other limited entry's: it is the one that goes.
       else this.#evicted(memKey, until)
     }
@@ -303,8 +346,9 @@ export class Entries {
     }
     for (const [memKey, value] of this.#cache.entries()) {
       if (isFresh(memKey, this.stateOf(value))) {
+        // A dormant entry was already dropped as far as `size` tells.
+        if (typeof value === 'number' || value.length !== 0) dropped++
         this.#cache.delete(memKey)
-        dropped++
       }
     }
     const heap = this.heap
@@ -328,6 +372,7 @@ export class Entries {
     this.#pending = []
     this.#freeSlots = []
     this.#poolTop = 0
+    this.#dormant = 0
   }
 
   #register(policy: Policy): void {

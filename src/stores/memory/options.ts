@@ -1,4 +1,4 @@
-import { checkInteger, checkKnownOptions, invalid } from '../../limiter/errors.js'
+import { ConfigurationError, checkInteger, checkKnownOptions, invalid } from '../../limiter/errors.js'
 
 /** Options of `MemoryStore`. */
 export interface MemoryStoreOptions {
@@ -26,4 +26,17 @@ export function memoryStoreOptions(where: string, options: MemoryStoreOptions): 
   checkKnownOptions(where, options, MEMORY_STORE_OPTIONS)
   const { maxKeys } = MEMORY_STORE_OPTIONS
   return { maxKeys: options.maxKeys === undefined ? maxKeys.default : maxKeys.check(where, options.maxKeys) }
+}
+
+/** One request needs an entry per policy (`n`): a store smaller than that would mix their states. */
+export function checkFits(maxKeys: number, n: number): void {
+  if (n > maxKeys) {
+    throw new ConfigurationError(
+      'ERR_RK_INVALID_OPTION',
+      'new MemoryStore()',
+      'maxKeys',
+      `must be at least the number of policies one request is decided against (${n})`,
+      maxKeys,
+    )
+  }
 }

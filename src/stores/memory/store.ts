@@ -1,12 +1,14 @@
 import { LOOK } from '../../limiter/algorithms/concurrency.js'
-import { ConfigurationError, StoreError } from '../../limiter/errors.js'
+import { StoreError } from '../../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import { hasConcurrency, newOutcome } from '../../limiter/policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { policySlot } from '../policy-slot.js'
 import { blockReasonIn } from './block-reason.js'
+import { decideLimited } from './decide-limited.js'
 import { type Adjustment, Entries, type Value } from './entries.js'
-import { type MemoryStoreOptions, memoryStoreOptions } from './options.js'
+import { acquireOne, releaseOne } from './leased.js'
+import { checkFits, type MemoryStoreOptions, memoryStoreOptions } from './options.js'
 
 /**
  * The embedded store: state in this process, bounded by `maxKeys`, with no timer per key.
@@ -51,6 +53,11 @@ export class MemoryStore implements Store {
     return this.#entries.size
   }
 
+  /** Entries held, dormant ones included (concurrency entries without a lease, which `size` leaves out): what `maxKeys` bounds. @internal */
+  get held(): number {
+    return this.#entries.held
+  }
+
   /**
    * Entries visited or moved to make room and to keep limited entries in order, since
    * construction: the work eviction has cost. Tests hold it flat whatever the store holds. @internal
@@ -89,9 +96,18 @@ export class MemoryStore implements Store {
    * Kept this small so that the engine inlines it into the limiter whatever else it inlines there.
    */
   consumeInto(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[], lease?: number): boolean {
-    return policies.length === 1 && lease === undefined && !policies[0].shadow
+    if (policies.length !== 1 || policies[0].shadow) return this.#consumeMany(subject, policies, cost, now, results, lease)
+    return lease === undefined
       ? this.#decideOne(subject, policies[0], cost, now, true, results)
-      : this.#consumeMany(subject, policies, cost, now, results, lease)
+      : this.#acquireOne(subject, policies, cost, now, results, lease)
+  }
+
+  /** `consumeInto` of one policy with a lease: a concurrency one alone takes its slot without the general path's arrays. */
+  #acquireOne(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[], lease: number): boolean {
+    const policy = policies[0]
+    if (policy.kind !== 'concurrency') return this.#consumeMany(subject, policies, cost, now, results, lease)
+    this.#checkOpen()
+    return acquireOne(this.#entries, this.#memKeyOf(policy, subject), policy, cost, now, this.#outs[0], results, lease)
   }
 
   /** `consumeInto` on several policies, all for the one subject, or with a lease (concurrency policies). */
@@ -103,6 +119,14 @@ export class MemoryStore implements Store {
 
   refund(request: StoreRefundRequest): StoreResult {
     const { cost, chargedAt, now, lease, charged } = request
+    const policy = request.policies[0]
+    // A release of one concurrency policy (the commonest refund): without the general path's closure and arrays, when the LRU holds its entry.
+    if (lease !== undefined && request.policies.length === 1 && policy.kind === 'concurrency') {
+      this.#checkOpen()
+      const results = new Array<number>(3)
+      if (releaseOne(this.#entries, this.#memKeyOf(policy, request.keys[0]), request, this.#outs[0], results))
+        return { allowed: true, now, results }
+    }
     return this.#adjust(request, (policy, state, out) => policy.refund(state, cost, chargedAt, now, out, lease, charged))
   }
 
@@ -133,7 +157,7 @@ export class MemoryStore implements Store {
   /** A refund or a charge: every check's state changed by `apply`, which always admits. */
   #adjust(request: StoreRequest, apply: Adjustment): StoreResult {
     this.#checkOpen()
-    this.#checkFits(request.policies.length)
+    checkFits(this.maxKeys, request.policies.length)
     return {
       allowed: true,
       now: request.now,
@@ -143,19 +167,6 @@ export class MemoryStore implements Store {
 
   #checkOpen(): void {
     if (this.#closed) throw new StoreError('ERR_RK_CLOSED', 'MemoryStore: used after close()')
-  }
-
-  /** One request needs an entry per policy: a store smaller than that would mix their states. */
-  #checkFits(n: number): void {
-    if (n > this.maxKeys) {
-      throw new ConfigurationError(
-        'ERR_RK_INVALID_OPTION',
-        'new MemoryStore()',
-        'maxKeys',
-        `must be at least the number of policies one request is decided against (${n})`,
-        this.maxKeys,
-      )
-    }
   }
 
   /** `consume` (charge) or `peek` into `results`, three numbers per check; returns whether the request is admitted. */
@@ -175,7 +186,7 @@ export class MemoryStore implements Store {
     const value = entries.lookup(memKey)
     if (value === undefined && entries.heap.size !== 0) {
       const at = entries.heap.positionOf(memKey)
-      if (at >= 0) return this.#decideLimited(memKey, at, policy, cost, now, charge, results)
+      if (at >= 0) return decideLimited(entries, memKey, at, policy, cost, now, charge, this.#outs[0], results)
     }
     let out = this.#outs[0]
     if (typeof value === 'number' && cost > 0) {
@@ -212,6 +223,7 @@ export class MemoryStore implements Store {
 
   /** The entry key of (policy, subject); remembers a policy whose entries are keyed by the bare subject. */
   #memKeyOf(policy: Policy, subject: string): string {
+    if (policy === this.#barePolicy) return subject
     const memKey = this.#entries.keys.of(policySlot(policy), subject)
     if (memKey === subject) this.#barePolicy = policy
     return memKey
@@ -243,34 +255,6 @@ export class MemoryStore implements Store {
     results[1] = out.resetAt
   }
 
-  /** `#decideOne` for an entry that is limited (held in the heap at `at`). */
-  #decideLimited(memKey: string, at: number, policy: Policy, cost: number, now: number, charge: boolean, results: number[]): boolean {
-    const entries = this.#entries
-    const state = entries.heap.states[at]
-    const out = this.#outs[0]
-    policy.step(state, cost, now, out)
-    const allowed = out.allowed
-    if (!charge || !allowed || cost === 0) {
-      results[2] = allowed ? 0 : out.retryAfterMs
-      if (!allowed && charge && !out.never) entries.protect(memKey, undefined, now + out.retryAfterMs)
-      // A peek reports the uncharged state.
-      if (!charge && cost > 0) policy.step(state, 0, now, out)
-      results[0] = out.remaining
-      results[1] = out.resetAt
-      return allowed
-    }
-    const remaining = out.remaining
-    const resetAt = out.resetAt
-    const stored = entries.put(memKey, policy, out.state, remaining, now, undefined, at)
-    if (stored === undefined) entries.forget()
-    else entries.remember(memKey, stored)
-    entries.flush()
-    results[0] = remaining
-    results[1] = resetAt
-    results[2] = 0
-    return true
-  }
-
   /** Writes check `i` of the request `#decideMany` decides. */
   #put(i: number, policy: Policy, out: StepOutcome, now: number): void {
     const at = this.#values[i] === undefined ? this.#entries.heap.positionOf(this.#memKeys[i]) : -1
@@ -289,7 +273,7 @@ export class MemoryStore implements Store {
   ): boolean {
     this.#checkOpen()
     const n = policies.length
-    this.#checkFits(n)
+    checkFits(this.maxKeys, n)
     this.#entries.seen(now)
     this.#entries.forget()
     const outs = this.#outs
