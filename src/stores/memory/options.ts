@@ -1,4 +1,4 @@
-import { ConfigurationError, checkInteger, checkKnownOptions, invalid } from '../../limiter/errors.js'
+import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject } from '../../limiter/errors.js'
 
 /** Options of `MemoryStore`. */
 export interface MemoryStoreOptions {
@@ -22,7 +22,7 @@ const MEMORY_STORE_OPTIONS: {
 
 /** Checks `MemoryStore` options and fills in the defaults. */
 export function memoryStoreOptions(where: string, options: MemoryStoreOptions): Required<MemoryStoreOptions> {
-  if (typeof options !== 'object' || options === null) invalid(where, 'options', 'must be an object', options)
+  checkOptionsObject(where, options)
   checkKnownOptions(where, options, MEMORY_STORE_OPTIONS)
   const { maxKeys } = MEMORY_STORE_OPTIONS
   return { maxKeys: options.maxKeys === undefined ? maxKeys.default : maxKeys.check(where, options.maxKeys) }
