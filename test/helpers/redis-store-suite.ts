@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe } from 'vitest'
 import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/index.js'
 import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from './redis.js'
-import { hasRedisServer, type RedisCluster, startCluster } from './redis-servers.js'
+import { type RedisCluster, redisServerFor, startCluster } from './redis-servers.js'
 
 /** Where a suite runs: the shared Redis, or a Redis Cluster of its own. */
 export type RedisDeployment = 'Redis' | 'Redis Cluster'
@@ -43,7 +43,7 @@ export function describeRedisStores(
     suite(stores.make, 'Redis')
   })
 
-  describe.runIf(hasRedisServer())(`${name} on RedisStore, Redis Cluster (3 masters)`, () => {
+  describe.runIf(redisServerFor(`${name} on a Redis Cluster`))(`${name} on RedisStore, Redis Cluster (3 masters)`, () => {
     let cluster: RedisCluster | undefined
     let client: InstanceType<typeof Redis.Cluster> | undefined
     beforeAll(async () => {

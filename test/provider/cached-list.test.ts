@@ -8,7 +8,7 @@ import { createLimiter, fixedWindow } from '../../src/index.js'
 import { cachedList } from '../../src/provider/index.js'
 import { clock } from '../helpers/clock.js'
 import { describeRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
-import { hasRedisServer, type RedisCluster, startCluster } from '../helpers/redis-servers.js'
+import { type RedisCluster, redisServerFor, startCluster } from '../helpers/redis-servers.js'
 import { ready } from '../stores/redis/clients.js'
 
 const T0 = 1_782_192_000_000
@@ -140,7 +140,7 @@ describeRedis('cachedList on a Redis set', () => {
   }))
 })
 
-describe.runIf(hasRedisServer())('cachedList on a Redis Cluster set', () => {
+describe.runIf(redisServerFor('cachedList on a Redis Cluster'))('cachedList on a Redis Cluster set', () => {
   let cluster: RedisCluster
   let client: InstanceType<typeof Redis.Cluster>
   const setKey = `${uniquePrefix('lists')}:denied`

@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, tokenBucket } from '../../src/index.js'
 import { providerPlan } from '../../src/provider/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
-import { hasRedisServer, type RedisCluster, startCluster } from '../helpers/redis-servers.js'
+import { type RedisCluster, redisServerFor, startCluster } from '../helpers/redis-servers.js'
 import { decide, request } from '../provider/helpers.js'
 import { ready } from '../stores/redis/clients.js'
 
 const T0 = 1_700_000_000_000
 
-describe.runIf(hasRedisServer())('a fleet budget on Redis Cluster, across teams', () => {
+describe.runIf(redisServerFor('the fleet budget on Cluster regression test'))('a fleet budget on Redis Cluster, across teams', () => {
   let cluster: RedisCluster
   let client: InstanceType<typeof Redis.Cluster>
   beforeAll(async () => {

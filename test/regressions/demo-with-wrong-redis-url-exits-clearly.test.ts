@@ -8,9 +8,10 @@ import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startDemo } from '../../examples/demo.js'
-import { freePort, hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-servers.js'
+import { freePort, type RedisServer, redisServerFor, startRedisServer } from '../helpers/redis-servers.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
+const withRedisServer = redisServerFor('the demo against a Redis that never answers or restarts')
 
 /** Runs `npm start`'s command with `env`; resolves with the exit code and output, or fails after `guardMs`. */
 function runDemo(env: Record<string, string>, guardMs = 15_000): Promise<{ code: number | null; output: string }> {
@@ -66,7 +67,7 @@ describe('the demo with a REDIS_URL it cannot use', () => {
     expect(output).not.toContain('hunter2')
   })
 
-  it.runIf(hasRedisServer())('a Redis that accepts the connection but never answers: gives up within its deadline', async () => {
+  it.runIf(withRedisServer)('a Redis that accepts the connection but never answers: gives up within its deadline', async () => {
     server = await startRedisServer()
     server.pause()
     const lines: string[] = []
@@ -74,7 +75,7 @@ describe('the demo with a REDIS_URL it cannot use', () => {
     await expect(started).rejects.toThrow(`cannot use Redis at REDIS_URL=${server.url}: no answer within 1000 ms`)
   })
 
-  it.runIf(hasRedisServer())('once started, a Redis restart is survived: the client reconnects', async () => {
+  it.runIf(withRedisServer)('once started, a Redis restart is survived: the client reconnects', async () => {
     server = await startRedisServer()
     const prefix = `rk-test-demo-restart-${process.pid}`
     const running = await startDemo({ port: 0, redisUrl: server.url, redisPrefix: prefix, log: () => {} })

@@ -9,7 +9,7 @@ import { withRateLimit } from '../../adapters/fetch.js'
 import { createLimiter, fixedWindow, type Store, StoreError, type StoreEvents, type StoreRequest } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { uniquePrefix } from '../helpers/redis.js'
-import { hasRedisServer, startRedisServer } from '../helpers/redis-servers.js'
+import { redisServerFor, startRedisServer } from '../helpers/redis-servers.js'
 import { ready } from '../stores/redis/clients.js'
 
 const policies = [fixedWindow({ name: 'per-minute', limit: 100, window: '1m' })]
@@ -210,7 +210,7 @@ describe('store warnings', () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-describe.runIf(hasRedisServer())('a Redis outage, nobody listening', () => {
+describe.runIf(redisServerFor('the Redis outage regression test'))('a Redis outage, nobody listening', () => {
   it('prints the connection warning and the outage once each, and the recovery once', async () => {
     const server = await startRedisServer()
     const client = new Redis(server.url, { retryStrategy: () => 50 })
