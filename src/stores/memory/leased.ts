@@ -33,8 +33,12 @@ export function acquireOne(
   }
   policy.step(state, cost, now, out, lease)
   const allowed = out.allowed
+  // Read before the write: an `evicted` listener it calls may decide on this store, with its scratch.
+  const remaining = out.remaining
+  const resetAt = out.resetAt
+  const retry = out.retryAfterMs
   if (allowed) {
-    const stored = entries.put(memKey, policy, out.state, out.remaining, now, value, at)
+    const stored = entries.put(memKey, policy, out.state, remaining, now, value, at)
     // A written entry is the most recently used, unless it is limited now.
     if (stored === undefined) entries.forget()
     else entries.remember(memKey, stored)
@@ -42,12 +46,12 @@ export function acquireOne(
   } else if (!out.never) {
     // A full concurrency limit stays protected while its leases live (until the last expires).
     entries.forget()
-    entries.protect(memKey, value, out.resetAt)
+    entries.protect(memKey, value, resetAt)
   } else if (value !== undefined) entries.remember(memKey, value)
   // Written last: an `evicted` listener above may have decided on this store (and its scratch).
-  results[0] = out.remaining
-  results[1] = out.resetAt
-  results[2] = allowed ? 0 : out.retryAfterMs
+  results[0] = remaining
+  results[1] = resetAt
+  results[2] = allowed ? 0 : retry
   return allowed
 }
 
