@@ -30,10 +30,7 @@ export function decideLimited(
   }
   const remaining = out.remaining
   const resetAt = out.resetAt
-  const stored = entries.put(memKey, policy, out.state, remaining, now, undefined, at)
-  if (stored === undefined) entries.forget()
-  else entries.remember(memKey, stored)
-  entries.flush()
+  entries.write(memKey, policy, out.state, remaining, now, undefined, at)
   results[0] = remaining
   results[1] = resetAt
   results[2] = 0

@@ -225,6 +225,25 @@ export class Entries {
   }
 
   /**
+   * `put`, then what every single write does after it: the written entry is remembered as the most
+   * recently used (forgotten when it went limited or was dropped), and queued `evicted` events go out.
+   */
+  write(
+    memKey: string,
+    policy: Policy,
+    state: PolicyState | undefined,
+    remaining: number,
+    now: number,
+    value: Value | undefined,
+    at: number,
+  ): void {
+    const stored = this.put(memKey, policy, state, remaining, now, value, at)
+    if (stored === undefined) this.forget()
+    else this.remember(memKey, stored)
+    this.flush()
+  }
+
+  /**
    * Stores a new state for an entry whose current LRU value is `value` or heap position `at`
    * (neither: a new entry), in the segment it belongs to now: limited when `remaining` is 0, until
    * a request of cost 1 could pass again; otherwise the LRU. A fresh state (undefined) drops the

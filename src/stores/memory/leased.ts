@@ -38,11 +38,8 @@ export function acquireOne(
   const resetAt = out.resetAt
   const retry = out.retryAfterMs
   if (allowed) {
-    const stored = entries.put(memKey, policy, out.state, remaining, now, value, at)
     // A written entry is the most recently used, unless it is limited now.
-    if (stored === undefined) entries.forget()
-    else entries.remember(memKey, stored)
-    entries.flush()
+    entries.write(memKey, policy, out.state, remaining, now, value, at)
   } else if (!out.never) {
     // A full concurrency limit stays protected while its leases live (until the last expires).
     entries.forget()
@@ -69,10 +66,7 @@ export function releaseOne(entries: Entries, memKey: string, request: StoreRefun
   policy.refund(value, cost, chargedAt, now, out, lease, charged)
   const remaining = out.remaining
   const resetAt = out.resetAt
-  const stored = entries.put(memKey, policy, out.state, remaining, now, value, -1)
-  if (stored === undefined) entries.forget()
-  else entries.remember(memKey, stored)
-  entries.flush()
+  entries.write(memKey, policy, out.state, remaining, now, value, -1)
   results[0] = remaining
   results[1] = resetAt
   results[2] = 0

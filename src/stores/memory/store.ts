@@ -208,11 +208,8 @@ export class MemoryStore implements Store {
       entries.pool[value] = next
       entries.remember(memKey, value)
     } else {
-      const stored = entries.put(memKey, policy, next, remaining, now, value, -1)
       // A written entry was set last (the most recently used), unless it is limited or dropped.
-      if (stored === undefined) entries.forget()
-      else entries.remember(memKey, stored)
-      entries.flush()
+      entries.write(memKey, policy, next, remaining, now, value, -1)
     }
     // Written last: an `evicted` listener above may have decided on this store (and its scratch).
     results[0] = remaining
