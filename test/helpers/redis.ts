@@ -89,3 +89,9 @@ export async function keysWithoutTtl(
 export async function deleteUnder(client: Redis | InstanceType<typeof Redis.Cluster>, prefix: string): Promise<void> {
   for (const key of await keysUnder(client, prefix)) await client.del(key)
 }
+
+/** Redis's clock (`TIME`) in whole ms, as the decide script reads it. */
+export async function redisTimeMs(client: Redis): Promise<number> {
+  const [s, us] = await client.time()
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000)
+}

@@ -14,7 +14,7 @@ import type { Call } from '../../../src/stores/redis/batcher.js'
 import { decodeReply, encodeBatch } from '../../../src/stores/redis/protocol.js'
 import { DECIDE_SCRIPT } from '../../../src/stores/redis/script.js'
 import { OP, specOf } from '../../../src/stores/redis/spec.js'
-import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../../helpers/redis.js'
+import { deleteUnder, describeRedis, REDIS_URL, redisTimeMs, uniquePrefix } from '../../helpers/redis.js'
 
 /** What the store would send for one request alone: the script's own encoding (Redis clock, no deadline). */
 function callOf(op: number, key: string, spec: string, cost: number): Call {
@@ -54,10 +54,7 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
   })
 
   /** Redis's clock, ms. */
-  async function redisMs(): Promise<number> {
-    const [s, us] = await client.time()
-    return Number(s) * 1000 + Math.floor(Number(us) / 1000)
-  }
+  const redisMs = () => redisTimeMs(client)
 
   afterAll(async () => {
     await deleteUnder(client, prefix)

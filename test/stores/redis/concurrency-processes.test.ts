@@ -12,7 +12,7 @@ import { Redis } from 'ioredis'
 import { afterAll, expect, it } from 'vitest'
 import { concurrency, createLimiter } from '../../../src/index.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
-import { deleteUnder, describeRedis, keysUnder, keysWithoutTtl, REDIS_URL, uniquePrefix } from '../../helpers/redis.js'
+import { deleteUnder, describeRedis, keysUnder, keysWithoutTtl, REDIS_URL, redisTimeMs, uniquePrefix } from '../../helpers/redis.js'
 
 const run = promisify(execFile)
 const worker = fileURLToPath(new URL('./fixtures/lease-worker.ts', import.meta.url))
@@ -71,10 +71,7 @@ describeRedis('RedisStore concurrency limits across processes', () => {
   })
 
   /** Redis's clock, ms. */
-  const redisNow = async () => {
-    const [s, us] = await admin.time()
-    return Number(s) * 1000 + Math.floor(Number(us) / 1000)
-  }
+  const redisNow = () => redisTimeMs(admin)
 
   it(`never has more than ${LIMIT} in flight when ${PROCESSES} processes run ${PROCESSES * 300} slow operations`, async () => {
     const outputs = await Promise.all(

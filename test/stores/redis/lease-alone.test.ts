@@ -17,7 +17,7 @@ import type { Call } from '../../../src/stores/redis/batcher.js'
 import { decodeReply, encodeBatch } from '../../../src/stores/redis/protocol.js'
 import { DECIDE_SCRIPT } from '../../../src/stores/redis/script.js'
 import { OP, specOf } from '../../../src/stores/redis/spec.js'
-import { deleteUnder, describeRedis, REDIS_URL, uniquePrefix } from '../../helpers/redis.js'
+import { deleteUnder, describeRedis, REDIS_URL, redisTimeMs, uniquePrefix } from '../../helpers/redis.js'
 import { ReferenceStore } from './reference.js'
 
 const LEASE_MS = 40
@@ -54,10 +54,7 @@ describeRedis('Redis decide script: a lease alone (acquire and release in their 
   })
 
   /** Redis's clock, ms. */
-  async function redisMs(): Promise<number> {
-    const [s, us] = await client.time()
-    return Number(s) * 1000 + Math.floor(Number(us) / 1000)
-  }
+  const redisMs = () => redisTimeMs(client)
 
   it('answers what the policy answers at the Redis time it reports, and keeps the key as long as its latest lease', async () => {
     await fc.assert(
