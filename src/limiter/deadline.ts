@@ -41,10 +41,22 @@ export function hasOwnDeadline(store: Store): boolean {
   return typeof ms === 'number' && ms > 0 && ms !== Number.POSITIVE_INFINITY
 }
 
-/** `promise`, or a rejection with `ERR_RK_STORE_TIMEOUT` when it has not settled within `ms`. */
+/**
+ * Runs `expire` once this turn of the event loop has read its sockets. Node runs due timers
+ * before it polls for I/O, so after a stall (a long synchronous task, a GC pause, a loaded
+ * machine) a deadline's timer fires while an answer that came back in time is still unread, and
+ * the call would fail although the store decided (and charged) it. Deferred past the poll phase
+ * (`setImmediate`), that answer settles the call first, and the deadline finds it settled.
+ */
+export function afterPendingIo(expire: () => void): void {
+  setImmediate(expire)
+}
+
+/** `promise`, or a rejection with `ERR_RK_STORE_TIMEOUT` when it has not settled within `ms` (see {@link afterPendingIo}). */
 export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StoreError('ERR_RK_STORE_TIMEOUT', `the store did not answer within ${ms} ms`)), ms)
+    const expire = () => reject(new StoreError('ERR_RK_STORE_TIMEOUT', `the store did not answer within ${ms} ms`))
+    const timer = setTimeout(() => afterPendingIo(expire), ms)
     // A pending store call must not keep the process alive by its timer alone.
     timer.unref?.()
     promise.then(

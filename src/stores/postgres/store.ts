@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import { afterPendingIo } from '../../limiter/deadline.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { decodeState, planAdjust, planDecision } from '../step-plan.js'
@@ -158,7 +159,8 @@ export class PostgresStore implements Store {
   #run(request: StoreRequest, plan: Planner): Promise<StoreResult> {
     if (this.#closed) return Promise.reject(fail.closed())
     return new Promise<StoreResult>((resolve, reject) => {
-      const timer = setTimeout(() => settle(member, undefined, fail.noAnswerWithin(this.timeoutMs)), this.timeoutMs)
+      // Past the poll phase: an answer read in this turn settles the member first (see afterPendingIo).
+      const timer = setTimeout(() => afterPendingIo(() => settle(member, undefined, fail.noAnswerWithin(this.timeoutMs))), this.timeoutMs)
       const member: Member = {
         keys: this.#keysOf(request),
         policies: request.policies,

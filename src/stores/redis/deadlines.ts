@@ -1,3 +1,5 @@
+import { afterPendingIo } from '../../limiter/deadline.js'
+
 /** A call waiting for Redis, settled by its reply or, at `expires`, by the deadline. */
 export interface Deadlined {
   /** `performance.now()` after which the call fails. */
@@ -56,6 +58,12 @@ export class DeadlineQueue<T extends Deadlined> {
   }
 
   #fire = (): void => {
+    // Past the poll phase, so that replies that came in during a stall settle their calls first
+    // (see afterPendingIo); the timer stays marked armed meanwhile, so that add() arms no other.
+    afterPendingIo(this.#expireDue)
+  }
+
+  #expireDue = (): void => {
     this.#timer = undefined
     const items = this.#items
     // Timers may fire a fraction of a millisecond before performance.now() reaches the deadline.
