@@ -23,3 +23,10 @@ describe('leaseText', () => {
     expect([leaseText(5), leaseText(5 + 1024), leaseText(5), leaseText(5 + 2048)]).toEqual(['5', '1029', '5', '2053'])
   })
 })
+
+describe('leaseText of a lease above 2^31 (written as two small integers)', () => {
+  it('is String(lease) where the low eight digits have leading zeros, at the edges, and past 2^53', () => {
+    const cases = [1e8, 1e8 + 1, 1e8 - 1, 2 ** 31, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 123_000_000_000_007, 42 * 1e8, 5e15 + 0.5]
+    for (const lease of cases) expect(leaseText(lease)).toBe(String(lease))
+  })
+})
