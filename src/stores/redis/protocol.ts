@@ -15,15 +15,17 @@ const CALLER_CLOCK = 16
 const LEASE_FOLLOWS = 32
 
 /**
- * The script's codes of a lease alone: a consume (acquire) or a refund (release) carrying its
- * lease, of one concurrency check, sent as `[-(spec index × 32 + code (+16 with the caller's
- * now)), [now], lease]`: one number where the general layout sends four (op, cost, count, spec
- * index; a lease never reads the cost), since every argument costs the client and Redis alike.
+ * A lease alone: a consume (acquire) or a refund (release) carrying its lease, of one concurrency
+ * check, sent as one argument (then `[now]` with the caller's clock): a letter, the spec index as
+ * one character, the lease's digits; where the general layout sends five (op, cost, count, spec
+ * index, lease), since every argument costs the client and Redis alike.
+ * `LEASE_HEADS[(release ? 1 : 0) + (caller clock ? 2 : 0)][index]` is its first two characters.
  */
-const RELEASE = 6
-const ACQUIRE = 7
-/** The spec index of a lease alone is its code's multiple of LEASE_ALONE_INDEX (a code is below it). */
-const LEASE_ALONE_INDEX = 32
+const LEASE_HEADS: readonly (readonly string[])[] = ['a', 'r', 'A', 'R'].map((letter) =>
+  Array.from({ length: 79 }, (_, index) => (index === 0 ? '' : letter + String.fromCharCode(48 + index))),
+)
+/** The highest spec index a lease alone can carry in one character ("~"); a batch with more specs sends it in the general layout. */
+const LEASE_HEAD_MAX_INDEX = 78
 
 /** The spec head of a concurrency check. */
 const CONCURRENCY_HEAD = `${SCRIPT_KIND.concurrency}:`
@@ -58,7 +60,8 @@ export function wrote(call: Call, admitted: boolean): boolean {
  * per call: op, cost, n, spec index…, [now], [chargedAt, charged], [lease]]`. Each distinct spec is sent
  * once and the calls name theirs by index, so the script parses a policy's numbers once per batch.
  * The lease travels as its decimal text, which the script keeps a string (a sorted set member).
- * The lease of one concurrency check alone goes as `[-(spec index × 32 + 7 acquire or 6 release (+16)), [now], lease]`.
+ * The lease of one concurrency check alone goes as one argument, `a`/`r` (acquire/release; `A`/`R`
+ * with the caller's now, which follows), the spec index as one character (48 + index), its digits.
  * One consume alone of one token bucket or fixed window on the Redis clock goes compact:
  * `[sha, 1, key, deadline, extra TTL, spec, cost]`.
  */
@@ -90,10 +93,12 @@ export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadli
     const n = call.keys.length
     const lease = call.lease
     if (lease !== undefined && n === 1 && (call.op === OP.consume || call.op === OP.refund) && call.specs[0].startsWith(CONCURRENCY_HEAD)) {
-      args.push(-((specs.indexOf(call.specs[0]) + 1) * LEASE_ALONE_INDEX + (call.op === OP.consume ? ACQUIRE : RELEASE) + caller))
-      if (caller !== 0) args.push(call.now)
-      args.push(lease)
-      continue
+      const index = specs.indexOf(call.specs[0]) + 1
+      if (index <= LEASE_HEAD_MAX_INDEX) {
+        args.push(LEASE_HEADS[(call.op === OP.refund ? 1 : 0) + (caller === 0 ? 0 : 2)][index] + lease)
+        if (caller !== 0) args.push(call.now)
+        continue
+      }
     }
     args.push(call.op + caller + (lease === undefined ? 0 : LEASE_FOLLOWS), call.cost, n)
     for (let i = 0; i < n; i++) args.push(specs.indexOf(call.specs[i]) + 1)

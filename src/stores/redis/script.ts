@@ -20,8 +20,9 @@ export const DECIDE_SCRIPT = `-- ratekeeper decide v5 (batched, shadow checks, p
 -- follows the spec indexes; +32: the request's lease follows), cost, n, the spec index (1..S) of
 -- each of its n checks, [now], [chargedAt, charged (refund)], [lease (a decimal string, kept a string)].
 -- The lease of one concurrency check alone (a consume or a refund carrying it, of that one check)
--- comes shorter: -(spec index * 32 + code), code 7 acquire or 6 release (+16: the caller's now
--- follows), then [now], lease.
+-- comes shorter, led by a letter where any other request has its op: one argument, "a" acquire or
+-- "r" release ("A", "R": the caller's now follows it), then the spec index as one character
+-- (48 + index: "1" is 1), then the lease's digits; then [now].
 -- KEYS: the n state keys of each request, in request order.
 -- A batch of one consume alone of one check on the Redis clock, without a lease (what a process
 -- with one request in flight sends), may come compact: ARGV = deadline, extra TTL, spec, cost.
@@ -730,17 +731,17 @@ end
 local a, base, last = 4 + nspecs, 0, #A                       -- a: the next argument; base: keys used
 local one = {}                                                   -- the spec index of a lease alone, for decide
 while a <= last do
-  local op, mark, ok, err = tonumber(A[a]), o, true, nil
-  if op < 0 then
-    -- A concurrency check's lease alone: -(spec index * 32 + code), code 6 release or 7 acquire
-    -- (+16: the caller's now follows), [now], lease.
-    local code = -op % 32
-    local j, now = (-op - code) / 32, rnow
-    if code > 16 then code = code - 16; now = tonumber(A[a + 1]); a = a + 1 end
-    local lease, key, v = A[a + 1], KEYS[base + 1], specs[j]
-    a = a + 2
+  local x, mark, ok, err = A[a], o, true, nil
+  local lead = byte(x, 1)
+  if lead > 64 then
+    -- A concurrency check's lease alone: "a"/"r" (acquire, release; "A"/"R": [now] follows), the
+    -- spec index as one character (48 + index), the lease's digits (kept a string: a member).
+    local j, now, lease, key = byte(x, 2) - 48, rnow, sub(x, 3), KEYS[base + 1]
+    local v = specs[j]
+    if lead < 97 then now = tonumber(A[a + 1]); a = a + 1; lead = lead + 32 end
+    a = a + 1
     one[1] = j                                                   -- where decide reads the spec index
-    if code == 6 then                                            -- released (none held: released, expired or unknown, nothing changes)
+    if lead == 114 then                                          -- released (none held: released, expired or unknown, nothing changes)
       local gone = redis.pcall('ZREM', key, lease)
       if type(gone) == 'table' then ok, err = false, gone else   -- not a sorted set: fails, as the general path does
         local count, rem, latest = redis.call('ZCARD', key), v[2], now  -- none left: the set is gone, the whole limit free
@@ -759,7 +760,7 @@ while a <= last do
     else ok, err = pcall(decide, 1, 1, 1, now, 0, 0, lease, base, one, 1) end  -- others held, or never: the cost does not matter to a lease
     base = base + 1
   else
-    local cost, n = tonumber(A[a + 1]), tonumber(A[a + 2])
+    local op, cost, n = tonumber(x), tonumber(A[a + 1]), tonumber(A[a + 2])
     local at = a + 3
     a = at + n
     local now, chargedAt, charged, lease = rnow, 0, 0, nil

@@ -1,6 +1,6 @@
-// A lease of one concurrency check goes to the script in its own short layout (7 acquire, 6
-// release), and the script takes a first lease and gives one back in its request loop, apart from
-// the general path. The conformance traces run on the caller's clock; this property runs the Redis
+// A lease of one concurrency check goes to the script in its own short layout (one argument: "a"
+// acquire or "r" release, its spec index as a character, the lease's digits), and the script
+// takes a first lease and gives one back in its request loop, apart from the general path. The conformance traces run on the caller's clock; this property runs the Redis
 // clock, in batches that mix those requests with the general layout (a token bucket's consume), and
 // holds every answer to the policy's own step and refund at the Redis time the script reports:
 // leases taken, renewed, denied, released twice, released unknown, expired. After every batch the
@@ -131,5 +131,37 @@ describeRedis('Redis decide script: a lease alone (acquire and release in their 
       }),
       { numRuns: 120 },
     )
+  })
+
+  it('sends a lease whose spec index is past one character (79 specs before it) in the general layout, answered alike', async () => {
+    const cc = concurrency({ name: 'cc', limit: 2, leaseMs: '1m' })
+    const buckets = Array.from({ length: 79 }, (_, i) => tokenBucket({ name: `tb${i}`, limit: 10 + i, window: '1h' }))
+    const ccKey = `${prefix}{wide}`
+    const call = (op: number, key: string, policy: Policy, lease: string | undefined): Call =>
+      ({ op, keys: [key], specs: [specOf(policy.params)], cost: 1, now: -1, chargedAt: 0, charged: 1, lease }) as unknown as Call
+    const rates = buckets.map((b, i) => call(OP.consume, `${prefix}{wide-tb${i}}`, b, undefined))
+    // First the lease alone at index 1 (short), then past the rate specs at index 80 (general).
+    const first = call(OP.consume, ccKey, cc, '11')
+    const acquire = [...rates, call(OP.consume, ccKey, cc, '12')]
+    const release = [...rates, call(OP.refund, ccKey, cc, '12'), call(OP.refund, ccKey, cc, '11')]
+    const shortArgs = encodeBatch([first], false, -1, 0)
+    expect(shortArgs.slice(-1)).toEqual(['a111'])
+    const acquireArgs = encodeBatch(acquire, false, -1, 0)
+    expect(acquireArgs.slice(-5), 'op 1 + 32 (the lease follows), cost, count, spec index, lease').toEqual([33, 1, 1, 80, '12'])
+    const ask = async (calls: Call[]) => {
+      const decoded = decodeReply(await client.evalsha(...(encodeBatch(calls, false, -1, 0) as [string, number])), calls)
+      if (decoded === undefined) throw new Error('unreadable reply')
+      return decoded
+    }
+    const one = await ask([first])
+    expect(one.answers[0]).toMatchObject({ allowed: true, results: [1, expect.any(Number), 0] })
+    const two = await ask(acquire)
+    expect(two.answers[79]).toMatchObject({ allowed: true, results: [0, expect.any(Number), 0] })
+    expect((await client.zrange(ccKey, 0, -1)).sort()).toEqual(['11', '12'])
+    const back = await ask(release)
+    expect(back.answers[79]).toMatchObject({ allowed: true, results: [1, expect.any(Number), 0] })
+    expect(back.answers[80]).toMatchObject({ allowed: true, results: [2, expect.any(Number), 0] })
+    expect(await client.exists(ccKey)).toBe(0)
+    await client.del(...rates.map((r) => r.keys[0]))
   })
 })

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '0e78969957e731d5ce8c1417a898e713e7342092',
+  decide: 'f64ee8bd33abd5a9a974a4a80f7c38f09d433609',
 }
 
 describe('Lua scripts', () => {
