@@ -1,4 +1,5 @@
 import type { Decision } from './decision.js'
+import { DecisionRecord } from './decision-record.js'
 import type { BuiltRequest, StoreCall } from './layers.js'
 import { requestWith } from './layers.js'
 import { hasShadow, type Policy } from './policy.js'
@@ -43,7 +44,22 @@ export function record(ledger: Ledger, call: StoreCall, decision: Decision, main
   if (call.mode !== 'consume' || !decision.allowed || decision.reason !== 'ok') return
   const { request, layerOf } = call
   if (!main) ledger.chargedByFallback.add(decision)
-  if (request.lease !== undefined) ledger.leases.set(decision, call)
+  if (request.lease !== undefined) {
+    // Taken by the store in the limiter's own policies for the subject alone (no layer, tier or
+    // tag of its own): the decision keeps it, as on the fast path, and `release` gives it back
+    // the same way, without a ledger entry (a WeakMap's entry costs its set, get and delete, and
+    // the collector's work on every one still held).
+    if (
+      main &&
+      layerOf === undefined &&
+      call.tier === undefined &&
+      request.policies === defaults &&
+      request.tag === request.keys[0] &&
+      decision instanceof DecisionRecord
+    ) {
+      DecisionRecord.holdLease(decision, request.lease, ledger)
+    } else ledger.leases.set(decision, call)
+  }
   // A shadow policy that would have denied kept every shadow policy uncharged: what was charged
   // is the enforcing policies alone, and a refund or settle of the decision touches only them.
   if (hasShadow(request.policies) && (decision.shadowViolated?.length ?? 0) > 0) {

@@ -262,17 +262,17 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     if (closed) throw new StoreError('ERR_RK_CLOSED', `${where}: the limiter is closed`)
     let built: BuiltRequest
     if (opts === undefined) {
-      // The common call, without the option checks.
+      // The common call, without the option checks; a consume of concurrency policies takes a lease (whatever its cost).
       const subject = encodeSubject(where, key)
       const keys = policies.length === 1 ? [subject] : new Array<string>(policies.length).fill(subject)
-      built = { request: { keys, policies, cost: 1, now: now(), tag: subject, events: callEvents }, layerOf: undefined }
+      const lease = mode === 'consume' && leasing ? newLease() : undefined
+      built = { request: { keys, policies, cost: 1, now: now(), tag: subject, events: callEvents, lease }, layerOf: undefined }
     } else {
       built = buildRequest(requests, { where, key, options: opts, defaultCost: plan.defaultCost ?? 1 })
-    }
-    // A consume of concurrency policies takes a lease (whatever its cost): one number for all of them, kept by the decision.
-    if (mode === 'consume' && (opts === undefined ? leasing : needsLease(built.request))) {
-      const r = built.request
-      built = { request: requestWith(r, r.cost, r.now, newLease()), layerOf: built.layerOf }
+      if (mode === 'consume' && needsLease(built.request)) {
+        const r = built.request
+        built = { request: requestWith(r, r.cost, r.now, newLease()), layerOf: built.layerOf }
+      }
     }
     const call: StoreCall = {
       mode,
