@@ -167,6 +167,44 @@ describeRedis('RedisStore batching', () => {
       store.close()
     })
 
+    // Without a key prefix the direct call sets the command's arguments after making it (the
+    // constructor's copy of them is the costly part): numbers among them must still go as text.
+    if (version?.name === 'ioredis 5')
+      it.each([true, false])(
+        'with auto-pipelining %s and no keyPrefix, hands sendCommand a command whose arguments are all text, and decides right',
+        async (enableAutoPipelining) => {
+          const piped = version.single(REDIS_URL, { enableAutoPipelining })
+          await ready(piped)
+          const sent: unknown[][] = []
+          const spy = Object.create(piped) as typeof piped
+          spy.sendCommand = ((command: { name: string; args: unknown[] }, stream?: unknown) => {
+            if (stream === undefined && command.name === 'evalsha') sent.push([...command.args])
+            return piped.sendCommand(command as never, stream as never)
+          }) as typeof piped.sendCommand
+          const store = new RedisStore({ client: spy, prefix: p, clock: 'caller' })
+          await new Promise((resolve) => setTimeout(resolve, 20)) // the clock calibration call
+          sent.length = 0
+          const limiter = createLimiter({
+            store,
+            policies: [tokenBucket({ name: 'two', limit: 2, window: '1h' }), concurrency({ name: 'one', limit: 1, leaseMs: '1m' })],
+            now: () => T0,
+          })
+          const key = `direct-${Math.random()}`
+          const [first, second] = await Promise.all([limiter.consume(key), limiter.consume(key)])
+          expect([first.allowed, second.allowed, second.reason]).toEqual([true, false, 'limited'])
+          await limiter.release(first)
+          const third = await limiter.consume(key)
+          expect([third.allowed, third.remaining]).toEqual([true, 0])
+          expect(sent.length).toBeGreaterThanOrEqual(3)
+          for (const args of sent) {
+            expect(args.every((a) => typeof a === 'string')).toBe(true)
+            expect(args[1], 'numKeys, as text').toMatch(/^\d+$/)
+          }
+          store.close()
+          piped.disconnect()
+        },
+      )
+
     // The store sends past auto-pipelining only clients of the `ioredis` package it resolves itself
     // (ioredis 5 here; ioredis 6 is installed under another name): others keep their own methods.
     const direct = version?.name === 'ioredis 5'
