@@ -56,22 +56,14 @@ export interface FinishWatch {
   ended(): void
 }
 
-/** Where a response keeps the watches of the limiters that wait for its end (stacked limiters: more than one). */
-const WATCHES = Symbol('ratekeeper.finishWatches')
-
-type Watched = NodeResponseLike & { [WATCHES]?: ResponseWatch }
-
 /**
  * One limiter's watch on one response, and the {@link HttpFinish} it reports: one object per
- * request, heard through listeners every response shares (`this` is the response), instead of
- * closures and listeners of its own per request.
+ * request, which its two listeners call, instead of a closure per step and a result per report.
  */
 class ResponseWatch implements HttpFinish, FinishWatch {
   status = 0
   aborted = false
   reportedCost: number | undefined = undefined
-  /** The next limiter's watch on the same response. */
-  next: ResponseWatch | undefined = undefined
   #reported = false
   #handlerEnded = false
   #waiting = false
@@ -133,14 +125,6 @@ class ResponseWatch implements HttpFinish, FinishWatch {
   }
 }
 
-// Shared by every response; each event reaches the watches of every limiter on the response.
-function responseFinished(this: Watched): void {
-  for (let w = this[WATCHES]; w !== undefined; w = w.next) w.finished()
-}
-function responseClosed(this: Watched): void {
-  for (let w = this[WATCHES]; w !== undefined; w = w.next) w.closed()
-}
-
 /**
  * Calls `finish` once, when a Node response has been sent (`aborted: false`) or its connection
  * closed before that (`aborted: true`), with its headers (read from `owner`: the response, or a
@@ -158,21 +142,14 @@ export function onFinished<Owner extends ResponseHeaderSource>(
   owner: Owner,
   watch?: HandlerEndWatch<Owner>,
 ): FinishWatch {
-  const watched = res as Watched
   // The watch is only ever called with this owner.
   const w = new ResponseWatch(res, finish, owner, watch as HandlerEndWatch<ResponseHeaderSource> | undefined)
-  let last = watched[WATCHES]
-  if (last === undefined) {
-    watched[WATCHES] = w
-    // Both: some responses (light-my-request's) never emit 'close'. `on`, not `once`: each watch
-    // reports once anyway, and `once` wraps every listener in a bound function per request.
-    res.on('finish', responseFinished)
-    res.on('close', responseClosed)
-    return w
-  }
-  // Another limiter watches this response already: its listeners hear for this one too, in order.
-  while (last.next !== undefined) last = last.next
-  last.next = w
+  // Both: some responses (light-my-request's) never emit 'close'. `on`, not `once`: each event is
+  // reported once anyway, and `once` wraps every listener in a bound function per request. Not a
+  // listener shared by every response finding its watch on it: a property added to a response
+  // (Express's, with its prototype swapped) turned it into a slow dictionary-mode object.
+  res.on('finish', () => w.finished())
+  res.on('close', () => w.closed())
   return w
 }
 
