@@ -134,9 +134,9 @@ function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown>
   const finish = outcome.finish
   if (finish !== undefined) {
     // A hang-up holds the request's slot until the middleware after this one is done.
-    const ended = onFinished(res, finish, res)
-    if (outcome.action === 'next') return next().finally(ended)
-    ended()
+    const watch = onFinished(res, finish, res)
+    if (outcome.action === 'next') return next().finally(() => watch.ended())
+    watch.ended()
   }
   if (outcome.action === 'next') return next()
   ctx.status = outcome.status

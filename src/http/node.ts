@@ -50,6 +50,81 @@ class ResponseHeaderReader {
  */
 export type HandlerEndWatch<Owner> = (owner: Owner, res: NodeResponseLike, done: () => void) => void
 
+/** What {@link onFinished} returns: `ended()`, for an adapter that says itself when the handler is done (Koa). */
+export interface FinishWatch {
+  /** The handler is done: a hang-up waiting for it is reported now. */
+  ended(): void
+}
+
+/**
+ * One limiter's watch on one response, and the {@link HttpFinish} it reports: one object per
+ * request, which its two listeners call, instead of a closure per step and a result per report.
+ */
+class ResponseWatch implements HttpFinish, FinishWatch {
+  status = 0
+  aborted = false
+  reportedCost: number | undefined = undefined
+  #reported = false
+  #handlerEnded = false
+  #waiting = false
+  readonly #res: NodeResponseLike
+  readonly #finish: (result: HttpFinish) => void
+  readonly #owner: ResponseHeaderSource
+  readonly #watch: HandlerEndWatch<ResponseHeaderSource> | undefined
+
+  constructor(
+    res: NodeResponseLike,
+    finish: (result: HttpFinish) => void,
+    owner: ResponseHeaderSource,
+    watch: HandlerEndWatch<ResponseHeaderSource> | undefined,
+  ) {
+    this.#res = res
+    this.#finish = finish
+    this.#owner = owner
+    this.#watch = watch
+  }
+
+  /** The response's headers as sent (read when asked: most finishes never do). */
+  get headers(): ResponseHeaderReader {
+    return new ResponseHeaderReader(this.#owner)
+  }
+
+  ended(): void {
+    if (this.#handlerEnded) return
+    this.#handlerEnded = true
+    if (!this.#waiting) return
+    this.#waiting = false
+    this.#report(true)
+  }
+
+  /** The response's `finish`. */
+  finished(): void {
+    if (this.#reported) return
+    this.#reported = true
+    this.#report(false)
+  }
+
+  /** The response's `close`. */
+  closed(): void {
+    if (this.#reported) return
+    this.#reported = true
+    const res = this.#res
+    if (res.writableFinished) this.#report(false)
+    else if (this.#handlerEnded || res.headersSent || res.writableEnded) this.#report(true)
+    else {
+      this.#waiting = true
+      this.#watch?.(this.#owner, res, () => this.ended())
+    }
+  }
+
+  #report(aborted: boolean): void {
+    this.status = this.#res.statusCode
+    this.aborted = aborted
+    this.reportedCost = reportedActualCost(this.#res)
+    this.#finish(this)
+  }
+}
+
 /**
  * Calls `finish` once, when a Node response has been sent (`aborted: false`) or its connection
  * closed before that (`aborted: true`), with its headers (read from `owner`: the response, or a
@@ -57,8 +132,8 @@ export type HandlerEndWatch<Owner> = (owner: Owner, res: NodeResponseLike, done:
  *
  * A hang-up before the handler started its response is reported once the handler is done as
  * well: a concurrency slot bounds the work a client has running, and hanging up does not stop a
- * handler. The adapter says when with `watch` (installed at the hang-up), or by calling the
- * function returned (Koa: its middleware chain settled). A handler that never ends holds the slot
+ * handler. The adapter says when with `watch` (installed at the hang-up), or by calling `ended()`
+ * on what is returned (Koa: its middleware chain settled). A handler that never ends holds the slot
  * until its lease expires (`leaseMs`).
  */
 export function onFinished<Owner extends ResponseHeaderSource>(
@@ -66,38 +141,16 @@ export function onFinished<Owner extends ResponseHeaderSource>(
   finish: (result: HttpFinish) => void,
   owner: Owner,
   watch?: HandlerEndWatch<Owner>,
-): () => void {
-  let reported = false
-  let handlerEnded = false
-  let waiting = false
-  const report = (aborted: boolean): void => {
-    finish({ status: res.statusCode, aborted, headers: new ResponseHeaderReader(owner), reportedCost: reportedActualCost(res) })
-  }
-  const ended = (): void => {
-    if (handlerEnded) return
-    handlerEnded = true
-    if (!waiting) return
-    waiting = false
-    report(true)
-  }
-  // Both: some responses (light-my-request's) never emit 'close'. `on`, not `once`: each listener
-  // runs once anyway (`reported`), and `once` wraps every listener in a bound function per request.
-  res.on('finish', () => {
-    if (reported) return
-    reported = true
-    report(false)
-  })
-  res.on('close', () => {
-    if (reported) return
-    reported = true
-    if (res.writableFinished) report(false)
-    else if (handlerEnded || res.headersSent || res.writableEnded) report(true)
-    else {
-      waiting = true
-      watch?.(owner, res, ended)
-    }
-  })
-  return ended
+): FinishWatch {
+  // The watch is only ever called with this owner.
+  const w = new ResponseWatch(res, finish, owner, watch as HandlerEndWatch<ResponseHeaderSource> | undefined)
+  // Both: some responses (light-my-request's) never emit 'close'. `on`, not `once`: each event is
+  // reported once anyway, and `once` wraps every listener in a bound function per request. Not a
+  // listener shared by every response finding its watch on it: a property added to a response
+  // (Express's, with its prototype swapped) turned it into a slow dictionary-mode object.
+  res.on('finish', () => w.finished())
+  res.on('close', () => w.closed())
+  return w
 }
 
 /**

@@ -6,6 +6,7 @@ import { hasConcurrency, type Policy } from './policy.js'
 import { invalidInCall } from './policy-list.js'
 import { checkOwn, type RefundContext, refund } from './refund.js'
 import type { Store, StoreEvents, StoreRequest, StoreResult } from './store.js'
+import type { StoreEventHub, StoreListener } from './store-events.js'
 import { encodeSubject } from './subject.js'
 import { isThenable, RESOLVED } from './thenable.js'
 
@@ -25,6 +26,14 @@ export interface SettleContext extends RefundContext {
   readonly events: StoreEvents
   /** A decision's leases are being given back (the `released` event). */
   readonly released: (decision: Decision) => void
+  /** The store's event hub: a release through `Store.releaseLease` is this limiter's call while it runs, as `ask` makes one. */
+  readonly hub: StoreEventHub
+  /** This limiter, as the hub's listener. */
+  readonly self: StoreListener
+  /** The store's health: an answer ends an outage, as `ask` does with one. */
+  readonly health: { readonly failing: boolean; calm(): void }
+  /** What `ask` does with a failure of the store: `onStoreError` applied (a refund's: reported, nothing else). */
+  readonly recover: (call: StoreCall, error: unknown) => Decision | Promise<Decision>
 }
 
 /**
@@ -74,18 +83,9 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
     context.released(decision)
     if (context.isClosed()) return RESOLVED
     const subject = encodeSubject('limiter.release()', decision.key)
-    const policies = context.leasePolicies
-    // One policy (the common case): a literal, not `fill` (a call into the runtime).
-    const keys = policies.length === 1 ? [subject] : new Array<string>(policies.length).fill(subject)
-    const request: StoreRequest = { keys, policies, cost: 1, now: context.now(), tag: subject, events: context.events, lease }
-    const done = context.ask(context.store, {
-      mode: 'refund',
-      key: decision.key,
-      request,
-      layerOf: undefined,
-      tier: undefined,
-      at: decision.at,
-    })
+    const s = context.store
+    if (releasesLeases(s)) return releaseLeaseIn(context, s, decision, subject, lease)
+    const done = context.ask(s, leaseRefund(context, decision, subject, lease, context.now()))
     return isThenable(done) ? done.then(noop) : RESOLVED
   }
   const call = context.leases.get(decision)
@@ -117,6 +117,44 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
 }
 
 function noop(): void {}
+
+/** A store with the synchronous fast path of a release (see `Store.releaseLease`). */
+type LeaseReleasingStore = Store & Required<Pick<Store, 'releaseLease'>>
+
+function releasesLeases(s: Store): s is LeaseReleasingStore {
+  return typeof s.releaseLease === 'function'
+}
+
+/** The refund that gives a fast-path lease back: the lease alone, in the limiter's concurrency policies, for the decision's subject. */
+function leaseRefund(context: SettleContext, decision: Decision, subject: string, lease: number, now: number): StoreCall {
+  const policies = context.leasePolicies
+  // One policy (the common case): a literal, not `fill` (a call into the runtime).
+  const keys = policies.length === 1 ? [subject] : new Array<string>(policies.length).fill(subject)
+  const request: StoreRequest = { keys, policies, cost: 1, now, tag: subject, events: context.events, lease }
+  return { mode: 'refund', key: decision.key, request, layerOf: undefined, tier: undefined, at: decision.at }
+}
+
+/**
+ * A fast-path lease given back through the store's own fast path (`Store.releaseLease`): no
+ * request, no answer, no promise. Everything else is as `ask` does it: the call's events are this
+ * limiter's, an answer ends an outage, a failure is recovered from.
+ */
+function releaseLeaseIn(context: SettleContext, s: LeaseReleasingStore, decision: Decision, subject: string, lease: number): Promise<void> {
+  const hub = context.hub
+  const previous = hub.current
+  hub.current = context.self
+  const t = context.now()
+  try {
+    s.releaseLease(subject, context.leasePolicies, lease, decision.at, t)
+  } catch (error) {
+    hub.current = previous
+    const done = context.recover(leaseRefund(context, decision, subject, lease, t), error)
+    return isThenable(done) ? done.then(noop) : RESOLVED
+  }
+  hub.current = previous
+  if (context.health.failing) context.health.calm()
+  return RESOLVED
+}
 
 /** `limiter.release()`: {@link release}, its throw (a bad argument) as a rejection; no closure per call. */
 export function releasing(context: SettleContext, decision: Decision): Promise<void> {

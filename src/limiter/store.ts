@@ -131,6 +131,20 @@ export interface Store {
    * not check them for well-formedness (see `ERR_RK_STORE_MALFORMED`).
    */
   consumeInto?(subject: string, policies: readonly Policy[], cost: number, now: number, results: number[], lease?: number): boolean
+  /**
+   * Optional synchronous fast path of a release, beside `consumeInto`: gives `lease` back in
+   * `policies` (the limiter's concurrency policies) for `subject`, answering nothing. It must be
+   * equivalent to `refund({ keys: policies.map(() => subject), policies, cost: 1, now, tag:
+   * subject, lease, chargedAt })` with its answer thrown away: the same state afterwards and the
+   * same events, reported during the call through the callbacks given to `attach`. It fails as
+   * `refund` would, by throwing; the limiter then reports a `store-error` (the lease expires
+   * after its `leaseMs`).
+   *
+   * When the limiter uses it: for `limiter.release()` of a decision its `consumeInto` admitted
+   * with a lease (a store without `consumeInto` is never asked). Without it, those releases go
+   * through `refund`.
+   */
+  releaseLease?(subject: string, policies: readonly Policy[], lease: number, chargedAt: number, now: number): void
 }
 
 /** Callbacks a store may use to report what happened, for the limiter's events. */

@@ -102,9 +102,9 @@ function nodeServer(listener: Parameters<typeof createServer>[1]): InFlightApp {
   return overHttp(listen(server), close)
 }
 
-function buildExpress(factory: typeof express5, options: Options, mounts: number, gates: Gates): InFlightApp {
+function buildExpress(factory: typeof express5, mounted: readonly Options[], gates: Gates): InFlightApp {
   const app = factory()
-  for (let i = 0; i < mounts; i++) app.use(expressRateLimit(options as never))
+  for (const options of mounted) app.use(expressRateLimit(options as never))
   app.all('/fast', (_req, res) => res.end('ok'))
   app.get('/slow', (_req, res) => void gates.wait().then(() => res.end('ok')))
   app.get('/hang', (_req, res) => void res.write('a'))
@@ -130,10 +130,10 @@ function buildExpress(factory: typeof express5, options: Options, mounts: number
   return nodeServer(app)
 }
 
-function buildKoa(Koa: typeof koa3, options: Options, mounts: number, gates: Gates): InFlightApp {
+function buildKoa(Koa: typeof koa3, mounted: readonly Options[], gates: Gates): InFlightApp {
   const app = new Koa()
   app.silent = true
-  for (let i = 0; i < mounts; i++) app.use(koaRateLimit(options as never))
+  for (const options of mounted) app.use(koaRateLimit(options as never))
   app.use(async (ctx) => {
     const n = nOf(ctx.url)
     switch (ctx.path) {
@@ -181,13 +181,12 @@ function buildKoa(Koa: typeof koa3, options: Options, mounts: number, gates: Gat
   return nodeServer(app.callback())
 }
 
-function buildFastify(factory: (o?: object) => FastifyInstance, options: Options, mounts: number, gates: Gates): InFlightApp {
+function buildFastify(factory: (o?: object) => FastifyInstance, mounted: readonly Options[], gates: Gates): InFlightApp {
   // Hung requests never answer: close drops their connections.
   const app = factory({ forceCloseConnections: true })
   const ready = (async () => {
-    if (mounts === 1) await app.register(fastifyRateLimit, options as never)
-    // Two registrations in one context: the same limits decided twice.
-    else for (let i = 0; i < mounts; i++) await app.register(fastifyRateLimit, options as never)
+    // Several registrations in one context: each decides (the same limits, twice, or limits of their own).
+    for (const options of mounted) await app.register(fastifyRateLimit, options as never)
     app.route({ method: ['GET', 'HEAD'], url: '/fast', exposeHeadRoute: false, handler: async () => 'ok' })
     app.get('/slow', async () => {
       await gates.wait()
@@ -325,38 +324,39 @@ function inProcess(call: (request: Request) => Promise<Response>): InFlightApp {
   }
 }
 
-function buildFetch(options: Options, mounts: number, gates: Gates): InFlightApp {
+function buildFetch(mounted: readonly Options[], gates: Gates): InFlightApp {
   let handler = (request: Request) => fetchRoute(request, gates, (n) => fetchSetCost(request, n))
-  for (let i = 0; i < mounts; i++) handler = withRateLimit(handler, { ...(options as object), ip: () => '192.0.2.1' })
+  for (const options of mounted) handler = withRateLimit(handler, { ...(options as object), ip: () => '192.0.2.1' })
   return inProcess(handler)
 }
 
-function buildHono(options: Options, mounts: number, gates: Gates): InFlightApp {
+function buildHono(mounted: readonly Options[], gates: Gates): InFlightApp {
   const app = new Hono()
-  for (let i = 0; i < mounts; i++) app.use(fetchRateLimit({ ...(options as object), ip: () => '192.0.2.1' }))
+  for (const options of mounted) app.use(fetchRateLimit({ ...(options as object), ip: () => '192.0.2.1' }))
   app.onError((_error, c) => c.text('failed', 500))
   app.all('*', (c) => fetchRoute(c.req.raw, gates, (n) => fetchSetCost(c, n)))
   return inProcess(async (request) => app.fetch(request))
 }
 
-/** The app of `framework`, limited by `options` mounted `mounts` times. */
-export function inFlightApp(framework: InFlightFramework, options: Options, gates: Gates, mounts = 1): InFlightApp {
+/** The app of `framework`, limited by `options` mounted `mounts` times, or by each of a list of options in turn. */
+export function inFlightApp(framework: InFlightFramework, options: Options | readonly Options[], gates: Gates, mounts = 1): InFlightApp {
+  const mounted: readonly Options[] = Array.isArray(options) ? options : new Array<Options>(mounts).fill(options as Options)
   switch (framework) {
     case 'express5':
-      return buildExpress(express5, options, mounts, gates)
+      return buildExpress(express5, mounted, gates)
     case 'express4':
-      return buildExpress(express4 as unknown as typeof express5, options, mounts, gates)
+      return buildExpress(express4 as unknown as typeof express5, mounted, gates)
     case 'koa3':
-      return buildKoa(koa3, options, mounts, gates)
+      return buildKoa(koa3, mounted, gates)
     case 'koa2':
-      return buildKoa(koa2 as unknown as typeof koa3, options, mounts, gates)
+      return buildKoa(koa2 as unknown as typeof koa3, mounted, gates)
     case 'fastify5':
-      return buildFastify((o) => fastify5(o) as unknown as FastifyInstance, options, mounts, gates)
+      return buildFastify((o) => fastify5(o) as unknown as FastifyInstance, mounted, gates)
     case 'fastify4':
-      return buildFastify((o) => fastify4(o) as unknown as FastifyInstance, options, mounts, gates)
+      return buildFastify((o) => fastify4(o) as unknown as FastifyInstance, mounted, gates)
     case 'fetch':
-      return buildFetch(options, mounts, gates)
+      return buildFetch(mounted, gates)
     case 'hono':
-      return buildHono(options, mounts, gates)
+      return buildHono(mounted, gates)
   }
 }

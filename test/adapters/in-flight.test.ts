@@ -147,6 +147,28 @@ describe.each(IN_FLIGHT_FRAMEWORKS)('%s: concurrency leases', (framework) => {
     await until(async () => expect((await left(limiter)).slots).toBe(2))
     expect((await left(limiter)).tokens).toBe(800)
   })
+
+  it('two limiters of their own on one response: each lease goes back once, finished or hung up', async () => {
+    const first = limits()
+    const second = limits()
+    const gates = new Gates()
+    app = inFlightApp(framework, [first.options, second.options], gates)
+    const both = async () => [(await left(first.limiter)).slots, (await left(second.limiter)).slots]
+    expect((await app.send('/fast')).status).toBe(200)
+    await until(async () => expect(await both()).toEqual([2, 2]))
+    const slow = app.open('/slow')
+    await until(async () => expect(gates.count).toBe(1))
+    expect(await both()).toEqual([1, 1])
+    slow.abort()
+    await slow.done
+    await noticed()
+    expect(await both()).toEqual([1, 1])
+    gates.open()
+    await until(async () => expect(await both()).toEqual([2, 2]))
+    expect((await app.send('/throw-sync')).status).toBe(500)
+    await until(async () => expect(await both()).toEqual([2, 2]))
+    expect([(await left(first.limiter)).tokens, (await left(second.limiter)).tokens]).toEqual([700, 700])
+  })
 })
 
 describe.each(IN_FLIGHT_FRAMEWORKS)('%s: reserve-then-settle', (framework) => {

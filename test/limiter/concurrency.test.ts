@@ -3,7 +3,16 @@
 // on the memory store and on casStore, with an injected clock.
 
 import { describe, expect, it } from 'vitest'
-import { concurrency, createLimiter, type Decision, fixedWindow, type LimiterOptions, MemoryStore, tokenBucket } from '../../src/index.js'
+import {
+  concurrency,
+  createLimiter,
+  type Decision,
+  fixedWindow,
+  type LimiterOptions,
+  MemoryStore,
+  type Store,
+  tokenBucket,
+} from '../../src/index.js'
 import { clock } from '../helpers/clock.js'
 import { flakyStore, STORES } from './concurrency-stores.js'
 
@@ -327,6 +336,78 @@ describe('concurrency on the fast path of an in-process store', () => {
     expect((await limiter.consume('k')).allowed).toBe(false)
     await limiter.release(during)
     expect((await inFallback.peek('k')).remaining).toBe(1)
+  })
+
+  it("a fast-path lease goes back through the store's releaseLease: once, leaving what refund would", async () => {
+    const c = clock(T0)
+    const calls: string[] = []
+    class CountingMemoryStore extends MemoryStore {
+      override releaseLease(...args: Parameters<MemoryStore['releaseLease']>): void {
+        calls.push('releaseLease')
+        super.releaseLease(...args)
+      }
+      override refund(...args: Parameters<MemoryStore['refund']>): ReturnType<MemoryStore['refund']> {
+        calls.push('refund')
+        return super.refund(...args)
+      }
+    }
+    const fast = new CountingMemoryStore()
+    // A limit above the leases taken: an entry with nothing left is kept apart (and released by the general path).
+    const inFlight = concurrency({ name: 'in-flight', limit: 3, leaseMs: '10s' })
+    const limiter = createLimiter({ store: fast, now: c.now, policies: [inFlight] })
+    // The same decisions through refund: a store with consumeInto and no releaseLease.
+    const plain = new MemoryStore()
+    const viaRefund: Store = {
+      consumeInto: (...args) => plain.consumeInto(...args),
+      consume: (r) => plain.consume(r),
+      peek: (r) => plain.peek(r),
+      refund: (r) => plain.refund(r),
+      reset: (r) => plain.reset(r),
+      close: () => plain.close(),
+    }
+    const other = createLimiter({ store: viaRefund, now: c.now, policies: [inFlight] })
+    for (const l of [limiter, other]) {
+      const [a, b] = [await l.decide('k'), await l.decide('k')]
+      c.advance(1_000)
+      await l.release(a)
+      await l.release(a)
+      expect((await l.peek('k')).remaining).toBe(2)
+      await l.release(b)
+    }
+    expect(calls).toEqual(['releaseLease', 'releaseLease'])
+    const states = [await limiter.peek('k'), await other.peek('k')].map((d) => [d.remaining, d.resetAt])
+    expect(states[0]).toEqual([3, T0 + 2_000])
+    expect(states[1]).toEqual(states[0])
+  })
+
+  it('a releaseLease that throws is a store-error: release resolves, the lease expires after its leaseMs', async () => {
+    const c = clock(T0)
+    class FailingRelease extends MemoryStore {
+      down = false
+      override releaseLease(...args: Parameters<MemoryStore['releaseLease']>): void {
+        if (this.down) throw new Error('store down')
+        super.releaseLease(...args)
+      }
+    }
+    const store = new FailingRelease()
+    const limiter = createLimiter({
+      store,
+      now: c.now,
+      policies: [concurrency({ name: 'in-flight', limit: 1, leaseMs: '10s' })],
+      logger: quiet,
+    })
+    const errors: { key: string; action: string }[] = []
+    limiter.on('store-error', (e) => errors.push({ key: e.key, action: e.action }))
+    const d = await limiter.decide('k')
+    store.down = true
+    await expect(limiter.release(d)).resolves.toBeUndefined()
+    expect(errors).toEqual([{ key: 'k', action: 'allow' }])
+    store.down = false
+    // Given back once: a second release does nothing, and the slot stays taken until the lease expires.
+    await limiter.release(d)
+    expect((await limiter.peek('k')).remaining).toBe(0)
+    c.advance(10_000)
+    expect((await limiter.peek('k')).remaining).toBe(1)
   })
 
   it('with rate policies: several policies on the fast path, the rate charge stays after the release', async () => {

@@ -1,5 +1,4 @@
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
-import type { StoreRefundRequest } from '../../limiter/store.js'
 import type { Entries } from './entries.js'
 
 /**
@@ -53,22 +52,34 @@ export function acquireOne(
 }
 
 /**
- * `refund` of `request`, one concurrency policy with its lease (a release), for an entry the LRU
- * holds, into `results`: false, with nothing done, when the LRU does not hold it (it is limited,
- * or gone), which the general path then decides.
+ * `refund` of `cost` (of `charged`) charged at `chargedAt`, one concurrency policy with `lease`
+ * (a release), for an entry the LRU holds, into `results` when given (`releaseLease` reads none):
+ * false, with nothing done, when the LRU does not hold it (it is limited, or gone), which the
+ * general path then decides. Positional, so that a release allocates nothing here.
  */
-export function releaseOne(entries: Entries, memKey: string, request: StoreRefundRequest, out: StepOutcome, results: number[]): boolean {
+export function releaseOne(
+  entries: Entries,
+  memKey: string,
+  policy: Policy,
+  cost: number,
+  chargedAt: number,
+  now: number,
+  lease: number,
+  charged: number | undefined,
+  out: StepOutcome,
+  results: number[] | undefined,
+): boolean {
   const value = entries.lookup(memKey)
   if (value === undefined) return false
-  const { cost, chargedAt, now, lease, charged } = request
-  const policy = request.policies[0]
   entries.seen(now)
   policy.refund(value, cost, chargedAt, now, out, lease, charged)
   const remaining = out.remaining
   const resetAt = out.resetAt
   entries.write(memKey, policy, out.state, remaining, now, value, -1)
-  results[0] = remaining
-  results[1] = resetAt
-  results[2] = 0
+  if (results !== undefined) {
+    results[0] = remaining
+    results[1] = resetAt
+    results[2] = 0
+  }
   return true
 }

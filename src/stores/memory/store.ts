@@ -124,10 +124,22 @@ export class MemoryStore implements Store {
     if (lease !== undefined && request.policies.length === 1 && policy.kind === 'concurrency') {
       this.#checkOpen()
       const results = new Array<number>(3)
-      if (releaseOne(this.#entries, this.#memKeyOf(policy, request.keys[0]), request, this.#outs[0], results))
+      const memKey = this.#memKeyOf(policy, request.keys[0])
+      if (releaseOne(this.#entries, memKey, policy, cost, chargedAt, now, lease, charged, this.#outs[0], results))
         return { allowed: true, now, results }
     }
     return this.#adjust(request, (policy, state, out) => policy.refund(state, cost, chargedAt, now, out, lease, charged))
+  }
+
+  /** The store's fast path of a release (see `Store.releaseLease`): `refund` of the lease, without the request and the answer. */
+  releaseLease(subject: string, policies: readonly Policy[], lease: number, chargedAt: number, now: number): void {
+    const policy = policies[0]
+    if (policies.length === 1 && policy.kind === 'concurrency') {
+      this.#checkOpen()
+      if (releaseOne(this.#entries, this.#memKeyOf(policy, subject), policy, 1, chargedAt, now, lease, undefined, this.#outs[0], undefined))
+        return
+    }
+    this.refund({ keys: policies.map(() => subject), policies, cost: 1, now, tag: subject, lease, chargedAt })
   }
 
   /** Charges every check whatever its state (`Store.charge`: a settled cost's extra). */
