@@ -43,7 +43,7 @@ local t = redis.call('TIME')                                     -- the server c
 local rnow = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)  -- in ms
 local deadline = tonumber(ARGV[1])
 if deadline >= 0 and rnow > deadline then return { -1, rnow } end  -- too late: the caller gave up, touch nothing
-local extra = tonumber(ARGV[2])
+local extra = ARGV[2] == '0' and 0 or tonumber(ARGV[2])       -- a number's parse costs as much as an argument: skipped for the usual 0
 local format = string.format
 local BIG = 9007199254740991                                     -- 2^53 - 1: larger numbers go as digits (see the end)
 local MAX_TTL = 99999999999999                                  -- the longest TTL written, ms (about 3,000 years)
@@ -55,17 +55,20 @@ local MAX_TTL = 99999999999999                                  -- the longest T
 -- past 2^53; any other kind) goes on as the same request in the general layout (A).
 local A = ARGV
 if #ARGV == 4 and byte(ARGV[3], 2) == 58 then                    -- "k:…": a spec where a batch has its count
-  local spec, cost, key = ARGV[3], tonumber(ARGV[4]), KEYS[1]
+  local spec, cost, key = ARGV[3], ARGV[4] == '1' and 1 or tonumber(ARGV[4]), KEYS[1]
   local kind = byte(spec, 1)
-  local l, b, p, q, raw
-  if kind == 49 then l, b, p, q = match(spec, '^1:(%d+):(%d+):(%d+):(%d+)$')  -- "1:limit:burst:ticksPerMs:tokenTicks"
-  elseif kind == 50 then l, b = match(spec, '^2:(%d+):(%d+)$') end            -- "2:limit:windowMs"
-  local limit = tonumber(l)
-  local capacity = kind == 49 and tonumber(b) or limit                        -- burst, or the window's limit
+  local l, b, p, q, raw, limit, capacity
+  if kind == 49 then                                             -- "1:limit:burst:ticksPerMs:tokenTicks"; the limit only
+    l, b, p, q = match(spec, '^1:(%d+):(%d+):(%d+):(%d+)$')      -- matters as above 0 (its digits are not "0"), and
+    if l then limit = l ~= '0' and 1 or 0; capacity = tonumber(b) end  -- ticksPerMs is mostly 1: parsed only when not
+  elseif kind == 50 then                                         -- "2:limit:windowMs"
+    l, b = match(spec, '^2:(%d+):(%d+)$')
+    limit = tonumber(l); capacity = limit                        -- the window's limit
+  end
   if limit and limit > 0 and cost > 0 and cost <= capacity then raw = redis.pcall('GET', key) end
   if raw ~= nil and type(raw) ~= 'table' then                    -- eligible, and read (false: absent; a table: failed)
     if kind == 49 then
-      local burst, tpm, tt = capacity, tonumber(p), tonumber(q)
+      local burst, tpm, tt = capacity, p == '1' and 1 or tonumber(p), tonumber(q)
       local nowT = rnow * tpm                                    -- now, in ticks
       local tat = raw and (unpackState('<d', raw)) or nowT       -- stored TAT, or fresh
       if tat < nowT then tat = nowT end                          -- an idle bucket is full, never fuller

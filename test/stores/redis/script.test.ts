@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: 'f64ee8bd33abd5a9a974a4a80f7c38f09d433609',
+  decide: 'de78d947346f7b7ee0e75a7306944ce7fc980330',
 }
 
 describe('Lua scripts', () => {
