@@ -45,7 +45,8 @@ const subpaths = {
     names: ['requestClasses', 'providerPlan', 'tierByPrefix', 'cachedLookup', 'rateLimitsHandler', 'upstreamRateLimit'],
     allowed: ['lru-cache'],
   },
-  './redis': { names: ['RedisStore'], allowed: ['lru-cache', 'ioredis'] },
+  // ioredis and iovalkey (its fork) are loaded lazily, only to build the script command as the client's own methods would.
+  './redis': { names: ['RedisStore'], allowed: ['lru-cache', 'ioredis', 'iovalkey'] },
   './postgres': { names: ['PostgresStore'], allowed: ['lru-cache'] },
   './express': { names: ['rateLimit'], allowed: ['lru-cache', 'express'] },
   './koa': { names: ['rateLimit'], allowed: ['lru-cache', 'koa'] },

@@ -101,17 +101,28 @@ interface IoredisModule {
   readonly Command: CommandClass
 }
 
-let ioredisModule: Promise<IoredisModule | undefined> | undefined
-/** The `ioredis` package this module resolves, loaded once, when a store first needs it (or `undefined`). */
-function loadIoredis(): Promise<IoredisModule | undefined> {
-  ioredisModule ??= import('ioredis').then(
-    (loaded) => {
-      const m = ((loaded as { default?: unknown }).default ?? loaded) as Partial<IoredisModule>
-      return typeof m.Redis === 'function' && typeof m.Command === 'function' ? (m as IoredisModule) : undefined
-    },
-    () => undefined,
-  )
-  return ioredisModule
+/** An ioredis-family package's classes, if it loads and has them. */
+function classesOf(loaded: unknown): IoredisModule | undefined {
+  const m = ((loaded as { default?: unknown }).default ?? loaded) as Partial<IoredisModule>
+  return typeof m.Redis === 'function' && typeof m.Command === 'function' ? (m as IoredisModule) : undefined
+}
+
+/** Loaders of the `ioredis` and `iovalkey` packages (iovalkey is ioredis's fork, with the same classes), each run once. */
+const clientModules = [() => import('ioredis'), () => import('iovalkey')].map((load) => {
+  let loaded: Promise<IoredisModule | undefined> | undefined
+  return () => {
+    loaded ??= load().then(classesOf, () => undefined)
+    return loaded
+  }
+})
+
+/** The package of those whose `Redis` class made `client`, loaded in turn until one did (an ioredis client never loads iovalkey). */
+async function familyOf(client: RedisClient): Promise<IoredisModule | undefined> {
+  for (const load of clientModules) {
+    const m = await load()
+    if (m !== undefined && client instanceof m.Redis) return m
+  }
+  return undefined
 }
 
 /**
@@ -120,8 +131,8 @@ function loadIoredis(): Promise<IoredisModule | undefined> {
  * pipeline of its own; the store's script calls are batches already, so for them that is only
  * cost (about a tenth of a Fastify server's CPU per request on Redis, measured). And every
  * command's constructor copies its arguments with `Array.prototype.flat` (see below). For a
- * single-node client made by the `ioredis` package this module resolves (an `instanceof` check,
- * so never another copy or major version's classes), the store builds the command as the
+ * single-node client made by the `ioredis` or `iovalkey` package this module resolves (an
+ * `instanceof` check, so never another copy or major version's classes), the store builds the command as the
  * client's method would (same key prefix, reply encoding and error stacks) and hands it to
  * `sendCommand`, which is what ioredis itself does when auto-pipelining is off.
  */
@@ -137,9 +148,9 @@ export async function directCalls(client: RedisClient): Promise<{ evalsha: Scrip
   ) {
     return undefined
   }
-  const ioredis = await loadIoredis()
-  if (ioredis === undefined || !(client instanceof ioredis.Redis)) return undefined
-  const { Command } = ioredis
+  const family = await familyOf(client)
+  if (family === undefined) return undefined
+  const { Command } = family
   const keyPrefix = typeof options.keyPrefix === 'string' ? options.keyPrefix : undefined
   const friendly = options.showFriendlyErrorStack === true
   // A command's constructor copies its arguments with `Array.prototype.flat`, about 55 ns each (a
