@@ -128,17 +128,13 @@ function loadIoredis(): Promise<IoredisModule | undefined> {
 export async function directCalls(client: RedisClient): Promise<{ evalsha: ScriptCall; eval: ScriptCall } | undefined> {
   const sender = client as unknown as CommandSender
   const options = sender.options
-  // A client whose script methods were replaced on the instance (a wrapper, a test's counter) keeps them.
-  if (
-    options === undefined ||
-    typeof sender.sendCommand !== 'function' ||
-    Object.hasOwn(client, 'evalsha') ||
-    Object.hasOwn(client, 'eval')
-  ) {
-    return undefined
-  }
+  if (options === undefined || typeof sender.sendCommand !== 'function') return undefined
   const ioredis = await loadIoredis()
   if (ioredis === undefined || !(client instanceof ioredis.Redis)) return undefined
+  // A client whose script methods are not ioredis's own keeps them: replaced on the instance, in
+  // a subclass, or on Redis.prototype (a wrapper, a tracer, a test's spy), they are what it runs.
+  const own = Object.getPrototypeOf(ioredis.Redis.prototype) as object
+  if (definerOf(client, 'evalsha') !== definerOf(own, 'evalsha') || definerOf(client, 'eval') !== definerOf(own, 'eval')) return undefined
   const { Command } = ioredis
   const keyPrefix = typeof options.keyPrefix === 'string' ? options.keyPrefix : undefined
   const friendly = options.showFriendlyErrorStack === true
@@ -166,6 +162,12 @@ export async function directCalls(client: RedisClient): Promise<{ evalsha: Scrip
       return command.promise
     }
   return { evalsha: call('evalsha'), eval: call('eval') }
+}
+
+/** The object on `o`'s prototype chain that defines `name` (`undefined`: none does). */
+function definerOf(o: object, name: string): object | undefined {
+  for (let p: object | null = o; p !== null; p = Object.getPrototypeOf(p)) if (Object.hasOwn(p, name)) return p
+  return undefined
 }
 
 // ---- connection events ----
