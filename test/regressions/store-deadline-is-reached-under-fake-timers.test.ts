@@ -18,7 +18,12 @@ const silent = (): Promise<never> => new Promise<never>(() => {})
 const neverAnswers: Store = { consume: silent, peek: silent, refund: silent, reset: async () => {} }
 
 function pendingConsume(): { readonly reason: () => string | undefined } {
-  const limiter = createLimiter({ store: neverAnswers, timeoutMs: 100, onStoreError: 'deny', policies: [tokenBucket({ limit: 1, window: '1s' })] })
+  const limiter = createLimiter({
+    store: neverAnswers,
+    timeoutMs: 100,
+    onStoreError: 'deny',
+    policies: [tokenBucket({ limit: 1, window: '1s' })],
+  })
   limiter.on('store-error', () => {})
   let reason: string | undefined
   void Promise.resolve(limiter.consume('k')).then((d) => {
