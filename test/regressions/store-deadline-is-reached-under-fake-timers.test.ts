@@ -15,7 +15,7 @@ afterEach(() => {
 })
 
 const silent = (): Promise<never> => new Promise<never>(() => {})
-const neverAnswers: Store = { consume: silent, peek: silent, refund: silent, reset: async () => {} }
+const neverAnswers: Store = { consume: silent, peek: silent, refund: silent, reset: async () => {}, close: () => {} }
 
 function pendingConsume(): { readonly reason: () => string | undefined } {
   const limiter = createLimiter({

@@ -17,11 +17,12 @@ it('a store with releaseLease but no consumeInto has its leases given back with 
       return memory.refund(request)
     },
     reset: async (request: StoreRequest) => memory.reset(request),
+    close: () => memory.close(),
     releaseLease: () => {
       calls.push('releaseLease')
       return Promise.reject(new Error('not a synchronous release'))
     },
-  } as Store
+  } as unknown as Store
   const limiter = createLimiter({ store, policies: [concurrency({ name: 'one', limit: 1, leaseMs: '1m' })] })
   const first = await limiter.consume('k')
   expect((await limiter.consume('k')).allowed).toBe(false)
