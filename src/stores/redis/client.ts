@@ -136,7 +136,8 @@ export async function directCalls(client: RedisClient): Promise<{ evalsha: Scrip
   const own = Object.getPrototypeOf(ioredis.Redis.prototype) as object
   if (definerOf(client, 'evalsha') !== definerOf(own, 'evalsha') || definerOf(client, 'eval') !== definerOf(own, 'eval')) return undefined
   const { Command } = ioredis
-  const keyPrefix = typeof options.keyPrefix === 'string' ? options.keyPrefix : undefined
+  // Given to the command as the client's methods give it: a string, or a Buffer (which ioredis takes too).
+  const keyPrefix = options.keyPrefix === null ? undefined : (options.keyPrefix as string | undefined)
   const friendly = options.showFriendlyErrorStack === true
   // A command's constructor copies its arguments with `Array.prototype.flat`, about 55 ns each (a
   // batch's script call has two to five per request); the store's are flat already. Without a key
