@@ -42,21 +42,27 @@ export function hasOwnDeadline(store: Store): boolean {
 }
 
 /**
- * Runs `expire` once this turn of the event loop has read its sockets. Node runs due timers
- * before it polls for I/O, so after a stall (a long synchronous task, a GC pause, a loaded
- * machine) a deadline's timer fires while an answer that came back in time is still unread, and
- * the call would fail although the store decided (and charged) it. Deferred past the poll phase
- * (`setImmediate`), that answer settles the call first, and the deadline finds it settled.
+ * Runs `expire`, for a deadline timer that was due at `due` (`performance.now()` ms): at once
+ * when the timer fired on time, else once this turn of the event loop has read its sockets. Node
+ * runs due timers before it polls for I/O, so after a stall (a long synchronous task, a GC pause,
+ * a loaded machine) a deadline's timer fires late while an answer that came back in time is still
+ * unread, and the call would fail although the store decided (and charged) it. Deferred past the
+ * poll phase (`setImmediate`), that answer settles the call first, and the deadline finds it
+ * settled. A timer exactly on time (a fake clock's: vitest's and Jest's fake `setImmediate` and
+ * `performance` too, and run an immediate a timer schedules only at the clock's next advance) had
+ * no stall to wait out: deferred, advancing the clock by the timeout would not reach the deadline.
  */
-export function afterPendingIo(expire: () => void): void {
-  setImmediate(expire)
+export function afterPendingIo(due: number, expire: () => void): void {
+  if (performance.now() > due) setImmediate(expire)
+  else expire()
 }
 
 /** `promise`, or a rejection with `ERR_RK_STORE_TIMEOUT` when it has not settled within `ms` (see {@link afterPendingIo}). */
 export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const expire = () => reject(new StoreError('ERR_RK_STORE_TIMEOUT', `the store did not answer within ${ms} ms`))
-    const timer = setTimeout(() => afterPendingIo(expire), ms)
+    const due = performance.now() + ms
+    const timer = setTimeout(() => afterPendingIo(due, expire), ms)
     // A pending store call must not keep the process alive by its timer alone.
     timer.unref?.()
     promise.then(

@@ -121,8 +121,9 @@ function noop(): void {}
 /** A store with the synchronous fast path of a release (see `Store.releaseLease`). */
 type LeaseReleasingStore = Store & Required<Pick<Store, 'releaseLease'>>
 
+/** Only beside `consumeInto`, as documented: a store without it gives its leases back through `refund` (which may be asynchronous). */
 function releasesLeases(s: Store): s is LeaseReleasingStore {
-  return typeof s.releaseLease === 'function'
+  return typeof s.releaseLease === 'function' && typeof s.consumeInto === 'function'
 }
 
 /** The refund that gives a fast-path lease back: the lease alone, in the limiter's concurrency policies, for the decision's subject. */

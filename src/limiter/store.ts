@@ -140,9 +140,9 @@ export interface Store {
    * `refund` would, by throwing; the limiter then reports a `store-error` (the lease expires
    * after its `leaseMs`).
    *
-   * When the limiter uses it: for `limiter.release()` of a decision its `consumeInto` admitted
-   * with a lease (a store without `consumeInto` is never asked). Without it, those releases go
-   * through `refund`.
+   * When the limiter uses it: for `limiter.release()` of a decision the store admitted with a
+   * lease in the limiter's own policies, when the store has `consumeInto` too (a store without
+   * `consumeInto` is never asked). Without it, those releases go through `refund`.
    */
   releaseLease?(subject: string, policies: readonly Policy[], lease: number, chargedAt: number, now: number): void
 }

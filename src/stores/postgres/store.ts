@@ -160,7 +160,10 @@ export class PostgresStore implements Store {
     if (this.#closed) return Promise.reject(fail.closed())
     return new Promise<StoreResult>((resolve, reject) => {
       // Past the poll phase: an answer read in this turn settles the member first (see afterPendingIo).
-      const timer = setTimeout(() => afterPendingIo(() => settle(member, undefined, fail.noAnswerWithin(this.timeoutMs))), this.timeoutMs)
+      const timer = setTimeout(
+        () => afterPendingIo(member.expires, () => settle(member, undefined, fail.noAnswerWithin(this.timeoutMs))),
+        this.timeoutMs,
+      )
       const member: Member = {
         keys: this.#keysOf(request),
         policies: request.policies,

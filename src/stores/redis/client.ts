@@ -139,19 +139,16 @@ async function familyOf(client: RedisClient): Promise<IoredisModule | undefined>
 export async function directCalls(client: RedisClient): Promise<{ evalsha: ScriptCall; eval: ScriptCall } | undefined> {
   const sender = client as unknown as CommandSender
   const options = sender.options
-  // A client whose script methods were replaced on the instance (a wrapper, a test's counter) keeps them.
-  if (
-    options === undefined ||
-    typeof sender.sendCommand !== 'function' ||
-    Object.hasOwn(client, 'evalsha') ||
-    Object.hasOwn(client, 'eval')
-  ) {
-    return undefined
-  }
+  if (options === undefined || typeof sender.sendCommand !== 'function') return undefined
   const family = await familyOf(client)
   if (family === undefined) return undefined
+  // A client whose script methods are not the library's own keeps them: replaced on the instance, in
+  // a subclass, or on Redis.prototype (a wrapper, a tracer, a test's spy), they are what it runs.
+  const own = Object.getPrototypeOf(family.Redis.prototype) as object
+  if (definerOf(client, 'evalsha') !== definerOf(own, 'evalsha') || definerOf(client, 'eval') !== definerOf(own, 'eval')) return undefined
   const { Command } = family
-  const keyPrefix = typeof options.keyPrefix === 'string' ? options.keyPrefix : undefined
+  // Given to the command as the client's methods give it: a string, or a Buffer (which ioredis takes too).
+  const keyPrefix = options.keyPrefix === null ? undefined : (options.keyPrefix as string | undefined)
   const friendly = options.showFriendlyErrorStack === true
   // A command's constructor copies its arguments with `Array.prototype.flat`, about 55 ns each (a
   // batch's script call has two to five per request); the store's are flat already. Without a key
@@ -177,6 +174,12 @@ export async function directCalls(client: RedisClient): Promise<{ evalsha: Scrip
       return command.promise
     }
   return { evalsha: call('evalsha'), eval: call('eval') }
+}
+
+/** The object on `o`'s prototype chain that defines `name` (`undefined`: none does). */
+function definerOf(o: object, name: string): object | undefined {
+  for (let p: object | null = o; p !== null; p = Object.getPrototypeOf(p)) if (Object.hasOwn(p, name)) return p
+  return undefined
 }
 
 // ---- connection events ----

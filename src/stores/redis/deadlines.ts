@@ -17,6 +17,8 @@ export class DeadlineQueue<T extends Deadlined> {
   #items: T[] = []
   #head = 0
   #timer: ReturnType<typeof setTimeout> | undefined
+  /** When the armed timer is due (`performance.now()` ms): one that fires later came through a stall. */
+  #due = 0
   /** Fails a call whose deadline passed (called with `done` already set). */
   readonly #expire: (item: T) => void
 
@@ -51,16 +53,18 @@ export class DeadlineQueue<T extends Deadlined> {
   }
 
   #arm(expires: number): void {
-    const delay = Math.max(0, Math.ceil(expires - performance.now()))
+    const now = performance.now()
+    const delay = Math.max(0, Math.ceil(expires - now))
+    this.#due = now + delay
     this.#timer = setTimeout(this.#fire, delay)
     // A pending Redis call keeps the process alive through its socket, not through this timer.
     this.#timer.unref()
   }
 
   #fire = (): void => {
-    // Past the poll phase, so that replies that came in during a stall settle their calls first
-    // (see afterPendingIo); the timer stays marked armed meanwhile, so that add() arms no other.
-    afterPendingIo(this.#expireDue)
+    // Past the poll phase when late, so that replies that came in during a stall settle their calls
+    // first (see afterPendingIo); the timer stays marked armed meanwhile, so that add() arms no other.
+    afterPendingIo(this.#due, this.#expireDue)
   }
 
   #expireDue = (): void => {
