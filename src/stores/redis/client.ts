@@ -161,15 +161,15 @@ export async function directCalls(client: RedisClient): Promise<{ evalsha: Scrip
   const call =
     (name: 'evalsha' | 'eval'): ScriptCall =>
     (...args: unknown[]): Promise<unknown> => {
-      const errorStack = friendly ? new Error() : undefined
-      if (!setsArguments) {
-        const command = new Command(name, args, { keyPrefix, replyEncoding: 'utf8', errorStack })
-        sender.sendCommand?.(command)
-        return command.promise
+      const command = new Command(name, setsArguments ? NO_ARGUMENTS : args, {
+        keyPrefix,
+        replyEncoding: 'utf8',
+        errorStack: friendly ? new Error() : undefined,
+      })
+      if (setsArguments) {
+        command.args = args
+        command.stringifyArguments?.()
       }
-      const command = new Command(name, NO_ARGUMENTS, { replyEncoding: 'utf8', errorStack })
-      command.args = args
-      command.stringifyArguments?.()
       sender.sendCommand?.(command)
       return command.promise
     }

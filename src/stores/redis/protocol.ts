@@ -21,11 +21,11 @@ const LEASE_FOLLOWS = 32
  * index, lease), since every argument costs the client and Redis alike.
  * `LEASE_HEADS[(release ? 1 : 0) + (caller clock ? 2 : 0)][index]` is its first two characters.
  */
-const LEASE_HEADS: readonly (readonly string[])[] = ['a', 'r', 'A', 'R'].map((letter) =>
-  Array.from({ length: 79 }, (_, index) => (index === 0 ? '' : letter + String.fromCharCode(48 + index))),
-)
 /** The highest spec index a lease alone can carry in one character ("~"); a batch with more specs sends it in the general layout. */
 const LEASE_HEAD_MAX_INDEX = 78
+const LEASE_HEADS: readonly (readonly string[])[] = ['a', 'r', 'A', 'R'].map((letter) =>
+  Array.from({ length: LEASE_HEAD_MAX_INDEX + 1 }, (_, index) => (index === 0 ? '' : letter + String.fromCharCode(48 + index))),
+)
 
 /** The spec head of a concurrency check. */
 const CONCURRENCY_HEAD = `${SCRIPT_KIND.concurrency}:`
