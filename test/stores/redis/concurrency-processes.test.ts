@@ -89,8 +89,9 @@ describeRedis('RedisStore concurrency limits across processes', () => {
     expect(seen.map((s) => s.failures)).toEqual(seen.map(() => ({})))
     expect(total.errors).toBe(0)
     expect(Math.max(...seen.map((s) => s.maxSeen))).toBeLessThanOrEqual(LIMIT)
-    // The limit was reached (the processes really competed) and every one of them got slots.
-    expect(Math.max(...seen.map((s) => s.maxSeen))).toBe(LIMIT)
+    // The limit was reached (the processes really competed: a denial means every slot was held)
+    // and every one of them got slots. The in-flight count is sampled after each grant, so on a
+    // loaded machine its peak may miss the moment all ten were held (seen: 9 in a full suite run).
     expect(total.denied).toBeGreaterThan(0)
     expect(seen.every((s) => s.admitted > 0)).toBe(true)
     expect(Number(await admin.get(`${prefix}:inflight`))).toBe(0)
