@@ -23,40 +23,36 @@ function compile(policy: Policy): Compiled {
 }
 
 /**
- * A lease's decimal text, remembered for its release: `String` of a 53-bit number costs about as
- * much as the rest of a request's encoding, and a release follows its acquire soon after. A small
- * direct-mapped memo (a slot per low bits of the lease; a miss converts again), exact either way.
+ * A lease's text for the script: a safe integer (what the limiter draws: a random 53-bit number)
+ * as nine characters from "0" to "o", six bits each (five in the last), high bits first. One
+ * text per lease and one lease per text, as its decimal text would be, but about a third of the
+ * time to write (V8 writes a number above 2^31 with its general double-to-text algorithm) and 9
+ * bytes on the wire instead of 16 or 17; a lease is converted once per acquire and once per
+ * release. Any other number (a fraction, or past 2^53: only a caller of the store's own methods
+ * can give one) goes as "~" and its decimal text, which no nine-character text can be.
  */
-const LEASE_SLOTS = 1024
-const leaseNumbers = new Float64Array(LEASE_SLOTS).fill(-1)
-const leaseTexts: string[] = new Array(LEASE_SLOTS).fill('')
 export function leaseText(lease: number): string {
-  const slot = (lease % LEASE_SLOTS) | 0
-  if (leaseNumbers[slot] === lease) return leaseTexts[slot]
-  const text = decimal(lease)
-  leaseNumbers[slot] = lease
-  leaseTexts[slot] = text
-  return text
-}
-
-/**
- * `String(n)`, for a safe integer through two small integers: V8 writes a number above 2^31 with
- * its general double-to-text algorithm, about twice the time of two small ones (a lease is a
- * random 53-bit number, converted once per acquire). Digits above the low eight, then those
- * eight, zero-padded (100000000 + low has nine digits, the first a 1).
- */
-function decimal(n: number): string {
-  if (!(n <= Number.MAX_SAFE_INTEGER && Math.floor(n) === n)) return String(n)
-  const high = Math.floor(n / 100_000_000)
-  const low = n - high * 100_000_000
-  return high === 0 ? String(low) : String(high) + String(low + 100_000_000).slice(1)
+  if (!(lease <= Number.MAX_SAFE_INTEGER && Math.floor(lease) === lease)) return `~${lease}`
+  const high = Math.floor(lease / 4_294_967_296) // 21 bits
+  const low = lease >>> 0 // 32 bits
+  return String.fromCharCode(
+    48 + (high >>> 15),
+    48 + ((high >>> 9) & 63),
+    48 + ((high >>> 3) & 63),
+    48 + (((high & 7) << 3) | (low >>> 29)),
+    48 + ((low >>> 23) & 63),
+    48 + ((low >>> 17) & 63),
+    48 + ((low >>> 11) & 63),
+    48 + ((low >>> 5) & 63),
+    48 + (low & 31),
+  )
 }
 
 /**
  * The numbers of a request that the script takes, checked: the caller's `now` (clock 'caller',
  * floored; else -1), the cost, for a refund when it was charged (floored), and the lease as
- * decimal text (`String` of a finite number is exact and one-to-one, so the script compares
- * leases as the TypeScript does, and never reads it as a Lua number). A bad one is a
+ * its text ({@link leaseText}: one-to-one, so the script compares leases as the TypeScript
+ * does, and never reads it as a Lua number). A bad one is a
  * `ConfigurationError`, returned (the store rejects with it) rather than thrown.
  */
 export function checkArguments(

@@ -18,11 +18,11 @@ export const DECIDE_SCRIPT = `-- ratekeeper decide v5 (batched, shadow checks, p
 -- denying, written only when every check of its request (shadow ones too) admits.
 -- Then per request: op (1 consume, 2 peek, 3 refund, 4 reset, 5 charge; +16: the caller's now
 -- follows the spec indexes; +32: the request's lease follows), cost, n, the spec index (1..S) of
--- each of its n checks, [now], [chargedAt, charged (refund)], [lease (a decimal string, kept a string)].
+-- each of its n checks, [now], [chargedAt, charged (refund)], [lease (its text, kept a string)].
 -- The lease of one concurrency check alone (a consume or a refund carrying it, of that one check)
 -- comes shorter, led by a letter where any other request has its op: one argument, "a" acquire or
 -- "r" release ("A", "R": the caller's now follows it), then the spec index as one character
--- (48 + index: "1" is 1), then the lease's digits; then [now].
+-- (48 + index: "1" is 1), then the lease's text; then [now].
 -- KEYS: the n state keys of each request, in request order.
 -- A batch of one consume alone of one check on the Redis clock, without a lease (what a process
 -- with one request in flight sends), may come compact: ARGV = deadline, extra TTL, spec, cost.

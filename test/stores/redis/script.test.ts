@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: 'de78d947346f7b7ee0e75a7306944ce7fc980330',
+  decide: '2822873277afeb0bc388ff2a645e5f48db7d161d',
 }
 
 describe('Lua scripts', () => {
