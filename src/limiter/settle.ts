@@ -1,6 +1,6 @@
 import type { Decision } from './decision.js'
 import { DecisionRecord, NO_NAMES } from './decision-record.js'
-import { invalidAtRequest } from './errors.js'
+import { ConfigurationError, invalidAtRequest } from './errors.js'
 import { requestWith, type StoreCall } from './layers.js'
 import { hasConcurrency, type Policy } from './policy.js'
 import { invalidInCall } from './policy-list.js'
@@ -31,9 +31,11 @@ export interface SettleContext extends RefundContext {
   /** This limiter, as the hub's listener. */
   readonly self: StoreListener
   /** The store's health: an answer ends an outage, as `ask` does with one. */
-  readonly health: { readonly failing: boolean; calm(): void }
+  readonly health: { readonly failing: boolean; calm(): void; warn(info: { code: string; message: string }): void }
   /** What `ask` does with a failure of the store: `onStoreError` applied (a refund's: reported, nothing else). */
   readonly recover: (call: StoreCall, error: unknown) => Decision | Promise<Decision>
+  /** The limiter's events: a release is asked of the store as any call when someone times store calls. */
+  readonly emitter: { readonly any: boolean; has(event: 'store-call'): boolean }
 }
 
 /**
@@ -85,6 +87,9 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
     const subject = encodeSubject('limiter.release()', decision.key)
     const s = context.store
     if (releasesLeases(s)) return releaseLeaseIn(context, s, decision, subject, lease)
+    if (queuesReleases(s) && !context.health.failing && !(context.emitter.any && context.emitter.has('store-call'))) {
+      return queueReleaseIn(context, s, decision, subject, lease)
+    }
     const done = context.ask(s, leaseRefund(context, decision, subject, lease, context.now()))
     return isThenable(done) ? done.then(noop) : RESOLVED
   }
@@ -155,6 +160,80 @@ function releaseLeaseIn(context: SettleContext, s: LeaseReleasingStore, decision
   hub.current = previous
   if (context.health.failing) context.health.calm()
   return RESOLVED
+}
+
+/** A store that queues releases (see `Store.queueRelease`). */
+type ReleaseQueueingStore = Store & Required<Pick<Store, 'queueRelease'>>
+
+function queuesReleases(s: Store): s is ReleaseQueueingStore {
+  return typeof s.queueRelease === 'function'
+}
+
+/**
+ * A lease the store took for the limiter's own policies, given back through the store's queue
+ * (`Store.queueRelease`): no request, answer or promise of its own. A failure the store finds at
+ * once is recovered from as in {@link releaseLeaseIn}; one it finds later is reported as a
+ * `store-error`, as `ask` reports a failed refund (the lease then expires after its `leaseMs`).
+ */
+function queueReleaseIn(
+  context: SettleContext,
+  s: ReleaseQueueingStore,
+  decision: Decision,
+  subject: string,
+  lease: number,
+): Promise<void> {
+  const hub = context.hub
+  const previous = hub.current
+  hub.current = context.self
+  const t = context.now()
+  const failed = (error: unknown): void => {
+    // recover() rethrows a ConfigurationError, for a caller to see: nobody awaits this failure, so it is a warning.
+    if (error instanceof ConfigurationError)
+      context.health.warn({ code: 'RK_RELEASE_FAILED', message: `limiter.release(): ${error.message}` })
+    else context.recover(leaseRefund(context, decision, subject, lease, t), error)
+  }
+  try {
+    const done = s.queueRelease(subject, context.leasePolicies, lease, decision.at, t, failed)
+    hub.current = previous
+    return guarded(context, done)
+  } catch (error) {
+    hub.current = previous
+    const done = context.recover(leaseRefund(context, decision, subject, lease, t), error)
+    return isThenable(done) ? done.then(noop) : RESOLVED
+  }
+}
+
+// The last promise a store's queueRelease returned, and what the limiter made of it: the releases
+// queued together share both (one guard per group, not per release). Cleared once it settles.
+let guardSource: unknown
+let guardContext: SettleContext | undefined
+let guard: Promise<void> = RESOLVED
+
+/**
+ * What `limiter.release()` returns for a queued release: the store's promise, made safe. A release
+ * never rejects (an adapter never awaits one, so a rejection would go unhandled): a store's promise
+ * that rejects anyway is told as a warning, once per promise. Anything else it returns (not a
+ * promise) counts as done.
+ */
+function guarded(context: SettleContext, done: unknown): Promise<void> {
+  if (done === guardSource && context === guardContext) return guard
+  const settled = (): void => {
+    if (guardSource === done) {
+      guardSource = undefined
+      guardContext = undefined
+    }
+  }
+  guardSource = done
+  guardContext = context
+  guard = Promise.resolve(done).then(settled, (error: unknown) => {
+    settled()
+    const message = error instanceof Error ? error.message : String(error)
+    context.health.warn({
+      code: 'RK_RELEASE_FAILED',
+      message: `limiter.release(): the store's queueRelease() promise rejected (${message}); it must fulfil, and pass a failure to failed`,
+    })
+  })
+  return guard
 }
 
 /** `limiter.release()`: {@link release}, its throw (a bad argument) as a rejection; no closure per call. */

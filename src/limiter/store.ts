@@ -145,6 +145,28 @@ export interface Store {
    * `consumeInto` is never asked). Without it, those releases go through `refund`.
    */
   releaseLease?(subject: string, policies: readonly Policy[], lease: number, chargedAt: number, now: number): void
+  /**
+   * Optional fast path of a release for a store that answers later (as `RedisStore` does): the
+   * release `releaseLease` describes, queued. It returns a promise that fulfils once this release
+   * is done or has failed — one promise may serve every release queued together, so that a
+   * release costs no promise of its own — and never rejects. A failure found at once is thrown
+   * (as `refund` would reject); one found later is passed to `failed`, once, on a later
+   * microtask than the call, before the promise fulfils. The store must settle every release
+   * within a deadline of its own: the limiter sets none on this path.
+   *
+   * When the limiter uses it: for `limiter.release()` of a decision the store admitted with a
+   * lease in the limiter's own policies, on a store without `releaseLease` + `consumeInto`,
+   * unless the limiter is in an outage (the store failed and has not answered since) or someone
+   * listens for `store-call` (which times each store call): those releases go through `refund`.
+   */
+  queueRelease?(
+    subject: string,
+    policies: readonly Policy[],
+    lease: number,
+    chargedAt: number,
+    now: number,
+    failed: (error: unknown) => void,
+  ): Promise<void>
 }
 
 /** Callbacks a store may use to report what happened, for the limiter's events. */

@@ -34,6 +34,8 @@ export interface Call {
   readonly group: string
   /** The Cluster slot of its keys (-1 on a single node). */
   readonly slot: number
+  /** A queued release (`RedisStore.queueRelease`): its answer is not read, only whether it failed. */
+  readonly quiet: boolean
   /** Deny cache signature (consume/peek with the cache on). */
   readonly signature: string | undefined
   /** The store's invalidation count when the call was made. */
@@ -53,7 +55,17 @@ export type CallFields = Omit<Call, 'done' | 'resent' | 'batch' | 'resolve' | 'r
  * monomorphic (spreading `fields` here cost a third of the store's CPU time).
  */
 export function newCall(f: CallFields): { call: Call; promise: Promise<StoreResult> } {
-  const call: Call = {
+  const call = callOf(f)
+  const promise = new Promise<StoreResult>((resolve, reject) => {
+    call.resolve = resolve
+    call.reject = reject
+  })
+  return { call, promise }
+}
+
+/** A call settled through `resolve` and `reject` given afterwards, with no promise of its own. */
+export function callOf(f: CallFields): Call {
+  return {
     expires: f.expires,
     done: false,
     resent: false,
@@ -67,17 +79,13 @@ export function newCall(f: CallFields): { call: Call; promise: Promise<StoreResu
     lease: f.lease,
     group: f.group,
     slot: f.slot,
+    quiet: f.quiet,
     signature: f.signature,
     invalidations: f.invalidations,
     batch: undefined,
     resolve: noop,
     reject: noop,
   }
-  const promise = new Promise<StoreResult>((resolve, reject) => {
-    call.resolve = resolve
-    call.reject = reject
-  })
-  return { call, promise }
 }
 
 /** A script call of `calls` (one group's) about to be sent; each call is marked as carried by it. */

@@ -112,6 +112,9 @@ export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadli
 /** The arguments of an empty batch (no requests), which only reads Redis's clock. */
 export const CLOCK_ONLY_ARGS: readonly number[] = [0, -1, 0, 0]
 
+/** The answer of every queued release that succeeded (see `Call.quiet`). */
+const RELEASED: StoreResult = Object.freeze({ allowed: true, now: 0, results: Object.freeze([]) as unknown as number[] })
+
 /** A script reply, read: Redis's clock, whether the batch was late, and each call's answer. */
 export interface DecodedReply {
   readonly redisNow: number
@@ -142,6 +145,12 @@ export function decodeReply(reply: unknown, calls: readonly Call[]): DecodedRepl
     const count = figuresOf(call)
     const reasoned = status === STATUS_DENIED_WITH_REASON
     if ((status !== 0 && status !== 1 && !reasoned) || at + count + (reasoned ? 1 : 0) > r.length) break
+    if (call.quiet) {
+      // A queued release: nobody reads its answer.
+      answers[c] = RELEASED
+      at += count + (reasoned ? 1 : 0)
+      continue
+    }
     const results = r.slice(at, at + count) as number[]
     // Figures beyond 2^53 come as their digits (see the script's end): read them as a number.
     for (let i = 0; i < count; i++) if (typeof results[i] === 'string') results[i] = Number(results[i])

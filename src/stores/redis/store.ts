@@ -1,6 +1,7 @@
 import type { StoreError } from '../../limiter/errors.js'
+import type { Policy } from '../../limiter/policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
-import { type Batch, Batcher, type Call, newBatch, newCall } from './batcher.js'
+import { type Batch, Batcher, type Call, callOf, newBatch, newCall } from './batcher.js'
 import { type ClientListener, errorCode, isCluster, isOutage, isReplyError, noop, type RedisClient, unwatch, watch } from './client.js'
 import { ClockOffset } from './clock.js'
 import { ConnectionWait } from './connection-wait.js'
@@ -11,6 +12,7 @@ import { Health, type NodeState } from './health.js'
 import { nodeRedisWarning } from './node-redis.js'
 import { type RedisClock, type RedisStoreOptions, resolveOptions } from './options.js'
 import { decodeReply, encodeBatch, mayWrite, wrote } from './protocol.js'
+import { ReleaseGroup } from './release-group.js'
 import { checkArguments, checksOf } from './request.js'
 import { keySlot } from './slots.js'
 import { OP, type Op } from './spec.js'
@@ -59,6 +61,8 @@ export class RedisStore implements Store {
   readonly #connection = new ConnectionWait()
   /** What the client's settings would break, told to the limiter when it attaches ('' when nothing). */
   readonly #clientWarning: string
+  /** The releases queued this tick (`queueRelease`), sharing one promise; sealed on the next tick. */
+  #releases: ReleaseGroup | undefined
 
   constructor(options: RedisStoreOptions) {
     const settings = resolveOptions(options)
@@ -120,6 +124,73 @@ export class RedisStore implements Store {
     await this.#run(OP.reset, request, 0)
   }
 
+  /**
+   * `Store.queueRelease`: gives `lease` back in `policies` for `subject` — the refund carrying
+   * the lease that `limiter.release()` would send — in the next batch, with no promise or answer
+   * of its own: the releases queued in one tick share one promise, and a failure goes to `failed`.
+   */
+  queueRelease(
+    subject: string,
+    policies: readonly Policy[],
+    lease: number,
+    chargedAt: number,
+    now: number,
+    failed: (error: unknown) => void,
+  ): Promise<void> {
+    if (this.#closed) throw fail.closed()
+    const subjects = policies.length === 1 ? [subject] : new Array<string>(policies.length).fill(subject)
+    const request: StoreRequest = { keys: subjects, policies, cost: 1, now, tag: subject, lease }
+    const checked = checkArguments(OP.refund, request, chargedAt, this.clock === 'caller')
+    if (checked instanceof Error) throw checked
+    const { keys, specs } = checksOf(this.prefix, this.#cluster, request)
+    if (this.#denied !== undefined) {
+      this.#invalidations++
+      this.#denied.clear(keys)
+    }
+    const status = this.client.status
+    const wait = status !== 'ready' && this.#connection.waits(status)
+    const slot = this.#cluster ? keySlot(keys[0]) : -1
+    const refused = this.#refusal(status, wait, slot)
+    if (refused !== undefined) throw refused
+    const call = callOf({
+      expires: performance.now() + this.timeoutMs,
+      op: OP.refund,
+      keys,
+      specs,
+      cost: 1,
+      now: checked.now,
+      chargedAt: checked.chargedAt,
+      charged: checked.charged,
+      lease: checked.lease,
+      group: this.#cluster ? signatureOf(keys) : '',
+      slot,
+      quiet: true,
+      signature: undefined,
+      invalidations: this.#invalidations,
+    })
+    let releases = this.#releases
+    if (releases === undefined) {
+      releases = this.#releases = new ReleaseGroup()
+      process.nextTick(this.#sealReleases)
+    }
+    const group = releases
+    group.add()
+    call.resolve = group.settled
+    call.reject = (error) => {
+      // Told on a later microtask (never inside the store's own loop), before the group's promise fulfils.
+      queueMicrotask(() => failed(error))
+      group.settled()
+    }
+    this.#queue(call, wait)
+    return group.promise
+  }
+
+  #sealReleases = (): void => {
+    const releases = this.#releases
+    this.#releases = undefined
+    releases?.seal()
+  }
+
   /** Stops using the client (which stays open: it is yours). Calls after close reject with `ERR_RK_CLOSED`. */
   close(): void {
     if (this.#closed) return
@@ -160,12 +231,9 @@ export class RedisStore implements Store {
     const status = this.client.status
     // The first connection is being made: wait for it (within the deadline) rather than bypass Redis.
     const wait = status !== 'ready' && this.#connection.waits(status)
-    if (status !== 'ready' && !wait) {
-      // Fail fast: never hand a command to ioredis's offline queue, which would replay it later.
-      return Promise.reject(fail.notConnected(status))
-    }
     const slot = this.#cluster ? keySlot(keys[0]) : -1
-    if (this.#health.failsFast(slot)) return Promise.reject(fail.notAnswering())
+    const refused = this.#refusal(status, wait, slot)
+    if (refused !== undefined) return Promise.reject(refused)
 
     const { call, promise } = newCall({
       expires: performance.now() + this.timeoutMs,
@@ -179,13 +247,27 @@ export class RedisStore implements Store {
       lease: checked.lease,
       group,
       slot,
+      quiet: false,
       signature,
       invalidations: this.#invalidations,
     })
+    this.#queue(call, wait)
+    return promise
+  }
+
+  /** Why a call can't go now: the client is not connected (nor making its first connection), or its node fails fast. */
+  #refusal(status: string, wait: boolean, slot: number): StoreError | undefined {
+    // Fail fast: never hand a command to ioredis's offline queue, which would replay it later.
+    if (status !== 'ready' && !wait) return fail.notConnected(status)
+    if (this.#health.failsFast(slot)) return fail.notAnswering()
+    return undefined
+  }
+
+  /** A call under its deadline, waiting for the first connection or for its batch. */
+  #queue(call: Call, wait: boolean): void {
     this.#deadlines.add(call)
     if (wait) this.#connection.add(call)
     else this.#batcher.enqueue(call)
-    return promise
   }
 
   /** Settles a call (it succeeded or failed). */
