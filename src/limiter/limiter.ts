@@ -289,7 +289,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const released = (d: Decision): void => void (emitter.any && emitter.emit('released', d))
   // Fast-path leases are released in the limiter's concurrency policies, for the decision's subject.
   const leasePolicies = policies.filter((p) => p.kind === 'concurrency')
-  const shared = { store, fallback, policies, now, run, ask, released, ledger, leasePolicies, events: callEvents, emitter }
+  const shared = { store, fallback, policies, now, run, ask, released, ledger, leasePolicies, events: callEvents, emitter, storeDeadline }
   const refunds: SettleContext = { ...shared, ...ledger, isClosed: () => closed, hub: storeHub, self, health, recover }
   const resets: ResetContext = { store, fallback, storeHub, fallbackHub, storeDeadline, fallbackDeadline, self, health }
   const limiter: Limiter = {

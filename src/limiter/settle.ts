@@ -36,6 +36,8 @@ export interface SettleContext extends RefundContext {
   readonly recover: (call: StoreCall, error: unknown) => Decision | Promise<Decision>
   /** The limiter's events: a release is asked of the store as any call when someone times store calls. */
   readonly emitter: { readonly any: boolean; has(event: 'store-call'): boolean }
+  /** The deadline the limiter gives the store's calls, ms (0: the store has its own, `Store.timeoutMs`). */
+  readonly storeDeadline: number
 }
 
 /**
@@ -87,7 +89,13 @@ export function release(context: SettleContext, decision: Decision): Promise<voi
     const subject = encodeSubject('limiter.release()', decision.key)
     const s = context.store
     if (releasesLeases(s)) return releaseLeaseIn(context, s, decision, subject, lease)
-    if (queuesReleases(s) && !context.health.failing && !(context.emitter.any && context.emitter.has('store-call'))) {
+    // A queued release has no deadline of the limiter's: only a store with its own deadline queues them.
+    if (
+      queuesReleases(s) &&
+      context.storeDeadline === 0 &&
+      !context.health.failing &&
+      !(context.emitter.any && context.emitter.has('store-call'))
+    ) {
       return queueReleaseIn(context, s, decision, subject, lease)
     }
     const done = context.ask(s, leaseRefund(context, decision, subject, lease, context.now()))

@@ -155,8 +155,8 @@ export interface Store {
    * within a deadline of its own: the limiter sets none on this path.
    *
    * When the limiter uses it: for `limiter.release()` of a decision the store admitted with a
-   * lease in the limiter's own policies, on a store without `releaseLease` + `consumeInto`,
-   * unless the limiter is in an outage (the store failed and has not answered since) or someone
+   * lease in the limiter's own policies, on a store that declares its own deadline (`timeoutMs`)
+   * and has no `releaseLease` + `consumeInto`, unless the limiter is in an outage (the store failed and has not answered since) or someone
    * listens for `store-call` (which times each store call): those releases go through `refund`.
    */
   queueRelease?(

@@ -37,6 +37,8 @@ function queueingStore(options: { failWith?: unknown; throwWith?: unknown; consu
     }
   }
   const store: Store = {
+    // A deadline of its own (its releases go at once): the limiter queues releases only on such a store.
+    timeoutMs: 1000,
     consume: async (request) => {
       if (options.consumeFails) throw new StoreError('ERR_RK_STORE', 'down')
       return inner.consume(request)
