@@ -382,10 +382,18 @@ export class RedisStore implements Store {
     }
   }
 
-  /** Resolves a call with its result, and remembers a denial in the deny cache. */
+  /** Resolves a call with its result, and remembers a denial in the deny cache (or forgets those a refund or reset made stale). */
   #answer(call: Call, result: StoreResult, sentAt: number): void {
-    if (!result.allowed && call.signature !== undefined && call.invalidations === this.#invalidations && this.#denied !== undefined) {
-      this.#denied.set(call.signature, call.keys, call.specs, call.cost, call.now >= 0 ? call.now : sentAt, result)
+    const denied = this.#denied
+    if (denied !== undefined) {
+      if (!result.allowed && call.signature !== undefined && call.invalidations === this.#invalidations) {
+        denied.set(call.signature, call.keys, call.specs, call.cost, call.now >= 0 ? call.now : sentAt, result)
+      } else if (call.op === OP.refund || call.op === OP.reset || call.op === OP.charge) {
+        // Landed only now: a denial of its keys may have reached Redis first (on a Cluster a batch of
+        // other keys doesn't wait for this one's) and been cached since the call was made.
+        this.#invalidations++
+        denied.clear(call.keys)
+      }
     }
     call.resolve(result)
   }
