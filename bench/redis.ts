@@ -314,6 +314,7 @@ export async function run(): Promise<BenchSection> {
       '- The concurrency row is one decision of a concurrency limit: `consume` takes a lease (a sorted',
       '  set per key; with no lease held `EXISTS`, `ZADD`, `PEXPIRE`) and `release` gives it back (`ZREM`,',
       '  `ZCARD`; more while other leases are held): two store calls, each one request of a batch.',
+      '  A release is queued (`Store.queueRelease`): no promise of its own, those of one tick share one.',
       '  Its figures per decision count both. It is timed as a server runs it: a request does not wait',
       "  for an earlier request's release (no adapter awaits one), and a batch ends when every release",
       '  it sent has been answered. The commands and round trips are counted with each release awaited.',

@@ -738,7 +738,7 @@ while a <= last do
   local lead = byte(x, 1)
   if lead > 64 then
     -- A concurrency check's lease alone: "a"/"r" (acquire, release; "A"/"R": [now] follows), the
-    -- spec index as one character (48 + index), the lease's digits (kept a string: a member).
+    -- spec index as one character (48 + index), the lease's text (kept a string: a member).
     local j, now, lease, key = byte(x, 2) - 48, rnow, sub(x, 3), KEYS[base + 1]
     local v = specs[j]
     if lead < 97 then now = tonumber(A[a + 1]); a = a + 1; lead = lead + 32 end

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '2822873277afeb0bc388ff2a645e5f48db7d161d',
+  decide: '92439722caa65f601846f19003ff131e0b75624b',
 }
 
 describe('Lua scripts', () => {
