@@ -1,4 +1,4 @@
-import type { StoreError } from '../../limiter/errors.js'
+import { ConfigurationError, type StoreError } from '../../limiter/errors.js'
 import type { Policy } from '../../limiter/policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { type Batch, Batcher, type Call, callOf, newBatch, newCall } from './batcher.js'
@@ -138,6 +138,14 @@ export class RedisStore implements Store {
     failed: (error: unknown) => void,
   ): Promise<void> {
     if (this.#closed) throw fail.closed()
+    const where = 'RedisStore.queueRelease()'
+    if (typeof failed !== 'function') throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, 'failed', 'must be a function', failed)
+    // A release gives back leases only: a rate policy here would be refunded a unit it never charged.
+    for (const policy of policies) {
+      if (policy.kind !== 'concurrency') {
+        throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, 'policies', 'must be concurrency policies', policy.kind)
+      }
+    }
     const subjects = policies.length === 1 ? [subject] : new Array<string>(policies.length).fill(subject)
     const request: StoreRequest = { keys: subjects, policies, cost: 1, now, tag: subject, lease }
     const checked = checkArguments(OP.refund, request, chargedAt, this.clock === 'caller')
@@ -178,11 +186,22 @@ export class RedisStore implements Store {
     call.resolve = group.settled
     call.reject = (error) => {
       // Told on a later microtask (never inside the store's own loop), before the group's promise fulfils.
-      queueMicrotask(() => failed(error))
+      queueMicrotask(() => this.#tell(failed, error))
       group.settled()
     }
     this.#queue(call, wait)
     return group.promise
+  }
+
+  /** A queued release's failure, told to its caller; a `failed` that throws is a warning, never an uncaught error. */
+  #tell(failed: (error: unknown) => void, error: unknown): void {
+    try {
+      failed(error)
+    } catch (thrown) {
+      const message = `RedisStore.queueRelease(): its failed() callback threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`
+      if (this.#events?.warn !== undefined) this.#events.warn({ code: 'RK_RELEASE_FAILED', message })
+      else process.emitWarning(message, { code: 'RK_RELEASE_FAILED' })
+    }
   }
 
   #sealReleases = (): void => {

@@ -6,7 +6,7 @@
 
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { concurrency, createLimiter, type Decision, type Limiter, type StoreErrorEvent } from '../../../src/index.js'
+import { concurrency, createLimiter, type Decision, type Limiter, type StoreErrorEvent, tokenBucket } from '../../../src/index.js'
 import { RedisStore } from '../../../src/stores/redis/index.js'
 import { deleteUnder, describeRedis, keysUnder, REDIS_URL, uniquePrefix } from '../../helpers/redis.js'
 import { type RedisServer, redisServerFor, startRedisServer } from '../../helpers/redis-servers.js'
@@ -91,6 +91,35 @@ describeRedis('RedisStore queued releases', () => {
       await l.close()
     })
   }
+
+  it('called directly: a failed that is no function, or policies that are not concurrency ones, are refused by name', () => {
+    const cc = limiter.policies
+    expect(() => store.queueRelease('k', cc, 1, Date.now(), Date.now(), 'no' as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_RK_INVALID_ARGUMENT', option: 'failed' }),
+    )
+    const rate = tokenBucket({ name: 'tb', limit: 5, window: '1m' })
+    expect(() => store.queueRelease('k', [rate], 1, Date.now(), Date.now(), () => {})).toThrow(
+      expect.objectContaining({ code: 'ERR_RK_INVALID_ARGUMENT', option: 'policies' }),
+    )
+  })
+
+  it('called directly: a failed callback that throws is a RK_RELEASE_FAILED warning, never an uncaught error', async () => {
+    const [d] = await leases(limiter, 'throwing', 1)
+    const [key] = (await keysUnder(client, prefix)).filter((k) => k.includes('throwing'))
+    await client.set(key, 'not a set', 'PX', 60_000)
+    const warnings: string[] = []
+    const off = limiter.on('warn', (info) => warnings.push(info.code))
+    try {
+      await store.queueRelease('throwing', limiter.policies, 12345, d.at, Date.now(), () => {
+        throw new Error('the caller’s own bug')
+      })
+      await new Promise((resolve) => setImmediate(resolve))
+    } finally {
+      off()
+      await client.del(key)
+    }
+    expect(warnings).toEqual(['RK_RELEASE_FAILED'])
+  })
 
   it('with a store-call listener, a release is asked as a refund (timed like any store call)', async () => {
     const [d] = await leases(limiter, 'timed', 1)
