@@ -162,8 +162,7 @@ function releaseLeaseIn(context: SettleContext, s: LeaseReleasingStore, decision
     s.releaseLease(subject, context.leasePolicies, lease, decision.at, t)
   } catch (error) {
     hub.current = previous
-    const done = context.recover(leaseRefund(context, decision, subject, lease, t), error)
-    return isThenable(done) ? done.then(noop) : RESOLVED
+    return releaseFailed(context, decision, subject, lease, t, error)
   }
   hub.current = previous
   if (context.health.failing) context.health.calm()
@@ -206,9 +205,21 @@ function queueReleaseIn(
     return guarded(context, done)
   } catch (error) {
     hub.current = previous
-    const done = context.recover(leaseRefund(context, decision, subject, lease, t), error)
-    return isThenable(done) ? done.then(noop) : RESOLVED
+    return releaseFailed(context, decision, subject, lease, t, error)
   }
+}
+
+/** A fast-path release the store failed at once: recovered from as a failed refund of that lease (a `store-error`). */
+function releaseFailed(
+  context: SettleContext,
+  decision: Decision,
+  subject: string,
+  lease: number,
+  t: number,
+  error: unknown,
+): Promise<void> {
+  const done = context.recover(leaseRefund(context, decision, subject, lease, t), error)
+  return isThenable(done) ? done.then(noop) : RESOLVED
 }
 
 // The last promise a store's queueRelease returned, and what the limiter made of it: the releases

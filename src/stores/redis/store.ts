@@ -151,10 +151,7 @@ export class RedisStore implements Store {
     const checked = checkArguments(OP.refund, request, chargedAt, this.clock === 'caller')
     if (checked instanceof Error) throw checked
     const { keys, specs } = checksOf(this.prefix, this.#cluster, request)
-    if (this.#denied !== undefined) {
-      this.#invalidations++
-      this.#denied.clear(keys)
-    }
+    this.#forget(keys)
     const status = this.client.status
     const wait = status !== 'ready' && this.#connection.waits(status)
     const slot = this.#cluster ? keySlot(keys[0]) : -1
@@ -232,10 +229,8 @@ export class RedisStore implements Store {
     let signature: string | undefined
     const group = this.#cluster ? signatureOf(keys) : ''
     if (denied !== undefined) {
-      if (op === OP.refund || op === OP.reset || op === OP.charge) {
-        this.#invalidations++
-        denied.clear(keys)
-      } else if (cost > 0) {
+      if (op === OP.refund || op === OP.reset || op === OP.charge) this.#forget(keys)
+      else if (cost > 0) {
         // The specs too: two requests on the same keys may hold them to different numbers (load
         // shedding's views of one budget share its state), and one's denial says nothing of the other.
         signature = denySignatureOf(this.#cluster ? group : signatureOf(keys), specs)
@@ -401,6 +396,13 @@ export class RedisStore implements Store {
     }
   }
 
+  /** A refund, reset or charge of `keys`: the deny cache drops their denials, and those in flight are not cached. */
+  #forget(keys: readonly string[]): void {
+    if (this.#denied === undefined) return
+    this.#invalidations++
+    this.#denied.clear(keys)
+  }
+
   /** Resolves a call with its result, and remembers a denial in the deny cache (or forgets those a refund or reset made stale). */
   #answer(call: Call, result: StoreResult, sentAt: number): void {
     const denied = this.#denied
@@ -410,8 +412,7 @@ export class RedisStore implements Store {
       } else if (call.op === OP.refund || call.op === OP.reset || call.op === OP.charge) {
         // Landed only now: a denial of its keys may have reached Redis first (on a Cluster a batch of
         // other keys doesn't wait for this one's) and been cached since the call was made.
-        this.#invalidations++
-        denied.clear(call.keys)
+        this.#forget(call.keys)
       }
     }
     call.resolve(result)
