@@ -31,7 +31,7 @@ interface Seen {
   failures: Record<string, number>
 }
 
-function args(prefix: string, subject: string, index: number, ops: number): string[] {
+function args(prefix: string, subject: string, index: number, ops: number, hold = false): string[] {
   return [
     '--import',
     'tsx',
@@ -45,6 +45,7 @@ function args(prefix: string, subject: string, index: number, ops: number): stri
     String(WORKERS),
     String(LIMIT),
     String(LEASE_MS),
+    ...(hold ? ['hold'] : []),
   ]
 }
 
@@ -52,6 +53,8 @@ const parse = (stdout: string): Seen => JSON.parse(stdout.trim().split('\n').pop
 
 describeRedis('RedisStore concurrency limits across processes', () => {
   const prefix = uniquePrefix('cc-procs')
+  /** Every child still running when a test fails is killed before the clean-up reads the keys. */
+  const children: ChildProcess[] = []
   const admin = new Redis(REDIS_URL)
   const store = new RedisStore({ client: admin, prefix, timeoutMs: 5000 })
   const limiter = createLimiter({
@@ -61,6 +64,11 @@ describeRedis('RedisStore concurrency limits across processes', () => {
   })
 
   afterAll(async () => {
+    await Promise.all(
+      children
+        .filter((child) => child.exitCode === null && child.signalCode === null)
+        .map((child) => new Promise((resolve) => child.once('exit', resolve).kill('SIGKILL'))),
+    )
     // The test's own bookkeeping (counters, lease sets) first: the store's keys must all have a TTL.
     for (const key of [...(await keysUnder(admin, `${prefix}:inflight`)), ...(await keysUnder(admin, `${prefix}:leases`))])
       await admin.del(key)
@@ -101,22 +109,38 @@ describeRedis('RedisStore concurrency limits across processes', () => {
   }, 60_000)
 
   it(`gives back the leases of a process killed mid-flight within leaseMs (${LEASE_MS} ms)`, async () => {
-    const children: ChildProcess[] = []
+    const started = children.length
+    let holding: () => void = () => {}
+    const held = new Promise<void>((resolve) => {
+      holding = resolve
+    })
     const outputs = Array.from({ length: PROCESSES }, (_, i) => {
-      const child = spawn(process.execPath, args(prefix, 'crash', i, 600), { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+      // The victim (0) keeps its first lease and says so: it is killed holding at least that one.
+      const child = spawn(process.execPath, args(prefix, 'crash', i, 600, i === 0), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
       children.push(child)
       let stdout = ''
+      let stderr = ''
       child.stdout?.on('data', (chunk) => {
         stdout += chunk
+        if (i === 0 && stdout.includes('holding\n')) holding()
       })
-      return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolve) =>
-        child.once('exit', (code, signal) => resolve({ code, signal, stdout })),
+      child.stderr?.on('data', (chunk) => {
+        stderr += chunk
+      })
+      return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
+        child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
       )
     })
-    const victim = children[0]
+    const victim = children[started]
     const own = `${prefix}:inflight:0`
-    // Kill it while it holds leases (it counts itself in flight only while holding one).
-    for (let i = 0; i < 20_000 && Number(await admin.get(own)) < 1; i++) await new Promise((resolve) => setTimeout(resolve, 1))
+    // Wait for it to hold a lease: however long the processes take to start on a loaded machine,
+    // but not for ever, and saying why if it exits first.
+    const early = await Promise.race([
+      held.then(() => undefined),
+      outputs[0].then((r) => `exited first (${r.code ?? r.signal}): ${r.stderr.slice(0, 500)}`),
+      new Promise<string>((resolve) => setTimeout(resolve, 75_000, 'held no lease within 75 s')),
+    ])
+    expect(early).toBeUndefined()
     expect(Number(await admin.get(own))).toBeGreaterThan(0)
     expect(victim.pid).toBeDefined()
     process.kill(victim.pid as number, 'SIGKILL')
@@ -138,6 +162,7 @@ describeRedis('RedisStore concurrency limits across processes', () => {
 
     const results = await Promise.all(outputs)
     expect(results[0].signal).toBe('SIGKILL')
+    expect(results.slice(1).map((r) => [r.code, r.stderr])).toEqual(results.slice(1).map(() => [0, '']))
     const survivors = results.slice(1).map((r) => parse(r.stdout))
     expect(survivors.map((s) => s.failures)).toEqual(survivors.map(() => ({})))
     expect(survivors.reduce((sum, s) => sum + s.errors, 0)).toBe(0)
@@ -150,5 +175,5 @@ describeRedis('RedisStore concurrency limits across processes', () => {
     const decisions = await Promise.all(Array.from({ length: LIMIT + 1 }, () => limiter.consume('crash')))
     expect(decisions.map((d) => d.allowed)).toEqual([...Array.from({ length: LIMIT }, () => true), false])
     await Promise.all(decisions.map((d) => limiter.release(d)))
-  }, 60_000)
+  }, 150_000)
 })
