@@ -18,6 +18,14 @@ interface NodeRedisSingle {
   readonly v4?: { sendCommand(args: string[]): Promise<unknown> }
   sendCommand(args: string[]): Promise<unknown>
   on(event: string, listener: (...args: unknown[]) => void): unknown
+  /** A Sentinel client (`createSentinel`, node-redis 5 and 6) has these. */
+  readonly getMasterNode?: unknown
+  readonly getSentinelNode?: unknown
+}
+
+/** A node-redis Sentinel client's command sender: whether the command only reads comes first. */
+interface NodeRedisSentinel {
+  sendCommand(isReadonly: boolean, args: string[]): Promise<unknown>
 }
 
 /** A master of a node-redis cluster's slot table. */
@@ -96,7 +104,14 @@ class NodeRedisSingleClient implements RedisClient {
 
   constructor(raw: NodeRedisSingle) {
     this.raw = raw
-    this.#sender = raw.options?.legacyMode === true && raw.v4 !== undefined ? raw.v4 : raw
+    // A Sentinel client (createSentinel) takes whether the command only reads first: the script
+    // writes, so it goes to the master the sentinels name.
+    this.#sender =
+      typeof raw.getMasterNode === 'function' && typeof raw.getSentinelNode === 'function'
+        ? { sendCommand: (args) => (raw as unknown as NodeRedisSentinel).sendCommand(false, args) }
+        : raw.options?.legacyMode === true && raw.v4 !== undefined
+          ? raw.v4
+          : raw
     this.#everReady = raw.isReady
     raw.on('ready', () => {
       this.#everReady = true

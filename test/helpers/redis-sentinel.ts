@@ -1,0 +1,130 @@
+// Redis Sentinel for tests: a master, its replica and three sentinels, each a process of its own
+// on a free loopback port, stopped (or killed, paused) by PID.
+
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import { freePort, type RedisServer, startRedisServer, waitPing } from './redis-servers.js'
+
+/** The name the sentinels monitor the master by. */
+export const SENTINEL_MASTER = 'rk-master'
+
+export interface SentinelGroup {
+  /** The first master, then its replica (their roles swap on a failover). */
+  readonly servers: readonly RedisServer[]
+  /** The sentinels' ports, for `new Redis({ sentinels, name })`. */
+  readonly sentinels: readonly { host: string; port: number }[]
+  /** The port of the master the sentinels name now. */
+  masterPort(): Promise<number>
+  /** Waits until the sentinels name a master other than `port`, and it answers as master. */
+  waitFailover(port: number, timeoutMs?: number): Promise<number>
+  stop(): Promise<void>
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A master, one replica, three sentinels (quorum 2, a master down after `downAfterMs`). */
+export async function startSentinelGroup(options: { downAfterMs?: number } = {}): Promise<SentinelGroup> {
+  const downAfterMs = options.downAfterMs ?? 1000
+  const master = await startRedisServer()
+  const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] })
+  const children: ChildProcess[] = []
+  const dirs: string[] = []
+  const sentinels: { host: string; port: number }[] = []
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort()
+    const dir = mkdtempSync(join(tmpdir(), `rk-sentinel-${port}-`))
+    dirs.push(dir)
+    const conf = join(dir, 'sentinel.conf')
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${master.port} 2`,
+        `sentinel down-after-milliseconds ${SENTINEL_MASTER} ${downAfterMs}`,
+        `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
+        `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
+        '',
+      ].join('\n'),
+    )
+    const child = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' })
+    child.on('error', () => {})
+    children.push(child)
+    await waitPing(port, 10_000)
+    sentinels.push({ host: '127.0.0.1', port })
+  }
+  const ask = async (): Promise<number | undefined> => {
+    for (const s of sentinels) {
+      const client = new Redis({ ...s, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+      client.on('error', () => {})
+      try {
+        await client.connect()
+        const [, port] = (await client.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER)) as [string, string]
+        return Number(port)
+      } catch {
+        // ask the next
+      } finally {
+        client.disconnect()
+      }
+    }
+    return undefined
+  }
+  // The replica in sync and known to the sentinels before any test kills the master.
+  const until = Date.now() + 20_000
+  for (;;) {
+    const admin = new Redis({ port: master.port, host: '127.0.0.1', lazyConnect: true })
+    admin.on('error', () => {})
+    await admin.connect()
+    const info = await admin.info('replication')
+    const known = await ask().then(() => {
+      const s = new Redis({ ...sentinels[0], lazyConnect: true })
+      s.on('error', () => {})
+      return s
+        .connect()
+        .then(() => s.call('SENTINEL', 'replicas', SENTINEL_MASTER))
+        .finally(() => s.disconnect())
+    })
+    admin.disconnect()
+    if (/slave0:.*state=online/.test(info) && Array.isArray(known) && known.length > 0) break
+    if (Date.now() > until) throw new Error('the replica did not sync, or the sentinels did not find it, within 20 s')
+    await sleep(100)
+  }
+  return {
+    servers: [master, replica],
+    sentinels,
+    async masterPort() {
+      const port = await ask()
+      if (port === undefined) throw new Error('no sentinel answers')
+      return port
+    },
+    async waitFailover(old, timeoutMs = 20_000) {
+      const started = Date.now()
+      for (;;) {
+        const port = await ask()
+        if (port !== undefined && port !== old) {
+          const node = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+          node.on('error', () => {})
+          try {
+            await node.connect()
+            if (/role:master/.test(await node.info('replication'))) return port
+          } catch {
+            // not yet
+          } finally {
+            node.disconnect()
+          }
+        }
+        if (Date.now() - started > timeoutMs) throw new Error(`no failover within ${timeoutMs} ms`)
+        await sleep(50)
+      }
+    },
+    async stop() {
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await Promise.all([master.stop(), replica.stop()])
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
