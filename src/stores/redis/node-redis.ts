@@ -248,8 +248,22 @@ export function wrapNodeRedis(client: unknown): RedisClient {
   return wrapped
 }
 
-/** What a node-redis client's settings would break, said once at construction; '' when nothing. */
-export function nodeRedisWarning(client: RedisClient): string {
+/**
+ * What a client's settings would break, said once at construction; '' when nothing. An ioredis or
+ * iovalkey Sentinel client without `failoverDetector` stays on a master that froze and came back
+ * after its replica took over, until the sentinels demote it (seconds later): every charge admitted
+ * there meanwhile is dropped by its resync.
+ */
+export function clientWarning(client: RedisClient): string {
+  const options = (client as { options?: { sentinels?: unknown; failoverDetector?: unknown } }).options
+  if (Array.isArray(options?.sentinels) && options.sentinels.length > 0 && options.failoverDetector !== true) {
+    return 'RedisStore: this Sentinel client has no failoverDetector: a master that froze and came back after its replica took over keeps the client, and everything admitted there until the sentinels demote it is lost; create the client with failoverDetector: true'
+  }
+  return nodeRedisWarning(client)
+}
+
+/** What a node-redis client's settings would break; '' when nothing. */
+function nodeRedisWarning(client: RedisClient): string {
   if (client instanceof NodeRedisClusterClient && typeof client.raw._slots?.rediscover !== 'function') {
     return 'RedisStore: this node-redis Cluster client (node-redis 4) learns of a new master only from a MOVED reply, which a dead master never sends: after a master dies, its slots fail until its address answers again, however long after its replica took over; for a Cluster use node-redis 5 or 6, ioredis or iovalkey'
   }

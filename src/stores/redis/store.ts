@@ -9,7 +9,7 @@ import { DeadlineQueue } from './deadlines.js'
 import { DenyCache, denySignatureOf, signatureOf } from './deny-cache.js'
 import * as fail from './failures.js'
 import { Health, type NodeState } from './health.js'
-import { nodeRedisWarning } from './node-redis.js'
+import { clientWarning } from './node-redis.js'
 import { type RedisClock, type RedisStoreOptions, resolveOptions } from './options.js'
 import { decodeReply, encodeBatch, mayWrite, wrote } from './protocol.js'
 import { ReleaseGroup } from './release-group.js'
@@ -74,7 +74,7 @@ export class RedisStore implements Store {
     this.replicas = settings.replicas
     this.#denied = settings.denyCache === undefined ? undefined : new DenyCache(settings.denyCache)
     this.#cluster = isCluster(this.client)
-    this.#clientWarning = nodeRedisWarning(this.client)
+    this.#clientWarning = clientWarning(this.client)
     this.#transport = new ScriptTransport(this.client, this.replicas)
     this.#health = new Health(this.client, this.#cluster, this.timeoutMs, (warning) => this.#events?.warn?.(warning))
     this.#deadlines = new DeadlineQueue<Call>((call) => {
