@@ -1,0 +1,289 @@
+// Redis Sentinel through a failover, with every client library that speaks Sentinel: ioredis 5
+// and 6 and iovalkey (`new Redis({ sentinels, name, failoverDetector: true })`), node-redis 5 and 6
+// (`createSentinel`). A master, its replica and three sentinels, each a process of its own on
+// loopback (test/helpers/redis-sentinel.ts); the master is killed (kill -9), or frozen (SIGSTOP)
+// until its replica took over and then resumed. Every library's limiter keeps deciding through
+// it, each decision settled by its deadline; the outage is reported and so is its end; the
+// new master decides again; nothing is written late or twice; and, the frozen master resumed,
+// nothing admitted after the takeover lands on it (where its resync to the new master would drop
+// it): the client follows the sentinels, not the old master.
+
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { Redis as Redis5 } from 'ioredis'
+import { Redis as Redis6 } from 'ioredis6'
+import { Valkey } from 'iovalkey'
+import { createSentinel as createSentinel6 } from 'redis'
+import { createSentinel as createSentinel5 } from 'redis5'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createLimiter, fixedWindow, type Limiter } from '../../../src/index.js'
+import { type RedisClient, RedisStore } from '../../../src/stores/redis/index.js'
+import { SENTINEL_MASTER, type SentinelGroup, startSentinelGroup } from '../../helpers/redis-sentinel.js'
+import { redisServerFor } from '../../helpers/redis-servers.js'
+
+const TIMEOUT_MS = 100
+/** Timer slack; the event loop's own worst delay during the run is added (the machine is shared). */
+const MARGIN_MS = 15
+const LIMIT = 1_000_000
+/** How soon after the sentinels named the new master a client must be decided by it again. */
+const FOLLOW_MS = 5000
+
+const POLICIES = [fixedWindow({ name: 'fw', limit: LIMIT, window: '1d' })]
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+type Sentinels = readonly { host: string; port: number }[]
+
+/** Each library's Sentinel client, as its documentation sets it up; `close` ends it. */
+const LIBRARIES: readonly { name: string; make(sentinels: Sentinels): Promise<{ client: unknown; close(): Promise<void> | void }> }[] = [
+  ...(
+    [
+      ['ioredis 5', Redis5],
+      ['ioredis 6', Redis6],
+      ['iovalkey', Valkey],
+    ] as const
+  ).map(([name, Client]) => ({
+    name,
+    async make(sentinels: Sentinels) {
+      const client = new (Client as typeof Redis5)({
+        sentinels: [...sentinels],
+        name: SENTINEL_MASTER,
+        failoverDetector: true,
+        retryStrategy: (times: number) => Math.min(times * 50, 500),
+      })
+      return { client, close: () => client.disconnect() }
+    },
+  })),
+  ...(
+    [
+      ['node-redis 5', createSentinel5],
+      ['node-redis 6', createSentinel6],
+    ] as const
+  ).map(([name, create]) => ({
+    name,
+    async make(sentinels: Sentinels) {
+      const client = (create as typeof createSentinel6)({ name: SENTINEL_MASTER, sentinelRootNodes: [...sentinels] })
+      client.on('error', () => {})
+      await client.connect()
+      return { client, close: () => client.close().catch(() => {}) }
+    },
+  })),
+]
+
+interface Outcome {
+  reason: string
+  allowed: boolean
+  /** `performance.now()` when asked, and how long the decision took. */
+  at: number
+  ms: number
+}
+
+class Harness {
+  readonly outcomes: Outcome[] = []
+  readonly warnings: string[] = []
+  loopDelayMs = 0
+  constructor(
+    readonly name: string,
+    readonly limiter: Limiter,
+    readonly prefix: string,
+  ) {
+    limiter.on('warn', (w) => this.warnings.push(w.code))
+  }
+
+  async decide(): Promise<void> {
+    const at = performance.now()
+    const d = await this.limiter.consume('subject')
+    this.outcomes.push({ reason: d.reason, allowed: d.allowed, at, ms: performance.now() - at })
+  }
+
+  /** About 200 decisions a second until `stopped()`. */
+  async traffic(stopped: () => boolean): Promise<void> {
+    const pending: Promise<void>[] = []
+    while (!stopped()) {
+      pending.push(this.decide())
+      await sleep(5)
+    }
+    await Promise.all(pending)
+  }
+
+  admitted(from = 0): number {
+    return this.outcomes.filter((o) => o.allowed && o.at >= from).length
+  }
+
+  failed(): number {
+    return this.outcomes.filter((o) => o.reason === 'store-error').length
+  }
+
+  /** ms from `from` until a decision asked then was decided by Redis again. */
+  servedAgainMs(from: number): number | undefined {
+    const first = this.outcomes.find((o) => o.at >= from && o.reason === 'ok')
+    return first === undefined ? undefined : first.at - from
+  }
+
+  /**
+   * Charges the master the sentinels name holds (a peek on a client of its own: this harness's
+   * client may still be on the old master).
+   */
+  async used(port: number): Promise<number> {
+    const client = new Redis5({ host: '127.0.0.1', port })
+    try {
+      const store = new RedisStore({ client, prefix: this.prefix, timeoutMs: 2000 })
+      const d = await createLimiter({ store, policies: POLICIES }).peek('subject')
+      expect(d.reason, `${this.name}: peek`).toBe('ok')
+      return LIMIT - d.remaining
+    } finally {
+      client.disconnect()
+    }
+  }
+}
+
+const available = redisServerFor('the Redis Sentinel failover suite')
+
+describe.skipIf(!available)('RedisStore through a Redis Sentinel failover (a master, a replica, three sentinels)', () => {
+  let group: SentinelGroup | undefined
+  let harnesses: Harness[] = []
+  /** Each client made, ended after each test (before the servers stop) even when a test failed midway. */
+  let closers: (() => Promise<void> | void)[] = []
+
+  afterEach(async () => {
+    await Promise.all(closers.map((close) => close()))
+    closers = []
+    harnesses = []
+    await group?.stop()
+    group = undefined
+  })
+
+  async function start(): Promise<{ group: SentinelGroup; hs: Harness[] }> {
+    const g = await startSentinelGroup({ downAfterMs: 1000 })
+    group = g
+    const prefix = `rk-sentinel-${process.pid}-${Date.now()}`
+    for (const [i, library] of LIBRARIES.entries()) {
+      const { client, close } = await library.make(g.sentinels)
+      closers.push(close)
+      const store = new RedisStore({ client: client as RedisClient, prefix: `${prefix}-${i}`, timeoutMs: TIMEOUT_MS })
+      const limiter = createLimiter({ store, policies: POLICIES, onStoreError: 'deny' })
+      harnesses.push(new Harness(library.name, limiter, `${prefix}-${i}`))
+    }
+    // Every client decides on the first master before anything happens to it.
+    for (const h of harnesses) {
+      for (let i = 0; i < 200 && h.servedAgainMs(0) === undefined; i++) {
+        await h.decide()
+        await sleep(5)
+      }
+      expect(h.servedAgainMs(0), `${h.name} decides on the first master`).toBeDefined()
+    }
+    return { group: g, hs: harnesses }
+  }
+
+  /** Traffic on every harness while `event` runs; the event loop's worst delay goes to each. */
+  async function drive(hs: readonly Harness[], event: () => Promise<void>): Promise<void> {
+    const delay = monitorEventLoopDelay({ resolution: 5 })
+    delay.enable()
+    let stop = false
+    const loops = hs.map((h) => h.traffic(() => stop))
+    try {
+      await sleep(300)
+      await event()
+    } finally {
+      stop = true
+      await Promise.all(loops)
+      delay.disable()
+      for (const h of hs) h.loopDelayMs = delay.max / 1e6
+    }
+  }
+
+  /** Keeps the traffic going until every harness was decided by Redis after `from`, or FOLLOW_MS passed. */
+  async function untilServed(hs: readonly Harness[], from: number): Promise<void> {
+    while (performance.now() - from < FOLLOW_MS && hs.some((h) => h.servedAgainMs(from) === undefined)) await sleep(20)
+    await sleep(300)
+  }
+
+  /** Keeps deciding (up to 8 s) until the store reported the end of the outage: its last Redis warning. */
+  async function recover(hs: readonly Harness[]): Promise<void> {
+    const started = performance.now()
+    const last = (h: Harness) => h.warnings.filter((w) => w.startsWith('RK_REDIS_')).at(-1)
+    while (hs.some((h) => last(h) !== 'RK_REDIS_RECOVERED') && performance.now() - started < 8000) {
+      await Promise.all(hs.map((h) => h.decide()))
+      await sleep(20)
+    }
+  }
+
+  function expectThrough(h: Harness, from: number): void {
+    const worst = Math.max(...h.outcomes.map((o) => o.ms))
+    expect(worst, `${h.name}: worst decision; event loop delayed up to ${h.loopDelayMs.toFixed(1)} ms`).toBeLessThan(
+      TIMEOUT_MS + MARGIN_MS + h.loopDelayMs,
+    )
+    for (const o of h.outcomes) if (o.reason === 'store-error') expect(o.allowed).toBe(false)
+    expect(h.failed(), `${h.name}: decisions failed during the outage`).toBeGreaterThan(0)
+    expect(h.servedAgainMs(from) ?? Number.POSITIVE_INFINITY, `${h.name}: ms from the takeover until decided again`).toBeLessThan(FOLLOW_MS)
+    // Heard: the outage, then its end.
+    expect(h.warnings, `${h.name}: warnings`).toContain('RK_STORE_OUTAGE')
+    expect(
+      h.warnings.filter((w) => w.startsWith('RK_REDIS_')).at(-1),
+      `${h.name}: the last Redis warning of ${h.warnings.join(', ')}`,
+    ).toBe('RK_REDIS_RECOVERED')
+  }
+
+  it('master killed (kill -9): calls fail fast, every library follows the sentinels to the new master', async () => {
+    const { group: g, hs } = await start()
+    const old = await g.masterPort()
+    const [master] = g.servers
+    let takenOverAt = 0
+    let killedAt = 0
+    await drive(hs, async () => {
+      killedAt = performance.now()
+      await master.kill()
+      await g.waitFailover(old)
+      takenOverAt = performance.now()
+      await untilServed(hs, takenOverAt)
+    })
+    await recover(hs)
+    const now = await g.masterPort()
+    for (const h of hs) {
+      expectThrough(h, takenOverAt)
+      // Nothing written late or twice: the new master holds at most what was admitted; and what
+      // it lost is at most what the replica had not yet received when the master died.
+      const used = await h.used(now)
+      expect(used, h.name).toBeLessThanOrEqual(h.admitted())
+      expect(h.admitted() - used, `${h.name}: admitted charges lost`).toBeLessThanOrEqual(h.admitted(killedAt - 100) - h.admitted(killedAt))
+      console.info(
+        `[sentinel-failover] ${h.name}, kill -9: decided again ${Math.round(h.servedAgainMs(takenOverAt) ?? Number.NaN)} ms after the takeover (${Math.round(takenOverAt - killedAt)} ms after the kill); ${h.failed()} failed of ${h.outcomes.length}; ${h.admitted() - used} admitted charges lost`,
+      )
+    }
+  }, 60_000)
+
+  it('master frozen (SIGSTOP) until its replica took over, then resumed: nothing admitted afterwards lands on it', async () => {
+    const { group: g, hs } = await start()
+    const old = await g.masterPort()
+    const [master] = g.servers
+    let takenOverAt = 0
+    let pausedAt = 0
+    await drive(hs, async () => {
+      pausedAt = performance.now()
+      master.pause()
+      try {
+        await g.waitFailover(old)
+        takenOverAt = performance.now()
+        await sleep(200)
+      } finally {
+        master.resume()
+      }
+      await untilServed(hs, takenOverAt)
+      // Long enough for a client still on the old master to write there, before the sentinels
+      // turn it into a replica (they look at it every few seconds).
+      await sleep(1500)
+    })
+    await recover(hs)
+    const now = await g.masterPort()
+    for (const h of hs) {
+      expectThrough(h, takenOverAt)
+      // Everything admitted once the replica took over is on the new master: a client that went
+      // back to the resumed old master would have written there, and its resync drops that.
+      const used = await h.used(now)
+      expect(used, h.name).toBeLessThanOrEqual(h.admitted())
+      expect(h.admitted() - used, `${h.name}: admitted charges lost`).toBeLessThanOrEqual(h.admitted(pausedAt - 100) - h.admitted(pausedAt))
+      console.info(
+        `[sentinel-failover] ${h.name}, SIGSTOP: decided again ${Math.round(h.servedAgainMs(takenOverAt) ?? Number.NaN)} ms after the takeover (${Math.round(takenOverAt - pausedAt)} ms after the freeze); ${h.failed()} failed of ${h.outcomes.length}; ${h.admitted() - used} admitted charges lost`,
+      )
+    }
+  }, 60_000)
+})
