@@ -27,6 +27,12 @@ const LIMIT = 1_000_000
 /** How soon after the sentinels named the new master a client must be decided by it again. */
 const FOLLOW_MS = 5000
 
+/**
+ * How far behind the master its replica may be when the master dies or freezes: what was admitted
+ * that long before may be lost (replication is asynchronous; on a loaded machine the replica's
+ * process can be starved for a while). A client back on a resumed old master loses far more.
+ */
+const LAG_MS = 500
 const POLICIES = [fixedWindow({ name: 'fw', limit: LIMIT, window: '1d' })]
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -241,10 +247,12 @@ describe.skipIf(!available)('RedisStore through a Redis Sentinel failover (a mas
     for (const h of hs) {
       expectThrough(h, takenOverAt)
       // Nothing written late or twice: the new master holds at most what was admitted; and what
-      // it lost is at most what the replica had not yet received when the master died.
+      // it lost is at most what the replica may not have received yet when the master died.
       const used = await h.used(now)
       expect(used, h.name).toBeLessThanOrEqual(h.admitted())
-      expect(h.admitted() - used, `${h.name}: admitted charges lost`).toBeLessThanOrEqual(h.admitted(killedAt - 100) - h.admitted(killedAt))
+      expect(h.admitted() - used, `${h.name}: admitted charges lost`).toBeLessThanOrEqual(
+        h.admitted(killedAt - LAG_MS) - h.admitted(killedAt),
+      )
       console.info(
         `[sentinel-failover] ${h.name}, kill -9: decided again ${Math.round(h.servedAgainMs(takenOverAt) ?? Number.NaN)} ms after the takeover (${Math.round(takenOverAt - killedAt)} ms after the kill); ${h.failed()} failed of ${h.outcomes.length}; ${h.admitted() - used} admitted charges lost`,
       )
@@ -280,7 +288,9 @@ describe.skipIf(!available)('RedisStore through a Redis Sentinel failover (a mas
       // back to the resumed old master would have written there, and its resync drops that.
       const used = await h.used(now)
       expect(used, h.name).toBeLessThanOrEqual(h.admitted())
-      expect(h.admitted() - used, `${h.name}: admitted charges lost`).toBeLessThanOrEqual(h.admitted(pausedAt - 100) - h.admitted(pausedAt))
+      expect(h.admitted() - used, `${h.name}: admitted charges lost`).toBeLessThanOrEqual(
+        h.admitted(pausedAt - LAG_MS) - h.admitted(pausedAt),
+      )
       console.info(
         `[sentinel-failover] ${h.name}, SIGSTOP: decided again ${Math.round(h.servedAgainMs(takenOverAt) ?? Number.NaN)} ms after the takeover (${Math.round(takenOverAt - pausedAt)} ms after the freeze); ${h.failed()} failed of ${h.outcomes.length}; ${h.admitted() - used} admitted charges lost`,
       )
