@@ -7,7 +7,8 @@ import type { RedisClient } from './client.js'
 
 /** The part of a node-redis client (`createClient`, v4–v6) that the store uses. */
 interface NodeRedisSingle {
-  readonly isReady: boolean
+  /** Absent on a client pool (`createClientPool`), which only says whether it is open. */
+  readonly isReady?: boolean
   readonly isOpen: boolean
   readonly options?: {
     readonly disableOfflineQueue?: unknown
@@ -112,7 +113,7 @@ class NodeRedisSingleClient implements RedisClient {
         : raw.options?.legacyMode === true && raw.v4 !== undefined
           ? raw.v4
           : raw
-    this.#everReady = raw.isReady
+    this.#everReady = raw.isReady ?? raw.isOpen
     raw.on('ready', () => {
       this.#everReady = true
     })
@@ -120,7 +121,9 @@ class NodeRedisSingleClient implements RedisClient {
 
   get status(): string {
     const raw = this.raw
-    return statusOf(raw.isReady, raw.isOpen, this.#everReady)
+    // A pool can't say whether a connection is up: open is as ready as it gets (a call it queues
+    // meanwhile still has its deadline, and the script refuses to run it late).
+    return statusOf(raw.isReady ?? raw.isOpen, raw.isOpen, this.#everReady)
   }
 
   evalsha(...args: (string | number)[]): Promise<unknown> {
