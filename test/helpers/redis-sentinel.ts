@@ -25,6 +25,16 @@ export interface SentinelGroup {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/**
+ * Sentinels this process started and has not stopped: killed on exit, even after a crash. A
+ * sentinel left behind would go on reconfiguring whatever server later takes its master's port
+ * (another suite's Cluster node, say).
+ */
+const live = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+})
+
 /** A master, one replica, three sentinels (quorum 2, a master down after `downAfterMs`). */
 export async function startSentinelGroup(options: { downAfterMs?: number } = {}): Promise<SentinelGroup> {
   const downAfterMs = options.downAfterMs ?? 1000
@@ -54,6 +64,8 @@ export async function startSentinelGroup(options: { downAfterMs?: number } = {})
     const child = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' })
     child.on('error', () => {})
     children.push(child)
+    live.add(child)
+    child.on('exit', () => live.delete(child))
     await waitPing(port, 10_000)
     sentinels.push({ host: '127.0.0.1', port })
   }

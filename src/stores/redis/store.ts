@@ -16,7 +16,7 @@ import { ReleaseGroup } from './release-group.js'
 import { checkArguments, checksOf } from './request.js'
 import { keySlot } from './slots.js'
 import { OP, type Op } from './spec.js'
-import { type ScriptHandlers, ScriptTransport } from './transport.js'
+import { evictionWarning, type ScriptHandlers, ScriptTransport } from './transport.js'
 
 /**
  * Keeps limiter state in Redis (ioredis 5 or 6, iovalkey, node-redis 4, 5 or 6; single node or Cluster).
@@ -61,6 +61,9 @@ export class RedisStore implements Store {
   readonly #connection = new ConnectionWait()
   /** What the client's settings would break, told to the limiter when it attaches ('' when nothing). */
   readonly #clientWarning: string
+  /** Redis's eviction policy was asked for (once per store), and what it said before a limiter attached. */
+  #memoryAsked = false
+  #memoryWarning = ''
   /** The releases queued this tick (`queueRelease`), sharing one promise; sealed on the next tick. */
   #releases: ReleaseGroup | undefined
 
@@ -96,6 +99,9 @@ export class RedisStore implements Store {
     // On the next tick: the limiter attaching, and the listeners added right after it, hear it.
     const message = this.#clientWarning
     if (message !== '') process.nextTick(() => events.warn?.({ code: 'RK_REDIS_CLIENT', message }))
+    const eviction = this.#memoryWarning
+    this.#memoryWarning = ''
+    if (eviction !== '') process.nextTick(() => events.warn?.({ code: 'RK_REDIS_EVICTION', message: eviction }))
   }
 
   /** Denials held by the deny cache (0 when it is off). */
@@ -457,6 +463,14 @@ export class RedisStore implements Store {
   /** Learns the clock offset with an empty batch (no requests). */
   #calibrate(): void {
     this.#transport.readClock((redisNow, sentAt) => this.#offset.sample(redisNow, sentAt, false))
+    if (this.#memoryAsked) return
+    this.#memoryAsked = true
+    this.#transport.readMemoryPolicy(this.prefix, (maxmemory, policy) => {
+      const message = evictionWarning(maxmemory, policy)
+      if (message === '' || this.#closed) return
+      if (this.#events === undefined) this.#memoryWarning = message
+      else this.#events.warn?.({ code: 'RK_REDIS_EVICTION', message })
+    })
   }
 
   #listener: ClientListener = {

@@ -2,6 +2,20 @@ import { directCalls, isCluster, isReplyError, noop, type PipelineClient, type R
 import { CLOCK_ONLY_ARGS } from './protocol.js'
 import { DECIDE_SCRIPT, DECIDE_SHA } from './script.js'
 
+/** Redis's maxmemory and eviction policy, read by a script (the store asks a client for scripts only). */
+const MEMORY_SCRIPT =
+  "local i = redis.call('INFO', 'memory') return { string.match(i, 'maxmemory:(%d+)') or '', string.match(i, 'maxmemory_policy:([%w-]+)') or '' }"
+
+/**
+ * What an eviction policy does to a limiter, said once; '' when Redis never evicts (no
+ * maxmemory, or `noeviction`, under which a full Redis fails writes: store errors, heard).
+ * Every key of the store has a TTL, so the volatile-* policies evict them too.
+ */
+export function evictionWarning(maxmemory: number, policy: string): string {
+  if (!(maxmemory > 0) || policy === '' || policy === 'noeviction') return ''
+  return `RedisStore: Redis evicts keys once it reaches maxmemory (maxmemory-policy ${policy}): a limit whose key is evicted starts over, so its client gets past it, and a flood of new keys can push out the keys of busy clients; give the limiter a Redis with maxmemory-policy noeviction (or no maxmemory)`
+}
+
 /** How a script call ended. */
 export interface ScriptHandlers {
   /** The script ran; `unreplicated`: its writes did not reach the replicas asked for in time. */
@@ -86,6 +100,18 @@ export class ScriptTransport {
   }
 
   /** Reads Redis's clock with an empty batch: `sample(redisNow, sentAt)` when it answers. */
+  /**
+   * Reads Redis's maxmemory (bytes) and eviction policy; nothing when it can't (an ACL without
+   * INFO, say). The call names `key` (it reads no key): on a Cluster it goes to that key's master,
+   * not to a node picked at random (node-redis 4 spins for ever picking one before it knows any).
+   */
+  readMemoryPolicy(key: string, report: (maxmemory: number, policy: string) => void): void {
+    this.#eval.call(this.#client, MEMORY_SCRIPT, 1, key).then((reply: unknown) => {
+      const r = reply as unknown[]
+      if (Array.isArray(r) && r.length === 2) report(Number(String(r[0])), String(r[1]))
+    }, noop)
+  }
+
   readClock(sample: (redisNow: number, sentAt: number) => void): void {
     const sentAt = Date.now()
     const done = (reply: unknown) => {
