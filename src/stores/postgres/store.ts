@@ -17,6 +17,18 @@ interface Known {
   readonly expiresAt: number
 }
 
+/** A NUL (PostgreSQL text holds none) or a lone surrogate (which reaches the database as U+FFFD). */
+const NOT_STORABLE = /[\0\p{Cs}]/u
+
+/**
+ * The row key of `key` (policy id, newline, subject). A key PostgreSQL text can't hold as it is
+ * becomes U+0001 and its JSON text, which has neither; no other row key starts with U+0001 (a
+ * policy id starts with a letter or digit), and JSON text is one string's alone.
+ */
+function storedKey(key: string): string {
+  return NOT_STORABLE.test(key) ? `\u0001${JSON.stringify(key)}` : key
+}
+
 /** Attempts that may find their states changed before a decision gives up (each is one round trip; the deadline bounds them too). */
 const MAX_ATTEMPTS = 256
 /** States remembered, to guess the stored ones (a wrong guess costs one more round trip, never a wrong answer). */
@@ -145,7 +157,7 @@ export class PostgresStore implements Store {
 
   #keysOf(request: StoreRequest): string[] {
     // The policy id has no newline, so `id \n subject` never collides for different pairs.
-    return request.policies.map((policy, i) => `${policy.id}\n${request.keys[i]}`)
+    return request.policies.map((policy, i) => storedKey(`${policy.id}\n${request.keys[i]}`))
   }
 
   async #query(text: string, values: unknown[], name?: string): Promise<unknown[]> {
