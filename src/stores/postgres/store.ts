@@ -37,6 +37,8 @@ const KNOWN_STATES = 10_000
 const SWEEP_EVERY = 16
 /** Most sweeps' worth of pages one call carries. */
 const SWEEP_MOST = 32
+/** How long past its deadline a database call may stay unanswered before pg drops its connection, ms. */
+const UNANSWERED_GRACE_MS = 1000
 /** Most calls one batch carries. */
 const MAX_BATCH = 128
 
@@ -161,8 +163,11 @@ export class PostgresStore implements Store {
   }
 
   async #query(text: string, values: unknown[], name?: string): Promise<unknown[]> {
+    // A call still unanswered well past its deadline (a connection whose network is gone) holds a
+    // connection and a call slot for nothing: pg gives up on it (and closes that connection).
+    const query_timeout = this.timeoutMs + UNANSWERED_GRACE_MS
     try {
-      return (await this.pool.query(name === undefined ? { text, values } : { name, text, values })).rows
+      return (await this.pool.query(name === undefined ? { text, values, query_timeout } : { name, text, values, query_timeout })).rows
     } catch (error) {
       throw fail.callFailed(error, this.table)
     }
