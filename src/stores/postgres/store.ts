@@ -218,7 +218,8 @@ export class PostgresStore implements Store {
       if (members.length === 0) return
       const wall = Date.now()
       const dbNow = this.#dbClock.now(wall)
-      const at = caller ? callerNow : dbNow
+      // Whole ms: the database takes the time as bigint (a caller's clock may tell fractions).
+      const at = caller ? Math.floor(callerNow) : dbNow
       const expected: (string | null)[] = []
       const states: (PolicyState | undefined)[] = []
       for (let i = 0; i < n; i++) {
