@@ -30,7 +30,7 @@ export interface PostgresStoreOptions {
    * Deadline of every call, ms. A call not answered by then rejects with `ERR_RK_STORE_TIMEOUT`
    * (the limiter then applies `onStoreError`); the database waits for a lock no longer than
    * that, and a call it only gets to after its deadline (a pool that was exhausted) writes nothing.
-   * A call left unanswered a second past its deadline (a connection whose network is gone) is
+   * A call left unanswered 5 s past its deadline (a connection whose network is gone) is
    * given up by pg (`query_timeout`), which closes that connection so the pool opens a new one.
    * @default 100
    */

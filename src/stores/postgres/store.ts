@@ -37,8 +37,12 @@ const KNOWN_STATES = 10_000
 const SWEEP_EVERY = 16
 /** Most sweeps' worth of pages one call carries. */
 const SWEEP_MOST = 32
-/** How long past its deadline a database call may stay unanswered before pg drops its connection, ms. */
-const UNANSWERED_GRACE_MS = 1000
+/**
+ * How long past its deadline a database call may stay unanswered before pg drops its connection,
+ * ms. Long enough that an event-loop stall never fails a call whose answer is waiting unread (pg's
+ * timer, unlike the deadline, runs before the socket is read), short beside a failover.
+ */
+const UNANSWERED_GRACE_MS = 5000
 /** Most calls one batch carries. */
 const MAX_BATCH = 128
 
