@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { afterPendingIo } from '../../limiter/deadline.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
@@ -27,6 +28,16 @@ const NOT_STORABLE = /[\0\p{Cs}]/u
  */
 function storedKey(key: string): string {
   return NOT_STORABLE.test(key) ? `\u0001${JSON.stringify(key)}` : key
+}
+
+/**
+ * The name the decide call is prepared under on each connection: `rk_decide_<table>`, or, past
+ * the 63 bytes PostgreSQL keeps of a name (two long names would share their first 63), its table's
+ * digest.
+ */
+function statementName(table: string): string {
+  const name = `rk_decide_${table}`
+  return name.length <= 63 ? name : `rk_decide_${createHash('sha256').update(table).digest('hex').slice(0, 32)}`
 }
 
 /** Attempts that may find their states changed before a decision gives up (each is one round trip; the deadline bounds them too). */
@@ -98,7 +109,7 @@ export class PostgresStore implements Store {
     this.extraTtlMs = settings.extraTtlMs
     const names = sqlNames(this.table)
     this.#decideSql = `SELECT * FROM ${names.decide}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-    this.#statement = `rk_decide_${this.table}`
+    this.#statement = statementName(this.table)
     // As many database calls at once as the pool has connections (pg's default: 10).
     const poolMax = (this.pool as { options?: { max?: unknown } }).options?.max
     this.#dispatcher = new Dispatcher({
