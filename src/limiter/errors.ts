@@ -76,7 +76,8 @@ export class ConfigurationError extends RateKeeperError {
     super(code, `${where}: "${option}" ${expected}, received ${requestTime ? kindOf(received) : describe(received)}`)
     this.name = 'ConfigurationError'
     this.option = option
-    this.received = requestTime ? undefined : received
+    // A connection string given by mistake keeps its password out of logs here too.
+    this.received = requestTime ? undefined : typeof received === 'string' ? withoutPasswords(received) : received
   }
 }
 
@@ -120,10 +121,24 @@ export class StoreError extends RateKeeperError {
   }
 }
 
-/** Renders a received value for an error message: short, unambiguous, never huge. */
+/** `user:password@` in a URL and `password=…` (a URL parameter, a key=value connection string). */
+const PASSWORDS = /(\/\/[^/?#@:\s]*:)[^/?#\s]*@|(\bpassword\s*=\s*)[^&\s]*/gi
+
+/**
+ * `text` with every password of a connection string in it replaced by `***`: a connection string
+ * passed where an object or a name belongs is quoted in the error, its password not.
+ */
+export function withoutPasswords(text: string): string {
+  return text.replace(PASSWORDS, (_match, userinfo: string | undefined, key: string | undefined) =>
+    userinfo === undefined ? `${key}***` : `${userinfo}***@`,
+  )
+}
+
+/** Renders a received value for an error message: short, unambiguous, never huge, no password. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') {
-    const s = value.length > 60 ? `${value.slice(0, 57)}...` : value
+    const shown = withoutPasswords(value)
+    const s = shown.length > 60 ? `${shown.slice(0, 57)}...` : shown
     return JSON.stringify(s)
   }
   if (typeof value === 'number') {

@@ -2,6 +2,9 @@ import type { Policy, PolicyState } from '../../limiter/policy.js'
 import type { StoreResult } from '../../limiter/store.js'
 import { encodeState, type StepPlan } from '../step-plan.js'
 
+/** Longest time to live of a row, ms (2^62: 146 million years; the decision's time fits beside it in a bigint). */
+const MAX_TTL_MS = 2 ** 62
+
 /** How a call plans its writes from the states it assumes (parallel to its keys), decided at `at`. */
 export type Planner = (states: readonly (PolicyState | undefined)[], at: number) => StepPlan
 
@@ -79,7 +82,8 @@ export class Batch {
         current[slot] = w.state
         write[slot] = true
         next[slot] = w.state === undefined ? null : encodeState(w.state)
-        ttls[slot] = w.ttlMs + extraTtlMs
+        // A whole number of ms the bigint expiry can hold (a debt may reach past 2^63 ms).
+        ttls[slot] = Math.min(MAX_TTL_MS, Math.ceil(w.ttlMs + extraTtlMs))
         writes++
       }
     }

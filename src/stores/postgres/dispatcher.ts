@@ -1,5 +1,8 @@
 import { Batch, type Member } from './batch.js'
 
+/** The shortest queue that is pruned (amortised: a pruned queue grows to twice its size first). */
+const MIN_PRUNE = 1024
+
 /**
  * The calls of one store waiting for the database, sent as batches: up to `maxCalls` database
  * calls at once (the pool's size), each carrying the calls that queued meanwhile (up to
@@ -9,6 +12,8 @@ import { Batch, type Member } from './batch.js'
  */
 export class Dispatcher {
   #queue: Member[] = []
+  /** Queue length at which the calls settled meanwhile (timed out) are dropped from it. */
+  #pruneAt = MIN_PRUNE
   /** Keys of the batches in flight. */
   readonly #busy = new Set<string>()
   #calls = 0
@@ -29,6 +34,12 @@ export class Dispatcher {
 
   enqueue(member: Member): void {
     this.#queue.push(member)
+    // While every database call is taken (a database that doesn't answer), the queue is not
+    // dispatched, and calls that time out in it would stay: dropped once it doubles.
+    if (this.#queue.length >= this.#pruneAt) {
+      this.#queue = this.#queue.filter((m) => !m.done)
+      this.#pruneAt = Math.max(MIN_PRUNE, 2 * this.#queue.length)
+    }
     this.#schedule()
   }
 

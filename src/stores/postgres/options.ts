@@ -6,7 +6,7 @@ import { type ResolvedOptions, type ResolvingTable, resolveOptionTable } from '.
  * (and `Client`) offer. Structural, so `ratekeeper/postgres` never loads `pg` itself.
  */
 export interface PostgresPool {
-  query(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: unknown[] }>
+  query(config: { text: string; values?: unknown[]; name?: string; query_timeout?: number }): Promise<{ rows: unknown[] }>
 }
 
 /** Which clock decides: the database's `clock_timestamp()` (one clock for every app server) or the limiter's `now`. */
@@ -30,6 +30,8 @@ export interface PostgresStoreOptions {
    * Deadline of every call, ms. A call not answered by then rejects with `ERR_RK_STORE_TIMEOUT`
    * (the limiter then applies `onStoreError`); the database waits for a lock no longer than
    * that, and a call it only gets to after its deadline (a pool that was exhausted) writes nothing.
+   * A call left unanswered 5 s past its deadline (a connection whose network is gone) is
+   * given up by pg (`query_timeout`), which closes that connection so the pool opens a new one.
    * @default 100
    */
   timeoutMs?: number

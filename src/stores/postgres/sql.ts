@@ -26,8 +26,8 @@ export function sqlNames(table: string): { table: string; decide: string; lockSe
 /**
  * The schema: `createSchema()` runs it; docs/stores.md prints it for migration tools. Idempotent.
  *
- * - `k`: policy id, newline, subject (the limiter's encoded key). `COLLATE "C"`: byte order, the
- *   order the cleanup sweeps in.
+ * - `k`: policy id, newline, subject (the limiter's encoded key; one with a NUL or a lone
+ *   surrogate, which text can't hold, as U+0001 and its JSON text). `COLLATE "C"`: byte order.
  * - `expires_at`: epoch ms after which the state equals a fresh one: read as absent, and deleted
  *   by the sweep. Not indexed, so that updates stay HOT (no index entry per decision).
  */

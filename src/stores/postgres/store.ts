@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { afterPendingIo } from '../../limiter/deadline.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
@@ -17,6 +18,28 @@ interface Known {
   readonly expiresAt: number
 }
 
+/** A NUL (PostgreSQL text holds none) or a lone surrogate (which reaches the database as U+FFFD). */
+const NOT_STORABLE = /[\0\p{Cs}]/u
+
+/**
+ * The row key of `key` (policy id, newline, subject). A key PostgreSQL text can't hold as it is
+ * becomes U+0001 and its JSON text, which has neither; no other row key starts with U+0001 (a
+ * policy id starts with a letter or digit), and JSON text is one string's alone.
+ */
+function storedKey(key: string): string {
+  return NOT_STORABLE.test(key) ? `\u0001${JSON.stringify(key)}` : key
+}
+
+/**
+ * The name the decide call is prepared under on each connection: `rk_decide_<table>`, or, past
+ * the 63 bytes PostgreSQL keeps of a name (two long names would share their first 63), its table's
+ * digest.
+ */
+function statementName(table: string): string {
+  const name = `rk_decide_${table}`
+  return name.length <= 63 ? name : `rk_decide_${createHash('sha256').update(table).digest('hex').slice(0, 32)}`
+}
+
 /** Attempts that may find their states changed before a decision gives up (each is one round trip; the deadline bounds them too). */
 const MAX_ATTEMPTS = 256
 /** States remembered, to guess the stored ones (a wrong guess costs one more round trip, never a wrong answer). */
@@ -25,6 +48,12 @@ const KNOWN_STATES = 10_000
 const SWEEP_EVERY = 16
 /** Most sweeps' worth of pages one call carries. */
 const SWEEP_MOST = 32
+/**
+ * How long past its deadline a database call may stay unanswered before pg drops its connection,
+ * ms. Long enough that an event-loop stall never fails a call whose answer is waiting unread (pg's
+ * timer, unlike the deadline, runs before the socket is read), short beside a failover.
+ */
+const UNANSWERED_GRACE_MS = 5000
 /** Most calls one batch carries. */
 const MAX_BATCH = 128
 
@@ -80,7 +109,7 @@ export class PostgresStore implements Store {
     this.extraTtlMs = settings.extraTtlMs
     const names = sqlNames(this.table)
     this.#decideSql = `SELECT * FROM ${names.decide}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-    this.#statement = `rk_decide_${this.table}`
+    this.#statement = statementName(this.table)
     // As many database calls at once as the pool has connections (pg's default: 10).
     const poolMax = (this.pool as { options?: { max?: unknown } }).options?.max
     this.#dispatcher = new Dispatcher({
@@ -145,12 +174,15 @@ export class PostgresStore implements Store {
 
   #keysOf(request: StoreRequest): string[] {
     // The policy id has no newline, so `id \n subject` never collides for different pairs.
-    return request.policies.map((policy, i) => `${policy.id}\n${request.keys[i]}`)
+    return request.policies.map((policy, i) => storedKey(`${policy.id}\n${request.keys[i]}`))
   }
 
   async #query(text: string, values: unknown[], name?: string): Promise<unknown[]> {
+    // A call still unanswered well past its deadline (a connection whose network is gone) holds a
+    // connection and a call slot for nothing: pg gives up on it (and closes that connection).
+    const query_timeout = this.timeoutMs + UNANSWERED_GRACE_MS
     try {
-      return (await this.pool.query(name === undefined ? { text, values } : { name, text, values })).rows
+      return (await this.pool.query(name === undefined ? { text, values, query_timeout } : { name, text, values, query_timeout })).rows
     } catch (error) {
       throw fail.callFailed(error, this.table)
     }
@@ -201,7 +233,8 @@ export class PostgresStore implements Store {
       if (members.length === 0) return
       const wall = Date.now()
       const dbNow = this.#dbClock.now(wall)
-      const at = caller ? callerNow : dbNow
+      // Whole ms: the database takes the time as bigint (a caller's clock may tell fractions).
+      const at = caller ? Math.floor(callerNow) : dbNow
       const expected: (string | null)[] = []
       const states: (PolicyState | undefined)[] = []
       for (let i = 0; i < n; i++) {
