@@ -1,5 +1,5 @@
 import type { Decision } from '../limiter/decision.js'
-import { ConfigurationError, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
+import { ConfigurationError, invalid, invalidAtRequest } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
 import { hasConcurrency } from '../limiter/policy.js'
 import { isThenable } from '../limiter/thenable.js'
@@ -107,19 +107,18 @@ function renderersOf(
   policies: readonly Policy[] | undefined,
   headerNames: HeaderNameCase,
 ): { renderHeaders: HeaderRenderer; renderBody: BodyRenderer } {
+  const headers: unknown = options.headers
+  if (headers !== undefined && headers !== false && (headers === null || typeof headers !== 'object' || Array.isArray(headers)))
+    invalid(where, 'headers', 'must be header options ({ legacy, standard, tier, reason }) or false', headers)
   try {
-    if (options.headers !== undefined && options.headers !== false) checkOptionsObject(`${where} headers`, options.headers)
     const headerOptions: HeaderOptions | undefined = options.headers === false ? { legacy: false, standard: false } : options.headers
     const renderHeaders = createPolicyListHeaders(headerOptions, policies, headerNames)
     const body = options.body
     const renderBody = createLimitedBody(body === undefined || typeof body === 'object' ? body : { format: body })
     return { renderHeaders, renderBody }
   } catch (error) {
-    throw renameError(
-      error,
-      where,
-      error instanceof ConfigurationError && error.message.startsWith('rateLimitHeaders()') ? 'headers.' : 'body.',
-    )
+    const inHeaders = error instanceof ConfigurationError && error.message.startsWith('rateLimitHeaders()')
+    throw renameError(error, where, inHeaders ? 'headers.' : 'body.')
   }
 }
 
