@@ -10,7 +10,13 @@ import { NodeHeaderReader, onFinished } from '../src/http/node.js'
 import { createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf, routeScope } from '../src/http/route.js'
-import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage } from '../src/http/trust-proxy.js'
+import {
+  type ForwardedRequestWatch,
+  forwardedRequestWatch,
+  MAX_TRUSTED_PROXIES,
+  TRUST_PROXY_ANY,
+  trustProxyAnyMessage,
+} from '../src/http/trust-proxy.js'
 import { isThenable } from '../src/limiter/thenable.js'
 import type { Limiter } from '../src/limiter/types.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
@@ -167,6 +173,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
     headerNames: 'lower',
   })
   let trustChecked = false
+  let forwarded: ForwardedRequestWatch | undefined
 
   const middleware = function rateLimitMiddleware(ctx: Context, next: Next): Promise<unknown> {
     if (!trustChecked) {
@@ -187,7 +194,9 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
               : 'app.proxy without app.maxIpsCount'
         http.warnOnce(TRUST_PROXY_ANY, trustProxyAnyMessage(`Koa ${setting}`), app)
       }
+      if (app !== undefined && !app.proxy) forwarded = forwardedRequestWatch('Koa app.proxy', http.warnOnce, app)
     }
+    forwarded?.(ctx.req.socket.remoteAddress, ctx.req.headers)
     let outcome: HttpOutcome | Promise<HttpOutcome>
     try {
       const routed = ctx as Context & RoutedContext
