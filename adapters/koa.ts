@@ -130,6 +130,20 @@ class KoaInfo implements KoaRequestInfo {
   }
 }
 
+/**
+ * Koa answers an error after removing every response header, then sets the error's `headers`:
+ * the rate-limit headers on the response now (the deciding limiter's) go there, under the error's own.
+ */
+function keepHeaders(error: unknown, names: Readonly<Record<string, string>>, res: Context['res']): never {
+  if (typeof error === 'object' && error !== null && Object.isExtensible(error)) {
+    const own = (error as { headers?: unknown }).headers
+    const kept: Record<string, unknown> = {}
+    for (const name in names) if (res.hasHeader(name)) kept[name] = res.getHeader(name)
+    ;(error as { headers?: unknown }).headers = typeof own === 'object' && own !== null ? { ...kept, ...own } : kept
+  }
+  throw error
+}
+
 /** Copies an outcome onto the response; answers it or passes on. */
 function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown> {
   const res = ctx.res
@@ -138,13 +152,13 @@ function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown>
   const headers = outcome.headers
   for (const name in headers) res.setHeader(name, headers[name])
   const finish = outcome.finish
-  if (finish !== undefined) {
-    // A hang-up holds the request's slot until the middleware after this one is done.
-    const watch = onFinished(res, finish, res)
-    if (outcome.action === 'next') return next().finally(() => watch.ended())
-    watch.ended()
+  // A hang-up holds the request's slot until the middleware after this one is done.
+  const watch = finish === undefined ? undefined : onFinished(res, finish, res)
+  if (outcome.action === 'next') {
+    const passed = next().catch((error: unknown) => keepHeaders(error, headers, res))
+    return watch === undefined ? passed : passed.finally(() => watch.ended())
   }
-  if (outcome.action === 'next') return next()
+  watch?.ended()
   ctx.status = outcome.status
   // Set verbatim (Koa's `ctx.type` would append a charset); the body setter keeps it.
   if (outcome.contentType !== undefined) res.setHeader('Content-Type', outcome.contentType)
