@@ -24,7 +24,7 @@ describe.each(MAKERS)('%s', (_name, make) => {
     const store = new RedisStore({ client, prefix: `rk-never-connected-${randomUUID()}` })
     const limiter = createLimiter({ store, policies: [tokenBucket({ limit: 5, window: '1m' })], logger: { warn: () => {} } })
     const errors: string[] = []
-    limiter.on('store-error', (e) => errors.push(e.error.message))
+    limiter.on('store-error', (e) => errors.push((e.error as Error).message))
     const before = await limiter.consume('k')
     expect(before.reason).toBe('store-error')
     expect(errors[0]).toMatch(/never connected/)
@@ -45,7 +45,7 @@ describe.each(MAKERS)('%s', (_name, make) => {
     expect((await limiter.consume('k')).reason).toBe('ok')
     await client.quit()
     const errors: string[] = []
-    limiter.on('store-error', (e) => errors.push(e.error.message))
+    limiter.on('store-error', (e) => errors.push((e.error as Error).message))
     await limiter.consume('k')
     expect(errors[0]).toMatch(/not connected \(client status "end"\)/)
     await store.close()
@@ -57,7 +57,7 @@ it('a node-redis cluster never connected: the error says to connect it', async (
   const store = new RedisStore({ client: cluster as unknown as NodeRedisClient, prefix: `rk-never-connected-${randomUUID()}` })
   const limiter = createLimiter({ store, policies: [tokenBucket({ limit: 5, window: '1m' })], logger: { warn: () => {} } })
   const errors: string[] = []
-  limiter.on('store-error', (e) => errors.push(e.error.message))
+  limiter.on('store-error', (e) => errors.push((e.error as Error).message))
   await limiter.consume('k')
   expect(errors[0]).toMatch(/never connected/)
   await store.close()
