@@ -130,16 +130,34 @@ class KoaInfo implements KoaRequestInfo {
   }
 }
 
+/** Marks a context whose error answer keeps the rate-limit headers (see keepHeaders). */
+const KEEPS_HEADERS = Symbol('ratekeeper.keepsHeaders')
+
 /**
- * Koa answers an error after removing every response header, then sets the error's `headers`:
- * the rate-limit headers on the response now (the deciding limiter's) go there, under the error's own.
+ * Koa answers an error (`ctx.onerror`) after removing every response header, then sets the
+ * error's `headers`. On the error path only, the context's `onerror` lends the error the
+ * rate-limit headers on the response now (the deciding limiter's) while it answers, under the
+ * error's own, and takes them back: an error object thrown again elsewhere carries none.
  */
-function keepHeaders(error: unknown, names: Readonly<Record<string, string>>, res: Context['res']): never {
-  if (typeof error === 'object' && error !== null && Object.isExtensible(error)) {
-    const own = (error as { headers?: unknown }).headers
-    const kept: Record<string, unknown> = {}
-    for (const name in names) if (res.hasHeader(name)) kept[name] = res.getHeader(name)
-    ;(error as { headers?: unknown }).headers = typeof own === 'object' && own !== null ? { ...kept, ...own } : kept
+function keepHeaders(error: unknown, ctx: Context, names: Readonly<Record<string, string>>): never {
+  const marked = ctx as Context & { [KEEPS_HEADERS]?: true }
+  if (marked[KEEPS_HEADERS] === true) throw error
+  marked[KEEPS_HEADERS] = true
+  const kept: Record<string, unknown> = {}
+  for (const name in names) if (ctx.res.hasHeader(name)) kept[name] = ctx.res.getHeader(name)
+  const onerror = ctx.onerror
+  ctx.onerror = function onerrorKeepingHeaders(this: Context, err: Error) {
+    if (typeof err !== 'object' || err === null || !Object.isExtensible(err)) return onerror.call(this, err)
+    const lent = err as { headers?: unknown }
+    const had = Object.hasOwn(lent, 'headers')
+    const own = lent.headers
+    lent.headers = typeof own === 'object' && own !== null ? { ...kept, ...own } : kept
+    try {
+      return onerror.call(this, err)
+    } finally {
+      if (had) lent.headers = own
+      else delete lent.headers
+    }
   }
   throw error
 }
@@ -155,7 +173,7 @@ function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown>
   // A hang-up holds the request's slot until the middleware after this one is done.
   const watch = finish === undefined ? undefined : onFinished(res, finish, res)
   if (outcome.action === 'next') {
-    const passed = next().catch((error: unknown) => keepHeaders(error, headers, res))
+    const passed = next().catch((error: unknown) => keepHeaders(error, ctx, headers))
     return watch === undefined ? passed : passed.finally(() => watch.ended())
   }
   watch?.ended()

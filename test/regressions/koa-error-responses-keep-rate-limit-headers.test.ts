@@ -56,6 +56,27 @@ describe.each(KOA)('%s', (_name, Koa) => {
     expect(res.headers.ratelimit).toBe('"app";r=9;t=6')
   })
 
+  it('an error object thrown again elsewhere carries no headers of an earlier request', async () => {
+    const shared = Object.assign(new Error('gone'), { status: 410, expose: true })
+    const a = new (Koa as typeof Koa3)()
+    a.silent = true
+    const router = new Router()
+    router.get('/limited', rateLimit({ policies: [tokenBucket({ name: 'route', limit: 3, window: '1m' })], now }), () => {
+      throw shared
+    })
+    router.get('/open', () => {
+      throw shared
+    })
+    a.use(router.routes())
+    const limited = await send(a.callback(), 'GET', '/limited')
+    expect(limited.headers.ratelimit).toBe('"route";r=2;t=20')
+    const open = await send(a.callback(), 'GET', '/open')
+    expect(open.status).toBe(410)
+    expect(open.headers.ratelimit).toBeUndefined()
+    expect(open.headers['x-ratelimit-remaining']).toBeUndefined()
+    expect((shared as { headers?: unknown }).headers).toBeUndefined()
+  })
+
   it("stacked limiters: the route's headers, none left from the app's", async () => {
     const res = await send(app().callback(), 'GET', '/route')
     expect(res.status).toBe(500)
