@@ -10,7 +10,14 @@ import { NodeHeaderReader, onFinished, whenResponseEnds } from '../src/http/node
 import { applyWhenReady, createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf, routeScope } from '../src/http/route.js'
-import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage, trustsEveryone } from '../src/http/trust-proxy.js'
+import {
+  type ForwardedRequestWatch,
+  forwardedRequestWatch,
+  MAX_TRUSTED_PROXIES,
+  TRUST_PROXY_ANY,
+  trustProxyAnyMessage,
+  trustsEveryone,
+} from '../src/http/trust-proxy.js'
 import type { Limiter } from '../src/limiter/types.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
 
@@ -200,12 +207,13 @@ function apply(outcome: HttpOutcome, res: Response, next: NextFunction): void {
 /**
  * Reports a 'trust proxy' setting that lets any client choose its IP: Express's compiled setting
  * is probed with public addresses (`true`, a function that trusts everyone, more than
- * MAX_TRUSTED_PROXIES hops, ranges covering every address). Once per app.
+ * MAX_TRUSTED_PROXIES hops, ranges covering every address). Once per app. Returns whether the app
+ * trusts no proxy (then requests a proxy forwarded are watched for: see forwardedByUntrustedProxy).
  */
-function checkTrustProxy(req: Request, warnOnce: (code: string, message: string, app?: object) => void): void {
+function checkTrustProxy(req: Request, warnOnce: (code: string, message: string, app?: object) => void): boolean {
   const app = req.app
   const trust: unknown = app?.get('trust proxy fn')
-  if (typeof trust !== 'function' || trust.name === 'trustNone') return
+  if (typeof trust !== 'function' || trust.name === 'trustNone') return typeof trust === 'function'
   if (trustsEveryone(trust as (address: string, hop: number) => unknown)) {
     const setting: unknown = app.get('trust proxy')
     const described =
@@ -216,6 +224,7 @@ function checkTrustProxy(req: Request, warnOnce: (code: string, message: string,
           : JSON.stringify(setting)
     warnOnce(TRUST_PROXY_ANY, trustProxyAnyMessage(`Express 'trust proxy' ${described}`), app)
   }
+  return false
 }
 
 /**
@@ -235,12 +244,14 @@ function checkTrustProxy(req: Request, warnOnce: (code: string, message: string,
 export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware {
   const http = createHttpLimiter<Request, ExpressRequestInfo>('rateLimit() (ratekeeper/express)', options)
   let trustChecked = false
+  let forwarded: ForwardedRequestWatch | undefined
 
   const middleware = function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (!trustChecked) {
       trustChecked = true
-      checkTrustProxy(req, http.warnOnce)
+      if (checkTrustProxy(req, http.warnOnce)) forwarded = forwardedRequestWatch("Express 'trust proxy'", http.warnOnce, req.app)
     }
+    forwarded?.(req.socket.remoteAddress, req.headers)
     let outcome: HttpOutcome | Promise<HttpOutcome>
     try {
       outcome = http.handle(new ExpressInfo(req), req.route === undefined ? undefined : routeIdentity(req)?.scope)

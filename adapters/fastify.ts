@@ -12,7 +12,7 @@ import { applyWhenReady, createHttpLimiter, type HttpAdapterSettings, type HttpL
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf } from '../src/http/route.js'
 import { RouteLimitsWatch, routeLimiters } from '../src/http/route-options.js'
-import { trustProxyWarning } from '../src/http/trust-proxy.js'
+import { checkTrustSetting, type ForwardedRequestWatch } from '../src/http/trust-proxy.js'
 import { RateKeeperError } from '../src/limiter/errors.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
 
@@ -137,10 +137,7 @@ function decide(by: Decider, request: FastifyRequest, reply: FastifyReply, done:
   applyWhenReady(outcome, apply, reply, done)
 }
 
-/**
- * Fastify's `trustProxy` option: not part of `initialConfig`, so read from the options Fastify
- * keeps (under a private symbol). `undefined` when not found.
- */
+/** Fastify's `trustProxy` option, from the options Fastify keeps under a private symbol (`initialConfig` lacks it). */
 function trustProxyOption(fastify: FastifyInstance): unknown {
   for (let o: object | null = fastify; o !== null; o = Object.getPrototypeOf(o)) {
     for (const symbol of Object.getOwnPropertySymbols(o)) {
@@ -153,11 +150,14 @@ function trustProxyOption(fastify: FastifyInstance): unknown {
   return undefined
 }
 
-/** Reports a `trustProxy` setting that lets any client choose its IP, or that Fastify ignores (a hop count on Fastify 5). */
-function checkTrustProxy(fastify: FastifyInstance, http: HttpLimiter<FastifyRequest, FastifyRequestInfo>): void {
+/** Checks `trustProxy` once per app (see checkTrustSetting): Fastify 5 ignores a hop count. */
+function checkTrustProxy(
+  fastify: FastifyInstance,
+  http: HttpLimiter<FastifyRequest, FastifyRequestInfo>,
+): ForwardedRequestWatch | undefined {
   const major = Number.parseInt(String(fastify.version), 10)
-  const warning = trustProxyWarning('Fastify trustProxy', trustProxyOption(fastify), major >= 5 ? `Fastify ${major}` : undefined)
-  if (warning !== undefined) http.warnOnce(warning.code, warning.message, fastify.server ?? fastify)
+  const ignoredBy = major >= 5 ? `Fastify ${major}` : undefined
+  return checkTrustSetting('Fastify trustProxy', trustProxyOption(fastify), ignoredBy, http.warnOnce, fastify.server ?? fastify)
 }
 
 /** What a route's context config holds: its `config` options plus the route's method(s) and URL. */
@@ -243,7 +243,7 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
   }
   const isGlobal = options.global ?? true
 
-  checkTrustProxy(fastify, http)
+  const forwarded = checkTrustProxy(fastify, http)
 
   const routes = routeLimiters<FastifyRequest, FastifyRequestInfo>({
     app: options,
@@ -266,6 +266,7 @@ const plugin: FastifyPluginCallback<FastifyRateLimitOptions> = function ratekeep
 
   // One hook for every route of the context and for unknown routes (404), which are not routes.
   fastify.addHook('onRequest', function rateLimitHook(request, reply, next) {
+    forwarded?.(request.raw.socket?.remoteAddress, request.headers)
     const config = routeConfigOf(request)
     const own = config.rateLimit
     if (own === undefined) {

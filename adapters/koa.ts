@@ -10,7 +10,13 @@ import { NodeHeaderReader, onFinished } from '../src/http/node.js'
 import { createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf, routeScope } from '../src/http/route.js'
-import { MAX_TRUSTED_PROXIES, TRUST_PROXY_ANY, trustProxyAnyMessage } from '../src/http/trust-proxy.js'
+import {
+  type ForwardedRequestWatch,
+  forwardedRequestWatch,
+  MAX_TRUSTED_PROXIES,
+  TRUST_PROXY_ANY,
+  trustProxyAnyMessage,
+} from '../src/http/trust-proxy.js'
 import { isThenable } from '../src/limiter/thenable.js'
 import type { Limiter } from '../src/limiter/types.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
@@ -124,6 +130,38 @@ class KoaInfo implements KoaRequestInfo {
   }
 }
 
+/** Marks a context whose error answer keeps the rate-limit headers (see keepHeaders). */
+const KEEPS_HEADERS = Symbol('ratekeeper.keepsHeaders')
+
+/**
+ * Koa answers an error (`ctx.onerror`) after removing every response header, then sets the
+ * error's `headers`. On the error path only, the context's `onerror` lends the error the
+ * rate-limit headers on the response now (the deciding limiter's) while it answers, under the
+ * error's own, and takes them back: an error object thrown again elsewhere carries none.
+ */
+function keepHeaders(error: unknown, ctx: Context, names: Readonly<Record<string, string>>): never {
+  const marked = ctx as Context & { [KEEPS_HEADERS]?: true }
+  if (marked[KEEPS_HEADERS] === true) throw error
+  marked[KEEPS_HEADERS] = true
+  const kept: Record<string, unknown> = {}
+  for (const name in names) if (ctx.res.hasHeader(name)) kept[name] = ctx.res.getHeader(name)
+  const onerror = ctx.onerror
+  ctx.onerror = function onerrorKeepingHeaders(this: Context, err: Error) {
+    if (typeof err !== 'object' || err === null || !Object.isExtensible(err)) return onerror.call(this, err)
+    const lent = err as { headers?: unknown }
+    const had = Object.hasOwn(lent, 'headers')
+    const own = lent.headers
+    lent.headers = typeof own === 'object' && own !== null ? { ...kept, ...own } : kept
+    try {
+      return onerror.call(this, err)
+    } finally {
+      if (had) lent.headers = own
+      else delete lent.headers
+    }
+  }
+  throw error
+}
+
 /** Copies an outcome onto the response; answers it or passes on. */
 function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown> {
   const res = ctx.res
@@ -132,13 +170,13 @@ function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown>
   const headers = outcome.headers
   for (const name in headers) res.setHeader(name, headers[name])
   const finish = outcome.finish
-  if (finish !== undefined) {
-    // A hang-up holds the request's slot until the middleware after this one is done.
-    const watch = onFinished(res, finish, res)
-    if (outcome.action === 'next') return next().finally(() => watch.ended())
-    watch.ended()
+  // A hang-up holds the request's slot until the middleware after this one is done.
+  const watch = finish === undefined ? undefined : onFinished(res, finish, res)
+  if (outcome.action === 'next') {
+    const passed = next().catch((error: unknown) => keepHeaders(error, ctx, headers))
+    return watch === undefined ? passed : passed.finally(() => watch.ended())
   }
-  if (outcome.action === 'next') return next()
+  watch?.ended()
   ctx.status = outcome.status
   // Set verbatim (Koa's `ctx.type` would append a charset); the body setter keeps it.
   if (outcome.contentType !== undefined) res.setHeader('Content-Type', outcome.contentType)
@@ -167,6 +205,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
     headerNames: 'lower',
   })
   let trustChecked = false
+  let forwarded: ForwardedRequestWatch | undefined
 
   const middleware = function rateLimitMiddleware(ctx: Context, next: Next): Promise<unknown> {
     if (!trustChecked) {
@@ -187,7 +226,9 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
               : 'app.proxy without app.maxIpsCount'
         http.warnOnce(TRUST_PROXY_ANY, trustProxyAnyMessage(`Koa ${setting}`), app)
       }
+      if (app !== undefined && !app.proxy) forwarded = forwardedRequestWatch('Koa app.proxy', http.warnOnce, app)
     }
+    forwarded?.(ctx.req.socket.remoteAddress, ctx.req.headers)
     let outcome: HttpOutcome | Promise<HttpOutcome>
     try {
       const routed = ctx as Context & RoutedContext

@@ -1,5 +1,5 @@
 import type { Decision } from '../limiter/decision.js'
-import { ConfigurationError, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
+import { ConfigurationError, invalid, invalidAtRequest } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
 import { hasConcurrency } from '../limiter/policy.js'
 import { isThenable } from '../limiter/thenable.js'
@@ -21,7 +21,7 @@ import { lastIpKey } from './keys.js'
 import { listed, listStage } from './list-stage.js'
 import { createPolicyListHeaders } from './policy-list-headers.js'
 import type { HttpOutcome, HttpRequestInfo, RequestPlan } from './request.js'
-import { requestEnd } from './request-end.js'
+import { requestEnd, reservedEstimate } from './request-end.js'
 import { scopedKey } from './route.js'
 import { isShedding, sheddingOutcome } from './shedding.js'
 import { type DecidedMark, firstTimeTest, foreignHeaderNames } from './stacking.js'
@@ -107,19 +107,18 @@ function renderersOf(
   policies: readonly Policy[] | undefined,
   headerNames: HeaderNameCase,
 ): { renderHeaders: HeaderRenderer; renderBody: BodyRenderer } {
+  const headers: unknown = options.headers
+  if (headers !== undefined && headers !== false && (headers === null || typeof headers !== 'object' || Array.isArray(headers)))
+    invalid(where, 'headers', 'must be header options ({ legacy, standard, tier, reason }) or false', headers)
   try {
-    if (options.headers !== undefined && options.headers !== false) checkOptionsObject(`${where} headers`, options.headers)
     const headerOptions: HeaderOptions | undefined = options.headers === false ? { legacy: false, standard: false } : options.headers
     const renderHeaders = createPolicyListHeaders(headerOptions, policies, headerNames)
     const body = options.body
     const renderBody = createLimitedBody(body === undefined || typeof body === 'object' ? body : { format: body })
     return { renderHeaders, renderBody }
   } catch (error) {
-    throw renameError(
-      error,
-      where,
-      error instanceof ConfigurationError && error.message.startsWith('rateLimitHeaders()') ? 'headers.' : 'body.',
-    )
+    const inHeaders = error instanceof ConfigurationError && error.message.startsWith('rateLimitHeaders()')
+    throw renameError(error, where, inHeaders ? 'headers.' : 'body.')
   }
 }
 
@@ -161,7 +160,9 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
 
   const keyFn = options.key
   const costFn = typeof cost === 'function' ? cost : undefined
-  const fixedCost = typeof cost === 'number' ? cost : 1
+  // Settled afterwards (`actualCost`): an estimate of 0 reserves one unit (see reservedEstimate).
+  const estimate = options.actualCost === undefined ? (c: number | undefined) => c : reservedEstimate
+  const fixedCost = estimate(typeof cost === 'number' ? cost : 1)
   const skip = options.skip
   const plan = options.plan
   const onDecision = options.onDecision
@@ -228,8 +229,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     )
   }
 
-  // What the end of a request does (release leases, settle, count modes); `undefined` when nothing
-  // ever needs the end (rate policies without count modes or actualCost: no listener at all).
+  // What the end of a request does; `undefined` when nothing ever needs it (no listener at all).
   const leases = plan !== undefined ? 'per-decision' : hasConcurrency(policyOverride ?? limiter.policies) ? 'always' : 'never'
   const ends =
     leases !== 'never' || options.actualCost !== undefined
@@ -280,8 +280,8 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   const withCost = (info: Info, key: string | undefined, routeScope: string | undefined): HttpOutcome | Promise<HttpOutcome> => {
     if (costFn === undefined) return decideKey(info, key, baseCall, routeScope)
     const c = costFn(info.raw, info)
-    if (isThenable(c)) return c.then((n) => decideKey(info, key, { cost: n, policies: policyOverride }, routeScope))
-    return decideKey(info, key, { cost: c, policies: policyOverride }, routeScope)
+    if (isThenable(c)) return c.then((n) => decideKey(info, key, { cost: estimate(n), policies: policyOverride }, routeScope))
+    return decideKey(info, key, { cost: estimate(c), policies: policyOverride }, routeScope)
   }
 
   const withPlan = (info: Info, p: RequestPlan | undefined): HttpOutcome | Promise<HttpOutcome> => {
@@ -294,7 +294,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
       invalidAtRequest(where, 'plan().countMode', "must be 'all', 'success' or 'failure'", countMode)
     }
     const policies = p.policies ?? policyOverride
-    const call: ConsumeOptions = { cost: p.cost, policies, layers: p.layers, tag: p.tag, tier: p.tier, class: p.class }
+    const call: ConsumeOptions = { cost: estimate(p.cost), policies, layers: p.layers, tag: p.tag, tier: p.tier, class: p.class }
     const counted = countMode === 'all' ? undefined : { key: p.key, policies, layers: p.layers, tag: p.tag, countMode }
     const decided = (d: Decision) => outcome(d, info, counted)
     const decide = () => {

@@ -23,6 +23,17 @@ function holdsLease(decision: Decision, always: boolean): boolean {
 
 const NO_HEADERS: HeaderReader = { get: () => undefined }
 
+/**
+ * The estimate a request reserves when its cost is settled afterwards (`actualCost`): at least
+ * one unit. A consume of cost 0 only looks and is admitted even for a limited client, yet this
+ * request is then settled as real work: a client driving its estimate to 0 (`max_tokens: 0`)
+ * would be served without end, its debt growing. One unit keeps a limited client out, and a
+ * settle at an actual cost of 0 gives it back. Other values go on to be validated as costs.
+ */
+export function reservedEstimate(cost: number | undefined): number | undefined {
+  return cost === 0 ? 1 : cost
+}
+
 /** Builds, per decision, the `finish` of an outcome (or `undefined` when nothing is due at the end). */
 export type RequestEnd<Info> = (
   decision: Decision,

@@ -1,4 +1,5 @@
 import { allowList } from './allow-list.js'
+import { IpRanges } from './ip-ranges.js'
 
 /**
  * Trust-proxy settings that let any client choose its IP, found once per app by the adapters.
@@ -11,6 +12,8 @@ import { allowList } from './allow-list.js'
 export const TRUST_PROXY_ANY = 'RK_TRUST_PROXY_ANY'
 /** The code of the warning for a setting the framework ignores (Fastify 5 and a hop count). */
 export const TRUST_PROXY_IGNORED = 'RK_TRUST_PROXY_IGNORED'
+/** The code of the warning for a request a proxy forwarded while the framework trusts no proxy. */
+export const TRUST_PROXY_UNSET = 'RK_TRUST_PROXY_UNSET'
 
 /**
  * The most proxies a setting may trust before it is reported: no real chain of proxies (CDN,
@@ -104,4 +107,76 @@ export function trustProxyWarning(name: string, setting: unknown, hopCountIgnore
   }
   const described = permissiveTrustSetting(setting)
   return described === undefined ? undefined : { code: TRUST_PROXY_ANY, message: trustProxyAnyMessage(`${name} ${described}`) }
+}
+
+/** Where the proxies in front of an app connect from: loopback, private, shared (CGNAT) and link-local ranges. */
+const PROXY_PEER_RANGES = [
+  '127.0.0.0/8',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '100.64.0.0/10',
+  '::1/128',
+  'fc00::/7',
+  'fe80::/10',
+]
+let proxyPeers: IpRanges | undefined
+
+/**
+ * Whether a request looks forwarded by a proxy while the framework trusts none: it carries
+ * `X-Forwarded-For` or `Forwarded` and its peer is a loopback or private address. Every client
+ * then has that proxy's address and shares one IP bucket. A client on the Internet that writes the
+ * header itself has a public address, so it can't make an app report this. Reads the peer only
+ * when a header is there.
+ */
+export function forwardedByUntrustedProxy(peer: string | undefined, headers: Readonly<Record<string, unknown>>): boolean {
+  if (headers['x-forwarded-for'] === undefined && headers.forwarded === undefined) return false
+  proxyPeers ??= new IpRanges(PROXY_PEER_RANGES, 'forwardedByUntrustedProxy()')
+  return proxyPeers.has(peer)
+}
+
+/** The {@link TRUST_PROXY_UNSET} warning; `setting` names the framework's setting (`Express 'trust proxy'`). */
+export function trustProxyUnsetMessage(setting: string): string {
+  return (
+    `ratekeeper: requests reach the app through a proxy (X-Forwarded-For or Forwarded from a private address) but ${setting} is off: ` +
+    "every client has the proxy's address and shares one IP bucket; set it to the number of proxies in front of the app or their addresses (docs/security.md)"
+  )
+}
+
+/** A check of each request for one that a proxy forwarded (see {@link forwardedRequestWatch}). */
+export type ForwardedRequestWatch = (peer: string | undefined, headers: Readonly<Record<string, unknown>>) => void
+
+/**
+ * For an app that trusts no proxy: reports the first request a proxy forwarded (see
+ * {@link forwardedByUntrustedProxy}) as {@link TRUST_PROXY_UNSET}, once per `app` through `warn`;
+ * after that a call costs one test.
+ */
+export function forwardedRequestWatch(
+  setting: string,
+  warn: (code: string, message: string, app?: object) => void,
+  app: object | undefined,
+): ForwardedRequestWatch {
+  let reported = false
+  return function watchForwarded(peer, headers) {
+    if (reported || !forwardedByUntrustedProxy(peer, headers)) return
+    reported = true
+    warn(TRUST_PROXY_UNSET, trustProxyUnsetMessage(setting), app)
+  }
+}
+
+/**
+ * Checks a framework's trust-proxy setting, once per app: reports one that lets any client choose
+ * its IP or that the framework ignores (see {@link trustProxyWarning}); when it is off (`undefined`
+ * or `false`), returns the watch for requests a proxy forwarded ({@link forwardedRequestWatch}).
+ */
+export function checkTrustSetting(
+  name: string,
+  setting: unknown,
+  hopCountIgnoredBy: string | undefined,
+  warn: (code: string, message: string, app?: object) => void,
+  app: object | undefined,
+): ForwardedRequestWatch | undefined {
+  const warning = trustProxyWarning(name, setting, hopCountIgnoredBy)
+  if (warning !== undefined) warn(warning.code, warning.message, app)
+  return setting === undefined || setting === false ? forwardedRequestWatch(name, warn, app) : undefined
 }

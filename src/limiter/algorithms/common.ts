@@ -23,9 +23,22 @@ export function baseOptions(
   return { limit, name, shadow: raw.shadow === true, raw }
 }
 
-/** A short label for a window, used in default names: `'1m'` stays `1m`, 60000 becomes `60000ms`. */
-export function windowLabel(window: unknown, windowMs: number): string {
-  if (typeof window === 'string') return window.replace(/\s+/g, '')
+/** Units of window labels, largest first. */
+const LABEL_UNITS: readonly (readonly [string, number])[] = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1_000],
+]
+
+/**
+ * A short label for a window, used in default names: its length in the largest unit that divides
+ * it (60000, `'60s'` and `'1m'` are all `1m`; `'1.5m'` is `90s`). A default name is part of the
+ * stored key, so it must not depend on how the window was spelled: servers that spell one limit
+ * differently would count in separate buckets.
+ */
+export function windowLabel(windowMs: number): string {
+  for (const [unit, ms] of LABEL_UNITS) if (windowMs % ms === 0) return `${windowMs / ms}${unit}`
   return `${windowMs}ms`
 }
 

@@ -54,7 +54,7 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
     invalid(where, 'window', "must be a duration or exactly 'month'", raw.window)
   }
   const lease = parseLease(where, raw.lease, limit, shadow)
-  const label = calendar ? 'month' : windowLabel(raw.window, windowMs)
+  const label = calendar ? 'month' : windowLabel(windowMs)
   const policyName = name ?? `${limit}-per-${label}`
   const id = `${policyName}|fw:${limit}:${calendar ? 'M' : windowMs}`
 

@@ -1,6 +1,7 @@
 import { type Duration, parseDuration } from '../duration.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../errors.js'
 import { NAME_PATTERN, type PenaltyBoxParams, type Policy, type PolicyState, type StepOutcome } from '../policy.js'
+import { windowLabel } from './common.js'
 
 /** Options of {@link penaltyBox}. */
 export interface PenaltyBoxOptions {
@@ -116,7 +117,7 @@ export function penaltyBox(options: PenaltyBoxOptions): Policy {
   if (raw.name !== undefined && (typeof raw.name !== 'string' || !NAME_PATTERN.test(raw.name))) {
     invalid(where, 'name', 'must be 1-64 characters: letters, digits and _ . : / - (starting with a letter or digit)', raw.name)
   }
-  const label = typeof raw.within === 'string' ? raw.within.replace(/\s+/g, '') : `${withinMs}ms`
+  const label = windowLabel(withinMs)
   const name = (raw.name as string | undefined) ?? `box-${after}-per-${label}`
   const id = `${name}|pb:${after}:${withinMs}:${blocksMs.join('.')}:${forgiveMs}`
   return make(name, id, raw.within as Duration, raw.shadow === true, {

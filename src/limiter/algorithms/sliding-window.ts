@@ -43,7 +43,7 @@ export function slidingWindow(options: SlidingWindowOptions): Policy {
   const older = Math.ceil(windowMs / subMs)
   const slots = older + 1
 
-  const label = windowLabel(raw.window, windowMs)
+  const label = windowLabel(windowMs)
   const policyName = name ?? `${limit}-per-${label}`
   const id = `${policyName}|sw:${limit}:${windowMs}:${precision}`
 

@@ -80,7 +80,7 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
     )
   }
 
-  const label = windowLabel(raw.window, windowMs)
+  const label = windowLabel(windowMs)
   const policyName = name ?? (burst === limit ? `${limit}-per-${label}` : `${limit}-per-${label}-burst-${burst}`)
   const id = `${policyName}|tb:${limit}:${windowMs}:${burst}`
 

@@ -5,7 +5,16 @@ import { StoreError } from '../../limiter/errors.js'
  * `onStoreError`) whose message never carries Redis's own text (that stays in `cause`).
  */
 
+/** The status a node-redis client reports before its owner ever connected it (see node-redis.ts). */
+export const NEVER_CONNECTED = 'never connected'
+
 export function notConnected(status: string): StoreError {
+  if (status === NEVER_CONNECTED) {
+    return new StoreError(
+      'ERR_RK_STORE',
+      'RedisStore: the Redis client was never connected: call `await client.connect()` (node-redis) before serving requests',
+    )
+  }
   return new StoreError('ERR_RK_STORE', `RedisStore: Redis is not connected (client status "${status}")`)
 }
 

@@ -4,6 +4,7 @@
  * store talks to every client alike (see {@link RedisClient}).
  */
 import type { RedisClient } from './client.js'
+import { NEVER_CONNECTED } from './failures.js'
 
 /** The part of a node-redis client (`createClient`, v4–v6) that the store uses. */
 interface NodeRedisSingle {
@@ -85,10 +86,14 @@ function texts(args: readonly unknown[], from: number, into: string[]): string[]
   return into
 }
 
-/** Its status as ioredis would say it: 'ready', 'connecting' (never ready yet), 'reconnecting' or 'end'. */
-function statusOf(ready: boolean, open: boolean, everReady: boolean): string {
+/**
+ * Its status as ioredis would say it: 'ready', 'connecting' (never ready yet), 'reconnecting' or
+ * 'end'; or NEVER_CONNECTED for a client its owner has not connected yet (node-redis clients are
+ * connected by their owner), which fails calls at once with a message saying so.
+ */
+function statusOf(ready: boolean, open: boolean, everReady: boolean, everOpen: boolean): string {
   if (ready) return 'ready'
-  if (!open) return 'end'
+  if (!open) return everOpen ? 'end' : NEVER_CONNECTED
   return everReady ? 'reconnecting' : 'connecting'
 }
 
@@ -102,6 +107,8 @@ class NodeRedisSingleClient implements RedisClient {
   /** What sends the commands: the client, or its `v4` commands in node-redis 4's `legacyMode` (callbacks otherwise). */
   readonly #sender: { sendCommand(args: string[]): Promise<unknown> }
   #everReady: boolean
+  /** Seen open (or ready) at least once: closed after that is 'end', not NEVER_CONNECTED. */
+  #everOpen: boolean
 
   constructor(raw: NodeRedisSingle) {
     this.raw = raw
@@ -114,16 +121,19 @@ class NodeRedisSingleClient implements RedisClient {
           ? raw.v4
           : raw
     this.#everReady = raw.isReady ?? raw.isOpen
+    this.#everOpen = raw.isOpen
     raw.on('ready', () => {
       this.#everReady = true
+      this.#everOpen = true
     })
   }
 
   get status(): string {
     const raw = this.raw
+    if (raw.isOpen) this.#everOpen = true
     // A pool can't say whether a connection is up: open is as ready as it gets (a call it queues
     // meanwhile still has its deadline, and the script refuses to run it late).
-    return statusOf(raw.isReady ?? raw.isOpen, raw.isOpen, this.#everReady)
+    return statusOf(raw.isReady ?? raw.isOpen, raw.isOpen, this.#everReady, this.#everOpen)
   }
 
   evalsha(...args: (string | number)[]): Promise<unknown> {
@@ -151,6 +161,8 @@ class NodeRedisClusterClient implements RedisClient {
 
   /** `performance.now()` before which no other reread of the slot table starts. */
   #rediscoverAfter = 0
+  /** Seen open at least once (see NodeRedisSingleClient). */
+  #everOpen = false
 
   constructor(raw: NodeRedisCluster) {
     this.raw = raw
@@ -179,7 +191,8 @@ class NodeRedisClusterClient implements RedisClient {
   get status(): string {
     const raw = this.raw
     // v4 and v5 clusters say only whether they are open; a closed node shows in its slots' calls.
-    return statusOf(raw.isReady ?? raw.isOpen, raw.isOpen, true)
+    if (raw.isOpen) this.#everOpen = true
+    return statusOf(raw.isReady ?? raw.isOpen, raw.isOpen, true, this.#everOpen)
   }
 
   evalsha(...args: (string | number)[]): Promise<unknown> {
