@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
+import { withNode } from './redis-cluster-ops.js'
 import { freePort, type RedisServer, startRedisServer, waitPing } from './redis-servers.js'
 
 /** The name the sentinels monitor the master by. */
@@ -69,38 +69,27 @@ export async function startSentinelGroup(options: { downAfterMs?: number } = {})
     await waitPing(port, 10_000)
     sentinels.push({ host: '127.0.0.1', port })
   }
-  const ask = async (): Promise<number | undefined> => {
+  /** What the first sentinel that answers says of the master: the `SENTINEL` subcommand `args`. */
+  const askSentinels = async (...args: string[]): Promise<unknown> => {
     for (const s of sentinels) {
-      const client = new Redis({ ...s, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-      client.on('error', () => {})
       try {
-        await client.connect()
-        const [, port] = (await client.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER)) as [string, string]
-        return Number(port)
+        return await withNode(s.port, (client) => client.call('SENTINEL', ...args, SENTINEL_MASTER))
       } catch {
         // ask the next
-      } finally {
-        client.disconnect()
       }
     }
     return undefined
   }
+  /** The port of the master the sentinels name; undefined when none answers. */
+  const ask = async (): Promise<number | undefined> => {
+    const address = (await askSentinels('get-master-addr-by-name')) as [string, string] | undefined
+    return address === undefined ? undefined : Number(address[1])
+  }
   // The replica in sync and known to the sentinels before any test kills the master.
   const until = Date.now() + 20_000
   for (;;) {
-    const admin = new Redis({ port: master.port, host: '127.0.0.1', lazyConnect: true })
-    admin.on('error', () => {})
-    await admin.connect()
-    const info = await admin.info('replication')
-    const known = await ask().then(() => {
-      const s = new Redis({ ...sentinels[0], lazyConnect: true })
-      s.on('error', () => {})
-      return s
-        .connect()
-        .then(() => s.call('SENTINEL', 'replicas', SENTINEL_MASTER))
-        .finally(() => s.disconnect())
-    })
-    admin.disconnect()
+    const info = await withNode(master.port, (admin) => admin.info('replication'))
+    const known = await askSentinels('replicas')
     if (/slave0:.*state=online/.test(info) && Array.isArray(known) && known.length > 0) break
     if (Date.now() > until) throw new Error('the replica did not sync, or the sentinels did not find it, within 20 s')
     await sleep(100)
@@ -118,16 +107,8 @@ export async function startSentinelGroup(options: { downAfterMs?: number } = {})
       for (;;) {
         const port = await ask()
         if (port !== undefined && port !== old) {
-          const node = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-          node.on('error', () => {})
-          try {
-            await node.connect()
-            if (/role:master/.test(await node.info('replication'))) return port
-          } catch {
-            // not yet
-          } finally {
-            node.disconnect()
-          }
+          const info = await withNode(port, (node) => node.info('replication')).catch(() => '')
+          if (/role:master/.test(info)) return port
         }
         if (Date.now() - started > timeoutMs) throw new Error(`no failover within ${timeoutMs} ms`)
         await sleep(50)

@@ -17,6 +17,7 @@ import { createSentinel as createSentinel5 } from 'redis5'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, type Limiter } from '../../../src/index.js'
 import { type RedisClient, RedisStore } from '../../../src/stores/redis/index.js'
+import { withNode } from '../../helpers/redis-cluster-ops.js'
 import { SENTINEL_MASTER, type SentinelGroup, startSentinelGroup } from '../../helpers/redis-sentinel.js'
 import { redisServerFor } from '../../helpers/redis-servers.js'
 
@@ -111,6 +112,11 @@ class Harness {
     await Promise.all(pending)
   }
 
+  /** The store's last word on the connection (its RK_REDIS_* warnings). */
+  lastRedisWarning(): string | undefined {
+    return this.warnings.filter((w) => w.startsWith('RK_REDIS_')).at(-1)
+  }
+
   admitted(from = 0): number {
     return this.outcomes.filter((o) => o.allowed && o.at >= from).length
   }
@@ -130,15 +136,11 @@ class Harness {
    * client may still be on the old master).
    */
   async used(port: number): Promise<number> {
-    const client = new Redis5({ host: '127.0.0.1', port })
-    try {
-      const store = new RedisStore({ client, prefix: this.prefix, timeoutMs: 2000 })
-      const d = await createLimiter({ store, policies: POLICIES }).peek('subject')
-      expect(d.reason, `${this.name}: peek`).toBe('ok')
-      return LIMIT - d.remaining
-    } finally {
-      client.disconnect()
-    }
+    const d = await withNode(port, (client) =>
+      createLimiter({ store: new RedisStore({ client, prefix: this.prefix, timeoutMs: 2000 }), policies: POLICIES }).peek('subject'),
+    )
+    expect(d.reason, `${this.name}: peek`).toBe('ok')
+    return LIMIT - d.remaining
   }
 }
 
@@ -206,8 +208,7 @@ describe.skipIf(!available)('RedisStore through a Redis Sentinel failover (a mas
   /** Keeps deciding (up to 8 s) until the store reported the end of the outage: its last Redis warning. */
   async function recover(hs: readonly Harness[]): Promise<void> {
     const started = performance.now()
-    const last = (h: Harness) => h.warnings.filter((w) => w.startsWith('RK_REDIS_')).at(-1)
-    while (hs.some((h) => last(h) !== 'RK_REDIS_RECOVERED') && performance.now() - started < 8000) {
+    while (hs.some((h) => h.lastRedisWarning() !== 'RK_REDIS_RECOVERED') && performance.now() - started < 8000) {
       await Promise.all(hs.map((h) => h.decide()))
       await sleep(20)
     }
@@ -223,10 +224,34 @@ describe.skipIf(!available)('RedisStore through a Redis Sentinel failover (a mas
     expect(h.servedAgainMs(from) ?? Number.POSITIVE_INFINITY, `${h.name}: ms from the takeover until decided again`).toBeLessThan(FOLLOW_MS)
     // Heard: the outage, then its end.
     expect(h.warnings, `${h.name}: warnings`).toContain('RK_STORE_OUTAGE')
-    expect(
-      h.warnings.filter((w) => w.startsWith('RK_REDIS_')).at(-1),
-      `${h.name}: the last Redis warning of ${h.warnings.join(', ')}`,
-    ).toBe('RK_REDIS_RECOVERED')
+    expect(h.lastRedisWarning(), `${h.name}: the last Redis warning of ${h.warnings.join(', ')}`).toBe('RK_REDIS_RECOVERED')
+  }
+
+  /**
+   * Once the outage is over, every harness went through it (expectThrough), and the master the
+   * sentinels name now holds what was admitted: at most all of it (nothing written late or twice),
+   * and at least all but what the replica may not have received yet when the master died or froze
+   * (`eventAt`). A client that went back to a resumed old master would have written there, and its
+   * resync drops that.
+   */
+  async function expectAfterFailover(
+    hs: readonly Harness[],
+    g: SentinelGroup,
+    { takenOverAt, eventAt, event }: { takenOverAt: number; eventAt: number; event: string },
+  ): Promise<void> {
+    await recover(hs)
+    const now = await g.masterPort()
+    for (const h of hs) {
+      expectThrough(h, takenOverAt)
+      const used = await h.used(now)
+      expect(used, h.name).toBeLessThanOrEqual(h.admitted())
+      expect(h.admitted() - used, `${h.name}: admitted charges lost`).toBeLessThanOrEqual(
+        h.admitted(eventAt - LAG_MS) - h.admitted(eventAt),
+      )
+      console.info(
+        `[sentinel-failover] ${h.name}, ${event}: decided again ${Math.round(h.servedAgainMs(takenOverAt) ?? Number.NaN)} ms after the takeover (${Math.round(takenOverAt - eventAt)} ms after the ${event}); ${h.failed()} failed of ${h.outcomes.length}; ${h.admitted() - used} admitted charges lost`,
+      )
+    }
   }
 
   it('master killed (kill -9): calls fail fast, every library follows the sentinels to the new master', async () => {
@@ -242,21 +267,7 @@ describe.skipIf(!available)('RedisStore through a Redis Sentinel failover (a mas
       takenOverAt = performance.now()
       await untilServed(hs, takenOverAt)
     })
-    await recover(hs)
-    const now = await g.masterPort()
-    for (const h of hs) {
-      expectThrough(h, takenOverAt)
-      // Nothing written late or twice: the new master holds at most what was admitted; and what
-      // it lost is at most what the replica may not have received yet when the master died.
-      const used = await h.used(now)
-      expect(used, h.name).toBeLessThanOrEqual(h.admitted())
-      expect(h.admitted() - used, `${h.name}: admitted charges lost`).toBeLessThanOrEqual(
-        h.admitted(killedAt - LAG_MS) - h.admitted(killedAt),
-      )
-      console.info(
-        `[sentinel-failover] ${h.name}, kill -9: decided again ${Math.round(h.servedAgainMs(takenOverAt) ?? Number.NaN)} ms after the takeover (${Math.round(takenOverAt - killedAt)} ms after the kill); ${h.failed()} failed of ${h.outcomes.length}; ${h.admitted() - used} admitted charges lost`,
-      )
-    }
+    await expectAfterFailover(hs, g, { takenOverAt, eventAt: killedAt, event: 'kill -9' })
   }, 60_000)
 
   it('master frozen (SIGSTOP) until its replica took over, then resumed: nothing admitted afterwards lands on it', async () => {
@@ -280,20 +291,6 @@ describe.skipIf(!available)('RedisStore through a Redis Sentinel failover (a mas
       // turn it into a replica (they look at it every few seconds).
       await sleep(1500)
     })
-    await recover(hs)
-    const now = await g.masterPort()
-    for (const h of hs) {
-      expectThrough(h, takenOverAt)
-      // Everything admitted once the replica took over is on the new master: a client that went
-      // back to the resumed old master would have written there, and its resync drops that.
-      const used = await h.used(now)
-      expect(used, h.name).toBeLessThanOrEqual(h.admitted())
-      expect(h.admitted() - used, `${h.name}: admitted charges lost`).toBeLessThanOrEqual(
-        h.admitted(pausedAt - LAG_MS) - h.admitted(pausedAt),
-      )
-      console.info(
-        `[sentinel-failover] ${h.name}, SIGSTOP: decided again ${Math.round(h.servedAgainMs(takenOverAt) ?? Number.NaN)} ms after the takeover (${Math.round(takenOverAt - pausedAt)} ms after the freeze); ${h.failed()} failed of ${h.outcomes.length}; ${h.admitted() - used} admitted charges lost`,
-      )
-    }
+    await expectAfterFailover(hs, g, { takenOverAt, eventAt: pausedAt, event: 'SIGSTOP' })
   }, 60_000)
 })
