@@ -25,7 +25,7 @@ export const DECIDE_SCRIPT = `-- ratekeeper decide v5 (batched, shadow checks, p
 -- (48 + index: "1" is 1), then the lease's text; then [now].
 -- KEYS: the n state keys of each request, in request order.
 -- A batch of one consume alone of one check on the Redis clock, without a lease (what a process
--- with one request in flight sends), may come compact: ARGV = deadline, extra TTL, spec, cost.
+-- with one request in flight sends), may come compact: ARGV = deadline, head, [cost, [extra TTL]] (below).
 -- Returns {1, redisNow, then per request: status, ...}: status 1 admitted, 0 denied, each followed
 -- by remaining, resetAt, retryAfterMs per check (reset: nothing); 2 denied by a penalty box whose
 -- block was given a reason (limiter.block), the same figures, then the reason; -2 failed, followed by the
@@ -43,36 +43,33 @@ local t = redis.call('TIME')                                     -- the server c
 local rnow = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)  -- in ms
 local deadline = tonumber(ARGV[1])
 if deadline >= 0 and rnow > deadline then return { -1, rnow } end  -- too late: the caller gave up, touch nothing
-local extra = ARGV[2] == '0' and 0 or tonumber(ARGV[2])       -- a number's parse costs as much as an argument: skipped for the usual 0
+local extra                                                      -- the extra TTL (ms)
 local format = string.format
 local BIG = 9007199254740991                                     -- 2^53 - 1: larger numbers go as digits (see the end)
 local MAX_TTL = 99999999999999                                  -- the longest TTL written, ms (about 3,000 years)
 
--- A compact batch: one consume alone. A token bucket or a fixed window (not a calendar month)
--- that can admit it (limit > 0, 0 < cost <= its capacity) is decided here, inline, before any
--- function or table of the general path is built (each costs on every call): tbStep / fwStep and
--- put, operation for operation. Anything else (a key of another type: the GET fails; a figure
--- past 2^53; any other kind) goes on as the same request in the general layout (A).
+-- A compact batch: one consume alone, of a token bucket or a fixed window (not a calendar month)
+-- that can admit it (limit > 0, 0 < cost <= its capacity: the caller sends nothing else compact).
+-- It is decided here, inline, before any function or table of the general path is built (each
+-- costs on every call): tbStep / fwStep and put, operation for operation. ARGV = deadline, head,
+-- [cost (absent: 1), [extra TTL (absent: 0)]]: every argument costs Redis and the client alike.
+-- The head is a letter, the numbers the step needs as 14 hex digits each (a hex parse costs a tenth
+-- of a decimal one, and no pattern is matched), then the policy's spec: "t" capacity in ticks,
+-- ticksPerMs, tokenTicks; "f" limit, windowMs. Anything else (a key of another type: the GET
+-- fails; a figure past 2^53) goes on as the same request in the general layout (A), with that spec.
 local A = ARGV
-if #ARGV == 4 and byte(ARGV[3], 2) == 58 then                    -- "k:…": a spec where a batch has its count
-  local spec, cost, key = ARGV[3], ARGV[4] == '1' and 1 or tonumber(ARGV[4]), KEYS[1]
-  local kind = byte(spec, 1)
-  local l, b, p, q, raw, limit, capacity
-  if kind == 49 then                                             -- "1:limit:burst:ticksPerMs:tokenTicks"; the limit only
-    l, b, p, q = match(spec, '^1:(%d+):(%d+):(%d+):(%d+)$')      -- matters as above 0 (its digits are not "0"), and
-    if l then limit = l ~= '0' and 1 or 0; capacity = tonumber(b) end  -- ticksPerMs is mostly 1: parsed only when not
-  elseif kind == 50 then                                         -- "2:limit:windowMs"
-    l, b = match(spec, '^2:(%d+):(%d+)$')
-    limit = tonumber(l); capacity = limit                        -- the window's limit
-  end
-  if limit and limit > 0 and cost > 0 and cost <= capacity then raw = redis.pcall('GET', key) end
-  if raw ~= nil and type(raw) ~= 'table' then                    -- eligible, and read (false: absent; a table: failed)
-    if kind == 49 then
-      local burst, tpm, tt = capacity, p == '1' and 1 or tonumber(p), tonumber(q)
+local head = ARGV[2]
+local kind = byte(head, 1)
+if kind == 116 or kind == 102 then                               -- "t" or "f": a digit leads the extra TTL of the general layout
+  extra = ARGV[4] and tonumber(ARGV[4]) or 0
+  local cost, key = ARGV[3] and tonumber(ARGV[3]) or 1, KEYS[1]
+  local raw = redis.pcall('GET', key)
+  if type(raw) ~= 'table' then                                   -- read (false: absent; a table: it failed)
+    if kind == 116 then
+      local cap, tpm, tt = tonumber(sub(head, 2, 15), 16), tonumber(sub(head, 16, 29), 16), tonumber(sub(head, 30, 43), 16)
       local nowT = rnow * tpm                                    -- now, in ticks
       local tat = raw and (unpackState('<d', raw)) or nowT       -- stored TAT, or fresh
       if tat < nowT then tat = nowT end                          -- an idle bucket is full, never fuller
-      local cap = burst * tt                                     -- capacity, in ticks
       local nxt = tat + cost * tt                                -- TAT once this cost is taken
       local over = nxt - nowT - cap                              -- ticks beyond capacity
       if over <= 0 then                                          -- admitted: the new TAT, kept until it has drained
@@ -88,7 +85,7 @@ if #ARGV == 4 and byte(ARGV[3], 2) == 58 then                    -- "k:…": a s
         if resetAt <= BIG and retry <= BIG then return { 1, rnow, 0, avail, resetAt, retry } end
       end
     else
-      local w = tonumber(b)
+      local limit, w = tonumber(sub(head, 2, 15), 16), tonumber(sub(head, 16, 29), 16)
       local idx, count = floor(rnow / w), 0                      -- the window now falls in
       if raw then
         local si, sc
@@ -109,7 +106,9 @@ if #ARGV == 4 and byte(ARGV[3], 2) == 58 then                    -- "k:…": a s
       end
     end
   end
-  A = { ARGV[1], ARGV[2], '1', spec, '1', ARGV[4], '1', '1' }     -- the general layout: 1 spec, 1 request of 1 check
+  A = { ARGV[1], ARGV[4] or '0', '1', sub(head, kind == 116 and 44 or 30), '1', ARGV[3] or '1', '1', '1' }  -- the general layout: 1 spec, 1 request of 1 check
+else
+  extra = ARGV[2] == '0' and 0 or tonumber(ARGV[2])             -- a number's parse costs as much as an argument: skipped for the usual 0
 end
 
 -- A TTL in ms for PSETEX/PEXPIRE (capped at MAX_TTL).

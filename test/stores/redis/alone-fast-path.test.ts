@@ -94,8 +94,13 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
             const op = s.kind === 'consume' ? OP.consume : OP.charge
             const call = callOf(op, key, spec, s.cost)
             const args = encodeBatch([call], false, -1, 0)
-            // A consume alone goes compact: sha, 1 key, the key, then deadline, extra TTL, spec and cost.
-            if (op === OP.consume) expect(args).toHaveLength(7)
+            // A consume alone of a cost the policy can admit goes compact: sha, 1 key, the key, the
+            // deadline, the policy's head ("t…" or "f…"), then the cost unless it is 1; any other
+            // request, in the general layout (the extra TTL, a number, where the head would be).
+            const capacity = policy.params.kind === 'token-bucket' ? policy.params.burst : limit
+            const compact = op === OP.consume && limit > 0 && s.cost > 0 && s.cost <= capacity
+            expect(/^[tf]/.test(String(args[4]))).toBe(compact)
+            if (compact) expect(args).toHaveLength(s.cost === 1 ? 5 : 6)
             const reply = await client.evalsha(...(args as [string, number]))
             const decoded = decodeReply(reply, [call])
             if (decoded === undefined) throw new Error(`unreadable reply ${JSON.stringify(reply)}`)

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: '92439722caa65f601846f19003ff131e0b75624b',
+  decide: 'f92b49b118b21d4424d5f6d769546819eb745551',
 }
 
 describe('Lua scripts', () => {
