@@ -1,11 +1,9 @@
 import type { Decision } from '../limiter/decision.js'
 import { ConfigurationError, invalid, invalidAtRequest } from '../limiter/errors.js'
-import type { Policy } from '../limiter/policy.js'
-import { hasConcurrency } from '../limiter/policy.js'
+import { hasConcurrency, type Policy } from '../limiter/policy.js'
 import { isThenable } from '../limiter/thenable.js'
 import type { ConsumeOptions, Limiter } from '../limiter/types.js'
-import type { BodyRenderer } from './bodies.js'
-import { createLimitedBody } from './bodies.js'
+import { type BodyRenderer, createLimitedBody } from './bodies.js'
 import { COUNT_MODES, type CountedRequest } from './count-mode.js'
 import type { HeaderNameCase, HeaderOptions, HeaderRenderer } from './headers.js'
 import {
@@ -19,6 +17,7 @@ import {
 import { DEFAULT_IPV6_SUBNET } from './ip.js'
 import { lastIpKey } from './keys.js'
 import { listed, listStage } from './list-stage.js'
+import { countedInto, MADE_PER_REQUEST, madeDuringRequest, madePerRequestMessage } from './made-per-request.js'
 import { createPolicyListHeaders } from './policy-list-headers.js'
 import type { HttpOutcome, HttpRequestInfo, RequestPlan } from './request.js'
 import { requestEnd, reservedEstimate } from './request-end.js'
@@ -194,7 +193,6 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
 
   // Allow and deny lists: asked before any limit, by address (before `skip`), then by key.
   const lists = listStage(where, options, (info) => requestIdOf(info as Info), PASS, limiter)
-
   const warnedHere = new Set<string>()
   /** Reports `code` once per application object, or once per limiter without one. */
   const warnOnce = (code: string, message: string, app?: object): void => {
@@ -209,7 +207,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
     if (typeof limiter.warn === 'function') limiter.warn({ code, message })
     else process.emitWarning(message, { code })
   }
-
+  const made = madeDuringRequest(where, () => warnOnce(MADE_PER_REQUEST, madePerRequestMessage(where)))
   const keyOfIp = lastIpKey(subnet, warnOnce)
   /**
    * The key of a request counted by its client address. A request with none is refused (the
@@ -338,10 +336,12 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
 
   return {
     limiter,
-    handle:
+    handle: countedInto(
+      made,
       skip === undefined && plan === undefined && keyFn === undefined && costFn === undefined && lists === undefined
         ? handleByIp
         : handleAny,
+    ),
     warnOnce,
     close: async () => {
       if (ownsLimiter) await limiter.close()
