@@ -99,7 +99,6 @@ export class ScriptTransport {
       )
   }
 
-  /** Reads Redis's clock with an empty batch: `sample(redisNow, sentAt)` when it answers. */
   /**
    * Reads Redis's maxmemory (bytes) and eviction policy; nothing when it can't (an ACL without
    * INFO, say). The call names `key` (it reads no key): on a Cluster it goes to that key's master,
@@ -112,6 +111,7 @@ export class ScriptTransport {
     }, noop)
   }
 
+  /** Reads Redis's clock with an empty batch: `sample(redisNow, sentAt)` when it answers. */
   readClock(sample: (redisNow: number, sentAt: number) => void): void {
     const sentAt = Date.now()
     const done = (reply: unknown) => {
