@@ -63,7 +63,8 @@ function aloneOf(spec: string): Alone | null {
     const n = spec.split(':').map(Number)
     if (spec.startsWith(TB_HEAD) && n.length === 5 && n[1] > 0) {
       const capacity = n[2] * n[4] // burst × tokenTicks
-      if (Number.isSafeInteger(capacity)) found = { head: `t${hex14(capacity)}${hex14(n[3])}${hex14(n[4])}${spec}`, capacity: n[2] }
+      if (Number.isSafeInteger(capacity) && Number.isSafeInteger(n[3]))
+        found = { head: `t${hex14(capacity)}${hex14(n[3])}${hex14(n[4])}${spec}`, capacity: n[2] }
     } else if (spec.startsWith(FW_HEAD) && n.length === 3 && n[1] > 0) {
       found = { head: `f${hex14(n[1])}${hex14(n[2])}${spec}`, capacity: n[1] }
     }
