@@ -44,7 +44,7 @@ export interface CachedLookupOptions {
 
 /** A {@link KeyResolver} with a bounded cache in front. Answers synchronously on a cache hit. */
 export interface CachedLookup extends KeyResolver {
-  /** Forgets one key (e.g. after its plan changed), or everything. */
+  /** Forgets one key (e.g. after its plan changed), or everything; an answer still being looked up then is not cached. */
   clear(key?: string): void
   /** Keys cached now. */
   readonly size: number
@@ -164,14 +164,17 @@ export function cachedLookup(
         },
       )
     })
-    const result = settled.then(check).then(
+    // Cached only while still the key's current call: a clear() since it started made its answer stale.
+    const result: Promise<string | undefined> = settled.then(check).then(
       (value) => {
-        inFlight.delete(key)
-        cache.set(key, value ?? NONE)
+        if (inFlight.get(key) === result) {
+          inFlight.delete(key)
+          cache.set(key, value ?? NONE)
+        }
         return value
       },
       (error: unknown) => {
-        inFlight.delete(key)
+        if (inFlight.get(key) === result) inFlight.delete(key)
         return fail(error)
       },
     )
@@ -182,8 +185,13 @@ export function cachedLookup(
   return Object.defineProperties(resolver, {
     clear: {
       value: (key?: string) => {
-        if (key === undefined) cache.clear()
-        else cache.delete(key)
+        if (key === undefined) {
+          cache.clear()
+          inFlight.clear()
+        } else {
+          cache.delete(key)
+          inFlight.delete(key)
+        }
       },
     },
     size: { get: () => cache.size },
