@@ -183,23 +183,34 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
   if (names.has(slot)) {
     invalid(WHERE, 'name', 'must differ from the name of every other limiter exported to this registry with this prefix', name)
   }
-  names.add(slot)
   let families = registries.get(registry)
   if (families === undefined) registries.set(registry, (families = new Map()))
-  const recorder = new MetricsRecorder(limiter, baseAttributes(name), {}, maxSeries)
+  const known = families
   const used: Family[] = []
+  const added: Family[] = []
   for (const [suffix, help, type, read] of FAMILIES) {
     const full = `${prefix}${suffix}`
-    let family = families.get(full)
+    let family = known.get(full)
     if (family === undefined) {
       family = new Family(full, help, type, read)
-      registry.registerMetric(family as never)
-      families.set(full, family)
+      try {
+        registry.registerMetric(family as never)
+      } catch {
+        // All or nothing: the families registered so far would be left in the registry for good.
+        for (const f of added) {
+          registry.removeSingleMetric(f.name)
+          known.delete(f.name)
+        }
+        invalid(WHERE, 'prefix', `must give names no other metric of the registry has (${full} is registered already)`, prefix)
+      }
+      known.set(full, family)
+      added.push(family)
     }
-    family.sources.add(recorder)
     used.push(family)
   }
-  const known = families
+  names.add(slot)
+  const recorder = new MetricsRecorder(limiter, baseAttributes(name), {}, maxSeries)
+  for (const family of used) family.sources.add(recorder)
   return {
     close: () => {
       if (!names.delete(slot)) return
