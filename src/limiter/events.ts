@@ -11,6 +11,10 @@ export class LimiterEmitter {
   readonly #listeners = new Map<LimiterEventName, Array<(payload: never) => void>>()
   /** Someone listens for some event. */
   any = false
+  /** Where a listener's throw is reported (the limiter's `warn`, set by its StoreHealth); a process warning without it. */
+  report: ((info: WarnInfo) => void) | undefined
+  /** Events whose listeners' throws were reported: once each, not a line per request. */
+  readonly #threw = new Set<LimiterEventName>()
 
   on<E extends LimiterEventName>(event: E, listener: (payload: LimiterEvents[E]) => void): () => void {
     let list = this.#listeners.get(event)
@@ -42,9 +46,18 @@ export class LimiterEmitter {
         ;(listener as (p: LimiterEvents[E]) => void)(payload)
       } catch (error) {
         // A listener's bug must not fail the request it observes.
-        process.emitWarning(`ratekeeper: a '${event}' listener threw: ${String(error)}`, { code: 'RK_LISTENER_THREW' })
+        this.#listenerThrew(event, error)
       }
     }
+  }
+
+  #listenerThrew(event: LimiterEventName, error: unknown): void {
+    if (this.#threw.has(event)) return
+    this.#threw.add(event)
+    const info = { code: 'RK_LISTENER_THREW', message: `ratekeeper: a '${event}' listener threw: ${String(error)} (said once)` }
+    // A 'warn' listener's throw is not reported through 'warn' again.
+    if (event === 'warn' || this.report === undefined) process.emitWarning(info.message, { code: info.code })
+    else this.report(info)
   }
 
   /** The events of a `consume` decision (`nearLimit`: the limiter's option). */
@@ -84,6 +97,7 @@ export class StoreHealth {
 
   constructor(options: StoreHealthOptions) {
     this.#o = options
+    options.emitter.report = (info) => this.warn(info)
   }
 
   /** Hands a store warning to the `warn` listeners and the logger (once per code and outage); true when either took it. */

@@ -64,6 +64,9 @@ export interface OpenTelemetryMetricsOptions {
   maxSeries?: number
 }
 
+/** Per meter, the name of each export: two alike observe the same attribute sets, and the SDK keeps one. */
+const exported = new WeakMap<OpenTelemetryMeter, Set<string>>()
+
 const WHERE = 'openTelemetryMetrics()'
 const KNOWN: { readonly [K in keyof Required<OpenTelemetryMetricsOptions>]: true } = {
   meter: true,
@@ -93,6 +96,11 @@ export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMet
   }
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) invalid(WHERE, 'name', 'must be a non-empty string', name)
   if (typeof remainingRatio !== 'boolean') invalid(WHERE, 'remainingRatio', 'must be a boolean', remainingRatio)
+  let names = exported.get(meter)
+  if (names === undefined) exported.set(meter, (names = new Set()))
+  const slot = name ?? ''
+  if (names.has(slot)) invalid(WHERE, 'name', 'must differ from the name of every other limiter exported through this meter', name)
+  const taken = names
 
   const ratio = !remainingRatio
     ? undefined
@@ -111,6 +119,7 @@ export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMet
     unit: '{request}',
     advice: { explicitBucketBoundaries: [...BATCH_BOUNDS] },
   })
+  taken.add(slot)
   const base = baseAttributes(name)
   const recorder = new MetricsRecorder(
     limiter,
@@ -163,6 +172,7 @@ export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMet
 
   return {
     close: () => {
+      if (!taken.delete(slot)) return
       recorder.close()
       for (const [instrument, callback] of observed.splice(0)) instrument.removeCallback(callback)
     },

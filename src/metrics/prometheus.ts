@@ -10,6 +10,7 @@ import { type Attributes, baseAttributes, checkMaxSeries, type LocalHistogram, M
 export interface PrometheusRegistry {
   registerMetric(metric: never): void
   removeSingleMetric(name: string): void
+  getSingleMetric(name: string): unknown
 }
 
 /** Options of {@link prometheusMetrics}. */
@@ -142,8 +143,27 @@ const FAMILIES: readonly (readonly [string, string, Kind, Family['read']])[] = [
 
 /** The families made per registry and prefix, shared by the limiters exported there. */
 const registries = new WeakMap<PrometheusRegistry, Map<string, Family>>()
-/** Per registry, the prefix and name of each export: two alike would write the same series twice. */
-const exported = new WeakMap<PrometheusRegistry, Set<string>>()
+/** One limiter exported to a registry: its recorder and the families it feeds. */
+interface Export {
+  readonly recorder: MetricsRecorder
+  readonly families: readonly Family[]
+}
+/** Per registry, each export by prefix and name: two alike would write the same series twice. */
+const exported = new WeakMap<PrometheusRegistry, Map<string, Export>>()
+
+/**
+ * Forgets the families the registry no longer holds (prom-client's `registry.clear()`, a
+ * `removeSingleMetric`), and ends the exports left without any: else a later export would join
+ * families nobody scrapes, and their names would stay taken.
+ */
+function dropCleared(registry: PrometheusRegistry, families: Map<string, Family>, exports: Map<string, Export>): void {
+  for (const [full, family] of families) if (registry.getSingleMetric(full) !== family) families.delete(full)
+  for (const [slot, entry] of exports) {
+    if (entry.families.some((f) => families.get(f.name) === f)) continue
+    entry.recorder.close()
+    exports.delete(slot)
+  }
+}
 
 const WHERE = 'prometheusMetrics()'
 const KNOWN: { readonly [K in keyof Required<PrometheusMetricsOptions>]: true } = {
@@ -170,7 +190,12 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
   checkKnownOptions(WHERE, options, KNOWN)
   const { registry, prefix = 'ratekeeper_', name, maxSeries } = options
   checkMaxSeries(WHERE, maxSeries)
-  if (typeof registry !== 'object' || registry === null || typeof registry.registerMetric !== 'function') {
+  if (
+    typeof registry !== 'object' ||
+    registry === null ||
+    typeof registry.registerMetric !== 'function' ||
+    typeof registry.getSingleMetric !== 'function'
+  ) {
     invalid(WHERE, 'registry', "must be a prom-client Registry (e.g. `register` from 'prom-client')", registry)
   }
   if (typeof prefix !== 'string' || (prefix !== '' && !PREFIX.test(prefix))) {
@@ -178,37 +203,53 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
   }
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) invalid(WHERE, 'name', 'must be a non-empty string', name)
   let names = exported.get(registry)
-  if (names === undefined) exported.set(registry, (names = new Set()))
+  if (names === undefined) exported.set(registry, (names = new Map()))
+  let families = registries.get(registry)
+  if (families === undefined) registries.set(registry, (families = new Map()))
+  const known = families
+  dropCleared(registry, known, names)
   const slot = `${prefix}\n${name ?? ''}`
   if (names.has(slot)) {
     invalid(WHERE, 'name', 'must differ from the name of every other limiter exported to this registry with this prefix', name)
   }
-  names.add(slot)
-  let families = registries.get(registry)
-  if (families === undefined) registries.set(registry, (families = new Map()))
-  const recorder = new MetricsRecorder(limiter, baseAttributes(name), {}, maxSeries)
   const used: Family[] = []
+  const added: Family[] = []
   for (const [suffix, help, type, read] of FAMILIES) {
     const full = `${prefix}${suffix}`
-    let family = families.get(full)
+    let family = known.get(full)
     if (family === undefined) {
       family = new Family(full, help, type, read)
-      registry.registerMetric(family as never)
-      families.set(full, family)
+      try {
+        registry.registerMetric(family as never)
+      } catch {
+        // All or nothing: the families registered so far would be left in the registry for good.
+        for (const f of added) {
+          registry.removeSingleMetric(f.name)
+          known.delete(f.name)
+        }
+        invalid(WHERE, 'prefix', `must give names no other metric of the registry has (${full} is registered already)`, prefix)
+      }
+      known.set(full, family)
+      added.push(family)
     }
-    family.sources.add(recorder)
     used.push(family)
   }
-  const known = families
+  const recorder = new MetricsRecorder(limiter, baseAttributes(name), {}, maxSeries)
+  for (const family of used) family.sources.add(recorder)
+  const entry: Export = { recorder, families: used }
+  const exports = names
+  exports.set(slot, entry)
   return {
     close: () => {
-      if (!names.delete(slot)) return
       recorder.close()
+      // Ended already (closed, or its families were cleared from the registry and the name reused).
+      if (exports.get(slot) !== entry) return
+      exports.delete(slot)
       for (const family of used) {
         family.sources.delete(recorder)
         if (family.sources.size > 0) continue
-        registry.removeSingleMetric(family.name)
-        known.delete(family.name)
+        if (known.get(family.name) === family) known.delete(family.name)
+        if (registry.getSingleMetric(family.name) === family) registry.removeSingleMetric(family.name)
       }
     },
   }

@@ -1,3 +1,5 @@
+import { checkInteger, invalidAtRequest } from '../limiter/errors.js'
+
 /** One monitored item of a {@link SpaceSaving} sketch. */
 export interface HeavyHitter {
   readonly key: string
@@ -28,7 +30,7 @@ export class SpaceSaving {
   #total = 0
 
   constructor(capacity: number) {
-    this.capacity = capacity
+    this.capacity = checkInteger('new SpaceSaving()', 'capacity', capacity, 1)
   }
 
   /** Sum of every weight added. */
@@ -38,6 +40,9 @@ export class SpaceSaving {
 
   /** Counts `weight` (> 0) more for `key`. */
   add(key: string, weight = 1): void {
+    // NaN, 0 or a negative weight would break every bound the sketch promises.
+    if (typeof weight !== 'number' || !(weight > 0) || weight === Number.POSITIVE_INFINITY)
+      invalidAtRequest('SpaceSaving.add()', 'weight', 'must be a finite number above 0', weight)
     this.#total += weight
     const slot = this.#index.get(key)
     if (slot !== undefined) {

@@ -1,5 +1,5 @@
 import type { Decision } from '../limiter/decision.js'
-import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import { checkKnownOptions, checkOptionsObject, invalid, invalidAtRequest } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
 import { type HeavyHitter, SpaceSaving } from './space-saving.js'
 
@@ -50,10 +50,17 @@ export function topLimited(limiter: Limiter, options: TopLimitedOptions = {}): T
   const sketch = new SpaceSaving(size)
   const off = limiter.on('limited', (d) => {
     if (d.reason === 'store-error') return
-    sketch.add(subject === undefined ? d.key : subject(d))
+    const counted = subject === undefined ? d.key : subject(d)
+    // Thrown to the limiter's emitter, which reports it once: a subject that is no name is never counted.
+    if (typeof counted !== 'string' || counted.length === 0) invalidAtRequest(WHERE, 'subject', 'must return a non-empty string', counted)
+    sketch.add(counted)
   })
   return {
-    top: (n) => sketch.top(n),
+    top: (n) => {
+      if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 0))
+        invalidAtRequest('topLimited().top()', 'n', 'must be an integer >= 0', n)
+      return sketch.top(n)
+    },
     get total() {
       return sketch.total
     },

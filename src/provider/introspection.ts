@@ -1,5 +1,5 @@
 import type { Decision } from '../limiter/decision.js'
-import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import { checkKnownOptions, checkOptionsObject, invalid, invalidAtRequest } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
 import type { RequestClass } from './classes.js'
 import { checkOptionalFunction } from './guards.js'
@@ -178,6 +178,9 @@ export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: Prov
       ceiling: ceilingDecision === undefined ? undefined : bucket(undefined, ceilingDecision),
       requestId,
     }
-    return { status: 200, headers, contentType: JSON_TYPE, body: JSON.stringify(render(state)) }
+    const body: unknown = JSON.stringify(render(state))
+    // undefined, a function or a symbol has no JSON text: never a 200 without a body.
+    if (typeof body !== 'string') invalidAtRequest(WHERE, 'format', 'must return a JSON value', body)
+    return { status: 200, headers, contentType: JSON_TYPE, body }
   }
 }

@@ -142,8 +142,19 @@ export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
   const attempt = async (info: LoginAttemptInfo): Promise<LoginAttempt> => {
     const keys = keysOf(info)
     const layers: Layer[] = [{ name: 'ip', key: keys.ip, policies: ipPolicies }]
-    if (userPolicies.length > 0 && info.trusted !== true) layers.push({ name: 'username', key: keys.username, policies: userPolicies })
-    const decision = await limiter.consume(keys.pair, { policies: pairPolicies, layers, tag })
+    if (userPolicies.length > 0 && info.trusted !== true) {
+      // A username locked from elsewhere refuses the attempt before the box sees it: as an offence
+      // of this address, its owner's retries would box her network, every username refused there.
+      if (o.penalty !== false) {
+        const locked = await limiter.peek(keys.username, { policies: userPolicies, tag })
+        if (!locked.allowed && locked.reason !== 'store-error') return answer(locked, keys)
+      }
+      layers.push({ name: 'username', key: keys.username, policies: userPolicies })
+    }
+    return answer(await limiter.consume(keys.pair, { policies: pairPolicies, layers, tag }), keys)
+  }
+
+  const answer = (decision: Decision, keys: { readonly pair: string }): LoginAttempt => {
     let settled = false
     const succeeded = async (): Promise<void> => {
       if (settled) return

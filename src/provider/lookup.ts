@@ -44,7 +44,7 @@ export interface CachedLookupOptions {
 
 /** A {@link KeyResolver} with a bounded cache in front. Answers synchronously on a cache hit. */
 export interface CachedLookup extends KeyResolver {
-  /** Forgets one key (e.g. after its plan changed), or everything. */
+  /** Forgets one key (e.g. after its plan changed), or everything; an answer still being looked up then is not cached. */
   clear(key?: string): void
   /** Keys cached now. */
   readonly size: number
@@ -105,6 +105,8 @@ export function cachedLookup(
   const perf = now === undefined ? undefined : { now: () => now() + 1 }
   const cache = new LRUCache<string, string | typeof NONE>({ max, ttl, ...(perf === undefined ? {} : { perf, ttlResolution: 0 }) })
   const inFlight = new Map<string, Promise<string | undefined>>()
+  /** A failure the fallback absorbed, with no onError to hear it, was printed: once per outage. */
+  let outage = false
 
   const fail = (error: unknown): string => {
     const wrapped =
@@ -118,8 +120,16 @@ export function cachedLookup(
         // A logging hook's bug must not change the request's fate.
       }
     }
-    if (fallback !== undefined) return fallback
-    throw wrapped
+    if (fallback === undefined) throw wrapped
+    if (onError === undefined && !outage) {
+      outage = true
+      // The cause's text is not shown: a driver's message may hold a connection string.
+      process.emitWarning(
+        `ratekeeper: a cachedLookup/cachedList lookup failed; until it answers again, requests get the fallback answer. Pass onError to see each failure.`,
+        { code: 'RK_LOOKUP_FAILED' },
+      )
+    }
+    return fallback
   }
 
   const check = (value: unknown): string | undefined => {
@@ -145,6 +155,7 @@ export function cachedLookup(
       } catch (error) {
         return fail(error)
       }
+      outage = false
       cache.set(key, value ?? NONE)
       return value
     }
@@ -164,14 +175,18 @@ export function cachedLookup(
         },
       )
     })
-    const result = settled.then(check).then(
+    // Cached only while still the key's current call: a clear() since it started made its answer stale.
+    const result: Promise<string | undefined> = settled.then(check).then(
       (value) => {
-        inFlight.delete(key)
-        cache.set(key, value ?? NONE)
+        outage = false
+        if (inFlight.get(key) === result) {
+          inFlight.delete(key)
+          cache.set(key, value ?? NONE)
+        }
         return value
       },
       (error: unknown) => {
-        inFlight.delete(key)
+        if (inFlight.get(key) === result) inFlight.delete(key)
         return fail(error)
       },
     )
@@ -182,8 +197,13 @@ export function cachedLookup(
   return Object.defineProperties(resolver, {
     clear: {
       value: (key?: string) => {
-        if (key === undefined) cache.clear()
-        else cache.delete(key)
+        if (key === undefined) {
+          cache.clear()
+          inFlight.clear()
+        } else {
+          cache.delete(key)
+          inFlight.delete(key)
+        }
       },
     },
     size: { get: () => cache.size },
