@@ -21,6 +21,8 @@ export interface NodeResponseLike {
   readonly writableFinished: boolean
   readonly writableEnded: boolean
   readonly headersSent: boolean
+  /** True once the connection closed (Node sets it before emitting 'close'). */
+  readonly destroyed: boolean
   on(event: 'finish' | 'close', listener: () => void): unknown
   getHeader(name: string): unknown
 }
@@ -150,6 +152,9 @@ export function onFinished<Owner extends ResponseHeaderSource>(
   // (Express's, with its prototype swapped) turned it into a slow dictionary-mode object.
   res.on('finish', () => w.finished())
   res.on('close', () => w.closed())
+  // Closed while the limiter was deciding (an async key function or store): its 'close' was emitted
+  // before this listener, and will not be again. A hang-up all the same.
+  if (res.destroyed) w.closed()
   return w
 }
 
