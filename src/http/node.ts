@@ -1,7 +1,7 @@
 // Node helpers shared by the adapters of Node frameworks (Express, Koa, Fastify).
 import { reportedActualCost } from './actual-cost.js'
 import type { HttpFinish } from './count-mode.js'
-import type { HeaderReader } from './request.js'
+import type { HeaderReader, HttpOutcome } from './request.js'
 
 /** Reads Node's `IncomingHttpHeaders` (lower-case names; arrays joined). */
 export class NodeHeaderReader implements HeaderReader {
@@ -191,4 +191,40 @@ export function whenResponseEnds(_owner: unknown, res: NodeResponseLike, done: (
 export function whenSentOrEnded(owner: object, res: NodeResponseLike, done: () => void): void {
   onNextCall(owner, 'send', done)
   onNextCall(res, 'end', done)
+}
+
+/** Code of the warning given when a response's headers were sent before the limiter ran. */
+export const HEADERS_ALREADY_SENT = 'RK_HEADERS_ALREADY_SENT'
+
+/** The part of Node's `ServerResponse` {@link setOutcomeHeaders} uses. */
+export interface NodeHeaderTarget {
+  readonly headersSent: boolean
+  setHeader(name: string, value: string): unknown
+  removeHeader(name: string): void
+  destroy(): unknown
+}
+
+/**
+ * Puts an outcome's headers on a Node response; returns whether the adapter goes on with the
+ * outcome. A response whose headers were sent before the limiter ran (a middleware mounted
+ * earlier called `res.flushHeaders()` or `res.write`) can take none, nor a status: its headers
+ * are left out and `warn` reports it, never an error thrown into the app. Admitted, the request
+ * goes on (true); refused, its connection is closed (false): an ended response would pass for the
+ * success its headers announced. Call it after the response is watched (see {@link onFinished}).
+ */
+export function setOutcomeHeaders(outcome: HttpOutcome, res: NodeHeaderTarget, warn: (code: string, message: string) => void): boolean {
+  if (res.headersSent) {
+    warn(
+      HEADERS_ALREADY_SENT,
+      "ratekeeper: a response's headers were sent before the rate limiter ran, so its rate-limit headers (and the status of a refusal, whose connection is closed instead) are left out: mount the limiter before any middleware that writes to the response.",
+    )
+    if (outcome.action === 'next') return true
+    res.destroy()
+    return false
+  }
+  const remove = outcome.remove
+  if (remove !== undefined) for (let i = 0; i < remove.length; i++) res.removeHeader(remove[i])
+  const headers = outcome.headers
+  for (const name in headers) res.setHeader(name, headers[name])
+  return true
 }
