@@ -199,6 +199,7 @@ export const HEADERS_ALREADY_SENT = 'RK_HEADERS_ALREADY_SENT'
 /** The part of Node's `ServerResponse` {@link setOutcomeHeaders} uses. */
 export interface NodeHeaderTarget {
   readonly headersSent: boolean
+  readonly writableEnded: boolean
   setHeader(name: string, value: string): unknown
   removeHeader(name: string): void
   destroy(): unknown
@@ -208,18 +209,23 @@ export interface NodeHeaderTarget {
  * Puts an outcome's headers on a Node response; returns whether the adapter goes on with the
  * outcome. A response whose headers were sent before the limiter ran (a middleware mounted
  * earlier called `res.flushHeaders()` or `res.write`) can take none, nor a status: its headers
- * are left out and `warn` reports it, never an error thrown into the app. Admitted, the request
+ * are left out and `warn` reports it (not for a response already ended, answered by a request
+ * timeout while the limiter decided), never an error thrown into the app. Admitted, the request
  * goes on (true); refused, its connection is closed (false): an ended response would pass for the
  * success its headers announced. Call it after the response is watched (see {@link onFinished}).
  */
 export function setOutcomeHeaders(outcome: HttpOutcome, res: NodeHeaderTarget, warn: (code: string, message: string) => void): boolean {
   if (res.headersSent) {
-    warn(
-      HEADERS_ALREADY_SENT,
-      "ratekeeper: a response's headers were sent before the rate limiter ran, so its rate-limit headers (and the status of a refusal, whose connection is closed instead) are left out: mount the limiter before any middleware that writes to the response.",
-    )
+    // Answered already (a request timeout mounted before the limiter): nothing is missing from it.
+    const answered = res.writableEnded
+    if (!answered) {
+      warn(
+        HEADERS_ALREADY_SENT,
+        "ratekeeper: a response's headers were sent before the rate limiter ran, so its rate-limit headers (and the status of a refusal, whose connection is closed instead) are left out: mount the limiter before any middleware that writes to the response.",
+      )
+    }
     if (outcome.action === 'next') return true
-    res.destroy()
+    if (!answered) res.destroy()
     return false
   }
   const remove = outcome.remove
