@@ -153,7 +153,8 @@ export function onFinished<Owner extends ResponseHeaderSource>(
   res.on('finish', () => w.finished())
   res.on('close', () => w.closed())
   // Closed while the limiter was deciding (an async key function or store): its 'close' was emitted
-  // before this listener, and will not be again. A hang-up all the same.
+  // before this listener, and will not be again. Reported as that 'close' would have been: a
+  // hang-up, or a response another middleware finished meanwhile (a request timeout).
   if (res.destroyed) w.closed()
   return w
 }
