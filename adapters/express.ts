@@ -6,7 +6,7 @@
 import type { NextFunction, Request, Response } from 'express'
 import { reportActualCost } from '../src/http/actual-cost.js'
 import type { HttpLimiterOptions } from '../src/http/http-options.js'
-import { NodeHeaderReader, onFinished, whenResponseEnds } from '../src/http/node.js'
+import { NodeHeaderReader, onFinished, setOutcomeHeaders, whenResponseEnds } from '../src/http/node.js'
 import { applyWhenReady, createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf, routeScope } from '../src/http/route.js'
@@ -184,15 +184,12 @@ class ExpressInfo implements ExpressRequestInfo {
   }
 }
 
-/** Copies an outcome onto the response; answers it or passes on. */
-function apply(outcome: HttpOutcome, res: Response, next: NextFunction): void {
-  const remove = outcome.remove
-  if (remove !== undefined) for (let i = 0; i < remove.length; i++) res.removeHeader(remove[i])
-  const headers = outcome.headers
-  for (const name in headers) res.setHeader(name, headers[name])
+/** Copies an outcome onto the response; answers it or passes on. `warn` reports headers sent before it. */
+function apply(outcome: HttpOutcome, res: Response, next: NextFunction, warn: (code: string, message: string) => void): void {
   const finish = outcome.finish
   // A hang-up holds the request's slot until the handler ends the response (see onFinished).
   if (finish !== undefined) onFinished(res, finish, res, whenResponseEnds)
+  if (!setOutcomeHeaders(outcome, res, warn)) return
   if (outcome.action === 'next') {
     next()
     return
@@ -245,6 +242,8 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
   const http = createHttpLimiter<Request, ExpressRequestInfo>('rateLimit() (ratekeeper/express)', options)
   let trustChecked = false
   let forwarded: ForwardedRequestWatch | undefined
+  const warn = (code: string, message: string): void => http.warnOnce(code, message)
+  const applyOutcome = (outcome: HttpOutcome, res: Response, next: NextFunction): void => apply(outcome, res, next, warn)
 
   const middleware = function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (!trustChecked) {
@@ -259,7 +258,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
       next(error)
       return
     }
-    applyWhenReady(outcome, apply, res, next)
+    applyWhenReady(outcome, applyOutcome, res, next)
   } as ExpressRateLimitMiddleware
   Object.defineProperty(middleware, 'limiter', { value: http.limiter, enumerable: true })
   middleware.close = http.close

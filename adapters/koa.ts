@@ -6,7 +6,7 @@
 import type { Context, Next } from 'koa'
 import { reportActualCost } from '../src/http/actual-cost.js'
 import type { HttpLimiterOptions } from '../src/http/http-options.js'
-import { NodeHeaderReader, onFinished } from '../src/http/node.js'
+import { NodeHeaderReader, onFinished, setOutcomeHeaders } from '../src/http/node.js'
 import { createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
 import { pathOf, routeScope } from '../src/http/route.js'
@@ -162,16 +162,17 @@ function keepHeaders(error: unknown, ctx: Context, names: Readonly<Record<string
   throw error
 }
 
-/** Copies an outcome onto the response; answers it or passes on. */
-function apply(outcome: HttpOutcome, ctx: Context, next: Next): Promise<unknown> {
+/** Copies an outcome onto the response; answers it or passes on. `warn` reports headers sent before it. */
+function apply(outcome: HttpOutcome, ctx: Context, next: Next, warn: (code: string, message: string) => void): Promise<unknown> {
   const res = ctx.res
-  const remove = outcome.remove
-  if (remove !== undefined) for (let i = 0; i < remove.length; i++) res.removeHeader(remove[i])
   const headers = outcome.headers
-  for (const name in headers) res.setHeader(name, headers[name])
   const finish = outcome.finish
   // A hang-up holds the request's slot until the middleware after this one is done.
   const watch = finish === undefined ? undefined : onFinished(res, finish, res)
+  if (!setOutcomeHeaders(outcome, res, warn)) {
+    watch?.ended()
+    return Promise.resolve()
+  }
   if (outcome.action === 'next') {
     const passed = next().catch((error: unknown) => keepHeaders(error, ctx, headers))
     return watch === undefined ? passed : passed.finally(() => watch.ended())
@@ -206,6 +207,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
   })
   let trustChecked = false
   let forwarded: ForwardedRequestWatch | undefined
+  const warn = (code: string, message: string): void => http.warnOnce(code, message)
 
   const middleware = function rateLimitMiddleware(ctx: Context, next: Next): Promise<unknown> {
     if (!trustChecked) {
@@ -236,7 +238,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
     } catch (error) {
       return Promise.reject(error)
     }
-    return isThenable(outcome) ? outcome.then((o) => apply(o, ctx, next)) : apply(outcome, ctx, next)
+    return isThenable(outcome) ? outcome.then((o) => apply(o, ctx, next, warn)) : apply(outcome, ctx, next, warn)
   } as KoaRateLimitMiddleware
   Object.defineProperty(middleware, 'limiter', { value: http.limiter, enumerable: true })
   middleware.close = http.close

@@ -21,7 +21,12 @@ export function outcomeResponse(outcome: HttpOutcome): Response {
   return new Response(outcome.body ?? '', { status: outcome.status, headers })
 }
 
-/** Returns `response` with `headers` added (copying it first when its headers are immutable). */
+/**
+ * Returns `response` with `headers` added: set in place, or on a copy when its headers are
+ * immutable or it has no body (but for a WebSocket upgrade). A response without a body can be sent any number of times, so a
+ * handler may keep one and answer every request with it: set in place, each client would get the
+ * figures of whichever request wrote last. One with a body can be sent once: it is its request's.
+ */
 export function withHeaders(response: Response, headers: Readonly<Record<string, string>>): Response {
   let names = false
   for (const _ in headers) {
@@ -29,6 +34,13 @@ export function withHeaders(response: Response, headers: Readonly<Record<string,
     break
   }
   if (!names) return response
+  // Not a 101 (a WebSocket upgrade, tied to the runtime's socket): a copy would lose it, and a
+  // Response can't be made with that status.
+  if (response.body === null && response.status >= 200) {
+    const copy = new Response(null, response)
+    for (const name in headers) copy.headers.set(name, headers[name])
+    return copy
+  }
   try {
     for (const name in headers) response.headers.set(name, headers[name])
     return response

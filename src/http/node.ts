@@ -1,7 +1,7 @@
 // Node helpers shared by the adapters of Node frameworks (Express, Koa, Fastify).
 import { reportedActualCost } from './actual-cost.js'
 import type { HttpFinish } from './count-mode.js'
-import type { HeaderReader } from './request.js'
+import type { HeaderReader, HttpOutcome } from './request.js'
 
 /** Reads Node's `IncomingHttpHeaders` (lower-case names; arrays joined). */
 export class NodeHeaderReader implements HeaderReader {
@@ -21,6 +21,8 @@ export interface NodeResponseLike {
   readonly writableFinished: boolean
   readonly writableEnded: boolean
   readonly headersSent: boolean
+  /** True once the connection closed (Node sets it before emitting 'close'). */
+  readonly destroyed: boolean
   on(event: 'finish' | 'close', listener: () => void): unknown
   getHeader(name: string): unknown
 }
@@ -150,6 +152,10 @@ export function onFinished<Owner extends ResponseHeaderSource>(
   // (Express's, with its prototype swapped) turned it into a slow dictionary-mode object.
   res.on('finish', () => w.finished())
   res.on('close', () => w.closed())
+  // Closed while the limiter was deciding (an async key function or store): its 'close' was emitted
+  // before this listener, and will not be again. Reported as that 'close' would have been: a
+  // hang-up, or a response another middleware finished meanwhile (a request timeout).
+  if (res.destroyed) w.closed()
   return w
 }
 
@@ -186,4 +192,46 @@ export function whenResponseEnds(_owner: unknown, res: NodeResponseLike, done: (
 export function whenSentOrEnded(owner: object, res: NodeResponseLike, done: () => void): void {
   onNextCall(owner, 'send', done)
   onNextCall(res, 'end', done)
+}
+
+/** Code of the warning given when a response's headers were sent before the limiter ran. */
+export const HEADERS_ALREADY_SENT = 'RK_HEADERS_ALREADY_SENT'
+
+/** The part of Node's `ServerResponse` {@link setOutcomeHeaders} uses. */
+export interface NodeHeaderTarget {
+  readonly headersSent: boolean
+  readonly writableEnded: boolean
+  setHeader(name: string, value: string): unknown
+  removeHeader(name: string): void
+  destroy(): unknown
+}
+
+/**
+ * Puts an outcome's headers on a Node response; returns whether the adapter goes on with the
+ * outcome. A response whose headers were sent before the limiter ran (a middleware mounted
+ * earlier called `res.flushHeaders()` or `res.write`) can take none, nor a status: its headers
+ * are left out and `warn` reports it (not for a response already ended, answered by a request
+ * timeout while the limiter decided), never an error thrown into the app. Admitted, the request
+ * goes on (true); refused, its connection is closed (false): an ended response would pass for the
+ * success its headers announced. Call it after the response is watched (see {@link onFinished}).
+ */
+export function setOutcomeHeaders(outcome: HttpOutcome, res: NodeHeaderTarget, warn: (code: string, message: string) => void): boolean {
+  if (res.headersSent) {
+    // Answered already (a request timeout mounted before the limiter): nothing is missing from it.
+    const answered = res.writableEnded
+    if (!answered) {
+      warn(
+        HEADERS_ALREADY_SENT,
+        "ratekeeper: a response's headers were sent before the rate limiter ran, so its rate-limit headers (and the status of a refusal, whose connection is closed instead) are left out: mount the limiter before any middleware that writes to the response.",
+      )
+    }
+    if (outcome.action === 'next') return true
+    if (!answered) res.destroy()
+    return false
+  }
+  const remove = outcome.remove
+  if (remove !== undefined) for (let i = 0; i < remove.length; i++) res.removeHeader(remove[i])
+  const headers = outcome.headers
+  for (const name in headers) res.setHeader(name, headers[name])
+  return true
 }
