@@ -1,6 +1,6 @@
 import { type Call, leftMs } from './call.js'
 import { enterQueue, pace, type QueuePlace } from './call-waits.js'
-import { type ClientParts, hasQueue } from './client-parts.js'
+import type { ClientParts } from './client-parts.js'
 import { serverGiveUp } from './give-up.js'
 import { discard, isLimitedResponse, readSaid, type Said } from './limited-response.js'
 import { serverWaitMs } from './pacer.js'
@@ -99,9 +99,10 @@ export async function runCall(parts: ClientParts, call: Call): Promise<Response>
       throw error
     }
 
-    // 2b. A call that waited in the queue checks the budget again: a Retry-After (or the last unit
-    // spent) may have arrived meanwhile. Checked and counted with no await in between.
-    if (pacer !== undefined && hasQueue(parts)) {
+    // 2b. The budget is checked again, and counted by sending, with no await in between: calls
+    // started together all passed pacing before any was counted (and a call that waited in the
+    // queue may meet a Retry-After, or the last unit spent, that arrived meanwhile).
+    if (pacer !== undefined) {
       const step = pacer.before(key, options.now(), probing)
       if (step.kind !== 'go') {
         place.release()
