@@ -110,7 +110,7 @@ async function admit(parts: ClientParts, call: Call, gate: RateGate): Promise<De
 
 /** What a call holds once through the queue: a concurrency slot, and units of the rate limits. */
 export interface QueuePlace {
-  /** Frees the concurrency slot (idempotent). */
+  /** Frees the concurrency slot, and the leases of the limiters' concurrency policies (idempotent). */
   readonly release: () => void
   /** Gives the units back, for a call that is not sent after all. */
   readonly giveBack: () => void
@@ -126,7 +126,10 @@ export async function enterQueue(parts: ClientParts, call: Call): Promise<QueueP
   let release: (() => void) | undefined
   const taken: Array<[RateGate, Decision]> = []
   const place: QueuePlace = {
-    release: () => release?.(),
+    release: () => {
+      release?.()
+      for (const [gate, decision] of taken) gate.release(decision)
+    },
     giveBack: () => {
       for (const [gate, decision] of taken) gate.giveBack(key, decision)
     },

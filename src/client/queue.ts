@@ -300,6 +300,14 @@ export class RateGate {
     }
   }
 
+  /**
+   * Gives back the leases an admission took (the limiter's concurrency policies), once its request
+   * is answered or not sent after all. Idempotent; a store failure is the limiter's to report.
+   */
+  release(decision: Decision): void {
+    this.#limiter.release(decision).catch(() => {})
+  }
+
   /** Gives back the units of an admission whose call was not sent after all (best effort). */
   giveBack(key: string, decision: Decision): void {
     if (decision.cost === 0 || decision.reason === 'store-error') return
