@@ -54,12 +54,14 @@ class WaitList<T> {
     if (i >= 0) this.items.splice(i, 1)
   }
 
-  settle(waiter: Waiter<T>, ok: boolean, value: unknown): void {
-    if (waiter.settled) return
+  /** Settles `waiter`; false when it had already left (aborted, expired). */
+  settle(waiter: Waiter<T>, ok: boolean, value: unknown): boolean {
+    if (waiter.settled) return false
     waiter.settled = true
     if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
     if (ok) waiter.resolve(value as T)
     else waiter.reject(value)
+    return true
   }
 
   /** Rejects every waiter whose deadline is before `until` (or at it, with `inclusive`). */
@@ -271,7 +273,11 @@ export class RateGate {
           continue
         }
         if (decision.allowed || decision.reason === 'store-error') {
-          this.#done(list, head, true, decision)
+          // A call that left (aborted) while the store decided is not sent: what it was granted goes back.
+          if (!this.#done(list, head, true, decision)) {
+            this.release(decision)
+            this.giveBack(key, decision)
+          }
           continue
         }
         if (decision.retryAfterMs === Number.POSITIVE_INFINITY) {
@@ -314,8 +320,9 @@ export class RateGate {
     this.#limiter.refund(key, { cost: decision.cost, at: decision.at }).catch(() => {})
   }
 
-  #done(list: WaitList<Decision>, head: Waiter<Decision>, ok: boolean, value: unknown): void {
+  /** Settles the head; false when it had already left. */
+  #done(list: WaitList<Decision>, head: Waiter<Decision>, ok: boolean, value: unknown): boolean {
     list.remove(head)
-    list.settle(head, ok, value)
+    return list.settle(head, ok, value)
   }
 }
