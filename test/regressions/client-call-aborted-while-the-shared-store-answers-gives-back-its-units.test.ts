@@ -55,7 +55,7 @@ describe('a call aborted while the shared store decides on it', () => {
 
     // All three units, and the one slot, are still there: three calls in a row, none waits.
     const t0 = time.now()
-    const statuses: number[] = []
+    const statuses: Array<number | string> = []
     for (let i = 0; i < 3; i++)
       statuses.push(
         await api('/').then(
