@@ -1,7 +1,7 @@
 import type { Decision } from '../limiter/decision.js'
 import { RateKeeperError } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
-import type { Sleep } from './timing.js'
+import { type Sleep, whenAborted } from './timing.js'
 
 /** A queued call was not served before its deadline. */
 export class DeadlineError extends Error {
@@ -15,11 +15,11 @@ interface Waiter<T> {
   readonly deadline: number
   /** Units the waiter asks for (rate gate). */
   readonly cost: number
-  readonly signal: AbortSignal | undefined
   readonly enqueuedAt: number
   readonly resolve: (value: T) => void
   readonly reject: (error: unknown) => void
-  onAbort: (() => void) | undefined
+  /** Stops watching the signal. */
+  stopWatching: (() => void) | undefined
   settled: boolean
 }
 
@@ -35,14 +35,13 @@ class WaitList<T> {
 
   add(now: number, deadline: number, signal: AbortSignal | undefined, cost = 1): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter<T> = { deadline, cost, signal, enqueuedAt: now, resolve, reject, onAbort: undefined, settled: false }
+      const waiter: Waiter<T> = { deadline, cost, enqueuedAt: now, resolve, reject, stopWatching: undefined, settled: false }
       if (signal !== undefined) {
-        waiter.onAbort = () => {
+        waiter.stopWatching = whenAborted(signal, () => {
           this.remove(waiter)
           this.settle(waiter, false, signal.reason)
           this.#onLeave()
-        }
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
+        })
       }
       this.items.push(waiter)
     })
@@ -58,7 +57,7 @@ class WaitList<T> {
   settle(waiter: Waiter<T>, ok: boolean, value: unknown): boolean {
     if (waiter.settled) return false
     waiter.settled = true
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
+    waiter.stopWatching?.()
     if (ok) waiter.resolve(value as T)
     else waiter.reject(value)
     return true
