@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../limiter/errors.js'
 import { type Call, leftMs } from './call.js'
 import { enterQueue, pace, type QueuePlace } from './call-waits.js'
 import type { ClientParts } from './client-parts.js'
@@ -8,6 +9,12 @@ import { parseRateLimitHeaders } from './parse-headers.js'
 import type { GiveUpReason } from './rate-limit-error.js'
 import type { RateLimitInfo } from './rate-limit-info.js'
 import { fullJitterDelay } from './timing.js'
+
+/** What the client reads of an answer: a status and headers (a fetch of another library has its own Response class). */
+function isResponseLike(value: unknown): value is Response {
+  const r = value as Partial<Response> | null
+  return typeof r === 'object' && r !== null && typeof r.status === 'number' && typeof r.headers === 'object' && r.headers !== null
+}
 
 /** A response and what the client learnt from it; `said` is set for a rate-limit answer. */
 interface Answer {
@@ -32,6 +39,11 @@ async function sendAndLearn(parts: ClientParts, call: Call, held: { place: Queue
     let response: Response
     try {
       response = await options.fetch(call.cloneEachTime ? (call.target as Request).clone() : call.target, call.fetchInit)
+      if (!isResponseLike(response)) {
+        throw new ConfigurationError('ERR_RK_INVALID_OPTION', 'createClient()', 'fetch', 'must resolve to a Response', response, {
+          requestTime: true,
+        })
+      }
     } catch (error) {
       pacer?.abandon(key, probing, ticket)
       throw error
