@@ -8,7 +8,7 @@ import { serverWaitMs } from './pacer.js'
 import { parseRateLimitHeaders } from './parse-headers.js'
 import type { GiveUpReason } from './rate-limit-error.js'
 import type { RateLimitInfo } from './rate-limit-info.js'
-import { fullJitterDelay } from './timing.js'
+import { fullJitterDelay, linkedController } from './timing.js'
 
 /** What the client reads of an answer: a status and headers (a fetch of another library has its own Response class). */
 function isResponseLike(value: unknown): value is Response {
@@ -88,6 +88,24 @@ function retryStep(parts: ClientParts, call: Call, serverWait: number | undefine
   return { kind: 'retry', delayMs: Math.min(delayMs, left) }
 }
 
+/** Sleeps `delayMs` before a retry; `client.reset()` of the call's budget ends the sleep early. */
+async function sleepBeforeRetry(parts: ClientParts, call: Call, delayMs: number): Promise<void> {
+  const { now, sleep } = parts.options
+  const { signal } = call
+  const t0 = now()
+  const wake = linkedController(signal, parts.pacer?.wakeSignal(call.key))
+  try {
+    await sleep(delayMs, wake.signal)
+    call.waitedMs += delayMs
+  } catch (error) {
+    signal?.throwIfAborted()
+    if (!wake.signal.aborted) throw error
+    call.waitedMs += Math.min(delayMs, Math.max(0, now() - t0))
+  } finally {
+    wake.done()
+  }
+}
+
 /**
  * Runs one call to its end: pacing, the queue, sending, learning, and retrying a rate-limit answer
  * until it is not one, or the client gives up (throwing a RateLimitError, or returning the answer
@@ -148,7 +166,6 @@ export async function runCall(parts: ClientParts, call: Call): Promise<Response>
       serverWaitMs: serverWait,
     })
     discard(response)
-    await options.sleep(delayMs, signal)
-    call.waitedMs += delayMs
+    await sleepBeforeRetry(parts, call, delayMs)
   }
 }
