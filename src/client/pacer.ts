@@ -199,7 +199,8 @@ export class Pacer {
         b.resetAt = b.blockedUntil
       }
     }
-    if (probing) this.#endProbe(b)
+    // A probe sent before a reset() answers for a budget that is gone: the probe of this one is another's.
+    if (probing && same) this.#endProbe(b)
   }
 
   /** A request ended without an answer: aborted before it was sent (no ticket), or the network failed. */
@@ -207,7 +208,7 @@ export class Pacer {
     const b = this.#budgets.get(key)
     if (b === undefined) return
     if (ticket !== undefined) this.#land(b, ticket)
-    if (probing) this.#endProbe(b)
+    if (probing && (ticket === undefined || ticket.budget === b)) this.#endProbe(b)
   }
 
   /** Forgets what is known of one budget (or of all), and wakes the calls waiting on it. */
