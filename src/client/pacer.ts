@@ -73,6 +73,8 @@ export type PaceStep =
 export type LimitScope = 'budget' | 'call'
 
 const MAX_BUDGETS = 10_000
+/** Room made at once when full, so that the scan it takes is paid once per this many new budgets. */
+const PRUNE_BATCH = 1_000
 
 /**
  * Learns every response's rate-limit headers per budget key and tells a caller whether to send now
@@ -89,10 +91,21 @@ export class Pacer {
   readonly #threshold: number
   readonly #maxBlockMs: number
   readonly #budgets = new Map<string, Budget>()
+  #pruneSteps = 0
 
   constructor(threshold: number, maxBlockMs = 3_600_000) {
     this.#threshold = threshold
     this.#maxBlockMs = maxBlockMs
+  }
+
+  /** Budgets held. @internal */
+  get size(): number {
+    return this.#budgets.size
+  }
+
+  /** Budgets looked at to make room, since construction: the work pruning has cost. Tests hold it flat. @internal */
+  get pruneSteps(): number {
+    return this.#pruneSteps
   }
 
   state(key: string): BudgetState | undefined {
@@ -257,16 +270,21 @@ export class Pacer {
     return b
   }
 
-  /** Bounds memory for clients that call very many origins: drops idle budgets, oldest first. */
+  /**
+   * Bounds memory for clients that call very many origins: drops idle budgets, then the oldest with
+   * nothing in flight until {@link PRUNE_BATCH} places are free.
+   */
   #prune(now: number): void {
     for (const [key, b] of this.#budgets) {
+      this.#pruneSteps++
       if (b.inFlight === 0 && b.probe === undefined && b.blockedUntil <= now && (b.resetAt === undefined || b.resetAt <= now)) {
         this.#budgets.delete(key)
       }
     }
-    // Still full: drop the oldest idle entries (Map order is insertion order).
+    // Still (nearly) full: drop the oldest entries with nothing in flight (Map order is insertion order).
     for (const [key, b] of this.#budgets) {
-      if (this.#budgets.size < MAX_BUDGETS) break
+      if (this.#budgets.size <= MAX_BUDGETS - PRUNE_BATCH) break
+      this.#pruneSteps++
       if (b.inFlight === 0 && b.probe === undefined) this.#budgets.delete(key)
     }
   }
