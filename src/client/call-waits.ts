@@ -52,14 +52,18 @@ export async function pace(parts: ClientParts, call: Call, pacer: Pacer): Promis
       })
       // client.reset() wakes this sleep early: the budget is then checked again.
       const wake = linkedController(signal, pacer.wakeSignal(key))
+      let slept = false
       try {
         await sleep(step.ms, wake.signal)
+        slept = true
       } catch (error) {
         signal?.throwIfAborted()
         if (!wake.signal.aborted) throw error
       } finally {
         wake.done()
-        call.waitedMs += now() - t0
+        // A sleep that ends early (an injected one that does not wait) still spends what it was
+        // asked for: against a clock that does not move, this loop would otherwise spin for ever.
+        call.waitedMs += slept ? Math.max(now() - t0, step.ms) : now() - t0
       }
     } else {
       const answered = await within(parts, call, step.promise)

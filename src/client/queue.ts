@@ -85,8 +85,8 @@ class DeadlineTimer {
     readonly now: () => number,
   ) {}
 
-  /** Makes sure a timer fires by `at`. */
-  arm(at: number, onTimeout: () => void): void {
+  /** Makes sure a timer fires by `at`; `onTimeout` is told the time it was set for. */
+  arm(at: number, onTimeout: (at: number) => void): void {
     if (this.#controller !== undefined && this.#at <= at) return
     this.cancel()
     const controller = new AbortController()
@@ -97,7 +97,7 @@ class DeadlineTimer {
         if (this.#controller !== controller) return
         this.#controller = undefined
         this.#at = Number.POSITIVE_INFINITY
-        onTimeout()
+        onTimeout(at)
       },
       () => {},
     )
@@ -166,8 +166,10 @@ export class ConcurrencyGate {
     let earliest = Number.POSITIVE_INFINITY
     for (const w of entry.waiting.items) earliest = Math.min(earliest, w.deadline)
     if (earliest === Number.POSITIVE_INFINITY) return
-    entry.timer.arm(earliest, () => {
-      const now = this.#now()
+    entry.timer.arm(earliest, (at) => {
+      // It is at least the time the timer was set for, even if the clock says otherwise (a sleep
+      // that ended early): else the timer would be set again and again for the same deadline.
+      const now = Math.max(this.#now(), at)
       entry.waiting.expire(now, now, true)
       this.#tidy(key, entry)
     })
@@ -208,6 +210,8 @@ interface RateEntry {
   pumping: boolean
   /** While the pump sleeps for the head's units: when it wakes (0 otherwise). */
   wakeAt: number
+  /** When the pump last woke: the time is at least that, even if the clock says otherwise. */
+  woke: number
   /** Stops that sleep when every waiter has left. */
   nap: AbortController | undefined
 }
@@ -243,6 +247,7 @@ export class RateGate {
         }),
         pumping: false,
         wakeAt: 0,
+        woke: 0,
         nap: undefined,
       }
       entry = created
@@ -284,14 +289,18 @@ export class RateGate {
           this.#done(list, head, false, error)
           continue
         }
-        const now = this.#now()
-        const wakeAt = now + decision.retryAfterMs
+        // A sleep that ended early (an injected one that does not wait) still moves time on, so
+        // that queued calls reach their deadlines instead of the pump asking again for ever.
+        const now = Math.max(this.#now(), entry.woke)
+        const ms = Math.max(1, decision.retryAfterMs)
+        const wakeAt = now + ms
         list.expire(now, wakeAt, false)
         if (list.items.length === 0) break
         entry.wakeAt = wakeAt
         entry.nap = new AbortController()
         try {
-          await this.#sleep(decision.retryAfterMs, entry.nap.signal)
+          await this.#sleep(ms, entry.nap.signal)
+          entry.woke = wakeAt
         } catch {
           // Every waiter left: nothing to wake for.
         } finally {
