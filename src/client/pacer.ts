@@ -50,6 +50,8 @@ interface Budget extends KnownState {
   /** Set while one request probes a budget whose reset time has passed; the others wait for its answer. */
   probe: Promise<void> | undefined
   endProbe: (() => void) | undefined
+  /** What the probe cleared (a spent budget whose reset has passed), put back if it ends without an answer. */
+  beforeProbe: { readonly remaining: number; readonly resetAt: number } | undefined
   /** Aborted by `reset()`, to wake the calls waiting on this budget. */
   wake: AbortController | undefined
 }
@@ -134,6 +136,7 @@ export class Pacer {
       if (b.resetAt !== undefined && b.resetAt > now) return { kind: 'sleep', ms: b.resetAt - now }
       if (b.resetAt !== undefined) {
         // The reported reset has passed: what is left now is unknown until a response says.
+        b.beforeProbe = { remaining: b.remaining, resetAt: b.resetAt }
         b.remaining = undefined
         b.resetAt = undefined
         b.probe = new Promise<void>((resolve) => {
@@ -221,7 +224,15 @@ export class Pacer {
     const b = this.#budgets.get(key)
     if (b === undefined) return
     if (ticket !== undefined) this.#land(b, ticket)
-    if (probing && (ticket === undefined || ticket.budget === b)) this.#endProbe(b)
+    if (probing && (ticket === undefined || ticket.budget === b)) {
+      // No answer: the budget is as the probe found it, so the next call probes in its turn
+      // (rather than every waiting call going at once).
+      if (b.remaining === undefined && b.beforeProbe !== undefined) {
+        b.remaining = b.beforeProbe.remaining
+        b.resetAt = b.beforeProbe.resetAt
+      }
+      this.#endProbe(b)
+    }
   }
 
   /** Forgets what is known of one budget (or of all), and wakes the calls waiting on it. */
@@ -244,6 +255,7 @@ export class Pacer {
     const end = b.endProbe
     b.probe = undefined
     b.endProbe = undefined
+    b.beforeProbe = undefined
     end?.()
   }
 
@@ -263,6 +275,7 @@ export class Pacer {
         applied: -1,
         probe: undefined,
         endProbe: undefined,
+        beforeProbe: undefined,
         wake: undefined,
       }
       this.#budgets.set(key, b)
