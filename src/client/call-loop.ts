@@ -1,13 +1,20 @@
+import { ConfigurationError } from '../limiter/errors.js'
 import { type Call, leftMs } from './call.js'
 import { enterQueue, pace, type QueuePlace } from './call-waits.js'
-import { type ClientParts, hasQueue } from './client-parts.js'
+import type { ClientParts } from './client-parts.js'
 import { serverGiveUp } from './give-up.js'
 import { discard, isLimitedResponse, readSaid, type Said } from './limited-response.js'
 import { serverWaitMs } from './pacer.js'
 import { parseRateLimitHeaders } from './parse-headers.js'
 import type { GiveUpReason } from './rate-limit-error.js'
 import type { RateLimitInfo } from './rate-limit-info.js'
-import { fullJitterDelay } from './timing.js'
+import { fullJitterDelay, linkedController } from './timing.js'
+
+/** What the client reads of an answer: a status and headers (a fetch of another library has its own Response class). */
+function isResponseLike(value: unknown): value is Response {
+  const r = value as Partial<Response> | null
+  return typeof r === 'object' && r !== null && typeof r.status === 'number' && typeof r.headers === 'object' && r.headers !== null
+}
 
 /** A response and what the client learnt from it; `said` is set for a rate-limit answer. */
 interface Answer {
@@ -32,6 +39,11 @@ async function sendAndLearn(parts: ClientParts, call: Call, held: { place: Queue
     let response: Response
     try {
       response = await options.fetch(call.cloneEachTime ? (call.target as Request).clone() : call.target, call.fetchInit)
+      if (!isResponseLike(response)) {
+        throw new ConfigurationError('ERR_RK_INVALID_OPTION', 'createClient()', 'fetch', 'must resolve to a Response', response, {
+          requestTime: true,
+        })
+      }
     } catch (error) {
       pacer?.abandon(key, probing, ticket)
       throw error
@@ -76,6 +88,24 @@ function retryStep(parts: ClientParts, call: Call, serverWait: number | undefine
   return { kind: 'retry', delayMs: Math.min(delayMs, left) }
 }
 
+/** Sleeps `delayMs` before a retry; `client.reset()` of the call's budget ends the sleep early. */
+async function sleepBeforeRetry(parts: ClientParts, call: Call, delayMs: number): Promise<void> {
+  const { now, sleep } = parts.options
+  const { signal } = call
+  const t0 = now()
+  const wake = linkedController(signal, parts.pacer?.wakeSignal(call.key))
+  try {
+    await sleep(delayMs, wake.signal)
+    call.waitedMs += delayMs
+  } catch (error) {
+    signal?.throwIfAborted()
+    if (!wake.signal.aborted) throw error
+    call.waitedMs += Math.min(delayMs, Math.max(0, now() - t0))
+  } finally {
+    wake.done()
+  }
+}
+
 /**
  * Runs one call to its end: pacing, the queue, sending, learning, and retrying a rate-limit answer
  * until it is not one, or the client gives up (throwing a RateLimitError, or returning the answer
@@ -99,9 +129,10 @@ export async function runCall(parts: ClientParts, call: Call): Promise<Response>
       throw error
     }
 
-    // 2b. A call that waited in the queue checks the budget again: a Retry-After (or the last unit
-    // spent) may have arrived meanwhile. Checked and counted with no await in between.
-    if (pacer !== undefined && hasQueue(parts)) {
+    // 2b. The budget is checked again, and counted by sending, with no await in between: calls
+    // started together all passed pacing before any was counted (and a call that waited in the
+    // queue may meet a Retry-After, or the last unit spent, that arrived meanwhile).
+    if (pacer !== undefined) {
       const step = pacer.before(key, options.now(), probing)
       if (step.kind !== 'go') {
         place.release()
@@ -135,7 +166,6 @@ export async function runCall(parts: ClientParts, call: Call): Promise<Response>
       serverWaitMs: serverWait,
     })
     discard(response)
-    await options.sleep(delayMs, signal)
-    call.waitedMs += delayMs
+    await sleepBeforeRetry(parts, call, delayMs)
   }
 }

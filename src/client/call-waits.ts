@@ -52,14 +52,18 @@ export async function pace(parts: ClientParts, call: Call, pacer: Pacer): Promis
       })
       // client.reset() wakes this sleep early: the budget is then checked again.
       const wake = linkedController(signal, pacer.wakeSignal(key))
+      let slept = false
       try {
         await sleep(step.ms, wake.signal)
+        slept = true
       } catch (error) {
         signal?.throwIfAborted()
         if (!wake.signal.aborted) throw error
       } finally {
         wake.done()
-        call.waitedMs += now() - t0
+        // A sleep that ends early (an injected one that does not wait) still spends what it was
+        // asked for: against a clock that does not move, this loop would otherwise spin for ever.
+        call.waitedMs += slept ? Math.max(now() - t0, step.ms) : now() - t0
       }
     } else {
       const answered = await within(parts, call, step.promise)
@@ -110,7 +114,7 @@ async function admit(parts: ClientParts, call: Call, gate: RateGate): Promise<De
 
 /** What a call holds once through the queue: a concurrency slot, and units of the rate limits. */
 export interface QueuePlace {
-  /** Frees the concurrency slot (idempotent). */
+  /** Frees the concurrency slot, and the leases of the limiters' concurrency policies (idempotent). */
   readonly release: () => void
   /** Gives the units back, for a call that is not sent after all. */
   readonly giveBack: () => void
@@ -126,7 +130,10 @@ export async function enterQueue(parts: ClientParts, call: Call): Promise<QueueP
   let release: (() => void) | undefined
   const taken: Array<[RateGate, Decision]> = []
   const place: QueuePlace = {
-    release: () => release?.(),
+    release: () => {
+      release?.()
+      for (const [gate, decision] of taken) gate.release(decision)
+    },
     giveBack: () => {
       for (const [gate, decision] of taken) gate.giveBack(key, decision)
     },

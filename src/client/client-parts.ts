@@ -28,8 +28,3 @@ export function buildParts(options: CompiledOptions): ClientParts {
     events: new ClientEmitter(),
   }
 }
-
-/** Whether calls wait in a queue (so that what is known of their budget may change meanwhile). */
-export function hasQueue(parts: ClientParts): boolean {
-  return parts.concurrency !== undefined || parts.localRate !== undefined || parts.sharedRate !== undefined
-}

@@ -16,8 +16,9 @@ export interface RateLimitedFetch {
   budget(key: string): BudgetState | undefined
   /**
    * Forgets what the client learnt of one budget (by key: the origin, by default), or of every
-   * budget when called without a key: its block, its remaining quota. Calls waiting on it check
-   * again at once. The queue's own limits (`queue`, `limiter`) are not touched.
+   * budget when called without a key: its block, its remaining quota. Calls waiting on it (held
+   * back by pacing, or asleep before a retry) check again at once. The queue's own limits (`queue`,
+   * `limiter`) are not touched.
    */
   reset(key?: string): void
 }

@@ -1,3 +1,5 @@
+import { whenAborted } from './timing.js'
+
 /** What a 429/503 body says, whatever envelope the API uses. */
 export interface LimitedBodyInfo {
   /**
@@ -80,8 +82,12 @@ export function parseBodyText(raw: string): unknown {
 const BODY_LIMIT_BYTES = 64 * 1024
 const BODY_TIMEOUT_MS = 1000
 
-/** Reads at most `BODY_LIMIT_BYTES` of a copy of the body, within `BODY_TIMEOUT_MS`; the original stays unread. */
-export async function readBodyCopy(response: Response): Promise<unknown> {
+/**
+ * Reads at most `BODY_LIMIT_BYTES` of a copy of the body, within `BODY_TIMEOUT_MS`, and no longer
+ * than `signal` lasts (a fetch may not end the body on abort); the original stays unread.
+ */
+export async function readBodyCopy(response: Response, signal?: AbortSignal): Promise<unknown> {
+  if (signal?.aborted) return undefined
   let copy: Response
   try {
     copy = response.clone()
@@ -91,9 +97,11 @@ export async function readBodyCopy(response: Response): Promise<unknown> {
   const reader = copy.body?.getReader()
   if (reader === undefined) return undefined
   // A server that sends the headers then stalls must not hold the caller: stop reading after a while.
-  const timer = setTimeout(() => {
+  const stop = (): void => {
     reader.cancel().catch(() => {})
-  }, BODY_TIMEOUT_MS)
+  }
+  const timer = setTimeout(stop, BODY_TIMEOUT_MS)
+  const unwatch = signal === undefined ? undefined : whenAborted(signal, stop)
   const chunks: Uint8Array[] = []
   let size = 0
   try {
@@ -107,6 +115,7 @@ export async function readBodyCopy(response: Response): Promise<unknown> {
     // A failed or cancelled read leaves what was read so far.
   } finally {
     clearTimeout(timer)
+    unwatch?.()
     reader.cancel().catch(() => {})
   }
   const bytes = new Uint8Array(Math.min(size, BODY_LIMIT_BYTES))

@@ -23,7 +23,7 @@ export interface Said {
 
 /** Reads a copy of a limited response's body: the API's error code, and whose limit it was. */
 export async function readSaid(response: Response, signal: AbortSignal | undefined, upstreamCodes: ReadonlySet<string>): Promise<Said> {
-  const body = await readBodyCopy(response)
+  const body = await readBodyCopy(response, signal)
   signal?.throwIfAborted()
   const info = readLimitedBody(body)
   const source: RateLimitSource =

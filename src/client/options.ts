@@ -5,7 +5,7 @@ import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '..
 import type { Limiter } from '../limiter/types.js'
 import type { ResetFormat } from './legacy-fields.js'
 import { parseRateLimitHeaders } from './parse-headers.js'
-import { abortable, type Sleep, timerSleep } from './timing.js'
+import { abortable, linkedController, type Sleep, timerSleep } from './timing.js'
 
 /** A `fetch` implementation: the global one, undici's, or any function of the same shape. */
 export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
@@ -233,7 +233,13 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
 
   const now = options.now ?? Date.now
   const rawSleep = options.sleep ?? timerSleep
-  const sleep: Sleep = (ms, signal) => abortable(rawSleep(ms, signal), signal)
+  // The sleep watches a signal of the client's own, linked to the caller's: one listener on a
+  // caller's signal however many calls share it (see whenAborted).
+  const sleep: Sleep = (ms, signal) => {
+    if (signal === undefined) return rawSleep(ms)
+    const link = linkedController(signal)
+    return abortable(rawSleep(ms, link.signal), signal).finally(link.done)
+  }
   const random = options.random ?? Math.random
 
   // Queue.

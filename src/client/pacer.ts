@@ -50,6 +50,8 @@ interface Budget extends KnownState {
   /** Set while one request probes a budget whose reset time has passed; the others wait for its answer. */
   probe: Promise<void> | undefined
   endProbe: (() => void) | undefined
+  /** What the probe cleared (a spent budget whose reset has passed), put back if it ends without an answer. */
+  beforeProbe: { readonly remaining: number; readonly resetAt: number } | undefined
   /** Aborted by `reset()`, to wake the calls waiting on this budget. */
   wake: AbortController | undefined
 }
@@ -73,6 +75,8 @@ export type PaceStep =
 export type LimitScope = 'budget' | 'call'
 
 const MAX_BUDGETS = 10_000
+/** Room made at once when full, so that the scan it takes is paid once per this many new budgets. */
+const PRUNE_BATCH = 1_000
 
 /**
  * Learns every response's rate-limit headers per budget key and tells a caller whether to send now
@@ -89,10 +93,21 @@ export class Pacer {
   readonly #threshold: number
   readonly #maxBlockMs: number
   readonly #budgets = new Map<string, Budget>()
+  #pruneSteps = 0
 
   constructor(threshold: number, maxBlockMs = 3_600_000) {
     this.#threshold = threshold
     this.#maxBlockMs = maxBlockMs
+  }
+
+  /** Budgets held. @internal */
+  get size(): number {
+    return this.#budgets.size
+  }
+
+  /** Budgets looked at to make room, since construction: the work pruning has cost. Tests hold it flat. @internal */
+  get pruneSteps(): number {
+    return this.#pruneSteps
   }
 
   state(key: string): BudgetState | undefined {
@@ -121,6 +136,7 @@ export class Pacer {
       if (b.resetAt !== undefined && b.resetAt > now) return { kind: 'sleep', ms: b.resetAt - now }
       if (b.resetAt !== undefined) {
         // The reported reset has passed: what is left now is unknown until a response says.
+        b.beforeProbe = { remaining: b.remaining, resetAt: b.resetAt }
         b.remaining = undefined
         b.resetAt = undefined
         b.probe = new Promise<void>((resolve) => {
@@ -199,7 +215,8 @@ export class Pacer {
         b.resetAt = b.blockedUntil
       }
     }
-    if (probing) this.#endProbe(b)
+    // A probe sent before a reset() answers for a budget that is gone: the probe of this one is another's.
+    if (probing && same) this.#endProbe(b)
   }
 
   /** A request ended without an answer: aborted before it was sent (no ticket), or the network failed. */
@@ -207,7 +224,15 @@ export class Pacer {
     const b = this.#budgets.get(key)
     if (b === undefined) return
     if (ticket !== undefined) this.#land(b, ticket)
-    if (probing) this.#endProbe(b)
+    if (probing && (ticket === undefined || ticket.budget === b)) {
+      // No answer: the budget is as the probe found it, so the next call probes in its turn
+      // (rather than every waiting call going at once).
+      if (b.remaining === undefined && b.beforeProbe !== undefined) {
+        b.remaining = b.beforeProbe.remaining
+        b.resetAt = b.beforeProbe.resetAt
+      }
+      this.#endProbe(b)
+    }
   }
 
   /** Forgets what is known of one budget (or of all), and wakes the calls waiting on it. */
@@ -230,6 +255,7 @@ export class Pacer {
     const end = b.endProbe
     b.probe = undefined
     b.endProbe = undefined
+    b.beforeProbe = undefined
     end?.()
   }
 
@@ -249,6 +275,7 @@ export class Pacer {
         applied: -1,
         probe: undefined,
         endProbe: undefined,
+        beforeProbe: undefined,
         wake: undefined,
       }
       this.#budgets.set(key, b)
@@ -256,16 +283,21 @@ export class Pacer {
     return b
   }
 
-  /** Bounds memory for clients that call very many origins: drops idle budgets, oldest first. */
+  /**
+   * Bounds memory for clients that call very many origins: drops idle budgets, then the oldest with
+   * nothing in flight until {@link PRUNE_BATCH} places are free.
+   */
   #prune(now: number): void {
     for (const [key, b] of this.#budgets) {
+      this.#pruneSteps++
       if (b.inFlight === 0 && b.probe === undefined && b.blockedUntil <= now && (b.resetAt === undefined || b.resetAt <= now)) {
         this.#budgets.delete(key)
       }
     }
-    // Still full: drop the oldest idle entries (Map order is insertion order).
+    // Still (nearly) full: drop the oldest entries with nothing in flight (Map order is insertion order).
     for (const [key, b] of this.#budgets) {
-      if (this.#budgets.size < MAX_BUDGETS) break
+      if (this.#budgets.size <= MAX_BUDGETS - PRUNE_BATCH) break
+      this.#pruneSteps++
       if (b.inFlight === 0 && b.probe === undefined) this.#budgets.delete(key)
     }
   }

@@ -1,7 +1,7 @@
 import type { Decision } from '../limiter/decision.js'
 import { RateKeeperError } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
-import type { Sleep } from './timing.js'
+import { type Sleep, whenAborted } from './timing.js'
 
 /** A queued call was not served before its deadline. */
 export class DeadlineError extends Error {
@@ -15,11 +15,11 @@ interface Waiter<T> {
   readonly deadline: number
   /** Units the waiter asks for (rate gate). */
   readonly cost: number
-  readonly signal: AbortSignal | undefined
   readonly enqueuedAt: number
   readonly resolve: (value: T) => void
   readonly reject: (error: unknown) => void
-  onAbort: (() => void) | undefined
+  /** Stops watching the signal. */
+  stopWatching: (() => void) | undefined
   settled: boolean
 }
 
@@ -35,14 +35,13 @@ class WaitList<T> {
 
   add(now: number, deadline: number, signal: AbortSignal | undefined, cost = 1): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter<T> = { deadline, cost, signal, enqueuedAt: now, resolve, reject, onAbort: undefined, settled: false }
+      const waiter: Waiter<T> = { deadline, cost, enqueuedAt: now, resolve, reject, stopWatching: undefined, settled: false }
       if (signal !== undefined) {
-        waiter.onAbort = () => {
+        waiter.stopWatching = whenAborted(signal, () => {
           this.remove(waiter)
           this.settle(waiter, false, signal.reason)
           this.#onLeave()
-        }
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
+        })
       }
       this.items.push(waiter)
     })
@@ -54,12 +53,14 @@ class WaitList<T> {
     if (i >= 0) this.items.splice(i, 1)
   }
 
-  settle(waiter: Waiter<T>, ok: boolean, value: unknown): void {
-    if (waiter.settled) return
+  /** Settles `waiter`; false when it had already left (aborted, expired). */
+  settle(waiter: Waiter<T>, ok: boolean, value: unknown): boolean {
+    if (waiter.settled) return false
     waiter.settled = true
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
+    waiter.stopWatching?.()
     if (ok) waiter.resolve(value as T)
     else waiter.reject(value)
+    return true
   }
 
   /** Rejects every waiter whose deadline is before `until` (or at it, with `inclusive`). */
@@ -84,8 +85,8 @@ class DeadlineTimer {
     readonly now: () => number,
   ) {}
 
-  /** Makes sure a timer fires by `at`. */
-  arm(at: number, onTimeout: () => void): void {
+  /** Makes sure a timer fires by `at`; `onTimeout` is told the time it was set for. */
+  arm(at: number, onTimeout: (at: number) => void): void {
     if (this.#controller !== undefined && this.#at <= at) return
     this.cancel()
     const controller = new AbortController()
@@ -96,7 +97,7 @@ class DeadlineTimer {
         if (this.#controller !== controller) return
         this.#controller = undefined
         this.#at = Number.POSITIVE_INFINITY
-        onTimeout()
+        onTimeout(at)
       },
       () => {},
     )
@@ -165,8 +166,10 @@ export class ConcurrencyGate {
     let earliest = Number.POSITIVE_INFINITY
     for (const w of entry.waiting.items) earliest = Math.min(earliest, w.deadline)
     if (earliest === Number.POSITIVE_INFINITY) return
-    entry.timer.arm(earliest, () => {
-      const now = this.#now()
+    entry.timer.arm(earliest, (at) => {
+      // It is at least the time the timer was set for, even if the clock says otherwise (a sleep
+      // that ended early): else the timer would be set again and again for the same deadline.
+      const now = Math.max(this.#now(), at)
       entry.waiting.expire(now, now, true)
       this.#tidy(key, entry)
     })
@@ -207,6 +210,8 @@ interface RateEntry {
   pumping: boolean
   /** While the pump sleeps for the head's units: when it wakes (0 otherwise). */
   wakeAt: number
+  /** When the pump last woke: the time is at least that, even if the clock says otherwise. */
+  woke: number
   /** Stops that sleep when every waiter has left. */
   nap: AbortController | undefined
 }
@@ -242,6 +247,7 @@ export class RateGate {
         }),
         pumping: false,
         wakeAt: 0,
+        woke: 0,
         nap: undefined,
       }
       entry = created
@@ -271,7 +277,11 @@ export class RateGate {
           continue
         }
         if (decision.allowed || decision.reason === 'store-error') {
-          this.#done(list, head, true, decision)
+          // A call that left (aborted) while the store decided is not sent: what it was granted goes back.
+          if (!this.#done(list, head, true, decision)) {
+            this.release(decision)
+            this.giveBack(key, decision)
+          }
           continue
         }
         if (decision.retryAfterMs === Number.POSITIVE_INFINITY) {
@@ -279,14 +289,18 @@ export class RateGate {
           this.#done(list, head, false, error)
           continue
         }
-        const now = this.#now()
-        const wakeAt = now + decision.retryAfterMs
+        // A sleep that ended early (an injected one that does not wait) still moves time on, so
+        // that queued calls reach their deadlines instead of the pump asking again for ever.
+        const now = Math.max(this.#now(), entry.woke)
+        const ms = Math.max(1, decision.retryAfterMs)
+        const wakeAt = now + ms
         list.expire(now, wakeAt, false)
         if (list.items.length === 0) break
         entry.wakeAt = wakeAt
         entry.nap = new AbortController()
         try {
-          await this.#sleep(decision.retryAfterMs, entry.nap.signal)
+          await this.#sleep(ms, entry.nap.signal)
+          entry.woke = wakeAt
         } catch {
           // Every waiter left: nothing to wake for.
         } finally {
@@ -300,14 +314,23 @@ export class RateGate {
     }
   }
 
+  /**
+   * Gives back the leases an admission took (the limiter's concurrency policies), once its request
+   * is answered or not sent after all. Idempotent; a store failure is the limiter's to report.
+   */
+  release(decision: Decision): void {
+    this.#limiter.release(decision).catch(() => {})
+  }
+
   /** Gives back the units of an admission whose call was not sent after all (best effort). */
   giveBack(key: string, decision: Decision): void {
     if (decision.cost === 0 || decision.reason === 'store-error') return
     this.#limiter.refund(key, { cost: decision.cost, at: decision.at }).catch(() => {})
   }
 
-  #done(list: WaitList<Decision>, head: Waiter<Decision>, ok: boolean, value: unknown): void {
+  /** Settles the head; false when it had already left. */
+  #done(list: WaitList<Decision>, head: Waiter<Decision>, ok: boolean, value: unknown): boolean {
     list.remove(head)
-    list.settle(head, ok, value)
+    return list.settle(head, ok, value)
   }
 }

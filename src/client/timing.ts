@@ -1,9 +1,47 @@
 export { type Sleep, timerSleep } from '../limiter/sleep.js'
 
+interface Watchers {
+  readonly callbacks: Set<() => void>
+  readonly onAbort: () => void
+}
+
+const watched = new WeakMap<AbortSignal, Watchers>()
+
+/**
+ * Calls `callback` when `signal` (not yet aborted) aborts; returns the function that stops watching.
+ * However many waits watch one signal (an app passes its shutdown signal to every call), the signal
+ * carries one listener of the client's, removed when the last of them stops: Node warns of a memory
+ * leak past ten listeners, and fetch itself, given one signal by many calls, does not make it warn.
+ */
+export function whenAborted(signal: AbortSignal, callback: () => void): () => void {
+  let w = watched.get(signal)
+  if (w === undefined) {
+    const callbacks = new Set<() => void>()
+    w = {
+      callbacks,
+      onAbort: () => {
+        watched.delete(signal)
+        for (const c of callbacks) c()
+      },
+    }
+    watched.set(signal, w)
+    signal.addEventListener('abort', w.onAbort, { once: true })
+  }
+  const entry = w
+  // A function of its own, so that one callback watching twice is two watches.
+  const watch = (): void => callback()
+  entry.callbacks.add(watch)
+  return () => {
+    if (!entry.callbacks.delete(watch) || entry.callbacks.size > 0 || watched.get(signal) !== entry) return
+    watched.delete(signal)
+    signal.removeEventListener('abort', entry.onAbort)
+  }
+}
+
 /**
  * Settles like `promise`, or rejects with `signal.reason` as soon as the signal aborts, whichever
  * comes first, so that an injected sleep or a store that ignores the signal cannot hold a
- * cancelled call. The listener is removed either way.
+ * cancelled call. It stops watching the signal either way.
  */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise
@@ -12,18 +50,17 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
     return Promise.reject(signal.reason)
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
+    const stop = whenAborted(signal, () => {
       promise.catch(() => {})
       reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
+    })
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort)
+        stop()
         resolve(value)
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
+        stop()
         reject(error)
       },
     )
@@ -32,25 +69,23 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
 
 /**
  * An AbortController that also aborts when any of `signals` does; `done()` detaches it (always call
- * it, so that a long-lived signal does not collect listeners).
+ * it, so that a long-lived signal does not collect watchers).
  */
 export function linkedController(...signals: (AbortSignal | undefined)[]): { signal: AbortSignal; done: () => void } {
   const controller = new AbortController()
-  const onAbort = (event: Event): void => controller.abort((event.target as AbortSignal).reason)
-  const attached: AbortSignal[] = []
+  const stops: Array<() => void> = []
   for (const s of signals) {
     if (s === undefined) continue
     if (s.aborted) {
       controller.abort(s.reason)
       break
     }
-    s.addEventListener('abort', onAbort, { once: true })
-    attached.push(s)
+    stops.push(whenAborted(s, () => controller.abort(s.reason)))
   }
   return {
     signal: controller.signal,
     done: () => {
-      for (const s of attached) s.removeEventListener('abort', onAbort)
+      for (const stop of stops) stop()
       controller.abort()
     },
   }

@@ -72,8 +72,10 @@ describe('Pacer', () => {
     expect(first).toEqual({ kind: 'go', probing: true })
     const second = p.before('k', 1000)
     expect(second.kind).toBe('await')
+    // A probe that ends without an answer hands over: the next request probes, the others await it.
     p.abandon('k', true, undefined)
-    expect(p.before('k', 1000)).toEqual({ kind: 'go', probing: false })
+    expect(p.before('k', 1000)).toEqual({ kind: 'go', probing: true })
+    expect(p.before('k', 1000).kind).toBe('await')
   })
 
   it('keeps its memory bounded when called for very many budgets', () => {
