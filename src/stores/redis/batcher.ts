@@ -1,6 +1,6 @@
 import type { StoreResult } from '../../limiter/store.js'
 import { noop } from './client.js'
-import type { Op } from './spec.js'
+import type { Alone, Op } from './spec.js'
 
 /** Most requests in one script call: bounds the call's size and how long it holds Redis. */
 export const MAX_BATCH = 128
@@ -17,6 +17,8 @@ export interface Call {
   readonly keys: string[]
   /** The script's numbers of each check. */
   readonly specs: string[]
+  /** The compact head of a request of one check that has one (see `encodeBatch`). */
+  readonly alone: Alone | undefined
   readonly cost: number
   /** The caller's now (clock 'caller'), else -1. */
   readonly now: number
@@ -72,6 +74,7 @@ export function callOf(f: CallFields): Call {
     op: f.op,
     keys: f.keys,
     specs: f.specs,
+    alone: f.alone,
     cost: f.cost,
     now: f.now,
     chargedAt: f.chargedAt,

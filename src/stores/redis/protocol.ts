@@ -30,50 +30,6 @@ const LEASE_HEADS: readonly (readonly string[])[] = ['a', 'r', 'A', 'R'].map((le
 /** The spec head of a concurrency check. */
 const CONCURRENCY_HEAD = `${SCRIPT_KIND.concurrency}:`
 
-/**
- * What the script needs to decide one consume alone of a policy inline (compact layout): its head,
- * a letter, the step's numbers as 14 hex digits each, then the spec (the script reads hex with
- * `strtoul`, a tenth of what `strtod` costs for decimal, and matches no pattern); and the largest
- * cost it can admit, since only a cost it can admit goes compact.
- * - token bucket `t`, capacity in ticks (burst × tokenTicks), ticksPerMs, tokenTicks
- * - fixed window `f`, limit, windowMs
- */
-interface Alone {
-  readonly head: string
-  readonly capacity: number
-}
-
-/** The compact head of each spec seen (`null`: none, it never goes compact); cleared when full. */
-const alone = new Map<string, Alone | null>()
-/** Most specs whose head is kept: a store sees one per policy, unless policies are made per request. */
-const ALONE_HEADS_KEPT = 1024
-const TB_HEAD = `${SCRIPT_KIND.tokenBucket}:`
-const FW_HEAD = `${SCRIPT_KIND.fixedWindow}:`
-
-/** A number as 14 hex digits (up to 2^56: every safe integer). */
-function hex14(n: number): string {
-  return n.toString(16).padStart(14, '0')
-}
-
-/** The compact head of `spec`, or `null` when the script can't decide it inline (a limit of 0, a calendar month, another kind). */
-function aloneOf(spec: string): Alone | null {
-  let found = alone.get(spec)
-  if (found === undefined) {
-    found = null
-    const n = spec.split(':').map(Number)
-    if (spec.startsWith(TB_HEAD) && n.length === 5 && n[1] > 0) {
-      const capacity = n[2] * n[4] // burst × tokenTicks
-      if (Number.isSafeInteger(capacity) && Number.isSafeInteger(n[3]))
-        found = { head: `t${hex14(capacity)}${hex14(n[3])}${hex14(n[4])}${spec}`, capacity: n[2] }
-    } else if (spec.startsWith(FW_HEAD) && n.length === 3 && n[1] > 0) {
-      found = { head: `f${hex14(n[1])}${hex14(n[2])}${spec}`, capacity: n[1] }
-    }
-    if (alone.size >= ALONE_HEADS_KEPT) alone.clear()
-    alone.set(spec, found)
-  }
-  return found
-}
-
 /** First number of a reply: the batch arrived after its deadline, nothing was read or written. */
 export const REPLY_LATE = -1
 /** A request's status in a reply: it failed (the error text follows), nothing of it was written. */
@@ -104,7 +60,7 @@ export function wrote(call: Call, admitted: boolean): boolean {
  * The lease of one concurrency check alone goes as one argument, `a`/`r` (acquire/release; `A`/`R`
  * with the caller's now, which follows), the spec index as one character (48 + index), its digits.
  * One consume alone of one token bucket or fixed window on the Redis clock, of a cost it can
- * admit, goes compact: `[sha, 1, key, deadline, head, [cost, [extra TTL]]]` (see {@link Alone};
+ * admit, goes compact: `[sha, 1, key, deadline, head, [cost, [extra TTL]]]` (see `Alone` in spec.ts;
  * the cost when not 1, the extra TTL when not 0).
  */
 export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadline: number, extraTtlMs: number): unknown[] {
@@ -112,15 +68,13 @@ export function encodeBatch(calls: readonly Call[], callerClock: boolean, deadli
     // One consume alone of one token bucket or fixed window: the compact layout, which the script
     // answers before it builds its general machinery (fewer arguments to encode, send and read).
     const call = calls[0]
-    if (call.op === OP.consume && call.keys.length === 1 && call.lease === undefined && call.cost > 0) {
-      const compact = aloneOf(call.specs[0])
-      if (compact !== null && call.cost <= compact.capacity) {
-        // The cost and the extra TTL go only when they are not the script's defaults (1, 0).
-        if (extraTtlMs !== 0) return [DECIDE_SHA, 1, call.keys[0], deadline, compact.head, call.cost, extraTtlMs]
-        return call.cost === 1
-          ? [DECIDE_SHA, 1, call.keys[0], deadline, compact.head]
-          : [DECIDE_SHA, 1, call.keys[0], deadline, compact.head, call.cost]
-      }
+    const compact = call.alone
+    if (compact !== undefined && call.op === OP.consume && call.lease === undefined && call.cost > 0 && call.cost <= compact.capacity) {
+      // The cost and the extra TTL go only when they are not the script's defaults (1, 0).
+      if (extraTtlMs !== 0) return [DECIDE_SHA, 1, call.keys[0], deadline, compact.head, call.cost, extraTtlMs]
+      return call.cost === 1
+        ? [DECIDE_SHA, 1, call.keys[0], deadline, compact.head]
+        : [DECIDE_SHA, 1, call.keys[0], deadline, compact.head, call.cost]
     }
   }
   const args: unknown[] = [DECIDE_SHA, 0]

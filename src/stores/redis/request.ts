@@ -3,12 +3,14 @@ import { ConfigurationError } from '../../limiter/errors.js'
 import type { Policy } from '../../limiter/policy.js'
 import type { StoreRequest } from '../../limiter/store.js'
 import { keyHead, policyPart, stateKey } from './keys.js'
-import { OP, type Op, specOf } from './spec.js'
+import { type Alone, aloneOf, OP, type Op, specOf } from './spec.js'
 
 /** Per policy: the key part and the script's numbers `"kind:limit:…"`, `"s…"` in shadow (built once per policy). */
 interface Compiled {
   readonly part: string
   readonly spec: string
+  /** Its compact head (never for a shadow check: the compact layout has no shadow). */
+  readonly alone: Alone | undefined
 }
 const compiled = new WeakMap<Policy, Compiled>()
 
@@ -16,7 +18,9 @@ function compile(policy: Policy): Compiled {
   let c = compiled.get(policy)
   if (c === undefined) {
     // A shadow check's spec is led by "s" (the script writes it only when every check admits).
-    c = { part: policyPart(policy), spec: policy.shadow ? `s${specOf(policy.params)}` : specOf(policy.params) }
+    c = policy.shadow
+      ? { part: policyPart(policy), spec: `s${specOf(policy.params)}`, alone: undefined }
+      : { part: policyPart(policy), spec: specOf(policy.params), alone: aloneOf(policy.params) }
     compiled.set(policy, c)
   }
   return c
@@ -115,7 +119,11 @@ export function checkArguments(
  * script, so there each subject has its own tag: a subject has one state whatever the tag of the
  * request (with or without its team, or an explicit tag).
  */
-export function checksOf(prefix: string, cluster: boolean, request: StoreRequest): { keys: string[]; specs: string[] } {
+export function checksOf(
+  prefix: string,
+  cluster: boolean,
+  request: StoreRequest,
+): { keys: string[]; specs: string[]; alone: Alone | undefined } {
   const { keys, policies, tag } = request
   const n = policies.length
   const stateKeys = new Array<string>(n)
@@ -140,5 +148,6 @@ export function checksOf(prefix: string, cluster: boolean, request: StoreRequest
       specs[i] = c.spec
     }
   }
-  return { keys: stateKeys, specs }
+  // The compact head of a request of one check (see `encodeBatch`).
+  return { keys: stateKeys, specs, alone: n === 1 ? compile(policies[0]).alone : undefined }
 }

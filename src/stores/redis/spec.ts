@@ -43,3 +43,34 @@ export function specOf(params: PolicyParams): string {
       return `${SCRIPT_KIND.penaltyBox}:${params.after}:${params.withinMs}:${params.forgiveMs}:${params.setUntil}:${params.blocksMs.join('.')}${params.setReason === '' ? '' : `:${Buffer.from(params.setReason).toString('hex')}`}`
   }
 }
+
+/**
+ * What the script needs to decide one consume alone of a policy inline (the compact layout): its
+ * head, a letter, the step's numbers as 14 hex digits each, then the spec (the script reads hex
+ * with `strtoul`, a tenth of what `strtod` costs for decimal, and matches no pattern); and the
+ * largest cost it can admit, since only a cost it can admit goes compact.
+ * - token bucket `t`, capacity in ticks (burst × tokenTicks), ticksPerMs, tokenTicks
+ * - fixed window `f`, limit, windowMs
+ */
+export interface Alone {
+  readonly head: string
+  readonly capacity: number
+}
+
+/** A number as 14 hex digits (up to 2^56: every safe integer). */
+function hex14(n: number): string {
+  return n.toString(16).padStart(14, '0')
+}
+
+/** The compact head of a policy, or `undefined` when the script can't decide it inline (a limit of 0, a calendar month, another kind). */
+export function aloneOf(params: PolicyParams): Alone | undefined {
+  if (params.kind === 'token-bucket') {
+    const capacity = params.burst * params.tokenTicks
+    if (params.limit <= 0 || !Number.isSafeInteger(capacity) || !Number.isSafeInteger(params.ticksPerMs)) return undefined
+    return { head: `t${hex14(capacity)}${hex14(params.ticksPerMs)}${hex14(params.tokenTicks)}${specOf(params)}`, capacity: params.burst }
+  }
+  if (params.kind === 'fixed-window' && !params.calendarMonth && params.limit > 0) {
+    return { head: `f${hex14(params.limit)}${hex14(params.windowMs)}${specOf(params)}`, capacity: params.limit }
+  }
+  return undefined
+}

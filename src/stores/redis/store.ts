@@ -156,7 +156,7 @@ export class RedisStore implements Store {
     const request: StoreRequest = { keys: subjects, policies, cost: 1, now, tag: subject, lease }
     const checked = checkArguments(OP.refund, request, chargedAt, this.clock === 'caller')
     if (checked instanceof Error) throw checked
-    const { keys, specs } = checksOf(this.prefix, this.#cluster, request)
+    const { keys, specs, alone } = checksOf(this.prefix, this.#cluster, request)
     this.#forget(keys)
     const status = this.client.status
     const wait = status !== 'ready' && this.#connection.waits(status)
@@ -168,6 +168,7 @@ export class RedisStore implements Store {
       op: OP.refund,
       keys,
       specs,
+      alone,
       cost: 1,
       now: checked.now,
       chargedAt: checked.chargedAt,
@@ -229,7 +230,7 @@ export class RedisStore implements Store {
     if (checked instanceof Error) return Promise.reject(checked)
     const { now } = checked
     const { cost, policies } = request
-    const { keys, specs } = checksOf(this.prefix, this.#cluster, request)
+    const { keys, specs, alone } = checksOf(this.prefix, this.#cluster, request)
 
     const denied = this.#denied
     let signature: string | undefined
@@ -260,6 +261,7 @@ export class RedisStore implements Store {
       op,
       keys,
       specs,
+      alone,
       cost,
       now,
       chargedAt: checked.chargedAt,

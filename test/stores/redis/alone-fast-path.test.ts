@@ -9,16 +9,26 @@ import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { fixedWindow, tokenBucket } from '../../../src/index.js'
-import { newOutcome, type PolicyState } from '../../../src/limiter/policy.js'
+import { newOutcome, type PolicyParams, type PolicyState } from '../../../src/limiter/policy.js'
 import type { Call } from '../../../src/stores/redis/batcher.js'
 import { decodeReply, encodeBatch } from '../../../src/stores/redis/protocol.js'
 import { DECIDE_SCRIPT } from '../../../src/stores/redis/script.js'
-import { OP, specOf } from '../../../src/stores/redis/spec.js'
+import { aloneOf, OP, specOf } from '../../../src/stores/redis/spec.js'
 import { deleteUnder, describeRedis, REDIS_URL, redisTimeMs, uniquePrefix } from '../../helpers/redis.js'
 
 /** What the store would send for one request alone: the script's own encoding (Redis clock, no deadline). */
-function callOf(op: number, key: string, spec: string, cost: number): Call {
-  return { op, keys: [key], specs: [spec], cost, now: -1, chargedAt: 0, charged: 0, lease: undefined } as unknown as Call
+function callOf(op: number, key: string, params: PolicyParams, cost: number): Call {
+  return {
+    op,
+    keys: [key],
+    specs: [specOf(params)],
+    alone: aloneOf(params),
+    cost,
+    now: -1,
+    chargedAt: 0,
+    charged: 0,
+    lease: undefined,
+  } as unknown as Call
 }
 
 /** A stored state read back: a token bucket's TAT; a fixed window's index and count (doubles past 2^32 - 1). */
@@ -73,7 +83,6 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
           const burst = burstOver === undefined || limit === 0 ? undefined : limit + burstOver
           const policy =
             kind === 'token-bucket' ? tokenBucket({ name: 'tb', limit, window, burst }) : fixedWindow({ name: 'fw', limit, window })
-          const spec = specOf(policy.params)
           const tpm = policy.params.kind === 'token-bucket' ? policy.params.ticksPerMs : 1
           const key = `${prefix}{r${run++}}`
           let state: PolicyState | undefined
@@ -83,7 +92,7 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
               // A key of another type (a sorted set): the request fails (status -2) and nothing is written.
               await client.del(key)
               await client.zadd(key, 1, 'not a bucket')
-              const call = callOf(OP.consume, key, spec, s.cost)
+              const call = callOf(OP.consume, key, policy.params, s.cost)
               const decoded = decodeReply(await client.evalsha(...(encodeBatch([call], false, -1, 0) as [string, number])), [call])
               expect(decoded?.answers[0]).toHaveProperty('failed')
               expect(await client.zrange(key, 0, -1)).toEqual(['not a bucket'])
@@ -92,7 +101,7 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
               continue
             }
             const op = s.kind === 'consume' ? OP.consume : OP.charge
-            const call = callOf(op, key, spec, s.cost)
+            const call = callOf(op, key, policy.params, s.cost)
             const args = encodeBatch([call], false, -1, 0)
             // A consume alone of a cost the policy can admit goes compact: sha, 1 key, the key, the
             // deadline, the policy's head ("t…" or "f…"), then the cost unless it is 1; any other
@@ -165,7 +174,7 @@ describeRedis('Redis decide script: one token-bucket or fixed-window consume alo
   it('refuses a compact batch past its deadline, touching nothing, and adds the extra TTL to the TTL it writes', async () => {
     const policy = tokenBucket({ name: 'tb', limit: 10, window: '1s' })
     const key = `${prefix}{deadline}`
-    const call = callOf(OP.consume, key, specOf(policy.params), 1)
+    const call = callOf(OP.consume, key, policy.params, 1)
     const late = decodeReply(await client.evalsha(...(encodeBatch([call], false, (await redisMs()) - 5, 0) as [string, number])), [call])
     expect(late?.late).toBe(true)
     expect(await client.exists(key)).toBe(0)
