@@ -3,7 +3,7 @@
 // `finish` the adapters call, exactly once. Built only for the decisions that need it.
 import type { Decision } from '../limiter/decision.js'
 import { hasConcurrency } from '../limiter/policy.js'
-import { RESOLVED } from '../limiter/thenable.js'
+import { isThenable, RESOLVED } from '../limiter/thenable.js'
 import type { Limiter } from '../limiter/types.js'
 import { type ActualCostSource, costFromHeader, isCost, settlingLimiterCreated } from './actual-cost.js'
 import { type CountedRequest, countingFinish, type HttpFinish, responseCounts } from './count-mode.js'
@@ -11,6 +11,8 @@ import type { HeaderReader, HttpRequestInfo } from './request.js'
 
 /** Code of the warning given when `actualCost` yields something that is not a cost. */
 export const ACTUAL_COST_INVALID = 'RK_ACTUAL_COST_INVALID'
+/** Code of the warning given when the limiter's `release`, `refund` or `settle` threw, or answered no promise, at a response's end. */
+export const LIMITER_THREW = 'RK_LIMITER_THREW'
 
 /**
  * Whether an admitted decision took a lease. `always`: every decision is on a list with a
@@ -67,6 +69,34 @@ export function requestEnd<Info extends HttpRequestInfo>(
     return undefined
   }
 
+  /**
+   * Calls one of the limiter's methods at a response's end. It runs in a response listener, where
+   * an exception is uncaught and stops the process: a limiter passed in is known by its shape, so a
+   * wrapper's bug can throw there. A throw, or an answer that is no promise, is reported (once per
+   * code, as the adapter's warnings are) and the request is left as it is; a rejection is the
+   * limiter's own `store-error` event, so it is only caught.
+   */
+  const quietly = (method: 'release' | 'refund' | 'settle', call: () => unknown): void => {
+    let answer: unknown
+    try {
+      answer = call()
+    } catch (error) {
+      warn(
+        LIMITER_THREW,
+        `ratekeeper: limiter.${method}() threw at the end of a request: ${String(error)}; that request's ${method} was not done.`,
+      )
+      return
+    }
+    // A release done synchronously answers with the shared resolved promise: nothing to catch (no promise, no microtask).
+    if (answer === RESOLVED) return
+    if (isThenable(answer)) answer.then(undefined, ignore)
+    else
+      warn(
+        LIMITER_THREW,
+        `ratekeeper: limiter.${method}() answered no promise at the end of a request (${typeof answer}); it is not a limiter made by createLimiter().`,
+      )
+  }
+
   /** The actual cost of a finished response: the handler's report, else the option's; `undefined`: settled at the estimate. */
   const actualOf = (r: HttpFinish, info: Info): number | undefined => {
     if (r.reportedCost !== undefined) return r.reportedCost
@@ -90,21 +120,22 @@ export function requestEnd<Info extends HttpRequestInfo>(
   return (decision, info, counted) => {
     const leased = leases !== 'never' && holdsLease(decision, leases === 'always')
     const settles = settling && decision.allowed && decision.reason === 'ok'
-    if (!leased && !settles) return counted === undefined ? undefined : countingFinish(limiter, decision, counted)
+    if (!leased && !settles) {
+      const counting = counted === undefined ? undefined : countingFinish(limiter, decision, counted)
+      return counting === undefined ? undefined : (r: HttpFinish) => quietly('refund', () => counting(r))
+    }
     const mode = counted?.countMode ?? 'all'
     let done = false
     return function finishRequest(r: HttpFinish): void {
       if (done) return
       done = true
       // Each step resolves or is caught: a failing store is the limiter's `store-error` event, never an unhandled rejection.
-      if (leased) {
-        const released = limiter.release(decision)
-        // A release done synchronously answers with the shared resolved promise: nothing to catch (no promise, no microtask).
-        if (released !== RESOLVED) released.catch(ignore)
-      }
+      if (leased) quietly('release', () => limiter.release(decision))
       if (counted !== undefined && mode !== 'all' && !responseCounts(mode, r)) {
         // Not counted: the whole estimate goes back, whatever it really cost.
-        limiter.refund(counted.key, { decision, policies: counted.policies, layers: counted.layers, tag: counted.tag }).catch(ignore)
+        quietly('refund', () =>
+          limiter.refund(counted.key, { decision, policies: counted.policies, layers: counted.layers, tag: counted.tag }),
+        )
         return
       }
       // A hung-up request's hook is not asked: it would judge a response that was never finished.
@@ -114,7 +145,7 @@ export function requestEnd<Info extends HttpRequestInfo>(
       // A client that hung up keeps its estimate — hanging up never lowers the charge — but pays an
       // actual cost already known above it (reported, or sent as the header, before the body ended).
       if (r.aborted && actual < decision.cost) return
-      limiter.settle(decision, actual).catch(ignore)
+      quietly('settle', () => limiter.settle(decision, actual))
     }
   }
 }
