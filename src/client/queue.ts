@@ -322,10 +322,14 @@ export class RateGate {
     this.#limiter.release(decision).catch(() => {})
   }
 
-  /** Gives back the units of an admission whose call was not sent after all (best effort). */
+  /**
+   * Gives back the units of an admission whose call was not sent after all (best effort): the
+   * decision itself, so the limiter credits the store that charged it (its fallback, when the main
+   * store had failed), and only what it charged, once.
+   */
   giveBack(key: string, decision: Decision): void {
     if (decision.cost === 0 || decision.reason === 'store-error') return
-    this.#limiter.refund(key, { cost: decision.cost, at: decision.at }).catch(() => {})
+    this.#limiter.refund(key, { decision }).catch(() => {})
   }
 
   /** Settles the head; false when it had already left. */
