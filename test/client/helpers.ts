@@ -1,6 +1,7 @@
 import { createHook } from 'node:async_hooks'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Limiter } from 'ratekeeper'
 
 /**
  * Virtual time for the client: `sleep` registers a timer on a virtual clock; when the event loop
@@ -188,4 +189,28 @@ export function watchTimers(minMs: number) {
       seen.disable()
     },
   }
+}
+
+/** The limiter, its first consume answered only when the test says so (a store round trip in flight). */
+export function slowFirstAnswer(limiter: Limiter) {
+  let held: (() => void) | undefined
+  let first = true
+  const slow = {
+    consume: async (key: string, options?: Parameters<Limiter['consume']>[1]) => {
+      if (first) {
+        first = false
+        await new Promise<void>((resolve) => {
+          held = resolve
+        })
+      }
+      return limiter.consume(key, options)
+    },
+    wait: limiter.wait.bind(limiter),
+    refund: limiter.refund.bind(limiter),
+    release: limiter.release.bind(limiter),
+  } as unknown as Limiter
+  const asked = async (): Promise<void> => {
+    while (held === undefined) await new Promise((resolve) => setImmediate(resolve))
+  }
+  return { slow, asked, answer: () => held?.() }
 }

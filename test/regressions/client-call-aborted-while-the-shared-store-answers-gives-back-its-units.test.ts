@@ -1,34 +1,10 @@
 // A call aborted while the shared limiter's store was deciding on it (a Redis round trip) left the
 // queue at once, and the units (and the concurrency lease) the store then granted it were never
 // given back: every such abort spent a unit of the shared budget, or held a slot until it expired.
-import { concurrency, createLimiter, type Limiter, tokenBucket } from 'ratekeeper'
+import { concurrency, createLimiter, tokenBucket } from 'ratekeeper'
 import { createClient, type FetchFunction } from 'ratekeeper/client'
 import { describe, expect, it } from 'vitest'
-import { virtualTime } from '../client/helpers.js'
-
-/** The limiter, its first consume answered only when the test says so (a store round trip in flight). */
-function slowFirstAnswer(limiter: Limiter) {
-  let held: (() => void) | undefined
-  let first = true
-  const slow = {
-    consume: async (key: string, options?: Parameters<Limiter['consume']>[1]) => {
-      if (first) {
-        first = false
-        await new Promise<void>((resolve) => {
-          held = resolve
-        })
-      }
-      return limiter.consume(key, options)
-    },
-    wait: limiter.wait.bind(limiter),
-    refund: limiter.refund.bind(limiter),
-    release: limiter.release.bind(limiter),
-  } as unknown as Limiter
-  const asked = async (): Promise<void> => {
-    while (held === undefined) await new Promise((resolve) => setImmediate(resolve))
-  }
-  return { slow, asked, answer: () => held?.() }
-}
+import { slowFirstAnswer, virtualTime } from '../client/helpers.js'
 
 describe('a call aborted while the shared store decides on it', () => {
   it('gives back the units and the lease the store granted', async () => {

@@ -4,10 +4,10 @@
 // credited units it never charged: a client whose main bucket was empty got a free request there
 // once the store recovered. Now the client gives back the decision itself,
 // `refund(key, { decision })`, which the limiter sends to the store that charged it.
-import { createLimiter, type Limiter, MemoryStore, type Store, tokenBucket } from 'ratekeeper'
+import { createLimiter, MemoryStore, type Store, tokenBucket } from 'ratekeeper'
 import { createClient, type FetchFunction } from 'ratekeeper/client'
 import { expect, it } from 'vitest'
-import { virtualTime } from '../client/helpers.js'
+import { slowFirstAnswer, virtualTime } from '../client/helpers.js'
 
 it('a call not sent after all gives its units back to the fallback that charged them, not to the main store', async () => {
   const time = virtualTime(1_700_000_000_000)
@@ -34,22 +34,7 @@ it('a call not sent after all gives its units back to the fallback that charged 
   for (let i = 0; i < 2; i++) expect((await limiter.consume('api.test')).allowed).toBe(true)
 
   // The shared limiter answers the client's first call only when the test says so (a round trip in flight).
-  let held: (() => void) | undefined
-  let first = true
-  const slow = {
-    consume: async (key: string, options?: Parameters<Limiter['consume']>[1]) => {
-      if (first) {
-        first = false
-        await new Promise<void>((resolve) => {
-          held = resolve
-        })
-      }
-      return limiter.consume(key, options)
-    },
-    wait: limiter.wait.bind(limiter),
-    refund: limiter.refund.bind(limiter),
-    release: limiter.release.bind(limiter),
-  } as unknown as Limiter
+  const { slow, asked, answer } = slowFirstAnswer(limiter)
   const fetchImpl: FetchFunction = async () => new Response('ok')
   const api = createClient({
     baseUrl: 'http://api.test',
@@ -62,12 +47,12 @@ it('a call not sent after all gives its units back to the fallback that charged 
 
   const controller = new AbortController()
   const aborted = api('/', { signal: controller.signal })
-  while (held === undefined) await new Promise((resolve) => setImmediate(resolve))
+  await asked()
   controller.abort(new Error('caller gave up'))
   await expect(aborted).rejects.toThrow('caller gave up')
   // The main store fails this decision: the fallback charges it; the call is not sent, its unit goes back.
   state.down = true
-  held?.()
+  answer()
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
   state.down = false
 
