@@ -4,7 +4,7 @@ import { enterQueue, pace, type QueuePlace } from './call-waits.js'
 import type { ClientParts } from './client-parts.js'
 import { serverGiveUp } from './give-up.js'
 import { discard, isLimitedResponse, readSaid, type Said } from './limited-response.js'
-import { serverWaitMs } from './pacer.js'
+import { type Probe, serverWaitMs } from './pacer.js'
 import { parseRateLimitHeaders } from './parse-headers.js'
 import type { GiveUpReason } from './rate-limit-error.js'
 import type { RateLimitInfo } from './rate-limit-info.js'
@@ -28,7 +28,7 @@ interface Answer {
  * The concurrency slot is held until the answer is learnt, so that the next call out of the queue
  * sees a Retry-After it carried.
  */
-async function sendAndLearn(parts: ClientParts, call: Call, held: { place: QueuePlace; probing: boolean }): Promise<Answer> {
+async function sendAndLearn(parts: ClientParts, call: Call, held: { place: QueuePlace; probing: Probe | undefined }): Promise<Answer> {
   const { place, probing } = held
   const { pacer, options } = parts
   const { now } = options
@@ -118,7 +118,7 @@ export async function runCall(parts: ClientParts, call: Call): Promise<Response>
     signal?.throwIfAborted()
 
     // 1. Pacing: respect what the server said about this budget.
-    let probing = pacer === undefined ? false : await pace(parts, call, pacer)
+    let probing = pacer === undefined ? undefined : await pace(parts, call, pacer)
 
     // 2. Queue: a concurrency slot, then the rate limits.
     let place: QueuePlace

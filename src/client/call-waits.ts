@@ -3,7 +3,7 @@ import { RateKeeperError } from '../limiter/errors.js'
 import { type Call, leftMs } from './call.js'
 import type { ClientParts } from './client-parts.js'
 import { clientGiveUp } from './give-up.js'
-import type { Pacer } from './pacer.js'
+import type { Pacer, Probe } from './pacer.js'
 import { DeadlineError, type RateGate } from './queue.js'
 import type { GiveUpReason, RateLimitError } from './rate-limit-error.js'
 import { abortable, linkedController } from './timing.js'
@@ -31,9 +31,9 @@ async function within(parts: ClientParts, call: Call, promise: Promise<void>): P
 
 /**
  * Waits for pacing until the budget lets this call go; throws a client RateLimitError past
- * `maxWaitMs`. Returns whether the call goes as the probe of a budget whose reset has passed.
+ * `maxWaitMs`. Returns the probe the call goes as (of a budget whose reset has passed), if any.
  */
-export async function pace(parts: ClientParts, call: Call, pacer: Pacer): Promise<boolean> {
+export async function pace(parts: ClientParts, call: Call, pacer: Pacer): Promise<Probe | undefined> {
   const { now, sleep } = parts.options
   const { key, signal } = call
   for (;;) {

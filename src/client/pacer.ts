@@ -49,6 +49,8 @@ interface Budget extends KnownState {
   applied: number
   /** Set while one request probes a budget whose reset time has passed; the others wait for its answer. */
   probe: Promise<void> | undefined
+  /** Which request probes (see {@link Probe}): set with `probe`. */
+  prober: Probe | undefined
   endProbe: (() => void) | undefined
   /** What the probe cleared (a spent budget whose reset has passed), put back if it ends without an answer. */
   beforeProbe: { readonly remaining: number; readonly resetAt: number } | undefined
@@ -62,9 +64,17 @@ export interface SendTicket {
   readonly index: number
 }
 
-/** What `before` tells the caller. */
+/**
+ * The probe of one budget: the request that goes first once its reset has passed (the others wait
+ * for its answer). A request holds it from `before` to `received` or `abandon`; after `reset()` it
+ * probes nothing (the budget that follows has a probe of its own). A token, never a thenable (an
+ * async function returning one would wait for it).
+ */
+export type Probe = { readonly probe: true }
+
+/** What `before` tells the caller: go (as the probe of the budget, or not), sleep, or await the probe. */
 export type PaceStep =
-  | { readonly kind: 'go'; readonly probing: boolean }
+  | { readonly kind: 'go'; readonly probing: Probe | undefined }
   | { readonly kind: 'sleep'; readonly ms: number }
   | { readonly kind: 'await'; readonly promise: Promise<void> }
 
@@ -125,13 +135,15 @@ export class Pacer {
 
   /**
    * Decides whether a request for `key` may go at `now`. Call again after sleeping or awaiting.
-   * `prober` is true for the request that is itself probing (it does not wait for its own probe).
+   * `own` is the probe the request already holds, if any: the probe of this budget goes without
+   * waiting for itself; one of a budget that `reset()` dropped probes nothing any more.
    */
-  before(key: string, now: number, prober = false): PaceStep {
+  before(key: string, now: number, own?: Probe): PaceStep {
     const b = this.#budgets.get(key)
-    if (b === undefined) return { kind: 'go', probing: false }
+    if (b === undefined) return { kind: 'go', probing: undefined }
     if (b.blockedUntil > now) return { kind: 'sleep', ms: b.blockedUntil - now }
-    if (b.probe !== undefined) return prober ? { kind: 'go', probing: true } : { kind: 'await', promise: b.probe }
+    if (b.probe !== undefined)
+      return own !== undefined && b.prober === own ? { kind: 'go', probing: own } : { kind: 'await', promise: b.probe }
     if (b.remaining !== undefined && b.remaining <= this.#threshold) {
       if (b.resetAt !== undefined && b.resetAt > now) return { kind: 'sleep', ms: b.resetAt - now }
       if (b.resetAt !== undefined) {
@@ -142,10 +154,12 @@ export class Pacer {
         b.probe = new Promise<void>((resolve) => {
           b.endProbe = resolve
         })
-        return { kind: 'go', probing: true }
+        const prober: Probe = { probe: true }
+        b.prober = prober
+        return { kind: 'go', probing: prober }
       }
     }
-    return { kind: 'go', probing: false }
+    return { kind: 'go', probing: undefined }
   }
 
   /** A signal aborted when `reset()` clears the budget: pass it to a wait on this budget. */
@@ -176,7 +190,7 @@ export class Pacer {
     now: number,
     info: RateLimitInfo,
     limited: boolean,
-    probing: boolean,
+    probing: Probe | undefined,
     ticket: SendTicket,
     scope: LimitScope = 'budget',
   ): void {
@@ -215,16 +229,16 @@ export class Pacer {
         b.resetAt = b.blockedUntil
       }
     }
-    // A probe sent before a reset() answers for a budget that is gone: the probe of this one is another's.
-    if (probing && same) this.#endProbe(b)
+    // Only the budget's own probe ends it: one from before a reset() answers for a budget that is gone.
+    if (probing !== undefined && b.prober === probing) this.#endProbe(b)
   }
 
   /** A request ended without an answer: aborted before it was sent (no ticket), or the network failed. */
-  abandon(key: string, probing: boolean, ticket: SendTicket | undefined): void {
+  abandon(key: string, probing: Probe | undefined, ticket: SendTicket | undefined): void {
     const b = this.#budgets.get(key)
     if (b === undefined) return
     if (ticket !== undefined) this.#land(b, ticket)
-    if (probing && (ticket === undefined || ticket.budget === b)) {
+    if (probing !== undefined && b.prober === probing) {
       // No answer: the budget is as the probe found it, so the next call probes in its turn
       // (rather than every waiting call going at once).
       if (b.remaining === undefined && b.beforeProbe !== undefined) {
@@ -254,6 +268,7 @@ export class Pacer {
   #endProbe(b: Budget): void {
     const end = b.endProbe
     b.probe = undefined
+    b.prober = undefined
     b.endProbe = undefined
     b.beforeProbe = undefined
     end?.()
@@ -274,6 +289,7 @@ export class Pacer {
         flying: new Set(),
         applied: -1,
         probe: undefined,
+        prober: undefined,
         endProbe: undefined,
         beforeProbe: undefined,
         wake: undefined,
