@@ -6,7 +6,7 @@
 // - limits per endpoint category — read (higher), write (moderate), delete (lower), auth
 //   (special: POST /oauth/token, POST /oauth/introspect) — tracked per client_id: the client of
 //   the access token on the API, the client_id presented (form body or HTTP Basic) on the token
-//   endpoints;
+//   endpoints; a request with no token of a known client is counted per IP and answered 401;
 // - X-RateLimit-Limit / -Remaining / -Reset (Unix timestamp) on responses, Retry-After on a 429;
 // - a 429 says where the limit came from: `error_code: "RATE_LIMITED"` for Scalekit's own limit,
 //   `"TOOL_ERROR"` when the upstream provider a tool call went to rate-limited it.
@@ -149,6 +149,16 @@ export function createApp(options: ScalekitOptions): { app: Koa; limiter: Limite
     await next()
   })
   app.use(limit)
+  // The API needs an access token of a known client (the token endpoints check the client's
+  // credentials themselves). Anything else belongs to no client and no environment: it has been
+  // counted by IP above, and is refused.
+  app.use(async (ctx, next) => {
+    const tokenEndpoint = classes.classify({ method: ctx.method, route: undefined, path: ctx.path }) === 'auth'
+    if (tokenEndpoint || clientOfToken(ctx.get('authorization') || undefined) !== undefined) return next()
+    ctx.status = 401
+    ctx.set('WWW-Authenticate', 'Bearer')
+    ctx.body = { error_code: 'UNAUTHENTICATED', message: 'A valid access token is required: POST /oauth/token.' }
+  })
 
   const authenticate = (ctx: Koa.Context) => {
     const presented = presentedCredentials(ctx.get('authorization') || undefined, ctx.state.form as URLSearchParams | undefined)
