@@ -38,7 +38,10 @@ export const AUTH_ENDPOINTS = {
 export const AUTH_LIMITS: Record<string, readonly Policy[]> = {}
 for (const cls of Object.values(AUTH_ENDPOINTS)) AUTH_LIMITS[cls] = [tokenBucket({ name: cls, limit: 10, window: '1s', burst: 20 })]
 
-/** A tier: per minute with a burst, and per day; the auth endpoints' buckets come on top (`also`). */
+/**
+ * A tier: per minute with a burst (a token bucket), and per day (a UTC calendar day: a spent day
+ * comes back at 00:00 UTC); the auth endpoints' buckets come on top (`also`).
+ */
 function tier(perMinute: number, burst: number, perDay: number) {
   const policies = [
     tokenBucket({ name: 'per-minute', limit: perMinute, window: '1m', burst }),

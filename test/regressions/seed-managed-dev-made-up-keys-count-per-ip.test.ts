@@ -47,6 +47,8 @@ it('the 401 carries the rate-limit headers and the error envelope; creates are l
   const refused = await send('POST', '/v1/jobs', 'Bearer mfk_live_fake')
   expect(refused.status).toBe(401)
   expect(refused.headers).toMatchObject({ 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '4' })
+  // "Retry-After Seconds to wait — present only on a 429."
+  expect(refused.headers['retry-after']).toBeUndefined()
   expect(refused.json()).toEqual({
     error: {
       type: 'authentication',

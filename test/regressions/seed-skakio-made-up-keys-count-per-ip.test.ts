@@ -24,7 +24,8 @@ async function start() {
   cleanup.push(built.close, server.close)
   const get = (path: string, authorization?: string) =>
     server.send('GET', path, { headers: authorization === undefined ? {} : { authorization } })
-  return { get }
+  const post = (path: string, authorization: string) => server.send('POST', path, { headers: { authorization } })
+  return { get, post }
 }
 
 it('made-up pk_ keys, one per request, share their IP’s burst of 150 and get 401', async () => {
@@ -58,4 +59,11 @@ it('an Authorization header that is not a bearer key is not a way around the IP�
   const { get } = await start()
   for (let i = 0; i < 150; i++) await get('/api/listing/1', `Basic ${i}`)
   expect((await get('/api/listing/1', 'Token x')).status).toBe(429)
+})
+
+it('"Authentication endpoints have stricter limits to prevent brute-force attacks": made-up keys share the IP’s 20', async () => {
+  const { post } = await start()
+  const statuses: number[] = []
+  for (let i = 0; i < 21; i++) statuses.push((await post('/auth/token', `Bearer sk_live_guess${i}`)).status)
+  expect(statuses).toEqual([...Array(20).fill(401), 429])
 })
