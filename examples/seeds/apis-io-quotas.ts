@@ -108,7 +108,7 @@ export function createApp(options: ApisIoOptions) {
   const classes = requestClasses({ routes: { 'POST /api/v1/execute_tool': 'tool-call' } })
   const plan = providerPlan({
     // Tool calls count per account; the management API per environment. A request without a
-    // known key counts per IP (on the free plan).
+    // known key counts per IP (on the free plan), and is then refused with 401.
     key: (_raw, req) => {
       const account = accountOf(req.headers.get('authorization'))
       if (account === undefined) return undefined
@@ -136,6 +136,14 @@ export function createApp(options: ApisIoOptions) {
   const app = new Hono()
   app.use('/api/*', rateLimit({ limiter, plan, body: 'scalekit' }))
   app.use('/oauth/token', rateLimit({ limiter, plan: tokenPlan, body: 'scalekit' }))
+  // The API needs a key of an account: without one a request is on no account and no
+  // environment. It has been counted by IP above, and is refused.
+  app.use('/api/*', async (c, next) => {
+    if (accountOf(c.req.header('authorization')) === undefined) {
+      return c.json({ error_code: 'UNAUTHENTICATED', message: 'An API key of an account is required.' }, 401)
+    }
+    await next()
+  })
   app.post('/api/v1/execute_tool', (c) => c.json({ data: { status: 'ok' } }))
   app.get('/api/v1/organizations', (c) => c.json({ organizations: [] }))
 

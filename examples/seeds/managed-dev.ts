@@ -8,6 +8,8 @@
 // | Per-team ceiling                            | 5000 / min      | aggregate all keys on a team |
 //
 // Higher plan tiers get larger per-key buckets and a higher team ceiling (`tierOf`).
+// Every key of the API is on a team (`teamOf`): a key on none — made up — or no key at all is
+// counted by IP (the same buckets, no team) and answered 401, so new keys are never new headroom.
 // - token buckets, per key and per team: a request must satisfy both (all or nothing);
 // - X-RateLimit-Limit / -Remaining / -Reset (Unix seconds) on every response, Retry-After on a 429;
 // - the 429 carries the standard error envelope with a doc_url and the request id;
@@ -20,16 +22,20 @@
 
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { createLimiter, type Limiter, type Store, tokenBucket } from 'ratekeeper'
 import fastifyRateLimit, { rateLimitsRoute } from 'ratekeeper/fastify'
 import { apiKey } from 'ratekeeper/http'
 import { cachedLookup, providerPlan } from 'ratekeeper/provider'
 import { redisFromEnvironment } from './redis.js'
 
-export const DOC_URL = 'https://docs.managed.dev/reference/error-codes/#rate_limit.exceeded'
+export const ERROR_CODES_URL = 'https://docs.managed.dev/reference/error-codes/'
+export const DOC_URL = `${ERROR_CODES_URL}#rate_limit.exceeded`
 
-/** Which team each key belongs to: your database. Looked up once a minute per key at most. */
+/**
+ * Which team each key belongs to: your database. Looked up once a minute per key at most.
+ * `undefined`: not a key of the API (answered 401).
+ */
 export type TeamOf = (key: string) => Promise<string | undefined>
 
 export const BUCKETS = {
@@ -71,9 +77,15 @@ export interface ManagedDevOptions {
 
 export async function createApp(options: ManagedDevOptions): Promise<{ app: FastifyInstance; limiter: Limiter }> {
   const tierOf = options.tierOf
+  // Authorization: Bearer mfk_live_…
+  const bearer = apiKey({ bearer: true })
+  const teamOfToken = cachedLookup((token) => options.teamOf(token), { ttl: '1m' })
+  /** The team of each request that presented a key of the API (set before the limiter runs). */
+  const teams = new WeakMap<FastifyRequest, string>()
+  // A key of the API: its own buckets; anything else counts by IP.
+  const key = (raw: unknown, req: Parameters<typeof bearer>[1]) => (teams.has(raw as FastifyRequest) ? bearer(raw, req) : undefined)
   const plan = providerPlan({
-    // Authorization: Bearer mfk_live_…
-    key: apiKey({ bearer: true }),
+    key,
     // DELETE is a write here; job-spawning POSTs are "create".
     classes: { methods: { DELETE: 'write' }, routes: { 'POST /v1/jobs': 'create' } },
     tiers: TIERS,
@@ -81,16 +93,41 @@ export async function createApp(options: ManagedDevOptions): Promise<{ app: Fast
       tierOf === undefined
         ? 'standard'
         : cachedLookup(async (key) => (await tierOf(key.replace(/^key:/, ''))) ?? 'standard', { ttl: '1m' }),
-    team: cachedLookup((key) => options.teamOf(key.replace(/^key:/, '')), { ttl: '1m' }),
+    team: (_key, req) => teams.get(req.raw as FastifyRequest),
   })
   const limiter = createLimiter({ policies: BUCKETS.read, now: options.now, store: options.store })
   // The introspection endpoint's own bucket, per key: no class of the API, no team ceiling.
   const introspectionPlan = providerPlan({
-    key: apiKey({ bearer: true }),
+    key,
     limits: { policies: [tokenBucket({ name: 'rate-limits', limit: INTROSPECTION_LIMIT, window: '1m' })] },
   })
 
   const app = Fastify({ genReqId: () => `req_${randomBytes(5).toString('hex').toUpperCase()}` })
+  // Authentication, before the limiter: which team (if any) the presented key is on.
+  app.addHook('onRequest', async (request) => {
+    const value = request.headers.authorization
+    const token = value !== undefined && /^bearer /i.test(value) ? value.slice(7).trim() : ''
+    if (token.length === 0) return
+    const headers = { get: (name: string) => request.headers[name]?.toString() }
+    const team = await teamOfToken(token, { method: request.method, route: undefined, path: request.url, ip: request.ip, headers })
+    if (team !== undefined) teams.set(request, team)
+  })
+  // After the limiter (which counted it by IP): a request without a key of the API is refused.
+  app.addHook('preHandler', async (request, reply) => {
+    if (teams.has(request)) return
+    await reply
+      .code(401)
+      .header('www-authenticate', 'Bearer error="invalid_token"')
+      .send({
+        error: {
+          type: 'authentication',
+          code: 'authentication.invalid_key',
+          message: 'unknown API key',
+          doc_url: `${ERROR_CODES_URL}#authentication.invalid_key`,
+        },
+        request_id: request.id,
+      })
+  })
   await app.register(fastifyRateLimit, {
     limiter,
     plan,

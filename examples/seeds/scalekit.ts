@@ -6,7 +6,7 @@
 // - limits per endpoint category — read (higher), write (moderate), delete (lower), auth
 //   (special: POST /oauth/token, POST /oauth/introspect) — tracked per client_id: the client of
 //   the access token on the API, the client_id presented (form body or HTTP Basic) on the token
-//   endpoints;
+//   endpoints; a request with no token of a known client is counted per IP and answered 401;
 // - X-RateLimit-Limit / -Remaining / -Reset (Unix timestamp) on responses, Retry-After on a 429;
 // - a 429 says where the limit came from: `error_code: "RATE_LIMITED"` for Scalekit's own limit,
 //   `"TOOL_ERROR"` when the upstream provider a tool call went to rate-limited it.
@@ -16,6 +16,7 @@
 //   REDIS_URL=redis://127.0.0.1:6379 node --import tsx examples/seeds/scalekit.ts  # state in Redis
 
 import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import { pathToFileURL } from 'node:url'
 import Router from '@koa/router'
 import Koa from 'koa'
@@ -139,16 +140,30 @@ export function createApp(options: ScalekitOptions): { app: Koa; limiter: Limite
       ctx.is('application/x-www-form-urlencoded')
     ) {
       const text = await readBody(ctx.req, MAX_FORM_BYTES)
-      if (text === undefined) {
-        ctx.status = 413
-        ctx.body = { error: 'invalid_request', error_description: 'the request body is too large' }
-        return
-      }
-      ctx.state.form = new URLSearchParams(text)
+      // Too large: no client_id to key it by. It is counted by IP first, and refused below.
+      if (text === undefined) ctx.state.formTooLarge = true
+      else ctx.state.form = new URLSearchParams(text)
     }
     await next()
   })
   app.use(limit)
+  app.use(async (ctx, next) => {
+    if (ctx.state.formTooLarge !== true) return next()
+    ctx.status = 413
+    // The rest of the body is not wanted: close the connection rather than read it.
+    ctx.set('Connection', 'close')
+    ctx.body = { error: 'invalid_request', error_description: 'the request body is too large' }
+  })
+  // The API needs an access token of a known client (the token endpoints check the client's
+  // credentials themselves). Anything else belongs to no client and no environment: it has been
+  // counted by IP above, and is refused.
+  app.use(async (ctx, next) => {
+    const tokenEndpoint = classes.classify({ method: ctx.method, route: undefined, path: ctx.path }) === 'auth'
+    if (tokenEndpoint || clientOfToken(ctx.get('authorization') || undefined) !== undefined) return next()
+    ctx.status = 401
+    ctx.set('WWW-Authenticate', 'Bearer')
+    ctx.body = { error_code: 'UNAUTHENTICATED', message: 'A valid access token is required: POST /oauth/token.' }
+  })
 
   const authenticate = (ctx: Koa.Context) => {
     const presented = presentedCredentials(ctx.get('authorization') || undefined, ctx.state.form as URLSearchParams | undefined)
@@ -219,17 +234,34 @@ export function createApp(options: ScalekitOptions): { app: Koa; limiter: Limite
   return { app, limiter: limit.limiter, close: () => limit.close() }
 }
 
-/** The body as text, or `undefined` when it is longer than `max` bytes. */
-async function readBody(stream: AsyncIterable<unknown>, max: number): Promise<string | undefined> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of stream) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk))
-    size += buffer.length
-    if (size > max) return undefined
-    chunks.push(buffer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
+/**
+ * The body as text, or `undefined` when it is longer than `max` bytes. Past `max` it stops
+ * reading without destroying the request (Node discards the rest once the response is sent):
+ * a destroyed request has no socket, and the limiter still has to read the client's address.
+ */
+function readBody(stream: IncomingMessage, max: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (value: string | undefined, error?: unknown) => {
+      stream.off('data', onData)
+      stream.off('end', onEnd)
+      stream.off('error', onError)
+      if (error !== undefined) reject(error)
+      else resolve(value)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= max) return void chunks.push(chunk)
+      stream.pause()
+      settle(undefined)
+    }
+    const onEnd = () => settle(Buffer.concat(chunks).toString('utf8'))
+    const onError = (error: unknown) => settle(undefined, error)
+    stream.on('data', onData)
+    stream.on('end', onEnd)
+    stream.on('error', onError)
+  })
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -6,7 +6,9 @@
 //                                                          | POST /auth/refresh   | 10 req/s | 20    |
 //
 // - limits per API key (Authorization: Bearer pk_…/sk_…), or per IP for unauthenticated requests
-//   (which get the public-key limits);
+//   (which get the public-key limits); a key the API does not know (`isKey`) authenticates
+//   nothing: it is counted per IP like no key, then answered 401, so made-up keys are never a
+//   fresh budget nor a way into the secret tier;
 // - each auth endpoint has a bucket of its own (10 req/s, burst 20), and "stricter" means on top
 //   of the key's tier limits, never instead: an auth request must pass both;
 // - every response carries X-RateLimit-Limit, -Remaining, -Reset (Unix seconds) and -Tier
@@ -18,7 +20,7 @@
 //   REDIS_URL=redis://127.0.0.1:6379 node --import tsx examples/seeds/skakio.ts  # state in Redis
 
 import { pathToFileURL } from 'node:url'
-import express, { type Express } from 'express'
+import express, { type Express, type NextFunction, type Request, type Response } from 'express'
 import { fixedWindow, type Limiter, type Policy, type Store, tokenBucket } from 'ratekeeper'
 import { rateLimit } from 'ratekeeper/express'
 import { apiKey } from 'ratekeeper/http'
@@ -36,7 +38,10 @@ export const AUTH_ENDPOINTS = {
 export const AUTH_LIMITS: Record<string, readonly Policy[]> = {}
 for (const cls of Object.values(AUTH_ENDPOINTS)) AUTH_LIMITS[cls] = [tokenBucket({ name: cls, limit: 10, window: '1s', burst: 20 })]
 
-/** A tier: per minute with a burst, and per day; the auth endpoints' buckets come on top (`also`). */
+/**
+ * A tier: per minute with a burst (a token bucket), and per day (a UTC calendar day: a spent day
+ * comes back at 00:00 UTC); the auth endpoints' buckets come on top (`also`).
+ */
 function tier(perMinute: number, burst: number, perDay: number) {
   const policies = [
     tokenBucket({ name: 'per-minute', limit: perMinute, window: '1m', burst }),
@@ -51,15 +56,24 @@ export const SKAKIO_TIERS = {
 }
 
 export interface SkakioOptions {
+  /**
+   * Whether `key` (the bearer token, e.g. `pk_live_…`) is a key of the API: your database. Any
+   * other key gets 401, after being counted against its IP's budget.
+   */
+  isKey: (key: string) => boolean | Promise<boolean>
   /** The clock (tests inject one). */
   now?: () => number
   /** Where the limits are kept: the default is a `MemoryStore`; a `RedisStore` shares them across servers. */
   store?: Store
 }
 
-export function createApp(options: SkakioOptions = {}): { app: Express; limiter: Limiter; close(): Promise<void> } {
+export function createApp(options: SkakioOptions): { app: Express; limiter: Limiter; close(): Promise<void> } {
+  const bearer = apiKey({ bearer: true })
+  /** Requests that presented a key of the API (set before the limiter runs). */
+  const authenticated = new WeakSet<Request>()
   const plan = providerPlan({
-    key: apiKey({ bearer: true }),
+    // The presented key when the API knows it; anything else counts per IP.
+    key: (raw, req) => (authenticated.has(raw as Request) ? bearer(raw, req) : undefined),
     classes: { routes: AUTH_ENDPOINTS },
     tiers: SKAKIO_TIERS,
     // Unauthenticated requests (counted per IP) get the public-key limits.
@@ -75,7 +89,28 @@ export function createApp(options: SkakioOptions = {}): { app: Express; limiter:
 
   const app = express()
   app.set('trust proxy', false)
+  app.use(function authenticate(req: Request, _res: Response, next: NextFunction) {
+    const value = req.get('authorization')
+    const token = value !== undefined && /^bearer /i.test(value) ? value.slice(7).trim() : ''
+    if (token.length === 0) return next()
+    new Promise<boolean>((resolve) => resolve(options.isKey(token))).then((known) => {
+      if (known === true) authenticated.add(req)
+      next()
+    }, next)
+  })
   app.use(limit)
+  // A key the API does not know: counted by IP above, and refused.
+  app.use(function refuseUnknownKeys(req: Request, res: Response, next: NextFunction) {
+    if (req.get('authorization') === undefined || authenticated.has(req)) return next()
+    res
+      .status(401)
+      .set('WWW-Authenticate', 'Bearer error="invalid_token"')
+      .json({
+        code: 401,
+        status: 'error',
+        error: { code: 'INVALID_API_KEY', message: 'Unknown API key: send a pk_ or sk_ key of this API, or no key at all.' },
+      })
+  })
 
   const listings = Array.from({ length: 120 }, (_, i) => ({ id: i + 1, name: `Listing ${i + 1}` }))
   app.get('/api/store-listings', (req, res) => {
@@ -120,7 +155,10 @@ export function createApp(options: SkakioOptions = {}): { app: Express; limiter:
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const port = Number(process.env.PORT ?? 3000)
   const { store } = await redisFromEnvironment('rk-seed-skakio')
-  createApp({ store }).app.listen(port, '127.0.0.1', () =>
-    console.log(`skakio-style API on http://127.0.0.1:${port}/api/store-listings (${store === undefined ? 'memory' : 'Redis'} store)`),
-  )
+  // The keys this example knows (a real API looks up a hash of the key in its database).
+  const keys = new Set(['pk_test_demo', 'sk_test_demo'])
+  createApp({ store, isKey: (key) => keys.has(key) }).app.listen(port, '127.0.0.1', () => {
+    console.log(`skakio-style API on http://127.0.0.1:${port}/api/store-listings (${store === undefined ? 'memory' : 'Redis'} store)`)
+    console.log(`  curl -i http://127.0.0.1:${port}/api/listing/1 -H "Authorization: Bearer pk_test_demo"`)
+  })
 }

@@ -12,7 +12,13 @@ import { describeEachStore } from './seed-stores.js'
 // The page's own example instant: X-RateLimit-Reset 1782192000 is 2026-06-23T05:20:00Z.
 const T0 = 1782192000 * 1000 - 60_000
 const S0 = T0 / 1000
-const TEAMS: Record<string, string> = { mfk_live_1: 'acme', mfk_live_2: 'acme', mfk_live_3: 'acme', mfk_live_big: 'bigco' }
+const TEAMS: Record<string, string> = {
+  mfk_live_1: 'acme',
+  mfk_live_2: 'acme',
+  mfk_live_3: 'acme',
+  mfk_live_big: 'bigco',
+  mfk_live_solo: 'solo',
+}
 const TIER_OF: Record<string, Tier> = { mfk_live_big: 'scale' }
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -159,7 +165,7 @@ describeEachStore('seed: managed.dev (examples/seeds/managed-dev.ts)', (kind) =>
     const denied = await send('GET', '/v1/runs', 'mfk_live_3')
     expect(denied.status).toBe(429)
     expect(denied.headers['x-ratelimit-limit']).toBe('5000')
-    // A key of another team (or none) is unaffected.
+    // A key of another team is unaffected.
     expect((await send('GET', '/v1/runs', 'mfk_live_solo')).status).toBe(200)
     // The team lookup ran once per key (cached for a minute).
     expect([...new Set(lookups)].sort()).toEqual(lookups.sort())

@@ -12,6 +12,8 @@ import { describeEachStore } from './seed-stores.js'
 // Midday UTC on a whole minute: 1770638400 s.
 const T0 = Date.UTC(2026, 1, 9, 12, 0, 0)
 const S0 = T0 / 1000
+/** The keys the API knows, in these tests: every pk_live_/pk_test_/sk_live_ key (made-up keys get 401). */
+const isKey = (key: string) => /^(pk|sk)_(live|test)_\w+$/.test(key)
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
@@ -20,7 +22,7 @@ afterEach(async () => {
 describeEachStore('seed: skakio (examples/seeds/skakio.ts)', (kind) => {
   async function start() {
     const c = clock(T0)
-    const built = createApp({ now: c.now, store: kind.store() })
+    const built = createApp({ now: c.now, store: kind.store(), isKey })
     const server = await listen(built.app)
     cleanup.push(built.close, server.close)
     const auth = (key?: string): Record<string, string> => (key === undefined ? {} : { authorization: `Bearer ${key}` })

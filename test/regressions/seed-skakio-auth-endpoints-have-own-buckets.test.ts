@@ -18,7 +18,7 @@ it.each([
   ['an unauthenticated client (per IP)', {}],
 ])('%s: /auth/token, /auth/validate and /auth/refresh each admit a burst of 20', async (_who, headers: Record<string, string>) => {
   const c = clock(Date.UTC(2026, 1, 9, 12, 0, 0))
-  const built = createApp({ now: c.now })
+  const built = createApp({ now: c.now, isKey: (key) => /^[ps]k_live_/.test(key) })
   const server = await serve(built.app)
   cleanup.push(server.close, built.close)
   for (const path of ['/auth/token', '/auth/validate', '/auth/refresh']) {
@@ -31,7 +31,7 @@ it.each([
 
 it('other spellings of the path (case, trailing slash, escapes) share the endpoint’s bucket', async () => {
   const c = clock(Date.UTC(2026, 1, 9, 12, 0, 0))
-  const built = createApp({ now: c.now })
+  const built = createApp({ now: c.now, isKey: (key) => /^[ps]k_live_/.test(key) })
   const server = await serve(built.app)
   cleanup.push(server.close, built.close)
   const headers = { authorization: 'Bearer sk_live_spellings' }

@@ -16,7 +16,7 @@ afterEach(async () => {
 
 async function start() {
   const c = clock(T0)
-  const built = createApp({ now: c.now })
+  const built = createApp({ now: c.now, isKey: (key) => /^[ps]k_live_/.test(key) })
   const server = await serve(built.app)
   cleanup.push(server.close, built.close)
   const send = (method: string, path: string, key: string) => server.send(method, path, { authorization: `Bearer ${key}` })
