@@ -499,5 +499,15 @@ export class RedisStore implements Store {
       for (const call of waiting) if (!call.done) this.#batcher.enqueue(call)
       this.#health.reconnected()
     },
+    lost: () => {
+      // Sent and unanswered: Redis may have run them, and the client's resent copies are refused.
+      const lost: Call[] = []
+      this.#deadlines.forEachPending((call) => {
+        if (call.batch !== undefined && !call.batch.back) lost.push(call)
+      })
+      if (lost.length === 0) return
+      this.#health.trouble('the connection closed with calls in flight')
+      this.#rejectAll(lost, fail.connectionLost())
+    },
   }
 }
