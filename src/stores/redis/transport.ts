@@ -1,4 +1,13 @@
-import { directCalls, isCluster, isReplyError, noop, type PipelineClient, type RedisClient, type ScriptCall } from './client.js'
+import {
+  clusterCalls,
+  directCalls,
+  isCluster,
+  isReplyError,
+  noop,
+  type PipelineClient,
+  type RedisClient,
+  type ScriptCall,
+} from './client.js'
 import { CLOCK_ONLY_ARGS } from './protocol.js'
 import { DECIDE_SCRIPT, DECIDE_SHA } from './script.js'
 
@@ -46,6 +55,12 @@ export class ScriptTransport {
         this.#evalsha = direct.evalsha
         this.#eval = direct.eval
       }, noop)
+    } else {
+      const calls = clusterCalls(client)
+      if (calls !== undefined) {
+        this.#evalsha = calls.evalsha
+        this.#eval = calls.eval
+      }
     }
   }
 
