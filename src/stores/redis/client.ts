@@ -212,13 +212,19 @@ export function clusterCalls(client: RedisClient): { evalsha: ScriptCall; eval: 
   // The client's methods run on a view of it whose sendCommand is the Cluster's own, then keeps
   // the Cluster's retries for everything but a closed connection (MOVED, ASK, TRYAGAIN: nothing ran).
   const view = Object.create(client) as { sendCommand: SendCommand }
+  const refresh = (client as { refreshSlotsCache?: () => void }).refreshSlotsCache
   view.sendCommand = (command, stream, node) => {
     const c = command as ClusterCommand
     const settle = c.reject
     const sent = send.call(client, command, stream, node)
     const retry = c.reject
     if (typeof settle === 'function' && typeof retry === 'function' && retry !== settle) {
-      c.reject = (error) => (error instanceof Error && error.message === CONNECTION_CLOSED ? settle : retry).call(command, error)
+      c.reject = (error) => {
+        if (!(error instanceof Error && error.message === CONNECTION_CLOSED)) return retry.call(command, error)
+        // The slot table is reread as the Cluster's retry would have (its master may be gone).
+        refresh?.call(client)
+        settle.call(command, error)
+      }
     }
     return sent
   }
