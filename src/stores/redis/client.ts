@@ -178,61 +178,6 @@ export async function directCalls(client: RedisClient): Promise<{ evalsha: Scrip
   return { evalsha: call('evalsha'), eval: call('eval') }
 }
 
-/** ioredis's error for a command whose connection closed, or never opened, before its reply came. */
-const CONNECTION_CLOSED = 'Connection is closed.'
-
-/** A Cluster command's settlement, before and after the Cluster wraps it to retry. */
-interface ClusterCommand {
-  reject?: (error: unknown) => void
-}
-type SendCommand = (command: unknown, stream?: unknown, node?: unknown) => unknown
-
-/**
- * `evalsha` and `eval` of an ioredis or iovalkey Cluster, its own methods, except that a script
- * call whose node connection closed before its reply came fails rather than being sent again. The
- * Cluster resends such a command after `retryDelayOnFailover`, but Redis may have run it (the reply
- * was lost, not the command): within its deadline, the copy charged every request of the batch
- * twice. `undefined` for another client, or a Cluster with auto-pipelining (its pipelines are its own).
- */
-export function clusterCalls(client: RedisClient): { evalsha: ScriptCall; eval: ScriptCall } | undefined {
-  const cluster = client as unknown as {
-    options?: { retryDelayOnFailover?: unknown; enableAutoPipelining?: unknown }
-    sendCommand?: SendCommand
-  }
-  const send = cluster.sendCommand
-  const options = cluster.options
-  if (
-    !isCluster(client) ||
-    typeof send !== 'function' ||
-    typeof options?.retryDelayOnFailover !== 'number' ||
-    options.enableAutoPipelining === true
-  ) {
-    return undefined
-  }
-  // The client's methods run on a view of it whose sendCommand is the Cluster's own, then keeps
-  // the Cluster's retries for everything but a closed connection (MOVED, ASK, TRYAGAIN: nothing ran).
-  const view = Object.create(client) as { sendCommand: SendCommand }
-  const refresh = (client as { refreshSlotsCache?: () => void }).refreshSlotsCache
-  view.sendCommand = (command, stream, node) => {
-    const c = command as ClusterCommand
-    const settle = c.reject
-    const sent = send.call(client, command, stream, node)
-    const retry = c.reject
-    if (typeof settle === 'function' && typeof retry === 'function' && retry !== settle) {
-      c.reject = (error) => {
-        if (!(error instanceof Error && error.message === CONNECTION_CLOSED)) return retry.call(command, error)
-        // The slot table is reread as the Cluster's retry would have (its master may be gone).
-        refresh?.call(client)
-        settle.call(command, error)
-      }
-    }
-    return sent
-  }
-  const evalsha = client.evalsha as ScriptCall
-  const evalScript = client.eval as ScriptCall
-  return { evalsha: (...args) => evalsha.apply(view, args), eval: (...args) => evalScript.apply(view, args) }
-}
-
 /** The object on `o`'s prototype chain that defines `name` (`undefined`: none does). */
 function definerOf(o: object, name: string): object | undefined {
   for (let p: object | null = o; p !== null; p = Object.getPrototypeOf(p)) if (Object.hasOwn(p, name)) return p
