@@ -281,7 +281,12 @@ export function isReplyError(error: unknown): boolean {
 export function isOutage(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error)
   if (!isReplyError(error)) return !/TRYAGAIN|ASK /.test(message)
-  return /^(CLUSTERDOWN|MASTERDOWN|LOADING|READONLY)/.test(message)
+  return isOutageReply(message)
+}
+
+/** Redis's reply (its text) says the server can't serve: as a whole call's error, or a request's inside the script. */
+export function isOutageReply(text: string): boolean {
+  return /^(CLUSTERDOWN|MASTERDOWN|LOADING|READONLY)/.test(text)
 }
 
 /** What the error event's argument says, briefly: its `code`, else the start of its message. */

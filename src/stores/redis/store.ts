@@ -398,8 +398,10 @@ export class RedisStore implements Store {
       }
       if (call.done) continue
       this.#settle(call)
-      if ('failed' in answer) call.reject(fail.requestFailed(answer.failed))
-      else if (unreplicated && wrote(call, answer.allowed)) call.reject(fail.notReplicated(this.replicas))
+      if ('failed' in answer) {
+        this.#health.failedInside(String(answer.failed))
+        call.reject(fail.requestFailed(answer.failed))
+      } else if (unreplicated && wrote(call, answer.allowed)) call.reject(fail.notReplicated(this.replicas))
       else this.#answer(call, answer, batch.sentAt)
     }
   }
