@@ -35,11 +35,12 @@ process.on('exit', () => {
   for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
 })
 
-/** A master, one replica, three sentinels (quorum 2, a master down after `downAfterMs`). */
-export async function startSentinelGroup(options: { downAfterMs?: number } = {}): Promise<SentinelGroup> {
+/** A master, one replica (both started with `args`), three sentinels (quorum 2, a master down after `downAfterMs`). */
+export async function startSentinelGroup(options: { downAfterMs?: number; args?: readonly string[] } = {}): Promise<SentinelGroup> {
   const downAfterMs = options.downAfterMs ?? 1000
-  const master = await startRedisServer()
-  const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] })
+  const args = options.args ?? []
+  const master = await startRedisServer({ args })
+  const replica = await startRedisServer({ args: [...args, '--replicaof', '127.0.0.1', String(master.port)] })
   const children: ChildProcess[] = []
   const dirs: string[] = []
   const sentinels: { host: string; port: number }[] = []

@@ -4,6 +4,8 @@
  * shared connection listeners, and which errors mean an outage.
  */
 
+import { DECIDE_SCRIPT, DECIDE_SHA } from './script.js'
+
 /** Settles nothing: the handler of a promise whose outcome is reported elsewhere, or never matters. */
 export function noop(): void {}
 
@@ -189,6 +191,8 @@ export interface ClientListener {
   /** A connection failed: the client's own (single node), or one node's (`address`, Cluster). */
   error(error: unknown, address?: string): void
   ready(): void
+  /** The connection closed (ioredis, iovalkey): the script calls written to it and unanswered are lost. */
+  lost(): void
 }
 
 /**
@@ -215,8 +219,38 @@ export function watch(client: RedisClient, listener: ClientListener): void {
     client.on('ready', () => {
       for (const l of listeners) l.ready()
     })
+    if (resends(client)) {
+      ;(client as unknown as { on(event: 'close', listener: () => void): unknown }).on('close', () => {
+        refuseResent(client)
+        for (const l of listeners) l.lost()
+      })
+    }
   }
   set.add(listener)
+}
+
+/** A single-node ioredis or iovalkey client, which resends, once reconnected, what a closed connection left unanswered. */
+function resends(client: RedisClient): boolean {
+  const options = (client as { options?: { autoResendUnfulfilledCommands?: unknown } }).options
+  return !isCluster(client) && typeof options?.autoResendUnfulfilledCommands === 'boolean'
+}
+
+/**
+ * The script calls a closed connection left unanswered, which ioredis resends once reconnected
+ * (`prevCommandQueue`, set before it emits 'close'): Redis may have run them already (the reply was
+ * lost, not the command), so each is given a deadline long past, and its copy touches nothing.
+ */
+function refuseResent(client: RedisClient): void {
+  const queue = (client as { prevCommandQueue?: { toArray?: () => unknown[] } | null }).prevCommandQueue
+  if (typeof queue?.toArray !== 'function') return
+  for (const item of queue.toArray()) {
+    const command = (item as { command?: { name?: unknown; args?: unknown } } | undefined)?.command
+    const args = command?.args
+    if ((command?.name !== 'evalsha' && command?.name !== 'eval') || !Array.isArray(args)) continue
+    const script = String(args[0])
+    // [sha or script, numKeys, keys…, deadline (Redis ms), …]: 0 has passed.
+    if (script === DECIDE_SHA || script === DECIDE_SCRIPT) args[2 + Number(args[1])] = '0'
+  }
 }
 
 export function unwatch(client: RedisClient, listener: ClientListener): void {
@@ -247,7 +281,12 @@ export function isReplyError(error: unknown): boolean {
 export function isOutage(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error)
   if (!isReplyError(error)) return !/TRYAGAIN|ASK /.test(message)
-  return /^(CLUSTERDOWN|MASTERDOWN|LOADING|READONLY)/.test(message)
+  return isOutageReply(message)
+}
+
+/** Redis's reply (its text) says the server can't serve: as a whole call's error, or a request's inside the script. */
+export function isOutageReply(text: string): boolean {
+  return /^(CLUSTERDOWN|MASTERDOWN|LOADING|READONLY)/.test(text)
 }
 
 /** What the error event's argument says, briefly: its `code`, else the start of its message. */

@@ -31,6 +31,12 @@ export class DeadlineQueue<T extends Deadlined> {
     return this.#items.length - this.#head
   }
 
+  /** Visits the calls not settled yet, oldest first (`visit` must not settle them). */
+  forEachPending(visit: (item: T) => void): void {
+    const items = this.#items
+    for (let i = this.#head; i < items.length; i++) if (!items[i].done) visit(items[i])
+  }
+
   add(item: T): void {
     this.#items.push(item)
     if (this.#timer === undefined) this.#arm(item.expires)

@@ -26,6 +26,10 @@ export function noAnswerWithin(timeoutMs: number): StoreError {
   return new StoreError('ERR_RK_STORE_TIMEOUT', `RedisStore: no answer within ${timeoutMs} ms`)
 }
 
+export function connectionLost(): StoreError {
+  return new StoreError('ERR_RK_STORE', 'RedisStore: the connection to Redis closed with the call in flight (Redis may have run it)')
+}
+
 export function unexpectedReply(): StoreError {
   return new StoreError('ERR_RK_STORE', 'RedisStore: unexpected reply from the script')
 }

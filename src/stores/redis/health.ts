@@ -1,4 +1,4 @@
-import { masterOf, mastersOf, type RedisClient } from './client.js'
+import { isOutageReply, masterOf, mastersOf, type RedisClient } from './client.js'
 
 /** An outage is over (the recovery is reported) after this long without a failure. */
 const QUIET_MS = 1000
@@ -149,6 +149,14 @@ export class Health {
       code: 'RK_REDIS_CONNECTION',
       message: `RedisStore: Redis is unavailable (${what}); calls fail fast and the limiter applies onStoreError until it is back`,
     })
+  }
+
+  /**
+   * A request failed inside the script with Redis's `text`: one that says the server can't serve
+   * (READONLY from a demoted master, say) is the outage a whole call's error reports too.
+   */
+  failedInside(text: string): void {
+    if (isOutageReply(text)) this.trouble(`the Redis call failed: ${text.slice(0, 80)}`)
   }
 
   /** Redis decided a call: reports the recovery once the outage is over. */

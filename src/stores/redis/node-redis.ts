@@ -60,6 +60,16 @@ interface NodeRedisCluster {
   on(event: string, listener: (...args: unknown[]) => void): unknown
 }
 
+/**
+ * A connection that was up went down (writes may have been on it), rather than a connection attempt
+ * that failed (nothing was written to it: the calls waiting for the next master must not be refused).
+ */
+function dropped(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  return error.constructor.name === 'SocketClosedUnexpectedlyError' || code === 'ECONNRESET' || code === 'EPIPE'
+}
+
 /** A node-redis node (or shard master) as `host:port`; '' when there is none. */
 function addressOf(node: { readonly host?: unknown; readonly port?: unknown } | undefined): string {
   return node === undefined ? '' : `${String(node.host)}:${String(node.port)}`
@@ -109,23 +119,72 @@ class NodeRedisSingleClient implements RedisClient {
   #everReady: boolean
   /** Seen open (or ready) at least once: closed after that is 'end', not NEVER_CONNECTED. */
   #everOpen: boolean
+  /** A Sentinel client's script calls not answered yet (see {@link #refuseRetries}); undefined for any other client. */
+  readonly #inFlight: Set<string[]> | undefined
+  /** Calls whose retry was refused: they fail as a lost connection. */
+  readonly #refused = new WeakSet<string[]>()
 
   constructor(raw: NodeRedisSingle) {
     this.raw = raw
     // A Sentinel client (createSentinel) takes whether the command only reads first: the script
     // writes, so it goes to the master the sentinels name.
-    this.#sender =
-      typeof raw.getMasterNode === 'function' && typeof raw.getSentinelNode === 'function'
-        ? { sendCommand: (args) => (raw as unknown as NodeRedisSentinel).sendCommand(false, args) }
-        : raw.options?.legacyMode === true && raw.v4 !== undefined
-          ? raw.v4
-          : raw
+    const sentinel = typeof raw.getMasterNode === 'function' && typeof raw.getSentinelNode === 'function'
+    this.#sender = sentinel
+      ? { sendCommand: (args) => (raw as unknown as NodeRedisSentinel).sendCommand(false, args) }
+      : raw.options?.legacyMode === true && raw.v4 !== undefined
+        ? raw.v4
+        : raw
     this.#everReady = raw.isReady ?? raw.isOpen
     this.#everOpen = raw.isOpen
     raw.on('ready', () => {
       this.#everReady = true
       this.#everOpen = true
     })
+    if (sentinel) {
+      this.#inFlight = new Set()
+      // node-redis 6 tells of a master connection's failure as a 'client-error'; node-redis 5 only
+      // as an 'error', with passthroughClientErrorEvents.
+      raw.on('client-error', (event: unknown) => {
+        const e = event as { type?: unknown; error?: unknown } | undefined
+        if (e?.type === 'MASTER' && dropped(e.error)) this.#refuseRetries()
+      })
+      raw.on('error', (error: unknown) => {
+        if (error instanceof Error && error.message.startsWith('Master Client (') && dropped(error.cause)) this.#refuseRetries()
+      })
+    }
+  }
+
+  /**
+   * A master connection failed. The Sentinel client sends every write that was on it again, to the
+   * master it finds next, but Redis may have run it (the reply was lost, not the command): each
+   * call in flight gets a key count of -1, so that Redis refuses its copy and runs nothing, and it
+   * fails as a lost connection. (Told synchronously, before the client retries after its rediscovery.)
+   */
+  #refuseRetries(): void {
+    const inFlight = this.#inFlight
+    if (inFlight === undefined) return
+    for (const command of inFlight) {
+      command[2] = '-1'
+      this.#refused.add(command)
+    }
+    inFlight.clear()
+  }
+
+  #send(command: string[]): Promise<unknown> {
+    const inFlight = this.#inFlight
+    if (inFlight === undefined) return this.#sender.sendCommand(command)
+    inFlight.add(command)
+    return this.#sender.sendCommand(command).then(
+      (reply) => {
+        inFlight.delete(command)
+        return reply
+      },
+      (error: unknown) => {
+        inFlight.delete(command)
+        if (!this.#refused.has(command)) throw error
+        throw new Error('Socket closed unexpectedly with the call in flight (not sent again: Redis may have run it)', { cause: error })
+      },
+    )
   }
 
   get status(): string {
@@ -137,11 +196,11 @@ class NodeRedisSingleClient implements RedisClient {
   }
 
   evalsha(...args: (string | number)[]): Promise<unknown> {
-    return this.#sender.sendCommand(texts(args, 0, ['EVALSHA']))
+    return this.#send(texts(args, 0, ['EVALSHA']))
   }
 
   eval(...args: (string | number)[]): Promise<unknown> {
-    return this.#sender.sendCommand(texts(args, 0, ['EVAL']))
+    return this.#send(texts(args, 0, ['EVAL']))
   }
 
   on(event: 'error' | 'ready' | 'node error', listener: (...args: unknown[]) => void): unknown {

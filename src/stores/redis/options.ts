@@ -93,6 +93,15 @@ const DENY_CACHE_OPTIONS: { readonly [K in keyof Required<DenyCacheOptions>]: tr
  */
 const OPTIONS = {
   client: (value: unknown): RedisClient => {
+    const asText = numbersAsText(value)
+    if (asText !== '') {
+      invalid(
+        WHERE,
+        'client',
+        `must reply integers as numbers (${asText} makes every script reply unreadable): give the store a client without it`,
+        value,
+      )
+    }
     if (isNodeRedis(value)) return wrapNodeRedis(value)
     const client = value as RedisClient | null
     if (
@@ -134,6 +143,33 @@ const OPTIONS = {
   extraTtlMs: (value: unknown): number => (value === undefined ? 0 : checkInteger(WHERE, 'extraTtlMs', value, 0, 365 * 86_400_000)),
   replicas: (value: unknown): number => (value === undefined ? 0 : checkInteger(WHERE, 'replicas', value, 0, 64)),
 } satisfies ResolvingTable<RedisStoreOptions>
+
+/** RESP's integer type, as node-redis's `RESP_TYPES.NUMBER` names it in a `typeMapping`. */
+const RESP_NUMBER = 58
+
+/** The setting of `client` that hands back Redis's integers as strings, or '' when it has none. */
+function numbersAsText(client: unknown): string {
+  if (typeof client !== 'object' || client === null) return ''
+  type Mapped = { typeMapping?: Record<number, unknown> }
+  const c = client as {
+    options?: {
+      stringNumbers?: unknown
+      redisOptions?: { stringNumbers?: unknown }
+      commandOptions?: Mapped
+      defaults?: { commandOptions?: Mapped }
+    }
+    _commandOptions?: Mapped
+  }
+  const options = c.options
+  // ioredis and iovalkey: the client's, or a Cluster's for its nodes.
+  if (options?.stringNumbers === true || options?.redisOptions?.stringNumbers === true) return 'stringNumbers: true'
+  // node-redis: the client's (or a cluster's) typeMapping, or one set with withTypeMapping().
+  for (const mapped of [c._commandOptions, options?.commandOptions, options?.defaults?.commandOptions]) {
+    const to = mapped?.typeMapping?.[RESP_NUMBER]
+    if (to !== undefined && to !== Number) return 'a typeMapping of RESP_TYPES.NUMBER'
+  }
+  return ''
+}
 
 /** The store's settings: every option validated, defaults filled in. */
 export type RedisStoreSettings = ResolvedOptions<typeof OPTIONS>

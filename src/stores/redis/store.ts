@@ -398,8 +398,10 @@ export class RedisStore implements Store {
       }
       if (call.done) continue
       this.#settle(call)
-      if ('failed' in answer) call.reject(fail.requestFailed(answer.failed))
-      else if (unreplicated && wrote(call, answer.allowed)) call.reject(fail.notReplicated(this.replicas))
+      if ('failed' in answer) {
+        this.#health.failedInside(String(answer.failed))
+        call.reject(fail.requestFailed(answer.failed))
+      } else if (unreplicated && wrote(call, answer.allowed)) call.reject(fail.notReplicated(this.replicas))
       else this.#answer(call, answer, batch.sentAt)
     }
   }
@@ -498,6 +500,16 @@ export class RedisStore implements Store {
       this.#calibrate()
       for (const call of waiting) if (!call.done) this.#batcher.enqueue(call)
       this.#health.reconnected()
+    },
+    lost: () => {
+      // Sent and unanswered: Redis may have run them, and the client's resent copies are refused.
+      const lost: Call[] = []
+      this.#deadlines.forEachPending((call) => {
+        if (call.batch !== undefined && !call.batch.back) lost.push(call)
+      })
+      if (lost.length === 0) return
+      this.#health.trouble('the connection closed with calls in flight')
+      this.#rejectAll(lost, fail.connectionLost())
     },
   }
 }

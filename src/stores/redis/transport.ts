@@ -1,4 +1,5 @@
 import { directCalls, isCluster, isReplyError, noop, type PipelineClient, type RedisClient, type ScriptCall } from './client.js'
+import { clusterCalls } from './cluster-calls.js'
 import { CLOCK_ONLY_ARGS } from './protocol.js'
 import { DECIDE_SCRIPT, DECIDE_SHA } from './script.js'
 
@@ -34,18 +35,28 @@ export class ScriptTransport {
   readonly #replicas: number
   #evalsha: ScriptCall
   #eval: ScriptCall
+  /** What makes the pipelines of `replicas` (the client, or a Cluster's view of it: see `clusterCalls`). */
+  #pipelines: PipelineClient
 
   constructor(client: RedisClient, replicas: number) {
     this.#client = client
     this.#replicas = replicas
     this.#evalsha = client.evalsha as ScriptCall
     this.#eval = client.eval as ScriptCall
+    this.#pipelines = client as unknown as PipelineClient
     if (!isCluster(client)) {
       directCalls(client).then((direct) => {
         if (direct === undefined) return
         this.#evalsha = direct.evalsha
         this.#eval = direct.eval
       }, noop)
+    } else {
+      const calls = clusterCalls(client)
+      if (calls !== undefined) {
+        this.#evalsha = calls.evalsha
+        this.#eval = calls.eval
+        this.#pipelines = calls.pipelines
+      }
     }
   }
 
@@ -76,8 +87,7 @@ export class ScriptTransport {
     // as a timeout; Redis times it out on its cron (every 100 ms at the default hz), hence the margin.
     const remaining = expires - performance.now()
     const waitMs = Math.max(1, Math.floor(remaining > 200 ? remaining - 110 : remaining / 2))
-    const client = this.#client as unknown as PipelineClient
-    client
+    this.#pipelines
       .pipeline([
         [name, ...args],
         ['wait', this.#replicas, waitMs],

@@ -1,0 +1,80 @@
+/**
+ * An ioredis or iovalkey Cluster's script calls, made so that a call whose node connection closed
+ * is never run twice (see {@link clusterCalls}).
+ */
+
+import { isCluster, type PipelineClient, type RedisClient, type ScriptCall } from './client.js'
+
+/** ioredis's error for a command whose connection closed, or never opened, before its reply came. */
+const CONNECTION_CLOSED = 'Connection is closed.'
+
+/** A Cluster command's settlement, before and after the Cluster wraps it to retry. */
+interface ClusterCommand {
+  reject?: (error: unknown) => void
+}
+type SendCommand = (command: unknown, stream?: unknown, node?: unknown) => unknown
+/** How a Cluster decides what to do with a command's (or a pipeline's) error: `defaults` rejects it. */
+type HandleError = (error: unknown, ttl: unknown, handlers: { defaults?: () => unknown } | undefined) => unknown
+
+/**
+ * `evalsha` and `eval` of an ioredis or iovalkey Cluster, its own methods, except that a script
+ * call whose node connection closed before its reply came fails rather than being sent again. The
+ * Cluster resends such a command after `retryDelayOnFailover`, but Redis may have run it (the reply
+ * was lost, not the command): within its deadline, the copy charged every request of the batch
+ * twice; `pipelines` makes the pipelines of `replicas` that fail so. `undefined` for another client,
+ * or a Cluster with auto-pipelining (its pipelines are its own).
+ */
+export function clusterCalls(client: RedisClient): { evalsha: ScriptCall; eval: ScriptCall; pipelines: PipelineClient } | undefined {
+  const cluster = client as unknown as {
+    options?: { retryDelayOnFailover?: unknown; enableAutoPipelining?: unknown }
+    sendCommand?: SendCommand
+  }
+  const send = cluster.sendCommand
+  const options = cluster.options
+  if (
+    !isCluster(client) ||
+    typeof send !== 'function' ||
+    typeof options?.retryDelayOnFailover !== 'number' ||
+    options.enableAutoPipelining === true
+  ) {
+    return undefined
+  }
+  // The client's methods run on a view of it whose sendCommand is the Cluster's own, then keeps
+  // the Cluster's retries for everything but a closed connection (MOVED, ASK, TRYAGAIN: nothing ran).
+  const view = Object.create(client) as { sendCommand: SendCommand }
+  const refresh = (client as { refreshSlotsCache?: () => void }).refreshSlotsCache
+  view.sendCommand = (command, stream, node) => {
+    const c = command as ClusterCommand
+    const settle = c.reject
+    const sent = send.call(client, command, stream, node)
+    const retry = c.reject
+    if (typeof settle === 'function' && typeof retry === 'function' && retry !== settle) {
+      c.reject = (error) => {
+        if (!(error instanceof Error && error.message === CONNECTION_CLOSED)) return retry.call(command, error)
+        // The slot table is reread as the Cluster's retry would have (its master may be gone).
+        refresh?.call(client)
+        settle.call(command, error)
+      }
+    }
+    return sent
+  }
+  // A pipeline made on the view (a call with its WAIT, `replicas`) is failed, not sent again, too.
+  const handle = (client as { handleError?: HandleError }).handleError
+  if (typeof handle === 'function') {
+    ;(view as unknown as { handleError: HandleError }).handleError = (error, ttl, handlers) => {
+      // A pipeline's error is a plain { name, message }.
+      if ((error as { message?: unknown } | undefined)?.message !== CONNECTION_CLOSED || typeof handlers?.defaults !== 'function') {
+        return handle.call(client, error, ttl, handlers)
+      }
+      refresh?.call(client)
+      return handlers.defaults()
+    }
+  }
+  const evalsha = client.evalsha as ScriptCall
+  const evalScript = client.eval as ScriptCall
+  return {
+    evalsha: (...args) => evalsha.apply(view, args),
+    eval: (...args) => evalScript.apply(view, args),
+    pipelines: view as unknown as PipelineClient,
+  }
+}
