@@ -102,6 +102,15 @@ const OPTIONS = {
         value,
       )
     }
+    const tagged = clusterPrefixTag(value)
+    if (tagged !== '') {
+      invalid(
+        WHERE,
+        'client',
+        `must have no "{" or "}" in its keyPrefix on a Cluster (${tagged}): Redis would hash the prefix's braces, not the store's own tag, and put every subject's keys in one slot`,
+        value,
+      )
+    }
     if (isNodeRedis(value)) return wrapNodeRedis(value)
     const client = value as RedisClient | null
     if (
@@ -167,6 +176,18 @@ function numbersAsText(client: unknown): string {
   for (const mapped of [c._commandOptions, options?.commandOptions, options?.defaults?.commandOptions]) {
     const to = mapped?.typeMapping?.[RESP_NUMBER]
     if (to !== undefined && to !== Number) return 'a typeMapping of RESP_TYPES.NUMBER'
+  }
+  return ''
+}
+
+/** Which part of an ioredis or iovalkey Cluster client's `keyPrefix` is a hash tag's brace ('' when none is). */
+function clusterPrefixTag(client: unknown): string {
+  const c = client as { isCluster?: unknown; options?: { keyPrefix?: unknown; redisOptions?: { keyPrefix?: unknown } } } | null
+  if (typeof c !== 'object' || c === null || c.isCluster !== true) return ''
+  for (const prefix of [c.options?.keyPrefix, c.options?.redisOptions?.keyPrefix]) {
+    const text = typeof prefix === 'string' ? prefix : Buffer.isBuffer(prefix) ? prefix.toString('latin1') : ''
+    if (text.includes('{')) return 'it holds "{"'
+    if (text.includes('}')) return 'it holds "}"'
   }
   return ''
 }
