@@ -6,6 +6,7 @@
 import type { NextFunction, Request, Response } from 'express'
 import { reportActualCost } from '../src/http/actual-cost.js'
 import type { HttpLimiterOptions } from '../src/http/http-options.js'
+import { MOUNTED_AFTER_ROUTES, mountedAfterRoutesMessage, routeText } from '../src/http/mount-order.js'
 import { NodeHeaderReader, onFinished, setOutcomeHeaders, whenResponseEnds } from '../src/http/node.js'
 import { applyWhenReady, createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
@@ -225,6 +226,32 @@ function checkTrustProxy(req: Request, warnOnce: (code: string, message: string,
 }
 
 /**
+ * Routes registered on the app's own router before `middleware`: they answer without reaching it.
+ * Seen from the first request that does reach it (an unknown route, say), once per app.
+ */
+function checkMountOrder(req: Request, middleware: unknown, warnOnce: (code: string, message: string, app?: object) => void): void {
+  const app = req.app as unknown as ExpressAppLike | undefined
+  const stack = (app?._router ?? app?.router)?.stack
+  if (!Array.isArray(stack)) return
+  const layers = stack as (ExpressLayer & { readonly handle?: unknown })[]
+  const at = layers.findIndex((layer) => layer.handle === middleware)
+  const routes: string[] = []
+  for (const layer of layers.slice(0, Math.max(at, 0))) {
+    const route = layer.route
+    if (route === undefined) continue
+    routes.push(
+      routeText(
+        Object.keys(route.methods).filter((m) => route.methods[m] === true),
+        pathText(route.path) || '/',
+      ),
+    )
+  }
+  if (routes.length > 0) {
+    warnOnce(MOUNTED_AFTER_ROUTES, mountedAfterRoutesMessage(routes, 'app.use(rateLimit(…)) before the routes it limits'), req.app)
+  }
+}
+
+/**
  * Express middleware (Express 4 and 5). Mounted with `app.use` it limits every request,
  * including unknown routes; mounted on a route (`app.get('/login', rateLimit(…), handler)`) each
  * route template gets buckets of its own. A request passing two mounts of the same limits is
@@ -249,6 +276,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
     if (!trustChecked) {
       trustChecked = true
       if (checkTrustProxy(req, http.warnOnce)) forwarded = forwardedRequestWatch("Express 'trust proxy'", http.warnOnce, req.app)
+      if (req.route === undefined) checkMountOrder(req, middleware, http.warnOnce)
     }
     forwarded?.(req.socket.remoteAddress, req.headers)
     let outcome: HttpOutcome | Promise<HttpOutcome>

@@ -6,6 +6,7 @@
 import type { Context, Next } from 'koa'
 import { reportActualCost } from '../src/http/actual-cost.js'
 import type { HttpLimiterOptions } from '../src/http/http-options.js'
+import { MOUNTED_AFTER_ROUTES, mountedAfterRoutesMessage, routeText } from '../src/http/mount-order.js'
 import { NodeHeaderReader, onFinished, setOutcomeHeaders } from '../src/http/node.js'
 import { createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
@@ -185,6 +186,30 @@ function apply(outcome: HttpOutcome, ctx: Context, next: Next, warn: (code: stri
   return Promise.resolve()
 }
 
+/** A `@koa/router` as its `routes()` middleware carries it: its routes, prefix included. */
+interface RouterLike {
+  readonly stack?: readonly { readonly methods?: readonly string[]; readonly path?: unknown }[]
+}
+
+/**
+ * The routes of routers mounted on the app before `middleware` (`app.use(router.routes())`): they
+ * answer without reaching it. Seen from the first request that does reach it, once per app.
+ */
+function checkMountOrder(ctx: Context, middleware: unknown, warnOnce: (code: string, message: string, app?: object) => void): void {
+  const stack = (ctx.app as { middleware?: unknown } | undefined)?.middleware
+  if (!Array.isArray(stack)) return
+  const at = stack.indexOf(middleware)
+  const routes: string[] = []
+  for (const fn of stack.slice(0, Math.max(at, 0)) as { router?: RouterLike }[]) {
+    for (const layer of fn.router?.stack ?? []) {
+      if ((layer.methods ?? []).length > 0) routes.push(routeText(layer.methods ?? [], String(layer.path)))
+    }
+  }
+  if (routes.length > 0) {
+    warnOnce(MOUNTED_AFTER_ROUTES, mountedAfterRoutesMessage(routes, 'app.use(rateLimit(…)) before app.use(router.routes())'), ctx.app)
+  }
+}
+
 /**
  * Koa middleware (Koa 2 and 3). Mounted with `app.use` it limits every request, including
  * unknown routes; mounted on a `@koa/router` route (`router.post('/login', rateLimit(…), handler)`)
@@ -229,6 +254,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
         http.warnOnce(TRUST_PROXY_ANY, trustProxyAnyMessage(`Koa ${setting}`), app)
       }
       if (app !== undefined && !app.proxy) forwarded = forwardedRequestWatch('Koa app.proxy', http.warnOnce, app)
+      if ((ctx as Context & RoutedContext)._matchedRoute === undefined) checkMountOrder(ctx, middleware, http.warnOnce)
     }
     forwarded?.(ctx.req.socket.remoteAddress, ctx.req.headers)
     let outcome: HttpOutcome | Promise<HttpOutcome>

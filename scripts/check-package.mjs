@@ -3,7 +3,8 @@
 //
 //   1. every file package.json points at (exports, main, module, types) was built;
 //   2. publint on the tarball (warnings count as failures);
-//   3. @arethetypeswrong/cli on the tarball, profile node16 (ESM and CommonJS consumers);
+//   3. @arethetypeswrong/cli on the tarball, every profile (node10 through typesVersions, node16
+//      from ESM and CommonJS, bundler);
 //   4. the tarball unpacked into a throwaway project under .tmp/ (Node finds lru-cache, ioredis,
 //      express… in this repo's node_modules by walking up), then, for every subpath export:
 //      - the import graph of the built files names no package the subpath must not load
@@ -174,8 +175,8 @@ async function runPublint(tarball) {
 }
 
 function runAttw(tarball) {
-  step('4. @arethetypeswrong/cli (profile node16)')
-  const args = [binOf('@arethetypeswrong/cli', 'attw'), tarball, '--profile', 'node16', '--format', 'table', '--no-color']
+  step('4. @arethetypeswrong/cli (every resolution: node10, node16 from CJS and ESM, bundler)')
+  const args = [binOf('@arethetypeswrong/cli', 'attw'), tarball, '--format', 'table', '--no-color']
   if (ignoredAttwRules.length > 0) args.push('--ignore-rules', ...ignoredAttwRules)
   if (unbuilt.size > 0) args.push('--exclude-entrypoints', ...unbuilt)
   const run = spawnSync(process.execPath, args, { encoding: 'utf8' })

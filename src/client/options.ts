@@ -205,7 +205,7 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
   if (options.retry !== undefined && options.retry !== false) {
     const r = options.retry
     checkSubOptions('retry', r)
-    checkKnownOptions(WHERE, r, RETRY_KNOWN)
+    checkKnownOptions(WHERE, r, RETRY_KNOWN, { prefix: 'retry.' })
     if (r.retries !== undefined) retries = checkInteger(WHERE, 'retry.retries', r.retries, 0, 100)
     if (r.baseDelayMs !== undefined) baseDelayMs = checkMs(WHERE, 'retry.baseDelayMs', r.baseDelayMs, true)
     if (r.maxDelayMs !== undefined) maxDelayMs = checkMs(WHERE, 'retry.maxDelayMs', r.maxDelayMs, true)
@@ -226,7 +226,7 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
     paceThreshold = 0
     if (options.pace !== undefined) {
       checkSubOptions('pace', options.pace)
-      checkKnownOptions(WHERE, options.pace, PACE_KNOWN)
+      checkKnownOptions(WHERE, options.pace, PACE_KNOWN, { prefix: 'pace.' })
       if (options.pace.threshold !== undefined) paceThreshold = checkInteger(WHERE, 'pace.threshold', options.pace.threshold, 0)
     }
   }
@@ -248,11 +248,11 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
   if (options.queue !== undefined) {
     const q = options.queue
     checkSubOptions('queue', q)
-    checkKnownOptions(WHERE, q, QUEUE_KNOWN)
+    checkKnownOptions(WHERE, q, QUEUE_KNOWN, { prefix: 'queue.' })
     if (q.concurrency !== undefined) concurrency = checkInteger(WHERE, 'queue.concurrency', q.concurrency, 1)
     if (q.rate !== undefined) {
       checkSubOptions('queue.rate', q.rate)
-      checkKnownOptions(WHERE, q.rate, RATE_KNOWN)
+      checkKnownOptions(WHERE, q.rate, RATE_KNOWN, { prefix: 'queue.rate.' })
       const limit = checkInteger(WHERE, 'queue.rate.limit', q.rate.limit, 1, 1_000_000_000)
       const window = parseDuration(WHERE, 'queue.rate.window', q.rate.window)
       const burst = q.rate.burst === undefined ? limit : checkInteger(WHERE, 'queue.rate.burst', q.rate.burst, 1, 1_000_000_000)

@@ -200,7 +200,44 @@ export const HTTP_OPTIONS: { readonly [K in keyof Required<HttpLimiterOptions>]:
  */
 export function checkKnownHttpOptions(where: string, options: object, adapterOptions: AdapterOptionTable): void {
   checkOptionsObject(where, options)
+  if (isRequestLike(options)) mountedUncalled(where, options)
   checkKnownOptions(where, options, HTTP_OPTIONS, { also: adapterOptions })
+}
+
+/**
+ * What a framework hands a middleware or hook, not options: a Node request (Express), a Koa or
+ * Hono context, a Fastify request or reply. No option of ours is named `socket`, `raw`,
+ * `request`, `response`, `req` or `env`.
+ */
+function isRequestLike(options: object): boolean {
+  return (
+    ('socket' in options && 'headers' in options) ||
+    ('request' in options && 'response' in options) ||
+    ('req' in options && 'env' in options) ||
+    ('raw' in options && ('request' in options || 'headers' in options))
+  )
+}
+
+/**
+ * The factory mounted itself (`app.use(rateLimit)`, `preHandler: fastifyRateLimit`) is called for
+ * each request with the framework's arguments as its options. Said as such, at request time: the
+ * request's values are not quoted, and its internals (`_events`, `raw`) are not reported as
+ * unknown option names.
+ */
+function mountedUncalled(where: string, received: object): never {
+  const name = where.slice(0, where.search(/[ (]/))
+  const mount =
+    name === 'fastifyRateLimit'
+      ? 'register it as a plugin, once: app.register(fastifyRateLimit, { policies: [...] }), with config: { rateLimit } for per-route limits'
+      : `call it once, when the app is set up, and mount what it returns: app.use(${name}({ policies: [...] }))`
+  throw new ConfigurationError(
+    'ERR_RK_INVALID_ARGUMENT',
+    where,
+    'options',
+    `must be an object of options, not what a framework hands a middleware: ${name} was mounted uncalled; ${mount}`,
+    received,
+    { requestTime: true },
+  )
 }
 
 /**

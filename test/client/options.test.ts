@@ -30,7 +30,7 @@ describe('createClient options', () => {
     bad({ retry: { baseDelayMs: 5000, maxDelayMs: 100 } }, 'ERR_RK_INVALID_OPTION', 'retry.maxDelayMs')
     bad({ retry: { statuses: [200] } }, 'ERR_RK_INVALID_OPTION', 'retry.statuses')
     bad({ retry: { methods: ['GET '] } }, 'ERR_RK_INVALID_OPTION', 'retry.methods')
-    bad({ retry: { jitter: 'full' } }, 'ERR_RK_UNKNOWN_OPTION', 'jitter')
+    bad({ retry: { jitter: 'full' } }, 'ERR_RK_UNKNOWN_OPTION', 'retry.jitter')
     bad({ pace: { threshold: -1 } }, 'ERR_RK_INVALID_OPTION', 'pace.threshold')
     bad({ pace: 0 }, 'ERR_RK_INVALID_OPTION', 'pace')
     bad({ queue: { concurrency: 0 } }, 'ERR_RK_INVALID_OPTION', 'queue.concurrency', /received 0/)
