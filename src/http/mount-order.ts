@@ -22,6 +22,7 @@ export function mountedAfterRoutesMessage(routes: readonly string[], mount: stri
   const count = routes.length === 1 ? '1 route' : `${routes.length} routes`
   return (
     `ratekeeper: the rate limiter is mounted after ${count} of the app (${named}): requests they answer never reach it, ` +
-    `so they are not counted and get no rate-limit headers; ${mount}`
+    `so they are not counted and get no rate-limit headers; ${mount}. A route left out on purpose (a health check) ` +
+    'is better mounted after the limiter and exempted with its skip option, which keeps this warning quiet.'
   )
 }
