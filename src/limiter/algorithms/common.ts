@@ -42,6 +42,27 @@ export function windowLabel(windowMs: number): string {
   return `${windowMs}ms`
 }
 
+/** A window given as a number below this many ms is reported: seconds were probably meant. */
+const SHORT_NUMERIC_WINDOW_MS = 1_000
+/** Code of that report, made once per process. */
+export const WINDOW_IN_MS = 'RK_WINDOW_IN_MS'
+let shortWindowReported = false
+
+/**
+ * A policy's window in ms. A number is milliseconds: `window: 60` written by someone who meant
+ * seconds (rate-limiter-flexible's `duration`) limits per 60 ms, a thousand times more than meant.
+ * A numeric window under a second is therefore reported once per process; the string form says
+ * what is meant (`'60ms'`, `'60s'`) and is never reported.
+ */
 export function parseWindow(where: string, window: unknown): number {
-  return parseDuration(where, 'window', window as Duration)
+  const ms = parseDuration(where, 'window', window as Duration)
+  if (typeof window === 'number' && ms < SHORT_NUMERIC_WINDOW_MS && !shortWindowReported) {
+    shortWindowReported = true
+    process.emitWarning(
+      `ratekeeper: ${where}: window: ${ms} is ${ms} milliseconds (a number is read as ms). For seconds write '${ms}s'; ` +
+        `write '${ms}ms' to say milliseconds (reported once).`,
+      { code: WINDOW_IN_MS },
+    )
+  }
+  return ms
 }
