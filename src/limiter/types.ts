@@ -24,7 +24,11 @@ export interface LimiterOptions {
   store?: Store
   /** Policies applied to every call that doesn't pass its own. At least one. */
   policies: readonly Policy[]
-  /** The clock, epoch ms. Inject one in tests. @default Date.now */
+  /**
+   * The clock, epoch ms. Inject one in tests. Each answer must be a number from 0 to
+   * 7258118400000 (2200-01-01); any other makes the call fail with `ERR_RK_INVALID_OPTION`.
+   * @default Date.now
+   */
   now?: () => number
   /** What a store failure or timeout does. @default 'allow' */
   onStoreError?: StoreErrorMode
