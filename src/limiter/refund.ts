@@ -4,6 +4,7 @@ import { invalidAtRequest } from './errors.js'
 import type { BuiltRequest, CallPlan, StoreCall } from './layers.js'
 import { callCost } from './options.js'
 import type { Policy } from './policy.js'
+import { invalidInCall } from './policy-list.js'
 import type { Store, StoreRequest } from './store.js'
 import type { RefundOptions } from './types.js'
 
@@ -41,6 +42,13 @@ export function refund(context: RefundContext, key: string, opts: RefundOptions 
   const at = opts?.at ?? decision?.at
   if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) {
     invalidAtRequest(where, 'at', 'must be epoch ms (decision.at)', at)
+  }
+  // Beside a decision, `cost` and `at` may only narrow what it charged: part of its cost, at its time.
+  if (decision !== undefined && opts?.cost !== undefined && callCost(where, opts.cost) > decision.cost) {
+    invalidInCall(where, 'cost', "must not exceed the decision's cost (a refund gives back at most what was charged)", opts.cost)
+  }
+  if (decision !== undefined && opts?.at !== undefined && opts.at !== decision.at) {
+    invalidAtRequest(where, 'at', "must be the decision's at, when the decision is given (or be left out)", opts.at)
   }
   const target = decision !== undefined && fallback !== undefined && context.chargedByFallback.has(decision) ? fallback : context.store
   const cost = typeof decision?.cost === 'number' ? decision.cost : 1
