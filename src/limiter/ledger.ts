@@ -66,9 +66,10 @@ export function record(ledger: Ledger, call: StoreCall, decision: Decision, main
     ledger.chargedWith.set(decision, enforcingOnly(request, layerOf))
     return
   }
-  // What a charge was made on, when not the limiter's defaults: refund({ decision }) gives back there,
-  // without the lease (a refund or a settle gives back cost, never the slot: that is `release`'s).
-  if (layerOf !== undefined || request.policies !== defaults) {
+  // What a charge was made on, when not the limiter's defaults (its policies, no layers, the subject's
+  // own tag, which on Redis Cluster is part of the state's identity): refund({ decision }) and settle
+  // go there, without the lease (a refund or a settle gives back cost, never the slot: that is `release`'s).
+  if (layerOf !== undefined || request.policies !== defaults || request.tag !== request.keys[0]) {
     ledger.chargedWith.set(decision, {
       request: request.lease === undefined ? request : requestWith(request, request.cost, request.now, undefined),
       layerOf,
