@@ -42,10 +42,10 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const fallback: Store | undefined = onStoreError === 'fallback' ? (options.fallback ?? newDefaultStore()) : undefined
   const now = options.now === undefined ? Date.now : checkedClock(options.now) // each answer checked: see checkedClock
   const base: Store = options.store ?? newDefaultStore()
-  const store: Store = hasLease(policies) ? new LeaseStore(base, now) : base // leased policies spend local leases (lease-store.ts)
   const dryRun = options.dryRun ?? false
   const nearLimit = options.nearLimit
   const timeoutMs = options.timeoutMs ?? 100
+  const store: Store = hasLease(policies) ? new LeaseStore(base, now, hasOwnDeadline(base) ? 0 : timeoutMs) : base // lease-store.ts
   let closed = false
 
   // An in-process store's buffer path, for the commonest call (leases drawn there; never with shadows or penalty boxes).
