@@ -93,8 +93,8 @@ export class LeaseStore implements Store {
     // Units of a live lease go back to it; a check whose lease is gone is refunded in the store.
     const pools = leased.map((i) => this.#pool(request, i, now))
     // All or nothing: a refund goes either to the leases or, whole, to the store (never to both).
-    if (leased.length === request.policies.length && pools.every((p) => p.takesBack(request.cost) !== undefined)) {
-      for (const pool of pools) pool.giveBack(request.cost)
+    if (leased.length === request.policies.length && pools.every((p) => p.takesBack(request.cost, request.chargedAt) !== undefined)) {
+      for (const pool of pools) pool.giveBack(request.cost, request.chargedAt)
       return this.#answer(request, pools, leased, true, now)
     }
     return this.inner.refund(request)
@@ -194,10 +194,10 @@ export class LeaseStore implements Store {
     try {
       answer = await this.#within(this.inner.consume(sub))
     } catch (error) {
-      for (const pool of pools) pool.giveBack(cost)
+      for (const pool of pools) pool.giveBack(cost, t)
       throw error
     }
-    if (!answer.allowed) for (const pool of pools) pool.giveBack(cost)
+    if (!answer.allowed) for (const pool of pools) pool.giveBack(cost, t)
     const results = this.#answer(request, pools, leased, answer.allowed, t).results as number[]
     rest.forEach((i, j) => {
       for (let k = 0; k < 3; k++) results[3 * i + k] = answer.results[3 * j + k]
@@ -241,7 +241,7 @@ export class LeaseStore implements Store {
     // A fixed window's lease ends with the window it was charged to (store time turned into local time, never later).
     const windowEnd = policy.kind === 'fixed-window' && now + (resetAt - answer.now) <= now + spec.ttlMs
     const expiresAt = windowEnd ? now + (resetAt - answer.now) : now + spec.ttlMs
-    const slice: Slice = { units, granted: units, chargedAt: answer.now, expiresAt, windowEnd }
+    const slice: Slice = { units, granted: units, chargedAt: answer.now, takenAt: now, expiresAt, windowEnd }
     pool.slices.push(slice)
     pool.storeRemaining = answer.results[0]
     pool.resetAt = resetAt
