@@ -43,6 +43,10 @@ export function refund(context: RefundContext, key: string, opts: RefundOptions 
   if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) {
     invalidAtRequest(where, 'at', 'must be epoch ms (decision.at)', at)
   }
+  // The key a decision charged is the only one it gives back to.
+  if (decision !== undefined && typeof decision.key === 'string' && key !== decision.key) {
+    invalidAtRequest(where, 'key', "must be the decision's key (a refund credits only the key that was charged)", key)
+  }
   // Beside a decision, `cost` and `at` may only narrow what it charged: part of its cost, at its time.
   if (decision !== undefined && opts?.cost !== undefined && callCost(where, opts.cost) > decision.cost) {
     invalidInCall(where, 'cost', "must not exceed the decision's cost (a refund gives back at most what was charged)", opts.cost)
