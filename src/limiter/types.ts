@@ -98,7 +98,7 @@ export interface RefundOptions extends ConsumeOptions {
    * The decision being refunded. The refund goes to the store that charged it: a decision made
    * by the fallback store during an outage is refunded there, never into the main store. Its
    * `at` and `cost` are the defaults of `at` and `cost` (a smaller `cost` gives back part of it;
-   * a larger one, or another `at`, is refused), and the policies and layers it was
+   * a larger one, another `at`, or other `policies` or `layers` is refused), and the policies and layers it was
    * decided with are the defaults of `policies` and `layers`. A decision that charged nothing
    * (denied, dry-run, a store error) or was already refunded gives nothing back: the call then
    * reports the current state, as a peek would.
