@@ -22,6 +22,8 @@ export interface RefundContext {
   readonly chargedWith: WeakMap<Decision, BuiltRequest>
   /** Decisions already given back: a second refund gives nothing. */
   readonly refunded: WeakSet<Decision>
+  /** Decisions of peeks: admitted, with a cost, yet they charged nothing. */
+  readonly looked: WeakSet<Decision>
   /** Builds a call's request and asks the store. */
   readonly run: (plan: CallPlan) => Decision | Promise<Decision>
   /** Asks a store a request already built. */
@@ -64,8 +66,14 @@ export function refund(context: RefundContext, key: string, opts: RefundOptions 
     (opts?.policies === undefined && opts?.layers === undefined) || (decision.shadowViolated?.length ?? 0) > 0
       ? context.chargedWith.get(decision)
       : undefined
-  // Charged nothing (denied, dry-run, a store error, cost 0) or already given back: nothing to refund.
-  if (decision.allowed !== true || decision.reason !== 'ok' || decision.cost === 0 || context.refunded.has(decision)) {
+  // Charged nothing (denied, dry-run, a store error, cost 0, a peek) or already given back: nothing to refund.
+  if (
+    decision.allowed !== true ||
+    decision.reason !== 'ok' ||
+    decision.cost === 0 ||
+    context.refunded.has(decision) ||
+    context.looked.has(decision)
+  ) {
     if (charged === undefined) {
       const { decision: _d, at: _at, cost: _c, ...rest } = opts as RefundOptions
       return run({ mode: 'peek', where, key, options: { ...rest, cost: 0 }, target, defaultCost: 0 })

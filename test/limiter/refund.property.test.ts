@@ -1,5 +1,5 @@
 // A refund of a decision gives back exactly what that decision charged, once, whatever options
-// come with it: random decisions on two keys, per-call policies and a team layer, refunded with
+// come with it (a peek's: nothing): random decisions and peeks on two keys, per-call policies and a team layer, refunded with
 // their own or someone else's key, cost, at, policies and layers. Every refund the limiter accepts
 // is held to a plain model (the decision's own checks, its cost or the part asked for, once);
 // every other is refused. At the end each (policy, subject) holds exactly what the model says.
@@ -33,6 +33,7 @@ function checksOf(variant: number, key: string): string[] {
 
 const op = fc.oneof(
   fc.record({ kind: fc.constant('consume' as const), key: fc.nat(1), variant: fc.nat(3), cost: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({ kind: fc.constant('peek' as const), key: fc.nat(1), variant: fc.nat(3), cost: fc.integer({ min: 1, max: 3 }) }),
   fc.record({
     kind: fc.constant('refund' as const),
     pick: fc.nat(),
@@ -50,13 +51,18 @@ describe('refund of a decision (property)', () => {
         const limiter = createLimiter({ now: () => T0, policies: [base] })
         const model = new Map<string, number>()
         const add = (check: string, n: number) => model.set(check, (model.get(check) ?? 0) + n)
-        const made: { d: Decision; variant: number; refunded: boolean }[] = []
+        const made: { d: Decision; variant: number; refunded: boolean; charged: boolean }[] = []
         for (const o of ops) {
           if (o.kind === 'consume') {
             const key = KEYS[o.key]
             const d = await limiter.consume(key, { cost: o.cost, ...VARIANTS[o.variant] })
             if (d.allowed) for (const check of checksOf(o.variant, key)) add(check, o.cost)
-            made.push({ d, variant: o.variant, refunded: false })
+            made.push({ d, variant: o.variant, refunded: false, charged: d.allowed })
+            continue
+          }
+          if (o.kind === 'peek') {
+            const d = await limiter.peek(KEYS[o.key], { cost: o.cost, ...VARIANTS[o.variant] })
+            made.push({ d, variant: o.variant, refunded: false, charged: false })
             continue
           }
           if (made.length === 0) continue
@@ -74,7 +80,7 @@ describe('refund of a decision (property)', () => {
           } catch {
             accepted = false
           }
-          if (!accepted || !m.d.allowed || m.refunded) continue
+          if (!accepted || !m.charged || m.refunded) continue
           m.refunded = true
           for (const check of checksOf(m.variant, m.d.key)) add(check, -(o.cost ?? m.d.cost))
         }
@@ -89,7 +95,7 @@ describe('refund of a decision (property)', () => {
           expect((await limiter.peek(key)).remaining, `base@${key}`).toBe(LIMIT - (model.get(`base@${key}`) ?? 0))
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 800 },
     )
   })
 })
