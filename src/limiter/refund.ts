@@ -22,7 +22,7 @@ export interface RefundContext {
   readonly chargedWith: WeakMap<Decision, BuiltRequest>
   /** Decisions already given back: a second refund gives nothing. */
   readonly refunded: WeakSet<Decision>
-  /** Decisions of peeks: admitted, with a cost, yet they charged nothing. */
+  /** Answers of peeks, refunds, settles and blocks: admitted, with a cost, yet they charged nothing to give back. */
   readonly looked: WeakSet<Decision>
   /** Builds a call's request and asks the store. */
   readonly run: (plan: CallPlan) => Decision | Promise<Decision>
@@ -66,7 +66,7 @@ export function refund(context: RefundContext, key: string, opts: RefundOptions 
     (opts?.policies === undefined && opts?.layers === undefined) || (decision.shadowViolated?.length ?? 0) > 0
       ? context.chargedWith.get(decision)
       : undefined
-  // Charged nothing (denied, dry-run, a store error, cost 0, a peek) or already given back: nothing to refund.
+  // Charged nothing (denied, dry-run, a store error, cost 0, not a consume's) or already given back: nothing to refund.
   if (
     decision.allowed !== true ||
     decision.reason !== 'ok' ||
