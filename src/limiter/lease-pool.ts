@@ -35,11 +35,13 @@ export function parseLease(where: string, value: unknown, burst: number, shadow:
   return Object.freeze({ size, ttlMs })
 }
 
-/** One lease: units charged to the store at `chargedAt` (store clock), spendable until `expiresAt` (local clock). */
+/** One lease: units charged to the store at `chargedAt` (store clock), spendable from `takenAt` until `expiresAt` (local clock). */
 export interface Slice {
   units: number
   readonly granted: number
   readonly chargedAt: number
+  /** When the server asked for it (local clock): a charge made before then was not spent from it. */
+  readonly takenAt: number
   readonly expiresAt: number
   /** It ends with its fixed window: nothing to give back after that (a refund reaches only the window charged). */
   readonly windowEnd: boolean
@@ -110,18 +112,26 @@ export class LeasePool {
     return true
   }
 
-  /** The newest live lease, when it can take `cost` back (never above what it was granted). */
-  takesBack(cost: number): Slice | undefined {
+  /**
+   * The live lease that takes back `cost` charged at `chargedAt` (local clock): the newest of those
+   * already taken then (the charge may have been spent from it; never from a later one, which may
+   * belong to a later window or hold what the bucket refilled since) that can take it without
+   * going above what it was granted.
+   */
+  takesBack(cost: number, chargedAt: number): Slice | undefined {
     let newest: Slice | undefined
-    for (const s of this.slices) if (newest === undefined || s.expiresAt > newest.expiresAt) newest = s
-    return newest !== undefined && newest.units + cost <= newest.granted ? newest : undefined
+    for (const s of this.slices) {
+      if (s.takenAt > chargedAt || s.units + cost > s.granted) continue
+      if (newest === undefined || s.expiresAt > newest.expiresAt) newest = s
+    }
+    return newest
   }
 
-  /** Gives `cost` back to the newest live lease (a refund of a decision admitted from it); false when none can take it. */
-  giveBack(cost: number): boolean {
-    const newest = this.takesBack(cost)
-    if (newest === undefined) return false
-    newest.units += cost
+  /** Gives `cost` charged at `chargedAt` back to a live lease (see `takesBack`); false when none can take it. */
+  giveBack(cost: number, chargedAt: number): boolean {
+    const slice = this.takesBack(cost, chargedAt)
+    if (slice === undefined) return false
+    slice.units += cost
     return true
   }
 

@@ -1,3 +1,4 @@
+import { withDeadline } from './deadline.js'
 import { LeasePool, type Slice } from './lease-pool.js'
 import type { Policy } from './policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './store.js'
@@ -26,7 +27,17 @@ export class LeaseStore implements Store {
   constructor(
     readonly inner: Store,
     readonly now: () => number,
+    /** The limiter's deadline for the calls this store makes of its own, ms (0: `inner` has its own deadline). */
+    readonly deadlineMs = 0,
   ) {}
+
+  /**
+   * A call this store makes of its own (an acquisition, a give-back), with the limiter's deadline:
+   * one that never answered would hold its pool's only acquisition, and `close()`, forever.
+   */
+  #within<T>(answer: T | Promise<T>): T | Promise<T> {
+    return this.deadlineMs > 0 && isThenable(answer) ? withDeadline(answer, this.deadlineMs) : answer
+  }
 
   get timeoutMs(): number | undefined {
     return this.inner.timeoutMs
@@ -82,8 +93,8 @@ export class LeaseStore implements Store {
     // Units of a live lease go back to it; a check whose lease is gone is refunded in the store.
     const pools = leased.map((i) => this.#pool(request, i, now))
     // All or nothing: a refund goes either to the leases or, whole, to the store (never to both).
-    if (leased.length === request.policies.length && pools.every((p) => p.takesBack(request.cost) !== undefined)) {
-      for (const pool of pools) pool.giveBack(request.cost)
+    if (leased.length === request.policies.length && pools.every((p) => p.takesBack(request.cost, request.chargedAt) !== undefined)) {
+      for (const pool of pools) pool.giveBack(request.cost, request.chargedAt)
       return this.#answer(request, pools, leased, true, now)
     }
     return this.inner.refund(request)
@@ -154,7 +165,7 @@ export class LeaseStore implements Store {
       try {
         for (;;) {
           // Closed meanwhile (its leases given back): the store decides this one, at the time it is decided.
-          if (this.#closed) return await this.inner.consume({ ...request, now: this.now() })
+          if (this.#closed) return await this.#within(this.inner.consume({ ...request, now: this.now() }))
           // Leases that ended while this request waited (a window's end) are never spent.
           const t = this.now()
           for (const s of pool.expire(t)) this.#giveBack(pool, s)
@@ -181,12 +192,12 @@ export class LeaseStore implements Store {
     const sub = { ...request, now: t, keys: rest.map((i) => request.keys[i]), policies: rest.map((i) => request.policies[i]) }
     let answer: StoreResult
     try {
-      answer = await this.inner.consume(sub)
+      answer = await this.#within(this.inner.consume(sub))
     } catch (error) {
-      for (const pool of pools) pool.giveBack(cost)
+      for (const pool of pools) pool.giveBack(cost, t)
       throw error
     }
-    if (!answer.allowed) for (const pool of pools) pool.giveBack(cost)
+    if (!answer.allowed) for (const pool of pools) pool.giveBack(cost, t)
     const results = this.#answer(request, pools, leased, answer.allowed, t).results as number[]
     rest.forEach((i, j) => {
       for (let k = 0; k < 3; k++) results[3 * i + k] = answer.results[3 * j + k]
@@ -224,13 +235,13 @@ export class LeaseStore implements Store {
   /** One `consume` of `units` against the store; on success, a new lease. */
   async #take(pool: LeasePool, units: number, now: number): Promise<StoreResult> {
     const { key, tag, policy, spec } = pool
-    const answer = await this.inner.consume({ keys: [key], policies: [policy], cost: units, now, tag, events: this.#events })
+    const answer = await this.#within(this.inner.consume({ keys: [key], policies: [policy], cost: units, now, tag, events: this.#events }))
     if (!answer.allowed) return answer
     const resetAt = answer.results[1]
     // A fixed window's lease ends with the window it was charged to (store time turned into local time, never later).
     const windowEnd = policy.kind === 'fixed-window' && now + (resetAt - answer.now) <= now + spec.ttlMs
     const expiresAt = windowEnd ? now + (resetAt - answer.now) : now + spec.ttlMs
-    const slice: Slice = { units, granted: units, chargedAt: answer.now, expiresAt, windowEnd }
+    const slice: Slice = { units, granted: units, chargedAt: answer.now, takenAt: now, expiresAt, windowEnd }
     pool.slices.push(slice)
     pool.storeRemaining = answer.results[0]
     pool.resetAt = resetAt
@@ -254,7 +265,7 @@ export class LeaseStore implements Store {
       charged: s.granted,
     }
     const p = Promise.resolve()
-      .then(() => this.inner.refund(request))
+      .then(() => this.#within(this.inner.refund(request)))
       .catch((error) => this.#failed(error))
     this.#returning.add(p)
     p.finally(() => this.#returning.delete(p))

@@ -18,7 +18,10 @@ export interface Ledger {
   readonly refunded: WeakSet<Decision>
   /** Admitted decisions holding a lease (concurrency policies): the call that took it. */
   readonly leases: WeakMap<Decision, StoreCall>
-  /** Decisions of peeks: admitted, with a cost, yet they charged nothing (a settle corrects nothing). */
+  /**
+   * Answers of calls other than consume (peek, refund, settle's charge, block): admitted, with a
+   * cost, yet no charge of their own to give back or correct.
+   */
   readonly looked: WeakSet<Decision>
 }
 
@@ -37,11 +40,11 @@ export function newLedger(): Ledger {
  * limiter's own policies are `defaults`.
  */
 export function record(ledger: Ledger, call: StoreCall, decision: Decision, main: boolean, defaults: readonly Policy[]): void {
-  if (call.mode === 'peek') {
+  if (call.mode !== 'consume') {
     ledger.looked.add(decision)
     return
   }
-  if (call.mode !== 'consume' || !decision.allowed || decision.reason !== 'ok') return
+  if (!decision.allowed || decision.reason !== 'ok') return
   const { request, layerOf } = call
   if (!main) ledger.chargedByFallback.add(decision)
   if (request.lease !== undefined) {
@@ -66,9 +69,10 @@ export function record(ledger: Ledger, call: StoreCall, decision: Decision, main
     ledger.chargedWith.set(decision, enforcingOnly(request, layerOf))
     return
   }
-  // What a charge was made on, when not the limiter's defaults: refund({ decision }) gives back there,
-  // without the lease (a refund or a settle gives back cost, never the slot: that is `release`'s).
-  if (layerOf !== undefined || request.policies !== defaults) {
+  // What a charge was made on, when not the limiter's defaults (its policies, no layers, the subject's
+  // own tag, which on Redis Cluster is part of the state's identity): refund({ decision }) and settle
+  // go there, without the lease (a refund or a settle gives back cost, never the slot: that is `release`'s).
+  if (layerOf !== undefined || request.policies !== defaults || request.tag !== request.keys[0]) {
     ledger.chargedWith.set(decision, {
       request: request.lease === undefined ? request : requestWith(request, request.cost, request.now, undefined),
       layerOf,

@@ -8,7 +8,7 @@ import { LimiterEmitter, StoreHealth } from './events.js'
 import { type BuiltRequest, buildRequest, type CallPlan, type RequestContext, refundOf, requestWith, type StoreCall } from './layers.js'
 import { hasLease, LeaseStore } from './lease-store.js'
 import { newLedger, record } from './ledger.js'
-import { checkLimiterOptions } from './options.js'
+import { checkedClock, checkLimiterOptions } from './options.js'
 import { hasShadow, type Policy } from './policy.js'
 import { refund } from './refund.js'
 import { type ResetContext, resetKey } from './reset.js'
@@ -40,12 +40,12 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const onStoreError: StoreErrorMode = options.onStoreError ?? 'allow'
   const ownsFallback = onStoreError === 'fallback' && options.fallback === undefined
   const fallback: Store | undefined = onStoreError === 'fallback' ? (options.fallback ?? newDefaultStore()) : undefined
-  const now = options.now ?? Date.now
+  const now = options.now === undefined ? Date.now : checkedClock(options.now) // each answer checked: see checkedClock
   const base: Store = options.store ?? newDefaultStore()
-  const store: Store = hasLease(policies) ? new LeaseStore(base, now) : base // leased policies spend local leases (lease-store.ts)
   const dryRun = options.dryRun ?? false
   const nearLimit = options.nearLimit
   const timeoutMs = options.timeoutMs ?? 100
+  const store: Store = hasLease(policies) ? new LeaseStore(base, now, hasOwnDeadline(base) ? 0 : timeoutMs) : base // lease-store.ts
   let closed = false
 
   // An in-process store's buffer path, for the commonest call (leases drawn there; never with shadows or penalty boxes).
@@ -56,7 +56,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const emitter = new LimiterEmitter()
   // --- store events: each limiter hears what its own calls caused (see store-events.ts) ---
   const storeHub: StoreEventHub = hubOf(base)
-  const health = new StoreHealth({ emitter, logger: options.logger, hub: storeHub, now, onStoreError })
+  const health = new StoreHealth({ emitter, logger: options.logger, hub: storeHub, now: options.now ?? Date.now, onStoreError })
   const self: StoreListener = {
     evicted: (info) => emitter.emit('evicted', info),
     hear: (info) => health.hear(info),

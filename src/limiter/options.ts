@@ -1,4 +1,5 @@
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from './errors.js'
+import { MAX_TIME_MS } from './math.js'
 import { checkPolicies, invalidInCall } from './policy-list.js'
 import type { Store } from './store.js'
 import type { LimiterOptions, Logger, RefundOptions, StoreErrorMode, WaitOptions } from './types.js'
@@ -63,6 +64,21 @@ export function checkLimiterOptions(where: string, options: LimiterOptions): voi
     if (name === 'fallback' && value !== undefined && options.onStoreError !== 'fallback') {
       invalid(where, 'fallback', "is only used with onStoreError: 'fallback'", value)
     }
+  }
+}
+
+/**
+ * The `now` option, its every answer checked: epoch ms from 0 to {@link MAX_TIME_MS}, which the
+ * policies' integer arithmetic is exact for. NaN, Infinity or a time in micro- or nanoseconds
+ * would otherwise make windows and buckets admit everything, silently.
+ */
+export function checkedClock(clock: () => number): () => number {
+  return function checkedNow(): number {
+    const t = clock()
+    if (typeof t !== 'number' || !(t >= 0 && t <= MAX_TIME_MS)) {
+      invalid('createLimiter()', 'now', `must return epoch ms, a number from 0 to ${MAX_TIME_MS} (2200-01-01)`, t)
+    }
+    return t
   }
 }
 

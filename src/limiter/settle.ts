@@ -14,8 +14,6 @@ import { isThenable, RESOLVED } from './thenable.js'
 export interface SettleContext extends RefundContext {
   /** Admitted decisions that took a lease: the call that took it. */
   readonly leases: WeakMap<Decision, StoreCall>
-  /** Decisions of peeks: they charged nothing. */
-  readonly looked: WeakSet<Decision>
   /** The limiter was closed: its leases expire on their own. */
   readonly isClosed: () => boolean
   /** The limiter's ledger as a whole: the owner of its fast-path leases. */

@@ -24,7 +24,11 @@ export interface LimiterOptions {
   store?: Store
   /** Policies applied to every call that doesn't pass its own. At least one. */
   policies: readonly Policy[]
-  /** The clock, epoch ms. Inject one in tests. @default Date.now */
+  /**
+   * The clock, epoch ms. Inject one in tests. Each answer must be a number from 0 to
+   * 7258118400000 (2200-01-01); any other makes the call fail with `ERR_RK_INVALID_OPTION`.
+   * @default Date.now
+   */
   now?: () => number
   /** What a store failure or timeout does. @default 'allow' */
   onStoreError?: StoreErrorMode
@@ -93,7 +97,8 @@ export interface RefundOptions extends ConsumeOptions {
   /**
    * The decision being refunded. The refund goes to the store that charged it: a decision made
    * by the fallback store during an outage is refunded there, never into the main store. Its
-   * `at` and `cost` are the defaults of `at` and `cost`, and the policies and layers it was
+   * `at` and `cost` are the defaults of `at` and `cost` (a smaller `cost` gives back part of it;
+   * a larger one, another `at`, or other `policies` or `layers` is refused), and the policies and layers it was
    * decided with are the defaults of `policies` and `layers`. A decision that charged nothing
    * (denied, dry-run, a store error) or was already refunded gives nothing back: the call then
    * reports the current state, as a peek would.
