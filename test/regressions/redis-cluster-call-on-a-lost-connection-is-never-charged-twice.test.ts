@@ -9,11 +9,11 @@
 // Now such a call fails (a StoreError: it may have run, as with node-redis, which never sends it
 // again) and the outage is reported. Each request is charged at most once, whatever the library.
 
-import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
 import { keySlot } from '../../src/stores/redis/slots.js'
+import { chargedAtMostOnceWhenTheReplyIsLost } from '../helpers/lost-connection.js'
 import { masterOfSlot } from '../helpers/redis-cluster-ops.js'
 import { type RedisCluster, redisServerFor, startCluster } from '../helpers/redis-servers.js'
 import { STORE_CLIENTS } from '../stores/redis/clients.js'
@@ -23,7 +23,6 @@ const REQUESTS = 5
 const PREFIX = `rkt-clresend-${process.pid}`
 
 const available = redisServerFor('the Cluster lost-connection resend regression test')
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe.runIf(available)('a Cluster call in flight on a node connection that closes', () => {
   let cluster: RedisCluster
@@ -46,39 +45,9 @@ describe.runIf(available)('a Cluster call in flight on a node connection that cl
     expect((await limiter.consume(key)).reason).toBe('ok')
 
     const master = await masterOfSlot(cluster.startupNodes[0].port, keySlot(`${PREFIX}:{${key}}:`))
-    const sleeper = new Redis(master.port, '127.0.0.1')
-    const killer = new Redis(master.port, '127.0.0.1')
     try {
-      const own = new Set([String(await sleeper.client('ID')), String(await killer.client('ID'))])
-      const list = String(await killer.call('CLIENT', 'LIST', 'TYPE', 'normal'))
-      const theirs = [...list.matchAll(/\bid=(\d+)/g)].map((m) => m[1]).filter((id) => !own.has(id))
-      expect(theirs.length).toBeGreaterThan(0)
-
-      // The master sleeps; the batch and then the kills wait in their sockets and run in one turn of its loop.
-      const slept = sleeper.call('DEBUG', 'SLEEP', '0.3')
-      await sleep(50)
-      const decisions = Promise.all(Array.from({ length: REQUESTS }, () => limiter.consume(key)))
-      await sleep(50)
-      const killed = Promise.all(theirs.map((id) => killer.client('KILL', 'ID', id)))
-      await slept
-      await killed
-      const admitted = (await decisions).filter((d) => d.allowed).length
-      // Long enough for any copy to have run.
-      await sleep(500)
-      // Read once the client serves the slot again (node-redis reconnects to the node first).
-      let peek = await limiter.peek(key)
-      for (let i = 0; peek.reason === 'store-error' && i < 200; i++) {
-        await sleep(50)
-        peek = await limiter.peek(key)
-      }
-      expect(peek.reason).not.toBe('store-error')
-      const counted = LIMIT - peek.remaining - 1
-      expect(counted).toBeLessThanOrEqual(REQUESTS)
-      expect(counted).toBeGreaterThanOrEqual(admitted)
-      if (admitted < REQUESTS) expect(warnings).toContain('RK_REDIS_CONNECTION')
+      await chargedAtMostOnceWhenTheReplyIsLost(master.port, limiter, key, warnings, REQUESTS, LIMIT)
     } finally {
-      sleeper.disconnect()
-      killer.disconnect()
       store.close()
       handle.close()
     }

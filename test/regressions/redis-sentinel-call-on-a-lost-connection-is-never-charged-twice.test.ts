@@ -15,6 +15,7 @@ import { createSentinel as createSentinel5 } from 'redis5'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow } from '../../src/index.js'
 import { RedisStore } from '../../src/stores/redis/index.js'
+import { chargedAtMostOnceWhenTheReplyIsLost } from '../helpers/lost-connection.js'
 import { SENTINEL_MASTER, type SentinelGroup, startSentinelGroup } from '../helpers/redis-sentinel.js'
 import { redisServerFor } from '../helpers/redis-servers.js'
 
@@ -22,7 +23,6 @@ const LIMIT = 1_000_000
 const REQUESTS = 5
 
 const available = redisServerFor('the Sentinel lost-connection resend regression test')
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 type Sentinels = readonly { host: string; port: number }[]
 const LIBRARIES: readonly { name: string; make(sentinels: Sentinels): Promise<{ client: unknown; close(): unknown }> }[] = [
@@ -83,37 +83,10 @@ describe.runIf(available)('a Sentinel client call in flight on a connection that
     const warnings: string[] = []
     limiter.on('warn', (w) => warnings.push(w.code))
     const port = await group.masterPort()
-    const sleeper = new Redis5(port, '127.0.0.1')
-    const killer = new Redis5(port, '127.0.0.1')
     try {
       expect((await limiter.consume('k')).reason).toBe('ok')
-      const own = new Set([String(await sleeper.client('ID')), String(await killer.client('ID'))])
-      const list = String(await killer.call('CLIENT', 'LIST', 'TYPE', 'normal'))
-      const theirs = [...list.matchAll(/\bid=(\d+)/g)].map((m) => m[1]).filter((id) => !own.has(id))
-
-      // The master sleeps; the batch and then the kills wait in their sockets and run in one turn of its loop.
-      const slept = sleeper.call('DEBUG', 'SLEEP', '0.3')
-      await sleep(50)
-      const decisions = Promise.all(Array.from({ length: REQUESTS }, () => limiter.consume('k')))
-      await sleep(50)
-      const killed = Promise.all(theirs.map((id) => killer.client('KILL', 'ID', id)))
-      await slept
-      await killed
-      const admitted = (await decisions).filter((d) => d.allowed).length
-      await sleep(500)
-      let peek = await limiter.peek('k')
-      for (let i = 0; peek.reason === 'store-error' && i < 200; i++) {
-        await sleep(50)
-        peek = await limiter.peek('k')
-      }
-      expect(peek.reason).not.toBe('store-error')
-      const counted = LIMIT - peek.remaining - 1
-      expect(counted).toBeLessThanOrEqual(REQUESTS)
-      expect(counted).toBeGreaterThanOrEqual(admitted)
-      if (admitted < REQUESTS) expect(warnings).toContain('RK_REDIS_CONNECTION')
+      await chargedAtMostOnceWhenTheReplyIsLost(port, limiter, 'k', warnings, REQUESTS, LIMIT)
     } finally {
-      sleeper.disconnect()
-      killer.disconnect()
       store.close()
       await close()
     }
