@@ -15,18 +15,7 @@ import {
   type StoreRequest,
   type StoreResult,
 } from 'ratekeeper'
-
-/** A seeded PRNG (mulberry32): the same run every time. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
+import { prng } from './stats.js'
 
 export interface Scenario {
   readonly servers: number

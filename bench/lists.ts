@@ -2,7 +2,7 @@
 
 import { formatIpv6 } from '../src/http/ip-parse.js'
 import { IpRanges } from '../src/http/ip-ranges.js'
-import { type Contender, num, progress, table, targetsTable, timeRounds } from './stats.js'
+import { type Contender, num, prng, progress, table, targetsTable, timeRounds } from './stats.js'
 import type { BenchSection } from './types.js'
 
 const RANGES = 100_000
@@ -11,18 +11,6 @@ const ROUNDS = Number(process.env.RK_BENCH_ROUNDS ?? 9)
 const TARGET_NS = 1_000
 /** Distinct addresses asked per row, in turn (more than any CPU cache line reuse would flatter). */
 const ADDRESSES = 8_192
-
-/** A seeded PRNG (mulberry32): the same ranges and addresses every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 const random = prng(20_260_412)
 const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1))

@@ -14,7 +14,7 @@ import { createClient as createClient6 } from 'redis'
 import { createClient as createClient4 } from 'redis4'
 import { createClient as createClient5 } from 'redis5'
 import { hasRedisServer, startRedisServer } from '../test/helpers/redis-servers.js'
-import { type Contender, inFlight, num, progress, table, targetsTable, timeRounds } from './stats.js'
+import { type Contender, inFlight, num, prng, progress, table, targetsTable, timeRounds } from './stats.js'
 import type { BenchSection } from './types.js'
 
 const KEYS = 1000
@@ -71,15 +71,6 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]
 }
 
-/** A generator of numbers in [0, 1) from `seed` (a linear congruence: the same shuffles every run). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0
-    return state / 4_294_967_296
-  }
-}
-
 /**
  * Latency at one request in flight: `n` iterations, each running every contender's op once, in an
  * order shuffled afresh for every iteration (seeded), awaited one at a time; each op timed on its
@@ -91,7 +82,7 @@ function seeded(seed: number): () => number {
  */
 async function latencies(ops: readonly { name: string; op: (i: number) => Promise<unknown> }[], n: number): Promise<Map<string, number[]>> {
   const times = new Map<string, number[]>(ops.map((o) => [o.name, []]))
-  const random = seeded(20_261_206)
+  const random = prng(20_261_206)
   const order = ops.map((_, k) => k)
   for (let i = 0; i < n; i++) {
     for (let k = order.length - 1; k > 0; k--) {

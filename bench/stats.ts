@@ -104,3 +104,15 @@ export function targetsTable(targets: readonly TargetRow[]): string {
 export function progress(message: string): void {
   process.stderr.write(`  … ${message}\n`)
 }
+
+/** A seeded PRNG (mulberry32): the same numbers in [0, 1) every run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
