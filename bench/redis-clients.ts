@@ -29,12 +29,32 @@ const RLF = rlfOn('ioredis 5')
 const PING = 'bare `PING` (ioredis 5)'
 const FLOOR = 'floor: a script doing only what a token bucket on the Redis clock must (`TIME`, `GET`, `PSETEX`), bare `EVALSHA` (ioredis 5)'
 const RK_FW = 'ratekeeper `consume`, fixed window (the algorithm rate-limiter-flexible runs), ioredis 5'
+const RK_SCRIPT = "ratekeeper's script alone: the call a lone `consume` sends, bare `EVALSHA` (ioredis 5)"
+const RLF_SCRIPT = "rate-limiter-flexible's script alone, bare `EVALSHA` (ioredis 5)"
+const MIN = 'a minimal exact token bucket on the Redis clock (`TIME`, `GET`, the arithmetic, `PSETEX`), bare `EVALSHA` (ioredis 5)'
 
 /** The floor script: the three commands a token bucket on the Redis clock needs, and a reply of the same size; no arithmetic. */
 const FLOOR_SCRIPT = `local t = redis.call('TIME')
 local raw = redis.call('GET', KEYS[1])
 redis.call('PSETEX', KEYS[1], '3600000', ARGV[1])
 return { 1, tonumber(t[1]), 1, 0, 0, 0 }`
+
+/**
+ * The least any exact token bucket on the Redis clock can do: the floor's three commands and the
+ * step's arithmetic on a packed state (the limit's numbers written in), nothing else: no deadline,
+ * no parsing of the policy, no guard against a key of another type.
+ */
+const MIN_SCRIPT = `local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local cap, tpm, tt = 1024000000000, 1024, 4096
+local raw = redis.call('GET', KEYS[1])
+local nowT = now * tpm
+local tat = raw and struct.unpack('<d', raw) or nowT
+if tat < nowT then tat = nowT end
+local nxt = tat + tt
+local resetAt = math.ceil(nxt / tpm)
+redis.call('PSETEX', KEYS[1], string.format('%d', resetAt - now), struct.pack('<d', nxt))
+return { 1, now, 1, math.floor((cap - (nxt - nowT)) / tt), resetAt, 0 }`
 
 /** A connected client of one library, and how to close it. */
 interface Made {
@@ -102,6 +122,53 @@ async function latencies(ops: readonly { name: string; op: (i: number) => Promis
   return times
 }
 
+/**
+ * Each limiter's script called bare on a client of its own (ioredis 5), and the minimal token
+ * bucket: the Redis part of a decision without the Node part. ratekeeper's arguments are those of
+ * a real lone `consume` (caught once on a client of their own), its deadline moved far ahead and
+ * its key moved round the keys; rate-limiter-flexible's script is read from a limiter.
+ */
+async function scriptsAlone(url: string, closers: (() => void)[]): Promise<{ name: string; op: (i: number) => Promise<unknown> }[]> {
+  const clients = [new Redis5(url), new Redis5(url), new Redis5(url), new Redis5(url)]
+  closers.push(...clients.map((c) => () => c.disconnect()))
+  const [spy, mine, theirs, min] = clients
+  let sent: unknown[] | undefined
+  const evalsha = spy.evalsha.bind(spy) as (...args: unknown[]) => Promise<unknown>
+  ;(spy as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+    if (sent === undefined && Number(args[1]) === 1) sent = args // not the store's clock reads (no key)
+    return evalsha(...args)
+  }
+  const probe = createLimiter({
+    store: new RedisStore({ client: spy, prefix: 'rkspy' }),
+    policies: [tokenBucket({ name: 'tb', limit: HUGE, window: '1h' })],
+  })
+  await probe.consume('k0') // the store loads its script into Redis (NOSCRIPT, then the text), for every connection
+  if (sent?.length !== 5 || typeof sent[2] !== 'string' || !sent[2].includes('{k0}'))
+    throw new Error(
+      `bench/redis-clients.ts: a lone consume sent ${JSON.stringify(sent)}, not the compact call (sha, 1, key, deadline, head) this bench replays`,
+    )
+  const [sha, , key, , head] = sent as [string, number, string, string, string]
+  const [before, after] = key.replace('rkspy', 'rkalone').split('{k0}')
+  // The deadline: the first call may go before the store knows Redis's clock (-1: none); a real
+  // one is compared, as every later call's is, so a far one is sent.
+  const far = '9999999999999' // Redis ms, in the year 2286
+  const peer = new RateLimiterRedis({ storeClient: theirs, points: HUGE, duration: 3600, keyPrefix: 'rlfalone' })
+  await peer.consume('k0')
+  const peerScript = (peer as unknown as { _incrTtlLuaScript?: unknown })._incrTtlLuaScript
+  if (typeof peerScript !== 'string')
+    throw new Error('bench/redis-clients.ts: rate-limiter-flexible no longer keeps its script as _incrTtlLuaScript')
+  const peerSha = String(await theirs.script('LOAD', peerScript))
+  const minSha = String(await min.script('LOAD', MIN_SCRIPT))
+  const reply = (await mine.evalsha(sha, 1, `${before}{k0}${after}`, far, head)) as unknown[]
+  if (reply[0] !== 1 || reply[2] !== 1)
+    throw new Error(`bench/redis-clients.ts: ratekeeper's script, replayed, answered ${JSON.stringify(reply)}, not an admitted decision`)
+  return [
+    { name: RK_SCRIPT, op: (i) => mine.evalsha(sha, 1, `${before}{k${i % KEYS}}${after}`, far, head) },
+    { name: RLF_SCRIPT, op: (i) => theirs.evalsha(peerSha, 1, `rlfalone:k${i % KEYS}`, '1', '3600', String(HUGE), '3600') },
+    { name: MIN, op: (i) => min.evalsha(minSha, 1, `min:{k${i % KEYS}}`) },
+  ]
+}
+
 /** `op` run `n` times, one at a time. */
 async function sequential(n: number, op: (i: number) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < n; i++) await op(i)
@@ -150,6 +217,7 @@ export async function run(): Promise<BenchSection> {
     ops.push({ name: RK_FW, op: (i) => fixed.consume(`k${i % KEYS}`) })
     const floorSha = String(await floorClient.script('LOAD', FLOOR_SCRIPT))
     ops.push({ name: FLOOR, op: (i) => floorClient.evalsha(floorSha, 1, `floor:k${i % KEYS}`, 'abcdefgh') })
+    ops.push(...(await scriptsAlone(server.url, closers)))
     ops.push({ name: PING, op: () => pingClient.ping() })
     for (const { op } of ops) await sequential(200, op)
 
@@ -198,15 +266,17 @@ export async function run(): Promise<BenchSection> {
           ] as const,
       ),
     ]
-    const rows = [...LIBRARIES.flatMap(({ name }) => [rk(name), rlfOn(name)]), RK_FW, FLOOR, PING].map((name) => [
-      name,
-      num(us(name), 1),
-      num(at(name, 0.9), 1),
-      num(us(name) - us(PING), 1),
-      num(redisUs.get(name) ?? Number.NaN, 1),
-      name === PING ? '—' : num(rate(name)),
-      name === PING ? '—' : num(rate(name) / rate(RLF), 2),
-    ])
+    const rows = [...LIBRARIES.flatMap(({ name }) => [rk(name), rlfOn(name)]), RK_FW, RK_SCRIPT, RLF_SCRIPT, MIN, FLOOR, PING].map(
+      (name) => [
+        name,
+        num(us(name), 1),
+        num(at(name, 0.9), 1),
+        num(us(name) - us(PING), 1),
+        num(redisUs.get(name) ?? Number.NaN, 1),
+        name === PING ? '—' : num(rate(name)),
+        name === PING ? '—' : num(rate(name) / rate(RLF), 2),
+      ],
+    )
     const markdown = [
       '### Targets',
       '',
@@ -245,7 +315,11 @@ export async function run(): Promise<BenchSection> {
       '  (node-redis in its `useRedisPackage` mode, which sends the script whole with `EVAL`). A bare `PING` is the floor',
       '  of one round trip on the same client library. The floor is no limiter: a script of the three',
       '  commands any token bucket on the Redis clock needs (read the clock, read the state, write it),',
-      '  without the arithmetic, called bare; what a limiter adds to it is its own cost.',
+      '  without the arithmetic, called bare; what a limiter adds to it is its own cost. The scripts',
+      "  alone are each limiter's Redis part without its Node part: ratekeeper's as a lone `consume`",
+      "  sends it (its arguments taken from a real call), rate-limiter-flexible's (its text, read from",
+      '  a limiter) as it calls it, and a minimal token bucket: the floor plus the arithmetic, the',
+      '  least any exact token bucket on the Redis clock does.',
       "- Redis CPU counts every command in `INFO commandstats`: a script's own commands are counted both",
       '  in its `evalsha` line and in their own, so figures compare only with each other.',
     ].join('\n')
