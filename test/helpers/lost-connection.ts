@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import { expect } from 'vitest'
 import type { Limiter } from '../../src/index.js'
+import { isReplyError } from '../../src/stores/redis/client.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -54,4 +55,32 @@ export async function chargedAtMostOnceWhenTheReplyIsLost(
     sleeper.disconnect()
     killer.disconnect()
   }
+}
+
+/** Redis's own error text: led by its code in capitals (`MOVED …`, `READONLY …`, `ERR …`). */
+const REDIS_ERROR_TEXT = /^[A-Z][A-Z_-]+( |$)/
+
+/**
+ * A decision's store error leaves its charge uncertain: Redis may have run the call although the
+ * store failed it. docs/redis.md ("In-flight uncertainty") says which: a call that timed out
+ * (`ERR_RK_STORE_TIMEOUT`: Redis may have run it just before the deadline, which it judges by its
+ * own clock, and answered just after), and a call whose connection closed under it (the store's
+ * own "Redis may have run it", or the client's failure of the whole call, such as ioredis's
+ * "Connection is closed."); with `replicas`, a call that ran but that no replica acknowledged in
+ * time; and a reply the store could not read. Every other failure was refused before Redis ran
+ * anything: failed fast by the store (never sent), or answered by Redis with an error (`MOVED`,
+ * `CLUSTERDOWN`, `READONLY`…). So Redis holds at most the admitted charges plus those of the
+ * decisions this returns true for.
+ */
+export function mayHaveRun(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const { code } = error as { code?: unknown }
+  if (code === 'ERR_RK_STORE_TIMEOUT') return true
+  if (code !== 'ERR_RK_STORE') return false
+  const message = error.message
+  if (/may have run it|did not reach \d+ replica|unexpected reply/.test(message)) return true
+  if (!message.startsWith('RedisStore: the Redis call failed')) return false
+  // The whole call failed (its cause the client's error) or one request inside the script (Redis's text).
+  const cause = error.cause
+  return cause instanceof Error && !isReplyError(cause) && !REDIS_ERROR_TEXT.test(cause.message)
 }

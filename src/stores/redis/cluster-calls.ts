@@ -72,9 +72,28 @@ export function clusterCalls(client: RedisClient): { evalsha: ScriptCall; eval: 
   }
   const evalsha = client.evalsha as ScriptCall
   const evalScript = client.eval as ScriptCall
+  const pipelines = view as unknown as PipelineClient
   return {
     evalsha: (...args) => evalsha.apply(view, args),
     eval: (...args) => evalScript.apply(view, args),
-    pipelines: view as unknown as PipelineClient,
+    pipelines: {
+      pipeline: (commands) => {
+        const made = pipelines.pipeline(commands)
+        return { exec: () => made.exec().then((results) => followMoved(results, client, refresh)) }
+      },
+    },
   }
+}
+
+/**
+ * A pipeline's script call that got MOVED has the slot table reread. The Cluster follows a
+ * pipeline's MOVED only when every command of it got the same error (or only reads): the `WAIT`
+ * behind the script call succeeds on the node that answered MOVED, so the MOVED comes back as it
+ * is, and nothing else makes the Cluster reread its table. A master killed between calls leaves
+ * the table naming it: every later call goes to a random master and gets MOVED, for ever.
+ */
+function followMoved<T extends [Error | null, unknown][] | null>(results: T, client: RedisClient, refresh: (() => void) | undefined): T {
+  const error = results?.[0]?.[0]
+  if (error instanceof Error && error.message.startsWith('MOVED ')) refresh?.call(client)
+  return results
 }

@@ -17,6 +17,7 @@ import { createSentinel as createSentinel5 } from 'redis5'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLimiter, fixedWindow, type Limiter } from '../../../src/index.js'
 import { type RedisClient, RedisStore } from '../../../src/stores/redis/index.js'
+import { mayHaveRun } from '../../helpers/lost-connection.js'
 import { withNode } from '../../helpers/redis-cluster-ops.js'
 import { SENTINEL_MASTER, type SentinelGroup, startSentinelGroup } from '../../helpers/redis-sentinel.js'
 import { redisServerFor } from '../../helpers/redis-servers.js'
@@ -79,6 +80,8 @@ const LIBRARIES: readonly { name: string; make(sentinels: Sentinels): Promise<{ 
 interface Outcome {
   reason: string
   allowed: boolean
+  /** Failed, but Redis may have run it (see `mayHaveRun`). */
+  uncertain: boolean
   /** `performance.now()` when asked, and how long the decision took. */
   at: number
   ms: number
@@ -99,7 +102,7 @@ class Harness {
   async decide(): Promise<void> {
     const at = performance.now()
     const d = await this.limiter.consume('subject')
-    this.outcomes.push({ reason: d.reason, allowed: d.allowed, at, ms: performance.now() - at })
+    this.outcomes.push({ reason: d.reason, allowed: d.allowed, uncertain: mayHaveRun(d.error), at, ms: performance.now() - at })
   }
 
   /** About 200 decisions a second until `stopped()`. */
@@ -123,6 +126,11 @@ class Harness {
 
   failed(): number {
     return this.outcomes.filter((o) => o.reason === 'store-error').length
+  }
+
+  /** Decisions that failed although Redis may have run them: a call timed out, or lost with its connection. */
+  uncertain(): number {
+    return this.outcomes.filter((o) => o.uncertain).length
   }
 
   /** ms from `from` until a decision asked then was decided by Redis again. */
@@ -229,10 +237,19 @@ describe.skipIf(!available)('RedisStore through a Redis Sentinel failover (a mas
 
   /**
    * Once the outage is over, every harness went through it (expectThrough), and the master the
-   * sentinels name now holds what was admitted: at most all of it (nothing written late or twice),
-   * and at least all but what the replica may not have received yet when the master died or froze
-   * (`eventAt`). A client that went back to a resumed old master would have written there, and its
-   * resync drops that.
+   * sentinels name now holds what was admitted: at most all of it plus the decisions that failed
+   * although Redis may have run them (nothing written late or twice), and at least all but what the
+   * replica may not have received yet when the master died or froze (`eventAt`). A client that went
+   * back to a resumed old master would have written there, and its resync drops that.
+   *
+   * Why the upper bound counts the uncertain failures: docs/redis.md ("In-flight uncertainty")
+   * says that "a call that times out, or whose connection closes under it, was either never
+   * executed or executed after all with its reply lost", which "can only over-count, by the calls
+   * in flight at the moment of the failure". The client cannot know which. Redis judges a call's
+   * deadline by its own clock, known to the store to about a millisecond: a call it runs just
+   * before the deadline can be answered just after it (seen on Node 24 with ioredis 5: the new
+   * master held 511 charges for 510 admitted). Each such call is counted, from its error
+   * (`mayHaveRun`), never a constant.
    */
   async function expectAfterFailover(
     hs: readonly Harness[],
@@ -244,12 +261,15 @@ describe.skipIf(!available)('RedisStore through a Redis Sentinel failover (a mas
     for (const h of hs) {
       expectThrough(h, takenOverAt)
       const used = await h.used(now)
-      expect(used, h.name).toBeLessThanOrEqual(h.admitted())
+      expect(
+        used,
+        `${h.name}: charges held, for ${h.admitted()} admitted and ${h.uncertain()} failed that may have run`,
+      ).toBeLessThanOrEqual(h.admitted() + h.uncertain())
       expect(h.admitted() - used, `${h.name}: admitted charges lost`).toBeLessThanOrEqual(
         h.admitted(eventAt - LAG_MS) - h.admitted(eventAt),
       )
       console.info(
-        `[sentinel-failover] ${h.name}, ${event}: decided again ${Math.round(h.servedAgainMs(takenOverAt) ?? Number.NaN)} ms after the takeover (${Math.round(takenOverAt - eventAt)} ms after the ${event}); ${h.failed()} failed of ${h.outcomes.length}; ${h.admitted() - used} admitted charges lost`,
+        `[sentinel-failover] ${h.name}, ${event}: decided again ${Math.round(h.servedAgainMs(takenOverAt) ?? Number.NaN)} ms after the takeover (${Math.round(takenOverAt - eventAt)} ms after the ${event}); ${h.failed()} failed of ${h.outcomes.length} (${h.uncertain()} of them may have run); ${h.admitted() - used} admitted charges lost`,
       )
     }
   }
