@@ -168,13 +168,17 @@ class Harness {
     await Promise.all(pending)
   }
 
-  /** Keeps deciding until the end of the outage is reported. */
+  /**
+   * Keeps deciding until the end of the outage is reported: every subject, each round, so that
+   * the failed shard is among them (the first ten subjects' hash tags fall on only two of the
+   * three masters).
+   */
   async recover(timeoutMs = 8000): Promise<void> {
     const started = performance.now()
     while (this.warnings.at(-1) !== 'RK_REDIS_RECOVERED' || this.warnings.length === 0) {
       if (this.warnings.length === 0 && performance.now() - started > 1500) return
       if (performance.now() - started > timeoutMs) throw new Error(`no recovery reported: ${this.warnings.join(', ')}`)
-      await Promise.all(Array.from({ length: 10 }, (_, j) => this.decide(j)))
+      await Promise.all(Array.from({ length: SUBJECTS }, (_, j) => this.decide(j)))
       await sleep(20)
     }
   }
