@@ -9,7 +9,7 @@ import { ipKey } from '../http/keys.js'
 import { penaltyBox } from '../limiter/algorithms/penalty-box.js'
 import { slidingWindow } from '../limiter/algorithms/sliding-window.js'
 import type { Decision } from '../limiter/decision.js'
-import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
+import { ConfigurationError, checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Layer, Limiter } from '../limiter/types.js'
 import { type LoginGuardOptions, type LoginLimit, resolveLoginGuardOptions } from './login-guard-options.js'
@@ -160,8 +160,14 @@ export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
       if (settled) return
       settled = true
       if (!decision.allowed) return
-      await limiter.refund(keys.pair, { decision })
-      await limiter.reset(keys.pair, { policies: pairPolicies, tag })
+      try {
+        await limiter.refund(keys.pair, { decision })
+        await limiter.reset(keys.pair, { policies: pairPolicies, tag })
+      } catch (error) {
+        // A store that fails must not fail a right password: the limiter has reported the outage
+        // (RK_STORE_OUTAGE, its store-error event), and the counters clear with their windows.
+        if (error instanceof ConfigurationError) throw error
+      }
     }
     const failed = async (): Promise<void> => {
       settled = true
