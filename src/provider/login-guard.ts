@@ -18,7 +18,7 @@ export type { LoginGuardOptions, LoginLimit, LoginPenalty } from './login-guard-
 
 /** What the app knows about one login attempt, before it checks the password. */
 export interface LoginAttemptInfo {
-  /** The username as typed (normalised here: NFKC, lowercase, trimmed; then hashed). */
+  /** The username as typed (normalised here by {@link normalizeUsername}; then hashed). */
   username: string
   /** The client address (the framework's, with its trust-proxy setting); IPv6 grouped by `ipv6Subnet`. */
   ip: string
@@ -72,9 +72,17 @@ const WHERE = 'loginGuard()'
 const ATTEMPT = 'loginGuard().attempt()'
 const KNOWN_INFO = { username: true, ip: true, trusted: true } as const
 
-/** The username as one identity: NFKC (full-width, ligatures), lowercase, NFKC again (some lowercase forms compose), trimmed. */
+/** Invisible characters (zero-width space and joiners, soft hyphen, variation selectors, tags…). */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu
+
+/**
+ * The username as one identity: invisible characters dropped, NFKC (full-width, ligatures),
+ * lowercase, invisible characters dropped again (NFKC maps a few to others), NFKC again (some
+ * lowercase forms compose, as do a letter and an accent once what stood between them is gone),
+ * trimmed.
+ */
 export function normalizeUsername(username: string): string {
-  return username.normalize('NFKC').toLowerCase().normalize('NFKC').trim()
+  return username.replace(INVISIBLE, '').normalize('NFKC').toLowerCase().replace(INVISIBLE, '').normalize('NFKC').trim()
 }
 
 /** 128 bits of SHA-256 of the normalised username, base64url: fixed length, no username in the store. */
