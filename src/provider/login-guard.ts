@@ -85,9 +85,17 @@ export function normalizeUsername(username: string): string {
   return username.replace(INVISIBLE, '').normalize('NFKC').toLowerCase().replace(INVISIBLE, '').normalize('NFKC').trim()
 }
 
+/**
+ * The longest username counted whole: a longer one is counted by its first this many UTF-16 units,
+ * so a huge username costs an attempt no more work than this (no real username is that long, and
+ * usernames sharing these units share counters: the strict side).
+ */
+const MAX_USERNAME = 1024
+
 /** 128 bits of SHA-256 of the normalised username, base64url: fixed length, no username in the store. */
 function usernameId(username: string): string {
-  return createHash('sha256').update(normalizeUsername(username)).digest('base64url').slice(0, 22)
+  const counted = username.length > MAX_USERNAME ? username.slice(0, MAX_USERNAME) : username
+  return createHash('sha256').update(normalizeUsername(counted)).digest('base64url').slice(0, 22)
 }
 
 /** A counter of failed attempts: a sliding window, its errors named as the guard's option. */
