@@ -147,9 +147,12 @@ export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
   const keysOf = (info: LoginAttemptInfo) => {
     checkOptionsObject(ATTEMPT, info)
     checkKnownOptions(ATTEMPT, info, KNOWN_INFO, { requestTime: true })
-    if (typeof info.username !== 'string') invalidAtRequest(ATTEMPT, 'username', 'must be a string', typeof info.username)
+    // The value goes as received: the message names its type, never the value (it may be a credential).
+    if (typeof info.username !== 'string') invalidAtRequest(ATTEMPT, 'username', 'must be a string', info.username)
     if (info.trusted !== undefined && typeof info.trusted !== 'boolean')
-      invalidAtRequest(ATTEMPT, 'trusted', 'must be a boolean', typeof info.trusted)
+      invalidAtRequest(ATTEMPT, 'trusted', 'must be a boolean', info.trusted)
+    if (typeof info.ip !== 'string' || info.ip.length === 0)
+      invalidAtRequest(ATTEMPT, 'ip', "must be the client address (the framework's, with its trust-proxy setting)", info.ip)
     const ip = ipKey(info.ip, subnet)
     const user = `u:${usernameId(info.username)}`
     return { pair: `${user}|${ip}`, ip, username: user }
