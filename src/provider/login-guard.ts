@@ -18,7 +18,7 @@ export type { LoginGuardOptions, LoginLimit, LoginPenalty } from './login-guard-
 
 /** What the app knows about one login attempt, before it checks the password. */
 export interface LoginAttemptInfo {
-  /** The username as typed (normalised here by {@link normalizeUsername}; then hashed). */
+  /** The username as typed (normalised here: invisible characters dropped, NFKC, lowercase, trimmed; then hashed). */
   username: string
   /** The client address (the framework's, with its trust-proxy setting); IPv6 grouped by `ipv6Subnet`. */
   ip: string
@@ -72,17 +72,22 @@ const WHERE = 'loginGuard()'
 const ATTEMPT = 'loginGuard().attempt()'
 const KNOWN_INFO = { username: true, ip: true, trusted: true } as const
 
+/** The username as one identity: NFKC (full-width, ligatures), lowercase, NFKC again (some lowercase forms compose), trimmed. */
+export function normalizeUsername(username: string): string {
+  return username.normalize('NFKC').toLowerCase().normalize('NFKC').trim()
+}
+
 /** Invisible characters (zero-width space and joiners, soft hyphen, variation selectors, tags…). */
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu
 
 /**
- * The username as one identity: invisible characters dropped, NFKC (full-width, ligatures),
- * lowercase, invisible characters dropped again (NFKC maps a few to others), NFKC again (some
- * lowercase forms compose, as do a letter and an accent once what stood between them is gone),
- * trimmed.
+ * The username as the guard counts it: {@link normalizeUsername} with invisible characters
+ * dropped, before it and after (NFKC maps a few to others; a letter and its accent compose once
+ * what stood between them is gone). Stricter than the lookup rule on purpose: spellings that look
+ * alike share counters, whatever the app's own lookup makes of them.
  */
-export function normalizeUsername(username: string): string {
-  return username.replace(INVISIBLE, '').normalize('NFKC').toLowerCase().replace(INVISIBLE, '').normalize('NFKC').trim()
+function countedUsername(username: string): string {
+  return normalizeUsername(normalizeUsername(username.replace(INVISIBLE, '')).replace(INVISIBLE, ''))
 }
 
 /**
@@ -95,7 +100,7 @@ const MAX_USERNAME = 1024
 /** 128 bits of SHA-256 of the normalised username, base64url: fixed length, no username in the store. */
 function usernameId(username: string): string {
   const counted = username.length > MAX_USERNAME ? username.slice(0, MAX_USERNAME) : username
-  return createHash('sha256').update(normalizeUsername(counted)).digest('base64url').slice(0, 22)
+  return createHash('sha256').update(countedUsername(counted)).digest('base64url').slice(0, 22)
 }
 
 /** A counter of failed attempts: a sliding window, its errors named as the guard's option. */

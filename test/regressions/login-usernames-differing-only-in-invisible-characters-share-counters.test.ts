@@ -3,7 +3,8 @@
 // selector anywhere in "alice" made a fresh per-username counter. An app whose user lookup ignores
 // them (a MySQL `_ai_ci` collation does, as does any app that strips invisible characters) then
 // gave credential stuffing from many addresses a new `perUsername` allowance per spelling, without
-// end. They are dropped now: every spelling that looks like "alice" is one counter.
+// end. The guard drops them when it counts: every spelling that looks like "alice" is one counter.
+// normalizeUsername, the rule apps may have stored their user names by, is unchanged.
 import { describe, expect, it } from 'vitest'
 import { loginGuard, normalizeUsername } from '../../src/provider/index.js'
 
@@ -22,10 +23,17 @@ const SPELLINGS = [
 ]
 
 describe('usernames differing only in invisible characters', () => {
-  it('normalise to one username', () => {
-    for (const s of SPELLINGS) expect(normalizeUsername(s), JSON.stringify(s)).toBe('alice')
+  it('are one username to the guard', () => {
+    const guard = loginGuard()
+    const alice = guard.keysOf({ username: 'alice', ip: '203.0.113.7' })
+    for (const s of SPELLINGS) expect(guard.keysOf({ username: s, ip: '203.0.113.7' }), JSON.stringify(s)).toEqual(alice)
     // Dropping one can bring a base letter and its accent together: still one form.
-    expect(normalizeUsername('e\u034f\u0301')).toBe(normalizeUsername('\u00e9'))
+    expect(guard.keysOf({ username: 'e\u034f\u0301', ip: '203.0.113.7' })).toEqual(guard.keysOf({ username: '\u00e9', ip: '203.0.113.7' }))
+  })
+
+  it('leave normalizeUsername, the lookup rule apps store names by, as it was', () => {
+    expect(normalizeUsername(' ＡＬＩＣＥ ')).toBe('alice')
+    expect(normalizeUsername('ali\u200dce')).toBe('ali\u200dce')
   })
 
   it('share one per-username counter, whatever the address', async () => {
