@@ -184,8 +184,9 @@ export interface PenaltyBoxParams {
   readonly forgiveMs: number
   /**
    * A box written by `limiter.block`/`unblock` (through the store's `charge`): 0 for the box
-   * itself; otherwise its `charge` sets the block to end at `setUntil` (a time not after the
-   * store's now clears the whole record).
+   * itself; 1 for `unblock` (its `charge` forgets the whole record); otherwise its `charge` sets
+   * the block to end at `setUntil` (a time not after the store's now ends the block: the level
+   * and offences are kept).
    */
   readonly setUntil: number
   /** The reason `limiter.block` gives the block it writes (`setUntil` after now); `''` for none. */

@@ -19,10 +19,24 @@ export interface ResetContext {
   readonly health: StoreHealth
 }
 
-/** `limiter.reset()`: forgets the request's state in the store, then in the fallback store if any. */
+/**
+ * `limiter.reset()`: forgets the request's state in the store, then in the fallback store if any.
+ * The fallback is reset even when the store failed (it is what decides during the outage); the
+ * store's failure is then the answer.
+ */
 export async function resetKey(context: ResetContext, request: StoreRequest): Promise<void> {
-  await resetIn(context, context.store, request)
-  if (context.fallback !== undefined) await resetIn(context, context.fallback, request)
+  if (context.fallback === undefined) return resetIn(context, context.store, request)
+  let failed = false
+  let failure: unknown
+  try {
+    await resetIn(context, context.store, request)
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw error
+    failed = true
+    failure = error
+  }
+  await resetIn(context, context.fallback, request)
+  if (failed) throw failure
 }
 
 /** Resets in one store (the store, or the fallback), with the same deadline as its other calls; failures reject. */

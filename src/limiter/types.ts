@@ -116,7 +116,10 @@ export interface UnblockOptions {
 
 /** Options of `block`. */
 export interface BlockOptions extends UnblockOptions {
-  /** When the block ends: a Date or epoch ms. The subject's penalty boxes deny until then. */
+  /**
+   * When the block ends: a Date or epoch ms. The subject's penalty boxes deny until then; a time
+   * already past ends the current block, the escalation level kept (only `unblock` forgets it).
+   */
   until: number | Date
   /**
    * Why (support staff, a fraud signal): kept in the store with the block, shown to the blocked

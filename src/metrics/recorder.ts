@@ -112,6 +112,9 @@ export class MetricsRecorder {
   readonly base: Attributes
   readonly #sinks: RecorderSinks
   readonly #off: (() => void)[]
+  /** The series and ratios of the decision being counted, for the ratio sink (reused). */
+  readonly #heard: PolicySeries[] = []
+  readonly #ratios: number[] = []
   #last: { policy: string; layer: string | undefined; cls: string | undefined; tier: string | undefined; series: PolicySeries } | undefined
 
   /** Most policy series kept; past it, new attribute sets share the overflow series. */
@@ -199,6 +202,7 @@ export class MetricsRecorder {
     const list = d.list
     const head = headlineIndex(d)
     const holds = d.allowed && d.reason === 'ok'
+    const sink = this.#sinks.ratio
     for (let i = 0; i < list.length; i++) {
       const p: Policy = list[i]
       const series = this.seriesOf(p.name, d.layerAt(i), d.class, d.tier)
@@ -207,7 +211,10 @@ export class MetricsRecorder {
       else if (p.shadow) series.decisions[d.retryAt(i) === 0 ? 0 : 2]++
       const ratio = p.burst > 0 ? Math.min(1, d.remainingAt(i) / p.burst) : 0
       series.ratio.observe(ratio)
-      this.#sinks.ratio?.(series, ratio)
+      if (sink !== undefined) {
+        this.#heard[i] = series
+        this.#ratios[i] = ratio
+      }
       if (p.kind === 'concurrency') {
         series.concurrency = true
         if (holds && (!p.shadow || shadowCharged(d))) {
@@ -216,6 +223,8 @@ export class MetricsRecorder {
         }
       }
     }
+    // The meter hears each value once everything is counted: a meter that throws loses no count.
+    if (sink !== undefined) for (let i = 0; i < list.length; i++) sink(this.#heard[i], this.#ratios[i])
   }
 
   released(d: Decision): void {

@@ -88,7 +88,7 @@ const KNOWN: { readonly [K in keyof Required<LoginGuardOptions>]: true } = {
 
 function limitOf(where: string, name: string, value: unknown, fallback: LoginLimit): LoginLimit {
   if (value === undefined) return fallback
-  checkOptionsObject(`${where} ${name}`, value)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid(where, name, 'must be { limit, window }', value)
   checkKnownOptions(where, value as LoginLimit, { limit: true, window: true }, { prefix: `${name}.` })
   const v = value as LoginLimit
   checkInteger(where, `${name}.limit`, v.limit, 1, 1_000_000)

@@ -9,7 +9,7 @@ import { ipKey } from '../http/keys.js'
 import { penaltyBox } from '../limiter/algorithms/penalty-box.js'
 import { slidingWindow } from '../limiter/algorithms/sliding-window.js'
 import type { Decision } from '../limiter/decision.js'
-import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
+import { ConfigurationError, checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Layer, Limiter } from '../limiter/types.js'
 import { type LoginGuardOptions, type LoginLimit, resolveLoginGuardOptions } from './login-guard-options.js'
@@ -18,7 +18,7 @@ export type { LoginGuardOptions, LoginLimit, LoginPenalty } from './login-guard-
 
 /** What the app knows about one login attempt, before it checks the password. */
 export interface LoginAttemptInfo {
-  /** The username as typed (normalised here: NFKC, lowercase, trimmed; then hashed). */
+  /** The username as typed (normalised here: invisible characters dropped, NFKC, lowercase, trimmed; then hashed). */
   username: string
   /** The client address (the framework's, with its trust-proxy setting); IPv6 grouped by `ipv6Subnet`. */
   ip: string
@@ -77,9 +77,30 @@ export function normalizeUsername(username: string): string {
   return username.normalize('NFKC').toLowerCase().normalize('NFKC').trim()
 }
 
+/** Invisible characters (zero-width space and joiners, soft hyphen, variation selectors, tags…). */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu
+
+/**
+ * The username as the guard counts it: {@link normalizeUsername} with invisible characters
+ * dropped, before it and after (NFKC maps a few to others; a letter and its accent compose once
+ * what stood between them is gone). Stricter than the lookup rule on purpose: spellings that look
+ * alike share counters, whatever the app's own lookup makes of them.
+ */
+function countedUsername(username: string): string {
+  return normalizeUsername(normalizeUsername(username.replace(INVISIBLE, '')).replace(INVISIBLE, ''))
+}
+
+/**
+ * The longest username counted whole: a longer one is counted by its first this many UTF-16 units,
+ * so a huge username costs an attempt no more work than this (no real username is that long, and
+ * usernames sharing these units share counters: the strict side).
+ */
+const MAX_USERNAME = 1024
+
 /** 128 bits of SHA-256 of the normalised username, base64url: fixed length, no username in the store. */
 function usernameId(username: string): string {
-  return createHash('sha256').update(normalizeUsername(username)).digest('base64url').slice(0, 22)
+  const counted = username.length > MAX_USERNAME ? username.slice(0, MAX_USERNAME) : username
+  return createHash('sha256').update(countedUsername(counted)).digest('base64url').slice(0, 22)
 }
 
 /** A counter of failed attempts: a sliding window, its errors named as the guard's option. */
@@ -131,9 +152,12 @@ export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
   const keysOf = (info: LoginAttemptInfo) => {
     checkOptionsObject(ATTEMPT, info)
     checkKnownOptions(ATTEMPT, info, KNOWN_INFO, { requestTime: true })
-    if (typeof info.username !== 'string') invalidAtRequest(ATTEMPT, 'username', 'must be a string', typeof info.username)
+    // The value goes as received: the message names its type, never the value (it may be a credential).
+    if (typeof info.username !== 'string') invalidAtRequest(ATTEMPT, 'username', 'must be a string', info.username)
     if (info.trusted !== undefined && typeof info.trusted !== 'boolean')
-      invalidAtRequest(ATTEMPT, 'trusted', 'must be a boolean', typeof info.trusted)
+      invalidAtRequest(ATTEMPT, 'trusted', 'must be a boolean', info.trusted)
+    if (typeof info.ip !== 'string' || info.ip.length === 0)
+      invalidAtRequest(ATTEMPT, 'ip', "must be the client address (the framework's, with its trust-proxy setting)", info.ip)
     const ip = ipKey(info.ip, subnet)
     const user = `u:${usernameId(info.username)}`
     return { pair: `${user}|${ip}`, ip, username: user }
@@ -160,8 +184,14 @@ export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
       if (settled) return
       settled = true
       if (!decision.allowed) return
-      await limiter.refund(keys.pair, { decision })
-      await limiter.reset(keys.pair, { policies: pairPolicies, tag })
+      try {
+        await limiter.refund(keys.pair, { decision })
+        await limiter.reset(keys.pair, { policies: pairPolicies, tag })
+      } catch (error) {
+        // A store that fails must not fail a right password: the limiter has reported the outage
+        // (RK_STORE_OUTAGE, its store-error event), and the counters clear with their windows.
+        if (error instanceof ConfigurationError) throw error
+      }
     }
     const failed = async (): Promise<void> => {
       settled = true

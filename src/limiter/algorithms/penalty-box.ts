@@ -26,6 +26,12 @@ const KNOWN = { name: true, shadow: true, after: true, within: true, blocks: tru
 
 const NO_REASON: number[] = []
 
+/**
+ * `setUntil` of the box `limiter.unblock` charges: forgets the record. A block by hand is written
+ * with `setUntil` of at least 2, however early its end: ending it is not forgiving it.
+ */
+export const FORGIVE = 1
+
 /** The largest number of block durations. */
 export const MAX_BLOCKS = 16
 
@@ -38,7 +44,10 @@ export interface PenaltyBoxPolicy extends Policy {
    * and, when this offence starts a block, a denial until its end (`retryAfterMs`).
    */
   offence(state: PolicyState | undefined, now: number, out: StepOutcome): void
-  /** The same box (same state) whose `charge` blocks until `until` (a time already past: forgives everything), for `reason` (`''`: none). */
+  /**
+   * The same box (same state) whose `charge` blocks until `until`, for `reason` (`''`: none): a
+   * time already past ends the block, the level kept. `until` 0 (unblock) forgets the record.
+   */
   blocking(until: number, reason?: string): PenaltyBoxPolicy
 }
 
@@ -213,15 +222,14 @@ function make(name: string, id: string, within: Duration, shadow: boolean, param
   /** A settled cost changes nothing; a box made by `blocking` writes its block. */
   const charge = (state: PolicyState | undefined, _cost: number, now: number, out: StepOutcome): void => {
     load(state, now)
-    if (setUntil !== 0) {
-      if (setUntil <= now) {
-        s[UNTIL] = s[LEVEL] = s[FIRST] = s[COUNT] = s[LAST] = 0
-        why = NO_REASON
-      } else {
-        s[UNTIL] = setUntil
-        s[LAST] = now
-        why = setWhy
-      }
+    if (setUntil === FORGIVE) {
+      s[UNTIL] = s[LEVEL] = s[FIRST] = s[COUNT] = s[LAST] = 0
+      why = NO_REASON
+    } else if (setUntil !== 0) {
+      // A block by hand, even one ending in the past: the level and offences stay as they are.
+      s[UNTIL] = setUntil
+      s[LAST] = now
+      why = setWhy
     }
     save(now, out)
     answer(0, now, out)
@@ -241,7 +249,7 @@ function make(name: string, id: string, within: Duration, shadow: boolean, param
     charge,
     offence,
     blocking: (until: number, reason = '') =>
-      make(name, id, within, shadow, { ...params, setUntil: Math.max(1, until), setReason: reason }),
+      make(name, id, within, shadow, { ...params, setUntil: until === 0 ? FORGIVE : Math.max(FORGIVE + 1, until), setReason: reason }),
     params: Object.freeze(params),
   })
   return policy

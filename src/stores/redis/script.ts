@@ -8,13 +8,14 @@ import { createHash } from 'node:crypto'
  *
  * A change to this text is a change of the pinned SHA1 in test/stores/redis/script.test.ts: deliberate.
  */
-export const DECIDE_SCRIPT = `-- ratekeeper decide v5 (batched, shadow checks, penalty boxes, block reasons)
+export const DECIDE_SCRIPT = `-- ratekeeper decide v6 (batched, shadow checks, penalty boxes, block reasons)
 -- One call decides a batch of requests, one after the other, each atomic and all-or-nothing.
 -- ARGV[1] deadline (Redis ms; -1 none): a batch Redis reaches later is refused whole.
 -- ARGV[2] extra TTL (ms) added to every key's TTL. ARGV[3] S, the number of specs; ARGV[4..3+S]
 -- the specs "kind:limit:a:b:c": 1 token bucket (limit:burst:ticksPerMs:tokenTicks), 2 fixed window
 -- (limit:windowMs), 3 calendar month (limit:0), 4 sliding window (limit:subMs:older),
--- 5 concurrency (limit:leaseMs:retryMs), 6 penalty box (after:withinMs:forgiveMs:setUntil:blocks[:reason hex]). A spec led by "s" is a shadow check: decided, never
+-- 5 concurrency (limit:leaseMs:retryMs), 6 penalty box (after:withinMs:forgiveMs:setUntil:blocks[:reason hex];
+-- setUntil 0 the box, 1 unblock, else a block's end). A spec led by "s" is a shadow check: decided, never
 -- denying, written only when every check of its request (shadow ones too) admits.
 -- Then per request: op (1 consume, 2 peek, 3 refund, 4 reset, 5 charge; +16: the caller's now
 -- follows the spec indexes; +32: the request's lease follows), cost, n, the spec index (1..S) of
@@ -563,10 +564,8 @@ if hasPb then
 
   pbCharge = function(raw, now, v)                               -- limiter.block / unblock (v[5]: the block's end)
     local u, lv, fi, c, la, why = pbLoad(raw, now, v)
-    if v[5] ~= 0 then
-      if v[5] <= now then u, lv, fi, c, la, why = 0, 0, 0, 0, 0, ''  -- unblock: the record is forgotten
-      else u = v[5]; la = now; why = v[7] end                    -- the block and its reason ('' none)
-    end
+    if v[5] == 1 then u, lv, fi, c, la, why = 0, 0, 0, 0, 0, ''    -- unblock: the record is forgotten
+    elseif v[5] ~= 0 then u = v[5]; la = now; why = v[7] end       -- the block (a past end ends it; level kept), its reason
     local st, e = pbSave(now, v, u, lv, fi, c, la, why)
     local _, rem, resetAt = pbAnswer(0, now, v, u, fi, c)
     return st, rem, resetAt, e

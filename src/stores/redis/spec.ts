@@ -24,7 +24,8 @@ export const SCRIPT_KIND = {
  * - fixed window `2:limit:windowMs`, calendar month `3:limit:0`
  * - sliding window `4:limit:subWindowMs:olderSubWindows`
  * - concurrency `5:limit:leaseMs:retryMs`
- * - penalty box `6:after:withinMs:forgiveMs:setUntil:block.block…[:reason]` (block lengths in ms,
+ * - penalty box `6:after:withinMs:forgiveMs:setUntil:block.block…[:reason]` (`setUntil` 0 for the
+ *   box, 1 for `unblock`, else the end of `limiter.block`'s block; block lengths in ms,
  *   `.`-separated; the reason of `limiter.block`, when given, as the hex of its UTF-8)
  */
 export function specOf(params: PolicyParams): string {

@@ -8,7 +8,7 @@ import { DECIDE_SCRIPT, DECIDE_SHA } from '../../../src/stores/redis/script.js'
 import { describeRedis, REDIS_URL } from '../../helpers/redis.js'
 
 const PINNED = {
-  decide: 'f92b49b118b21d4424d5f6d769546819eb745551',
+  decide: 'bbcf19c9a10e2bcecfd1747f8572c63ff8a51e33',
 }
 
 describe('Lua scripts', () => {

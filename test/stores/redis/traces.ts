@@ -14,7 +14,8 @@ export interface TraceOp {
   /**
    * `release`: a refund of the concurrency checks alone, with the lease (what `limiter.release` sends).
    * `block`: what `limiter.block` sends: a charge of the penalty boxes alone, blocking until now +
-   * `chargedAgo` (not after now: an unblock), with one of `REASONS` (by `lease`).
+   * `chargedAgo` (an odd `cost`: now − `chargedAgo`, a block ending in the past), with one of
+   * `REASONS` (by `lease`); `chargedAgo` 0 with an odd cost is what `limiter.unblock` sends.
    */
   readonly kind: 'consume' | 'peek' | 'refund' | 'reset' | 'release' | 'charge' | 'block'
   /** Time step before the op, ms (negative now and then: a clock that ran backwards). */
@@ -188,6 +189,12 @@ export function traceArb(maxOps: number): fc.Arbitrary<Trace> {
     )
 }
 
+/** The `until` of a `block` op (0: an unblock), see {@link TraceOp}. */
+function blockEnd(op: TraceOp, now: number): number {
+  if (op.cost % 2 === 0) return now + op.chargedAgo
+  return op.chargedAgo === 0 ? 0 : Math.max(1, now - op.chargedAgo)
+}
+
 /** Block reasons of `block` ops: none, short, with JSON's special characters, non-ASCII, the longest. */
 const REASONS = ['', 'fraud', 'say "why" \\ here', 'Sperre – 封锁 🚫', 'x'.repeat(128)]
 
@@ -303,7 +310,7 @@ export async function replayTrace(trace: Trace, stores: Record<string, Store>, s
       policies: checks.map((c) => {
         const policy = policies[c.policy]
         return op.kind === 'block' && policy.kind === 'penalty-box'
-          ? (policy as PenaltyBoxPolicy).blocking(now + op.chargedAgo, reason)
+          ? (policy as PenaltyBoxPolicy).blocking(blockEnd(op, now), reason)
           : policy
       }),
       // Huge costs are settled debts: only a charge takes them (a consume of them is a plain denial).
