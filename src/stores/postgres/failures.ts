@@ -10,6 +10,11 @@ export function noAnswerWithin(timeoutMs: number): StoreError {
   return new StoreError('ERR_RK_STORE_TIMEOUT', `PostgresStore: no answer within ${timeoutMs} ms`)
 }
 
+export function schemaNotCreatedWithin(timeoutMs: number, cause?: unknown): StoreError {
+  const message = `PostgresStore: createSchema() was not done within ${timeoutMs} ms (PostgreSQL frozen or unreachable, or a lock held elsewhere)`
+  return cause === undefined ? new StoreError('ERR_RK_STORE_TIMEOUT', message) : new StoreError('ERR_RK_STORE_TIMEOUT', message, { cause })
+}
+
 export function closed(): StoreError {
   return new StoreError('ERR_RK_CLOSED', 'PostgresStore: used after close()')
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { afterPendingIo } from '../../limiter/deadline.js'
+import { afterPendingIo, withDeadline } from '../../limiter/deadline.js'
+import { checkInteger } from '../../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
 import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { decodeState, planAdjust, planDecision } from '../step-plan.js'
@@ -54,6 +55,8 @@ const SWEEP_MOST = 32
  * timer, unlike the deadline, runs before the socket is read), short beside a failover.
  */
 const UNANSWERED_GRACE_MS = 5000
+/** Deadline of `createSchema()`, ms: far above what it takes, even behind other processes starting. */
+const SCHEMA_TIMEOUT_MS = 10_000
 /** Most calls one batch carries. */
 const MAX_BATCH = 128
 
@@ -125,11 +128,29 @@ export class PostgresStore implements Store {
     return schemaSql(this.table)
   }
 
-  /** Creates the table and its functions if missing (idempotent; needs CREATE on the schema). */
-  async createSchema(): Promise<void> {
+  /**
+   * Creates the table and its functions if missing (idempotent; needs CREATE on the schema).
+   * Rejects with `ERR_RK_STORE_TIMEOUT` when not done within `timeoutMs` (PostgreSQL gives up then
+   * too), so a startup never hangs on a frozen database or a lock held elsewhere.
+   * @param options.timeoutMs - deadline, ms (default 10,000)
+   */
+  async createSchema(options: { timeoutMs?: number } = {}): Promise<void> {
+    const where = 'store.createSchema()'
+    const ms = options.timeoutMs === undefined ? SCHEMA_TIMEOUT_MS : checkInteger(where, 'timeoutMs', options.timeoutMs, 1, 600_000)
     // One statement list runs as one transaction: the lock makes processes that start together
     // create the schema one after the other (concurrent CREATE … IF NOT EXISTS can collide).
-    await this.pool.query({ text: `SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.table)}` })
+    // Each statement, and each lock wait, ends at the deadline in PostgreSQL too.
+    const text = `SET LOCAL lock_timeout = ${ms}; SET LOCAL statement_timeout = ${ms};
+SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.table)}`
+    const query = this.pool.query({ text, query_timeout: ms + UNANSWERED_GRACE_MS })
+    try {
+      await withDeadline(query, ms)
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code
+      if (code === 'ERR_RK_STORE_TIMEOUT') throw fail.schemaNotCreatedWithin(ms)
+      if (code === '55P03' || code === '57014') throw fail.schemaNotCreatedWithin(ms, error)
+      throw error
+    }
   }
 
   consume(request: StoreRequest): Promise<StoreResult> {
