@@ -46,3 +46,9 @@ export function callFailed(error: unknown, table: string): StoreError {
   }
   return new StoreError('ERR_RK_STORE', 'PostgresStore: the PostgreSQL call failed', { cause: error })
 }
+
+/** A call PostgreSQL refused as a whole, writing nothing, because a concurrent one won (serialization_failure, deadlock_detected). */
+export function isSerializationFailure(error: unknown): boolean {
+  const code = ((error as { cause?: unknown } | null)?.cause as { code?: unknown } | null | undefined)?.code
+  return code === '40001' || code === '40P01'
+}

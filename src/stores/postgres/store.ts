@@ -286,12 +286,19 @@ SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.t
         sweepFrom,
         sweep,
       ]
-      const rows = await this.#query(this.#decideSql, values, this.#statement)
+      let rows: unknown[]
+      try {
+        rows = await this.#query(this.#decideSql, values, this.#statement)
+      } catch (error) {
+        this.#notApplied(sweep, planned?.writes ?? 0)
+        // Under REPEATABLE READ or SERIALIZABLE (a database's or role's default) the call's
+        // snapshot predates the key locks it waited for: a write made meanwhile fails it. It wrote
+        // nothing, so it is decided again, as a call that finds its states changed.
+        if (fail.isSerializationFailure(error)) continue
+        throw error
+      }
       const reply = parseDecideReply(rows, n)
-      // A sweep that did not run (the call was refused) is owed by the next write.
-      if (sweep > 0 && reply?.applied !== APPLIED.done) this.#unswept += (sweep / this.cleanupPages) * SWEEP_EVERY
-      // Its writes are counted again when it is sent again.
-      if (planned !== undefined && reply?.applied !== APPLIED.done) this.#unswept -= planned.writes
+      if (reply?.applied !== APPLIED.done) this.#notApplied(sweep, planned?.writes ?? 0)
       if (reply === undefined) throw fail.unexpectedReply()
       this.#dbClock.sample(reply.nowMs, Date.now(), reply.applied === APPLIED.clock && at >= 0)
       if (reply.applied === APPLIED.done && planned !== undefined) {
@@ -326,6 +333,12 @@ SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.t
     const batches = Math.min(SWEEP_MOST, Math.floor(this.#unswept / SWEEP_EVERY))
     this.#unswept -= batches * SWEEP_EVERY
     return this.cleanupPages * batches
+  }
+
+  /** A call that wrote nothing: the sweep it carried is owed by the next write, and its writes are counted again when it is sent again. */
+  #notApplied(sweep: number, writes: number): void {
+    if (sweep > 0) this.#unswept += (sweep / this.cleanupPages) * SWEEP_EVERY
+    this.#unswept -= writes
   }
 
   /** Remembers the stored states a refused call answered with. */
