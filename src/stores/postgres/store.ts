@@ -1,44 +1,22 @@
-import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { afterPendingIo, withDeadline } from '../../limiter/deadline.js'
 import { checkInteger } from '../../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
-import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
+import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { decodeState, planAdjust, planDecision } from '../step-plan.js'
 import { type Batch, type Member, type Planner, settle } from './batch.js'
 import { DatabaseClock } from './clock.js'
 import { Dispatcher } from './dispatcher.js'
 import * as fail from './failures.js'
 import { type PostgresClock, type PostgresPool, type PostgresStoreOptions, resolveOptions } from './options.js'
+import { connectionErrorCode, unwatchPool, watchPool } from './pool-watch.js'
 import { type DecideReply, parseDecideReply } from './reply.js'
-import { APPLIED, schemaSql, sqlNames } from './sql.js'
+import { APPLIED, schemaSql, sqlNames, statementName, storedKey } from './sql.js'
 
 /** A state as this process last saw it stored (`text` null: absent). */
 interface Known {
   readonly text: string | null
   readonly expiresAt: number
-}
-
-/** A NUL (PostgreSQL text holds none) or a lone surrogate (which reaches the database as U+FFFD). */
-const NOT_STORABLE = /[\0\p{Cs}]/u
-
-/**
- * The row key of `key` (policy id, newline, subject). A key PostgreSQL text can't hold as it is
- * becomes U+0001 and its JSON text, which has neither; no other row key starts with U+0001 (a
- * policy id starts with a letter or digit), and JSON text is one string's alone.
- */
-function storedKey(key: string): string {
-  return NOT_STORABLE.test(key) ? `\u0001${JSON.stringify(key)}` : key
-}
-
-/**
- * The name the decide call is prepared under on each connection: `rk_decide_<table>`, or, past
- * the 63 bytes PostgreSQL keeps of a name (two long names would share their first 63), its table's
- * digest.
- */
-function statementName(table: string): string {
-  const name = `rk_decide_${table}`
-  return name.length <= 63 ? name : `rk_decide_${createHash('sha256').update(table).digest('hex').slice(0, 32)}`
 }
 
 /** Attempts that may find their states changed before a decision gives up (each is one round trip; the deadline bounds them too). */
@@ -101,6 +79,17 @@ export class PostgresStore implements Store {
   /** The heap page the next sweep starts at (moved on when a sweep is sent: two never overlap). */
   #sweepFrom = 0
   #closed = false
+  #events: StoreEvents | undefined
+  /** A lost connection was reported, and no call has been answered since. */
+  #connectionLost = false
+  readonly #onPoolError = (error: unknown): void => {
+    if (this.#connectionLost || this.#closed) return
+    this.#connectionLost = true
+    const code = 'RK_POSTGRES_CONNECTION'
+    const message = `PostgresStore: a connection of the pool lost PostgreSQL (${connectionErrorCode(error)}); the pool opens another when needed, and the limiter applies onStoreError to calls that fail meanwhile`
+    if (this.#events?.warn === undefined) process.emitWarning(message, { code })
+    else this.#events.warn({ code, message })
+  }
 
   constructor(options: PostgresStoreOptions) {
     const settings = resolveOptions(options)
@@ -121,6 +110,12 @@ export class PostgresStore implements Store {
       sameNow: this.clock === 'caller',
       send: (batch, now) => this.#send(batch, now),
     })
+    // Without an 'error' listener, a pool whose idle connection loses PostgreSQL ends the process.
+    watchPool(this.pool, this.#onPoolError)
+  }
+
+  attach(events: StoreEvents): void {
+    this.#events = events
   }
 
   /** The SQL that creates the table and its functions (idempotent): what `createSchema()` runs. */
@@ -183,6 +178,7 @@ SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.t
   /** Stops using the pool (which stays open: it is yours). Calls after close reject with `ERR_RK_CLOSED`. */
   close(): void {
     this.#closed = true
+    unwatchPool(this.pool, this.#onPoolError)
     this.#known.clear()
   }
 
@@ -297,6 +293,7 @@ SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.t
         if (fail.isSerializationFailure(error)) continue
         throw error
       }
+      this.#connectionLost = false
       const reply = parseDecideReply(rows, n)
       if (reply?.applied !== APPLIED.done) this.#notApplied(sweep, planned?.writes ?? 0)
       if (reply === undefined) throw fail.unexpectedReply()
