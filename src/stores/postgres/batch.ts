@@ -38,6 +38,16 @@ export class Batch {
   readonly #slots: number[][] = []
   readonly #index = new Map<string, number>()
 
+  /** How many keys `member` would add to the batch (its keys the batch doesn't hold yet). */
+  newKeys(member: Member): number {
+    let count = 0
+    for (let i = 0; i < member.keys.length; i++) {
+      const key = member.keys[i]
+      if (!this.#index.has(key) && member.keys.indexOf(key) === i) count++
+    }
+    return count
+  }
+
   add(member: Member): void {
     const slots: number[] = []
     for (let i = 0; i < member.keys.length; i++) {

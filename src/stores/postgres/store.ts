@@ -35,8 +35,6 @@ const SWEEP_MOST = 32
 const UNANSWERED_GRACE_MS = 5000
 /** Deadline of `createSchema()`, ms: far above what it takes, even behind other processes starting. */
 const SCHEMA_TIMEOUT_MS = 10_000
-/** Most calls one batch carries. */
-const MAX_BATCH = 128
 
 /**
  * Keeps limiter state in PostgreSQL, on a `pg` pool.
@@ -106,7 +104,6 @@ export class PostgresStore implements Store {
     const poolMax = (this.pool as { options?: { max?: unknown } }).options?.max
     this.#dispatcher = new Dispatcher({
       maxCalls: typeof poolMax === 'number' && poolMax >= 1 ? Math.min(poolMax, 64) : 10,
-      maxBatch: MAX_BATCH,
       sameNow: this.clock === 'caller',
       send: (batch, now) => this.#send(batch, now),
     })
