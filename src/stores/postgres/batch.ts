@@ -19,6 +19,8 @@ export interface Member {
   /** `performance.now()` ms after which the caller has been told it timed out. */
   readonly expires: number
   done: boolean
+  /** The batch it was sent in, once sent. */
+  batch: Batch | undefined
   resolve(result: StoreResult): void
   reject(error: unknown): void
 }

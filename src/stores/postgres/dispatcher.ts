@@ -23,8 +23,8 @@ export class Dispatcher {
   #queue: Member[] = []
   /** Queue length at which the calls settled meanwhile (timed out) are dropped from it. */
   #pruneAt = MIN_PRUNE
-  /** Keys of the batches in flight. */
-  readonly #busy = new Set<string>()
+  /** Keys of the batches in flight, and the batch that holds each. */
+  readonly #busy = new Map<string, Batch>()
   #calls = 0
   #scheduled = false
   readonly #maxCalls: number
@@ -80,13 +80,32 @@ export class Dispatcher {
       }
       this.#queue = rest
       if (now === undefined) return
-      for (const key of batch.keys) this.#busy.add(key)
+      for (const key of batch.keys) this.#busy.set(key, batch)
+      for (const member of batch.members) member.batch = batch
       this.#calls++
       void this.#send(batch, now).finally(() => {
-        for (const key of batch.keys) this.#busy.delete(key)
+        this.#free(batch)
         this.#calls--
         if (this.#queue.length > 0) this.#schedule()
       })
     }
+  }
+
+  /**
+   * A member was told it timed out. Once all of its batch's were, the batch's keys are free
+   * although its call may still be unanswered (a reply lost on the way back waits for pg's
+   * `query_timeout`): nobody waits for it, and the next call on those keys goes over another
+   * connection. The database's compare-and-set still orders the two calls: the later one finds
+   * the states the earlier wrote, if it wrote.
+   */
+  expired(member: Member): void {
+    const batch = member.batch
+    if (batch === undefined || !batch.members.every((m) => m.done)) return
+    this.#free(batch)
+    if (this.#queue.length > 0) this.#schedule()
+  }
+
+  #free(batch: Batch): void {
+    for (const key of batch.keys) if (this.#busy.get(key) === batch) this.#busy.delete(key)
   }
 }

@@ -46,7 +46,7 @@ const SCHEMA_TIMEOUT_MS = 10_000
  *   the current states, and the decision is made again from them (one more round trip).
  * - As many calls at once as the pool has connections; requests that wait meanwhile go together
  *   in the next call (decided one after the other, applied all or none), never two calls in
- *   flight on one key.
+ *   flight on one key while a request waits on the first.
  * - Time from the database's `clock_timestamp()`, so app servers with skewed clocks agree.
  * - Every row has an expiry; per 16 writes a call also sweeps a heap page (about 60 rows) and
  *   deletes its expired rows, so the table stays bounded with no cron to remember.
@@ -207,7 +207,11 @@ SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.t
     return new Promise<StoreResult>((resolve, reject) => {
       // Past the poll phase: an answer read in this turn settles the member first (see afterPendingIo).
       const timer = setTimeout(
-        () => afterPendingIo(member.expires, () => settle(member, undefined, fail.noAnswerWithin(this.timeoutMs))),
+        () =>
+          afterPendingIo(member.expires, () => {
+            settle(member, undefined, fail.noAnswerWithin(this.timeoutMs))
+            this.#dispatcher.expired(member)
+          }),
         this.timeoutMs,
       )
       const member: Member = {
@@ -217,6 +221,7 @@ SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.t
         now: request.now,
         expires: performance.now() + this.timeoutMs,
         done: false,
+        batch: undefined,
         resolve: (result) => {
           clearTimeout(timer)
           resolve(result)
