@@ -128,7 +128,8 @@ export class PostgresStore implements Store {
    */
   async createSchema(options: { timeoutMs?: number } = {}): Promise<void> {
     const where = 'store.createSchema()'
-    const ms = options.timeoutMs === undefined ? SCHEMA_TIMEOUT_MS : checkInteger(where, 'timeoutMs', options.timeoutMs, 1, 600_000)
+    const given = options?.timeoutMs
+    const ms = given === undefined ? SCHEMA_TIMEOUT_MS : checkInteger(where, 'timeoutMs', given, 1, 600_000)
     // One statement list runs as one transaction: the lock makes processes that start together
     // create the schema one after the other (concurrent CREATE … IF NOT EXISTS can collide).
     // Each statement, and each lock wait, ends at the deadline in PostgreSQL too.
