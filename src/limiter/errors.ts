@@ -121,8 +121,12 @@ export class StoreError extends RateKeeperError {
   }
 }
 
-/** `user:password@` in a URL and `password=…` (a URL parameter, a key=value connection string). */
-const PASSWORDS = /(\/\/[^/?#@:\s]*:)[^/?#\s]*@|(\bpassword\s*=\s*)[^&\s]*/gi
+/**
+ * `user:password@` in a URL (to the last `@` before a space: a password may hold `/ ? # @`
+ * unencoded), and `password=…` or `password: …` (a URL parameter, a key=value connection string,
+ * JSON, YAML), quoted or not.
+ */
+const PASSWORDS = /(\/\/[^/?#@:\s]*:)\S*@|(\bpassword["']?\s*[:=]\s*)("[^"]*"?|'[^']*'?|[^&\s,;}]*)/gi
 
 /**
  * `text` with every password of a connection string in it replaced by `***`: a connection string

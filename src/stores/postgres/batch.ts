@@ -19,6 +19,8 @@ export interface Member {
   /** `performance.now()` ms after which the caller has been told it timed out. */
   readonly expires: number
   done: boolean
+  /** The batch it was sent in, once sent. */
+  batch: Batch | undefined
   resolve(result: StoreResult): void
   reject(error: unknown): void
 }
@@ -37,6 +39,16 @@ export class Batch {
   /** Per member, the index in `keys` of each of its keys. */
   readonly #slots: number[][] = []
   readonly #index = new Map<string, number>()
+
+  /** How many keys `member` would add to the batch (its keys the batch doesn't hold yet). */
+  newKeys(member: Member): number {
+    let count = 0
+    for (let i = 0; i < member.keys.length; i++) {
+      const key = member.keys[i]
+      if (!this.#index.has(key) && member.keys.indexOf(key) === i) count++
+    }
+    return count
+  }
 
   add(member: Member): void {
     const slots: number[] = []

@@ -1,33 +1,40 @@
 import { Batch, type Member } from './batch.js'
 
+/** Most calls one batch carries. */
+const MAX_BATCH = 128
+/**
+ * Most distinct keys one database call carries (one advisory lock each): PostgreSQL's shared lock
+ * table holds `max_locks_per_transaction` (64 by default) per connection, so calls within it can't
+ * fill the table whatever the number of connections.
+ */
+const MAX_KEYS = 64
+
 /** The shortest queue that is pruned (amortised: a pruned queue grows to twice its size first). */
 const MIN_PRUNE = 1024
 
 /**
  * The calls of one store waiting for the database, sent as batches: up to `maxCalls` database
  * calls at once (the pool's size), each carrying the calls that queued meanwhile (up to
- * `maxBatch`). A call waits while an earlier call on one of its keys is queued or in flight, so
- * this process never races itself on a key and the calls on a key are decided in the order they
- * were made. Calls made in the same tick are queued together (the dispatch runs in a microtask).
+ * `MAX_BATCH` calls and `MAX_KEYS` keys; a call with more keys goes alone). A call waits while an
+ * earlier call on one of its keys is queued or in flight, so this process never races itself on a
+ * key and the calls on a key are decided in the order they were made. Calls made in the same tick are queued together (the dispatch runs in a microtask).
  */
 export class Dispatcher {
   #queue: Member[] = []
   /** Queue length at which the calls settled meanwhile (timed out) are dropped from it. */
   #pruneAt = MIN_PRUNE
-  /** Keys of the batches in flight. */
-  readonly #busy = new Set<string>()
+  /** Keys of the batches in flight, and the batch that holds each. */
+  readonly #busy = new Map<string, Batch>()
   #calls = 0
   #scheduled = false
   readonly #maxCalls: number
-  readonly #maxBatch: number
   /** With the caller's clock, one batch holds calls made at one time only. */
   readonly #sameNow: boolean
   /** Decides a batch; settles every member, never rejects. */
   readonly #send: (batch: Batch, now: number) => Promise<void>
 
-  constructor(options: { maxCalls: number; maxBatch: number; sameNow: boolean; send: (batch: Batch, now: number) => Promise<void> }) {
+  constructor(options: { maxCalls: number; sameNow: boolean; send: (batch: Batch, now: number) => Promise<void> }) {
     this.#maxCalls = options.maxCalls
-    this.#maxBatch = options.maxBatch
     this.#sameNow = options.sameNow
     this.#send = options.send
   }
@@ -60,7 +67,9 @@ export class Dispatcher {
       for (const member of this.#queue) {
         if (member.done) continue
         const blocked = member.keys.some((key) => this.#busy.has(key) || waiting.has(key))
-        const fits = batch.members.length < this.#maxBatch && (!this.#sameNow || now === undefined || member.now === now)
+        const fits =
+          (batch.members.length === 0 || (batch.members.length < MAX_BATCH && batch.keys.length + batch.newKeys(member) <= MAX_KEYS)) &&
+          (!this.#sameNow || now === undefined || member.now === now)
         if (blocked || !fits) {
           rest.push(member)
           for (const key of member.keys) waiting.add(key)
@@ -71,13 +80,32 @@ export class Dispatcher {
       }
       this.#queue = rest
       if (now === undefined) return
-      for (const key of batch.keys) this.#busy.add(key)
+      for (const key of batch.keys) this.#busy.set(key, batch)
+      for (const member of batch.members) member.batch = batch
       this.#calls++
       void this.#send(batch, now).finally(() => {
-        for (const key of batch.keys) this.#busy.delete(key)
+        this.#free(batch)
         this.#calls--
         if (this.#queue.length > 0) this.#schedule()
       })
     }
+  }
+
+  /**
+   * A member was told it timed out. Once all of its batch's were, the batch's keys are free
+   * although its call may still be unanswered (a reply lost on the way back waits for pg's
+   * `query_timeout`): nobody waits for it, and the next call on those keys goes over another
+   * connection. The database's compare-and-set still orders the two calls: the later one finds
+   * the states the earlier wrote, if it wrote.
+   */
+  expired(member: Member): void {
+    const batch = member.batch
+    if (batch === undefined || !batch.members.every((m) => m.done)) return
+    this.#free(batch)
+    if (this.#queue.length > 0) this.#schedule()
+  }
+
+  #free(batch: Batch): void {
+    for (const key of batch.keys) if (this.#busy.get(key) === batch) this.#busy.delete(key)
   }
 }

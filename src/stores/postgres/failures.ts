@@ -10,6 +10,11 @@ export function noAnswerWithin(timeoutMs: number): StoreError {
   return new StoreError('ERR_RK_STORE_TIMEOUT', `PostgresStore: no answer within ${timeoutMs} ms`)
 }
 
+export function schemaNotCreatedWithin(timeoutMs: number, cause?: unknown): StoreError {
+  const message = `PostgresStore: createSchema() was not done within ${timeoutMs} ms (PostgreSQL frozen or unreachable, or a lock held elsewhere)`
+  return cause === undefined ? new StoreError('ERR_RK_STORE_TIMEOUT', message) : new StoreError('ERR_RK_STORE_TIMEOUT', message, { cause })
+}
+
 export function closed(): StoreError {
   return new StoreError('ERR_RK_CLOSED', 'PostgresStore: used after close()')
 }
@@ -40,4 +45,10 @@ export function callFailed(error: unknown, table: string): StoreError {
     )
   }
   return new StoreError('ERR_RK_STORE', 'PostgresStore: the PostgreSQL call failed', { cause: error })
+}
+
+/** A call PostgreSQL refused as a whole, writing nothing, because a concurrent one won (serialization_failure, deadlock_detected). */
+export function isSerializationFailure(error: unknown): boolean {
+  const code = ((error as { cause?: unknown } | null)?.cause as { code?: unknown } | null | undefined)?.code
+  return code === '40001' || code === '40P01'
 }

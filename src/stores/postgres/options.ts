@@ -22,7 +22,7 @@ export interface PostgresStoreOptions {
   pool: PostgresPool
   /**
    * The table of states, `table` or `schema.table` (letters, digits, `_`; at most 55 characters
-   * per part). Its function is named after it (`<table>_decide`).
+   * per part; not in a `pg_…` schema, PostgreSQL's own). Its function is named after it (`<table>_decide`).
    * @default 'ratekeeper_state'
    */
   table?: string
@@ -73,6 +73,15 @@ const OPTIONS = {
     if (value === undefined) return 'ratekeeper_state'
     if (typeof value !== 'string' || !TABLE_PATTERN.test(value)) {
       invalid(WHERE, 'table', 'must be "table" or "schema.table": letters, digits and _, at most 55 characters each', value)
+    }
+    // PostgreSQL's own schemas (pg_catalog, pg_toast, pg_temp: one per connection, so one state per connection).
+    if (value.startsWith('pg_') && value.includes('.')) {
+      invalid(
+        WHERE,
+        'table',
+        "must be in a schema of yours: a schema named pg_… is PostgreSQL's own (pg_temp is one per connection)",
+        value,
+      )
     }
     return value
   },

@@ -1,43 +1,22 @@
-import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { afterPendingIo } from '../../limiter/deadline.js'
+import { afterPendingIo, withDeadline } from '../../limiter/deadline.js'
+import { checkInteger } from '../../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../../limiter/policy.js'
-import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
+import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from '../../limiter/store.js'
 import { decodeState, planAdjust, planDecision } from '../step-plan.js'
 import { type Batch, type Member, type Planner, settle } from './batch.js'
 import { DatabaseClock } from './clock.js'
 import { Dispatcher } from './dispatcher.js'
 import * as fail from './failures.js'
 import { type PostgresClock, type PostgresPool, type PostgresStoreOptions, resolveOptions } from './options.js'
+import { connectionErrorCode, unwatchPool, watchPool } from './pool-watch.js'
 import { type DecideReply, parseDecideReply } from './reply.js'
-import { APPLIED, schemaSql, sqlNames } from './sql.js'
+import { APPLIED, schemaSql, sqlNames, statementName, storedKey } from './sql.js'
 
 /** A state as this process last saw it stored (`text` null: absent). */
 interface Known {
   readonly text: string | null
   readonly expiresAt: number
-}
-
-/** A NUL (PostgreSQL text holds none) or a lone surrogate (which reaches the database as U+FFFD). */
-const NOT_STORABLE = /[\0\p{Cs}]/u
-
-/**
- * The row key of `key` (policy id, newline, subject). A key PostgreSQL text can't hold as it is
- * becomes U+0001 and its JSON text, which has neither; no other row key starts with U+0001 (a
- * policy id starts with a letter or digit), and JSON text is one string's alone.
- */
-function storedKey(key: string): string {
-  return NOT_STORABLE.test(key) ? `\u0001${JSON.stringify(key)}` : key
-}
-
-/**
- * The name the decide call is prepared under on each connection: `rk_decide_<table>`, or, past
- * the 63 bytes PostgreSQL keeps of a name (two long names would share their first 63), its table's
- * digest.
- */
-function statementName(table: string): string {
-  const name = `rk_decide_${table}`
-  return name.length <= 63 ? name : `rk_decide_${createHash('sha256').update(table).digest('hex').slice(0, 32)}`
 }
 
 /** Attempts that may find their states changed before a decision gives up (each is one round trip; the deadline bounds them too). */
@@ -54,8 +33,8 @@ const SWEEP_MOST = 32
  * timer, unlike the deadline, runs before the socket is read), short beside a failover.
  */
 const UNANSWERED_GRACE_MS = 5000
-/** Most calls one batch carries. */
-const MAX_BATCH = 128
+/** Deadline of `createSchema()`, ms: far above what it takes, even behind other processes starting. */
+const SCHEMA_TIMEOUT_MS = 10_000
 
 /**
  * Keeps limiter state in PostgreSQL, on a `pg` pool.
@@ -67,7 +46,7 @@ const MAX_BATCH = 128
  *   the current states, and the decision is made again from them (one more round trip).
  * - As many calls at once as the pool has connections; requests that wait meanwhile go together
  *   in the next call (decided one after the other, applied all or none), never two calls in
- *   flight on one key.
+ *   flight on one key while a request waits on the first.
  * - Time from the database's `clock_timestamp()`, so app servers with skewed clocks agree.
  * - Every row has an expiry; per 16 writes a call also sweeps a heap page (about 60 rows) and
  *   deletes its expired rows, so the table stays bounded with no cron to remember.
@@ -98,6 +77,17 @@ export class PostgresStore implements Store {
   /** The heap page the next sweep starts at (moved on when a sweep is sent: two never overlap). */
   #sweepFrom = 0
   #closed = false
+  #events: StoreEvents | undefined
+  /** A lost connection was reported, and no call has been answered since. */
+  #connectionLost = false
+  readonly #onPoolError = (error: unknown): void => {
+    if (this.#connectionLost || this.#closed) return
+    this.#connectionLost = true
+    const code = 'RK_POSTGRES_CONNECTION'
+    const message = `PostgresStore: a connection of the pool lost PostgreSQL (${connectionErrorCode(error)}); the pool opens another when needed, and the limiter applies onStoreError to calls that fail meanwhile`
+    if (this.#events?.warn === undefined) process.emitWarning(message, { code })
+    else this.#events.warn({ code, message })
+  }
 
   constructor(options: PostgresStoreOptions) {
     const settings = resolveOptions(options)
@@ -114,10 +104,15 @@ export class PostgresStore implements Store {
     const poolMax = (this.pool as { options?: { max?: unknown } }).options?.max
     this.#dispatcher = new Dispatcher({
       maxCalls: typeof poolMax === 'number' && poolMax >= 1 ? Math.min(poolMax, 64) : 10,
-      maxBatch: MAX_BATCH,
       sameNow: this.clock === 'caller',
       send: (batch, now) => this.#send(batch, now),
     })
+    // Without an 'error' listener, a pool whose idle connection loses PostgreSQL ends the process.
+    watchPool(this.pool, this.#onPoolError)
+  }
+
+  attach(events: StoreEvents): void {
+    this.#events = events
   }
 
   /** The SQL that creates the table and its functions (idempotent): what `createSchema()` runs. */
@@ -125,11 +120,30 @@ export class PostgresStore implements Store {
     return schemaSql(this.table)
   }
 
-  /** Creates the table and its functions if missing (idempotent; needs CREATE on the schema). */
-  async createSchema(): Promise<void> {
+  /**
+   * Creates the table and its functions if missing (idempotent; needs CREATE on the schema).
+   * Rejects with `ERR_RK_STORE_TIMEOUT` when not done within `timeoutMs` (PostgreSQL gives up then
+   * too), so a startup never hangs on a frozen database or a lock held elsewhere.
+   * @param options.timeoutMs - deadline, ms (default 10,000)
+   */
+  async createSchema(options: { timeoutMs?: number } = {}): Promise<void> {
+    const where = 'store.createSchema()'
+    const given = options?.timeoutMs
+    const ms = given === undefined ? SCHEMA_TIMEOUT_MS : checkInteger(where, 'timeoutMs', given, 1, 600_000)
     // One statement list runs as one transaction: the lock makes processes that start together
     // create the schema one after the other (concurrent CREATE … IF NOT EXISTS can collide).
-    await this.pool.query({ text: `SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.table)}` })
+    // Each statement, and each lock wait, ends at the deadline in PostgreSQL too.
+    const text = `SET LOCAL lock_timeout = ${ms}; SET LOCAL statement_timeout = ${ms};
+SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.table)}`
+    const query = this.pool.query({ text, query_timeout: ms + UNANSWERED_GRACE_MS })
+    try {
+      await withDeadline(query, ms)
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code
+      if (code === 'ERR_RK_STORE_TIMEOUT') throw fail.schemaNotCreatedWithin(ms)
+      if (code === '55P03' || code === '57014') throw fail.schemaNotCreatedWithin(ms, error)
+      throw error
+    }
   }
 
   consume(request: StoreRequest): Promise<StoreResult> {
@@ -162,6 +176,7 @@ export class PostgresStore implements Store {
   /** Stops using the pool (which stays open: it is yours). Calls after close reject with `ERR_RK_CLOSED`. */
   close(): void {
     this.#closed = true
+    unwatchPool(this.pool, this.#onPoolError)
     this.#known.clear()
   }
 
@@ -193,7 +208,11 @@ export class PostgresStore implements Store {
     return new Promise<StoreResult>((resolve, reject) => {
       // Past the poll phase: an answer read in this turn settles the member first (see afterPendingIo).
       const timer = setTimeout(
-        () => afterPendingIo(member.expires, () => settle(member, undefined, fail.noAnswerWithin(this.timeoutMs))),
+        () =>
+          afterPendingIo(member.expires, () => {
+            settle(member, undefined, fail.noAnswerWithin(this.timeoutMs))
+            this.#dispatcher.expired(member)
+          }),
         this.timeoutMs,
       )
       const member: Member = {
@@ -203,6 +222,7 @@ export class PostgresStore implements Store {
         now: request.now,
         expires: performance.now() + this.timeoutMs,
         done: false,
+        batch: undefined,
         resolve: (result) => {
           clearTimeout(timer)
           resolve(result)
@@ -265,12 +285,20 @@ export class PostgresStore implements Store {
         sweepFrom,
         sweep,
       ]
-      const rows = await this.#query(this.#decideSql, values, this.#statement)
+      let rows: unknown[]
+      try {
+        rows = await this.#query(this.#decideSql, values, this.#statement)
+      } catch (error) {
+        this.#notApplied(sweep, planned?.writes ?? 0)
+        // Under REPEATABLE READ or SERIALIZABLE (a database's or role's default) the call's
+        // snapshot predates the key locks it waited for: a write made meanwhile fails it. It wrote
+        // nothing, so it is decided again, as a call that finds its states changed.
+        if (fail.isSerializationFailure(error)) continue
+        throw error
+      }
+      this.#connectionLost = false
       const reply = parseDecideReply(rows, n)
-      // A sweep that did not run (the call was refused) is owed by the next write.
-      if (sweep > 0 && reply?.applied !== APPLIED.done) this.#unswept += (sweep / this.cleanupPages) * SWEEP_EVERY
-      // Its writes are counted again when it is sent again.
-      if (planned !== undefined && reply?.applied !== APPLIED.done) this.#unswept -= planned.writes
+      if (reply?.applied !== APPLIED.done) this.#notApplied(sweep, planned?.writes ?? 0)
       if (reply === undefined) throw fail.unexpectedReply()
       this.#dbClock.sample(reply.nowMs, Date.now(), reply.applied === APPLIED.clock && at >= 0)
       if (reply.applied === APPLIED.done && planned !== undefined) {
@@ -305,6 +333,12 @@ export class PostgresStore implements Store {
     const batches = Math.min(SWEEP_MOST, Math.floor(this.#unswept / SWEEP_EVERY))
     this.#unswept -= batches * SWEEP_EVERY
     return this.cleanupPages * batches
+  }
+
+  /** A call that wrote nothing: the sweep it carried is owed by the next write, and its writes are counted again when it is sent again. */
+  #notApplied(sweep: number, writes: number): void {
+    if (sweep > 0) this.#unswept += (sweep / this.cleanupPages) * SWEEP_EVERY
+    this.#unswept -= writes
   }
 
   /** Remembers the stored states a refused call answered with. */
