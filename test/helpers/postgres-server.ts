@@ -117,8 +117,12 @@ export async function startPostgres(): Promise<PostgresServer> {
       await sleep(300)
     },
     pause: () => {
-      paused = child.pid === undefined ? [] : [child.pid, ...childrenOf(child.pid)]
-      for (const pid of paused) process.kill(pid, 'SIGSTOP')
+      if (child.pid === undefined) return
+      // The postmaster first: stopped, it forks no backend that the list below would miss (a list
+      // read before stopping it left a backend forked meanwhile running through the freeze).
+      process.kill(child.pid, 'SIGSTOP')
+      paused = [child.pid, ...childrenOf(child.pid)]
+      for (const pid of paused.slice(1)) process.kill(pid, 'SIGSTOP')
     },
     resume: () => {
       for (const pid of paused.splice(0)) process.kill(pid, 'SIGCONT')
