@@ -6,46 +6,32 @@
 // store timed out every request from then on, although new connections worked, and the
 // application's own queries were short of those connections too.
 
-import net from 'node:net'
+import type net from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { tokenBucket } from '../../src/index.js'
 import { PostgresStore } from '../../src/stores/postgres/index.js'
 import { DATABASE_URL, describePostgres, uniqueSchema } from '../helpers/postgres.js'
+import { type PostgresProxy, startPostgresProxy } from '../helpers/postgres-proxy.js'
 
 describePostgres('a connection whose network path died', () => {
   const direct = new pg.Pool({ connectionString: DATABASE_URL, max: 1 })
   const schema = uniqueSchema('deadpath')
   /** Client sockets whose traffic is dropped from now on, both ways. */
   const dead = new Set<net.Socket>()
-  const accepted: net.Socket[] = []
-  const upstreamUrl = new URL(DATABASE_URL)
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect(Number(upstreamUrl.port || 5432), upstreamUrl.hostname)
-    accepted.push(client)
-    client.on('data', (data) => dead.has(client) || upstream.write(data))
-    upstream.on('data', (data) => dead.has(client) || client.write(data))
-    client.on('error', () => {})
-    upstream.on('error', () => {})
-    client.on('close', () => upstream.destroy())
-    upstream.on('close', () => client.destroy())
-  })
+  let proxy: PostgresProxy
   let pool: pg.Pool
 
   beforeAll(async () => {
     await direct.query(`CREATE SCHEMA "${schema}"`)
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-    const url = new URL(DATABASE_URL)
-    url.hostname = '127.0.0.1'
-    url.port = String((proxy.address() as net.AddressInfo).port)
-    pool = new pg.Pool({ connectionString: url.toString(), max: 3 })
+    proxy = await startPostgresProxy({ toServer: (client) => !dead.has(client), toClient: (client) => !dead.has(client) })
+    pool = new pg.Pool({ connectionString: proxy.url, max: 3 })
     pool.on('error', () => {})
   })
 
   afterAll(async () => {
-    for (const socket of accepted) socket.destroy()
+    await proxy.close()
     await pool.end().catch(() => {})
-    await new Promise((resolve) => proxy.close(resolve))
     await direct.query(`DROP SCHEMA "${schema}" CASCADE`)
     await direct.end()
   })
@@ -63,7 +49,7 @@ describePostgres('a connection whose network path died', () => {
     const held = await Promise.all([pool.connect(), pool.connect(), pool.connect()])
     for (const client of held) client.release()
     expect(await consume()).toBe('answered')
-    for (const socket of accepted) dead.add(socket)
+    for (const socket of proxy.accepted) dead.add(socket)
     expect(await Promise.all([consume(), consume(), consume(), consume()])).toEqual(Array(4).fill('ERR_RK_STORE_TIMEOUT'))
     // New connections reach the database; the dead ones never answer.
     let outcome: unknown

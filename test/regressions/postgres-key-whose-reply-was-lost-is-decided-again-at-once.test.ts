@@ -6,50 +6,38 @@
 // told it timed out, its keys are free: the next call goes over another connection, and the
 // compare-and-set finds the charge the lost call made, so nothing is counted twice or lost.
 
-import net from 'node:net'
+import type net from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { tokenBucket } from '../../src/index.js'
 import { PostgresStore } from '../../src/stores/postgres/index.js'
 import { DATABASE_URL, describePostgres, uniqueSchema } from '../helpers/postgres.js'
+import { type PostgresProxy, startPostgresProxy } from '../helpers/postgres-proxy.js'
 
 describePostgres('a call whose reply is lost after its commit', () => {
   const direct = new pg.Pool({ connectionString: DATABASE_URL, max: 1 })
   const schema = uniqueSchema('lostreply')
   /** While set, the database's replies are dropped (its requests still reach it). */
   let dropReplies = false
-  const sockets: net.Socket[] = []
-  const upstreamUrl = new URL(DATABASE_URL)
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect(Number(upstreamUrl.port || 5432), upstreamUrl.hostname)
-    sockets.push(client, upstream)
-    // A connection that lost one reply stays dead: pg's protocol has no way to skip a reply.
-    let dead = false
-    client.on('data', (data) => upstream.write(data))
-    upstream.on('data', (data) => {
-      if (dropReplies) dead = true
-      if (!dead) client.write(data)
-    })
-    client.on('error', () => {})
-    upstream.on('error', () => {})
-    client.on('close', () => upstream.destroy())
-    upstream.on('close', () => client.destroy())
-  })
+  /** A connection that lost one reply stays dead: pg's protocol has no way to skip a reply. */
+  const dead = new Set<net.Socket>()
+  let proxy: PostgresProxy
   let pool: pg.Pool
 
   beforeAll(async () => {
     await direct.query(`CREATE SCHEMA "${schema}"`)
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-    const url = new URL(DATABASE_URL)
-    url.hostname = '127.0.0.1'
-    url.port = String((proxy.address() as net.AddressInfo).port)
-    pool = new pg.Pool({ connectionString: url.toString(), max: 2 })
+    proxy = await startPostgresProxy({
+      toClient: (client) => {
+        if (dropReplies) dead.add(client)
+        return !dead.has(client)
+      },
+    })
+    pool = new pg.Pool({ connectionString: proxy.url, max: 2 })
   })
 
   afterAll(async () => {
-    for (const socket of sockets) socket.destroy()
+    await proxy.close()
     await pool.end().catch(() => {})
-    await new Promise((resolve) => proxy.close(resolve))
     await direct.query(`DROP SCHEMA "${schema}" CASCADE`)
     await direct.end()
   })
