@@ -10,7 +10,7 @@ import { type AdapterOptionTable, booleanOption, type HttpLimiterOptions } from 
 import { NodeHeaderReader, onFinished, whenSentOrEnded } from '../src/http/node.js'
 import { applyWhenReady, createHttpLimiter, type HttpAdapterSettings, type HttpLimiter } from '../src/http/pipeline.js'
 import type { HttpOutcome, HttpRequestInfo } from '../src/http/request.js'
-import { pathOf } from '../src/http/route.js'
+import { pathOf, routeTemplate } from '../src/http/route.js'
 import { RouteLimitsWatch, routeLimiters } from '../src/http/route-options.js'
 import { checkTrustSetting, type ForwardedRequestWatch } from '../src/http/trust-proxy.js'
 import { RateKeeperError } from '../src/limiter/errors.js'
@@ -80,7 +80,9 @@ class FastifyInfo implements FastifyRequestInfo {
   }
   get route(): string | undefined {
     // Read only when asked: `request.routeOptions` builds an object per access.
-    return this.#route ?? this.raw.routeOptions.url
+    if (this.#route !== undefined) return this.#route
+    const url = this.raw.routeOptions.url
+    return url === undefined ? undefined : routeTemplate(url)
   }
   get path(): string {
     return pathOf(this.raw.url)

@@ -230,7 +230,9 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
       result.complete(FAILED(), false)
       throw error
     }
-    c.res = result.complete(c.res, request.signal.aborted)
+    const sent = result.complete(c.res, request.signal.aborted)
+    // Hono's setter copies what it is given, which a network error (`Response.error()`) can't be.
+    if (sent !== c.res) c.res = sent
     return undefined
   }
 

@@ -34,6 +34,8 @@ export function withHeaders(response: Response, headers: Readonly<Record<string,
     break
   }
   if (!names) return response
+  // A network error (`Response.error()`, status 0) carries no headers, and no copy of it can be made.
+  if (response.type === 'error') return response
   // Not a 101 (a WebSocket upgrade, tied to the runtime's socket): a copy would lose it, and a
   // Response can't be made with that status.
   if (response.body === null && response.status >= 200) {
@@ -45,6 +47,8 @@ export function withHeaders(response: Response, headers: Readonly<Record<string,
     for (const name in headers) response.headers.set(name, headers[name])
     return response
   } catch {
+    // Immutable headers (a `fetch()` passthrough, `Response.redirect()`): a copy, unless its status can't be made (a 1xx).
+    if (response.status < 200) return response
     const copy = new Response(response.body, response)
     for (const name in headers) copy.headers.set(name, headers[name])
     return copy
@@ -137,8 +141,8 @@ export const PLAIN_MODE_MESSAGE =
   'rateLimit() (ratekeeper/fetch): plain mode (limit(request)) never sees the response, so concurrency leases are released and actualCost is not settled at once: use limit.check() and complete(), withRateLimit(), or Hono mode.'
 
 /**
- * Reports the end of `request` to `finish` (count modes, leases, settling): now when `aborted`,
- * else when the body of `response` has been sent or cancelled (see {@link onBodyEnd}). Returns
+ * Reports the end of `request` to `finish` (count modes, leases, settling): now when `aborted`
+ * or `response` is a network error, else when the body of `response` has been sent or cancelled (see {@link onBodyEnd}). Returns
  * the response to send.
  */
 export function watchEnd(response: Response, request: Request, aborted: boolean, finish: (result: HttpFinish) => void): Response {
@@ -150,7 +154,8 @@ export function watchEnd(response: Response, request: Request, aborted: boolean,
       reportedCost: reportedActualCost(request),
     })
   }
-  if (aborted) {
+  // A network error (`Response.error()`) sends nothing: the connection is dropped, as in a hang-up.
+  if (aborted || response.type === 'error') {
     end(true)
     return response
   }

@@ -1,6 +1,7 @@
 import type { Decision, PolicyResult } from '../limiter/decision.js'
 import {
   CANONICAL_NAMES,
+  type HeaderNameCase,
   type HeaderNames,
   type HeaderOptions,
   type HeaderSettings,
@@ -252,4 +253,13 @@ const defaultRenderer = createRateLimitHeaders()
  */
 export function rateLimitHeaders(decision: Decision, options?: HeaderOptions): Record<string, string> {
   return options === undefined ? defaultRenderer(decision) : createRateLimitHeaders(options)(decision)
+}
+
+/**
+ * `headers` plus `Cache-Control: no-store`, for an answer the limiter gives itself (a 429, a 503):
+ * it replaces the response earlier middleware may have marked cacheable, and a shared cache must
+ * never serve one client's denial to every client of the URL.
+ */
+export function noStore(headers: Readonly<Record<string, string>>, names: HeaderNameCase): Record<string, string> {
+  return { ...headers, [names === 'lower' ? 'cache-control' : 'Cache-Control']: 'no-store' }
 }

@@ -5,7 +5,7 @@ import { isThenable } from '../limiter/thenable.js'
 import type { ConsumeOptions, Limiter } from '../limiter/types.js'
 import { type BodyRenderer, createLimitedBody } from './bodies.js'
 import { COUNT_MODES, type CountedRequest } from './count-mode.js'
-import type { HeaderNameCase, HeaderOptions, HeaderRenderer } from './headers.js'
+import { type HeaderNameCase, type HeaderOptions, type HeaderRenderer, noStore } from './headers.js'
 import {
   type AdapterOptionTable,
   checkHttpOptionValues,
@@ -246,12 +246,12 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
         : { action: 'next', status: 0, headers, decision, remove, finish }
     }
     // Shed by priority (every violated policy a shedding layer's): the service is busy, a 503.
-    if (isShedding(decision)) return sheddingOutcome(decision, headers, remove, requestIdOf(info))
+    if (isShedding(decision)) return sheddingOutcome(decision, noStore(headers, headerNames), remove, requestIdOf(info))
     const body = renderBody(decision, { requestId: requestIdOf(info) })
     return {
       action: 'respond',
       status: body.status === 503 ? storeErrorStatus : statusCode,
-      headers,
+      headers: noStore(headers, headerNames),
       body: body.body,
       contentType: body.contentType,
       decision,

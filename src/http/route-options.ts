@@ -4,7 +4,7 @@ import { invalid } from '../limiter/errors.js'
 import { type AdapterOptionTable, type HttpLimiterOptions, LIMITER_OPTION_NAMES } from './http-options.js'
 import { createHttpLimiter, type HttpAdapterSettings, type HttpLimiter } from './pipeline.js'
 import type { HttpRequestInfo } from './request.js'
-import { routeScope } from './route.js'
+import { routeScope, routeTemplate } from './route.js'
 
 /** Options that make a limiter: a route setting any of them gets a limiter of its own. */
 const LIMITER_LEVEL = ['limiter', ...LIMITER_OPTION_NAMES] as const
@@ -56,7 +56,7 @@ export function routeName(route: RegisteredRoute): string {
 /** What decides the requests of one route with limits of its own. */
 export interface RouteLimits<Raw, Info extends HttpRequestInfo<Raw>> {
   readonly http: HttpLimiter<Raw, Info>
-  /** The route's template, as registered. */
+  /** The route's template, as registered (see {@link routeTemplate}). */
   readonly template: string | undefined
   /** The route's scope ({@link routeScope}): its own methods and template. */
   readonly scope: string
@@ -115,7 +115,8 @@ export function routeLimiters<Raw extends object, Info extends HttpRequestInfo<R
     of(route, config, method) {
       let limits = routes.get(route)
       if (limits === undefined) {
-        limits = { http: compile(config, route), template: route.url, scope: routeScope(route.method ?? method, route.url ?? '') }
+        const template = route.url === undefined ? undefined : routeTemplate(route.url)
+        limits = { http: compile(config, route), template, scope: routeScope(route.method ?? method, template ?? '') }
         routes.set(route, limits)
       }
       return limits

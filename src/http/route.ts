@@ -23,6 +23,16 @@ export function routeScope(methods: Iterable<string> | string | undefined, templ
   return `${[...set].sort().join(',')} ${template}`
 }
 
+/**
+ * A route template as registered, one spelling per route: without a trailing slash (but for `/`).
+ * Fastify 4 registers a prefix's `/` route twice (`/v1` and `/v1/`, its default
+ * `prefixTrailingSlash: 'both'`), each with a context and URL of its own: both are one route, one
+ * bucket. Express templates are read the same way.
+ */
+export function routeTemplate(url: string): string {
+  return url.length > 1 && url.endsWith('/') ? url.slice(0, -1) : url
+}
+
 /** Keeps route templates and client keys apart: the length prefix makes the pair unambiguous. */
 export function scopedKey(scope: string, key: string): string {
   return `route:${scope.length}:${scope}|${key}`
