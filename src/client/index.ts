@@ -4,6 +4,8 @@
  * concurrency (optionally on a shared store), and raises `RateLimitError` when it gives up.
  * @module ratekeeper/client
  */
+
+export { parseRetryAfter } from '../limiter/retry-after.js'
 export { createClient, type RateLimitedFetch } from './client.js'
 export { type LimitedBodyInfo, readLimitedBody } from './error-body.js'
 export type { ClientEventName, ClientEvents, ClientResponseEvent, ClientRetryEvent, ClientWaitEvent } from './events.js'
@@ -15,5 +17,4 @@ export { type ParseRateLimitOptions, parseRateLimitHeaders } from './parse-heade
 export { type GiveUpReason, RateLimitError, type RateLimitErrorDetails, type RateLimitSource } from './rate-limit-error.js'
 export type { RateLimitDialect, RateLimitInfo, RateLimitPolicyInfo } from './rate-limit-info.js'
 export type { ClientRequestInit, RequestRateLimitOptions } from './request-options.js'
-export { parseRetryAfter } from './retry-after.js'
 export { fullJitterDelay, type Sleep } from './timing.js'

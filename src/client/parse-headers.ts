@@ -1,9 +1,9 @@
 import { checkKnownOptions, invalid } from '../limiter/errors.js'
+import { parseRetryAfter } from '../limiter/retry-after.js'
 import { type HeadersLike, toLookup } from './headers-like.js'
 import { readDraft7, readDraft10, readOldPolicies, tolerantList } from './ietf-fields.js'
 import { RESET_FORMATS, type ResetFormat, readOneFieldPerFigure, resetToEpochMs } from './legacy-fields.js'
 import { blankPolicy, type Figures, isStricter, type MutablePolicy, type RateLimitDialect, type RateLimitInfo } from './rate-limit-info.js'
-import { parseRetryAfter } from './retry-after.js'
 
 /** Options of {@link parseRateLimitHeaders}. */
 export interface ParseRateLimitOptions {

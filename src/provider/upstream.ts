@@ -1,6 +1,7 @@
 import { upstreamLimitedBody } from '../http/upstream-body.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
+import { parseRetryAfter } from '../limiter/retry-after.js'
 import { checkOptionalFunction } from './guards.js'
 import type { HandlerResponse } from './introspection.js'
 
@@ -75,9 +76,6 @@ const KNOWN: { readonly [K in keyof Required<UpstreamRateLimitOptions>]: true } 
   now: true,
 }
 const DELTA = /^\s*(\d+(?:\.\d+)?)\s*$/
-/** The three HTTP-date forms (RFC 9110 §5.6.7): Date.parse alone reads almost any text as some date. */
-const IMF_OR_RFC850 = /^\s*[A-Za-z]{3,9}, \d{2}[ -][A-Za-z]{3}[ -]\d{2}(?:\d{2})? \d{2}:\d{2}:\d{2} GMT\s*$/
-const ASCTIME = /^\s*[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}\s*$/
 
 function headerOf(headers: UpstreamHeaders, name: string): string | undefined {
   if (typeof (headers as { get?: unknown }).get === 'function') {
@@ -93,28 +91,6 @@ function headerOf(headers: UpstreamHeaders, name: string): string | undefined {
     return typeof v === 'object' ? v.join(', ') : String(v)
   }
   return undefined
-}
-
-/** `Retry-After` (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date; a field sent twice, its largest wait. */
-function parseRetryAfter(value: string, now: number): number | undefined {
-  const m = DELTA.exec(value)
-  if (m !== null) return Number(m[1]) * 1000
-  if (IMF_OR_RFC850.test(value)) return Date.parse(value) - now
-  // asctime has no zone: GMT by definition, not the server's local time.
-  if (ASCTIME.test(value)) return Date.parse(`${value.trim()} GMT`) - now
-  if (!value.includes(',') || value.length > 1024) return undefined
-  // An IMF-fixdate holds a comma itself: a piece that does not read alone is tried with the next.
-  const parts = value.split(',')
-  let largest: number | undefined
-  for (let i = 0; i < parts.length; i++) {
-    let ms = parseRetryAfter(parts[i], now)
-    if (ms === undefined && i + 1 < parts.length) {
-      ms = parseRetryAfter(`${parts[i]},${parts[i + 1]}`, now)
-      if (ms !== undefined) i++
-    }
-    if (ms !== undefined && (largest === undefined || ms > largest)) largest = ms
-  }
-  return largest
 }
 
 /** A reset header: delta seconds, epoch seconds or epoch ms, told apart by size. */
