@@ -1,5 +1,5 @@
 import { checkKnownOptions, invalid } from '../limiter/errors.js'
-import { parseRetryAfter } from '../limiter/retry-after.js'
+import { responseRetryAfter } from '../limiter/retry-after.js'
 import { type HeadersLike, toLookup } from './headers-like.js'
 import { readDraft7, readDraft10, readOldPolicies, tolerantList } from './ietf-fields.js'
 import { RESET_FORMATS, type ResetFormat, readOneFieldPerFigure, resetToEpochMs } from './legacy-fields.js'
@@ -149,7 +149,7 @@ export function parseRateLimitHeaders(headers: HeadersLike, options?: ParseRateL
     limit: head?.policy.limit,
     remaining: head?.policy.remaining,
     resetAt: head?.resetAt,
-    retryAfterMs: parseRetryAfter(read('retry-after'), now),
+    retryAfterMs: responseRetryAfter(read('retry-after'), read('date'), now),
     policies: policies.map((p) => Object.freeze({ ...p })),
     tier: tierValue === undefined || tierValue === '' ? undefined : tierValue,
     dialect: head?.dialect,

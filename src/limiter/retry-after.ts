@@ -80,3 +80,18 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
   }
   return largest
 }
+
+/**
+ * The wait a response's `Retry-After` asks for, ms. An HTTP-date is measured from the response's
+ * own `Date` (RFC 9110 §6.6.1: every server with a clock sends it) when that reads, so that a
+ * server clock ahead or behind the local one does not stretch or cancel the wait; else from `now`.
+ * Delay-seconds never depend on either clock.
+ */
+export function responseRetryAfter(
+  retryAfter: string | null | undefined,
+  date: string | null | undefined,
+  now: number,
+): number | undefined {
+  const sent = typeof date === 'string' ? parseHttpDate(date, now) : undefined
+  return parseRetryAfter(retryAfter, sent ?? now)
+}

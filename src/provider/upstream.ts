@@ -1,7 +1,7 @@
 import { upstreamLimitedBody } from '../http/upstream-body.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
-import { parseRetryAfter } from '../limiter/retry-after.js'
+import { responseRetryAfter } from '../limiter/retry-after.js'
 import { checkOptionalFunction } from './guards.js'
 import type { HandlerResponse } from './introspection.js'
 
@@ -155,7 +155,7 @@ export function upstreamRateLimit(response: UpstreamResponse, options: UpstreamR
   let from: UpstreamRetrySource = 'default'
   const h = response.headers
   const retryAfter = headerOf(h, 'retry-after')
-  if (retryAfter !== undefined) waitMs = parseRetryAfter(retryAfter, now)
+  if (retryAfter !== undefined) waitMs = responseRetryAfter(retryAfter, headerOf(h, 'date'), now)
   if (waitMs !== undefined) from = 'retry-after'
   else {
     for (const [source, parse] of FALLBACKS) {
