@@ -5,12 +5,12 @@
  * @module ratekeeper/client
  */
 
+export { type ResetFormat, resetToEpochMs } from '../limiter/reset-time.js'
 export { parseRetryAfter } from '../limiter/retry-after.js'
 export { createClient, type RateLimitedFetch } from './client.js'
 export { type LimitedBodyInfo, readLimitedBody } from './error-body.js'
 export type { ClientEventName, ClientEvents, ClientResponseEvent, ClientRetryEvent, ClientWaitEvent } from './events.js'
 export type { HeadersLike } from './headers-like.js'
-export { type ResetFormat, resetToEpochMs } from './legacy-fields.js'
 export type { ClientOptions, FetchFunction, PaceOptions, QueueOptions, RetryOptions } from './options.js'
 export type { BudgetState } from './pacer.js'
 export { type ParseRateLimitOptions, parseRateLimitHeaders } from './parse-headers.js'

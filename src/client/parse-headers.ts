@@ -1,8 +1,9 @@
 import { checkKnownOptions, invalid } from '../limiter/errors.js'
+import { RESET_FORMATS, type ResetFormat, resetToEpochMs } from '../limiter/reset-time.js'
 import { responseRetryAfter } from '../limiter/retry-after.js'
 import { type HeadersLike, toLookup } from './headers-like.js'
 import { readDraft7, readDraft10, readOldPolicies, tolerantList } from './ietf-fields.js'
-import { RESET_FORMATS, type ResetFormat, readOneFieldPerFigure, resetToEpochMs } from './legacy-fields.js'
+import { readOneFieldPerFigure } from './legacy-fields.js'
 import { blankPolicy, type Figures, isStricter, type MutablePolicy, type RateLimitDialect, type RateLimitInfo } from './rate-limit-info.js'
 
 /** Options of {@link parseRateLimitHeaders}. */

@@ -1,6 +1,7 @@
 import { upstreamLimitedBody } from '../http/upstream-body.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
+import { readReset } from '../limiter/reset-time.js'
 import { responseRetryAfter } from '../limiter/retry-after.js'
 import { checkOptionalFunction } from './guards.js'
 import type { HandlerResponse } from './introspection.js'
@@ -75,7 +76,6 @@ const KNOWN: { readonly [K in keyof Required<UpstreamRateLimitOptions>]: true } 
   maxRetryAfter: true,
   now: true,
 }
-const DELTA = /^\s*(\d+(?:\.\d+)?)\s*$/
 
 function headerOf(headers: UpstreamHeaders, name: string): string | undefined {
   if (typeof (headers as { get?: unknown }).get === 'function') {
@@ -93,14 +93,10 @@ function headerOf(headers: UpstreamHeaders, name: string): string | undefined {
   return undefined
 }
 
-/** A reset header: delta seconds, epoch seconds or epoch ms, told apart by size. */
+/** A reset header, by the client's rule (see ResetFormat 'auto'): the wait until it, ms. */
 function parseReset(value: string, now: number): number | undefined {
-  const m = DELTA.exec(value)
-  if (m === null) return undefined
-  const n = Number(m[1])
-  if (n > 1e12) return n - now
-  if (n > 1e9) return n * 1000 - now
-  return n * 1000
+  const at = readReset(value, now)
+  return at === undefined ? undefined : at - now
 }
 
 /** The longest `t` of an IETF draft-10 `RateLimit` field whose `r` is 0. */
@@ -117,8 +113,8 @@ function parseRateLimitField(value: string): number | undefined {
 /** Headers consulted, in order, when `Retry-After` is missing or unreadable. */
 const FALLBACKS: ReadonlyArray<readonly [UpstreamRetrySource, (value: string, now: number) => number | undefined]> = [
   ['x-ratelimit-reset', parseReset],
-  // draft-6: delta seconds.
-  ['ratelimit-reset', (v) => (DELTA.test(v) ? Number(v) * 1000 : undefined)],
+  // draft-6: seconds from now, or (as some servers send it) an epoch time, read as the client reads it.
+  ['ratelimit-reset', parseReset],
   ['ratelimit', parseRateLimitField],
 ]
 
