@@ -1,4 +1,5 @@
 import { upstreamLimitedBody } from '../http/upstream-body.js'
+import { nothingLeftWaitMs } from '../limiter/draft10-members.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
 import { readReset } from '../limiter/reset-time.js'
@@ -99,23 +100,13 @@ function parseReset(value: string, now: number): number | undefined {
   return at === undefined ? undefined : at - now
 }
 
-/** The longest `t` of an IETF draft-10 `RateLimit` field whose `r` is 0. */
-function parseRateLimitField(value: string): number | undefined {
-  let best: number | undefined
-  for (const item of value.split(',')) {
-    if (!/;\s*r=0(?:;|\s*$)/.test(item)) continue
-    const t = /;\s*t=(\d+)/.exec(item)
-    if (t !== null) best = Math.max(best ?? 0, Number(t[1]) * 1000)
-  }
-  return best
-}
-
 /** Headers consulted, in order, when `Retry-After` is missing or unreadable. */
 const FALLBACKS: ReadonlyArray<readonly [UpstreamRetrySource, (value: string, now: number) => number | undefined]> = [
   ['x-ratelimit-reset', parseReset],
   // draft-6: seconds from now, or (as some servers send it) an epoch time, read as the client reads it.
   ['ratelimit-reset', parseReset],
-  ['ratelimit', parseRateLimitField],
+  // draft-10: the longest `t` of a policy with nothing remaining, as the client reads it.
+  ['ratelimit', (v) => nothingLeftWaitMs(v)],
 ]
 
 /**

@@ -1,4 +1,4 @@
-import { MAX_MEMBERS } from '../limiter/reset-time.js'
+import { MAX_MEMBERS } from './reset-time.js'
 /**
  * A lenient, exception-free reader of structured-field Lists (RFC 9651) as rate-limit headers use
  * them: `"name";q=100;w=60, 1000;w=86400`. Response headers are untrusted, so it reads in one pass
