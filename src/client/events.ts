@@ -48,7 +48,10 @@ export type ClientEventName = keyof ClientEvents
 /** Every event name; the compiler keeps it complete. */
 const EVENTS: { readonly [E in ClientEventName]: true } = { response: true, retry: true, wait: true }
 
-/** The listeners of one client. A listener that throws is reported with `process.emitWarning`, never thrown into the call. */
+/**
+ * The listeners of one client. A listener that throws (or an async one that rejects) is reported
+ * with `process.emitWarning`, never thrown into the call.
+ */
 export class ClientEmitter {
   readonly #listeners = new Map<ClientEventName, Array<(payload: never) => void>>()
 
@@ -56,10 +59,16 @@ export class ClientEmitter {
     const list = this.#listeners.get(event)
     if (list === undefined) return
     for (const listener of list.slice()) {
-      try {
-        ;(listener as (p: ClientEvents[E]) => void)(payload)
-      } catch (error) {
+      const threw = (error: unknown): void => {
         process.emitWarning(`ratekeeper: a client '${event}' listener threw: ${String(error)}`, { code: 'RK_LISTENER_THREW' })
+      }
+      try {
+        const result: unknown = (listener as (p: ClientEvents[E]) => unknown)(payload)
+        // An async listener's rejection is its throw: left alone, it would be an unhandled rejection.
+        if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
+          (result as PromiseLike<unknown>).then(undefined, threw)
+      } catch (error) {
+        threw(error)
       }
     }
   }

@@ -1,4 +1,5 @@
-import { type FieldMember, type FieldValue, MAX_FIELD_LENGTH, MAX_MEMBERS, readMembers } from './field-list.js'
+import { figureOf, numberParam, remainingParam, textOf } from '../limiter/draft10-members.js'
+import { type FieldMember, type FieldValue, MAX_FIELD_LENGTH, MAX_MEMBERS, readMembers } from '../limiter/field-list.js'
 import { blankPolicy, FIGURE_PATTERN, type Figures, isStricter, MAX_FIGURE, type MutablePolicy, strictest } from './rate-limit-info.js'
 
 /** The members of a List field, read leniently: a malformed member (or field) is skipped, never thrown. */
@@ -6,32 +7,10 @@ export function tolerantList(value: string): FieldMember[] {
   return readMembers(value).members
 }
 
-/** A number item (Integer, or tolerated Decimal) from `min` to {@link MAX_FIGURE}, else `undefined`. */
-function figureOf(item: FieldValue | undefined, min: number): number | undefined {
-  if (item === undefined || (item.type !== 'integer' && item.type !== 'decimal')) return undefined
-  return item.value >= min && item.value <= MAX_FIGURE ? item.value : undefined
-}
-
-/** A non-negative number parameter (Integer, or tolerated Decimal), else `undefined`. */
-function numberParam(params: ReadonlyMap<string, FieldValue>, name: string): number | undefined {
-  return figureOf(params.get(name), 0)
-}
-
-/** A remaining (`r`): an Integer or Decimal, a negative one read as 0 (nothing left), else `undefined`. */
-function remainingParam(params: ReadonlyMap<string, FieldValue>): number | undefined {
-  const r = figureOf(params.get('r'), -MAX_FIGURE)
-  return r === undefined ? undefined : Math.max(r, 0)
-}
-
 /** The window (`w`, seconds) in ms; `undefined` when absent or not positive. */
 function windowParamMs(params: ReadonlyMap<string, FieldValue>): number | undefined {
   const w = numberParam(params, 'w')
   return w !== undefined && w > 0 ? Math.round(w * 1000) : undefined
-}
-
-/** The text of a String or Token item, else `undefined`. */
-function textOf(item: FieldValue | undefined): string | undefined {
-  return item !== undefined && (item.type === 'string' || item.type === 'token') ? item.value : undefined
 }
 
 /**

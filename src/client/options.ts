@@ -2,10 +2,10 @@ import { createLimiter } from '../create-limiter.js'
 import { tokenBucket } from '../limiter/algorithms/token-bucket.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import type { ResetFormat } from '../limiter/reset-time.js'
 import type { Limiter } from '../limiter/types.js'
-import type { ResetFormat } from './legacy-fields.js'
 import { parseRateLimitHeaders } from './parse-headers.js'
-import { abortable, linkedController, type Sleep, timerSleep } from './timing.js'
+import { abortable, linkedController, type Sleep, steadyClock, timerSleep } from './timing.js'
 
 /** A `fetch` implementation: the global one, undici's, or any function of the same shape. */
 export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
@@ -256,7 +256,7 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
       const limit = checkInteger(WHERE, 'queue.rate.limit', q.rate.limit, 1, 1_000_000_000)
       const window = parseDuration(WHERE, 'queue.rate.window', q.rate.window)
       const burst = q.rate.burst === undefined ? limit : checkInteger(WHERE, 'queue.rate.burst', q.rate.burst, 1, 1_000_000_000)
-      const limiter = createLimiter({ policies: [tokenBucket({ name: 'outgoing', limit, window, burst })], now, sleep })
+      const limiter = createLimiter({ policies: [tokenBucket({ name: 'outgoing', limit, window, burst })], now: steadyClock(now), sleep })
       localRate = { limiter, burst }
     }
   }

@@ -56,6 +56,8 @@ interface Budget extends KnownState {
   beforeProbe: { readonly remaining: number; readonly resetAt: number } | undefined
   /** Aborted by `reset()`, to wake the calls waiting on this budget. */
   wake: AbortController | undefined
+  /** The latest time this budget was looked at, epoch ms: a clock found behind it has gone back. */
+  seenAt: number
 }
 
 /** What `sent` returns, and `received` / `abandon` take back: one request of one budget. */
@@ -141,6 +143,7 @@ export class Pacer {
   before(key: string, now: number, own?: Probe): PaceStep {
     const b = this.#budgets.get(key)
     if (b === undefined) return { kind: 'go', probing: undefined }
+    this.#rebase(b, now)
     if (b.blockedUntil > now) return { kind: 'sleep', ms: b.blockedUntil - now }
     if (b.probe !== undefined)
       return own !== undefined && b.prober === own ? { kind: 'go', probing: own } : { kind: 'await', promise: b.probe }
@@ -274,8 +277,25 @@ export class Pacer {
     end?.()
   }
 
+  /**
+   * The client's clock went back (an NTP step, a resumed VM): the budget's times move back with it,
+   * so a wait the server asked for lasts what it asked from when it was asked, not the jump more.
+   */
+  #rebase(b: Budget, now: number): void {
+    if (now >= b.seenAt) {
+      b.seenAt = now
+      return
+    }
+    const shift = now - b.seenAt
+    b.seenAt = now
+    if (b.blockedUntil > 0) b.blockedUntil += shift
+    if (b.resetAt !== undefined) b.resetAt += shift
+    if (b.beforeProbe !== undefined) b.beforeProbe = { remaining: b.beforeProbe.remaining, resetAt: b.beforeProbe.resetAt + shift }
+  }
+
   #budget(key: string, now: number): Budget {
     let b = this.#budgets.get(key)
+    if (b !== undefined) this.#rebase(b, now)
     if (b === undefined) {
       if (this.#budgets.size >= MAX_BUDGETS) this.#prune(now)
       b = {
@@ -293,6 +313,7 @@ export class Pacer {
         endProbe: undefined,
         beforeProbe: undefined,
         wake: undefined,
+        seenAt: now,
       }
       this.#budgets.set(key, b)
     }

@@ -1,9 +1,10 @@
 import { checkKnownOptions, invalid } from '../limiter/errors.js'
+import { RESET_FORMATS, type ResetFormat, resetToEpochMs } from '../limiter/reset-time.js'
+import { responseRetryAfter } from '../limiter/retry-after.js'
 import { type HeadersLike, toLookup } from './headers-like.js'
 import { readDraft7, readDraft10, readOldPolicies, tolerantList } from './ietf-fields.js'
-import { RESET_FORMATS, type ResetFormat, readOneFieldPerFigure, resetToEpochMs } from './legacy-fields.js'
+import { readOneFieldPerFigure } from './legacy-fields.js'
 import { blankPolicy, type Figures, isStricter, type MutablePolicy, type RateLimitDialect, type RateLimitInfo } from './rate-limit-info.js'
-import { parseRetryAfter } from './retry-after.js'
 
 /** Options of {@link parseRateLimitHeaders}. */
 export interface ParseRateLimitOptions {
@@ -149,7 +150,7 @@ export function parseRateLimitHeaders(headers: HeadersLike, options?: ParseRateL
     limit: head?.policy.limit,
     remaining: head?.policy.remaining,
     resetAt: head?.resetAt,
-    retryAfterMs: parseRetryAfter(read('retry-after'), now),
+    retryAfterMs: responseRetryAfter(read('retry-after'), read('date'), now),
     policies: policies.map((p) => Object.freeze({ ...p })),
     tier: tierValue === undefined || tierValue === '' ? undefined : tierValue,
     dialect: head?.dialect,

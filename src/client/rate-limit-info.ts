@@ -87,11 +87,8 @@ export function strictest(figure: keyof Figures, a: number, b: number): number {
   return figure === 'reset' ? Math.max(a, b) : Math.min(a, b)
 }
 
-/** Ignore figures beyond this: no real quota or delay is this large, and it keeps arithmetic exact. */
-export const MAX_FIGURE = 1e15
-
-/** A figure as the legacy fields and draft 7 write it: an optional minus, digits, an optional short fraction. */
-export const FIGURE_PATTERN = String.raw`-?\d{1,16}(?:\.\d{1,6})?`
+// The figure grammar is shared with upstreamRateLimit(), which reads reset fields by the same rule.
+export { FIGURE_PATTERN, MAX_FIGURE } from '../limiter/reset-time.js'
 
 /**
  * Whether a policy with `remaining` left and more at `resetAt` binds harder than `than`: fewer

@@ -104,3 +104,23 @@ export function fullJitterDelay(attempt: number, baseDelayMs: number, maxDelayMs
   if (r >= 1) r = 1 - Number.EPSILON
   return Math.floor(r * ceiling)
 }
+
+/**
+ * A clock that never goes back: when `now` does (an NTP step, a resumed VM), it carries on from
+ * where it was, moving as `now` moves. The in-process queue's token bucket runs on it: on the
+ * client's own clock, a bucket filled before a step back of an hour would refuse every call for
+ * that hour (its state never runs backwards).
+ */
+export function steadyClock(now: () => number): () => number {
+  let offset = 0
+  let last = Number.NEGATIVE_INFINITY
+  return () => {
+    let t = now() + offset
+    if (t < last) {
+      offset += last - t
+      t = last
+    }
+    last = t
+    return t
+  }
+}

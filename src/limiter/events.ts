@@ -43,7 +43,10 @@ export class LimiterEmitter {
     if (list === undefined) return
     for (const listener of list.slice()) {
       try {
-        ;(listener as (p: LimiterEvents[E]) => void)(payload)
+        const result: unknown = (listener as (p: LimiterEvents[E]) => unknown)(payload)
+        // An async listener's rejection is its throw: left alone, it would be an unhandled rejection.
+        if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
+          (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#listenerThrew(event, error))
       } catch (error) {
         // A listener's bug must not fail the request it observes.
         this.#listenerThrew(event, error)

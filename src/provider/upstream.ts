@@ -1,6 +1,9 @@
 import { upstreamLimitedBody } from '../http/upstream-body.js'
+import { nothingLeftWaitMs } from '../limiter/draft10-members.js'
 import { type Duration, parseDuration } from '../limiter/duration.js'
 import { checkKnownOptions, checkOptionsObject, invalidAtRequest } from '../limiter/errors.js'
+import { readReset } from '../limiter/reset-time.js'
+import { responseRetryAfter } from '../limiter/retry-after.js'
 import { checkOptionalFunction } from './guards.js'
 import type { HandlerResponse } from './introspection.js'
 
@@ -74,10 +77,6 @@ const KNOWN: { readonly [K in keyof Required<UpstreamRateLimitOptions>]: true } 
   maxRetryAfter: true,
   now: true,
 }
-const DELTA = /^\s*(\d+(?:\.\d+)?)\s*$/
-/** The three HTTP-date forms (RFC 9110 §5.6.7): Date.parse alone reads almost any text as some date. */
-const IMF_OR_RFC850 = /^\s*[A-Za-z]{3,9}, \d{2}[ -][A-Za-z]{3}[ -]\d{2}(?:\d{2})? \d{2}:\d{2}:\d{2} GMT\s*$/
-const ASCTIME = /^\s*[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}\s*$/
 
 function headerOf(headers: UpstreamHeaders, name: string): string | undefined {
   if (typeof (headers as { get?: unknown }).get === 'function') {
@@ -95,55 +94,19 @@ function headerOf(headers: UpstreamHeaders, name: string): string | undefined {
   return undefined
 }
 
-/** `Retry-After` (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date; a field sent twice, its largest wait. */
-function parseRetryAfter(value: string, now: number): number | undefined {
-  const m = DELTA.exec(value)
-  if (m !== null) return Number(m[1]) * 1000
-  if (IMF_OR_RFC850.test(value)) return Date.parse(value) - now
-  // asctime has no zone: GMT by definition, not the server's local time.
-  if (ASCTIME.test(value)) return Date.parse(`${value.trim()} GMT`) - now
-  if (!value.includes(',') || value.length > 1024) return undefined
-  // An IMF-fixdate holds a comma itself: a piece that does not read alone is tried with the next.
-  const parts = value.split(',')
-  let largest: number | undefined
-  for (let i = 0; i < parts.length; i++) {
-    let ms = parseRetryAfter(parts[i], now)
-    if (ms === undefined && i + 1 < parts.length) {
-      ms = parseRetryAfter(`${parts[i]},${parts[i + 1]}`, now)
-      if (ms !== undefined) i++
-    }
-    if (ms !== undefined && (largest === undefined || ms > largest)) largest = ms
-  }
-  return largest
-}
-
-/** A reset header: delta seconds, epoch seconds or epoch ms, told apart by size. */
+/** A reset header, by the client's rule (see ResetFormat 'auto'): the wait until it, ms. */
 function parseReset(value: string, now: number): number | undefined {
-  const m = DELTA.exec(value)
-  if (m === null) return undefined
-  const n = Number(m[1])
-  if (n > 1e12) return n - now
-  if (n > 1e9) return n * 1000 - now
-  return n * 1000
-}
-
-/** The longest `t` of an IETF draft-10 `RateLimit` field whose `r` is 0. */
-function parseRateLimitField(value: string): number | undefined {
-  let best: number | undefined
-  for (const item of value.split(',')) {
-    if (!/;\s*r=0(?:;|\s*$)/.test(item)) continue
-    const t = /;\s*t=(\d+)/.exec(item)
-    if (t !== null) best = Math.max(best ?? 0, Number(t[1]) * 1000)
-  }
-  return best
+  const at = readReset(value, now)
+  return at === undefined ? undefined : at - now
 }
 
 /** Headers consulted, in order, when `Retry-After` is missing or unreadable. */
 const FALLBACKS: ReadonlyArray<readonly [UpstreamRetrySource, (value: string, now: number) => number | undefined]> = [
   ['x-ratelimit-reset', parseReset],
-  // draft-6: delta seconds.
-  ['ratelimit-reset', (v) => (DELTA.test(v) ? Number(v) * 1000 : undefined)],
-  ['ratelimit', parseRateLimitField],
+  // draft-6: seconds from now, or (as some servers send it) an epoch time, read as the client reads it.
+  ['ratelimit-reset', parseReset],
+  // draft-10: the longest `t` of a policy with nothing remaining, as the client reads it.
+  ['ratelimit', (v) => nothingLeftWaitMs(v)],
 ]
 
 /**
@@ -179,7 +142,7 @@ export function upstreamRateLimit(response: UpstreamResponse, options: UpstreamR
   let from: UpstreamRetrySource = 'default'
   const h = response.headers
   const retryAfter = headerOf(h, 'retry-after')
-  if (retryAfter !== undefined) waitMs = parseRetryAfter(retryAfter, now)
+  if (retryAfter !== undefined) waitMs = responseRetryAfter(retryAfter, headerOf(h, 'date'), now)
   if (waitMs !== undefined) from = 'retry-after'
   else {
     for (const [source, parse] of FALLBACKS) {

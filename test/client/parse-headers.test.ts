@@ -2,8 +2,8 @@ import fc from 'fast-check'
 import { createLimiter, fixedWindow, tokenBucket } from 'ratekeeper'
 import { parseRateLimitHeaders, parseRetryAfter, resetToEpochMs } from 'ratekeeper/client'
 import { describe, expect, it } from 'vitest'
-import { parseHttpDate } from '../../src/client/retry-after.js'
 import { createRateLimitHeaders } from '../../src/http/headers.js'
+import { parseHttpDate } from '../../src/limiter/retry-after.js'
 
 const NOW = 1_782_191_988_000 // 12 s before managed.dev's example reset (1782192000)
 

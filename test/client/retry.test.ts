@@ -109,7 +109,11 @@ describe('retries', () => {
   it('retries a 503 with an HTTP-date Retry-After', async () => {
     const p = fresh()
     const time = virtualTime(Date.UTC(2026, 0, 1, 0, 0, 0))
-    server.plan(p, [{ status: 503, headers: { 'Retry-After': 'Thu, 01 Jan 2026 00:00:07 GMT' } }, ok])
+    // The server's clock is the client's: its Date says so (a real Date would be today's).
+    server.plan(p, [
+      { status: 503, headers: { Date: 'Thu, 01 Jan 2026 00:00:00 GMT', 'Retry-After': 'Thu, 01 Jan 2026 00:00:07 GMT' } },
+      ok,
+    ])
     const client = createClient({ baseUrl: server.url, now: time.now, sleep: time.sleep, random: () => 0 })
     expect((await client(p)).status).toBe(200)
     expect(time.slept).toEqual([7000])

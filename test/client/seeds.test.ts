@@ -107,7 +107,12 @@ const seeds: Record<string, { response: Planned; expect: Partial<RateLimitError>
     expect: { errorCode: 'about:blank', source: 'upstream' },
   },
   '503 with an HTTP-date': {
-    response: { status: 503, headers: { 'Retry-After': new Date(T0 + 90_000).toUTCString() }, body: 'maintenance' },
+    // Date: the server's clock is the client's (virtual) one.
+    response: {
+      status: 503,
+      headers: { Date: new Date(T0).toUTCString(), 'Retry-After': new Date(T0 + 90_000).toUTCString() },
+      body: 'maintenance',
+    },
     expect: { status: 503, errorCode: undefined, source: 'server', retryAfterMs: 90_000, body: 'maintenance' },
   },
 }

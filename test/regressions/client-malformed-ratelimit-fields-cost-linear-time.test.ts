@@ -5,7 +5,7 @@ import { createClient, parseRateLimitHeaders } from 'ratekeeper/client'
 import { describe, expect, it, vi } from 'vitest'
 
 // The bounded reader, loaded on demand so that the exception counts below stand on their own.
-const fieldList = () => import('../../src/client/field-list.js')
+const fieldList = () => import('../../src/limiter/field-list.js')
 
 // Counts the exceptions the strict structured-field parsers throw, wherever the client calls them.
 const thrown = vi.hoisted(() => ({ count: 0 }))

@@ -1,3 +1,4 @@
+import { MAX_MEMBERS } from './reset-time.js'
 /**
  * A lenient, exception-free reader of structured-field Lists (RFC 9651) as rate-limit headers use
  * them: `"name";q=100;w=60, 1000;w=86400`. Response headers are untrusted, so it reads in one pass
@@ -8,8 +9,8 @@
 
 /** Longest field read, in characters; a longer one is ignored whole. */
 export const MAX_FIELD_LENGTH = 8192
-/** Most list members looked at; the rest of a field is ignored. */
-export const MAX_MEMBERS = 64
+/** Most list members looked at; the rest of a field is ignored (the legacy fields' rule too). */
+export { MAX_MEMBERS }
 
 /** A bare item. Binary items keep their base64 text. */
 export type FieldValue =
