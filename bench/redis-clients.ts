@@ -138,11 +138,10 @@ async function scriptsAlone(url: string, closers: (() => void)[]): Promise<{ nam
     if (sent === undefined && Number(args[1]) === 1) sent = args // not the store's clock reads (no key)
     return evalsha(...args)
   }
-  const probe = createLimiter({
-    store: new RedisStore({ client: spy, prefix: 'rkspy' }),
-    policies: [tokenBucket({ name: 'tb', limit: HUGE, window: '1h' })],
-  })
+  const spyStore = new RedisStore({ client: spy, prefix: 'rkspy' })
+  const probe = createLimiter({ store: spyStore, policies: [tokenBucket({ name: 'tb', limit: HUGE, window: '1h' })] })
   await probe.consume('k0') // the store loads its script into Redis (NOSCRIPT, then the text), for every connection
+  spyStore.close()
   if (sent?.length !== 5 || typeof sent[2] !== 'string' || !sent[2].includes('{k0}'))
     throw new Error(
       `bench/redis-clients.ts: a lone consume sent ${JSON.stringify(sent)}, not the compact call (sha, 1, key, deadline, head) this bench replays`,
