@@ -11,8 +11,12 @@ import { type RedisServer, redisServerFor, startRedisServer } from '../helpers/r
 import { STORE_CLIENTS } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
-/** Timer slack; the event loop's own worst delay during the run is added (a shared CI machine can stall it). */
-const MARGIN_MS = 15
+/**
+ * Timer slack; the event loop's own worst delay during the run is added (a shared CI machine can
+ * stall it). The sampler misses the time a batch of deadlines firing in one timers phase takes to
+ * settle (a failover suite missed its bound by 1.3 ms that way); a hung call is held for seconds.
+ */
+const MARGIN_MS = 50
 const FREEZE_MS = 2000
 
 const available = redisServerFor('the frozen-Redis regression test')

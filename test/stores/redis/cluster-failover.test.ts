@@ -36,8 +36,14 @@ type Library = (typeof STORE_CLIENTS)[number]
 
 const TIMEOUT_MS = 100
 const NODE_TIMEOUT_MS = 1000
-/** Timer slack; the event loop's own worst delay during the run is added (the machine is shared). */
-const MARGIN_MS = 15
+/**
+ * Timer slack; the event loop's own worst delay during the run is added (the machine is shared).
+ * The loop-delay sampler does not see everything: when many clients' deadlines fire in one timers
+ * phase, the last decision settles only after the others' callbacks ran, while the sampler's own
+ * timer may have fired first (seen in CI: 149.8 ms worst against 148.5 allowed). A hung call is
+ * held for seconds, so this margin still tells the deadline being met from it being missed.
+ */
+const MARGIN_MS = 50
 const LIMIT = 1_000_000
 /** How soon after a replica took over a dead master's slots a client must route them to it. */
 const FOLLOW_MS = 2500

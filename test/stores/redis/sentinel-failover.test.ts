@@ -23,8 +23,14 @@ import { SENTINEL_MASTER, type SentinelGroup, startSentinelGroup } from '../../h
 import { redisServerFor } from '../../helpers/redis-servers.js'
 
 const TIMEOUT_MS = 100
-/** Timer slack; the event loop's own worst delay during the run is added (the machine is shared). */
-const MARGIN_MS = 15
+/**
+ * Timer slack; the event loop's own worst delay during the run is added (the machine is shared).
+ * The loop-delay sampler does not see everything: when many clients' deadlines fire in one timers
+ * phase, the last decision settles only after the others' callbacks ran, while the sampler's own
+ * timer may have fired first (seen in CI: 149.8 ms worst against 148.5 allowed). A hung call is
+ * held for seconds, so this margin still tells the deadline being met from it being missed.
+ */
+const MARGIN_MS = 50
 const LIMIT = 1_000_000
 /** How soon after the sentinels named the new master a client must be decided by it again. */
 const FOLLOW_MS = 5000
