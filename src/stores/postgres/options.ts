@@ -6,7 +6,7 @@ import { type ResolvedOptions, type ResolvingTable, resolveOptionTable } from '.
  * (and `Client`) offer. Structural, so `ratekeeper/postgres` never loads `pg` itself.
  */
 export interface PostgresPool {
-  query(config: { text: string; values?: unknown[]; name?: string; query_timeout?: number }): Promise<{ rows: unknown[] }>
+  query(config: { text: string; values?: unknown[]; query_timeout?: number }): Promise<{ rows: unknown[] }>
 }
 
 /** Which clock decides: the database's `clock_timestamp()` (one clock for every app server) or the limiter's `now`. */

@@ -4,8 +4,6 @@
  * stored ones (a multi-key compare-and-set, in one statement, so one round trip).
  */
 
-import { createHash } from 'node:crypto'
-
 /** A NUL (PostgreSQL text holds none) or a lone surrogate (which reaches the database as U+FFFD). */
 const NOT_STORABLE = /[\0\p{Cs}]/u
 
@@ -16,16 +14,6 @@ const NOT_STORABLE = /[\0\p{Cs}]/u
  */
 export function storedKey(key: string): string {
   return NOT_STORABLE.test(key) ? `\u0001${JSON.stringify(key)}` : key
-}
-
-/**
- * The name the decide call is prepared under on each connection: `rk_decide_<table>`, or, past
- * the 63 bytes PostgreSQL keeps of a name (two long names would share their first 63), its table's
- * digest.
- */
-export function statementName(table: string): string {
-  const name = `rk_decide_${table}`
-  return name.length <= 63 ? name : `rk_decide_${createHash('sha256').update(table).digest('hex').slice(0, 32)}`
 }
 
 /** The error the decide function raises to undo writes made past the call's deadline. */

@@ -11,7 +11,7 @@ import * as fail from './failures.js'
 import { type PostgresClock, type PostgresPool, type PostgresStoreOptions, resolveOptions } from './options.js'
 import { connectionErrorCode, unwatchPool, watchPool } from './pool-watch.js'
 import { type DecideReply, parseDecideReply } from './reply.js'
-import { APPLIED, schemaSql, sqlNames, statementName, storedKey } from './sql.js'
+import { APPLIED, schemaSql, sqlNames, storedKey } from './sql.js'
 
 /** A state as this process last saw it stored (`text` null: absent). */
 interface Known {
@@ -68,7 +68,6 @@ export class PostgresStore implements Store {
   readonly cleanupPages: number
   readonly extraTtlMs: number
   readonly #decideSql: string
-  readonly #statement: string
   readonly #known = new LRUCache<string, Known>({ max: KNOWN_STATES })
   readonly #dispatcher: Dispatcher
   readonly #dbClock = new DatabaseClock()
@@ -99,7 +98,6 @@ export class PostgresStore implements Store {
     this.extraTtlMs = settings.extraTtlMs
     const names = sqlNames(this.table)
     this.#decideSql = `SELECT * FROM ${names.decide}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-    this.#statement = statementName(this.table)
     // As many database calls at once as the pool has connections (pg's default: 10).
     const poolMax = (this.pool as { options?: { max?: unknown } }).options?.max
     this.#dispatcher = new Dispatcher({
@@ -192,12 +190,14 @@ SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.t
     return request.policies.map((policy, i) => storedKey(`${policy.id}\n${request.keys[i]}`))
   }
 
-  async #query(text: string, values: unknown[], name?: string): Promise<unknown[]> {
+  // Unnamed: a pooler in transaction mode (PgBouncer) can't follow a named statement between its
+  // server connections. The text is one short SELECT; the function's plans are cached anyway.
+  async #query(text: string, values: unknown[]): Promise<unknown[]> {
     // A call still unanswered well past its deadline (a connection whose network is gone) holds a
     // connection and a call slot for nothing: pg gives up on it (and closes that connection).
     const query_timeout = this.timeoutMs + UNANSWERED_GRACE_MS
     try {
-      return (await this.pool.query(name === undefined ? { text, values, query_timeout } : { name, text, values, query_timeout })).rows
+      return (await this.pool.query({ text, values, query_timeout })).rows
     } catch (error) {
       throw fail.callFailed(error, this.table)
     }
@@ -287,7 +287,7 @@ SELECT pg_advisory_xact_lock(hashtext('ratekeeper schema'));\n${schemaSql(this.t
       ]
       let rows: unknown[]
       try {
-        rows = await this.#query(this.#decideSql, values, this.#statement)
+        rows = await this.#query(this.#decideSql, values)
       } catch (error) {
         this.#notApplied(sweep, planned?.writes ?? 0)
         // Under REPEATABLE READ or SERIALIZABLE (a database's or role's default) the call's

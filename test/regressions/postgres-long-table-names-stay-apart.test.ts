@@ -1,8 +1,9 @@
-// The store prepares its call under the name `rk_decide_<table>`, and `table` may be 111
+// The store prepared its call under the name `rk_decide_<table>`, and `table` may be 111
 // characters (`schema.table`, 55 each). PostgreSQL keeps 63 bytes of a statement's name: past
 // that, pg printed a warning on stderr at every call, and two stores whose names agreed on their
 // first 63 bytes (two tables of one long-named schema) shared the name, so the second failed every
-// call on a connection the first had used ("prepared statement ... already exists").
+// call on a connection the first had used ("prepared statement ... already exists"). The call is
+// now sent unnamed (postgres-store-works-behind-a-transaction-pooler); this keeps such stores apart.
 
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
