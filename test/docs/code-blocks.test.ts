@@ -92,10 +92,11 @@ describe('docs code blocks', () => {
     expect(blocks.length).toBeGreaterThan(0)
   })
 
+  // One TypeScript program over every block: about 15 s alone, past 30 s on a busy machine.
   it('type-checks every block against the real API', () => {
     const problems = typeCheck()
     expect(problems, `\n${problems.join('\n')}\n`).toEqual([])
-  })
+  }, 120_000)
 
   describe.runIf(runnable.length > 0)('runs the blocks marked `run`', () => {
     it.each(runnable.map((b) => [label(b), b] as const))('%s', async (_name, block) => {
