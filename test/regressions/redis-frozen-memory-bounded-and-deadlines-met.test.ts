@@ -12,9 +12,11 @@ import { STORE_CLIENTS } from '../stores/redis/clients.js'
 
 const TIMEOUT_MS = 100
 /**
- * Timer slack; the event loop's own worst delay during the run is added (a shared CI machine can
- * stall it). The sampler misses the time a batch of deadlines firing in one timers phase takes to
- * settle (a failover suite missed its bound by 1.3 ms that way); a hung call is held for seconds.
+ * Timer slack. The event loop's worst delay during the run (sampled) counts twice: a decision
+ * waits for its deadline's timer, which fires late by up to one stall, and then for its own
+ * continuation, which can queue behind another (a loaded machine: 317 ms worst with a 154.7 ms
+ * sampled stall; in CI, 149.8 ms against a bound of 148.5 that counted it once with 15 ms slack).
+ * A hung call is held for seconds, so the bound still tells a met deadline from a missed one.
  */
 const MARGIN_MS = 50
 const FREEZE_MS = 2000
@@ -105,7 +107,7 @@ describe.runIf(available)('RedisStore while Redis is frozen', () => {
     // One script call went out and was never answered; nothing else was queued behind it.
     expect(maxQueued).toBeLessThanOrEqual(2)
     expect(maxQueued).toBeGreaterThanOrEqual(1)
-    expect(Math.max(...durations), `event loop delayed up to ${stalledMs.toFixed(1)} ms`).toBeLessThan(TIMEOUT_MS + MARGIN_MS + stalledMs)
+    expect(Math.max(...durations), `event loop delayed up to ${stalledMs.toFixed(1)} ms`).toBeLessThan(TIMEOUT_MS + MARGIN_MS + 2 * stalledMs)
     // After the first deadline passed unanswered, requests fail at once instead of waiting.
     const slow = durations.filter((ms) => ms > TIMEOUT_MS / 2).length
     expect(slow).toBeLessThan(decisions.length / 10)

@@ -37,11 +37,11 @@ type Library = (typeof STORE_CLIENTS)[number]
 const TIMEOUT_MS = 100
 const NODE_TIMEOUT_MS = 1000
 /**
- * Timer slack; the event loop's own worst delay during the run is added (the machine is shared).
- * The loop-delay sampler does not see everything: when many clients' deadlines fire in one timers
- * phase, the last decision settles only after the others' callbacks ran, while the sampler's own
- * timer may have fired first (seen in CI: 149.8 ms worst against 148.5 allowed). A hung call is
- * held for seconds, so this margin still tells the deadline being met from it being missed.
+ * Timer slack. The event loop's worst delay during the run (sampled) counts twice: a decision
+ * waits for its deadline's timer, which fires late by up to one stall, and then for its own
+ * continuation, which can queue behind another (a loaded machine: 317 ms worst with a 154.7 ms
+ * sampled stall; in CI, 149.8 ms against a bound of 148.5 that counted it once with 15 ms slack).
+ * A hung call is held for seconds, so the bound still tells a met deadline from a missed one.
  */
 const MARGIN_MS = 50
 const LIMIT = 1_000_000
@@ -254,7 +254,7 @@ class Harness {
   expectDeadlinesMet(): void {
     const worst = Math.max(...this.outcomes.map((o) => o.ms))
     expect(worst, `worst decision; event loop delayed up to ${this.loopDelayMs.toFixed(1)} ms`).toBeLessThan(
-      this.timeoutMs + MARGIN_MS + this.loopDelayMs,
+      this.timeoutMs + MARGIN_MS + 2 * this.loopDelayMs,
     )
     // onStoreError 'deny' decided every failure.
     for (const o of this.outcomes) if (o.reason === 'store-error') expect(o.allowed).toBe(false)
