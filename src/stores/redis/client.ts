@@ -49,6 +49,8 @@ export type ScriptCall = (...args: unknown[]) => Promise<unknown>
 /** What `replicas` needs of an ioredis client: a pipeline (the script call and its `WAIT` in one round trip). */
 export interface PipelineClient {
   pipeline(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> }
+  /** On a Cluster: the pipelines of the master at `host:port` (an `ASK` target), if known and safe to use. */
+  atNode?(address: string): PipelineClient | undefined
 }
 
 /** The client is a Redis Cluster. */

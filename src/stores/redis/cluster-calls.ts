@@ -81,6 +81,7 @@ export function clusterCalls(client: RedisClient): { evalsha: ScriptCall; eval: 
         const made = pipelines.pipeline(commands)
         return { exec: () => made.exec().then((results) => followMoved(results, client, refresh)) }
       },
+      atNode: (address) => nodeAt(client, address),
     },
   }
 }
@@ -96,4 +97,21 @@ function followMoved<T extends [Error | null, unknown][] | null>(results: T, cli
   const error = results?.[0]?.[0]
   if (error instanceof Error && error.message.startsWith('MOVED ')) refresh?.call(client)
   return results
+}
+
+/** A Cluster node as ioredis and iovalkey keep it: a client of its own. */
+interface ClusterNode extends PipelineClient {
+  options?: { host?: unknown; port?: unknown; retryStrategy?: unknown }
+}
+
+/**
+ * The master at `address` (`host:port`, as an `ASK` names it), for a pipeline of its own; only
+ * when its connection is never reopened by itself: a node client that reconnects would send the
+ * pipeline's unanswered commands again, and Redis may have run them.
+ */
+function nodeAt(client: RedisClient, address: string): PipelineClient | undefined {
+  const nodes = (client as { nodes?: (role: string) => ClusterNode[] }).nodes
+  if (typeof nodes !== 'function') return undefined
+  const node = nodes.call(client, 'master').find((n) => `${n.options?.host}:${n.options?.port}` === address)
+  return node !== undefined && node.options?.retryStrategy == null && typeof node.pipeline === 'function' ? node : undefined
 }

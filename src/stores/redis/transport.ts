@@ -80,26 +80,35 @@ export class ScriptTransport {
 
   /**
    * The script call and a `WAIT` in one pipeline (one round trip, one node: the pipeline goes to
-   * the slot of the script's keys). The `WAIT` lasts at most until shortly before `expires`.
+   * the slot of the script's keys). The `WAIT` lasts at most until shortly before `expires`. An
+   * `ASK` (the slot is migrating and the keys have moved) is followed once, to `asked`: `ASKING`
+   * first, in the same pipeline, as it holds for the next command only. The Cluster itself follows
+   * a pipeline's `ASK` only when every command got it, and the `WAIT` succeeds where it is sent.
+   * `ASK` means the source ran nothing, so the script runs once.
    */
-  #runReplicated(args: unknown[], name: 'eval' | 'evalsha', expires: number, handlers: ScriptHandlers): void {
+  #runReplicated(args: unknown[], name: 'eval' | 'evalsha', expires: number, handlers: ScriptHandlers, asked?: PipelineClient): void {
     // WAIT should give up before the deadline, so that a shortfall is reported as such rather than
     // as a timeout; Redis times it out on its cron (every 100 ms at the default hz), hence the margin.
     const remaining = expires - performance.now()
     const waitMs = Math.max(1, Math.floor(remaining > 200 ? remaining - 110 : remaining / 2))
-    this.#pipelines
-      .pipeline([
-        [name, ...args],
-        ['wait', this.#replicas, waitMs],
-      ])
+    const commands = [
+      [name, ...args],
+      ['wait', this.#replicas, waitMs],
+    ]
+    if (asked !== undefined) commands.unshift(['asking'])
+    const first = asked === undefined ? 0 : 1
+    ;(asked ?? this.#pipelines)
+      .pipeline(commands)
       .exec()
       .then(
         (results) => {
-          const script = results?.[0]
-          const wait = results?.[1]
+          const script = results?.[first]
+          const wait = results?.[first + 1]
           if (script === undefined || script[0] !== null) {
             const error = script?.[0] ?? new Error('no reply')
-            handlers.error(error, isReplyError(error))
+            const node = asked === undefined ? this.#askedNode(error) : undefined
+            if (node !== undefined) this.#runReplicated(args, name, expires, handlers, node)
+            else handlers.error(error, isReplyError(error))
             return
           }
           const acked = wait !== undefined && wait[0] === null && typeof wait[1] === 'number' ? wait[1] : 0
@@ -107,6 +116,13 @@ export class ScriptTransport {
         },
         (error) => handlers.error(error, false),
       )
+  }
+
+  /** The node an `ASK` error sends the call to, when the client can reach it safely. */
+  #askedNode(error: Error): PipelineClient | undefined {
+    const message = error.message
+    if (!message.startsWith('ASK ') || this.#pipelines.atNode === undefined) return undefined
+    return this.#pipelines.atNode(message.slice(message.lastIndexOf(' ') + 1))
   }
 
   /**
