@@ -21,7 +21,7 @@ export function buildParts(options: CompiledOptions): ClientParts {
   const { now, sleep } = options
   return {
     options,
-    pacer: options.paceThreshold === undefined ? undefined : new Pacer(options.paceThreshold, options.maxBlockMs),
+    pacer: options.paceThreshold === undefined ? undefined : new Pacer(options.paceThreshold, options.maxBlockMs, options.paceProbeFirst),
     concurrency: options.concurrency === undefined ? undefined : new ConcurrencyGate(options.concurrency, now, sleep),
     localRate: options.localRate === undefined ? undefined : new RateGate(options.localRate.limiter, now, sleep),
     sharedRate: options.limiter === undefined ? undefined : new RateGate(options.limiter, now, sleep),

@@ -32,6 +32,11 @@ export interface RetryOptions {
 export interface PaceOptions {
   /** Hold requests once the reported remaining quota is at or below this. @default 0 */
   threshold?: number
+  /**
+   * On a budget nothing is known of yet (its first call, or the first after `reset()`), send one
+   * call first and hold the others until its answer tells the budget. @default false
+   */
+  probeFirst?: boolean
 }
 
 /** The outgoing queue: limits this client places on itself. */
@@ -101,6 +106,7 @@ export interface CompiledOptions {
   readonly methods: ReadonlySet<string>
   /** `undefined` when pacing is off. */
   readonly paceThreshold: number | undefined
+  readonly paceProbeFirst: boolean
   readonly concurrency: number | undefined
   /** The in-process rate limiter of `queue.rate`, and its burst (the largest cost it can admit). */
   readonly localRate: { readonly limiter: Limiter; readonly burst: number } | undefined
@@ -143,7 +149,7 @@ const RETRY_KNOWN: { readonly [K in keyof Required<RetryOptions>]: true } = {
   statuses: true,
   methods: true,
 }
-const PACE_KNOWN: { readonly [K in keyof Required<PaceOptions>]: true } = { threshold: true }
+const PACE_KNOWN: { readonly [K in keyof Required<PaceOptions>]: true } = { threshold: true, probeFirst: true }
 const QUEUE_KNOWN: { readonly [K in keyof Required<QueueOptions>]: true } = { concurrency: true, rate: true }
 const RATE_KNOWN = { limit: true, window: true, burst: true } as const
 /** The longest wait a timer can take, ms. */
@@ -222,12 +228,17 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
 
   // Pacing.
   let paceThreshold: number | undefined
+  let paceProbeFirst = false
   if (options.pace !== false) {
     paceThreshold = 0
     if (options.pace !== undefined) {
       checkSubOptions('pace', options.pace)
       checkKnownOptions(WHERE, options.pace, PACE_KNOWN, { prefix: 'pace.' })
       if (options.pace.threshold !== undefined) paceThreshold = checkInteger(WHERE, 'pace.threshold', options.pace.threshold, 0)
+      const probeFirst: unknown = options.pace.probeFirst
+      if (probeFirst !== undefined && typeof probeFirst !== 'boolean')
+        invalid(WHERE, 'pace.probeFirst', 'must be true or false', probeFirst)
+      paceProbeFirst = probeFirst === true
     }
   }
 
@@ -291,6 +302,7 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
     statuses,
     methods,
     paceThreshold,
+    paceProbeFirst,
     concurrency,
     localRate,
     limiter: options.limiter,

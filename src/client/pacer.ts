@@ -58,6 +58,8 @@ interface Budget extends KnownState {
   wake: AbortController | undefined
   /** The latest time this budget was looked at, epoch ms: a clock found behind it has gone back. */
   seenAt: number
+  /** No answer has come back for this budget yet. */
+  cold: boolean
 }
 
 /** What `sent` returns, and `received` / `abandon` take back: one request of one budget. */
@@ -94,7 +96,8 @@ const PRUNE_BATCH = 1_000
  * Learns every response's rate-limit headers per budget key and tells a caller whether to send now
  * or wait: until a `Retry-After` is over, or, when the remaining quota is at or below `threshold`,
  * until the reported reset. After a reset one request goes first and the others wait for what its
- * response says, so a token bucket refilling one unit at a time is not met by a stampede.
+ * response says, so a token bucket refilling one unit at a time is not met by a stampede; with
+ * `probeFirst`, so is a budget nothing is known of yet.
  *
  * A response's `remaining` was counted before the requests sent after it reached the server: the
  * remaining known is the reported figure minus those, and minus the earlier requests still in
@@ -103,13 +106,15 @@ const PRUNE_BATCH = 1_000
  */
 export class Pacer {
   readonly #threshold: number
+  readonly #probeFirst: boolean
   readonly #maxBlockMs: number
   readonly #budgets = new Map<string, Budget>()
   #pruneSteps = 0
 
-  constructor(threshold: number, maxBlockMs = 3_600_000) {
+  constructor(threshold: number, maxBlockMs = 3_600_000, probeFirst = false) {
     this.#threshold = threshold
     this.#maxBlockMs = maxBlockMs
+    this.#probeFirst = probeFirst
   }
 
   /** Budgets held. @internal */
@@ -141,12 +146,13 @@ export class Pacer {
    * waiting for itself; one of a budget that `reset()` dropped probes nothing any more.
    */
   before(key: string, now: number, own?: Probe): PaceStep {
-    const b = this.#budgets.get(key)
-    if (b === undefined) return { kind: 'go', probing: undefined }
-    this.#rebase(b, now)
+    if (!this.#probeFirst && !this.#budgets.has(key)) return { kind: 'go', probing: undefined }
+    const b = this.#budget(key, now)
     if (b.blockedUntil > now) return { kind: 'sleep', ms: b.blockedUntil - now }
     if (b.probe !== undefined)
       return own !== undefined && b.prober === own ? { kind: 'go', probing: own } : { kind: 'await', promise: b.probe }
+    // Nothing known of this budget yet (`pace.probeFirst`): the first request goes alone.
+    if (b.cold && this.#probeFirst) return this.#startProbe(b)
     if (b.remaining !== undefined && b.remaining <= this.#threshold) {
       if (b.resetAt !== undefined && b.resetAt > now) return { kind: 'sleep', ms: b.resetAt - now }
       if (b.resetAt !== undefined) {
@@ -154,15 +160,16 @@ export class Pacer {
         b.beforeProbe = { remaining: b.remaining, resetAt: b.resetAt }
         b.remaining = undefined
         b.resetAt = undefined
-        b.probe = new Promise<void>((resolve) => {
-          b.endProbe = resolve
-        })
-        const prober: Probe = { probe: true }
-        b.prober = prober
-        return { kind: 'go', probing: prober }
+        return this.#startProbe(b)
       }
     }
     return { kind: 'go', probing: undefined }
+  }
+
+  #startProbe(b: Budget): PaceStep {
+    b.probe = new Promise<void>((resolve) => (b.endProbe = resolve))
+    b.prober = { probe: true }
+    return { kind: 'go', probing: b.prober }
   }
 
   /** A signal aborted when `reset()` clears the budget: pass it to a wait on this budget. */
@@ -201,6 +208,7 @@ export class Pacer {
     const same = ticket.budget === b
     this.#land(b, ticket)
     b.lastInfo = info
+    b.cold = false
     const cap = now + this.#maxBlockMs
     if (info.remaining !== undefined) {
       // Requests the server may not have counted when it produced this figure.
@@ -314,6 +322,7 @@ export class Pacer {
         beforeProbe: undefined,
         wake: undefined,
         seenAt: now,
+        cold: true,
       }
       this.#budgets.set(key, b)
     }

@@ -159,3 +159,73 @@ describe('pacing', () => {
     expect(client.budget(server.url)).toBeUndefined()
   })
 })
+
+describe('pacing from the first call (pace.probeFirst)', () => {
+  /** A client on the virtual clock whose network takes no time (see `during`). */
+  const paced = (pace: { probeFirst?: boolean }, fetchImpl: typeof fetch = fetch) =>
+    createClient({
+      baseUrl: server.url,
+      now: time.now,
+      sleep: time.sleep,
+      fetch: (input, init) => time.during(fetchImpl(input, init)),
+      pace,
+    })
+
+  it('without it, the first concurrent wave goes blind and meets 429s', async () => {
+    time.advance(10_000 - (time.now() % 10_000))
+    server.plan('/blind', fixedWindowServer(3, 10_000))
+    const client = paced({})
+    const statuses: number[] = []
+    client.on('response', (e) => statuses.push(e.status))
+    await Promise.all(Array.from({ length: 7 }, () => client('/blind')))
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0)
+  })
+
+  it('sends one call first on a budget it knows nothing of, and no call meets a 429', async () => {
+    time.advance(10_000 - (time.now() % 10_000))
+    const start = time.now()
+    server.plan('/cold', fixedWindowServer(3, 10_000))
+    const client = paced({ probeFirst: true })
+    const statuses: number[] = []
+    client.on('response', (e) => statuses.push(e.status))
+    const results = await Promise.all(Array.from({ length: 7 }, () => client('/cold')))
+    expect(results.map((r) => r.status)).toEqual(Array(7).fill(200))
+    expect(statuses).toEqual(Array(7).fill(200))
+    expect(server.hits('/cold').map((h) => h.at - start)).toEqual([0, 0, 0, 10_000, 10_000, 10_000, 20_000])
+  })
+
+  it('lets the others go together once the first answer says nothing of a limit', async () => {
+    server.plan('/plain', () => ({ status: 200, body: 'ok' }))
+    let inFlight = 0
+    let most = 0
+    const client = paced({ probeFirst: true }, async (input, init) => {
+      most = Math.max(most, ++inFlight)
+      try {
+        return await fetch(input, init)
+      } finally {
+        inFlight--
+      }
+    })
+    await Promise.all(Array.from({ length: 6 }, () => client('/plain')))
+    expect(server.hits('/plain')).toHaveLength(6)
+    // The first alone, then the five others at once.
+    expect(most).toBe(5)
+  })
+
+  it('hands the first place on when the first call ends without an answer', async () => {
+    time.advance(10_000 - (time.now() % 10_000))
+    server.plan('/flaky', fixedWindowServer(2, 10_000))
+    let calls = 0
+    const client = paced({ probeFirst: true }, (input, init) =>
+      calls++ === 0 ? Promise.reject(new TypeError('fetch failed')) : fetch(input, init),
+    )
+    const results = await Promise.allSettled(Array.from({ length: 4 }, () => client('/flaky', { rateLimit: { retry: false } })))
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value.status : 'failed'))).toEqual(['failed', 200, 200, 200])
+    // Three answers, none a 429: the second call went first in the first one's place.
+    expect(server.hits('/flaky')).toHaveLength(3)
+  })
+
+  it('is refused when it is not a boolean, naming the option', () => {
+    expect(() => createClient({ pace: { probeFirst: 'yes' as unknown as boolean } })).toThrow(/pace\.probeFirst/)
+  })
+})

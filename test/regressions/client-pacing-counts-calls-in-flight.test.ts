@@ -40,6 +40,25 @@ describe('3 workers against a limit of 5: no avoidable 429, same throughput', ()
   })
 })
 
+describe('pace.probeFirst: 12 calls at once on a limit of 3, on a budget not known yet', () => {
+  it.each(PEERS)('%s: the first goes alone, and no call meets a 429', async (name) => {
+    const peer = await startPeer(name, 3, 60_000)
+    try {
+      // Real time: the others wait for the first answer (a few ms), then the window's reset (a
+      // minute) is past maxWaitMs, so the client refuses them without sending.
+      const client = createClient({ baseUrl: peer.url, maxWaitMs: 5000, pace: { probeFirst: true } })
+      const statuses: number[] = []
+      client.on('response', (e) => statuses.push(e.status))
+      const results = await Promise.allSettled(Array.from({ length: 12 }, async () => (await client('/')).text()))
+      expect(statuses).toEqual([200, 200, 200])
+      const refused = results.filter((r) => r.status === 'rejected' && (r.reason as RateLimitError).source === 'client')
+      expect(refused).toHaveLength(9)
+    } finally {
+      await peer.close()
+    }
+  })
+})
+
 describe('property: whatever order the server handles concurrent requests in', () => {
   it('never spends a 429 once a response is known, and spends the whole quota', async () => {
     await fc.assert(
