@@ -241,7 +241,10 @@ export class LeaseStore implements Store {
     // A fixed window's lease ends with the window it was charged to (store time turned into local time, never later).
     const windowEnd = policy.kind === 'fixed-window' && now + (resetAt - answer.now) <= now + spec.ttlMs
     const expiresAt = windowEnd ? now + (resetAt - answer.now) : now + spec.ttlMs
-    const slice: Slice = { units, granted: units, chargedAt: answer.now, takenAt: now, expiresAt, windowEnd }
+    // Spendable from its arrival, not from when it was asked for: a request decided while it was in
+    // flight was not spent from it, and it may belong to a window that began meanwhile.
+    const takenAt = Math.max(now, this.now())
+    const slice: Slice = { units, granted: units, chargedAt: answer.now, takenAt, expiresAt, windowEnd }
     pool.slices.push(slice)
     pool.storeRemaining = answer.results[0]
     pool.resetAt = resetAt
