@@ -21,6 +21,10 @@ export class LeaseStore implements Store {
   readonly #returning = new Set<Promise<unknown>>()
   #nextSweep = 0
   #closed = false
+  /** The clock's last answer, its highest, and how many times it has stepped back (see `#time`). */
+  #last = Number.NEGATIVE_INFINITY
+  #high = Number.NEGATIVE_INFINITY
+  #back = 0
   /** Where a failed background call is reported (the last caller's limiter events). */
   #events: StoreEvents | undefined = undefined
 
@@ -39,6 +43,28 @@ export class LeaseStore implements Store {
     return this.deadlineMs > 0 && isThenable(answer) ? withDeadline(answer, this.deadlineMs) : answer
   }
 
+  /**
+   * The clock, read for the leases. A lease's end is a moment of the local clock, and a clock that
+   * steps back stretches it by the step — how far is unknown (the time between two reads is not) —
+   * past the fixed window it was charged to. So a step back ends every fixed window's lease (its
+   * units go back, into the window charged, if it is still open) and every remembered denial.
+   */
+  #time(): number {
+    const t = this.now()
+    if (t < this.#last) {
+      this.#back++
+      this.#nextSweep = 0
+      for (const pool of this.#pools.values()) {
+        pool.deniedUntil = 0
+        if (pool.policy.kind !== 'fixed-window') continue
+        for (const s of pool.slices.splice(0)) this.#giveBack(pool, s)
+      }
+    }
+    this.#last = t
+    if (t > this.#high) this.#high = t
+    return t
+  }
+
   get timeoutMs(): number | undefined {
     return this.inner.timeoutMs
   }
@@ -55,7 +81,7 @@ export class LeaseStore implements Store {
     const leased = this.#leasedChecks(request)
     if (leased === undefined) return this.inner.consume(request)
     this.#events = request.events ?? this.#events
-    const now = this.now()
+    const now = this.#time()
     this.#sweep(now)
     const pools = leased.map((i) => this.#pool(request, i, now))
     if (leased.length === policies.length && pools.every((p) => p.available() >= cost)) {
@@ -69,7 +95,7 @@ export class LeaseStore implements Store {
     const leased = this.#leasedChecks(request)
     const answer = this.inner.peek(request)
     if (leased === undefined) return answer
-    const now = this.now()
+    const now = this.#time()
     const pools = leased.map((i) => this.#pool(request, i, now))
     // The store's answer, plus what this server holds: a check its leases would admit admits.
     const add = (r: StoreResult): StoreResult => {
@@ -89,7 +115,7 @@ export class LeaseStore implements Store {
   refund(request: StoreRefundRequest): StoreResult | Promise<StoreResult> {
     const leased = this.#leasedChecks(request)
     if (leased === undefined) return this.inner.refund(request)
-    const now = this.now()
+    const now = this.#time()
     // Units of a live lease go back to it; a check whose lease is gone is refunded in the store.
     const pools = leased.map((i) => this.#pool(request, i, now))
     // All or nothing: a refund goes either to the leases or, whole, to the store (never to both).
@@ -116,7 +142,7 @@ export class LeaseStore implements Store {
     this.#closed = true
     const pools = [...this.#pools.values()]
     await Promise.allSettled(pools.map((p) => p.renewing))
-    const now = this.now()
+    const now = this.#time()
     for (const pool of pools) {
       for (const s of pool.expire(now)) this.#giveBack(pool, s)
       for (const s of pool.slices.splice(0)) if (s.units > 0) this.#giveBack(pool, s)
@@ -167,7 +193,7 @@ export class LeaseStore implements Store {
           // Closed meanwhile (its leases given back): the store decides this one, at the time it is decided.
           if (this.#closed) return await this.#within(this.inner.consume({ ...request, now: this.now() }))
           // Leases that ended while this request waited (a window's end) are never spent.
-          const t = this.now()
+          const t = this.#time()
           for (const s of pool.expire(t)) this.#giveBack(pool, s)
           const lacking = cost - pool.available()
           if (lacking <= 0 || pool.deniedUntil > t) break
@@ -182,7 +208,7 @@ export class LeaseStore implements Store {
         pool.wanted -= cost
       }
     }
-    const t = this.now()
+    const t = this.#time()
     for (const pool of pools) for (const s of pool.expire(t)) this.#giveBack(pool, s)
     if (!pools.every((p) => p.available() >= cost)) return this.#answer(request, pools, leased, false, t)
     for (const pool of pools) this.#spend(pool, cost, t)
@@ -235,21 +261,28 @@ export class LeaseStore implements Store {
   /** One `consume` of `units` against the store; on success, a new lease. */
   async #take(pool: LeasePool, units: number, now: number): Promise<StoreResult> {
     const { key, tag, policy, spec } = pool
+    const back = this.#back
     const answer = await this.#within(this.inner.consume({ keys: [key], policies: [policy], cost: units, now, tag, events: this.#events }))
     if (!answer.allowed) return answer
+    const arrived = this.#time()
     const resetAt = answer.results[1]
     // A fixed window's lease ends with the window it was charged to (store time turned into local time, never later).
     const windowEnd = policy.kind === 'fixed-window' && now + (resetAt - answer.now) <= now + spec.ttlMs
     const expiresAt = windowEnd ? now + (resetAt - answer.now) : now + spec.ttlMs
     // Spendable from its arrival, not from when it was asked for: a request decided while it was in
-    // flight was not spent from it, and it may belong to a window that began meanwhile.
-    const takenAt = Math.max(now, this.now())
+    // flight was not spent from it, and it may belong to a window that began meanwhile. On a clock
+    // behind its highest answer, after every time read so far: a request decided before the step
+    // back may have been decided at a later time than the clock tells now.
+    const takenAt = arrived < this.#high ? this.#high + 1 : arrived
     const slice: Slice = { units, granted: units, chargedAt: answer.now, takenAt, expiresAt, windowEnd }
     pool.slices.push(slice)
     pool.storeRemaining = answer.results[0]
     pool.resetAt = resetAt
     pool.deniedUntil = 0
-    if (this.#closed) this.#giveBack(pool, pool.slices.splice(pool.slices.indexOf(slice), 1)[0])
+    // Closed meanwhile, or a fixed window's lease whose end the clock moved while the store answered (see `#time`).
+    if (this.#closed || (this.#back !== back && policy.kind === 'fixed-window')) {
+      this.#giveBack(pool, pool.slices.splice(pool.slices.indexOf(slice), 1)[0])
+    }
     return answer
   }
 
