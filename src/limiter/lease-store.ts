@@ -21,6 +21,7 @@ export class LeaseStore implements Store {
   readonly #returning = new Set<Promise<unknown>>()
   #nextSweep = 0
   #closed = false
+  #closing: Promise<void> | undefined = undefined
   /** The clock's last answer, its highest, and how many times it has stepped back (see `#time`). */
   #last = Number.NEGATIVE_INFINITY
   #high = Number.NEGATIVE_INFINITY
@@ -136,9 +137,13 @@ export class LeaseStore implements Store {
     return this.inner.reset(request)
   }
 
-  /** Gives back every unspent lease (waiting for acquisitions in flight), then stops. */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  /** Gives back every unspent lease (waiting for acquisitions in flight), then stops; every call resolves when that is done. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
     const pools = [...this.#pools.values()]
     await Promise.allSettled(pools.map((p) => p.renewing))
