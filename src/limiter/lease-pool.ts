@@ -40,7 +40,7 @@ export interface Slice {
   units: number
   readonly granted: number
   readonly chargedAt: number
-  /** When the server asked for it (local clock): a charge made before then was not spent from it. */
+  /** When its answer arrived (local clock), the first moment it could be spent: a charge made before then was not spent from it. */
   readonly takenAt: number
   readonly expiresAt: number
   /** It ends with its fixed window: nothing to give back after that (a refund reaches only the window charged). */

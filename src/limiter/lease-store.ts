@@ -1,4 +1,5 @@
 import { withDeadline } from './deadline.js'
+import { LeaseClock } from './lease-clock.js'
 import { LeasePool, type Slice } from './lease-pool.js'
 import type { Policy } from './policy.js'
 import type { Store, StoreEvents, StoreRefundRequest, StoreRequest, StoreResult } from './store.js'
@@ -21,6 +22,8 @@ export class LeaseStore implements Store {
   readonly #returning = new Set<Promise<unknown>>()
   #nextSweep = 0
   #closed = false
+  #closing: Promise<void> | undefined = undefined
+  readonly #clock: LeaseClock
   /** Where a failed background call is reported (the last caller's limiter events). */
   #events: StoreEvents | undefined = undefined
 
@@ -29,7 +32,9 @@ export class LeaseStore implements Store {
     readonly now: () => number,
     /** The limiter's deadline for the calls this store makes of its own, ms (0: `inner` has its own deadline). */
     readonly deadlineMs = 0,
-  ) {}
+  ) {
+    this.#clock = new LeaseClock(now, () => this.#steppedBack())
+  }
 
   /**
    * A call this store makes of its own (an acquisition, a give-back), with the limiter's deadline:
@@ -37,6 +42,16 @@ export class LeaseStore implements Store {
    */
   #within<T>(answer: T | Promise<T>): T | Promise<T> {
     return this.deadlineMs > 0 && isThenable(answer) ? withDeadline(answer, this.deadlineMs) : answer
+  }
+
+  /** A step back of the clock ends every fixed window's lease (its units go back) and every remembered denial (see `LeaseClock`). */
+  #steppedBack(): void {
+    this.#nextSweep = 0
+    for (const pool of this.#pools.values()) {
+      pool.deniedUntil = 0
+      if (pool.policy.kind !== 'fixed-window') continue
+      for (const s of pool.slices.splice(0)) this.#giveBack(pool, s)
+    }
   }
 
   get timeoutMs(): number | undefined {
@@ -55,7 +70,7 @@ export class LeaseStore implements Store {
     const leased = this.#leasedChecks(request)
     if (leased === undefined) return this.inner.consume(request)
     this.#events = request.events ?? this.#events
-    const now = this.now()
+    const now = this.#clock.read()
     this.#sweep(now)
     const pools = leased.map((i) => this.#pool(request, i, now))
     if (leased.length === policies.length && pools.every((p) => p.available() >= cost)) {
@@ -69,7 +84,7 @@ export class LeaseStore implements Store {
     const leased = this.#leasedChecks(request)
     const answer = this.inner.peek(request)
     if (leased === undefined) return answer
-    const now = this.now()
+    const now = this.#clock.read()
     const pools = leased.map((i) => this.#pool(request, i, now))
     // The store's answer, plus what this server holds: a check its leases would admit admits.
     const add = (r: StoreResult): StoreResult => {
@@ -89,7 +104,7 @@ export class LeaseStore implements Store {
   refund(request: StoreRefundRequest): StoreResult | Promise<StoreResult> {
     const leased = this.#leasedChecks(request)
     if (leased === undefined) return this.inner.refund(request)
-    const now = this.now()
+    const now = this.#clock.read()
     // Units of a live lease go back to it; a check whose lease is gone is refunded in the store.
     const pools = leased.map((i) => this.#pool(request, i, now))
     // All or nothing: a refund goes either to the leases or, whole, to the store (never to both).
@@ -97,7 +112,10 @@ export class LeaseStore implements Store {
       for (const pool of pools) pool.giveBack(request.cost, request.chargedAt)
       return this.#answer(request, pools, leased, true, now)
     }
-    return this.inner.refund(request)
+    // The store reads the time charged on its own clock (Redis's TIME): this server's, turned into
+    // it on the early side (a charge made here at t was made there no earlier than t + offset), so
+    // that the store never credits a window later than the one charged.
+    return this.inner.refund({ ...request, chargedAt: request.chargedAt + this.#clock.offset })
   }
 
   charge(request: StoreRequest): StoreResult | Promise<StoreResult> {
@@ -110,13 +128,17 @@ export class LeaseStore implements Store {
     return this.inner.reset(request)
   }
 
-  /** Gives back every unspent lease (waiting for acquisitions in flight), then stops. */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  /** Gives back every unspent lease (waiting for acquisitions in flight), then stops; every call resolves when that is done. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
     const pools = [...this.#pools.values()]
     await Promise.allSettled(pools.map((p) => p.renewing))
-    const now = this.now()
+    const now = this.#clock.read()
     for (const pool of pools) {
       for (const s of pool.expire(now)) this.#giveBack(pool, s)
       for (const s of pool.slices.splice(0)) if (s.units > 0) this.#giveBack(pool, s)
@@ -167,7 +189,7 @@ export class LeaseStore implements Store {
           // Closed meanwhile (its leases given back): the store decides this one, at the time it is decided.
           if (this.#closed) return await this.#within(this.inner.consume({ ...request, now: this.now() }))
           // Leases that ended while this request waited (a window's end) are never spent.
-          const t = this.now()
+          const t = this.#clock.read()
           for (const s of pool.expire(t)) this.#giveBack(pool, s)
           const lacking = cost - pool.available()
           if (lacking <= 0 || pool.deniedUntil > t) break
@@ -182,7 +204,7 @@ export class LeaseStore implements Store {
         pool.wanted -= cost
       }
     }
-    const t = this.now()
+    const t = this.#clock.read()
     for (const pool of pools) for (const s of pool.expire(t)) this.#giveBack(pool, s)
     if (!pools.every((p) => p.available() >= cost)) return this.#answer(request, pools, leased, false, t)
     for (const pool of pools) this.#spend(pool, cost, t)
@@ -193,6 +215,7 @@ export class LeaseStore implements Store {
     let answer: StoreResult
     try {
       answer = await this.#within(this.inner.consume(sub))
+      this.#clock.arrived(answer.now)
     } catch (error) {
       for (const pool of pools) pool.giveBack(cost, t)
       throw error
@@ -235,18 +258,28 @@ export class LeaseStore implements Store {
   /** One `consume` of `units` against the store; on success, a new lease. */
   async #take(pool: LeasePool, units: number, now: number): Promise<StoreResult> {
     const { key, tag, policy, spec } = pool
+    const back = this.#clock.steps
     const answer = await this.#within(this.inner.consume({ keys: [key], policies: [policy], cost: units, now, tag, events: this.#events }))
+    const arrived = this.#clock.arrived(answer.now)
     if (!answer.allowed) return answer
     const resetAt = answer.results[1]
     // A fixed window's lease ends with the window it was charged to (store time turned into local time, never later).
     const windowEnd = policy.kind === 'fixed-window' && now + (resetAt - answer.now) <= now + spec.ttlMs
     const expiresAt = windowEnd ? now + (resetAt - answer.now) : now + spec.ttlMs
-    const slice: Slice = { units, granted: units, chargedAt: answer.now, takenAt: now, expiresAt, windowEnd }
+    // Spendable from its arrival, not from when it was asked for: a request decided while it was in
+    // flight was not spent from it, and it may belong to a window that began meanwhile. On a clock
+    // behind its highest answer, after every time read so far: a request decided before the step
+    // back may have been decided at a later time than the clock tells now.
+    const takenAt = arrived < this.#clock.high ? this.#clock.high + 1 : arrived
+    const slice: Slice = { units, granted: units, chargedAt: answer.now, takenAt, expiresAt, windowEnd }
     pool.slices.push(slice)
     pool.storeRemaining = answer.results[0]
     pool.resetAt = resetAt
     pool.deniedUntil = 0
-    if (this.#closed) this.#giveBack(pool, pool.slices.splice(pool.slices.indexOf(slice), 1)[0])
+    // Closed meanwhile, or a fixed window's lease whose end the clock moved while the store answered (see `LeaseClock`).
+    if (this.#closed || (this.#clock.steps !== back && policy.kind === 'fixed-window')) {
+      this.#giveBack(pool, pool.slices.splice(pool.slices.indexOf(slice), 1)[0])
+    }
     return answer
   }
 

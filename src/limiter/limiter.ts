@@ -47,7 +47,15 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const timeoutMs = options.timeoutMs ?? 100
   const store: Store = hasLease(policies) ? new LeaseStore(base, now, hasOwnDeadline(base) ? 0 : timeoutMs) : base // lease-store.ts
   let closed = false
-
+  let closing: Promise<void> | undefined // what every close() call resolves with: a second waits for the leases too
+  const closeOnce = async (): Promise<void> => {
+    closed = true
+    storeHub.delete(self)
+    fallbackHub?.delete(self)
+    if (store !== base) await store.close() // gives the leases back; then the store, when the limiter made it
+    if (options.store === undefined) await base.close()
+    if (ownsFallback && fallback !== undefined) await fallback.close()
+  }
   // An in-process store's buffer path, for the commonest call (leases drawn there; never with shadows or penalty boxes).
   const leasing = policies.some((p) => p.kind === 'concurrency')
   const fast = hasFastPath(store) && !hasShadow(policies) && !hasPenaltyBox(policies) ? store : undefined
@@ -336,15 +344,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
       if (typeof listener !== 'function') invalid('limiter.on()', 'listener', 'must be a function', listener)
       return emitter.on(event, listener)
     },
-    close: async () => {
-      if (closed) return
-      closed = true
-      storeHub.delete(self)
-      fallbackHub?.delete(self)
-      if (store !== base) await store.close() // gives the leases back; then the store, when the limiter made it
-      if (options.store === undefined) await base.close()
-      if (ownsFallback && fallback !== undefined) await fallback.close()
-    },
+    close: () => (closing ??= closeOnce()),
   }
   return limiter
 }

@@ -243,7 +243,11 @@ export interface Limiter {
   warn?(info: { code: string; message: string }): void
   /** Emits a `listed` event: a request an allow or deny list answered without a decision (the HTTP layer calls it). */
   listed?(event: LimiterEvents['listed']): void
-  /** Closes the stores this limiter created itself (a store you passed in stays yours to close). */
+  /**
+   * Gives back the units its leases did not spend, then closes the stores this limiter created
+   * itself (a store you passed in stays yours to close). Every call, the first or a later one,
+   * resolves when that is done.
+   */
   close(): Promise<void>
   readonly policies: readonly Policy[]
   readonly store: Store
