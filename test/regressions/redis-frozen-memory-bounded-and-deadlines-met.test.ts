@@ -107,7 +107,9 @@ describe.runIf(available)('RedisStore while Redis is frozen', () => {
     // One script call went out and was never answered; nothing else was queued behind it.
     expect(maxQueued).toBeLessThanOrEqual(2)
     expect(maxQueued).toBeGreaterThanOrEqual(1)
-    expect(Math.max(...durations), `event loop delayed up to ${stalledMs.toFixed(1)} ms`).toBeLessThan(TIMEOUT_MS + MARGIN_MS + 2 * stalledMs)
+    expect(Math.max(...durations), `event loop delayed up to ${stalledMs.toFixed(1)} ms`).toBeLessThan(
+      TIMEOUT_MS + MARGIN_MS + 2 * stalledMs,
+    )
     // After the first deadline passed unanswered, requests fail at once instead of waiting.
     const slow = durations.filter((ms) => ms > TIMEOUT_MS / 2).length
     expect(slow).toBeLessThan(decisions.length / 10)
