@@ -12,7 +12,7 @@ export type Outcome =
    * and a shadow policy's would-be denials (on that policy's series).
    */
   | 'shadow-limited'
-  /** The store failed and `onStoreError: 'allow'` admitted it. */
+  /** The store failed and `onStoreError: 'allow'` admitted it (or `'fallback'`, the fallback store failing too). */
   | 'store-error/allowed'
   /** The store failed and `onStoreError: 'deny'` denied it. */
   | 'store-error/denied'
