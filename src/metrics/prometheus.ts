@@ -50,12 +50,19 @@ type Kind = 'counter' | 'gauge' | 'histogram'
 class Family {
   readonly aggregator = 'sum'
   readonly sources = new Set<MetricsRecorder>()
+  /**
+   * The name the family is registered under. `name` may change: a registry serving OpenMetrics
+   * strips a counter's `_total` from it at each scrape, and keeps it registered as it was.
+   */
+  readonly key: string
   constructor(
-    readonly name: string,
+    public name: string,
     readonly help: string,
     readonly type: Kind,
     readonly read: (recorder: MetricsRecorder, out: Sample[], name: string) => void,
-  ) {}
+  ) {
+    this.key = name
+  }
 
   get(): { name: string; help: string; type: Kind; aggregator: string; values: Sample[] } {
     const values: Sample[] = []
@@ -159,7 +166,7 @@ const exported = new WeakMap<PrometheusRegistry, Map<string, Export>>()
 function dropCleared(registry: PrometheusRegistry, families: Map<string, Family>, exports: Map<string, Export>): void {
   for (const [full, family] of families) if (registry.getSingleMetric(full) !== family) families.delete(full)
   for (const [slot, entry] of exports) {
-    if (entry.families.some((f) => families.get(f.name) === f)) continue
+    if (entry.families.some((f) => families.get(f.key) === f)) continue
     entry.recorder.close()
     exports.delete(slot)
   }
@@ -224,8 +231,8 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
       } catch {
         // All or nothing: the families registered so far would be left in the registry for good.
         for (const f of added) {
-          registry.removeSingleMetric(f.name)
-          known.delete(f.name)
+          registry.removeSingleMetric(f.key)
+          known.delete(f.key)
         }
         invalid(WHERE, 'prefix', `must give names no other metric of the registry has (${full} is registered already)`, prefix)
       }
@@ -248,8 +255,8 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
       for (const family of used) {
         family.sources.delete(recorder)
         if (family.sources.size > 0) continue
-        if (known.get(family.name) === family) known.delete(family.name)
-        if (registry.getSingleMetric(family.name) === family) registry.removeSingleMetric(family.name)
+        if (known.get(family.key) === family) known.delete(family.key)
+        if (registry.getSingleMetric(family.key) === family) registry.removeSingleMetric(family.key)
       }
     },
   }
