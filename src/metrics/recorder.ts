@@ -247,8 +247,9 @@ export class MetricsRecorder {
     }
     const seconds = e.durationMs / 1000
     series.latency.observe(seconds)
-    this.#sinks.latency?.(series, seconds)
     if (e.result === 'timeout') this.deadlineMisses[e.store]++
+    // The meter hears the value once everything is counted: a meter that throws loses no count.
+    this.#sinks.latency?.(series, seconds)
   }
 }
 
