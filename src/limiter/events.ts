@@ -1,5 +1,5 @@
 import type { Decision } from './decision.js'
-import { RateKeeperError } from './errors.js'
+import { RateKeeperError, withoutPasswords } from './errors.js'
 import type { StoreEventHub, WarnInfo } from './store-events.js'
 import type { LimiterEventName, LimiterEvents, Logger, StoreErrorMode } from './types.js'
 
@@ -57,7 +57,10 @@ export class LimiterEmitter {
   #listenerThrew(event: LimiterEventName, error: unknown): void {
     if (this.#threw.has(event)) return
     this.#threw.add(event)
-    const info = { code: 'RK_LISTENER_THREW', message: `ratekeeper: a '${event}' listener threw: ${String(error)} (said once)` }
+    const info = {
+      code: 'RK_LISTENER_THREW',
+      message: `ratekeeper: a '${event}' listener threw: ${withoutPasswords(String(error))} (said once)`,
+    }
     // A 'warn' listener's throw is not reported through 'warn' again.
     if (event === 'warn' || this.report === undefined) process.emitWarning(info.message, { code: info.code })
     else this.report(info)
@@ -173,10 +176,13 @@ export class StoreHealth {
   }
 }
 
-/** A short, single-line account of a store failure for a log line. */
+/**
+ * A short, single-line account of a failure for a log line, without the password of any
+ * connection string or URL it quotes (a driver's or fetch's message may name one).
+ */
 function failureText(error: unknown): string {
   const code = error instanceof RateKeeperError ? error.code : undefined
-  const message = error instanceof Error ? error.message : String(error)
+  const message = withoutPasswords(error instanceof Error ? error.message : String(error))
   const text = message.length > 200 ? `${message.slice(0, 197)}...` : message
   return (code === undefined ? text : `${code}: ${text}`).replace(/\s+/g, ' ')
 }
