@@ -139,7 +139,7 @@ export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMet
   }
   const decisions = meter.createObservableCounter('ratekeeper.decisions', {
     description:
-      'Decisions by outcome (allowed, limited, shadow-limited, store-error/allowed, store-error/denied, fallback), counted on the headline policy',
+      "Decisions by outcome (allowed, limited, shadow-limited, store-error/allowed, store-error/denied, fallback, allow-listed, deny-listed), counted on the headline policy; a shadow policy's own verdicts (shadow-allowed, shadow-limited) on its series",
     unit: '{decision}',
   })
   observe(decisions, (result) => {

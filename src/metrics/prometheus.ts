@@ -90,7 +90,7 @@ function histogramSamples(h: LocalHistogram, labels: Attributes, out: Sample[], 
 const FAMILIES: readonly (readonly [string, string, Kind, Family['read']])[] = [
   [
     'decisions_total',
-    'Decisions by outcome (allowed, limited, shadow-limited, store-error/allowed, store-error/denied, fallback), counted on the headline policy',
+    "Decisions by outcome (allowed, limited, shadow-limited, store-error/allowed, store-error/denied, fallback, allow-listed, deny-listed), counted on the headline policy; a shadow policy's own verdicts (shadow-allowed, shadow-limited) on its series",
     'counter',
     (r, out) => {
       for (const s of r.series) {

@@ -2,7 +2,16 @@ import type { Decision } from '../limiter/decision.js'
 import { invalid } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Limiter, LimiterEvents } from '../limiter/types.js'
-import { headlineIndex, isRecord, LISTED_OUTCOME, OUTCOMES, outcomeIndex, shadowCharged } from './outcome.js'
+import {
+  headlineIndex,
+  isRecord,
+  LISTED_OUTCOME,
+  OUTCOMES,
+  outcomeIndex,
+  SHADOW_ALLOWED,
+  SHADOW_LIMITED,
+  shadowCharged,
+} from './outcome.js'
 
 /** The attributes of a series, as exported (an attribute that does not apply is left out). */
 export type Attributes = Readonly<Record<string, string>>
@@ -207,8 +216,9 @@ export class MetricsRecorder {
       const p: Policy = list[i]
       const series = this.seriesOf(p.name, d.layerAt(i), d.class, d.tier)
       if (i === head) series.decisions[outcome]++
-      // A shadow policy's own verdict, on its own series: what it would do if it enforced.
-      else if (p.shadow) series.decisions[d.retryAt(i) === 0 ? 0 : 2]++
+      // A shadow policy's own verdict, on its own series: what it would do if it enforced (never
+      // `allowed`, which the headline counted already).
+      else if (p.shadow) series.decisions[d.retryAt(i) === 0 ? SHADOW_ALLOWED : SHADOW_LIMITED]++
       const ratio = p.burst > 0 ? Math.min(1, d.remainingAt(i) / p.burst) : 0
       series.ratio.observe(ratio)
       if (sink !== undefined) {
