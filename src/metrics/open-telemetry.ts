@@ -91,7 +91,13 @@ export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMet
   checkKnownOptions(WHERE, options, KNOWN)
   const { meter, name, remainingRatio = false, maxSeries } = options
   checkMaxSeries(WHERE, maxSeries)
-  if (typeof meter !== 'object' || meter === null || typeof meter.createObservableCounter !== 'function') {
+  if (
+    typeof meter !== 'object' ||
+    meter === null ||
+    typeof meter.createHistogram !== 'function' ||
+    typeof meter.createObservableCounter !== 'function' ||
+    typeof meter.createObservableUpDownCounter !== 'function'
+  ) {
     invalid(WHERE, 'meter', "must be an OpenTelemetry Meter (e.g. metrics.getMeter('ratekeeper') from '@opentelemetry/api')", meter)
   }
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) invalid(WHERE, 'name', 'must be a non-empty string', name)

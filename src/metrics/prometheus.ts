@@ -201,7 +201,8 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
     typeof registry !== 'object' ||
     registry === null ||
     typeof registry.registerMetric !== 'function' ||
-    typeof registry.getSingleMetric !== 'function'
+    typeof registry.getSingleMetric !== 'function' ||
+    typeof registry.removeSingleMetric !== 'function'
   ) {
     invalid(WHERE, 'registry', "must be a prom-client Registry (e.g. `register` from 'prom-client')", registry)
   }
