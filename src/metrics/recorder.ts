@@ -210,6 +210,8 @@ export class MetricsRecorder {
     }
     const list = d.list
     const head = headlineIndex(d)
+    // No policy enforced (shadow ones alone): the decision is counted once all the same, without a policy.
+    if (head < 0) this.seriesOf('', undefined, d.class, d.tier).decisions[outcome]++
     const holds = d.allowed && d.reason === 'ok'
     const sink = this.#sinks.ratio
     for (let i = 0; i < list.length; i++) {

@@ -34,3 +34,20 @@ it('allowed and limited count each request once while a shadow policy rolls out'
   expect(m.value('ratekeeper_decisions_total', { policy: 'trial', outcome: 'shadow-allowed' })).toBe(3)
   expect(m.value('ratekeeper_decisions_total', { policy: 'trial', outcome: 'shadow-limited' })).toBe(7)
 })
+
+it('a limiter of shadow policies alone counts each request once too, on the series without a policy', async () => {
+  const limiter = createLimiter({
+    policies: [
+      tokenBucket({ name: 'trial', limit: 3, window: '1h', shadow: true }),
+      tokenBucket({ name: 'trial-day', limit: 5, window: '1d', shadow: true }),
+    ],
+    now: () => Date.UTC(2026, 0, 1),
+  })
+  const registry = new Registry()
+  prometheusMetrics(limiter, { registry })
+  for (let i = 0; i < 10; i++) expect((await limiter.consume('k')).allowed).toBe(true)
+  const m = parsePromText(await registry.metrics())
+  const counted = m.find('ratekeeper_decisions_total').filter((s) => s.labels.outcome === 'allowed' || s.labels.outcome === 'limited')
+  expect(counted.map((s) => [s.labels.policy, s.labels.outcome, s.value])).toEqual([[undefined, 'allowed', 10]])
+  expect(m.value('ratekeeper_decisions_total', { policy: 'trial', outcome: 'shadow-allowed' })).toBe(3)
+})
