@@ -1,10 +1,25 @@
 import type { Decision } from './decision.js'
-import { RateKeeperError, withoutPasswords } from './errors.js'
+import { invalid, RateKeeperError, withoutPasswords } from './errors.js'
 import type { StoreEventHub, WarnInfo } from './store-events.js'
 import type { LimiterEventName, LimiterEvents, Logger, StoreErrorMode } from './types.js'
 
 /** How long a store must go without failing before an outage is declared over, ms. */
 const RECOVERY_QUIET_MS = 1000
+
+/** Every event a limiter emits; the compiler keeps it complete. */
+const EVENTS: { readonly [E in LimiterEventName]: true } = {
+  decision: true,
+  limited: true,
+  'shadow-limited': true,
+  'near-limit': true,
+  'store-error': true,
+  evicted: true,
+  warn: true,
+  'store-call': true,
+  'store-measure': true,
+  released: true,
+  listed: true,
+}
 
 /** A limiter's event listeners. `any` keeps the hot path free of lookups when nobody listens. */
 export class LimiterEmitter {
@@ -17,6 +32,9 @@ export class LimiterEmitter {
   readonly #threw = new Set<LimiterEventName>()
 
   on<E extends LimiterEventName>(event: E, listener: (payload: LimiterEvents[E]) => void): () => void {
+    // A misspelled event would be listened to in silence, and never heard.
+    if (typeof event !== 'string' || !Object.hasOwn(EVENTS, event))
+      invalid('limiter.on()', 'event', `must be one of ${Object.keys(EVENTS).join(', ')}`, event)
     let list = this.#listeners.get(event)
     if (list === undefined) {
       list = []
