@@ -20,6 +20,8 @@ export type Attributes = Readonly<Record<string, string>>
 export const DEFAULT_MAX_SERIES = 1000
 /** Code of the warning given when an exporter's `maxSeries` is reached. */
 export const METRICS_SERIES_CAPPED = 'RK_METRICS_SERIES_CAPPED'
+/** Code of the warning given when a store reports a figure the metrics cannot count. */
+export const METRICS_FIGURE_IGNORED = 'RK_METRICS_FIGURE_IGNORED'
 
 /** Validates an exporter's `maxSeries` option. */
 export function checkMaxSeries(where: string, value: unknown): void {
@@ -130,6 +132,8 @@ export class MetricsRecorder {
   readonly #maxSeries: number
   #overflow: PolicySeries | undefined
   readonly #limiter: Limiter
+  /** A store figure was left out already (said once). */
+  #figureIgnored = false
 
   constructor(limiter: Limiter, base: Attributes, sinks: RecorderSinks, maxSeries = DEFAULT_MAX_SERIES) {
     this.base = base
@@ -142,14 +146,37 @@ export class MetricsRecorder {
       // Undecided, so without a policy, class or tier: on the series of the limiter alone.
       limiter.on('listed', (e) => this.seriesOf('', undefined, undefined, undefined).decisions[LISTED_OUTCOME[e.list]]++),
       limiter.on('store-call', (e) => this.called(e)),
-      limiter.on('store-measure', (e) => {
-        if (e.name === 'deny-cache-hit') this.denyCacheHits += e.value
-        else {
-          this.batchSizes.observe(e.value)
-          this.#sinks.batch?.(e.value)
-        }
-      }),
+      limiter.on('store-measure', (e) => this.measured(e)),
     ]
+  }
+
+  /**
+   * A figure a store reported of itself. A custom store's figure that is no count (NaN, negative,
+   * infinite) or of another name is left out, and said once: a NaN would make a sum NaN for good
+   * (and prom-client writes it as `Nan`, which fails the whole scrape), a negative one would take
+   * a counter down.
+   */
+  measured(e: LimiterEvents['store-measure']): void {
+    const { name, value } = e
+    if (
+      (name !== 'deny-cache-hit' && name !== 'batch-size') ||
+      typeof value !== 'number' ||
+      !(value >= 0) ||
+      value === Number.POSITIVE_INFINITY
+    ) {
+      if (this.#figureIgnored) return
+      this.#figureIgnored = true
+      this.#limiter.warn?.({
+        code: METRICS_FIGURE_IGNORED,
+        message: `ratekeeper metrics: the store reported a figure that is not a count >= 0 of 'batch-size' or 'deny-cache-hit'; it is not counted (said once)`,
+      })
+      return
+    }
+    if (name === 'deny-cache-hit') this.denyCacheHits += value
+    else {
+      this.batchSizes.observe(value)
+      this.#sinks.batch?.(value)
+    }
   }
 
   /** Stops listening (the figures stay as they are). */
