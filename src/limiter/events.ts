@@ -125,7 +125,8 @@ export class StoreHealth {
   }
 
   /** Hands a store warning to the `warn` listeners and the logger (once per code and outage); true when either took it. */
-  hear(info: WarnInfo): boolean {
+  hear(warning: WarnInfo): boolean {
+    const info = masked(warning)
     const { emitter, logger } = this.#o
     const listened = emitter.has('warn')
     emitter.emit('warn', info)
@@ -139,7 +140,7 @@ export class StoreHealth {
 
   /** A warning for the limiter's listeners and logger, printed when neither takes it. */
   warn(info: WarnInfo): void {
-    if (!this.hear(info)) this.#o.hub.print(info)
+    if (!this.hear(info)) this.#o.hub.print(masked(info))
   }
 
   /** A store call failed: the first failure of an outage says so, naming what `onStoreError` now does. */
@@ -192,6 +193,15 @@ export class StoreHealth {
       // A logger's bug must not fail the request it reports on.
     }
   }
+}
+
+/**
+ * `info` with the password of any URL or connection string in its message masked: a warning may
+ * quote the error of a store, a hook or a listener, and goes to logs.
+ */
+function masked(info: WarnInfo): WarnInfo {
+  const message = withoutPasswords(info.message)
+  return message === info.message ? info : { code: info.code, message }
 }
 
 /**
