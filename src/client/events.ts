@@ -1,4 +1,4 @@
-import { invalid } from '../limiter/errors.js'
+import { invalid, withoutPasswords } from '../limiter/errors.js'
 import type { RateLimitInfo } from './rate-limit-info.js'
 
 /** Payload of the `response` event: every response, with what its headers said. */
@@ -75,7 +75,9 @@ export class ClientEmitter {
   #listenerThrew(event: ClientEventName, error: unknown): void {
     if (this.#threw.has(event)) return
     this.#threw.add(event)
-    process.emitWarning(`ratekeeper: a client '${event}' listener threw: ${String(error)} (said once)`, { code: 'RK_LISTENER_THREW' })
+    process.emitWarning(`ratekeeper: a client '${event}' listener threw: ${withoutPasswords(String(error))} (said once)`, {
+      code: 'RK_LISTENER_THREW',
+    })
   }
 
   on<E extends ClientEventName>(event: E, listener: (payload: ClientEvents[E]) => void): () => void {
