@@ -6,6 +6,7 @@ import {
   type Attributes,
   BATCH_BOUNDS,
   baseAttributes,
+  checkLimiter,
   checkMaxSeries,
   LATENCY_BOUNDS,
   MetricsRecorder,
@@ -87,6 +88,7 @@ const KNOWN: { readonly [K in keyof Required<OpenTelemetryMetricsOptions>]: true
  * openTelemetryMetrics(limiter, { meter: metrics.getMeter('ratekeeper') })
  */
 export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMetricsOptions): LimiterMetrics {
+  checkLimiter(WHERE, limiter)
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
   const { meter, name, remainingRatio = false, maxSeries } = options

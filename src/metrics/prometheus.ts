@@ -1,7 +1,7 @@
 import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
 import { OUTCOMES } from './outcome.js'
-import { type Attributes, baseAttributes, checkMaxSeries, type LocalHistogram, MetricsRecorder } from './recorder.js'
+import { type Attributes, baseAttributes, checkLimiter, checkMaxSeries, type LocalHistogram, MetricsRecorder } from './recorder.js'
 
 /**
  * The part of a prom-client `Registry` the exporter uses: pass prom-client's `register` (its
@@ -193,6 +193,7 @@ const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
  * app.get('/metrics', async (_req, res) => res.type(register.contentType).send(await register.metrics()))
  */
 export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOptions): LimiterMetrics {
+  checkLimiter(WHERE, limiter)
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
   const { registry, prefix = 'ratekeeper_', name, maxSeries } = options

@@ -23,6 +23,13 @@ export const METRICS_SERIES_CAPPED = 'RK_METRICS_SERIES_CAPPED'
 /** Code of the warning given when a store reports a figure the metrics cannot count. */
 export const METRICS_FIGURE_IGNORED = 'RK_METRICS_FIGURE_IGNORED'
 
+/** Checks the limiter an exporter is given, before anything is registered or listened to. */
+export function checkLimiter(where: string, limiter: unknown): asserts limiter is Limiter {
+  if (typeof limiter !== 'object' || limiter === null || typeof (limiter as Limiter).on !== 'function') {
+    invalid(where, 'limiter', 'must be a limiter made by createLimiter() (an HTTP middleware has it as .limiter)', limiter)
+  }
+}
+
 /** Validates an exporter's `maxSeries` option. */
 export function checkMaxSeries(where: string, value: unknown): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1_000_000)) {
