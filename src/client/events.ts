@@ -1,4 +1,4 @@
-import { invalid } from '../limiter/errors.js'
+import { invalid, withoutPasswords } from '../limiter/errors.js'
 import type { RateLimitInfo } from './rate-limit-info.js'
 
 /** Payload of the `response` event: every response, with what its headers said. */
@@ -50,27 +50,34 @@ const EVENTS: { readonly [E in ClientEventName]: true } = { response: true, retr
 
 /**
  * The listeners of one client. A listener that throws (or an async one that rejects) is reported
- * with `process.emitWarning`, never thrown into the call.
+ * with `process.emitWarning`, once per event, never thrown into the call.
  */
 export class ClientEmitter {
   readonly #listeners = new Map<ClientEventName, Array<(payload: never) => void>>()
+  /** Events whose listeners' throws were reported: once each, not a line per call. */
+  readonly #threw = new Set<ClientEventName>()
 
   emit<E extends ClientEventName>(event: E, payload: ClientEvents[E]): void {
     const list = this.#listeners.get(event)
     if (list === undefined) return
     for (const listener of list.slice()) {
-      const threw = (error: unknown): void => {
-        process.emitWarning(`ratekeeper: a client '${event}' listener threw: ${String(error)}`, { code: 'RK_LISTENER_THREW' })
-      }
       try {
         const result: unknown = (listener as (p: ClientEvents[E]) => unknown)(payload)
         // An async listener's rejection is its throw: left alone, it would be an unhandled rejection.
         if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
-          (result as PromiseLike<unknown>).then(undefined, threw)
+          (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#listenerThrew(event, error))
       } catch (error) {
-        threw(error)
+        this.#listenerThrew(event, error)
       }
     }
+  }
+
+  #listenerThrew(event: ClientEventName, error: unknown): void {
+    if (this.#threw.has(event)) return
+    this.#threw.add(event)
+    process.emitWarning(`ratekeeper: a client '${event}' listener threw: ${withoutPasswords(String(error))} (said once)`, {
+      code: 'RK_LISTENER_THREW',
+    })
   }
 
   on<E extends ClientEventName>(event: E, listener: (payload: ClientEvents[E]) => void): () => void {

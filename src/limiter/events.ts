@@ -1,10 +1,25 @@
 import type { Decision } from './decision.js'
-import { RateKeeperError } from './errors.js'
+import { invalid, RateKeeperError, withoutPasswords } from './errors.js'
 import type { StoreEventHub, WarnInfo } from './store-events.js'
 import type { LimiterEventName, LimiterEvents, Logger, StoreErrorMode } from './types.js'
 
 /** How long a store must go without failing before an outage is declared over, ms. */
 const RECOVERY_QUIET_MS = 1000
+
+/** Every event a limiter emits; the compiler keeps it complete. */
+const EVENTS: { readonly [E in LimiterEventName]: true } = {
+  decision: true,
+  limited: true,
+  'shadow-limited': true,
+  'near-limit': true,
+  'store-error': true,
+  evicted: true,
+  warn: true,
+  'store-call': true,
+  'store-measure': true,
+  released: true,
+  listed: true,
+}
 
 /** A limiter's event listeners. `any` keeps the hot path free of lookups when nobody listens. */
 export class LimiterEmitter {
@@ -17,6 +32,9 @@ export class LimiterEmitter {
   readonly #threw = new Set<LimiterEventName>()
 
   on<E extends LimiterEventName>(event: E, listener: (payload: LimiterEvents[E]) => void): () => void {
+    // A misspelled event would be listened to in silence, and never heard.
+    if (typeof event !== 'string' || !Object.hasOwn(EVENTS, event))
+      invalid('limiter.on()', 'event', `must be one of ${Object.keys(EVENTS).join(', ')}`, event)
     let list = this.#listeners.get(event)
     if (list === undefined) {
       list = []
@@ -57,7 +75,10 @@ export class LimiterEmitter {
   #listenerThrew(event: LimiterEventName, error: unknown): void {
     if (this.#threw.has(event)) return
     this.#threw.add(event)
-    const info = { code: 'RK_LISTENER_THREW', message: `ratekeeper: a '${event}' listener threw: ${String(error)} (said once)` }
+    const info = {
+      code: 'RK_LISTENER_THREW',
+      message: `ratekeeper: a '${event}' listener threw: ${withoutPasswords(String(error))} (said once)`,
+    }
     // A 'warn' listener's throw is not reported through 'warn' again.
     if (event === 'warn' || this.report === undefined) process.emitWarning(info.message, { code: info.code })
     else this.report(info)
@@ -104,7 +125,8 @@ export class StoreHealth {
   }
 
   /** Hands a store warning to the `warn` listeners and the logger (once per code and outage); true when either took it. */
-  hear(info: WarnInfo): boolean {
+  hear(warning: WarnInfo): boolean {
+    const info = masked(warning)
     const { emitter, logger } = this.#o
     const listened = emitter.has('warn')
     emitter.emit('warn', info)
@@ -118,7 +140,7 @@ export class StoreHealth {
 
   /** A warning for the limiter's listeners and logger, printed when neither takes it. */
   warn(info: WarnInfo): void {
-    if (!this.hear(info)) this.#o.hub.print(info)
+    if (!this.hear(info)) this.#o.hub.print(masked(info))
   }
 
   /** A store call failed: the first failure of an outage says so, naming what `onStoreError` now does. */
@@ -173,10 +195,22 @@ export class StoreHealth {
   }
 }
 
-/** A short, single-line account of a store failure for a log line. */
+/**
+ * `info` with the password of any URL or connection string in its message masked: a warning may
+ * quote the error of a store, a hook or a listener, and goes to logs.
+ */
+function masked(info: WarnInfo): WarnInfo {
+  const message = withoutPasswords(info.message)
+  return message === info.message ? info : { code: info.code, message }
+}
+
+/**
+ * A short, single-line account of a failure for a log line, without the password of any
+ * connection string or URL it quotes (a driver's or fetch's message may name one).
+ */
 function failureText(error: unknown): string {
   const code = error instanceof RateKeeperError ? error.code : undefined
-  const message = error instanceof Error ? error.message : String(error)
+  const message = withoutPasswords(error instanceof Error ? error.message : String(error))
   const text = message.length > 200 ? `${message.slice(0, 197)}...` : message
   return (code === undefined ? text : `${code}: ${text}`).replace(/\s+/g, ' ')
 }

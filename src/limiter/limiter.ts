@@ -152,17 +152,17 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
     if (emitter.any) emitter.emit('store-error', { error, key: call.key, action: onStoreError })
     // A refund goes to the store that charged, or nowhere: the fallback never charged this one.
     if (fallback !== undefined && call.mode !== 'refund') return ask(fallback, call)
-    const decision = storeErrorOf(call, error)
-    if (emitter.any && call.mode === 'consume') {
-      emitter.emit('decision', decision)
-      if (!decision.allowed) emitter.emit('limited', decision)
-    }
-    return decision
+    return storeErrorOf(call, error)
   }
 
+  /** The decision of a call no store answered; a consume's is announced (and counted) like any other. */
   const storeErrorOf = (call: StoreCall, error: unknown): Decision => {
-    const { key, tier, class: kind, request } = call
-    return storeErrorDecision({ key, cost: request.cost, at: request.now, tier, class: kind, error, allowed: onStoreError !== 'deny' })
+    const { key, tier, request } = call
+    const allowed = onStoreError !== 'deny'
+    const decision = storeErrorDecision({ key, cost: request.cost, at: request.now, tier, class: call.class, error, allowed })
+    // `decision`, and `limited` when denied; never `near-limit` (no store said how near).
+    if (emitter.any && call.mode === 'consume') emitter.announce(decision, undefined)
+    return decision
   }
 
   /** Turns a store result into a decision, and announces a consume's. */

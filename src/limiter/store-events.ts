@@ -1,3 +1,4 @@
+import { withoutPasswords } from './errors.js'
 import type { Store, StoreEvents } from './store.js'
 
 /** What a store measured of itself (see `StoreEvents.measured`). */
@@ -66,11 +67,11 @@ export class StoreEventHub implements StoreEvents {
     for (const listener of this.#listeners) listener.measured(name, value)
   }
 
-  /** Prints a warning nobody took: once per code until {@link recovered}. */
+  /** Prints a warning nobody took: once per code until {@link recovered}, any password in it masked. */
   print(info: WarnInfo): void {
     if (this.#printed.has(info.code)) return
     this.#printed.add(info.code)
-    process.emitWarning(info.message, { code: info.code })
+    process.emitWarning(withoutPasswords(info.message), { code: info.code })
   }
 
   /** The store answered again after an outage: its warnings may be printed again. */

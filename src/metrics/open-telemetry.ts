@@ -6,6 +6,7 @@ import {
   type Attributes,
   BATCH_BOUNDS,
   baseAttributes,
+  checkLimiter,
   checkMaxSeries,
   LATENCY_BOUNDS,
   MetricsRecorder,
@@ -87,11 +88,18 @@ const KNOWN: { readonly [K in keyof Required<OpenTelemetryMetricsOptions>]: true
  * openTelemetryMetrics(limiter, { meter: metrics.getMeter('ratekeeper') })
  */
 export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMetricsOptions): LimiterMetrics {
+  checkLimiter(WHERE, limiter)
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
   const { meter, name, remainingRatio = false, maxSeries } = options
   checkMaxSeries(WHERE, maxSeries)
-  if (typeof meter !== 'object' || meter === null || typeof meter.createObservableCounter !== 'function') {
+  if (
+    typeof meter !== 'object' ||
+    meter === null ||
+    typeof meter.createHistogram !== 'function' ||
+    typeof meter.createObservableCounter !== 'function' ||
+    typeof meter.createObservableUpDownCounter !== 'function'
+  ) {
     invalid(WHERE, 'meter', "must be an OpenTelemetry Meter (e.g. metrics.getMeter('ratekeeper') from '@opentelemetry/api')", meter)
   }
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) invalid(WHERE, 'name', 'must be a non-empty string', name)
@@ -139,7 +147,7 @@ export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMet
   }
   const decisions = meter.createObservableCounter('ratekeeper.decisions', {
     description:
-      'Decisions by outcome (allowed, limited, shadow-limited, store-error/allowed, store-error/denied, fallback), counted on the headline policy',
+      "Decisions by outcome (allowed, limited, shadow-limited, store-error/allowed, store-error/denied, fallback, allow-listed, deny-listed), counted on the headline policy; a shadow policy's own verdicts (shadow-allowed, shadow-limited) on its series",
     unit: '{decision}',
   })
   observe(decisions, (result) => {

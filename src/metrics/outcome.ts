@@ -12,7 +12,7 @@ export type Outcome =
    * and a shadow policy's would-be denials (on that policy's series).
    */
   | 'shadow-limited'
-  /** The store failed and `onStoreError: 'allow'` admitted it. */
+  /** The store failed and `onStoreError: 'allow'` admitted it (or `'fallback'`, the fallback store failing too). */
   | 'store-error/allowed'
   /** The store failed and `onStoreError: 'deny'` denied it. */
   | 'store-error/denied'
@@ -22,6 +22,11 @@ export type Outcome =
   | 'allow-listed'
   /** Refused by a deny list, undecided (on the series without a policy). */
   | 'deny-listed'
+  /**
+   * Would have been admitted by a shadow policy (on that policy's series only): apart from
+   * `allowed`, so that `allowed` and `limited` count each request once.
+   */
+  | 'shadow-allowed'
 
 /** Every outcome, in the order the counters keep them. */
 export const OUTCOMES: readonly Outcome[] = Object.freeze([
@@ -33,9 +38,13 @@ export const OUTCOMES: readonly Outcome[] = Object.freeze([
   'fallback',
   'allow-listed',
   'deny-listed',
+  'shadow-allowed',
 ])
 /** The index of a listed request's outcome in {@link OUTCOMES}. */
 export const LISTED_OUTCOME = { allow: 6, deny: 7 } as const
+/** The indexes of a shadow policy's own verdicts in {@link OUTCOMES}: would admit, would deny. */
+export const SHADOW_ALLOWED = 8
+export const SHADOW_LIMITED = 2
 
 /** The index of a decision's outcome in {@link OUTCOMES}. */
 export function outcomeIndex(d: Decision): number {

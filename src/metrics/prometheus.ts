@@ -1,7 +1,7 @@
 import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
 import { OUTCOMES } from './outcome.js'
-import { type Attributes, baseAttributes, checkMaxSeries, type LocalHistogram, MetricsRecorder } from './recorder.js'
+import { type Attributes, baseAttributes, checkLimiter, checkMaxSeries, type LocalHistogram, MetricsRecorder } from './recorder.js'
 
 /**
  * The part of a prom-client `Registry` the exporter uses: pass prom-client's `register` (its
@@ -50,12 +50,19 @@ type Kind = 'counter' | 'gauge' | 'histogram'
 class Family {
   readonly aggregator = 'sum'
   readonly sources = new Set<MetricsRecorder>()
+  /**
+   * The name the family is registered under. `name` may change: a registry serving OpenMetrics
+   * strips a counter's `_total` from it at each scrape, and keeps it registered as it was.
+   */
+  readonly key: string
   constructor(
-    readonly name: string,
+    public name: string,
     readonly help: string,
     readonly type: Kind,
     readonly read: (recorder: MetricsRecorder, out: Sample[], name: string) => void,
-  ) {}
+  ) {
+    this.key = name
+  }
 
   get(): { name: string; help: string; type: Kind; aggregator: string; values: Sample[] } {
     const values: Sample[] = []
@@ -83,7 +90,7 @@ function histogramSamples(h: LocalHistogram, labels: Attributes, out: Sample[], 
 const FAMILIES: readonly (readonly [string, string, Kind, Family['read']])[] = [
   [
     'decisions_total',
-    'Decisions by outcome (allowed, limited, shadow-limited, store-error/allowed, store-error/denied, fallback), counted on the headline policy',
+    "Decisions by outcome (allowed, limited, shadow-limited, store-error/allowed, store-error/denied, fallback, allow-listed, deny-listed), counted on the headline policy; a shadow policy's own verdicts (shadow-allowed, shadow-limited) on its series",
     'counter',
     (r, out) => {
       for (const s of r.series) {
@@ -159,7 +166,7 @@ const exported = new WeakMap<PrometheusRegistry, Map<string, Export>>()
 function dropCleared(registry: PrometheusRegistry, families: Map<string, Family>, exports: Map<string, Export>): void {
   for (const [full, family] of families) if (registry.getSingleMetric(full) !== family) families.delete(full)
   for (const [slot, entry] of exports) {
-    if (entry.families.some((f) => families.get(f.name) === f)) continue
+    if (entry.families.some((f) => families.get(f.key) === f)) continue
     entry.recorder.close()
     exports.delete(slot)
   }
@@ -186,6 +193,7 @@ const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
  * app.get('/metrics', async (_req, res) => res.type(register.contentType).send(await register.metrics()))
  */
 export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOptions): LimiterMetrics {
+  checkLimiter(WHERE, limiter)
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
   const { registry, prefix = 'ratekeeper_', name, maxSeries } = options
@@ -194,7 +202,8 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
     typeof registry !== 'object' ||
     registry === null ||
     typeof registry.registerMetric !== 'function' ||
-    typeof registry.getSingleMetric !== 'function'
+    typeof registry.getSingleMetric !== 'function' ||
+    typeof registry.removeSingleMetric !== 'function'
   ) {
     invalid(WHERE, 'registry', "must be a prom-client Registry (e.g. `register` from 'prom-client')", registry)
   }
@@ -224,8 +233,8 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
       } catch {
         // All or nothing: the families registered so far would be left in the registry for good.
         for (const f of added) {
-          registry.removeSingleMetric(f.name)
-          known.delete(f.name)
+          registry.removeSingleMetric(f.key)
+          known.delete(f.key)
         }
         invalid(WHERE, 'prefix', `must give names no other metric of the registry has (${full} is registered already)`, prefix)
       }
@@ -248,8 +257,8 @@ export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOp
       for (const family of used) {
         family.sources.delete(recorder)
         if (family.sources.size > 0) continue
-        if (known.get(family.name) === family) known.delete(family.name)
-        if (registry.getSingleMetric(family.name) === family) registry.removeSingleMetric(family.name)
+        if (known.get(family.key) === family) known.delete(family.key)
+        if (registry.getSingleMetric(family.key) === family) registry.removeSingleMetric(family.key)
       }
     },
   }

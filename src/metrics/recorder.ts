@@ -2,7 +2,16 @@ import type { Decision } from '../limiter/decision.js'
 import { invalid } from '../limiter/errors.js'
 import type { Policy } from '../limiter/policy.js'
 import type { Limiter, LimiterEvents } from '../limiter/types.js'
-import { headlineIndex, isRecord, LISTED_OUTCOME, OUTCOMES, outcomeIndex, shadowCharged } from './outcome.js'
+import {
+  headlineIndex,
+  isRecord,
+  LISTED_OUTCOME,
+  OUTCOMES,
+  outcomeIndex,
+  SHADOW_ALLOWED,
+  SHADOW_LIMITED,
+  shadowCharged,
+} from './outcome.js'
 
 /** The attributes of a series, as exported (an attribute that does not apply is left out). */
 export type Attributes = Readonly<Record<string, string>>
@@ -11,6 +20,15 @@ export type Attributes = Readonly<Record<string, string>>
 export const DEFAULT_MAX_SERIES = 1000
 /** Code of the warning given when an exporter's `maxSeries` is reached. */
 export const METRICS_SERIES_CAPPED = 'RK_METRICS_SERIES_CAPPED'
+/** Code of the warning given when a store reports a figure the metrics cannot count. */
+export const METRICS_FIGURE_IGNORED = 'RK_METRICS_FIGURE_IGNORED'
+
+/** Checks the limiter an exporter is given, before anything is registered or listened to. */
+export function checkLimiter(where: string, limiter: unknown): asserts limiter is Limiter {
+  if (typeof limiter !== 'object' || limiter === null || typeof (limiter as Limiter).on !== 'function') {
+    invalid(where, 'limiter', 'must be a limiter made by createLimiter() (an HTTP middleware has it as .limiter)', limiter)
+  }
+}
 
 /** Validates an exporter's `maxSeries` option. */
 export function checkMaxSeries(where: string, value: unknown): void {
@@ -121,6 +139,8 @@ export class MetricsRecorder {
   readonly #maxSeries: number
   #overflow: PolicySeries | undefined
   readonly #limiter: Limiter
+  /** A store figure was left out already (said once). */
+  #figureIgnored = false
 
   constructor(limiter: Limiter, base: Attributes, sinks: RecorderSinks, maxSeries = DEFAULT_MAX_SERIES) {
     this.base = base
@@ -133,14 +153,37 @@ export class MetricsRecorder {
       // Undecided, so without a policy, class or tier: on the series of the limiter alone.
       limiter.on('listed', (e) => this.seriesOf('', undefined, undefined, undefined).decisions[LISTED_OUTCOME[e.list]]++),
       limiter.on('store-call', (e) => this.called(e)),
-      limiter.on('store-measure', (e) => {
-        if (e.name === 'deny-cache-hit') this.denyCacheHits += e.value
-        else {
-          this.batchSizes.observe(e.value)
-          this.#sinks.batch?.(e.value)
-        }
-      }),
+      limiter.on('store-measure', (e) => this.measured(e)),
     ]
+  }
+
+  /**
+   * A figure a store reported of itself. A custom store's figure that is no count (NaN, negative,
+   * infinite) or of another name is left out, and said once: a NaN would make a sum NaN for good
+   * (and prom-client writes it as `Nan`, which fails the whole scrape), a negative one would take
+   * a counter down.
+   */
+  measured(e: LimiterEvents['store-measure']): void {
+    const { name, value } = e
+    if (
+      (name !== 'deny-cache-hit' && name !== 'batch-size') ||
+      typeof value !== 'number' ||
+      !(value >= 0) ||
+      value === Number.POSITIVE_INFINITY
+    ) {
+      if (this.#figureIgnored) return
+      this.#figureIgnored = true
+      this.#limiter.warn?.({
+        code: METRICS_FIGURE_IGNORED,
+        message: `ratekeeper metrics: the store reported a figure that is not a count >= 0 of 'batch-size' or 'deny-cache-hit'; it is not counted (said once)`,
+      })
+      return
+    }
+    if (name === 'deny-cache-hit') this.denyCacheHits += value
+    else {
+      this.batchSizes.observe(value)
+      this.#sinks.batch?.(value)
+    }
   }
 
   /** Stops listening (the figures stay as they are). */
@@ -201,14 +244,17 @@ export class MetricsRecorder {
     }
     const list = d.list
     const head = headlineIndex(d)
+    // No policy enforced (shadow ones alone): the decision is counted once all the same, without a policy.
+    if (head < 0) this.seriesOf('', undefined, d.class, d.tier).decisions[outcome]++
     const holds = d.allowed && d.reason === 'ok'
     const sink = this.#sinks.ratio
     for (let i = 0; i < list.length; i++) {
       const p: Policy = list[i]
       const series = this.seriesOf(p.name, d.layerAt(i), d.class, d.tier)
       if (i === head) series.decisions[outcome]++
-      // A shadow policy's own verdict, on its own series: what it would do if it enforced.
-      else if (p.shadow) series.decisions[d.retryAt(i) === 0 ? 0 : 2]++
+      // A shadow policy's own verdict, on its own series: what it would do if it enforced (never
+      // `allowed`, which the headline counted already).
+      else if (p.shadow) series.decisions[d.retryAt(i) === 0 ? SHADOW_ALLOWED : SHADOW_LIMITED]++
       const ratio = p.burst > 0 ? Math.min(1, d.remainingAt(i) / p.burst) : 0
       series.ratio.observe(ratio)
       if (sink !== undefined) {
@@ -247,8 +293,9 @@ export class MetricsRecorder {
     }
     const seconds = e.durationMs / 1000
     series.latency.observe(seconds)
-    this.#sinks.latency?.(series, seconds)
     if (e.result === 'timeout') this.deadlineMisses[e.store]++
+    // The meter hears the value once everything is counted: a meter that throws loses no count.
+    this.#sinks.latency?.(series, seconds)
   }
 }
 

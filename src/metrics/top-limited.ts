@@ -1,6 +1,7 @@
 import type { Decision } from '../limiter/decision.js'
 import { checkKnownOptions, checkOptionsObject, invalid, invalidAtRequest } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
+import { checkLimiter } from './recorder.js'
 import { type HeavyHitter, SpaceSaving } from './space-saving.js'
 
 /** Options of {@link topLimited}. */
@@ -40,6 +41,7 @@ const KNOWN: { readonly [K in keyof Required<TopLimitedOptions>]: true } = { siz
  * app.get('/admin/top-limited', (_req, res) => res.json(limited.top(10)))
  */
 export function topLimited(limiter: Limiter, options: TopLimitedOptions = {}): TopLimited {
+  checkLimiter(WHERE, limiter)
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
   const { size = 20, subject } = options

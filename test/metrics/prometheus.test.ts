@@ -141,7 +141,7 @@ describe('prometheusMetrics (real prom-client registry, Prometheus text format)'
     expect(m.value('ratekeeper_concurrency_in_flight', { policy: 'in-flight' })).toBe(1)
   })
 
-  it('counts a shadow policy on its own series (allowed, or shadow-limited when it would deny), never as the headline', async () => {
+  it('counts a shadow policy on its own series (shadow-allowed, or shadow-limited when it would deny), never as the headline', async () => {
     const c = clock(T0)
     const limiter = createLimiter({
       policies: [
@@ -158,7 +158,7 @@ describe('prometheusMetrics (real prom-client registry, Prometheus text format)'
     expect([first.allowed, second.allowed, second.shadowViolated]).toEqual([true, true, ['trial']])
     const m = await scrape(registry)
     expect(m.value('ratekeeper_decisions_total', { policy: 'enforced', outcome: 'allowed' })).toBe(2)
-    expect(m.value('ratekeeper_decisions_total', { policy: 'trial', outcome: 'allowed' })).toBe(1)
+    expect(m.value('ratekeeper_decisions_total', { policy: 'trial', outcome: 'shadow-allowed' })).toBe(1)
     expect(m.value('ratekeeper_decisions_total', { policy: 'trial', outcome: 'shadow-limited' })).toBe(1)
     // The second request charged no shadow policy (one of them would have denied): one lease in the shadow count.
     expect(m.value('ratekeeper_concurrency_in_flight', { policy: 'trial-in-flight' })).toBe(1)
