@@ -308,6 +308,8 @@ export function storeErrorDecision(failure: {
   class: string | undefined
   error: unknown
   allowed: boolean
+  /** A denial of a dry-run limiter: reported, never enforced. */
+  dryRun?: boolean
 }): DecisionRecord {
   const allowed = failure.allowed
   return new DecisionRecord(
@@ -322,7 +324,7 @@ export function storeErrorDecision(failure: {
     NO_NAMES,
     failure.at,
     failure.tier,
-    undefined,
+    failure.dryRun === true && !allowed ? true : undefined,
     failure.error,
     NO_POLICY_LIST,
     undefined,

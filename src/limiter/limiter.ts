@@ -159,7 +159,7 @@ export function createLimiterWith(options: LimiterOptions, newDefaultStore: () =
   const storeErrorOf = (call: StoreCall, error: unknown): Decision => {
     const { key, tier, request } = call
     const allowed = onStoreError !== 'deny'
-    const decision = storeErrorDecision({ key, cost: request.cost, at: request.now, tier, class: call.class, error, allowed })
+    const decision = storeErrorDecision({ key, cost: request.cost, at: request.now, tier, class: call.class, error, allowed, dryRun })
     // `decision`, and `limited` when denied; never `near-limit` (no store said how near).
     if (emitter.any && call.mode === 'consume') emitter.announce(decision, undefined)
     return decision
