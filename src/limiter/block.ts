@@ -9,6 +9,9 @@ const KNOWN = { until: true, reason: true, policies: true, tag: true } as const
 
 export const MAX_REASON = 128
 
+/** The latest time a Date holds (+275760-09-13): a block's end is shown as a date (a 429 body's `blocked-until`). */
+export const LATEST_DATE_MS = 8_640_000_000_000_000
+
 /**
  * Whether `reason` may be a block's reason (also how a store's answer is checked): 1-128 UTF-16
  * units, no control character (C0, DEL, C1), line separator or lone surrogate.
@@ -55,8 +58,13 @@ export async function blockIn(
     checkKnownOptions(where, options as BlockOptions, KNOWN)
     const raw = (options as BlockOptions).until
     until = raw instanceof Date ? raw.getTime() : (raw as number)
-    if (typeof until !== 'number' || !Number.isSafeInteger(until) || until < 1)
-      invalid(where, 'until', 'must be a Date or epoch ms (a positive integer)', raw)
+    if (typeof until !== 'number' || !Number.isSafeInteger(until) || until < 1 || until > LATEST_DATE_MS)
+      invalid(
+        where,
+        'until',
+        `must be a Date or epoch ms (a positive integer up to ${LATEST_DATE_MS}, the latest time a Date holds; for good: a far date such as 9999-12-31)`,
+        raw,
+      )
     const why = (options as BlockOptions).reason
     if (why !== undefined) {
       if (!isBlockReason(why))

@@ -117,7 +117,8 @@ export interface UnblockOptions {
 /** Options of `block`. */
 export interface BlockOptions extends UnblockOptions {
   /**
-   * When the block ends: a Date or epoch ms. The subject's penalty boxes deny until then; a time
+   * When the block ends: a Date or epoch ms, at most 8.64e15 (the latest time a Date holds; for
+   * good, a far date such as 9999-12-31). The subject's penalty boxes deny until then; a time
    * already past ends the current block, the escalation level kept (only `unblock` forgets it).
    */
   until: number | Date
