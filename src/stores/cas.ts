@@ -1,7 +1,7 @@
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, StoreError } from '../limiter/errors.js'
 import type { Policy, PolicyState, StepOutcome } from '../limiter/policy.js'
 import type { Store, StoreRefundRequest, StoreRequest, StoreResult } from '../limiter/store.js'
-import { decodeState, encodeState, planAdjust, planDecision, type StepPlan } from './step-plan.js'
+import { decodeState, encodeState, type PlannedWrite, planAdjust, planDecision, type StepPlan } from './step-plan.js'
 
 /**
  * What a key-value store must offer to serve as a ratekeeper store through {@link casStore}:
@@ -44,12 +44,23 @@ export declare namespace CasBackend {
 type Versioned = CasBackend.Versioned
 type CasWrite = CasBackend.Write
 
+/** A `consume` or `peek` waiting to be decided with the others of its batch. */
+interface Pending {
+  readonly request: StoreRequest
+  readonly charge: boolean
+  readonly resolve: (answer: StoreResult) => void
+  readonly reject: (error: unknown) => void
+}
+
 /** Options of {@link casStore}. */
 export interface CasStoreOptions {
   backend: CasBackend
   /** Prefix of every key written. @default 'rk' */
   prefix?: string
-  /** Attempts when a concurrent writer wins the compare-and-set, before failing with `ERR_RK_STORE`. @default 16 */
+  /**
+   * Attempts when another process wins the compare-and-set, before failing with `ERR_RK_STORE`
+   * (requests of this process for the same keys are decided together and never race). @default 16
+   */
   maxAttempts?: number
 }
 
@@ -59,7 +70,8 @@ const KNOWN = { backend: true, prefix: true, maxAttempts: true } as const
  * Turns any key-value store with versioned reads and an atomic multi-key compare-and-set into a
  * ratekeeper {@link Store}, running the same step functions as the memory store (no algorithm
  * is re-implemented). Each decision reads the request's keys, decides, and commits the new
- * states if nobody wrote them meanwhile, retrying otherwise.
+ * states if nobody wrote them meanwhile, retrying otherwise; requests made together for the same
+ * keys are decided in one read and one commit, one after another.
  *
  * @example
  * const store = casStore({ backend: myEtcdBackend })
@@ -96,21 +108,92 @@ export function casStore(options: CasStoreOptions): Store {
     return { keys, found, states }
   }
 
-  const toWrites = (plan: StepPlan, keys: readonly string[], found: readonly (Versioned | undefined)[]): CasWrite[] =>
-    plan.writes.map((w) => ({
+  const toWrites = (writes: readonly PlannedWrite[], keys: readonly string[], found: readonly (Versioned | undefined)[]): CasWrite[] =>
+    writes.map((w) => ({
       key: keys[w.index],
       expected: found[w.index]?.version,
       value: w.state === undefined ? undefined : encodeState(w.state),
       ttlMs: w.ttlMs,
     }))
 
-  const decide = async (request: StoreRequest, charge: boolean): Promise<StoreResult> => {
+  /**
+   * Requests of this process for the same keys, waiting for the batch in flight to end: each key
+   * list has at most one batch in flight and one forming. Requests made together for one subject
+   * would otherwise conflict with each other (one winner per round), and after `maxAttempts` rounds
+   * fail as a store error, which `onStoreError: 'allow'` admits: a burst beyond the limit let through.
+   */
+  const forming = new Map<string, Pending[]>()
+  const inFlight = new Set<string>()
+
+  const decide = (request: StoreRequest, charge: boolean): Promise<StoreResult> => {
+    if (closed) return Promise.reject(new StoreError('ERR_RK_CLOSED', 'casStore: used after close()'))
+    const keys = request.policies.map((p, i) => storageKey(p, request.keys[i]))
+    const id = JSON.stringify(keys)
+    return new Promise<StoreResult>((resolve, reject) => {
+      let batch = forming.get(id)
+      if (batch === undefined) {
+        batch = []
+        forming.set(id, batch)
+        // Started after this turn's other calls joined it (or when the batch in flight ends).
+        if (!inFlight.has(id)) queueMicrotask(() => start(id, keys))
+      }
+      batch.push({ request, charge, resolve, reject })
+    })
+  }
+
+  /** Decides the batch formed for `keys`, then starts the next one if requests joined meanwhile. */
+  const start = (id: string, keys: readonly string[]): void => {
+    const batch = forming.get(id)
+    forming.delete(id)
+    if (batch === undefined) return
+    inFlight.add(id)
+    decideAll(keys, batch)
+      .catch((error: unknown) => {
+        for (const p of batch) p.reject(error)
+      })
+      .finally(() => {
+        inFlight.delete(id)
+        if (forming.has(id)) start(id, keys)
+      })
+  }
+
+  /**
+   * Decides requests for the same keys as if one after another: one read, each stepped on the
+   * states the ones before it left, one compare-and-set of the last state of each key (all of them
+   * again after a conflict with another process).
+   */
+  const decideAll = async (keys: readonly string[], batch: readonly Pending[]): Promise<void> => {
+    const policies = batch[0].request.policies
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const { keys, found, states } = await read(request)
-      const plan = planDecision(request, states, charge, request.now)
-      if (plan.writes.length > 0 && !(await backend.commit(toWrites(plan, keys, found)))) continue
-      const answer: StoreResult = { allowed: plan.allowed, now: request.now, results: plan.results }
-      return plan.reason === undefined ? answer : { ...answer, reason: plan.reason }
+      if (closed) throw new StoreError('ERR_RK_CLOSED', 'casStore: used after close()')
+      const found = await backend.get(keys)
+      const states = found.map((v, i) => (v === undefined ? undefined : decodeState(policies[i], v.value)))
+      const last = new Map<number, PlannedWrite>()
+      const answers: (StoreResult | Error)[] = []
+      for (const { request, charge } of batch) {
+        let plan: StepPlan
+        try {
+          plan = planDecision(request, states, charge, request.now)
+        } catch (error) {
+          // This request alone is refused (a bad request); the others are decided as if it was not made.
+          answers.push(error as Error)
+          continue
+        }
+        for (const w of plan.writes) {
+          states[w.index] = w.state
+          last.set(w.index, w)
+        }
+        const answer: StoreResult = { allowed: plan.allowed, now: request.now, results: plan.results }
+        answers.push(plan.reason === undefined ? answer : { ...answer, reason: plan.reason })
+      }
+      const writes = [...last.values()].sort((a, b) => a.index - b.index)
+      if (writes.length > 0 && !(await backend.commit(toWrites(writes, keys, found)))) continue
+      batch.forEach((p, i) => {
+        const answer = answers[i]
+        if (answer instanceof Error) p.reject(answer)
+        else p.resolve(answer)
+      })
+      return
     }
     throw new StoreError('ERR_RK_STORE', `casStore: gave up after ${maxAttempts} compare-and-set conflicts`)
   }
@@ -123,7 +206,7 @@ export function casStore(options: CasStoreOptions): Store {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const { keys, found, states } = await read(request)
       const plan = planAdjust(request.policies, states, apply)
-      if (plan.writes.length === 0 || (await backend.commit(toWrites(plan, keys, found))))
+      if (plan.writes.length === 0 || (await backend.commit(toWrites(plan.writes, keys, found))))
         return { allowed: true, now: request.now, results: plan.results }
     }
     throw new StoreError('ERR_RK_STORE', `casStore: gave up after ${maxAttempts} compare-and-set conflicts`)

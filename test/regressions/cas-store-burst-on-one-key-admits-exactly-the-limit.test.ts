@@ -1,0 +1,77 @@
+// casStore decided each request on its own: read, step, compare-and-set, and again on a conflict,
+// up to maxAttempts (16). Requests made together for one key conflict with each other, one winner
+// per round, so from the 17th on they gave up with ERR_RK_STORE, which the default
+// onStoreError 'allow' admits: 200 concurrent requests on a key limited to 100 were all admitted
+// (16 charged, 184 let through as a store outage), and the limiter reported an outage of a store
+// that was answering. A process now decides the requests it holds for the same keys together: one
+// read, each request stepped in turn, one compare-and-set for all of them.
+import { describe, expect, it } from 'vitest'
+import { type CasBackend, casStore, createLimiter, fixedWindow, tokenBucket } from '../../src/index.js'
+
+/** A versioned map that answers on a later turn of the event loop, as a networked backend does. */
+function networkedMap(): CasBackend & { commits: number } {
+  const data = new Map<string, CasBackend.Versioned>()
+  let version = 0
+  const later = () => new Promise((resolve) => setImmediate(resolve))
+  const backend = {
+    commits: 0,
+    get: async (keys: readonly string[]) => {
+      await later()
+      return keys.map((k) => data.get(k))
+    },
+    commit: async (writes: readonly CasBackend.Write[]) => {
+      await later()
+      backend.commits++
+      for (const w of writes) if (data.get(w.key)?.version !== w.expected) return false
+      for (const w of writes) {
+        if (w.value === undefined) data.delete(w.key)
+        else data.set(w.key, { value: w.value, version: ++version })
+      }
+      return true
+    },
+    delete: async (keys: readonly string[]) => {
+      for (const k of keys) data.delete(k)
+    },
+  }
+  return backend
+}
+
+const T0 = Date.UTC(2030, 0, 1, 12)
+
+describe('casStore under a burst of requests for one key', () => {
+  it.each([
+    ['fixed window', fixedWindow({ name: 'p', limit: 100, window: '1h' })],
+    ['token bucket', tokenBucket({ name: 'p', limit: 100, window: '1h' })],
+  ])('%s: 200 at once admit exactly 100, with no store error', async (_name, policy) => {
+    const backend = networkedMap()
+    const limiter = createLimiter({ store: casStore({ backend }), now: () => T0, timeoutMs: 60_000, policies: [policy] })
+    const errors: unknown[] = []
+    limiter.on('store-error', (e) => errors.push(e.error))
+    const decisions = await Promise.all(Array.from({ length: 200 }, () => limiter.consume('sk_live_1')))
+    expect(decisions.filter((d) => d.reason === 'store-error')).toHaveLength(0)
+    expect(errors).toHaveLength(0)
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(100)
+    // Decided as if one after another: the admitted ones count down from 99 to 0.
+    expect(decisions.filter((d) => d.allowed).map((d) => d.remaining)).toEqual(Array.from({ length: 100 }, (_, i) => 99 - i))
+    expect((await limiter.peek('sk_live_1', { cost: 0 })).remaining).toBe(0)
+  })
+
+  it('requests for other keys, or with other costs, in the same burst are each decided exactly', async () => {
+    const backend = networkedMap()
+    const limiter = createLimiter({
+      store: casStore({ backend }),
+      now: () => T0,
+      timeoutMs: 60_000,
+      policies: [fixedWindow({ name: 'p', limit: 10, window: '1h' })],
+    })
+    const calls = Array.from({ length: 60 }, (_, i) => limiter.consume(`key-${i % 3}`, { cost: 1 + (i % 2) }))
+    const decisions = await Promise.all(calls)
+    expect(decisions.filter((d) => d.reason === 'store-error')).toHaveLength(0)
+    for (let k = 0; k < 3; k++) {
+      const mine = decisions.filter((d) => d.key === `key-${k}`)
+      const charged = mine.filter((d) => d.allowed).reduce((sum, d) => sum + d.cost, 0)
+      expect(charged).toBeLessThanOrEqual(10)
+      expect((await limiter.peek(`key-${k}`, { cost: 0 })).remaining).toBe(10 - charged)
+    }
+  })
+})
