@@ -44,10 +44,11 @@ export declare namespace CasBackend {
 type Versioned = CasBackend.Versioned
 type CasWrite = CasBackend.Write
 
-/** A `consume` or `peek` waiting to be decided with the others of its batch. */
+/** A call (`consume`, `peek`, `refund`, `charge`) waiting to be decided with the others of its batch. */
 interface Pending {
   readonly request: StoreRequest
-  readonly charge: boolean
+  /** What the call does to the states read (as they stand after the calls before it in the batch). */
+  readonly plan: (states: readonly (PolicyState | undefined)[]) => StepPlan
   readonly resolve: (answer: StoreResult) => void
   readonly reject: (error: unknown) => void
 }
@@ -100,14 +101,6 @@ export function casStore(options: CasStoreOptions): Store {
   // The policy id has no newline, so `id \n subject` never collides for different pairs.
   const storageKey = (policy: Policy, subject: string) => `${prefix}:${policy.id}\n${subject}`
 
-  const read = async (request: StoreRequest) => {
-    if (closed) throw new StoreError('ERR_RK_CLOSED', 'casStore: used after close()')
-    const keys = request.policies.map((p, i) => storageKey(p, request.keys[i]))
-    const found = await backend.get(keys)
-    const states = found.map((v, i) => (v === undefined ? undefined : decodeState(request.policies[i], v.value)))
-    return { keys, found, states }
-  }
-
   const toWrites = (writes: readonly PlannedWrite[], keys: readonly string[], found: readonly (Versioned | undefined)[]): CasWrite[] =>
     writes.map((w) => ({
       key: keys[w.index],
@@ -117,15 +110,16 @@ export function casStore(options: CasStoreOptions): Store {
     }))
 
   /**
-   * Requests of this process for the same keys, waiting for the batch in flight to end: each key
-   * list has at most one batch in flight and one forming. Requests made together for one subject
-   * would otherwise conflict with each other (one winner per round), and after `maxAttempts` rounds
-   * fail as a store error, which `onStoreError: 'allow'` admits: a burst beyond the limit let through.
+   * Calls of this process for the same keys (decisions, refunds, charges), waiting for the batch in
+   * flight to end: each key list has at most one batch in flight and one forming. Calls made
+   * together for one subject would otherwise conflict with each other (one winner per round), and
+   * after `maxAttempts` rounds fail as a store error, which `onStoreError: 'allow'` admits: a burst
+   * beyond the limit let through, or a settled cost never charged.
    */
   const forming = new Map<string, Pending[]>()
   const inFlight = new Set<string>()
 
-  const decide = (request: StoreRequest, charge: boolean): Promise<StoreResult> => {
+  const decide = (request: StoreRequest, plan: Pending['plan']): Promise<StoreResult> => {
     if (closed) return Promise.reject(new StoreError('ERR_RK_CLOSED', 'casStore: used after close()'))
     const keys = request.policies.map((p, i) => storageKey(p, request.keys[i]))
     const id = JSON.stringify(keys)
@@ -137,7 +131,7 @@ export function casStore(options: CasStoreOptions): Store {
         // Started after this turn's other calls joined it (or when the batch in flight ends).
         if (!inFlight.has(id)) queueMicrotask(() => start(id, keys))
       }
-      batch.push({ request, charge, resolve, reject })
+      batch.push({ request, plan, resolve, reject })
     })
   }
 
@@ -158,8 +152,8 @@ export function casStore(options: CasStoreOptions): Store {
   }
 
   /**
-   * Decides requests for the same keys as if one after another: one read, each stepped on the
-   * states the ones before it left, one compare-and-set of the last state of each key (all of them
+   * Decides calls for the same keys as if one after another: one read, each planned on the states
+   * the ones before it left, one compare-and-set of the last state of each key (all of them
    * again after a conflict with another process).
    */
   const decideAll = async (keys: readonly string[], batch: readonly Pending[]): Promise<void> => {
@@ -170,10 +164,10 @@ export function casStore(options: CasStoreOptions): Store {
       const states = found.map((v, i) => (v === undefined ? undefined : decodeState(policies[i], v.value)))
       const last = new Map<number, PlannedWrite>()
       const answers: (StoreResult | Error)[] = []
-      for (const { request, charge } of batch) {
+      for (const { request, plan: planOf } of batch) {
         let plan: StepPlan
         try {
-          plan = planDecision(request, states, charge, request.now)
+          plan = planOf(states)
         } catch (error) {
           // This request alone is refused (a bad request); the others are decided as if it was not made.
           answers.push(error as Error)
@@ -199,22 +193,12 @@ export function casStore(options: CasStoreOptions): Store {
   }
 
   /** A refund or a charge: every check's state changed by `apply`, which always admits. */
-  const adjust = async (
-    request: StoreRequest,
-    apply: (policy: Policy, state: PolicyState | undefined, out: StepOutcome) => void,
-  ): Promise<StoreResult> => {
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const { keys, found, states } = await read(request)
-      const plan = planAdjust(request.policies, states, apply)
-      if (plan.writes.length === 0 || (await backend.commit(toWrites(plan.writes, keys, found))))
-        return { allowed: true, now: request.now, results: plan.results }
-    }
-    throw new StoreError('ERR_RK_STORE', `casStore: gave up after ${maxAttempts} compare-and-set conflicts`)
-  }
+  const adjust = (request: StoreRequest, apply: (policy: Policy, state: PolicyState | undefined, out: StepOutcome) => void) =>
+    decide(request, (states) => planAdjust(request.policies, states, apply))
 
   return {
-    consume: (request) => decide(request, true),
-    peek: (request) => decide(request, false),
+    consume: (request) => decide(request, (states) => planDecision(request, states, true, request.now)),
+    peek: (request) => decide(request, (states) => planDecision(request, states, false, request.now)),
     refund: (request: StoreRefundRequest) =>
       adjust(request, (policy, state, out) =>
         policy.refund(state, request.cost, request.chargedAt, request.now, out, request.lease, request.charged),

@@ -74,4 +74,24 @@ describe('casStore under a burst of requests for one key', () => {
       expect((await limiter.peek(`key-${k}`, { cost: 0 })).remaining).toBe(10 - charged)
     }
   })
+
+  it('settles made together for one key each charge their extra, and refunds each give theirs back', async () => {
+    const backend = networkedMap()
+    const limiter = createLimiter({
+      store: casStore({ backend }),
+      now: () => T0,
+      timeoutMs: 60_000,
+      policies: [fixedWindow({ name: 'p', limit: 1000, window: '1h' })],
+    })
+    const reserved = await Promise.all(Array.from({ length: 100 }, () => limiter.consume('sk_live_1')))
+    expect(reserved.every((d) => d.allowed)).toBe(true)
+    // Each request really cost 3: 200 more in all, charged by 100 settles at once.
+    const settled = await Promise.all(reserved.map((d) => limiter.settle(d, 3)))
+    expect(settled.filter((d) => d.reason === 'store-error')).toHaveLength(0)
+    expect((await limiter.peek('sk_live_1', { cost: 0 })).remaining).toBe(700)
+    const more = await Promise.all(Array.from({ length: 100 }, () => limiter.consume('sk_live_1')))
+    const refunded = await Promise.all(more.map((d) => limiter.refund('sk_live_1', { decision: d })))
+    expect(refunded.filter((d) => d.reason === 'store-error')).toHaveLength(0)
+    expect((await limiter.peek('sk_live_1', { cost: 0 })).remaining).toBe(700)
+  })
 })
