@@ -13,7 +13,8 @@ export interface WaitContext {
 /**
  * Consumes until the request is admitted, sleeping each denial's `retryAfterMs`. Rejects with
  * `ERR_RK_WAIT` when it can never be admitted or would wait beyond `maxWaitMs`, with the signal's
- * reason when aborted; a store-error decision is returned as it is.
+ * reason when aborted; a store-error decision, and a dry-run limiter's would-be denial, are
+ * returned as they are.
  */
 export async function waitFor(context: WaitContext, key: string, opts: WaitOptions | undefined): Promise<Decision> {
   const where = 'limiter.wait()'
@@ -26,7 +27,8 @@ export async function waitFor(context: WaitContext, key: string, opts: WaitOptio
   for (;;) {
     signal?.throwIfAborted()
     const decision = await context.consume(key, callOpts)
-    if (decision.allowed || decision.reason === 'store-error') return decision
+    // A dry run reports and never blocks: its would-be denial is the answer, as consume's.
+    if (decision.allowed || decision.reason === 'store-error' || decision.dryRun === true) return decision
     if (decision.retryAfterMs === Number.POSITIVE_INFINITY) {
       throw new RateKeeperError('ERR_RK_WAIT', `${where}: cost ${decision.cost} can never be admitted by ${decision.violated.join(', ')}`)
     }
