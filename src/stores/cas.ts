@@ -41,6 +41,9 @@ export declare namespace CasBackend {
   }
 }
 
+/** How long a batch in flight holds back the next batch for the same keys, ms (see `casStore`'s `running`). */
+const STALL_MS = 1000
+
 type Versioned = CasBackend.Versioned
 type CasWrite = CasBackend.Write
 
@@ -117,7 +120,10 @@ export function casStore(options: CasStoreOptions): Store {
    * beyond the limit let through, or a settled cost never charged.
    */
   const forming = new Map<string, Pending[]>()
-  const inFlight = new Set<string>()
+  /** The batch in flight per key list: when it started (`performance.now()` ms). */
+  const running = new Map<string, { readonly since: number }>()
+  /** Timers that start a forming batch behind a batch in flight that has stalled. */
+  const stallTimers = new Map<string, ReturnType<typeof setTimeout>>()
 
   const decide = (request: StoreRequest, plan: Pending['plan']): Promise<StoreResult> => {
     if (closed) return Promise.reject(new StoreError('ERR_RK_CLOSED', 'casStore: used after close()'))
@@ -128,25 +134,41 @@ export function casStore(options: CasStoreOptions): Store {
       if (batch === undefined) {
         batch = []
         forming.set(id, batch)
-        // Started after this turn's other calls joined it (or when the batch in flight ends).
-        if (!inFlight.has(id)) queueMicrotask(() => start(id, keys))
+        const current = running.get(id)
+        // Started after this turn's other calls joined it, or when the batch in flight ends.
+        if (current === undefined) queueMicrotask(() => start(id, keys))
+        else {
+          // A batch whose backend call is never answered must not hold this key's calls for ever:
+          // after STALL_MS the next one goes ahead (compare-and-set keeps the two exact).
+          const timer = setTimeout(() => start(id, keys), Math.max(0, current.since + STALL_MS - performance.now()))
+          timer.unref?.()
+          stallTimers.set(id, timer)
+        }
       }
       batch.push({ request, plan, resolve, reject })
     })
   }
 
-  /** Decides the batch formed for `keys`, then starts the next one if requests joined meanwhile. */
+  /** Decides the batch formed for `keys`, then starts the next one if calls joined meanwhile. */
   const start = (id: string, keys: readonly string[]): void => {
     const batch = forming.get(id)
     forming.delete(id)
+    const timer = stallTimers.get(id)
+    if (timer !== undefined) {
+      clearTimeout(timer)
+      stallTimers.delete(id)
+    }
     if (batch === undefined) return
-    inFlight.add(id)
+    const run = { since: performance.now() }
+    running.set(id, run)
     decideAll(keys, batch)
       .catch((error: unknown) => {
         for (const p of batch) p.reject(error)
       })
       .finally(() => {
-        inFlight.delete(id)
+        // A stalled batch that ends after the next one started leaves that one alone.
+        if (running.get(id) !== run) return
+        running.delete(id)
         if (forming.has(id)) start(id, keys)
       })
   }

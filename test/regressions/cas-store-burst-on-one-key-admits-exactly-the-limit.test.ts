@@ -5,7 +5,7 @@
 // (16 charged, 184 let through as a store outage), and the limiter reported an outage of a store
 // that was answering. A process now decides the requests it holds for the same keys together: one
 // read, each request stepped in turn, one compare-and-set for all of them.
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type CasBackend, casStore, createLimiter, fixedWindow, tokenBucket } from '../../src/index.js'
 
 /** A versioned map that answers on a later turn of the event loop, as a networked backend does. */
@@ -93,5 +93,49 @@ describe('casStore under a burst of requests for one key', () => {
     const refunded = await Promise.all(more.map((d) => limiter.refund('sk_live_1', { decision: d })))
     expect(refunded.filter((d) => d.reason === 'store-error')).toHaveLength(0)
     expect((await limiter.peek('sk_live_1', { cost: 0 })).remaining).toBe(700)
+  })
+
+  describe('a batch whose backend call is never answered', () => {
+    afterEach(() => {
+      vi.useRealTimers()
+    })
+
+    it('holds the next calls for its keys back for a second at most, not for ever', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+      const data = new Map<string, CasBackend.Versioned>()
+      let version = 0
+      let hang = true
+      const backend: CasBackend = {
+        // The first read is lost (a dead connection): its promise never settles.
+        get: (keys) => {
+          if (!hang) return keys.map((k) => data.get(k))
+          hang = false
+          return new Promise(() => {})
+        },
+        commit: (writes) => {
+          for (const w of writes) if (data.get(w.key)?.version !== w.expected) return false
+          for (const w of writes) if (w.value !== undefined) data.set(w.key, { value: w.value, version: ++version })
+          return true
+        },
+        delete: () => {},
+      }
+      const limiter = createLimiter({
+        store: casStore({ backend }),
+        now: () => T0,
+        timeoutMs: 60_000,
+        policies: [fixedWindow({ name: 'p', limit: 5, window: '1h' })],
+      })
+      void limiter.consume('sk_live_1')
+      await vi.advanceTimersByTimeAsync(0)
+      let answered: unknown
+      const next = limiter.consume('sk_live_1').then((d) => {
+        answered = d
+      })
+      await vi.advanceTimersByTimeAsync(999)
+      expect(answered).toBeUndefined()
+      await vi.advanceTimersByTimeAsync(1)
+      await next
+      expect(answered).toMatchObject({ allowed: true, remaining: 4 })
+    })
   })
 })
