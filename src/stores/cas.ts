@@ -95,6 +95,8 @@ export function casStore(options: CasStoreOptions): Store {
   ) {
     invalid(where, 'backend', 'must have get(keys), commit(writes) and delete(keys)', backend)
   }
+  if (backend.close !== undefined && typeof backend.close !== 'function')
+    invalid(where, 'backend.close', 'must be a function, or be left out', backend.close)
   const prefix = options.prefix ?? 'rk'
   if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 64)
     invalid(where, 'prefix', 'must be a string of 1-64 characters', prefix)
