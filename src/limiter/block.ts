@@ -3,6 +3,7 @@ import type { Decision } from './decision.js'
 import { checkKnownOptions, checkOptionsObject, invalid, StoreError } from './errors.js'
 import type { CallPlan } from './layers.js'
 import type { Policy } from './policy.js'
+import { checkPolicies } from './policy-list.js'
 import type { BlockOptions, UnblockOptions } from './types.js'
 
 const KNOWN = { until: true, reason: true, policies: true, tag: true } as const
@@ -81,7 +82,9 @@ export async function blockIn(
     checkKnownOptions(where, options as UnblockOptions, { policies: true, tag: true })
   }
   const opts: UnblockOptions = options ?? {}
-  const policies = boxesOf(opts.policies ?? limiterPolicies, until, reason)
+  // Any `policies` given (null included: `undefined` alone means "not passed") is the list to box.
+  const list = opts.policies === undefined ? limiterPolicies : checkPolicies(where, 'policies', opts.policies, { requestTime: true })
+  const policies = boxesOf(list, until, reason)
   if (policies.length === 0)
     invalid(where, 'policies', "must include a penaltyBox() (the limiter's, or of options.policies)", opts.policies)
   const decision = await run({ mode: 'charge', where, key, options: { policies, tag: opts.tag }, defaultCost: 1 })
