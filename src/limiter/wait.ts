@@ -19,10 +19,12 @@ export interface WaitContext {
 export async function waitFor(context: WaitContext, key: string, opts: WaitOptions | undefined): Promise<Decision> {
   const where = 'limiter.wait()'
   const { signal, maxWaitMs: maxWait, ...callOpts } = opts ?? {}
-  const maxWaitMs = maxWait ?? Number.POSITIVE_INFINITY
+  // `undefined` alone means "not passed": null is no bound, and no signal.
+  const maxWaitMs = maxWait === undefined ? Number.POSITIVE_INFINITY : maxWait
   if (typeof maxWaitMs !== 'number' || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
     invalidInCall(where, 'maxWaitMs', 'must be a number of ms >= 0', maxWait)
   }
+  if (signal !== undefined && !isSignal(signal)) invalidInCall(where, 'signal', 'must be an AbortSignal', signal)
   const started = context.now()
   for (;;) {
     signal?.throwIfAborted()
@@ -38,4 +40,11 @@ export async function waitFor(context: WaitContext, key: string, opts: WaitOptio
     }
     await context.sleep(decision.retryAfterMs, signal)
   }
+}
+
+/** An AbortSignal, or an object that works as one (a signal of another realm or a polyfill). */
+function isSignal(value: unknown): value is AbortSignal {
+  if (typeof value !== 'object' || value === null) return false
+  const s = value as AbortSignal
+  return typeof s.throwIfAborted === 'function' && typeof s.addEventListener === 'function' && typeof s.removeEventListener === 'function'
 }
