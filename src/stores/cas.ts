@@ -97,7 +97,7 @@ export function casStore(options: CasStoreOptions): Store {
   }
   if (backend.close !== undefined && typeof backend.close !== 'function')
     invalid(where, 'backend.close', 'must be a function, or be left out', backend.close)
-  const prefix = options.prefix ?? 'rk'
+  const prefix = options.prefix === undefined ? 'rk' : options.prefix
   if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 64)
     invalid(where, 'prefix', 'must be a string of 1-64 characters', prefix)
   const maxAttempts = options.maxAttempts === undefined ? 16 : checkInteger(where, 'maxAttempts', options.maxAttempts, 1, 1000)
