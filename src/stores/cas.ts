@@ -50,6 +50,8 @@ type CasWrite = CasBackend.Write
 /** A call (`consume`, `peek`, `refund`, `charge`) waiting to be decided with the others of its batch. */
 interface Pending {
   readonly request: StoreRequest
+  /** The storage key of each of the request's checks. */
+  readonly keys: readonly string[]
   /** What the call does to the states read (as they stand after the calls before it in the batch). */
   readonly plan: (states: readonly (PolicyState | undefined)[]) => StepPlan
   readonly resolve: (answer: StoreResult) => void
@@ -115,14 +117,15 @@ export function casStore(options: CasStoreOptions): Store {
     }))
 
   /**
-   * Calls of this process for the same keys (decisions, refunds, charges), waiting for the batch in
-   * flight to end: each key list has at most one batch in flight and one forming. Calls made
-   * together for one subject would otherwise conflict with each other (one winner per round), and
-   * after `maxAttempts` rounds fail as a store error, which `onStoreError: 'allow'` admits: a burst
-   * beyond the limit let through, or a settled cost never charged.
+   * Calls of this process that share a tag (a subject, or a team and its members: the keys one
+   * request may combine), waiting for the batch in flight for that tag to end: at most one batch in
+   * flight and one forming per tag. Calls made together on the same keys would otherwise conflict
+   * with each other (one winner per round), and after `maxAttempts` rounds fail as a store error,
+   * which `onStoreError: 'allow'` admits: a burst beyond the limit let through, or a settled cost
+   * never charged.
    */
   const forming = new Map<string, Pending[]>()
-  /** The batch in flight per key list: when it started (`performance.now()` ms). */
+  /** The batch in flight per tag: when it started (`performance.now()` ms). */
   const running = new Map<string, { readonly since: number }>()
   /** Timers that start a forming batch behind a batch in flight that has stalled. */
   const stallTimers = new Map<string, ReturnType<typeof setTimeout>>()
@@ -130,80 +133,96 @@ export function casStore(options: CasStoreOptions): Store {
   const decide = (request: StoreRequest, plan: Pending['plan']): Promise<StoreResult> => {
     if (closed) return Promise.reject(new StoreError('ERR_RK_CLOSED', 'casStore: used after close()'))
     const keys = request.policies.map((p, i) => storageKey(p, request.keys[i]))
-    const id = JSON.stringify(keys)
+    const lane = String(request.tag)
     return new Promise<StoreResult>((resolve, reject) => {
-      let batch = forming.get(id)
+      let batch = forming.get(lane)
       if (batch === undefined) {
         batch = []
-        forming.set(id, batch)
-        const current = running.get(id)
+        forming.set(lane, batch)
+        const current = running.get(lane)
         // Started after this turn's other calls joined it, or when the batch in flight ends.
-        if (current === undefined) queueMicrotask(() => start(id, keys))
+        if (current === undefined) queueMicrotask(() => start(lane))
         else {
-          // A batch whose backend call is never answered must not hold this key's calls for ever:
+          // A batch whose backend call is never answered must not hold these calls for ever:
           // after STALL_MS the next one goes ahead (compare-and-set keeps the two exact).
-          const timer = setTimeout(() => start(id, keys), Math.max(0, current.since + STALL_MS - performance.now()))
+          const timer = setTimeout(() => start(lane), Math.max(0, current.since + STALL_MS - performance.now()))
           timer.unref?.()
-          stallTimers.set(id, timer)
+          stallTimers.set(lane, timer)
         }
       }
-      batch.push({ request, plan, resolve, reject })
+      batch.push({ request, keys, plan, resolve, reject })
     })
   }
 
-  /** Decides the batch formed for `keys`, then starts the next one if calls joined meanwhile. */
-  const start = (id: string, keys: readonly string[]): void => {
-    const batch = forming.get(id)
-    forming.delete(id)
-    const timer = stallTimers.get(id)
+  /** Decides the batch formed for `lane`, then starts the next one if calls joined meanwhile. */
+  const start = (lane: string): void => {
+    const batch = forming.get(lane)
+    forming.delete(lane)
+    const timer = stallTimers.get(lane)
     if (timer !== undefined) {
       clearTimeout(timer)
-      stallTimers.delete(id)
+      stallTimers.delete(lane)
     }
     if (batch === undefined) return
     const run = { since: performance.now() }
-    running.set(id, run)
-    decideAll(keys, batch)
+    running.set(lane, run)
+    decideAll(batch)
       .catch((error: unknown) => {
         for (const p of batch) p.reject(error)
       })
       .finally(() => {
         // A stalled batch that ends after the next one started leaves that one alone.
-        if (running.get(id) !== run) return
-        running.delete(id)
-        if (forming.has(id)) start(id, keys)
+        if (running.get(lane) !== run) return
+        running.delete(lane)
+        if (forming.has(lane)) start(lane)
       })
   }
 
   /**
-   * Decides calls for the same keys as if one after another: one read, each planned on the states
-   * the ones before it left, one compare-and-set of the last state of each key (all of them
-   * again after a conflict with another process).
+   * Decides a batch of calls as if one after another: one read of all their keys, each call
+   * planned on the states the ones before it left, one compare-and-set of the last state of each
+   * key written (all of it again after a conflict with another process).
    */
-  const decideAll = async (keys: readonly string[], batch: readonly Pending[]): Promise<void> => {
-    const policies = batch[0].request.policies
+  const decideAll = async (batch: readonly Pending[]): Promise<void> => {
+    // Every key of the batch once, with the policy that reads its state; each call's keys by position.
+    const position = new Map<string, number>()
+    const keys: string[] = []
+    const readers: Policy[] = []
+    const slots = batch.map((p) =>
+      p.keys.map((key, i) => {
+        let at = position.get(key)
+        if (at === undefined) {
+          at = keys.length
+          position.set(key, at)
+          keys.push(key)
+          readers.push(p.request.policies[i])
+        }
+        return at
+      }),
+    )
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (closed) throw new StoreError('ERR_RK_CLOSED', 'casStore: used after close()')
       const found = await backend.get(keys)
-      const states = found.map((v, i) => (v === undefined ? undefined : decodeState(policies[i], v.value)))
+      const states = found.map((v, i) => (v === undefined ? undefined : decodeState(readers[i], v.value)))
       const last = new Map<number, PlannedWrite>()
       const answers: (StoreResult | Error)[] = []
-      for (const { request, plan: planOf } of batch) {
+      batch.forEach(({ request, plan: planOf }, j) => {
+        const own = slots[j]
         let plan: StepPlan
         try {
-          plan = planOf(states)
+          plan = planOf(own.map((at) => states[at]))
         } catch (error) {
-          // This request alone is refused (a bad request); the others are decided as if it was not made.
+          // This call alone is refused (a bad request); the others are decided as if it was not made.
           answers.push(error as Error)
-          continue
+          return
         }
         for (const w of plan.writes) {
-          states[w.index] = w.state
-          last.set(w.index, w)
+          states[own[w.index]] = w.state
+          last.set(own[w.index], { index: own[w.index], state: w.state, ttlMs: w.ttlMs })
         }
         const answer: StoreResult = { allowed: plan.allowed, now: request.now, results: plan.results }
         answers.push(plan.reason === undefined ? answer : { ...answer, reason: plan.reason })
-      }
+      })
       const writes = [...last.values()].sort((a, b) => a.index - b.index)
       if (writes.length > 0 && !(await backend.commit(toWrites(writes, keys, found)))) continue
       batch.forEach((p, i) => {

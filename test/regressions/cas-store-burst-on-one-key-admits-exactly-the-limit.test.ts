@@ -3,8 +3,9 @@
 // per round, so from the 17th on they gave up with ERR_RK_STORE, which the default
 // onStoreError 'allow' admits: 200 concurrent requests on a key limited to 100 were all admitted
 // (16 charged, 184 let through as a store outage), and the limiter reported an outage of a store
-// that was answering. A process now decides the requests it holds for the same keys together: one
-// read, each request stepped in turn, one compare-and-set for all of them.
+// that was answering; 200 members of one team at once went through a team ceiling of 100 alike.
+// A process now decides the calls it holds for one tag (a subject, or a team and its members)
+// together: one read, each call stepped in turn, one compare-and-set for all of them.
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type CasBackend, casStore, createLimiter, fixedWindow, tokenBucket } from '../../src/index.js'
 
@@ -73,6 +74,20 @@ describe('casStore under a burst of requests for one key', () => {
       expect(charged).toBeLessThanOrEqual(10)
       expect((await limiter.peek(`key-${k}`, { cost: 0 })).remaining).toBe(10 - charged)
     }
+  })
+
+  it('members of one team at once: the team ceiling admits exactly its limit, with no store error', async () => {
+    const backend = networkedMap()
+    const limiter = createLimiter({
+      store: casStore({ backend }),
+      now: () => T0,
+      timeoutMs: 60_000,
+      policies: [fixedWindow({ name: 'member', limit: 10, window: '1h' })],
+    })
+    const layers = [{ name: 'team', key: 'team:acme', policies: [fixedWindow({ name: 'ceiling', limit: 100, window: '1h' })] }]
+    const decisions = await Promise.all(Array.from({ length: 200 }, (_, i) => limiter.consume(`member-${i}`, { layers })))
+    expect(decisions.filter((d) => d.reason === 'store-error')).toHaveLength(0)
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(100)
   })
 
   it('settles made together for one key each charge their extra, and refunds each give theirs back', async () => {
