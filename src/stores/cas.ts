@@ -41,7 +41,7 @@ export declare namespace CasBackend {
   }
 }
 
-/** How long a batch in flight holds back the next batch for the same keys, ms (see `casStore`'s `running`). */
+/** How long a batch in flight holds back the next batch for the same tag, ms (see `casStore`'s `running`). */
 const STALL_MS = 1000
 
 type Versioned = CasBackend.Versioned
@@ -65,7 +65,7 @@ export interface CasStoreOptions {
   prefix?: string
   /**
    * Attempts when another process wins the compare-and-set, before failing with `ERR_RK_STORE`
-   * (requests of this process for the same keys are decided together and never race). @default 16
+   * (calls of this process for one subject or team are decided together and never race). @default 16
    */
   maxAttempts?: number
 }
@@ -76,8 +76,8 @@ const KNOWN = { backend: true, prefix: true, maxAttempts: true } as const
  * Turns any key-value store with versioned reads and an atomic multi-key compare-and-set into a
  * ratekeeper {@link Store}, running the same step functions as the memory store (no algorithm
  * is re-implemented). Each decision reads the request's keys, decides, and commits the new
- * states if nobody wrote them meanwhile, retrying otherwise; requests made together for the same
- * keys are decided in one read and one commit, one after another.
+ * states if nobody wrote them meanwhile, retrying otherwise; calls made together for one subject
+ * or team (one placement tag) are decided in one read and one commit, one after another.
  *
  * @example
  * const store = casStore({ backend: myEtcdBackend })
