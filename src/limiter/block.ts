@@ -3,11 +3,15 @@ import type { Decision } from './decision.js'
 import { checkKnownOptions, checkOptionsObject, invalid, StoreError } from './errors.js'
 import type { CallPlan } from './layers.js'
 import type { Policy } from './policy.js'
+import { checkPolicies } from './policy-list.js'
 import type { BlockOptions, UnblockOptions } from './types.js'
 
 const KNOWN = { until: true, reason: true, policies: true, tag: true } as const
 
 export const MAX_REASON = 128
+
+/** The latest time a Date holds (+275760-09-13): a block's end is shown as a date (a 429 body's `blocked-until`). */
+export const LATEST_DATE_MS = 8_640_000_000_000_000
 
 /**
  * Whether `reason` may be a block's reason (also how a store's answer is checked): 1-128 UTF-16
@@ -55,8 +59,13 @@ export async function blockIn(
     checkKnownOptions(where, options as BlockOptions, KNOWN)
     const raw = (options as BlockOptions).until
     until = raw instanceof Date ? raw.getTime() : (raw as number)
-    if (typeof until !== 'number' || !Number.isSafeInteger(until) || until < 1)
-      invalid(where, 'until', 'must be a Date or epoch ms (a positive integer)', raw)
+    if (typeof until !== 'number' || !Number.isSafeInteger(until) || until < 1 || until > LATEST_DATE_MS)
+      invalid(
+        where,
+        'until',
+        `must be a Date or epoch ms (a positive integer up to ${LATEST_DATE_MS}, the latest time a Date holds; for good: a far date such as 9999-12-31)`,
+        raw,
+      )
     const why = (options as BlockOptions).reason
     if (why !== undefined) {
       if (!isBlockReason(why))
@@ -73,7 +82,9 @@ export async function blockIn(
     checkKnownOptions(where, options as UnblockOptions, { policies: true, tag: true })
   }
   const opts: UnblockOptions = options ?? {}
-  const policies = boxesOf(opts.policies ?? limiterPolicies, until, reason)
+  // Any `policies` given (null included: `undefined` alone means "not passed") is the list to box.
+  const list = opts.policies === undefined ? limiterPolicies : checkPolicies(where, 'policies', opts.policies, { requestTime: true })
+  const policies = boxesOf(list, until, reason)
   if (policies.length === 0)
     invalid(where, 'policies', "must include a penaltyBox() (the limiter's, or of options.policies)", opts.policies)
   const decision = await run({ mode: 'charge', where, key, options: { policies, tag: opts.tag }, defaultCost: 1 })

@@ -42,7 +42,8 @@ export function refund(context: RefundContext, key: string, opts: RefundOptions 
   if (decision !== undefined && (typeof decision !== 'object' || decision === null)) {
     invalidAtRequest(where, 'decision', 'must be the decision being refunded', decision)
   }
-  const at = opts?.at ?? decision?.at
+  // `undefined` alone means "not passed": a null `at` is refused below, never read as now.
+  const at = opts?.at === undefined ? decision?.at : opts.at
   if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) {
     invalidAtRequest(where, 'at', 'must be epoch ms (decision.at)', at)
   }

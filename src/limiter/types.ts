@@ -117,7 +117,8 @@ export interface UnblockOptions {
 /** Options of `block`. */
 export interface BlockOptions extends UnblockOptions {
   /**
-   * When the block ends: a Date or epoch ms. The subject's penalty boxes deny until then; a time
+   * When the block ends: a Date or epoch ms, at most 8.64e15 (the latest time a Date holds; for
+   * good, a far date such as 9999-12-31). The subject's penalty boxes deny until then; a time
    * already past ends the current block, the escalation level kept (only `unblock` forgets it).
    */
   until: number | Date
@@ -235,7 +236,10 @@ export interface Limiter {
   block(key: string, options: BlockOptions): Promise<Decision>
   /** Takes the key out of its penalty boxes and forgets its record (the next block is the first). */
   unblock(key: string, options?: UnblockOptions): Promise<Decision>
-  /** Waits until the request is admitted, then charges it. Rejects when it can never be admitted. */
+  /**
+   * Waits until the request is admitted, then charges it. Rejects when it can never be admitted.
+   * A dry-run limiter never waits: a would-be denial is returned at once (`dryRun: true`).
+   */
   wait(key: string, options?: WaitOptions): Promise<Decision>
   /** Subscribes to an event; returns the unsubscribe function. */
   on<E extends LimiterEventName>(event: E, listener: (payload: LimiterEvents[E]) => void): () => void

@@ -434,12 +434,11 @@ function versionedMap(): CasBackend & { data: Map<string, CasBackend.Versioned &
 describe('casStore', () => {
   it('runs the same policies on any compare-and-set backend, all-or-nothing, exact under races', async () => {
     const backend = versionedMap()
-    const limiter = createLimiter({
-      store: casStore({ backend, maxAttempts: 1000 }),
-      now: () => 1_000_000,
-      policies: [tokenBucket({ name: 'a', limit: 20, window: '1m' }), fixedWindow({ name: 'b', limit: 15, window: '1h' })],
-    })
-    const decisions = await Promise.all(Array.from({ length: 40 }, () => limiter.consume('k')))
+    const policies = [tokenBucket({ name: 'a', limit: 20, window: '1m' }), fixedWindow({ name: 'b', limit: 15, window: '1h' })]
+    const limiter = createLimiter({ store: casStore({ backend, maxAttempts: 1000 }), now: () => 1_000_000, policies })
+    // Another process on the same backend: its writes race this one's (a process decides its own requests for a key together).
+    const other = createLimiter({ store: casStore({ backend, maxAttempts: 1000 }), now: () => 1_000_000, policies })
+    const decisions = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? limiter : other).consume('k')))
     expect(decisions.filter((d) => d.allowed)).toHaveLength(15)
     expect(backend.conflicts).toBeGreaterThan(0)
     const d = await limiter.peek('k')
