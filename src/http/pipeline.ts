@@ -3,7 +3,7 @@ import { ConfigurationError, invalid, invalidAtRequest } from '../limiter/errors
 import { hasConcurrency, type Policy } from '../limiter/policy.js'
 import { isThenable } from '../limiter/thenable.js'
 import type { ConsumeOptions, Limiter } from '../limiter/types.js'
-import { type BodyRenderer, createLimitedBody } from './bodies.js'
+import { type BodyRenderer, createStatusBody } from './bodies.js'
 import { COUNT_MODES, type CountedRequest } from './count-mode.js'
 import { type HeaderNameCase, type HeaderOptions, type HeaderRenderer, noStore } from './headers.js'
 import {
@@ -113,7 +113,7 @@ function renderersOf(
     const headerOptions: HeaderOptions | undefined = options.headers === false ? { legacy: false, standard: false } : options.headers
     const renderHeaders = createPolicyListHeaders(headerOptions, policies, headerNames)
     const body = options.body
-    const renderBody = createLimitedBody(body === undefined || typeof body === 'object' ? body : { format: body })
+    const renderBody = createStatusBody(body === undefined || typeof body === 'object' ? body : { format: body }, options)
     return { renderHeaders, renderBody }
   } catch (error) {
     const inHeaders = error instanceof ConfigurationError && error.message.startsWith('rateLimitHeaders()')
