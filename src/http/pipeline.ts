@@ -20,7 +20,7 @@ import { listed, listStage } from './list-stage.js'
 import { countedInto, MADE_PER_REQUEST, madeDuringRequest, madePerRequestMessage } from './made-per-request.js'
 import { createPolicyListHeaders } from './policy-list-headers.js'
 import type { HttpOutcome, HttpRequestInfo, RequestPlan } from './request.js'
-import { requestEnd, reservedEstimate } from './request-end.js'
+import { checkedCost, requestEnd, reservedEstimate } from './request-end.js'
 import { scopedKey } from './route.js'
 import { isShedding, sheddingOutcome } from './shedding.js'
 import { type DecidedMark, firstTimeTest, foreignHeaderNames } from './stacking.js'
@@ -158,7 +158,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   const foreignNames = foreignHeaderNames(options.headers === false ? { legacy: false, standard: false } : options.headers)
 
   const keyFn = options.key
-  const costFn = typeof cost === 'function' ? cost : undefined
+  const costFn = typeof cost === 'function' ? checkedCost(where, cost) : undefined
   // Settled afterwards (`actualCost`): an estimate of 0 reserves one unit (see reservedEstimate).
   const estimate = options.actualCost === undefined ? (c: number | undefined) => c : reservedEstimate
   const fixedCost = estimate(typeof cost === 'number' ? cost : 1)
