@@ -47,7 +47,7 @@ export function checkFramework(where: string, expected: Framework, first: unknow
     'ERR_RK_INVALID_ARGUMENT',
     where,
     'middleware',
-    `is for ${expected === 'Hono' ? 'Fetch-API servers and Hono' : expected} but was mounted on a ${found} app, which calls its middleware with other arguments: ${MOUNT[found]} instead`,
+    `is for ${expected === 'Hono' ? 'Fetch-API servers and Hono' : expected} but was mounted on ${found === 'Express' ? 'an' : 'a'} ${found} app, which calls its middleware with other arguments: ${MOUNT[found]} instead`,
     first,
     { requestTime: true },
   )
