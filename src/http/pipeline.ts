@@ -260,10 +260,10 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   }
 
   const decideKey = (info: Info, key: string | undefined, call: ConsumeOptions | undefined, routeScope: string | undefined) => {
-    const subject = key === undefined ? addressKey(info.ip) : key
+    // '' is a header that is missing (Koa's ctx.get) or empty: no key, as for the key helpers.
+    const subject = key === undefined || key === '' ? addressKey(info.ip) : key
     if (typeof subject !== 'string' || subject.length === 0) {
-      // Request-time errors name the type, never the value (it may be a secret; see errors.ts).
-      invalidAtRequest(where, 'key', 'must return a non-empty string, or undefined for the client IP', subject)
+      invalidAtRequest(where, 'key', "must return a non-empty string, or undefined (or '') for the client IP", subject)
     }
     if (lists === undefined) return decideSubject(info, subject, call, routeScope)
     return listed(lists.byKey(subject, info), () => decideSubject(info, subject, call, routeScope))
