@@ -172,6 +172,8 @@ export interface KnownOptionsCheck {
   readonly prefix?: string
   /** More names that are known (an adapter's own options beside the HTTP ones). */
   readonly also?: object
+  /** What to say about a name that is a usual mistake (another library's option), by name. */
+  readonly hints?: Readonly<Record<string, string>>
 }
 
 /**
@@ -205,7 +207,7 @@ export function checkKnownOptions<T extends object>(
       'ERR_RK_UNKNOWN_OPTION',
       where,
       `${prefix}${name}`,
-      `is not an option (known: ${names})`,
+      `is not an option${Object.hasOwn(check.hints ?? {}, name) ? `: ${check.hints?.[name]}` : ''} (known: ${names})`,
       (options as Record<string, unknown>)[name],
     )
   }

@@ -49,6 +49,14 @@ function notAStore(value: unknown): string {
   return ''
 }
 
+const A_LIMIT_IS_A_POLICY =
+  "a limit is a policy: policies: [tokenBucket({ limit: 100, window: '1m' })] (docs/migrating.md maps other libraries' options)"
+
+/** Names of a policy's options, and the peers' for them, given to a limiter or an adapter instead of a policy. */
+export const LIMIT_OPTION_HINTS: Readonly<Record<string, string>> = Object.fromEntries(
+  ['limit', 'window', 'burst', 'max', 'windowMs', 'timeWindow', 'points', 'duration'].map((name) => [name, A_LIMIT_IS_A_POLICY]),
+)
+
 /** The options of `createLimiter`, checked in this order. */
 const LIMITER_OPTIONS: OptionTable<LimiterOptions> = {
   policies: (where, option, value) => checkPolicies(where, option, value),
@@ -76,7 +84,7 @@ const LIMITER_OPTIONS: OptionTable<LimiterOptions> = {
 /** Checks `createLimiter` options: known names, each value, and how they combine. `policies` is required. */
 export function checkLimiterOptions(where: string, options: LimiterOptions): void {
   checkOptionsObject(where, options)
-  checkKnownOptions(where, options, LIMITER_OPTIONS)
+  checkKnownOptions(where, options, LIMITER_OPTIONS, { hints: LIMIT_OPTION_HINTS })
   for (const [name, check] of Object.entries(LIMITER_OPTIONS) as [keyof LimiterOptions, Check | null][]) {
     const value = options[name]
     if (check !== null && (value !== undefined || name === 'policies')) check(where, name, value)
