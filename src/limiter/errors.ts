@@ -220,6 +220,28 @@ export function checkOptionsObject(where: string, options: unknown): asserts opt
   }
 }
 
+/**
+ * Throws `ERR_RK_INVALID_ARGUMENT` when the object given as a factory's options is the thing one
+ * of its options names (`prometheusMetrics(limiter, register)`): the unknown-option check would
+ * name one of that thing's own fields. `isThing` tells it; `call` shows the call to write.
+ */
+export function checkNotGivenBare(
+  where: string,
+  options: unknown,
+  isThing: (value: Record<string, unknown>) => boolean,
+  call: string,
+): void {
+  if (typeof options === 'object' && options !== null && isThing(options as Record<string, unknown>)) {
+    throw new ConfigurationError(
+      'ERR_RK_INVALID_ARGUMENT',
+      where,
+      'options',
+      `must be an options object, not what it holds: ${call}`,
+      options,
+    )
+  }
+}
+
 /** Validates an integer option within bounds. */
 export function checkInteger(where: string, option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
