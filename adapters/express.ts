@@ -19,8 +19,11 @@ import {
   trustProxyAnyMessage,
   trustsEveryone,
 } from '../src/http/trust-proxy.js'
+import { checkFramework } from '../src/http/wrong-framework.js'
 import type { Limiter } from '../src/limiter/types.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
+
+const WHERE = 'rateLimit() (ratekeeper/express)'
 
 /** What key, cost, skip and plan functions see about an Express request (`raw` is `req`). */
 export type ExpressRequestInfo = HttpRequestInfo<Request>
@@ -266,7 +269,7 @@ function checkMountOrder(req: Request, middleware: unknown, warnOnce: (code: str
  * app.use(rateLimit({ policies: [tokenBucket({ limit: 100, window: '1m' })] }))
  */
 export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware {
-  const http = createHttpLimiter<Request, ExpressRequestInfo>('rateLimit() (ratekeeper/express)', options)
+  const http = createHttpLimiter<Request, ExpressRequestInfo>(WHERE, options)
   let trustChecked = false
   let forwarded: ForwardedRequestWatch | undefined
   const warn = (code: string, message: string): void => http.warnOnce(code, message)
@@ -274,6 +277,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
 
   const middleware = function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (!trustChecked) {
+      checkFramework(WHERE, 'Express', req, res)
       trustChecked = true
       if (checkTrustProxy(req, http.warnOnce)) forwarded = forwardedRequestWatch("Express 'trust proxy'", http.warnOnce, req.app)
       if (req.route === undefined) checkMountOrder(req, middleware, http.warnOnce)

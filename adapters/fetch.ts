@@ -11,6 +11,7 @@ import {
   defaultOnError,
   FAILED,
   FetchHeaderReader,
+  honoRoute,
   outcomeResponse,
   PLAIN_MODE_END,
   PLAIN_MODE_MESSAGE,
@@ -22,6 +23,7 @@ import { createHttpLimiter } from '../src/http/pipeline.js'
 import type { HttpRequestInfo } from '../src/http/request.js'
 import { pathOf, templateScope } from '../src/http/route.js'
 import { OutwardStacking } from '../src/http/stacking.js'
+import { checkFramework } from '../src/http/wrong-framework.js'
 import type { Decision } from '../src/limiter/decision.js'
 import { checkOptionsObject, invalid } from '../src/limiter/errors.js'
 import type { Limiter } from '../src/limiter/types.js'
@@ -139,16 +141,6 @@ const ADDRESS_HINT =
 /** Checks whose request's end does something (a lease, settling, a count mode). */
 const ending = new WeakSet<FetchCheck>()
 
-/** Hono routes of middleware registered with `app.use()` end in `*`: those are not one route. */
-function honoRoute(c: HonoContextLike): string | undefined {
-  try {
-    const path = c.req.routePath
-    return typeof path === 'string' && !path.endsWith('*') ? path : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * Rate limiting for Fetch-API runtimes. The returned function works two ways:
  * - Hono middleware: `app.use(rateLimit({ policies }))` (on a route, `app.get('/x', rateLimit(…), handler)`,
@@ -246,6 +238,7 @@ export function rateLimit(options: FetchRateLimitOptions): FetchRateLimit {
   }
 
   const limit = function rateLimitFetch(first: Request | HonoContextLike, second?: FetchCallInfo | (() => Promise<void>)) {
+    checkFramework(where, 'Hono', first, second)
     if (typeof second === 'function') return hono(first as HonoContextLike, second)
     return check(first as Request, second).then(plainResponse)
   } as FetchRateLimit

@@ -18,9 +18,12 @@ import {
   TRUST_PROXY_ANY,
   trustProxyAnyMessage,
 } from '../src/http/trust-proxy.js'
+import { checkFramework } from '../src/http/wrong-framework.js'
 import { isThenable } from '../src/limiter/thenable.js'
 import type { Limiter } from '../src/limiter/types.js'
 import { type RateLimitsHandlerOptions, rateLimitsHandler } from '../src/provider/introspection.js'
+
+const WHERE = 'rateLimit() (ratekeeper/koa)'
 
 /** What key, cost, skip and plan functions see about a Koa request (`raw` is `ctx`). */
 export type KoaRequestInfo = HttpRequestInfo<Context>
@@ -226,7 +229,7 @@ function checkMountOrder(ctx: Context, middleware: unknown, warnOnce: (code: str
  */
 export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware {
   // Lower-case header names: Node stores every name lower-cased, so it need not build a copy of each per request.
-  const http = createHttpLimiter<Context, KoaRequestInfo>('rateLimit() (ratekeeper/koa)', options, {
+  const http = createHttpLimiter<Context, KoaRequestInfo>(WHERE, options, {
     mark: 'property',
     headerNames: 'lower',
   })
@@ -236,6 +239,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
 
   const middleware = function rateLimitMiddleware(ctx: Context, next: Next): Promise<unknown> {
     if (!trustChecked) {
+      checkFramework(WHERE, 'Koa', ctx, next)
       trustChecked = true
       // With `proxy` on (Koa takes any truthy value: 'true', even 'false' from an environment
       // variable, 1), Koa takes the `maxIpsCount`-th X-Forwarded-For entry from the right, or the

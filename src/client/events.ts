@@ -43,6 +43,7 @@ export interface ClientEvents {
   wait: ClientWaitEvent
 }
 
+/** The name of an event of the client (`client.on(name, listener)`): 'response', 'retry' or 'wait'. */
 export type ClientEventName = keyof ClientEvents
 
 /** Every event name; the compiler keeps it complete. */

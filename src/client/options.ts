@@ -179,8 +179,10 @@ function checkArray<T>(option: string, value: unknown, isItem: (item: unknown) =
   return value
 }
 
-function checkSubOptions(option: string, value: unknown): asserts value is object {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid(WHERE, option, 'must be an object', value)
+function checkSubOptions(option: string, value: unknown, known: object): asserts value is object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    invalid(WHERE, option, `must be an object { ${Object.keys(known).join(', ')} }`, value)
+  }
 }
 
 /** Validates the options of {@link createClient} and applies the defaults. Throws `ConfigurationError`. */
@@ -210,7 +212,7 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
   let methods: ReadonlySet<string> = new Set(IDEMPOTENT)
   if (options.retry !== undefined && options.retry !== false) {
     const r = options.retry
-    checkSubOptions('retry', r)
+    checkSubOptions('retry', r, RETRY_KNOWN)
     checkKnownOptions(WHERE, r, RETRY_KNOWN, { prefix: 'retry.' })
     if (r.retries !== undefined) retries = checkInteger(WHERE, 'retry.retries', r.retries, 0, 100)
     if (r.baseDelayMs !== undefined) baseDelayMs = checkMs(WHERE, 'retry.baseDelayMs', r.baseDelayMs, true)
@@ -232,7 +234,7 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
   if (options.pace !== false) {
     paceThreshold = 0
     if (options.pace !== undefined) {
-      checkSubOptions('pace', options.pace)
+      checkSubOptions('pace', options.pace, PACE_KNOWN)
       checkKnownOptions(WHERE, options.pace, PACE_KNOWN, { prefix: 'pace.' })
       if (options.pace.threshold !== undefined) paceThreshold = checkInteger(WHERE, 'pace.threshold', options.pace.threshold, 0)
       const probeFirst: unknown = options.pace.probeFirst
@@ -258,11 +260,11 @@ export function compileOptions(options: ClientOptions): CompiledOptions {
   let localRate: CompiledOptions['localRate']
   if (options.queue !== undefined) {
     const q = options.queue
-    checkSubOptions('queue', q)
+    checkSubOptions('queue', q, QUEUE_KNOWN)
     checkKnownOptions(WHERE, q, QUEUE_KNOWN, { prefix: 'queue.' })
     if (q.concurrency !== undefined) concurrency = checkInteger(WHERE, 'queue.concurrency', q.concurrency, 1)
     if (q.rate !== undefined) {
-      checkSubOptions('queue.rate', q.rate)
+      checkSubOptions('queue.rate', q.rate, RATE_KNOWN)
       checkKnownOptions(WHERE, q.rate, RATE_KNOWN, { prefix: 'queue.rate.' })
       const limit = checkInteger(WHERE, 'queue.rate.limit', q.rate.limit, 1, 1_000_000_000)
       const window = parseDuration(WHERE, 'queue.rate.window', q.rate.window)

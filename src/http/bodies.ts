@@ -13,8 +13,8 @@ export type BodyPreset = 'problem' | 'managed-dev' | 'skakio' | 'scalekit'
 
 /** What a custom body formatter receives besides the decision. */
 export interface BodyContext {
-  /** HTTP status the response will carry (always 429 for a formatter: store failures use the problem body). */
-  readonly status: 429
+  /** HTTP status the response will carry: 429, or the adapter's `statusCode` (store failures use the problem body). */
+  readonly status: number
   /** The `Retry-After` value sent with the response; `undefined` when the request can never succeed. */
   readonly retryAfterSeconds: number | undefined
   /** A request id, when the caller knows one (validated: visible ASCII, at most 200 characters). */
@@ -114,8 +114,21 @@ export function denialMessage(decision: Decision): string {
   return `Rate limit exceeded${which}.`
 }
 
-const PROBLEM_429_START = `{"type":${JSON.stringify(QUOTA_EXCEEDED_TYPE)},"title":${JSON.stringify(QUOTA_EXCEEDED_TITLE)},"status":429`
-const PROBLEM_503_START = '{"type":"about:blank","title":"Service Unavailable","status":503'
+/**
+ * The statuses bodies are sent with (their `status` member, a formatter's `context.status`): an
+ * adapter's `statusCode` (default 429) and `storeErrorStatus` (default 503).
+ */
+export interface BodyStatuses {
+  readonly statusCode?: number
+  readonly storeErrorStatus?: number
+}
+
+/** The members of an RFC 9457 body before its detail: a denial (`kind` 429) or a store failure (503), sent with `status`. */
+function problemStart(kind: 429 | 503, status: number): string {
+  return kind === 503
+    ? `{"type":"about:blank","title":"Service Unavailable","status":${status}`
+    : `{"type":${JSON.stringify(QUOTA_EXCEEDED_TYPE)},"title":${JSON.stringify(QUOTA_EXCEEDED_TITLE)},"status":${status}`
+}
 
 /**
  * An RFC 9457 body up to its per-request member (`request-id`), written out member by member in
@@ -125,15 +138,15 @@ const PROBLEM_503_START = '{"type":"about:blank","title":"Service Unavailable","
  */
 function problemHead(
   decision: Decision,
-  status: 429 | 503,
+  start: string,
   message: string,
   retry: number | undefined,
   instance: string | undefined,
   blocked?: number,
 ): string {
-  let head = `${status === 503 ? PROBLEM_503_START : PROBLEM_429_START},"detail":${JSON.stringify(message)}`
+  let head = `${start},"detail":${JSON.stringify(message)}`
   if (instance !== undefined) head += `,"instance":${JSON.stringify(instance)}`
-  if (status === 429) head += `,"violated-policies":${JSON.stringify(decision.violated)}`
+  if (decision.reason !== 'store-error') head += `,"violated-policies":${JSON.stringify(decision.violated)}`
   if (retry !== undefined) head += `,"retry-after":${retry}`
   if (blocked !== undefined) head += `,"blocked-until":"${new Date(blocked).toISOString()}"`
   if (blocked !== undefined && decision.blockReason !== undefined) head += `,"block-reason":${JSON.stringify(decision.blockReason)}`
@@ -144,8 +157,8 @@ function problemHead(
 const problemEnd = (requestId: string | undefined): string =>
   requestId === undefined ? '}' : `,"request-id":${JSON.stringify(requestId)}}`
 
-function problemBody(decision: Decision, status: 429 | 503, message: string, retry: number | undefined, info: Info): string {
-  return problemHead(decision, status, message, retry, info.instance) + problemEnd(info.requestId)
+function problemBody(decision: Decision, start: string, message: string, retry: number | undefined, info: Info): string {
+  return problemHead(decision, start, message, retry, info.instance) + problemEnd(info.requestId)
 }
 
 const sameNames = (a: readonly string[], b: readonly string[]): boolean => {
@@ -179,14 +192,19 @@ interface Info {
  * const { status, contentType, body } = render(decision, { requestId: 'req_123' })
  */
 export function createLimitedBody(options?: BodyOptions): BodyRenderer {
+  return createStatusBody(options, {})
+}
+
+/** {@link createLimitedBody} for bodies sent with other statuses (an adapter's `statusCode`): the body says the status sent. */
+export function createStatusBody(options: BodyOptions | undefined, statuses: BodyStatuses): BodyRenderer {
   if (options !== undefined) {
     checkOptionsObject(WHERE, options)
     checkKnownOptions(WHERE, options, KNOWN)
   }
-  return compile(options)
+  return compile(options, statuses)
 }
 
-function compile(options: BodyOptions | undefined): BodyRenderer {
+function compile(options: BodyOptions | undefined, statuses: BodyStatuses = {}): BodyRenderer {
   const format = options?.format === undefined ? 'problem' : options.format
   if (typeof format !== 'function' && !PRESETS.includes(format)) {
     invalid(WHERE, 'format', "must be 'problem', 'managed-dev', 'skakio', 'scalekit' or a function", format)
@@ -202,6 +220,9 @@ function compile(options: BodyOptions | undefined): BodyRenderer {
   // A client that is limited is usually denied again and again for the same policies and wait:
   // its bodies differ only in their request id, so the rest is written once (problem format only).
   let memo: ProblemMemo | undefined
+  const status = statuses.statusCode ?? 429
+  const limitedStart = problemStart(429, status)
+  const storeErrorStart = problemStart(503, statuses.storeErrorStatus ?? 503)
 
   return function renderLimitedBody(decision: Decision, request?: BodyRequestInfo): LimitedBody {
     const info: Info = {
@@ -225,7 +246,7 @@ function compile(options: BodyOptions | undefined): BodyRenderer {
         ) {
           head = memo.head
         } else {
-          head = problemHead(decision, 429, denialMessage(decision), retry, info.instance, blocked)
+          head = problemHead(decision, limitedStart, denialMessage(decision), retry, info.instance, blocked)
           memo = { retry, names: [...names], instance: info.instance, blocked, reason: decision.blockReason, head }
         }
         return { status: 429, contentType: PROBLEM_JSON, body: head + problemEnd(info.requestId) }
@@ -234,11 +255,11 @@ function compile(options: BodyOptions | undefined): BodyRenderer {
     const message = denialMessage(decision)
     // A store failure is ours, not the client's: always the generic problem body, so no format can leak the error.
     if (decision.reason === 'store-error') {
-      return { status: 503, contentType: PROBLEM_JSON, body: problemBody(decision, 503, message, 1, info) }
+      return { status: 503, contentType: PROBLEM_JSON, body: problemBody(decision, storeErrorStart, message, 1, info) }
     }
     const retry = retryAfterSeconds(decision)
     if (typeof format === 'function') {
-      const value = format(decision, { status: 429, retryAfterSeconds: retry, requestId: info.requestId, instance: info.instance, message })
+      const value = format(decision, { status, retryAfterSeconds: retry, requestId: info.requestId, instance: info.instance, message })
       if (typeof value === 'string') return { status: 429, contentType: TEXT_TYPE, body: value }
       const body = JSON.stringify(value)
       if (typeof body !== 'string')
@@ -262,7 +283,7 @@ function compile(options: BodyOptions | undefined): BodyRenderer {
             : 'Rate limit exceeded. This request can never be admitted; do not retry it.'
         const error: Record<string, string> = { code: 'RATE_LIMIT_EXCEEDED', message: text }
         if (decision.tier !== undefined && isSafeTier(decision.tier)) error.tier = decision.tier
-        return { status: 429, contentType: JSON_TYPE, body: JSON.stringify({ code: 429, status: 'error', error }) }
+        return { status: 429, contentType: JSON_TYPE, body: JSON.stringify({ code: status, status: 'error', error }) }
       }
       case 'scalekit': {
         const text =
@@ -274,7 +295,7 @@ function compile(options: BodyOptions | undefined): BodyRenderer {
         return { status: 429, contentType: JSON_TYPE, body: JSON.stringify(body) }
       }
       default:
-        return { status: 429, contentType: PROBLEM_JSON, body: problemBody(decision, 429, message, retry, info) }
+        return { status: 429, contentType: PROBLEM_JSON, body: problemBody(decision, limitedStart, message, retry, info) }
     }
   }
 }

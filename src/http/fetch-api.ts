@@ -161,3 +161,13 @@ export function watchEnd(response: Response, request: Request, aborted: boolean,
   }
   return onBodyEnd(response, request.method === 'HEAD', end)
 }
+
+/** Hono routes of middleware registered with `app.use()` end in `*`: those are not one route. */
+export function honoRoute(c: { readonly req: { readonly routePath?: string } }): string | undefined {
+  try {
+    const path = c.req.routePath
+    return typeof path === 'string' && !path.endsWith('*') ? path : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -4,6 +4,7 @@
 import { createLimiter } from '../create-limiter.js'
 import type { Decision } from '../limiter/decision.js'
 import { ConfigurationError, checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import { LIMIT_OPTION_HINTS } from '../limiter/options.js'
 import type { Policy } from '../limiter/policy.js'
 import { checkPolicies } from '../limiter/policy-list.js'
 import type { Store } from '../limiter/store.js'
@@ -201,7 +202,7 @@ export const HTTP_OPTIONS: { readonly [K in keyof Required<HttpLimiterOptions>]:
 export function checkKnownHttpOptions(where: string, options: object, adapterOptions: AdapterOptionTable): void {
   checkOptionsObject(where, options)
   if (isRequestLike(options)) mountedUncalled(where, options)
-  checkKnownOptions(where, options, HTTP_OPTIONS, { also: adapterOptions })
+  checkKnownOptions(where, options, HTTP_OPTIONS, { also: adapterOptions, hints: LIMIT_OPTION_HINTS })
 }
 
 /**

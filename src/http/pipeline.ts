@@ -3,7 +3,7 @@ import { ConfigurationError, invalid, invalidAtRequest } from '../limiter/errors
 import { hasConcurrency, type Policy } from '../limiter/policy.js'
 import { isThenable } from '../limiter/thenable.js'
 import type { ConsumeOptions, Limiter } from '../limiter/types.js'
-import { type BodyRenderer, createLimitedBody } from './bodies.js'
+import { type BodyRenderer, createStatusBody } from './bodies.js'
 import { COUNT_MODES, type CountedRequest } from './count-mode.js'
 import { type HeaderNameCase, type HeaderOptions, type HeaderRenderer, noStore } from './headers.js'
 import {
@@ -20,7 +20,7 @@ import { listed, listStage } from './list-stage.js'
 import { countedInto, MADE_PER_REQUEST, madeDuringRequest, madePerRequestMessage } from './made-per-request.js'
 import { createPolicyListHeaders } from './policy-list-headers.js'
 import type { HttpOutcome, HttpRequestInfo, RequestPlan } from './request.js'
-import { requestEnd, reservedEstimate } from './request-end.js'
+import { checkedCost, requestEnd, reservedEstimate } from './request-end.js'
 import { scopedKey } from './route.js'
 import { isShedding, sheddingOutcome } from './shedding.js'
 import { type DecidedMark, firstTimeTest, foreignHeaderNames } from './stacking.js'
@@ -113,7 +113,7 @@ function renderersOf(
     const headerOptions: HeaderOptions | undefined = options.headers === false ? { legacy: false, standard: false } : options.headers
     const renderHeaders = createPolicyListHeaders(headerOptions, policies, headerNames)
     const body = options.body
-    const renderBody = createLimitedBody(body === undefined || typeof body === 'object' ? body : { format: body })
+    const renderBody = createStatusBody(body === undefined || typeof body === 'object' ? body : { format: body }, options)
     return { renderHeaders, renderBody }
   } catch (error) {
     const inHeaders = error instanceof ConfigurationError && error.message.startsWith('rateLimitHeaders()')
@@ -158,7 +158,7 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   const foreignNames = foreignHeaderNames(options.headers === false ? { legacy: false, standard: false } : options.headers)
 
   const keyFn = options.key
-  const costFn = typeof cost === 'function' ? cost : undefined
+  const costFn = typeof cost === 'function' ? checkedCost(where, cost) : undefined
   // Settled afterwards (`actualCost`): an estimate of 0 reserves one unit (see reservedEstimate).
   const estimate = options.actualCost === undefined ? (c: number | undefined) => c : reservedEstimate
   const fixedCost = estimate(typeof cost === 'number' ? cost : 1)
@@ -260,10 +260,10 @@ export function createHttpLimiter<Raw extends object, Info extends HttpRequestIn
   }
 
   const decideKey = (info: Info, key: string | undefined, call: ConsumeOptions | undefined, routeScope: string | undefined) => {
-    const subject = key === undefined ? addressKey(info.ip) : key
+    // '' is a header that is missing (Koa's ctx.get) or empty: no key, as for the key helpers.
+    const subject = key === undefined || key === '' ? addressKey(info.ip) : key
     if (typeof subject !== 'string' || subject.length === 0) {
-      // Request-time errors name the type, never the value (it may be a secret; see errors.ts).
-      invalidAtRequest(where, 'key', 'must return a non-empty string, or undefined for the client IP', subject)
+      invalidAtRequest(where, 'key', "must return a non-empty string, or undefined (or '') for the client IP", subject)
     }
     if (lists === undefined) return decideSubject(info, subject, call, routeScope)
     return listed(lists.byKey(subject, info), () => decideSubject(info, subject, call, routeScope))

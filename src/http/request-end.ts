@@ -2,6 +2,7 @@
 // at the actual cost (reserve-then-settle), and count modes' refunds — composed into the one
 // `finish` the adapters call, exactly once. Built only for the decisions that need it.
 import type { Decision } from '../limiter/decision.js'
+import { invalidAtRequest } from '../limiter/errors.js'
 import { hasConcurrency } from '../limiter/policy.js'
 import { isThenable, RESOLVED } from '../limiter/thenable.js'
 import type { Limiter } from '../limiter/types.js'
@@ -34,6 +35,23 @@ const NO_HEADERS: HeaderReader = { get: () => undefined }
  */
 export function reservedEstimate(cost: number | undefined): number | undefined {
   return cost === 0 ? 1 : cost
+}
+
+/**
+ * The adapter's `cost` function with its answer checked: a whole number from 0 to 1000000000, or
+ * a promise of one. Anything else fails the request naming the adapter and its `cost` option
+ * (only the answer's type is said: it may come from the request).
+ */
+export function checkedCost<Raw, Info>(
+  where: string,
+  cost: (raw: Raw, info: Info) => number | Promise<number>,
+): (raw: Raw, info: Info) => number | Promise<number> {
+  const check = (n: unknown): number =>
+    isCost(n) ? n : invalidAtRequest(where, 'cost', 'must return a whole number from 0 to 1000000000', n)
+  return function costChecked(raw: Raw, info: Info): number | Promise<number> {
+    const c = cost(raw, info)
+    return isThenable(c) ? c.then(check) : check(c)
+  }
 }
 
 /** Builds, per decision, the `finish` of an outcome (or `undefined` when nothing is due at the end). */

@@ -172,6 +172,8 @@ export interface KnownOptionsCheck {
   readonly prefix?: string
   /** More names that are known (an adapter's own options beside the HTTP ones). */
   readonly also?: object
+  /** What to say about a name that is a usual mistake (another library's option), by name. */
+  readonly hints?: Readonly<Record<string, string>>
 }
 
 /**
@@ -205,7 +207,7 @@ export function checkKnownOptions<T extends object>(
       'ERR_RK_UNKNOWN_OPTION',
       where,
       `${prefix}${name}`,
-      `is not an option (known: ${names})`,
+      `is not an option${Object.hasOwn(check.hints ?? {}, name) ? `: ${check.hints?.[name]}` : ''} (known: ${names})`,
       (options as Record<string, unknown>)[name],
     )
   }
@@ -215,6 +217,28 @@ export function checkKnownOptions<T extends object>(
 export function checkOptionsObject(where: string, options: unknown): asserts options is object {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, 'options', 'must be an object', options)
+  }
+}
+
+/**
+ * Throws `ERR_RK_INVALID_ARGUMENT` when the object given as a factory's options is the thing one
+ * of its options names (`prometheusMetrics(limiter, register)`): the unknown-option check would
+ * name one of that thing's own fields. `isThing` tells it; `call` shows the call to write.
+ */
+export function checkNotGivenBare(
+  where: string,
+  options: unknown,
+  isThing: (value: Record<string, unknown>) => boolean,
+  call: string,
+): void {
+  if (typeof options === 'object' && options !== null && isThing(options as Record<string, unknown>)) {
+    throw new ConfigurationError(
+      'ERR_RK_INVALID_ARGUMENT',
+      where,
+      'options',
+      `must be an options object, not what it holds: ${call}`,
+      options,
+    )
   }
 }
 

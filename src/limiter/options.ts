@@ -30,18 +30,45 @@ const aFunction =
     if (typeof value !== 'function') invalid(where, option, expected, value)
   }
 
+/**
+ * What a store option was given instead of a store, said so the fix is plain: a Redis or pg
+ * client (which goes inside its store), or a store class (which needs `new`). '' otherwise.
+ */
+function notAStore(value: unknown): string {
+  if (typeof value === 'function') {
+    const prototype = (value as { prototype?: { consume?: unknown } }).prototype
+    if (typeof prototype?.consume === 'function') return `: pass an instance (new ${value.name}(…)), not the class`
+    return ''
+  }
+  if (typeof value !== 'object' || value === null) return ''
+  const v = value as { evalsha?: unknown; sendCommand?: unknown; query?: unknown }
+  if (typeof v.evalsha === 'function' || typeof v.sendCommand === 'function') {
+    return ": a Redis client goes inside a store, new RedisStore({ client }) from 'ratekeeper/redis'"
+  }
+  if (typeof v.query === 'function') return ": a pg pool goes inside a store, new PostgresStore({ pool }) from 'ratekeeper/postgres'"
+  return ''
+}
+
+const A_LIMIT_IS_A_POLICY =
+  "a limit is a policy: policies: [tokenBucket({ limit: 100, window: '1m' })] (docs/migrating.md maps other libraries' options)"
+
+/** Names of a policy's options, and the peers' for them, given to a limiter or an adapter instead of a policy. */
+export const LIMIT_OPTION_HINTS: Readonly<Record<string, string>> = Object.fromEntries(
+  ['limit', 'window', 'burst', 'max', 'windowMs', 'timeWindow', 'points', 'duration'].map((name) => [name, A_LIMIT_IS_A_POLICY]),
+)
+
 /** The options of `createLimiter`, checked in this order. */
 const LIMITER_OPTIONS: OptionTable<LimiterOptions> = {
   policies: (where, option, value) => checkPolicies(where, option, value),
   store: (where, option, value) => {
-    if (!isStore(value)) invalid(where, option, 'must be a store (consume, peek, refund, reset, close)', value)
+    if (!isStore(value)) invalid(where, option, `must be a store (consume, peek, refund, reset, close)${notAStore(value)}`, value)
   },
   now: aFunction('must be a function returning epoch ms'),
   onStoreError: (where, option, value) => {
     if (!STORE_ERROR_MODES.includes(value)) invalid(where, option, "must be 'allow', 'deny' or 'fallback'", value)
   },
   fallback: (where, option, value) => {
-    if (!isStore(value)) invalid(where, option, 'must be a store', value)
+    if (!isStore(value)) invalid(where, option, `must be a store${notAStore(value)}`, value)
   },
   dryRun: (where, option, value) => {
     if (typeof value !== 'boolean') invalid(where, option, 'must be a boolean', value)
@@ -57,7 +84,7 @@ const LIMITER_OPTIONS: OptionTable<LimiterOptions> = {
 /** Checks `createLimiter` options: known names, each value, and how they combine. `policies` is required. */
 export function checkLimiterOptions(where: string, options: LimiterOptions): void {
   checkOptionsObject(where, options)
-  checkKnownOptions(where, options, LIMITER_OPTIONS)
+  checkKnownOptions(where, options, LIMITER_OPTIONS, { hints: LIMIT_OPTION_HINTS })
   for (const [name, check] of Object.entries(LIMITER_OPTIONS) as [keyof LimiterOptions, Check | null][]) {
     const value = options[name]
     if (check !== null && (value !== undefined || name === 'policies')) check(where, name, value)

@@ -1,4 +1,4 @@
-import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import { checkKnownOptions, checkNotGivenBare, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
 import { OUTCOMES } from './outcome.js'
 import type { LimiterMetrics } from './prometheus.js'
@@ -89,6 +89,7 @@ const KNOWN: { readonly [K in keyof Required<OpenTelemetryMetricsOptions>]: true
  */
 export function openTelemetryMetrics(limiter: Limiter, options: OpenTelemetryMetricsOptions): LimiterMetrics {
   checkLimiter(WHERE, limiter)
+  checkNotGivenBare(WHERE, options, (o) => typeof o.createCounter === 'function', 'openTelemetryMetrics(limiter, { meter })')
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
   const { meter, name, remainingRatio = false, maxSeries } = options

@@ -1,4 +1,4 @@
-import { checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
+import { checkKnownOptions, checkNotGivenBare, checkOptionsObject, invalid } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
 import { OUTCOMES } from './outcome.js'
 import { type Attributes, baseAttributes, checkLimiter, checkMaxSeries, type LocalHistogram, MetricsRecorder } from './recorder.js'
@@ -194,6 +194,7 @@ const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
  */
 export function prometheusMetrics(limiter: Limiter, options: PrometheusMetricsOptions): LimiterMetrics {
   checkLimiter(WHERE, limiter)
+  checkNotGivenBare(WHERE, options, (o) => typeof o.registerMetric === 'function', 'prometheusMetrics(limiter, { registry })')
   checkOptionsObject(WHERE, options)
   checkKnownOptions(WHERE, options, KNOWN)
   const { registry, prefix = 'ratekeeper_', name, maxSeries } = options

@@ -49,10 +49,11 @@ export function fixedWindow(options: FixedWindowOptions): Policy {
   const where = 'fixedWindow()'
   const { limit, name, shadow, raw } = baseOptions(where, options, KNOWN)
   const calendar = raw.window === 'month'
-  const windowMs = calendar ? NOMINAL_MONTH_MS : parseWindow(where, raw.window)
-  if (!calendar && typeof raw.window === 'string' && /month/i.test(raw.window)) {
-    invalid(where, 'window', "must be a duration or exactly 'month'", raw.window)
+  // A month spelt otherwise ('1 month', '1M', '1mo') before the duration check, whose examples would point to '1m', a minute.
+  if (!calendar && typeof raw.window === 'string' && (/month/i.test(raw.window) || /^\s*\d*\s*(?:M|[mM][oO])\s*$/.test(raw.window))) {
+    invalid(where, 'window', "must be a duration (a minute is '1m') or exactly 'month' for a UTC calendar month", raw.window)
   }
+  const windowMs = calendar ? NOMINAL_MONTH_MS : parseWindow(where, raw.window)
   const lease = parseLease(where, raw.lease, limit, shadow)
   const label = calendar ? 'month' : windowLabel(windowMs)
   const policyName = name ?? `${limit}-per-${label}`

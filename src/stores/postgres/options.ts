@@ -1,4 +1,4 @@
-import { checkInteger, invalid } from '../../limiter/errors.js'
+import { ConfigurationError, checkInteger, invalid } from '../../limiter/errors.js'
 import { type ResolvedOptions, type ResolvingTable, resolveOptionTable } from '../../limiter/option-table.js'
 
 /**
@@ -99,5 +99,16 @@ export type PostgresStoreSettings = ResolvedOptions<typeof OPTIONS>
 
 /** Validates the options of `new PostgresStore()` (throws a `ConfigurationError`) and fills in the defaults. */
 export function resolveOptions(options: PostgresStoreOptions): PostgresStoreSettings {
+  // `new PostgresStore(pool)`: the unknown-option check would name one of the pool's own fields.
+  const given = options as { query?: unknown } | null
+  if (typeof given === 'object' && given !== null && typeof given.query === 'function') {
+    throw new ConfigurationError(
+      'ERR_RK_INVALID_ARGUMENT',
+      WHERE,
+      'options',
+      'must be an options object, not the pg pool itself: new PostgresStore({ pool })',
+      given,
+    )
+  }
   return resolveOptionTable(WHERE, options, OPTIONS)
 }
