@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis'
+import type { Decision, Limiter } from '../../src/index.js'
+import { keySlot } from '../../src/stores/redis/slots.js'
 import { type ClusterNodeInfo, clusterNodes } from './redis-servers.js'
 
 /** A short-lived admin connection to one cluster node (no cluster redirections). */
@@ -54,4 +56,39 @@ export async function finishSlotMigration(
 export async function keysInSlot(port: number, slot: number, match: (key: string) => boolean): Promise<string[]> {
   const keys = (await withNode(port, (c) => c.cluster('GETKEYSINSLOT', slot, 10_000))) as string[]
   return keys.filter(match)
+}
+
+/**
+ * Ten users of one team decided on a Cluster while the team's slot is half-migrated: each user's
+ * one-key requests (one fixed window of `limit`, tagged by the team), with users u0–u4's keys moved
+ * to the importing node and u5–u9's left on the migrating one, `rounds` times ten at once. Returns
+ * what failed (the store's cause, else the reason) and, after the migration, how many charges each
+ * user holds (each should hold 1 + `rounds`).
+ */
+export async function decideDuringMigration(
+  port: number,
+  limiter: Limiter,
+  { limit, rounds }: { limit: number; rounds: number },
+): Promise<{ failed: string[]; charges: number[] }> {
+  const tag = `team-${Date.now()}`
+  const slot = keySlot(`{${tag}}`)
+  const users = Array.from({ length: 10 }, (_, i) => `u${i}`)
+  const failed: string[] = []
+  const note = (d: Decision) => {
+    if (d.reason !== 'ok') failed.push(String(((d.error as Error | undefined)?.cause as Error | undefined)?.message ?? d.reason))
+  }
+  for (const u of users) note(await limiter.consume(u, { tag }))
+  const masters = (await clusterNodes(port)).filter((n) => n.flags.includes('master'))
+  const source = await masterOfSlot(port, slot)
+  const target = masters.find((m) => m.id !== source.id)
+  if (target === undefined) throw new Error('no other master')
+  await beginSlotMigration(slot, source, target)
+  try {
+    await migrateKeys(source, target, await keysInSlot(source.port, slot, (key) => /:u[0-4]$/.test(key)))
+    for (let r = 0; r < rounds; r++) for (const d of await Promise.all(users.map((u) => limiter.consume(u, { tag })))) note(d)
+  } finally {
+    await finishSlotMigration(slot, source, target, masters)
+  }
+  const after = await Promise.all(users.map((u) => limiter.peek(u, { tag })))
+  return { failed, charges: after.map((d) => limit - d.remaining) }
 }
