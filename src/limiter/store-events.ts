@@ -34,7 +34,13 @@ export interface StoreListener {
  * recovers, however many limiters share the store.
  */
 export class StoreEventHub implements StoreEvents {
-  readonly #listeners = new Set<StoreListener>()
+  /**
+   * The limiters using the store, held weakly: a limiter made per request and never closed (a
+   * usual mistake) is collected with everything it holds instead of living as long as the store.
+   */
+  readonly #listeners = new Set<WeakRef<StoreListener>>()
+  readonly #refs = new WeakMap<StoreListener, WeakRef<StoreListener>>()
+  readonly #collected = new FinalizationRegistry<WeakRef<StoreListener>>((ref) => this.#listeners.delete(ref))
   readonly #printed = new Set<string>()
   /** An outage of the store was printed and its end not yet. */
   #down = false
@@ -47,14 +53,14 @@ export class StoreEventHub implements StoreEvents {
       current.evicted(info)
       return
     }
-    for (const listener of [...this.#listeners]) listener.evicted(info)
+    for (const listener of this.#live()) listener.evicted(info)
   }
 
   readonly warn = (info: WarnInfo): void => {
     const current = this.current
     let heard = false
     if (current !== undefined) heard = current.hear(info)
-    else for (const listener of [...this.#listeners]) heard = listener.hear(info) || heard
+    else for (const listener of this.#live()) heard = listener.hear(info) || heard
     if (!heard) this.print(info)
   }
 
@@ -64,7 +70,7 @@ export class StoreEventHub implements StoreEvents {
       current.measured(name, value)
       return
     }
-    for (const listener of this.#listeners) listener.measured(name, value)
+    for (const listener of this.#live()) listener.measured(name, value)
   }
 
   /** Prints a warning nobody took: once per code until {@link recovered}, any password in it masked. */
@@ -90,11 +96,29 @@ export class StoreEventHub implements StoreEvents {
   }
 
   add(listener: StoreListener): void {
-    this.#listeners.add(listener)
+    if (this.#refs.has(listener)) return
+    const ref = new WeakRef(listener)
+    this.#refs.set(listener, ref)
+    this.#listeners.add(ref)
+    this.#collected.register(listener, ref, ref)
   }
 
   delete(listener: StoreListener): void {
-    this.#listeners.delete(listener)
+    const ref = this.#refs.get(listener)
+    if (ref === undefined) return
+    this.#refs.delete(listener)
+    this.#listeners.delete(ref)
+    this.#collected.unregister(ref)
+  }
+
+  /** The limiters using the store now (a copy: a listener may close its limiter). */
+  #live(): StoreListener[] {
+    const live: StoreListener[] = []
+    for (const ref of this.#listeners) {
+      const listener = ref.deref()
+      if (listener !== undefined) live.push(listener)
+    }
+    return live
   }
 }
 
