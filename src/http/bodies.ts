@@ -123,10 +123,31 @@ export interface BodyStatuses {
   readonly storeErrorStatus?: number
 }
 
-/** The members of an RFC 9457 body before its detail: a denial (`kind` 429) or a store failure (503), sent with `status`. */
+/** RFC 9110's (and RFC 6585's) phrase for the statuses a store failure may be answered with (400-599). */
+const PHRASES: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+}
+
+/**
+ * The members of an RFC 9457 body before its detail: a denial (`kind` 429) or a store failure (503), sent with `status`.
+ * A store failure's type is about:blank, whose title is the status's phrase (§4.2.1); a status
+ * without one here is titled by its class.
+ */
 function problemStart(kind: 429 | 503, status: number): string {
+  const phrase = PHRASES[status] ?? (status < 500 ? 'Client Error' : 'Server Error')
   return kind === 503
-    ? `{"type":"about:blank","title":"Service Unavailable","status":${status}`
+    ? `{"type":"about:blank","title":${JSON.stringify(phrase)},"status":${status}`
     : `{"type":${JSON.stringify(QUOTA_EXCEEDED_TYPE)},"title":${JSON.stringify(QUOTA_EXCEEDED_TITLE)},"status":${status}`
 }
 

@@ -2,7 +2,8 @@
 // body said `"status":429` (RFC 9457 §3.1.4: the generator MUST send the same status as the
 // response); with `storeErrorStatus: 500` a fail-closed denial said `"status":503`; a custom
 // body formatter was told `status: 429` and the 'skakio' envelope wrote `"code":429`. The body now
-// carries the status the response is sent with.
+// carries the status the response is sent with (and, for a store failure's about:blank body, its
+// phrase as the title: it said "Service Unavailable" for a 500).
 import { describe, expect, it } from 'vitest'
 import { rateLimit } from '../../adapters/express.js'
 import { createLimiter, MemoryStore, tokenBucket } from '../../src/index.js'
@@ -63,6 +64,7 @@ describe.each(EXPRESS)('%s', (_name, express) => {
     })
     const sent = await send(app, 'GET', '/x')
     expect(sent.status).toBe(500)
-    expect(JSON.parse(sent.body).status).toBe(500)
+    // RFC 9457 §4.2.1: with type about:blank, the title is the status's own phrase.
+    expect(JSON.parse(sent.body)).toMatchObject({ type: 'about:blank', title: 'Internal Server Error', status: 500 })
   })
 })
