@@ -9,7 +9,7 @@ describe('createClient() sub-options that are not objects', () => {
     ['queue.rate', { queue: { rate: 10 } }, '{ limit, window, burst }'],
     ['queue', { queue: 5 }, '{ concurrency, rate }'],
     ['retry', { retry: 3 }, '{ retries, baseDelayMs, maxDelayMs, statuses, methods }'],
-    ['pace', { pace: 1 }, '{ threshold }'],
+    ['pace', { pace: 1 }, '{ threshold, probeFirst }'],
   ] as const)('%s names its fields', (option, options, fields) => {
     let error: { code?: string; option?: string; message: string } | undefined
     try {
