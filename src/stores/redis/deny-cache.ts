@@ -3,11 +3,11 @@ import type { Policy } from '../../limiter/policy.js'
 import type { StoreResult } from '../../limiter/store.js'
 
 interface Entry {
-  /** Local time (ms) before which the request is certainly denied. */
+  /** Local time (ms: the caller's clock, else the monotonic clock) before which the request is certainly denied. */
   readonly until: number
   /** The cost that was denied; a larger cost is denied at least as long. */
   readonly cost: number
-  /** Local time (ms) the denied call was sent. */
+  /** Local time (ms, as `until`) the denied call was made. */
   readonly sentAt: number
   /** The store's time of the denial. */
   readonly now: number

@@ -241,7 +241,8 @@ export class RedisStore implements Store {
         // The specs too: two requests on the same keys may hold them to different numbers (load
         // shedding's views of one budget share its state), and one's denial says nothing of the other.
         signature = denySignatureOf(this.#cluster ? group : signatureOf(keys), specs)
-        const hit = denied.get(signature, policies, cost, caller ? now : Date.now(), caller ? now : undefined)
+        // On the Redis clock a denial is timed on the monotonic clock: a wall clock stepped back would stretch it.
+        const hit = denied.get(signature, policies, cost, caller ? now : performance.now(), caller ? now : undefined)
         if (hit !== undefined) {
           this.#events?.measured?.('deny-cache-hit', 1)
           return hit
@@ -402,7 +403,7 @@ export class RedisStore implements Store {
         this.#health.failedInside(String(answer.failed))
         call.reject(fail.requestFailed(answer.failed))
       } else if (unreplicated && wrote(call, answer.allowed)) call.reject(fail.notReplicated(this.replicas))
-      else this.#answer(call, answer, batch.sentAt)
+      else this.#answer(call, answer)
     }
   }
 
@@ -414,11 +415,12 @@ export class RedisStore implements Store {
   }
 
   /** Resolves a call with its result, and remembers a denial in the deny cache (or forgets those a refund or reset made stale). */
-  #answer(call: Call, result: StoreResult, sentAt: number): void {
+  #answer(call: Call, result: StoreResult): void {
     const denied = this.#denied
     if (denied !== undefined) {
       if (!result.allowed && call.signature !== undefined && call.invalidations === this.#invalidations) {
-        denied.set(call.signature, call.keys, call.specs, call.cost, call.now >= 0 ? call.now : sentAt, result)
+        // Timed from when the call was made (monotonic, before Redis decided: the denial ends no later than Redis's).
+        denied.set(call.signature, call.keys, call.specs, call.cost, call.now >= 0 ? call.now : call.expires - this.timeoutMs, result)
       } else if (call.op === OP.refund || call.op === OP.reset || call.op === OP.charge) {
         // Landed only now: a denial of its keys may have reached Redis first (on a Cluster a batch of
         // other keys doesn't wait for this one's) and been cached since the call was made.
