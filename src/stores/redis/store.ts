@@ -229,7 +229,7 @@ export class RedisStore implements Store {
     const checked = checkArguments(op, request, chargedAt, caller)
     if (checked instanceof Error) return Promise.reject(checked)
     const { now } = checked
-    const { cost, policies } = request
+    const { cost } = request
     const { keys, specs, alone } = checksOf(this.prefix, this.#cluster, request)
 
     const denied = this.#denied
@@ -242,7 +242,7 @@ export class RedisStore implements Store {
         // shedding's views of one budget share its state), and one's denial says nothing of the other.
         signature = denySignatureOf(this.#cluster ? group : signatureOf(keys), specs)
         // On the Redis clock a denial is timed on the monotonic clock: a wall clock stepped back would stretch it.
-        const hit = denied.get(signature, policies, cost, caller ? now : performance.now(), caller ? now : undefined)
+        const hit = denied.get(signature, cost, caller ? now : performance.now(), caller ? now : undefined)
         if (hit !== undefined) {
           this.#events?.measured?.('deny-cache-hit', 1)
           return hit
