@@ -61,8 +61,11 @@ export class RedisStore implements Store {
   readonly #connection = new ConnectionWait()
   /** What the client's settings would break, told to the limiter when it attaches ('' when nothing). */
   readonly #clientWarning: string
-  /** Redis's eviction policy was asked for (once per store), and what it said before a limiter attached. */
-  #memoryAsked = false
+  /**
+   * Redis's eviction policy is asked on every new connection (a restarted Redis may run another):
+   * what it last said (told once per change), and what it said before a limiter attached.
+   */
+  #memoryTold = ''
   #memoryWarning = ''
   /** The releases queued this tick (`queueRelease`), sharing one promise; sealed on the next tick. */
   #releases: ReleaseGroup | undefined
@@ -469,11 +472,11 @@ export class RedisStore implements Store {
   /** Learns the clock offset with an empty batch (no requests). */
   #calibrate(): void {
     this.#transport.readClock((redisNow, sentAt) => this.#offset.sample(redisNow, sentAt, false))
-    if (this.#memoryAsked) return
-    this.#memoryAsked = true
     this.#transport.readMemoryPolicy(this.prefix, (maxmemory, policy) => {
       const message = evictionWarning(maxmemory, policy)
-      if (message === '' || this.#closed) return
+      if (message === this.#memoryTold || this.#closed) return
+      this.#memoryTold = message
+      if (message === '') return
       if (this.#events === undefined) this.#memoryWarning = message
       else this.#events.warn?.({ code: 'RK_REDIS_EVICTION', message })
     })
