@@ -83,7 +83,7 @@ describeRedis('RedisStore', () => {
         expectConfigError(() => new RedisStore({ client, denyCache: { maxEntries: 0 } }), 'denyCache.maxEntries')
         expectConfigError(() => new RedisStore({ client, extraTtlMs: -1 }), 'extraTtlMs')
         expectConfigError(() => new RedisStore({ client, timeout: 5 } as never), 'timeout', 'ERR_RK_UNKNOWN_OPTION')
-        expectConfigError(() => new RedisStore({ client, denyCache: { max: 5 } as never }), 'max', 'ERR_RK_UNKNOWN_OPTION')
+        expectConfigError(() => new RedisStore({ client, denyCache: { max: 5 } as never }), 'denyCache.max', 'ERR_RK_UNKNOWN_OPTION')
       })
 
       // ioredis and iovalkey: a lazyConnect client, which the store connects. node-redis has no
