@@ -1,13 +1,15 @@
 import { LRUCache } from 'lru-cache'
-import type { Policy } from '../../limiter/policy.js'
 import type { StoreResult } from '../../limiter/store.js'
 
 interface Entry {
-  /** Local time (ms) before which the request is certainly denied. */
+  /** Local time (ms: the caller's clock, else the monotonic clock) before which the request is certainly denied. */
   readonly until: number
-  /** The cost that was denied; a larger cost is denied at least as long. */
+  /**
+   * The cost that was denied. Only that cost is answered: a larger one is denied at least as long,
+   * but its figures differ (a longer wait, other checks it would violate), and only Redis knows them.
+   */
   readonly cost: number
-  /** Local time (ms) the denied call was sent. */
+  /** Local time (ms, as `until`) the denied call was made. */
   readonly sentAt: number
   /** The store's time of the denial. */
   readonly now: number
@@ -42,24 +44,14 @@ export class DenyCache {
   }
 
   /** The cached denial for this request, adjusted to `localNow`, or undefined. */
-  get(
-    signature: string,
-    policies: readonly Policy[],
-    cost: number,
-    localNow: number,
-    storeNow: number | undefined,
-  ): StoreResult | undefined {
+  get(signature: string, cost: number, localNow: number, storeNow: number | undefined): StoreResult | undefined {
     const entry = this.#entries.get(signature)
     if (entry === undefined) return undefined
     if (localNow >= entry.until) {
       this.#entries.delete(signature)
       return undefined
     }
-    if (cost < entry.cost) return undefined
-    if (cost > entry.cost) {
-      // A cost that no policy can ever admit is a different answer ("never"): ask Redis.
-      for (const policy of policies) if (cost > policy.burst) return undefined
-    }
+    if (cost !== entry.cost) return undefined
     const elapsed = localNow - entry.sentAt
     const results = entry.results.slice()
     for (let i = 2; i < results.length; i += 3) {

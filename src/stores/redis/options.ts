@@ -141,7 +141,7 @@ const OPTIONS = {
     if (value === true) return DEFAULT_DENY_ENTRIES
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       const deny = value as DenyCacheOptions
-      checkKnownOptions(WHERE, deny, DENY_CACHE_OPTIONS)
+      checkKnownOptions(WHERE, deny, DENY_CACHE_OPTIONS, { prefix: 'denyCache.' })
       return deny.maxEntries === undefined
         ? DEFAULT_DENY_ENTRIES
         : checkInteger(WHERE, 'denyCache.maxEntries', deny.maxEntries, 1, 10_000_000)

@@ -52,6 +52,9 @@ export function leaseText(lease: number): string {
   )
 }
 
+/** What a cost (or a refund's whole charge) must be. */
+const SAFE_COUNT = 'must be an integer from 0 to 9007199254740991 (Number.MAX_SAFE_INTEGER)'
+
 /**
  * The numbers of a request that the script takes, checked: the caller's `now` (clock 'caller',
  * floored; else -1), the cost, for a refund when it was charged (floored), and the lease as
@@ -74,8 +77,9 @@ export function checkArguments(
     now = Math.floor(now)
   }
   const cost = request.cost
-  if (typeof cost !== 'number' || !Number.isInteger(cost) || cost < 0) {
-    return new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'cost', 'must be an integer >= 0', cost)
+  // Up to 2^53 - 1: the script's figures are exact below 2^53 (a cost of 1e300 overflowed them to NaN).
+  if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 0) {
+    return new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'cost', SAFE_COUNT, cost)
   }
   if (op === OP.refund && (typeof chargedAt !== 'number' || !Number.isFinite(chargedAt))) {
     return new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'chargedAt', 'must be epoch ms', chargedAt)
@@ -104,8 +108,8 @@ export function checkArguments(
   if (op === OP.refund) {
     const given = (request as { charged?: unknown }).charged
     if (given !== undefined) {
-      if (typeof given !== 'number' || !Number.isInteger(given) || given < 0) {
-        return new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'charged', 'must be an integer >= 0', given)
+      if (typeof given !== 'number' || !Number.isSafeInteger(given) || given < 0) {
+        return new ConfigurationError('ERR_RK_INVALID_ARGUMENT', 'RedisStore', 'charged', SAFE_COUNT, given)
       }
       if (given > cost) charged = given
     }

@@ -61,8 +61,11 @@ export class RedisStore implements Store {
   readonly #connection = new ConnectionWait()
   /** What the client's settings would break, told to the limiter when it attaches ('' when nothing). */
   readonly #clientWarning: string
-  /** Redis's eviction policy was asked for (once per store), and what it said before a limiter attached. */
-  #memoryAsked = false
+  /**
+   * Redis's eviction policy is asked on every new connection (a restarted Redis may run another):
+   * what it last said (told once per change), and what it said before a limiter attached.
+   */
+  #memoryTold = ''
   #memoryWarning = ''
   /** The releases queued this tick (`queueRelease`), sharing one promise; sealed on the next tick. */
   #releases: ReleaseGroup | undefined
@@ -229,7 +232,7 @@ export class RedisStore implements Store {
     const checked = checkArguments(op, request, chargedAt, caller)
     if (checked instanceof Error) return Promise.reject(checked)
     const { now } = checked
-    const { cost, policies } = request
+    const { cost } = request
     const { keys, specs, alone } = checksOf(this.prefix, this.#cluster, request)
 
     const denied = this.#denied
@@ -241,7 +244,8 @@ export class RedisStore implements Store {
         // The specs too: two requests on the same keys may hold them to different numbers (load
         // shedding's views of one budget share its state), and one's denial says nothing of the other.
         signature = denySignatureOf(this.#cluster ? group : signatureOf(keys), specs)
-        const hit = denied.get(signature, policies, cost, caller ? now : Date.now(), caller ? now : undefined)
+        // On the Redis clock a denial is timed on the monotonic clock: a wall clock stepped back would stretch it.
+        const hit = denied.get(signature, cost, caller ? now : performance.now(), caller ? now : undefined)
         if (hit !== undefined) {
           this.#events?.measured?.('deny-cache-hit', 1)
           return hit
@@ -402,7 +406,7 @@ export class RedisStore implements Store {
         this.#health.failedInside(String(answer.failed))
         call.reject(fail.requestFailed(answer.failed))
       } else if (unreplicated && wrote(call, answer.allowed)) call.reject(fail.notReplicated(this.replicas))
-      else this.#answer(call, answer, batch.sentAt)
+      else this.#answer(call, answer)
     }
   }
 
@@ -414,11 +418,12 @@ export class RedisStore implements Store {
   }
 
   /** Resolves a call with its result, and remembers a denial in the deny cache (or forgets those a refund or reset made stale). */
-  #answer(call: Call, result: StoreResult, sentAt: number): void {
+  #answer(call: Call, result: StoreResult): void {
     const denied = this.#denied
     if (denied !== undefined) {
       if (!result.allowed && call.signature !== undefined && call.invalidations === this.#invalidations) {
-        denied.set(call.signature, call.keys, call.specs, call.cost, call.now >= 0 ? call.now : sentAt, result)
+        // Timed from when the call was made (monotonic, before Redis decided: the denial ends no later than Redis's).
+        denied.set(call.signature, call.keys, call.specs, call.cost, call.now >= 0 ? call.now : call.expires - this.timeoutMs, result)
       } else if (call.op === OP.refund || call.op === OP.reset || call.op === OP.charge) {
         // Landed only now: a denial of its keys may have reached Redis first (on a Cluster a batch of
         // other keys doesn't wait for this one's) and been cached since the call was made.
@@ -467,11 +472,11 @@ export class RedisStore implements Store {
   /** Learns the clock offset with an empty batch (no requests). */
   #calibrate(): void {
     this.#transport.readClock((redisNow, sentAt) => this.#offset.sample(redisNow, sentAt, false))
-    if (this.#memoryAsked) return
-    this.#memoryAsked = true
     this.#transport.readMemoryPolicy(this.prefix, (maxmemory, policy) => {
       const message = evictionWarning(maxmemory, policy)
-      if (message === '' || this.#closed) return
+      if (message === this.#memoryTold || this.#closed) return
+      this.#memoryTold = message
+      if (message === '') return
       if (this.#events === undefined) this.#memoryWarning = message
       else this.#events.warn?.({ code: 'RK_REDIS_EVICTION', message })
     })
