@@ -63,6 +63,18 @@ const KNOWN: { readonly [K in keyof Required<CachedLookupOptions>]: true } = {
 /** lru-cache needs a non-nullish value: "no answer" (e.g. no team) is cached as this. */
 const NONE = Symbol('none')
 
+/**
+ * Internal (not exported from the package): how the plan refuses an answer of a cached lookup it
+ * cannot use (a tier name it does not have). The answer is forgotten, unless a newer one replaced
+ * it, and handled as a failed lookup: `onError` hears the error, and `fallback` is returned, or
+ * the error thrown.
+ */
+export const REFUSE_ANSWER = Symbol('ratekeeper.cachedLookup.refuseAnswer')
+/** A resolver that can refuse its answers ({@link REFUSE_ANSWER}): every cached lookup. */
+export interface RefusableResolver {
+  [REFUSE_ANSWER](key: string, answer: string | undefined, error: RateKeeperError): string
+}
+
 function defaultTimer(fn: () => void, ms: number): () => void {
   const t = setTimeout(fn, ms)
   t.unref?.()
@@ -207,5 +219,11 @@ export function cachedLookup(
       },
     },
     size: { get: () => cache.size },
+    [REFUSE_ANSWER]: {
+      value: (key: string, answer: string | undefined, error: RateKeeperError): string => {
+        if (cache.peek(key) === (answer ?? NONE)) cache.delete(key)
+        return fail(error)
+      },
+    },
   }) as CachedLookup
 }
