@@ -73,7 +73,11 @@ export const REFUSE_ANSWER = Symbol('ratekeeper.cachedLookup.refuseAnswer')
 /** A resolver that can refuse its answers ({@link REFUSE_ANSWER}): every cached lookup. */
 export interface RefusableResolver {
   [REFUSE_ANSWER](key: string, answer: string | undefined, error: RateKeeperError): string
+  /** The `fallback` answer, so that the plan can check at start-up that it names a tier. */
+  readonly [LOOKUP_FALLBACK]: string | undefined
 }
+/** Internal: the key of a cached lookup's `fallback` (see {@link RefusableResolver}). */
+export const LOOKUP_FALLBACK = Symbol('ratekeeper.cachedLookup.fallback')
 
 function defaultTimer(fn: () => void, ms: number): () => void {
   const t = setTimeout(fn, ms)
@@ -225,5 +229,6 @@ export function cachedLookup(
         return fail(error)
       },
     },
+    [LOOKUP_FALLBACK]: { value: fallback },
   }) as CachedLookup
 }
