@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { type Duration, parseDuration } from '../limiter/duration.js'
-import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError } from '../limiter/errors.js'
+import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError, withoutPasswords } from '../limiter/errors.js'
 import { isThenable } from '../limiter/thenable.js'
 import { checkOptionalFunction, checkOptionalName } from './guards.js'
 import type { ProviderRequestInfo } from './types.js'
@@ -34,7 +34,11 @@ export interface CachedLookupOptions {
    * again). Without it, the failure reaches the request (the framework's error handling: a 500).
    */
   fallback?: string
-  /** Called with every failure (also those `fallback` absorbed), for your logs. */
+  /**
+   * Called with every failure (also those `fallback` absorbed), for your logs. If it throws (or,
+   * async, rejects), the request's fate does not change; that is a process warning
+   * (`RK_HOOK_THREW`), once per lookup.
+   */
   onError?: (error: unknown) => void
   /** The clock the TTL is measured on, ms. Inject one in tests. @default performance.now */
   now?: () => number
@@ -123,6 +127,16 @@ export function cachedLookup(
   const inFlight = new Map<string, Promise<string | undefined>>()
   /** A failure the fallback absorbed, with no onError to hear it, was printed: once per outage. */
   let outage = false
+  /** onError threw or rejected, and that was printed: once per lookup. */
+  let hookThrew = false
+  // A logging hook's bug must not change the request's fate, nor (rejecting) end the process.
+  const hookFailed = (error: unknown): void => {
+    if (hookThrew) return
+    hookThrew = true
+    process.emitWarning(`ratekeeper: a cachedLookup/cachedList onError hook threw: ${withoutPasswords(String(error))} (said once)`, {
+      code: 'RK_HOOK_THREW',
+    })
+  }
 
   const fail = (error: unknown): string => {
     const wrapped =
@@ -131,9 +145,11 @@ export function cachedLookup(
         : new RateKeeperError('ERR_RK_LOOKUP', `${WHERE}: the lookup failed`, { cause: error })
     if (onError !== undefined) {
       try {
-        onError(wrapped)
-      } catch {
-        // A logging hook's bug must not change the request's fate.
+        const result: unknown = onError(wrapped)
+        // An async hook's rejection is its throw: left alone, it would be an unhandled rejection.
+        if (isThenable(result)) result.then(undefined, hookFailed)
+      } catch (error) {
+        hookFailed(error)
       }
     }
     if (fallback === undefined) throw wrapped
