@@ -21,7 +21,8 @@ export interface RequestClassesOptions {
    * Route → class, overriding the method: keys are `'METHOD /template'` or `'/template'` (any
    * method), written as the framework's route templates (`/jobs/:id`; a final `/*` matches the
    * rest of the path, as do `{*splat}`, `:path*`, `(.*)`, `[[...slug]]`, and — one segment or
-   * more — `*splat`, `:path+`, `[...slug]`). A `GET` entry also covers `HEAD`.
+   * more — `*splat`, `:path+`, `[...slug]`; an optional `:id?` or `{/:id}`, its segment or none).
+   * A `GET` entry also covers `HEAD`.
    * @example { 'POST /v1/jobs': 'create', 'POST /auth/token': 'auth' }
    */
   routes?: Readonly<Record<string, RequestClass>>
@@ -62,6 +63,11 @@ interface RouteEntry {
 const REST = '/*'
 /** A last template segment that matches one or more path segments. */
 const REST_1 = '/+'
+/** An optional parameter (`:id?`, Express 5's `{/:id}`): one path segment, or none. */
+const OPTIONAL = '/?'
+/** Express 5's optional group of one segment, `{/:id}` or `{/*splat}`: written as `/:id?` and `/{*splat}`. */
+const BRACED_SEGMENT = /\{\/([^{}/]+)\}/g
+const OPTIONAL_PARAM = /^:\w+\?$/
 /**
  * Rest-of-path wildcards of every router syntax, as the last segment: `*` (Fastify, Hono, Express
  * 4), `{*splat}` (Express 5, optional), `:path*` / `(.*)` / `:path(.*)` (path-to-regexp, Koa),
@@ -90,8 +96,12 @@ function templateSegment(segment: string): string {
 
 /** A template's segments; a rest-of-path wildcard in the router's own syntax, last, becomes {@link REST} or {@link REST_1}. */
 function splitTemplate(template: string): string[] {
-  const parts = template.split('/').filter((part) => part.length > 0)
-  const out = parts.map(templateSegment)
+  const unbraced =
+    template.indexOf('{/') >= 0
+      ? template.replace(BRACED_SEGMENT, (_, part: string) => (part.startsWith('*') ? `/{${part}}` : `/${part}?`))
+      : template
+  const parts = unbraced.split('/').filter((part) => part.length > 0)
+  const out = parts.map((part) => (OPTIONAL_PARAM.test(part) ? OPTIONAL : templateSegment(part)))
   const last = parts.length - 1
   if (last >= 0) {
     if (REST_ANY.test(parts[last])) out[last] = REST
@@ -121,15 +131,19 @@ function splitPath(path: string): string[] {
 }
 
 function matches(entry: RouteEntry, segments: readonly string[]): boolean {
-  const t = entry.segments
-  const last = t.length > 0 ? t[t.length - 1] : undefined
-  const rest = last === REST || last === REST_1
-  const fixed = rest ? t.length - 1 : t.length
-  if (rest ? segments.length < (last === REST_1 ? fixed + 1 : fixed) : segments.length !== fixed) return false
-  for (let i = 0; i < fixed; i++) {
-    if (t[i] !== ':' && t[i] !== segments[i]) return false
+  return matchFrom(entry.segments, 0, segments, 0)
+}
+
+/** Template segments from `ti` on against path segments from `si` on (an optional one tried with, then without, its segment). */
+function matchFrom(t: readonly string[], ti: number, segments: readonly string[], si: number): boolean {
+  for (; ti < t.length; ti++, si++) {
+    const seg = t[ti]
+    if (seg === REST) return true
+    if (seg === REST_1) return si < segments.length
+    if (seg === OPTIONAL) return (si < segments.length && matchFrom(t, ti + 1, segments, si + 1)) || matchFrom(t, ti + 1, segments, si)
+    if (si >= segments.length || (seg !== ':' && seg !== segments[si])) return false
   }
-  return true
+  return si === segments.length
 }
 
 /**
