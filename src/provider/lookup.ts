@@ -138,7 +138,10 @@ export function cachedLookup(
     })
   }
 
-  const fail = (error: unknown): string => {
+  /** An answer the plan refused, with no onError to hear it, was printed: once per lookup (an answer does not end it). */
+  let refusedSaid = false
+
+  const fail = (error: unknown, refused = false): string => {
     const wrapped =
       error instanceof RateKeeperError && error.code === 'ERR_RK_LOOKUP'
         ? error
@@ -153,7 +156,13 @@ export function cachedLookup(
       }
     }
     if (fallback === undefined) throw wrapped
-    if (onError === undefined && !outage) {
+    if (onError === undefined && refused && !refusedSaid) {
+      refusedSaid = true
+      process.emitWarning(
+        `ratekeeper: a cachedLookup answered what the plan cannot use (${error instanceof Error ? error.message : 'no tier'}); such requests get the fallback answer. Pass onError to see each one.`,
+        { code: 'RK_LOOKUP_FAILED' },
+      )
+    } else if (onError === undefined && !refused && !outage) {
       outage = true
       // The cause's text is not shown: a driver's message may hold a connection string.
       process.emitWarning(
@@ -242,7 +251,7 @@ export function cachedLookup(
     [REFUSE_ANSWER]: {
       value: (key: string, answer: string | undefined, error: RateKeeperError): string => {
         if (cache.peek(key) === (answer ?? NONE)) cache.delete(key)
-        return fail(error)
+        return fail(error, true)
       },
     },
     [LOOKUP_FALLBACK]: { value: fallback },

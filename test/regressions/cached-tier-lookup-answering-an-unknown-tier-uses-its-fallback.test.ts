@@ -3,7 +3,7 @@
 // ERR_RK_LOOKUP — a 500 — for the whole TTL, since the answer was cached, and onError never heard
 // of it. docs/provider-features.md promises that such an answer is a failed lookup: decided in the
 // fallback tier, told to onError, and not cached (the next request asks again).
-import { expect, it } from 'vitest'
+import { expect, it, vi } from 'vitest'
 import { tokenBucket } from '../../src/index.js'
 import { cachedLookup, providerPlan } from '../../src/provider/index.js'
 import { clock } from '../helpers/clock.js'
@@ -51,4 +51,18 @@ it('without a fallback, an unknown tier still fails the request, and is not cach
   await expect(plan(req)).rejects.toMatchObject({ code: 'ERR_RK_LOOKUP' })
   answers = 'pro'
   await expect(plan(req)).resolves.toMatchObject({ tier: 'pro' })
+})
+
+it('without onError, an answer naming no tier is said once, not once per request', async () => {
+  const emitted = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
+  try {
+    const tier = cachedLookup(async () => 'platinum', { fallback: 'free' })
+    const plan = providerPlan({ key: (_raw, info) => info.headers.get('x-api-key'), tiers, tier })
+    for (let i = 0; i < 20; i++) await expect(plan(req)).resolves.toMatchObject({ tier: 'free' })
+    const said = emitted.mock.calls.filter(([, o]) => (o as { code?: string } | undefined)?.code === 'RK_LOOKUP_FAILED')
+    expect(said).toHaveLength(1)
+    expect(String(said[0][0])).not.toContain('platinum')
+  } finally {
+    emitted.mockRestore()
+  }
 })
