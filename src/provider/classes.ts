@@ -20,7 +20,9 @@ export interface RequestClassesOptions {
   /**
    * Route → class, overriding the method: keys are `'METHOD /template'` or `'/template'` (any
    * method), written as the framework's route templates (`/jobs/:id`; a final `/*` matches the
-   * rest of the path). A `GET` entry also covers `HEAD`.
+   * rest of the path, as do `{*splat}`, `:path*`, `(.*)`, `[[...slug]]`, and — one segment or
+   * more — `*splat`, `:path+`, `[...slug]`; an optional `:id?` or `{/:id}`, its segment or none).
+   * A `GET` entry also covers `HEAD`.
    * @example { 'POST /v1/jobs': 'create', 'POST /auth/token': 'auth' }
    */
   routes?: Readonly<Record<string, RequestClass>>
@@ -52,10 +54,28 @@ const BUILT_IN: readonly string[] = ['read', 'write', 'delete', 'create', 'auth'
 
 interface RouteEntry {
   readonly method: string | undefined
-  /** Template segments: lower-case literals, `':'` for a parameter, `'*'` (last) for the rest. */
+  /** Template segments: lower-case literals, `':'` for a parameter, {@link REST} or {@link REST_1} (last) for the rest. */
   readonly segments: readonly string[]
   readonly cls: RequestClass
 }
+
+/** A last template segment that matches the rest of the path, however deep (also none). No literal segment holds a `/`. */
+const REST = '/*'
+/** A last template segment that matches one or more path segments. */
+const REST_1 = '/+'
+/** An optional parameter (`:id?`, Express 5's `{/:id}`): one path segment, or none. */
+const OPTIONAL = '/?'
+/** Express 5's optional group of one segment, `{/:id}` or `{/*splat}`: written as `/:id?` and `/{*splat}`. */
+const BRACED_SEGMENT = /\{\/([^{}/]+)\}/g
+const OPTIONAL_PARAM = /^:\w+\?$/
+/**
+ * Rest-of-path wildcards of every router syntax, as the last segment: `*` (Fastify, Hono, Express
+ * 4), `{*splat}` (Express 5, optional), `:path*` / `(.*)` / `:path(.*)` (path-to-regexp, Koa),
+ * `[[...slug]]` (Next.js, optional) match any depth; `*splat` (Express 5), `:path+`, `:path(.+)`,
+ * `:path{.+}` (Hono) and `[...slug]` (Next.js) at least one segment.
+ */
+const REST_ANY = /^(?:\*|\{\*\w*\}|:\w+\*|:?\w*\((?:\.\*|\*)\)|:\w+\{\.\*\}|\[\[\.\.\.\w+\]\])$/
+const REST_ONE = /^(?:\*\w+|:\w+\+|:\w+\(\.\+\)|:\w+\{\.\+\}|\[\.\.\.\w+\])$/
 
 function checkClass(option: string, value: unknown): RequestClass {
   if (typeof value !== 'string' || !CLASS_NAME.test(value)) {
@@ -64,19 +84,29 @@ function checkClass(option: string, value: unknown): RequestClass {
   return value
 }
 
-/** A template or path segment in canonical form: parameters of every router syntax become `:`. */
+/** A template segment in canonical form: parameters of every router syntax become `:`. */
 function templateSegment(segment: string): string {
   const first = segment.charCodeAt(0)
   // :id (Express, Koa, Fastify, Hono), {id} (OpenAPI), [id] (Next.js).
   if (first === 58 /* : */ || (first === 123 /* { */ && segment.endsWith('}')) || (first === 91 /* [ */ && segment.endsWith(']'))) {
     return ':'
   }
-  return segment === '*' ? '*' : segment.toLowerCase()
+  return segment === '*' ? REST : segment.toLowerCase()
 }
 
+/** A template's segments; a rest-of-path wildcard in the router's own syntax, last, becomes {@link REST} or {@link REST_1}. */
 function splitTemplate(template: string): string[] {
-  const out: string[] = []
-  for (const part of template.split('/')) if (part.length > 0) out.push(templateSegment(part))
+  const unbraced =
+    template.indexOf('{/') >= 0
+      ? template.replace(BRACED_SEGMENT, (_, part: string) => (part.startsWith('*') ? `/{${part}}` : `/${part}?`))
+      : template
+  const parts = unbraced.split('/').filter((part) => part.length > 0)
+  const out = parts.map((part) => (OPTIONAL_PARAM.test(part) ? OPTIONAL : templateSegment(part)))
+  const last = parts.length - 1
+  if (last >= 0) {
+    if (REST_ANY.test(parts[last])) out[last] = REST
+    else if (REST_ONE.test(parts[last])) out[last] = REST_1
+  }
   return out
 }
 
@@ -101,14 +131,19 @@ function splitPath(path: string): string[] {
 }
 
 function matches(entry: RouteEntry, segments: readonly string[]): boolean {
-  const t = entry.segments
-  const rest = t.length > 0 && t[t.length - 1] === '*'
-  const fixed = rest ? t.length - 1 : t.length
-  if (rest ? segments.length < fixed : segments.length !== fixed) return false
-  for (let i = 0; i < fixed; i++) {
-    if (t[i] !== ':' && t[i] !== segments[i]) return false
+  return matchFrom(entry.segments, 0, segments, 0)
+}
+
+/** Template segments from `ti` on against path segments from `si` on (an optional one tried with, then without, its segment). */
+function matchFrom(t: readonly string[], ti: number, segments: readonly string[], si: number): boolean {
+  for (; ti < t.length; ti++, si++) {
+    const seg = t[ti]
+    if (seg === REST) return true
+    if (seg === REST_1) return si < segments.length
+    if (seg === OPTIONAL) return (si < segments.length && matchFrom(t, ti + 1, segments, si + 1)) || matchFrom(t, ti + 1, segments, si)
+    if (si >= segments.length || (seg !== ':' && seg !== segments[si])) return false
   }
-  return true
+  return si === segments.length
 }
 
 /**
@@ -154,7 +189,7 @@ export function requestClasses(options: RequestClassesOptions = {}): RequestClas
       }
       if (!template.startsWith('/') || /\s/.test(template)) invalid(WHERE, option, "must be 'METHOD /template' or '/template'", spec)
       const segments = splitTemplate(template)
-      if (segments.indexOf('*') >= 0 && segments.indexOf('*') !== segments.length - 1) {
+      if (segments.indexOf(REST) >= 0 && segments.indexOf(REST) !== segments.length - 1) {
         invalid(WHERE, option, "may use '*' only as the last segment", spec)
       }
       const id = `${method ?? '*'} /${segments.join('/')}`

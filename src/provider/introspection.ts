@@ -1,3 +1,4 @@
+import { clientVisible } from '../http/headers.js'
 import type { Decision } from '../limiter/decision.js'
 import { checkKnownOptions, checkOptionsObject, invalid, invalidAtRequest } from '../limiter/errors.js'
 import type { Limiter } from '../limiter/types.js'
@@ -23,8 +24,9 @@ export interface BucketState {
 export interface RateLimitState {
   readonly key: string
   readonly tier: string | undefined
+  /** One per listed class; a class whose policies are all shadow ones (never shown to clients) is left out. */
   readonly buckets: readonly BucketState[]
-  /** The team ceiling, or `undefined` when the key has none. */
+  /** The team ceiling, or `undefined` when the key has none (or it holds only shadow policies). */
   readonly ceiling: BucketState | undefined
   readonly requestId: string | undefined
 }
@@ -91,6 +93,9 @@ function managedDev(state: RateLimitState): unknown {
 function bucket(cls: RequestClass | undefined, d: Decision): BucketState {
   return { class: cls, limit: d.limit, remaining: Math.max(0, d.remaining), resetAt: d.resetAt, decision: d }
 }
+
+/** A bucket of shadow policies alone has no figures a client may see (its headline is 0 of 0): it is not listed. */
+const shown = (d: Decision): boolean => clientVisible(d.policies).length > 0
 
 /**
  * A handler for `GET /v1/rate-limits`: the caller's live buckets (one per request class, in its
@@ -174,8 +179,8 @@ export function rateLimitsHandler(options: RateLimitsHandlerOptions): (req: Prov
     const state: RateLimitState = {
       key: subject.key,
       tier: subject.tier,
-      buckets: list.map((b, i) => bucket(b.class, decisions[i])),
-      ceiling: ceilingDecision === undefined ? undefined : bucket(undefined, ceilingDecision),
+      buckets: list.flatMap((b, i) => (shown(decisions[i]) ? [bucket(b.class, decisions[i])] : [])),
+      ceiling: ceilingDecision === undefined || !shown(ceilingDecision) ? undefined : bucket(undefined, ceilingDecision),
       requestId,
     }
     const body: unknown = JSON.stringify(render(state))

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { type Duration, parseDuration } from '../limiter/duration.js'
-import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError } from '../limiter/errors.js'
+import { checkInteger, checkKnownOptions, checkOptionsObject, invalid, RateKeeperError, withoutPasswords } from '../limiter/errors.js'
 import { isThenable } from '../limiter/thenable.js'
 import { checkOptionalFunction, checkOptionalName } from './guards.js'
 import type { ProviderRequestInfo } from './types.js'
@@ -34,7 +34,11 @@ export interface CachedLookupOptions {
    * again). Without it, the failure reaches the request (the framework's error handling: a 500).
    */
   fallback?: string
-  /** Called with every failure (also those `fallback` absorbed), for your logs. */
+  /**
+   * Called with every failure (also those `fallback` absorbed), for your logs. If it throws (or,
+   * async, rejects), the request's fate does not change; that is a process warning
+   * (`RK_HOOK_THREW`), once per lookup.
+   */
   onError?: (error: unknown) => void
   /** The clock the TTL is measured on, ms. Inject one in tests. @default performance.now */
   now?: () => number
@@ -62,6 +66,22 @@ const KNOWN: { readonly [K in keyof Required<CachedLookupOptions>]: true } = {
 }
 /** lru-cache needs a non-nullish value: "no answer" (e.g. no team) is cached as this. */
 const NONE = Symbol('none')
+
+/**
+ * Internal (not exported from the package): how the plan refuses an answer of a cached lookup it
+ * cannot use (a tier name it does not have). The answer is forgotten, unless a newer one replaced
+ * it, and handled as a failed lookup: `onError` hears the error, and `fallback` is returned, or
+ * the error thrown.
+ */
+export const REFUSE_ANSWER = Symbol('ratekeeper.cachedLookup.refuseAnswer')
+/** A resolver that can refuse its answers ({@link REFUSE_ANSWER}): every cached lookup. */
+export interface RefusableResolver {
+  [REFUSE_ANSWER](key: string, answer: string | undefined, error: RateKeeperError): string
+  /** The `fallback` answer, so that the plan can check at start-up that it names a tier. */
+  readonly [LOOKUP_FALLBACK]: string | undefined
+}
+/** Internal: the key of a cached lookup's `fallback` (see {@link RefusableResolver}). */
+export const LOOKUP_FALLBACK = Symbol('ratekeeper.cachedLookup.fallback')
 
 function defaultTimer(fn: () => void, ms: number): () => void {
   const t = setTimeout(fn, ms)
@@ -107,21 +127,42 @@ export function cachedLookup(
   const inFlight = new Map<string, Promise<string | undefined>>()
   /** A failure the fallback absorbed, with no onError to hear it, was printed: once per outage. */
   let outage = false
+  /** onError threw or rejected, and that was printed: once per lookup. */
+  let hookThrew = false
+  // A logging hook's bug must not change the request's fate, nor (rejecting) end the process.
+  const hookFailed = (error: unknown): void => {
+    if (hookThrew) return
+    hookThrew = true
+    process.emitWarning(`ratekeeper: a cachedLookup/cachedList onError hook threw: ${withoutPasswords(String(error))} (said once)`, {
+      code: 'RK_HOOK_THREW',
+    })
+  }
 
-  const fail = (error: unknown): string => {
+  /** An answer the plan refused, with no onError to hear it, was printed: once per lookup (an answer does not end it). */
+  let refusedSaid = false
+
+  const fail = (error: unknown, refused = false): string => {
     const wrapped =
       error instanceof RateKeeperError && error.code === 'ERR_RK_LOOKUP'
         ? error
         : new RateKeeperError('ERR_RK_LOOKUP', `${WHERE}: the lookup failed`, { cause: error })
     if (onError !== undefined) {
       try {
-        onError(wrapped)
-      } catch {
-        // A logging hook's bug must not change the request's fate.
+        const result: unknown = onError(wrapped)
+        // An async hook's rejection is its throw: left alone, it would be an unhandled rejection.
+        if (isThenable(result)) result.then(undefined, hookFailed)
+      } catch (error) {
+        hookFailed(error)
       }
     }
     if (fallback === undefined) throw wrapped
-    if (onError === undefined && !outage) {
+    if (onError === undefined && refused && !refusedSaid) {
+      refusedSaid = true
+      process.emitWarning(
+        `ratekeeper: a cachedLookup answered what the plan cannot use (${error instanceof Error ? error.message : 'no tier'}); such requests get the fallback answer. Pass onError to see each one.`,
+        { code: 'RK_LOOKUP_FAILED' },
+      )
+    } else if (onError === undefined && !refused && !outage) {
       outage = true
       // The cause's text is not shown: a driver's message may hold a connection string.
       process.emitWarning(
@@ -207,5 +248,12 @@ export function cachedLookup(
       },
     },
     size: { get: () => cache.size },
+    [REFUSE_ANSWER]: {
+      value: (key: string, answer: string | undefined, error: RateKeeperError): string => {
+        if (cache.peek(key) === (answer ?? NONE)) cache.delete(key)
+        return fail(error, true)
+      },
+    },
+    [LOOKUP_FALLBACK]: { value: fallback },
   }) as CachedLookup
 }

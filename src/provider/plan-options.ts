@@ -3,7 +3,7 @@ import { checkIpv6Subnet, DEFAULT_IPV6_SUBNET } from '../http/ip.js'
 import { checkInteger, checkKnownOptions, checkOptionsObject, invalid } from '../limiter/errors.js'
 import { type RequestClass, type RequestClassesOptions, type RequestClassifier, requestClasses } from './classes.js'
 import { checkOptionalFunction, checkOptionalName, isRecord, namesOf } from './guards.js'
-import type { KeyResolver } from './lookup.js'
+import { type KeyResolver, LOOKUP_FALLBACK, type RefusableResolver } from './lookup.js'
 import { type CompiledTier, compileTier, type TierContext, type TierLimits } from './plan-limits.js'
 import { type CompiledShedding, compileShedding, type PlanSheddingOptions } from './shedding.js'
 import type { ProviderRequestInfo } from './types.js'
@@ -171,7 +171,14 @@ const PLAN_OPTIONS = {
       checkOptionalName(WHERE, 'tier', 'must be a tier name to report when `limits` is used (resolvers need `tiers`)', value)
       return limits
     }
-    if (typeof value === 'function') return value as KeyResolver
+    if (typeof value === 'function') {
+      // A cached lookup's fallback is what every request gets in an outage: a typo must show now, not then.
+      const fallback = (value as Partial<RefusableResolver>)[LOOKUP_FALLBACK]
+      if (fallback !== undefined && !tiers.has(fallback)) {
+        invalid(WHERE, 'tier', `must be a lookup whose \`fallback\` names one of the tiers (${[...tiers.keys()].join(', ')})`, fallback)
+      }
+      return value as KeyResolver
+    }
     if (typeof value !== 'string') {
       invalid(WHERE, 'tier', 'must be a tier name or a resolver (tierByPrefix(), cachedLookup(), or (key, request) => tier name)', value)
     }

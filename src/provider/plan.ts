@@ -4,6 +4,7 @@ import type { Policy } from '../limiter/policy.js'
 import { isThenable } from '../limiter/thenable.js'
 import type { Layer } from '../limiter/types.js'
 import type { RequestClass, RequestClassifier } from './classes.js'
+import { REFUSE_ANSWER, type RefusableResolver } from './lookup.js'
 import type { CompiledTier } from './plan-limits.js'
 import { type ProviderPlanOptions, parsePlanOptions, WHERE } from './plan-options.js'
 import type { ProviderRequestInfo, ProviderRequestPlan } from './types.js'
@@ -85,15 +86,22 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
     return key
   }
 
-  const tierNamed = (name: string | undefined): CompiledTier => {
+  /**
+   * The tier a resolver named for `key`. An answer that names no tier is a failed lookup: a cached
+   * lookup forgets it and answers its `fallback` (telling `onError`), as it does for any failure.
+   */
+  const tierNamed = (key: string, name: string | undefined): CompiledTier => {
     const tier = name === undefined ? undefined : settings.tiers.get(name)
-    if (tier === undefined) {
-      throw new RateKeeperError(
-        'ERR_RK_LOOKUP',
-        `${WHERE}: the tier resolver answered ${name === undefined ? 'no tier' : 'a name that is not one of the tiers'} (the tiers: ${tierNames.join(', ')})`,
-      )
-    }
-    return tier
+    if (tier !== undefined) return tier
+    const error = new RateKeeperError(
+      'ERR_RK_LOOKUP',
+      `${WHERE}: the tier resolver answered ${name === undefined ? 'no tier' : 'a name that is not one of the tiers'} (the tiers: ${tierNames.join(', ')})`,
+    )
+    const refuse = typeof tierSource === 'function' ? (tierSource as Partial<RefusableResolver>)[REFUSE_ANSWER] : undefined
+    if (refuse === undefined) throw error
+    const fallback = settings.tiers.get(refuse(key, name, error))
+    if (fallback === undefined) throw error
+    return fallback
   }
 
   const teamLayer = (tier: CompiledTier, team: string | undefined): Layer | undefined => {
@@ -161,8 +169,8 @@ export function providerPlan(options: ProviderPlanOptions): ProviderPlan {
     const key = keyOf(req, raw, warn)
     if (typeof tierSource !== 'function') return afterTier(req, key, tierSource, finish)
     const name = tierSource(key, req)
-    if (isThenable(name)) return name.then((n) => afterTier(req, key, tierNamed(n), finish))
-    return afterTier(req, key, tierNamed(name), finish)
+    if (isThenable(name)) return name.then((n) => afterTier(req, key, tierNamed(key, n), finish))
+    return afterTier(req, key, tierNamed(key, name), finish)
   }
   const resolve = <T>(req: ProviderRequestInfo, finish: Finish<T>, warn: KeyWarn | undefined): T | Promise<T> => {
     if (keyFn === undefined) return afterKey(req, undefined, finish, warn)
