@@ -222,23 +222,19 @@ export function checkOptionsObject(where: string, options: unknown): asserts opt
 
 /**
  * Throws `ERR_RK_INVALID_ARGUMENT` when the object given as a factory's options is the thing one
- * of its options names (`prometheusMetrics(limiter, register)`): the unknown-option check would
- * name one of that thing's own fields. `isThing` tells it; `call` shows the call to write.
+ * of its options names (`prometheusMetrics(limiter, register)`, `new RedisStore(redis)`): the
+ * unknown-option check would name one of that thing's own fields. `isThing` tells it; `thing`
+ * says what it is, `call` shows the call to write.
  */
 export function checkNotGivenBare(
   where: string,
   options: unknown,
   isThing: (value: Record<string, unknown>) => boolean,
   call: string,
+  thing = 'what it holds',
 ): void {
   if (typeof options === 'object' && options !== null && isThing(options as Record<string, unknown>)) {
-    throw new ConfigurationError(
-      'ERR_RK_INVALID_ARGUMENT',
-      where,
-      'options',
-      `must be an options object, not what it holds: ${call}`,
-      options,
-    )
+    throw new ConfigurationError('ERR_RK_INVALID_ARGUMENT', where, 'options', `must be an options object, not ${thing}: ${call}`, options)
   }
 }
 

@@ -1,4 +1,4 @@
-import { ConfigurationError, checkInteger, invalid } from '../../limiter/errors.js'
+import { checkInteger, checkNotGivenBare, invalid } from '../../limiter/errors.js'
 import { type ResolvedOptions, type ResolvingTable, resolveOptionTable } from '../../limiter/option-table.js'
 
 /**
@@ -100,15 +100,6 @@ export type PostgresStoreSettings = ResolvedOptions<typeof OPTIONS>
 /** Validates the options of `new PostgresStore()` (throws a `ConfigurationError`) and fills in the defaults. */
 export function resolveOptions(options: PostgresStoreOptions): PostgresStoreSettings {
   // `new PostgresStore(pool)`: the unknown-option check would name one of the pool's own fields.
-  const given = options as { query?: unknown } | null
-  if (typeof given === 'object' && given !== null && typeof given.query === 'function') {
-    throw new ConfigurationError(
-      'ERR_RK_INVALID_ARGUMENT',
-      WHERE,
-      'options',
-      'must be an options object, not the pg pool itself: new PostgresStore({ pool })',
-      given,
-    )
-  }
+  checkNotGivenBare(WHERE, options, (given) => typeof given.query === 'function', 'new PostgresStore({ pool })', 'the pg pool itself')
   return resolveOptionTable(WHERE, options, OPTIONS)
 }

@@ -1,4 +1,4 @@
-import { ConfigurationError, checkInteger, checkKnownOptions, invalid } from '../../limiter/errors.js'
+import { checkInteger, checkKnownOptions, checkNotGivenBare, invalid } from '../../limiter/errors.js'
 import { type ResolvedOptions, type ResolvingTable, resolveOptionTable } from '../../limiter/option-table.js'
 import type { RedisClient } from './client.js'
 import { checkPrefix } from './keys.js'
@@ -198,16 +198,13 @@ export type RedisStoreSettings = ResolvedOptions<typeof OPTIONS>
 /** Validates the options of `new RedisStore()` (throws a `ConfigurationError`) and fills in the defaults. */
 export function resolveOptions(options: RedisStoreOptions): RedisStoreSettings {
   // `new RedisStore(redis)`: the unknown-option check would name one of the client's own fields.
-  const given = options as { evalsha?: unknown } | null
-  if (typeof given === 'object' && given !== null && (typeof given.evalsha === 'function' || isNodeRedis(given))) {
-    throw new ConfigurationError(
-      'ERR_RK_INVALID_ARGUMENT',
-      WHERE,
-      'options',
-      'must be an options object, not the Redis client itself: new RedisStore({ client })',
-      given,
-    )
-  }
+  checkNotGivenBare(
+    WHERE,
+    options,
+    (given) => typeof given.evalsha === 'function' || isNodeRedis(given),
+    'new RedisStore({ client })',
+    'the Redis client itself',
+  )
   const resolved = resolveOptionTable(WHERE, options, OPTIONS)
   // Checked once every option is valid: which client `replicas` needs.
   if (resolved.replicas > 0 && typeof (resolved.client as { pipeline?: unknown }).pipeline !== 'function') {
