@@ -40,18 +40,26 @@ export const OUTCOMES: readonly Outcome[] = Object.freeze([
   'deny-listed',
   'shadow-allowed',
 ])
+/** An outcome's index in {@link OUTCOMES}, the counters' order (read once, at load). */
+const at = (outcome: Outcome): number => OUTCOMES.indexOf(outcome)
+const ALLOWED = at('allowed')
+const LIMITED = at('limited')
+const STORE_ERROR_ALLOWED = at('store-error/allowed')
+const STORE_ERROR_DENIED = at('store-error/denied')
+const FALLBACK = at('fallback')
 /** The index of a listed request's outcome in {@link OUTCOMES}. */
-export const LISTED_OUTCOME = { allow: 6, deny: 7 } as const
+export const LISTED_OUTCOME = { allow: at('allow-listed'), deny: at('deny-listed') } as const
 /** The indexes of a shadow policy's own verdicts in {@link OUTCOMES}: would admit, would deny. */
-export const SHADOW_ALLOWED = 8
-export const SHADOW_LIMITED = 2
+export const SHADOW_ALLOWED = at('shadow-allowed')
+export const SHADOW_LIMITED = at('shadow-limited')
 
 /** The index of a decision's outcome in {@link OUTCOMES}. */
 export function outcomeIndex(d: Decision): number {
-  if (d.reason === 'store-error') return d.allowed ? 3 : 4
-  if (d.fallback === true) return 5
-  if (d.allowed) return 0
-  return d.dryRun === true ? 2 : 1
+  if (d.reason === 'store-error') return d.allowed ? STORE_ERROR_ALLOWED : STORE_ERROR_DENIED
+  if (d.fallback === true) return FALLBACK
+  if (d.allowed) return ALLOWED
+  // A dry-run denial is what a shadow policy's is: reported, never enforced.
+  return d.dryRun === true ? SHADOW_LIMITED : LIMITED
 }
 
 /**
